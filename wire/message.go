@@ -1,0 +1,263 @@
+package wire
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// ProtocolVersion is the version of the messages below. A peer speaking
+// another version is refused at the handshake with a message saying which
+// side to upgrade.
+const ProtocolVersion = 1
+
+// HubName is the peer name the hub always has on the broker.
+const HubName = "hub"
+
+// Type names a message on the wire.
+type Type string
+
+// Message is a typed message body.
+type Message interface {
+	Type() Type
+	// Validate checks a decoded message; every path it carries is checked.
+	Validate() error
+}
+
+const (
+	TypeHello    Type = "hello"
+	TypeWelcome  Type = "welcome"
+	TypeRefused  Type = "refused"
+	TypePeer     Type = "peer"
+	TypeOK       Type = "ok"
+	TypeFail     Type = "fail"
+	TypeAttach   Type = "attach"
+	TypeDetach   Type = "detach"
+	TypeScan     Type = "scan"
+	TypeScanPart Type = "scan.part"
+	TypeApply    Type = "apply"
+	TypeApplied  Type = "applied"
+	TypeProgress Type = "progress"
+	TypeRead     Type = "read"
+	TypeReadData Type = "read.data"
+)
+
+var registry = map[Type]func() Message{
+	TypeHello:    func() Message { return new(Hello) },
+	TypeWelcome:  func() Message { return new(Welcome) },
+	TypeRefused:  func() Message { return new(Refused) },
+	TypePeer:     func() Message { return new(Peer) },
+	TypeOK:       func() Message { return new(OK) },
+	TypeFail:     func() Message { return new(Fail) },
+	TypeAttach:   func() Message { return new(Attach) },
+	TypeDetach:   func() Message { return new(Detach) },
+	TypeScan:     func() Message { return new(Scan) },
+	TypeScanPart: func() Message { return new(ScanPart) },
+	TypeApply:    func() Message { return new(Apply) },
+	TypeApplied:  func() Message { return new(Applied) },
+	TypeProgress: func() Message { return new(Progress) },
+	TypeRead:     func() Message { return new(Read) },
+	TypeReadData: func() Message { return new(ReadData) },
+}
+
+// Marshal encodes m as a frame addressed to `to`. id marks a request; reply
+// names the request this frame answers.
+func Marshal(to string, id, reply uint64, m Message, data []byte) ([]byte, error) {
+	body, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", m.Type(), err)
+	}
+	return EncodeFrame(Envelope{Type: m.Type(), To: to, ID: id, Reply: reply, Body: body}, data)
+}
+
+// Decode turns a frame's body into its typed message, strictly: unknown
+// fields, a missing body or a message that fails validation are errors that
+// name the message type.
+func Decode(f Frame) (Message, error) {
+	newMsg, ok := registry[f.Type]
+	if !ok {
+		return nil, fmt.Errorf("%w: unknown message type %q", ErrFrame, f.Type)
+	}
+	m := newMsg()
+	body := []byte(f.Body)
+	if len(body) == 0 {
+		body = []byte("{}")
+	}
+	if err := strictJSON(body, m); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", f.Type, err)
+	}
+	if err := m.Validate(); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", f.Type, err)
+	}
+	return m, nil
+}
+
+// Role says what a peer is.
+type Role string
+
+const (
+	RoleHub   Role = "hub"
+	RoleAgent Role = "agent"
+)
+
+// MaxNameLen bounds a host or session name.
+const MaxNameLen = 64
+
+// CheckName reports whether s can name a host or a session: 1 to 64 of
+// letters, digits, '-', '_' and '.', not starting with '.' or '-'.
+func CheckName(what, s string) error {
+	if s == "" || len(s) > MaxNameLen {
+		return fmt.Errorf("%s name %q: must be 1 to %d characters", what, s, MaxNameLen)
+	}
+	for i, c := range s {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' ||
+			(i > 0 && (c == '-' || c == '.'))
+		if !ok {
+			return fmt.Errorf("%s name %q: use letters, digits, '-', '_' and '.', starting with a letter, digit or '_'", what, s)
+		}
+	}
+	return nil
+}
+
+// Hello opens every connection to the broker.
+type Hello struct {
+	Role     Role   `json:"role"`
+	Name     string `json:"name"`
+	Protocol int    `json:"protocol"`
+	Version  string `json:"version"` // the peer's software version, for display
+	Token    string `json:"token"`
+}
+
+func (*Hello) Type() Type { return TypeHello }
+func (m *Hello) Validate() error {
+	switch m.Role {
+	case RoleHub:
+		if m.Name != HubName {
+			return fmt.Errorf("the hub must be named %q, not %q", HubName, m.Name)
+		}
+	case RoleAgent:
+		if m.Name == HubName {
+			return fmt.Errorf("an agent cannot be named %q", HubName)
+		}
+	default:
+		return fmt.Errorf("unknown role %q", m.Role)
+	}
+	return CheckName("host", m.Name)
+}
+
+// Welcome accepts a Hello.
+type Welcome struct {
+	Protocol int    `json:"protocol"`
+	Version  string `json:"version"`
+}
+
+func (*Welcome) Type() Type        { return TypeWelcome }
+func (m *Welcome) Validate() error { return nil }
+
+// Refused rejects a Hello; the broker closes the connection after it.
+type Refused struct {
+	Error Error `json:"error"`
+}
+
+func (*Refused) Type() Type        { return TypeRefused }
+func (m *Refused) Validate() error { return nil }
+
+// Peer tells the hub that an agent came or went. On connecting, the hub is
+// sent one Peer for every agent already connected.
+type Peer struct {
+	Name    string `json:"name"`
+	Up      bool   `json:"up"`
+	Version string `json:"version,omitempty"`
+	Addr    string `json:"addr,omitempty"`
+	Since   int64  `json:"since"` // Unix nanoseconds of the change
+}
+
+func (*Peer) Type() Type        { return TypePeer }
+func (m *Peer) Validate() error { return CheckName("host", m.Name) }
+
+// OK is the empty successful reply.
+type OK struct{}
+
+func (*OK) Type() Type        { return TypeOK }
+func (m *OK) Validate() error { return nil }
+
+// Fail is the reply to a request that failed, or that the broker could not
+// deliver (KindUnreachable).
+type Fail struct {
+	Error Error `json:"error"`
+}
+
+func (*Fail) Type() Type        { return TypeFail }
+func (m *Fail) Validate() error { return nil }
+
+// Attach tells an agent that it takes part in a session with the given root;
+// it checks the root and answers OK or Fail.
+type Attach struct {
+	Session string   `json:"session"`
+	Root    string   `json:"root"` // absolute, in the agent's own file system
+	Exclude []string `json:"exclude,omitempty"`
+}
+
+func (*Attach) Type() Type { return TypeAttach }
+func (m *Attach) Validate() error {
+	if err := CheckName("session", m.Session); err != nil {
+		return err
+	}
+	if m.Root == "" {
+		return fmt.Errorf("session %s: empty root", m.Session)
+	}
+	return nil
+}
+
+// Detach ends an agent's part in a session.
+type Detach struct {
+	Session string `json:"session"`
+}
+
+func (*Detach) Type() Type        { return TypeDetach }
+func (m *Detach) Validate() error { return CheckName("session", m.Session) }
+
+// Scan asks an attached agent to scan its root. It answers with ScanParts,
+// the last one Done, or a Fail.
+type Scan struct {
+	Session string `json:"session"`
+}
+
+func (*Scan) Type() Type        { return TypeScan }
+func (m *Scan) Validate() error { return CheckName("session", m.Session) }
+
+// ScanStats counts what a scan saw.
+type ScanStats struct {
+	Files   int64 `json:"files"`
+	Dirs    int64 `json:"dirs"`
+	Bytes   int64 `json:"bytes"`
+	Hashed  int64 `json:"hashed"`  // files whose content was read this time
+	Skipped int64 `json:"skipped"` // symlinks, devices, unreadable entries
+}
+
+// MaxBatch bounds the entries or operations in one message.
+const MaxBatch = 4096
+
+// ScanPart is one batch of a scan's entries.
+type ScanPart struct {
+	Session  string    `json:"session"`
+	Entries  []Entry   `json:"entries,omitempty"`
+	Done     bool      `json:"done,omitempty"`
+	Stats    ScanStats `json:"stats"`
+	Warnings []Error   `json:"warnings,omitempty"` // entries skipped and why
+}
+
+func (*ScanPart) Type() Type { return TypeScanPart }
+func (m *ScanPart) Validate() error {
+	if err := CheckName("session", m.Session); err != nil {
+		return err
+	}
+	if len(m.Entries) > MaxBatch {
+		return fmt.Errorf("%d entries exceed the batch limit %d", len(m.Entries), MaxBatch)
+	}
+	for i := range m.Entries {
+		if err := m.Entries[i].Validate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,198 @@
+package wire
+
+import "fmt"
+
+// OpKind is what an Apply asks a target to do to one path.
+type OpKind uint8
+
+const (
+	OpFetch  OpKind = 1 // copy content from host From, then set mtime and mode
+	OpMkdir  OpKind = 2 // create the folder (and its parents)
+	OpMeta   OpKind = 3 // content is already right: set mtime and mode only
+	OpDelete OpKind = 4 // remove the file or folder tree
+	OpRename OpKind = 5 // rename OldPath to Path
+)
+
+func (k OpKind) String() string {
+	switch k {
+	case OpFetch:
+		return "fetch"
+	case OpMkdir:
+		return "mkdir"
+	case OpMeta:
+		return "meta"
+	case OpDelete:
+		return "delete"
+	case OpRename:
+		return "rename"
+	}
+	return fmt.Sprintf("op(%d)", k)
+}
+
+// Op is one change a target applies to its copy of one path.
+type Op struct {
+	Kind    OpKind `json:"op"`
+	Path    string `json:"path"`
+	From    string `json:"from,omitempty"`    // OpFetch: the source host
+	OldPath string `json:"oldpath,omitempty"` // OpRename
+	// Want is the entry the path must end as (fetch, mkdir, meta, rename).
+	Want Entry `json:"want,omitzero"`
+	// Have is what the hub last saw of the target's copy; nil means "absent".
+	// A target whose copy no longer matches refuses the op (KindChanged)
+	// rather than overwrite a change the hub has not seen.
+	Have *Entry `json:"have,omitempty"`
+}
+
+// Validate checks one op.
+func (o *Op) Validate() error {
+	if err := CheckPath(o.Path); err != nil {
+		return err
+	}
+	switch o.Kind {
+	case OpFetch:
+		if err := CheckName("host", o.From); err != nil {
+			return fmt.Errorf("fetch %s: %w", o.Path, err)
+		}
+		if o.Want.Kind != KindFile {
+			return fmt.Errorf("fetch %s: wants a file", o.Path)
+		}
+	case OpMkdir:
+		if o.Want.Kind != KindDir {
+			return fmt.Errorf("mkdir %s: wants a folder", o.Path)
+		}
+	case OpMeta:
+	case OpDelete:
+	case OpRename:
+		if err := CheckPath(o.OldPath); err != nil {
+			return fmt.Errorf("rename to %s: %w", o.Path, err)
+		}
+	default:
+		return fmt.Errorf("%s: unknown op %d", o.Path, o.Kind)
+	}
+	if o.Kind != OpDelete {
+		if o.Want.Path != o.Path {
+			return fmt.Errorf("%s %s: wanted entry names %q", o.Kind, o.Path, o.Want.Path)
+		}
+		if err := o.Want.Validate(); err != nil {
+			return err
+		}
+	}
+	if o.Have != nil {
+		if err := o.Have.Validate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Apply asks a target agent to apply ops to its copy of a session's root. It
+// answers with Applied batches, the last one Done, or a Fail.
+type Apply struct {
+	Session string `json:"session"`
+	Ops     []Op   `json:"ops"`
+}
+
+func (*Apply) Type() Type { return TypeApply }
+func (m *Apply) Validate() error {
+	if err := CheckName("session", m.Session); err != nil {
+		return err
+	}
+	if len(m.Ops) > MaxBatch {
+		return fmt.Errorf("%d ops exceed the batch limit %d", len(m.Ops), MaxBatch)
+	}
+	for i := range m.Ops {
+		if err := m.Ops[i].Validate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// OpResult reports one applied (or failed) op.
+type OpResult struct {
+	Kind  OpKind `json:"op"`
+	Path  string `json:"path"`
+	Entry Entry  `json:"entry,omitzero"` // the path as it now is on the target
+	Bytes int64  `json:"bytes,omitempty"`
+	Error *Error `json:"error,omitempty"`
+}
+
+// Applied is a batch of results of one Apply.
+type Applied struct {
+	Session string     `json:"session"`
+	Results []OpResult `json:"results,omitempty"`
+	Done    bool       `json:"done,omitempty"`
+}
+
+func (*Applied) Type() Type { return TypeApplied }
+func (m *Applied) Validate() error {
+	if err := CheckName("session", m.Session); err != nil {
+		return err
+	}
+	if len(m.Results) > MaxBatch {
+		return fmt.Errorf("%d results exceed the batch limit %d", len(m.Results), MaxBatch)
+	}
+	for _, r := range m.Results {
+		if err := CheckPath(r.Path); err != nil {
+			return err
+		}
+		if r.Error == nil && r.Kind != OpDelete {
+			if err := r.Entry.Validate(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Progress reports bytes written by a target since its last Progress, so the
+// hub can show a long transfer moving.
+type Progress struct {
+	Session string `json:"session"`
+	Bytes   int64  `json:"bytes"`
+}
+
+func (*Progress) Type() Type        { return TypeProgress }
+func (m *Progress) Validate() error { return CheckName("session", m.Session) }
+
+// Read asks a source agent for up to Length bytes of a file from Offset. Size
+// and Mtime are what the target expects the file to be: a source whose file
+// no longer matches answers Fail with KindChanged instead of mixing versions.
+type Read struct {
+	Session string `json:"session"`
+	Path    string `json:"path"`
+	Offset  int64  `json:"off"`
+	Length  int    `json:"len"`
+	Size    int64  `json:"size"`
+	Mtime   int64  `json:"mtime"`
+}
+
+func (*Read) Type() Type { return TypeRead }
+func (m *Read) Validate() error {
+	if err := CheckName("session", m.Session); err != nil {
+		return err
+	}
+	if err := CheckPath(m.Path); err != nil {
+		return err
+	}
+	if m.Offset < 0 || m.Length <= 0 || m.Length > ChunkSize {
+		return fmt.Errorf("read %s: offset %d length %d out of range", m.Path, m.Offset, m.Length)
+	}
+	return nil
+}
+
+// ReadData answers a Read; the bytes travel as the frame's data, snappy
+// block-compressed when Compressed is set.
+type ReadData struct {
+	N          int  `json:"n"` // uncompressed length of the data
+	Compressed bool `json:"z,omitempty"`
+	EOF        bool `json:"eof,omitempty"`
+}
+
+func (*ReadData) Type() Type { return TypeReadData }
+func (m *ReadData) Validate() error {
+	if m.N < 0 || m.N > ChunkSize {
+		return fmt.Errorf("read data: length %d out of range", m.N)
+	}
+	return nil
+}
