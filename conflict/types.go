@@ -1,0 +1,112 @@
+package conflict
+
+import "github.com/peerlink/peerlink/wire"
+
+// Resolver names a conflict resolution type of the seed's Step 4.
+type Resolver string
+
+const (
+	// LastModified is "Last Modified Time Wins": the later modification time
+	// designates the winning copy.
+	LastModified Resolver = "last-modified"
+	// Manual is "None (Manual Resolution)": every conflict found at start
+	// becomes a quarantine in the File Conflict List.
+	Manual Resolver = "manual"
+)
+
+// Options are a session's conflict resolution settings, named as in the
+// seed's configuration page.
+type Options struct {
+	Resolver Resolver `json:"resolver"`
+	// TruncateMs compares modification times with the milliseconds dropped.
+	TruncateMs bool `json:"truncate_ms,omitempty"`
+	// QuarantineOfflineConflicts quarantines a file changed on two or more
+	// hosts while the session was not running, whatever the resolver.
+	QuarantineOfflineConflicts bool `json:"quarantine_offline_conflicts,omitempty"`
+	// DeleteQuarantined removes a quarantine when its file is deleted.
+	DeleteQuarantined bool `json:"delete_quarantined,omitempty"`
+	// OfflineRenameDetection renames on every host a folder that was renamed
+	// or moved on one host while the session was stopped.
+	OfflineRenameDetection bool `json:"offline_rename_detection,omitempty"`
+	// OfflineDeleteDetection deletes on every host what was deleted on one
+	// host while the session was stopped; without it the path is brought back.
+	OfflineDeleteDetection bool `json:"offline_delete_detection,omitempty"`
+	// DeleteMaster, with OfflineDeleteDetection, restricts propagated offline
+	// deletions to those made on this host.
+	DeleteMaster string `json:"delete_master,omitempty"`
+}
+
+// Record is the last synchronised state of one path: the entry every host
+// agreed on and the hosts that held it.
+type Record struct {
+	Entry wire.Entry `json:"entry"`
+	Hosts []string   `json:"hosts"`
+}
+
+// Input is everything the engine decides from.
+type Input struct {
+	// Hosts are the session's participants in their configured order; the
+	// order is the last tie-break between equal candidates.
+	Hosts []string
+	// Scans holds every host's scan, in any order. A host in Hosts with no
+	// scan here is treated as empty.
+	Scans map[string][]wire.Entry
+	// Last is the index of the last synchronised state, by path; empty on a
+	// session's first start.
+	Last map[string]Record
+	// Quarantined are paths already in the File Conflict List: they are left
+	// alone until an operator resolves them.
+	Quarantined map[string]bool
+	Options     Options
+}
+
+// Reason says why a path was quarantined, in the seed's categories.
+type Reason string
+
+const (
+	// ReasonManual: copies differ and the resolver is Manual.
+	ReasonManual Reason = "manual-resolution"
+	// ReasonOfflineEdit: modified on two or more hosts while stopped.
+	ReasonOfflineEdit Reason = "offline-version-conflict"
+	// ReasonKindMismatch: a file on one host, a folder on another.
+	ReasonKindMismatch Reason = "file-folder-mismatch"
+	// ReasonNameClash: names that differ only in case or Unicode form.
+	ReasonNameClash Reason = "name-clash"
+	// ReasonDeleteEdit: deleted on one host, edited on another while stopped.
+	ReasonDeleteEdit Reason = "delete-edit-conflict"
+)
+
+// Copy is one host's copy of a quarantined path; Entry.Kind is 0 where the
+// host has none.
+type Copy struct {
+	Host  string     `json:"host"`
+	Entry wire.Entry `json:"entry"`
+}
+
+// Quarantine is a path the engine will not settle: it goes to the File
+// Conflict List and is left alone until an operator picks a winner.
+type Quarantine struct {
+	Path   string `json:"path"`
+	Reason Reason `json:"reason"`
+	Detail string `json:"detail,omitempty"`
+	Copies []Copy `json:"copies"`
+}
+
+// Plan is what must happen for every host to hold the same tree.
+type Plan struct {
+	// Ops are, per host, the operations that host must apply, ordered so that
+	// applying them in sequence is safe: renames first, then folders before
+	// what they contain, deletions of contents before their folders.
+	Ops map[string][]wire.Op
+	// Index is the state every non-quarantined path ends in once the plan is
+	// applied, with Hosts listing the hosts that already hold it now; the hub
+	// adds a host to a record as each of its ops completes.
+	Index map[string]Record
+	// Quarantines are the paths left for an operator.
+	Quarantines []Quarantine
+	// Warnings are things an administrator should know that did not stop the
+	// plan (for example names that differ only in case).
+	Warnings []string
+	// Files and Bytes count the content transfers in Ops.
+	Files, Bytes int64
+}
