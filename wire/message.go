@@ -195,6 +195,9 @@ type Attach struct {
 	Session string   `json:"session"`
 	Root    string   `json:"root"` // absolute, in the agent's own file system
 	Exclude []string `json:"exclude,omitempty"`
+	// Hosts are the session's participants: the only peers whose reads of
+	// this root the agent answers.
+	Hosts []string `json:"hosts"`
 }
 
 func (*Attach) Type() Type { return TypeAttach }
@@ -204,6 +207,11 @@ func (m *Attach) Validate() error {
 	}
 	if m.Root == "" {
 		return fmt.Errorf("session %s: empty root", m.Session)
+	}
+	for _, h := range m.Hosts {
+		if err := CheckName("host", h); err != nil {
+			return fmt.Errorf("session %s: %w", m.Session, err)
+		}
 	}
 	return nil
 }

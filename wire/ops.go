@@ -165,6 +165,9 @@ type Read struct {
 	Length  int    `json:"len"`
 	Size    int64  `json:"size"`
 	Mtime   int64  `json:"mtime"`
+	// Raw asks for uncompressed data: the target sets it once a chunk of
+	// this file came back incompressible, so the source stops wasting CPU.
+	Raw bool `json:"raw,omitempty"`
 }
 
 func (*Read) Type() Type { return TypeRead }

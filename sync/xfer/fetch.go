@@ -1,0 +1,122 @@
+package xfer
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/klauspost/compress/snappy"
+	"github.com/peerlink/peerlink/sync/tree"
+	"github.com/peerlink/peerlink/wire"
+)
+
+// Window is how many chunks of one file a target keeps requested ahead of
+// the one it is writing: enough to hide a WAN round trip, small enough that a
+// transfer holds at most Window+1 chunks in memory.
+const Window = 8
+
+// Source is all a fetch needs of the link to the source agent.
+type Source interface {
+	Read(ctx context.Context, from string, r *wire.Read) (wire.ReadData, []byte, error)
+}
+
+type chunkResult struct {
+	data []byte
+	eof  bool
+	err  error
+}
+
+// Fetch pulls op's file from op.From into t and commits it atomically, after
+// checking its size and content hash against op.Want and that the local copy
+// is still op.Have. progress is called with the bytes written so far as they
+// grow. It returns the entry as committed.
+func Fetch(ctx context.Context, src Source, t *tree.Tree, session string, op *wire.Op, progress func(delta int64)) (wire.Entry, error) {
+	p, err := t.Create(op.Path)
+	if err != nil {
+		return wire.Entry{}, err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			p.Abort()
+		}
+	}()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	want := op.Want
+	// Requests go out in order; each has its own result channel, queued in
+	// order, so the writer consumes chunks in file order while up to Window
+	// later ones are already on their way.
+	queue := make(chan chan chunkResult, Window)
+	// Once a large chunk arrives uncompressed, the rest is asked for raw:
+	// the file is not worth the source's CPU.
+	var incompressible atomic.Bool
+	go func() {
+		defer close(queue)
+		for off := int64(0); off < want.Size; off += wire.ChunkSize {
+			res := make(chan chunkResult, 1)
+			select {
+			case queue <- res:
+			case <-ctx.Done():
+				return
+			}
+			r := &wire.Read{Session: session, Path: op.Path, Offset: off, Length: int(min(wire.ChunkSize, want.Size-off)),
+				Size: want.Size, Mtime: want.Mtime, Raw: incompressible.Load()}
+			go func() {
+				reply, data, err := src.Read(ctx, op.From, r)
+				if err == nil {
+					data, err = decodeChunk(reply, data, r.Length)
+				}
+				if err == nil && !reply.Compressed && !r.Raw && reply.N >= 64<<10 {
+					incompressible.Store(true)
+				}
+				res <- chunkResult{data: data, eof: reply.EOF, err: err}
+			}()
+		}
+	}()
+
+	for res := range queue {
+		var r chunkResult
+		select {
+		case r = <-res:
+		case <-ctx.Done():
+			return wire.Entry{}, ctx.Err()
+		}
+		if r.err != nil {
+			return wire.Entry{}, r.err
+		}
+		if _, err := p.Write(r.data); err != nil {
+			return wire.Entry{}, err
+		}
+		if progress != nil {
+			progress(int64(len(r.data)))
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return wire.Entry{}, err
+	}
+	if err := p.Commit(want, op.Have); err != nil {
+		return wire.Entry{}, err
+	}
+	committed = true
+	return want, nil
+}
+
+func decodeChunk(reply wire.ReadData, data []byte, want int) ([]byte, error) {
+	if reply.Compressed {
+		n, err := snappy.DecodedLen(data)
+		if err != nil || n != reply.N {
+			return nil, fmt.Errorf("chunk: bad compressed data (%d bytes, claims %d): %v", n, reply.N, err)
+		}
+		out, err := snappy.Decode(make([]byte, n), data)
+		if err != nil {
+			return nil, fmt.Errorf("chunk: %w", err)
+		}
+		data = out
+	}
+	if len(data) != reply.N || len(data) != want {
+		return nil, &wire.Error{Kind: wire.KindChanged, Msg: fmt.Sprintf("chunk of %d bytes, expected %d", len(data), want)}
+	}
+	return data, nil
+}
