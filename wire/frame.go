@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 )
 
 // Frame layout, one WebSocket binary message:
@@ -106,7 +107,9 @@ func strictJSON(b []byte, v any) error {
 	if err := d.Decode(v); err != nil {
 		return err
 	}
-	if d.More() {
+	// Not d.More(): it reports false for a trailing '}' or ']'. Only
+	// whitespace may follow the value, and then the next token is io.EOF.
+	if _, err := d.Token(); err != io.EOF {
 		return errors.New("trailing data after the JSON value")
 	}
 	return nil
