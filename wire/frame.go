@@ -21,8 +21,9 @@ import (
 const FrameFormat = 1
 
 const (
-	// MaxHeader bounds the JSON header of one frame (a scan batch fits).
-	MaxHeader = 4 << 20
+	// MaxHeader bounds the JSON header of one frame: a batch of MaxBatch
+	// entries with paths of MaxPathLen bytes fits.
+	MaxHeader = 24 << 20
 	// MaxData bounds the data of one frame: a chunk, snappy's worst case.
 	MaxData = ChunkSize + ChunkSize/6 + 64
 	// MaxFrame is the largest frame a peer accepts.

@@ -100,16 +100,17 @@ func TestBadFrames(t *testing.T) {
 
 func TestDecodeStrictBody(t *testing.T) {
 	// Decode takes a Frame, which a caller may build without DecodeFrame;
-	// it holds the body to the same strictness.
+	// it holds the body to the same strictness, and every refusal is an
+	// ErrFrame so a caller can tell a malformed peer from other failures.
 	tests := []struct {
 		name      string
 		frame     Frame
 		want      string
 		isFrameEr bool
 	}{
-		{"a trailing brace after the body is refused", Frame{Envelope: Envelope{Type: TypeScan, Body: []byte(`{"session":"docs"}}`)}}, "decode scan: trailing data", false},
-		{"a trailing bracket after the body is refused", Frame{Envelope: Envelope{Type: TypeOK, Body: []byte(`{}]`)}}, "decode ok: trailing data", false},
-		{"a second body after the first is refused", Frame{Envelope: Envelope{Type: TypeOK, Body: []byte(`{} {}`)}}, "decode ok: trailing data", false},
+		{"a trailing brace after the body is refused", Frame{Envelope: Envelope{Type: TypeScan, Body: []byte(`{"session":"docs"}}`)}}, "decode scan: trailing data", true},
+		{"a trailing bracket after the body is refused", Frame{Envelope: Envelope{Type: TypeOK, Body: []byte(`{}]`)}}, "decode ok: trailing data", true},
+		{"a second body after the first is refused", Frame{Envelope: Envelope{Type: TypeOK, Body: []byte(`{} {}`)}}, "decode ok: trailing data", true},
 		{"an unknown type is a frame error", Frame{Envelope: Envelope{Type: "nope"}}, `unknown message type "nope"`, true},
 	}
 	for _, tt := range tests {

@@ -70,8 +70,8 @@ func Marshal(to string, id, reply uint64, m Message, data []byte) ([]byte, error
 }
 
 // Decode turns a frame's body into its typed message, strictly: unknown
-// fields, a missing body or a message that fails validation are errors that
-// name the message type.
+// fields, trailing data or a message that fails validation are errors that
+// wrap ErrFrame and name the message type. A missing body decodes as {}.
 func Decode(f Frame) (Message, error) {
 	newMsg, ok := registry[f.Type]
 	if !ok {
@@ -83,10 +83,10 @@ func Decode(f Frame) (Message, error) {
 		body = []byte("{}")
 	}
 	if err := strictJSON(body, m); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", f.Type, err)
+		return nil, fmt.Errorf("%w: decode %s: %w", ErrFrame, f.Type, err)
 	}
 	if err := m.Validate(); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", f.Type, err)
+		return nil, fmt.Errorf("%w: decode %s: %w", ErrFrame, f.Type, err)
 	}
 	return m, nil
 }
