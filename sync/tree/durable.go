@@ -1,0 +1,147 @@
+package tree
+
+import (
+	"cmp"
+	"errors"
+	"io/fs"
+	"slices"
+
+	"github.com/peerlink/peerlink/wire"
+	"golang.org/x/sys/unix"
+)
+
+// markDirty records that the entries of folder rel changed and are not yet
+// known to be on disk.
+func (t *Tree) markDirty(rel string) {
+	t.mu.Lock()
+	t.dirty[rel] = struct{}{}
+	t.mu.Unlock()
+}
+
+// stage queues a committed temp file for the next Sync.
+func (t *Tree) stage(s staged) {
+	t.mu.Lock()
+	t.staged = append(t.staged, s)
+	t.mu.Unlock()
+}
+
+// Sync completes every Commit staged with DeferSync since the last Sync, and
+// makes those and every other change to a folder since then (Mkdir, Remove,
+// Rename, folders created on the way) durable. Call it before reporting a
+// batch of such changes as done to anyone.
+//
+// Steps, and what a crash leaves, for the staged files:
+//  1. one syncfs for all their content  crash before: old content, temps left
+//     over for the next scan to remove
+//  2. per file: check against have, rename  crash: old or new content
+//  3. one fsync per folder touched      from here: the new content, durably
+//
+// On ext4 (and xfs, btrfs) an fsync commits the whole running journal
+// transaction, so the folders after the first cost little. syncfs writes out
+// everything dirty on the root's file system, other programs' data included:
+// once per batch, it still costs far less than one fsync per file.
+//
+// failed names each staged file that was not put in place, as a *wire.Error
+// with its path (KindChanged when its destination changed since the scan);
+// its temp file is removed. err reports a sync that failed: when syncfs fails
+// no staged file is placed (its content may not be on disk) and all of them
+// are in failed; when a folder's fsync fails its changes are in place but may
+// not survive a power loss, and it stays recorded for the next Sync.
+func (t *Tree) Sync() (failed []*wire.Error, err error) {
+	t.mu.Lock()
+	batch, dirs := t.staged, t.dirty
+	t.staged, t.dirty = nil, make(map[string]struct{}, len(dirs))
+	t.mu.Unlock()
+
+	var errs []error
+	if len(batch) > 0 && haveSyncfs {
+		if err := withFd(t.top, syncfs); err != nil {
+			err = &fs.PathError{Op: "syncfs", Path: t.dir, Err: err}
+			for _, s := range batch {
+				failed = append(failed, wire.ToError("commit", "", s.path, err))
+				t.removeTemp(s)
+			}
+			batch = nil
+			errs = append(errs, err)
+		}
+	}
+	// Group by folder so each is opened once.
+	slices.SortFunc(batch, func(a, b staged) int { return cmp.Compare(wire.Parent(a.path), wire.Parent(b.path)) })
+	for i := 0; i < len(batch); {
+		parent := wire.Parent(batch[i].path)
+		j := i
+		for j < len(batch) && wire.Parent(batch[j].path) == parent {
+			j++
+		}
+		d, err := t.openFolder(parent, false)
+		for _, s := range batch[i:j] {
+			if err == nil {
+				if perr := s.place(d, nil); perr != nil {
+					failed = append(failed, wire.ToError("commit", "", s.path, perr))
+					s.unlinkIn(d)
+				} else {
+					dirs[parent] = struct{}{}
+				}
+			} else {
+				failed = append(failed, wire.ToError("commit", "", s.path, err))
+			}
+		}
+		if err == nil {
+			d.close()
+		}
+		i = j
+	}
+	for rel := range dirs {
+		d, err := t.openFolder(rel, false)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // removed since: nothing of it to make durable
+		}
+		if err == nil {
+			err = d.do(unix.Fsync)
+			d.close()
+			if err != nil {
+				err = &fs.PathError{Op: "fsync", Path: rel, Err: err}
+			}
+		}
+		if err != nil {
+			errs = append(errs, err)
+			t.markDirty(rel)
+		}
+	}
+	return failed, errors.Join(errs...)
+}
+
+// removeTemp removes a staged file's temp file; failing that, the next scan
+// will.
+func (t *Tree) removeTemp(s staged) {
+	if d, err := t.openFolder(wire.Parent(s.path), false); err == nil {
+		s.unlinkIn(d)
+		d.close()
+	}
+}
+
+func (s *staged) unlinkIn(d folder) {
+	d.do(func(fd int) error { return unix.Unlinkat(fd, s.tmp, 0) })
+}
+
+// checkThenRename renames oldname to newname after checking that newname
+// does not exist: the fallback where no atomic no-replace rename exists.
+func checkThenRename(olddir int, oldname string, newdir int, newname string) error {
+	var st unix.Stat_t
+	switch err := unix.Fstatat(newdir, newname, &st, unix.AT_SYMLINK_NOFOLLOW); err {
+	case nil:
+		return unix.EEXIST
+	case unix.ENOENT:
+	default:
+		return err
+	}
+	return unix.Renameat(olddir, oldname, newdir, newname)
+}
+
+// join joins a folder path ("" for the root) and a name.
+func join(dir, name string) string {
+	if dir == "" {
+		return name
+	}
+	return dir + "/" + name
+}

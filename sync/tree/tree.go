@@ -1,0 +1,339 @@
+package tree
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/peerlink/peerlink/wire"
+	"golang.org/x/sys/unix"
+)
+
+// TempPrefix starts the name of every temp file a Tree writes. The scan
+// removes files with this prefix (they are leftovers of a crash) and the
+// default filter excludes them, so no other host ever sees one.
+const TempPrefix = ".peerlink-tmp-"
+
+// IsTemp reports whether base, a file name without folder, is one of
+// peerlink's temp files.
+func IsTemp(base string) bool { return strings.HasPrefix(base, TempPrefix) }
+
+// dirMode is the mode of folders created on the way to a file or folder.
+// It is a placeholder: the hub plans every folder as an entry of its own,
+// and its Mkdir or SetMeta sets the real mode (creation only has to leave
+// the agent able to write inside). The umask applies, as to any mkdir.
+const dirMode = 0o755
+
+// Tree is an open watch-set root. Its methods are safe for concurrent use;
+// several files may be written at once.
+type Tree struct {
+	dir  string
+	root *os.Root
+	top  *os.File // the root folder itself, so top-level names cost one call
+
+	mu     sync.Mutex
+	dirty  map[string]struct{} // folders whose entries changed since the last Sync
+	staged []staged            // Commits with DeferSync waiting for Sync
+}
+
+// Open opens the watch-set root dir, which must be an absolute path to an
+// existing folder. Its errors say what the administrator should do, cross
+// the wire with that message (they are *wire.Error to errors.As and
+// wire.ToError), and keep the cause reachable with errors.Is.
+func Open(dir string) (*Tree, error) {
+	fix := "fix the session's --host HOST=" + dir
+	if !filepath.IsAbs(dir) {
+		return nil, &wire.Error{Kind: wire.KindInvalid, Msg: fmt.Sprintf("root %q is not an absolute path: give the full path in --host HOST=/path", dir)}
+	}
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, adminError(err, "root %s does not exist: create it or %s", dir, fix)
+	case errors.Is(err, fs.ErrPermission):
+		return nil, adminError(err, "root %s cannot be reached by the agent (uid %d): grant it access or %s", dir, os.Geteuid(), fix)
+	case err != nil:
+		return nil, adminError(err, "root %s: %v", dir, err)
+	case !fi.IsDir():
+		return nil, &wire.Error{Kind: wire.KindInvalid, Msg: fmt.Sprintf("root %s is not a folder: %s", dir, fix)}
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, adminError(err, "root %s cannot be opened by the agent (uid %d): %v", dir, os.Geteuid(), err)
+	}
+	top, err := root.OpenFile(".", os.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		root.Close()
+		return nil, adminError(err, "root %s cannot be opened by the agent (uid %d): %v", dir, os.Geteuid(), err)
+	}
+	return &Tree{dir: dir, root: root, top: top, dirty: map[string]struct{}{}}, nil
+}
+
+// Dir returns the root's path as given to Open.
+func (t *Tree) Dir() string { return t.dir }
+
+// Close releases the root. Files and Pendings still open keep working on
+// their own descriptors; new operations fail. Commits staged and not yet
+// Synced are dropped: their temp files stay for the next scan to remove.
+func (t *Tree) Close() error {
+	err := t.top.Close()
+	return errors.Join(err, t.root.Close())
+}
+
+// CheckWritable creates and removes a temp file at the root, so a session
+// fails at attach time, with a clear message, rather than at its first
+// transfer.
+func (t *Tree) CheckWritable() error {
+	name := tempName()
+	err := withFd(t.top, func(fd int) error {
+		nfd, err := unix.Openat(fd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		if err != nil {
+			return err
+		}
+		unix.Close(nfd)
+		return unix.Unlinkat(fd, name, 0)
+	})
+	if err != nil {
+		return adminError(&fs.PathError{Op: "create", Path: join(t.dir, name), Err: err},
+			"root %s is not writable by the agent (uid %d): %v; grant it write access or run the agent as a user who has it", t.dir, os.Geteuid(), err)
+	}
+	return nil
+}
+
+// adminError is an error whose message tells the administrator what to do.
+// To errors.As it is a *wire.Error of the cause's kind carrying that
+// message, so it reaches the console intact; errors.Is still finds the
+// cause.
+func adminError(cause error, format string, args ...any) error {
+	we := &wire.Error{Kind: wire.ToError("", "", "", cause).Kind, Msg: fmt.Sprintf(format, args...)}
+	return &guidedError{we: we, cause: cause}
+}
+
+type guidedError struct {
+	we    *wire.Error
+	cause error
+}
+
+func (e *guidedError) Error() string   { return e.we.Msg }
+func (e *guidedError) Unwrap() []error { return []error{e.we, e.cause} }
+
+// checkPath refuses any path that is not a clean watch-set path, as a
+// KindInvalid error naming it.
+func checkPath(p string) error {
+	if err := wire.CheckPath(p); err != nil {
+		var pe *wire.PathError
+		if errors.As(err, &pe) {
+			return &wire.Error{Kind: wire.KindInvalid, Path: p, Msg: "invalid path: " + pe.Reason}
+		}
+		return &wire.Error{Kind: wire.KindInvalid, Path: p, Msg: err.Error()}
+	}
+	return nil
+}
+
+// folder is an open folder of the tree; close releases it unless it is the
+// Tree's own root descriptor.
+type folder struct {
+	f     *os.File
+	owned bool
+}
+
+func (d folder) close() {
+	if d.owned {
+		d.f.Close()
+	}
+}
+
+func (d folder) do(fn func(fd int) error) error { return withFd(d.f, fn) }
+
+// openFolder opens the folder rel ("" for the root) through the os.Root.
+// With create, missing folders are made first (mode dirMode).
+func (t *Tree) openFolder(rel string, create bool) (folder, error) {
+	if rel == "" {
+		return folder{f: t.top}, nil
+	}
+	f, err := t.root.OpenFile(rel, os.O_RDONLY|unix.O_DIRECTORY, 0)
+	if create && errors.Is(err, fs.ErrNotExist) {
+		if err = t.root.MkdirAll(rel, dirMode); err == nil {
+			t.markDirty(wire.Parent(rel))
+			f, err = t.root.OpenFile(rel, os.O_RDONLY|unix.O_DIRECTORY, 0)
+		}
+	}
+	if err != nil {
+		return folder{}, err
+	}
+	return folder{f: f, owned: true}, nil
+}
+
+// parent checks p and opens the folder that holds it.
+func (t *Tree) parent(p string, create bool) (folder, string, error) {
+	if err := checkPath(p); err != nil {
+		return folder{}, "", err
+	}
+	d, err := t.openFolder(wire.Parent(p), create)
+	return d, wire.Base(p), err
+}
+
+// Lstat describes path without following a symlink.
+func (t *Tree) Lstat(path string) (Info, error) {
+	d, base, err := t.parent(path, false)
+	if err != nil {
+		return Info{}, err
+	}
+	defer d.close()
+	var st unix.Stat_t
+	if err := d.do(func(fd int) error { return unix.Fstatat(fd, base, &st, unix.AT_SYMLINK_NOFOLLOW) }); err != nil {
+		return Info{}, &fs.PathError{Op: "lstat", Path: path, Err: err}
+	}
+	return infoOf(&st), nil
+}
+
+// OpenRead opens a regular file for reading. It asks for O_NOATIME so that
+// syncing does not disturb what users see, falling back without it where the
+// kernel refuses (a file the agent does not own, without CAP_FOWNER). It
+// refuses a symlink, a folder or any special file with a KindInvalid error;
+// O_NONBLOCK keeps a named pipe from blocking the open before that check.
+func (t *Tree) OpenRead(path string) (*os.File, error) {
+	d, base, err := t.parent(path, false)
+	if err != nil {
+		return nil, err
+	}
+	defer d.close()
+	var nfd int
+	err = d.do(func(fd int) error {
+		flags := unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC
+		var err error
+		nfd, err = unix.Openat(fd, base, flags|oNoatime, 0)
+		if err == unix.EPERM && oNoatime != 0 {
+			nfd, err = unix.Openat(fd, base, flags, 0)
+		}
+		return err
+	})
+	if err == unix.ELOOP {
+		return nil, &wire.Error{Kind: wire.KindInvalid, Path: path, Msg: "is a symbolic link, not a regular file"}
+	}
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(nfd, &st); err != nil {
+		unix.Close(nfd)
+		return nil, &fs.PathError{Op: "fstat", Path: path, Err: err}
+	}
+	if i := infoOf(&st); i.Kind != wire.KindFile {
+		unix.Close(nfd)
+		return nil, &wire.Error{Kind: wire.KindInvalid, Path: path, Msg: "is a " + i.TypeString() + ", not a regular file"}
+	}
+	return os.NewFile(uintptr(nfd), t.dir+"/"+path), nil
+}
+
+// Mkdir makes the folder path and any missing parents, then sets its mode
+// to exactly mode (the umask does not apply). An existing folder is fine;
+// an existing file is an error.
+func (t *Tree) Mkdir(path string, mode uint32) error {
+	if err := checkPath(path); err != nil {
+		return err
+	}
+	if err := t.root.MkdirAll(path, dirMode); err != nil {
+		return fmt.Errorf("mkdir: %w", err)
+	}
+	t.markDirty(wire.Parent(path))
+	return t.chmod(path, mode)
+}
+
+// SetMeta sets the modification time (Unix nanoseconds; the access time is
+// set to the same) and permission bits of a file or folder, never through a
+// symlink.
+func (t *Tree) SetMeta(path string, mtime int64, mode uint32) error {
+	if err := t.chmod(path, mode); err != nil {
+		return err
+	}
+	d, base, err := t.parent(path, false)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	ts := []unix.Timespec{unix.NsecToTimespec(mtime), unix.NsecToTimespec(mtime)}
+	if err := d.do(func(fd int) error { return unix.UtimesNanoAt(fd, base, ts, unix.AT_SYMLINK_NOFOLLOW) }); err != nil {
+		return &fs.PathError{Op: "utimensat", Path: path, Err: err}
+	}
+	return nil
+}
+
+func (t *Tree) chmod(path string, mode uint32) error {
+	if mode&^uint32(fs.ModePerm) != 0 {
+		return &wire.Error{Kind: wire.KindInvalid, Path: path, Msg: fmt.Sprintf("mode %o has bits beyond the permission bits", mode)}
+	}
+	d, base, err := t.parent(path, false)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	if err := d.do(func(fd int) error { return chmodNoFollow(fd, base, mode) }); err != nil {
+		return &fs.PathError{Op: "chmod", Path: path, Err: err}
+	}
+	return nil
+}
+
+// chmodNoFollow changes mode without following a symlink: fchmodat2 with
+// AT_SYMLINK_NOFOLLOW where the kernel has it (Linux 6.6+), else a check that
+// base is no symlink followed by fchmodat, which leaves the small window
+// os.Root documents for its own Chmod.
+func chmodNoFollow(fd int, base string, mode uint32) error {
+	err := unix.Fchmodat(fd, base, mode, unix.AT_SYMLINK_NOFOLLOW)
+	if err != unix.EOPNOTSUPP && err != unix.ENOSYS {
+		return err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstatat(fd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return err
+	}
+	if typeOf(uint32(st.Mode)) == fs.ModeSymlink {
+		return unix.ELOOP
+	}
+	return unix.Fchmodat(fd, base, mode, 0)
+}
+
+// Remove removes path, a file or a whole folder tree. A symlink is removed,
+// never followed. A path that does not exist is not an error: the state the
+// caller wants is there.
+func (t *Tree) Remove(path string) error {
+	if err := checkPath(path); err != nil {
+		return err
+	}
+	if err := t.root.RemoveAll(path); err != nil {
+		return fmt.Errorf("remove: %w", err)
+	}
+	t.markDirty(wire.Parent(path))
+	return nil
+}
+
+// Rename moves oldpath to newpath, creating newpath's missing parents. It
+// never replaces anything: if newpath exists (a user created it since the
+// scan) it fails with an error that errors.Is(fs.ErrExist).
+func (t *Tree) Rename(oldpath, newpath string) error {
+	if err := checkPath(oldpath); err != nil {
+		return err
+	}
+	od, obase, err := t.parent(oldpath, false)
+	if err != nil {
+		return err
+	}
+	defer od.close()
+	nd, nbase, err := t.parent(newpath, true)
+	if err != nil {
+		return err
+	}
+	defer nd.close()
+	err = od.do(func(ofd int) error {
+		return nd.do(func(nfd int) error { return renameNoReplace(ofd, obase, nfd, nbase) })
+	})
+	if err != nil {
+		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
+	}
+	t.markDirty(wire.Parent(oldpath))
+	t.markDirty(wire.Parent(newpath))
+	return nil
+}
