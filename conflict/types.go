@@ -95,15 +95,29 @@ type Quarantine struct {
 // Plan is what must happen for every host to hold the same tree.
 type Plan struct {
 	// Ops are, per host, the operations that host must apply, ordered so that
-	// applying them in sequence is safe: renames first, then folders before
-	// what they contain, deletions of contents before their folders.
+	// applying them in sequence is safe: renames first, then mkdirs parents
+	// first, then fetches and metas, then deletions children first (a folder
+	// is deleted by one op on the folder). Hosts with nothing to do are
+	// absent. For an OpRename, Have is the folder at OldPath and Want the
+	// folder as it arrives at Path; a Path that exists refuses the rename.
 	Ops map[string][]wire.Op
 	// Index is the state every non-quarantined path ends in once the plan is
 	// applied, with Hosts listing the hosts that already hold it now; the hub
-	// adds a host to a record as each of its ops completes.
+	// adds a host to a record as each of its ops completes. A completed
+	// OpRename moves a whole folder: the hub adds that host to the records of
+	// the op's Path and of every path below it that the host's later ops do
+	// not touch (those hold the moved copies, already right). Deleted paths
+	// have no record. Each record's Hosts has its own storage: appending to
+	// it never changes another record.
 	Index map[string]Record
-	// Quarantines are the paths left for an operator.
+	// Quarantines are the paths this plan adds to the File Conflict List, in
+	// tree order. Paths already in Input.Quarantined are not repeated: the
+	// hub keeps its own list.
 	Quarantines []Quarantine
+	// Released are paths of Input.Quarantined that no host holds any more,
+	// listed only with Options.DeleteQuarantined (the seed's "Enable
+	// Deletion of Quarantined Files"): the hub removes their quarantines.
+	Released []string
 	// Warnings are things an administrator should know that did not stop the
 	// plan (for example names that differ only in case).
 	Warnings []string

@@ -1,0 +1,166 @@
+package conflict
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/peerlink/peerlink/wire"
+)
+
+// build merges the hosts' scans, the last index and the quarantine list into
+// e.rows and e.cells. Every source is sorted once (a scan that arrives in
+// tree order, as a directory walk produces it, is only checked), then all
+// are merged in one pass: O(n log n) overall and one row per distinct path.
+func (e *engine) build(in *Input) {
+	nh := e.nh()
+	srcs := make([]source, nh+2)
+	ords := make([][]int32, nh)
+	bads := make([][]bool, nh)
+	scans := make([][]wire.Entry, nh)
+	most := 0
+	for h, name := range e.hosts {
+		scans[h] = in.Scans[name]
+		srcs[h].paths, ords[h], bads[h] = e.scanOrder(name, scans[h])
+		most = max(most, len(srcs[h].paths))
+	}
+	lastPaths := lastOrder(in.Last)
+	e.recs = make([]Record, 0, len(lastPaths))
+	srcs[nh].paths = lastPaths
+	srcs[nh+1].paths = e.quarantinedOrder(in.Quarantined)
+	most = max(most, len(lastPaths))
+	e.rows = make([]row, 0, most+most/16+16)
+	e.cells = make([]*wire.Entry, 0, cap(e.rows)*nh)
+
+	for {
+		p, ok := minPath(srcs)
+		if !ok {
+			break
+		}
+		if !e.fromScan(srcs[:nh], p) {
+			if err := wire.CheckPath(p); err != nil {
+				e.warn.add("rec", fmt.Sprintf("last index: %v; record ignored", err))
+				srcs[nh].at++
+				continue
+			}
+		}
+		r := e.addRow(p)
+		for h := range nh {
+			s := &srcs[h]
+			if q, ok := s.peek(); ok && q == p {
+				e.cells[r*nh+h] = &scans[h][ords[h][s.at]]
+				if bads[h] != nil && bads[h][s.at] {
+					e.rows[r].flags |= fBad
+				}
+				s.at++
+			}
+		}
+		if q, ok := srcs[nh].peek(); ok && q == p {
+			e.rows[r].rec = e.record(p, in.Last[p])
+			srcs[nh].at++
+		}
+		if q, ok := srcs[nh+1].peek(); ok && q == p {
+			e.rows[r].flags |= fQuarantineIn
+			srcs[nh+1].at++
+		}
+		e.checkParents(r)
+	}
+}
+
+// fromScan reports whether a scan names p (and so p is a checked path).
+func (e *engine) fromScan(scans []source, p string) bool {
+	for i := range scans {
+		if q, ok := scans[i].peek(); ok && q == p {
+			return true
+		}
+	}
+	return false
+}
+
+func minPath(srcs []source) (string, bool) {
+	var best string
+	found := false
+	for i := range srcs {
+		if p, ok := srcs[i].peek(); ok && (!found || p != best && comparePaths(p, best) < 0) {
+			best, found = p, true
+		}
+	}
+	return best, found
+}
+
+func (e *engine) quarantinedOrder(q map[string]bool) []string {
+	var paths []string
+	for _, p := range sortedKeys(q) {
+		if !q[p] {
+			continue
+		}
+		if err := wire.CheckPath(p); err != nil {
+			e.warn.add("quarantined", fmt.Sprintf("quarantine list: %v; ignored", err))
+			continue
+		}
+		paths = append(paths, p)
+	}
+	slices.SortFunc(paths, comparePaths)
+	return paths
+}
+
+// addRow appends the row of p, first adding rows for any of its folders
+// that no source names, so that every row's parent is the row of its
+// parent folder. Rows arrive in tree order, so the folders of p that
+// already have rows are exactly those on the stack.
+func (e *engine) addRow(p string) int {
+	for n := len(e.stack); n > 0 && !isAncestor(e.rows[e.stack[n-1]].path, p); n-- {
+		e.stack = e.stack[:n-1]
+	}
+	from := 0
+	if n := len(e.stack); n > 0 {
+		from = len(e.rows[e.stack[n-1]].path) + 1
+	}
+	for i := from; i < len(p); i++ {
+		if p[i] == '/' {
+			e.stack = append(e.stack, int32(e.appendRow(p[:i])))
+		}
+	}
+	r := e.appendRow(p)
+	e.stack = append(e.stack, int32(r))
+	return r
+}
+
+func (e *engine) appendRow(p string) int {
+	parent := int32(-1)
+	if n := len(e.stack); n > 0 {
+		parent = e.stack[n-1]
+	}
+	e.rows = append(e.rows, row{path: p, parent: parent})
+	for range e.nh() {
+		e.cells = append(e.cells, nil)
+	}
+	return len(e.rows) - 1
+}
+
+// checkParents makes sure that every host holding row r holds its folders
+// as folders. A scan that lists a path without its folder, or below a file,
+// contradicts itself: the folder is marked malformed (so that it and
+// everything below it are left alone) and, where missing, stood in for by
+// a folder entry that no op will ever carry.
+func (e *engine) checkParents(r int) {
+	for h := range e.nh() {
+		if e.cell(r, h) == nil {
+			continue
+		}
+		for p := e.rows[r].parent; p >= 0; p = e.rows[p].parent {
+			c := e.cell(int(p), h)
+			if c != nil && c.Kind == wire.KindDir {
+				break
+			}
+			e.rows[p].flags |= fBad
+			if c != nil {
+				e.warn.add("under-file:"+e.hosts[h], fmt.Sprintf("host %s: scan lists %s below the file %s; left alone",
+					e.hosts[h], e.rows[r].path, e.rows[p].path))
+				break
+			}
+			e.warn.add("implied:"+e.hosts[h], fmt.Sprintf("host %s: scan lists %s without its folder %s; left alone",
+				e.hosts[h], e.rows[r].path, e.rows[p].path))
+			e.cells[int(p)*e.nh()+h] = &wire.Entry{Path: e.rows[p].path, Kind: wire.KindDir}
+		}
+	}
+}
