@@ -1,0 +1,239 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/peerlink/peerlink/broker"
+	"github.com/peerlink/peerlink/store"
+	"github.com/peerlink/peerlink/sync/filter"
+	"github.com/peerlink/peerlink/sync/tree"
+	"github.com/peerlink/peerlink/wire"
+)
+
+// Config is what an agent is started with.
+type Config struct {
+	Name      string
+	BrokerURL string
+	Token     string
+	DataDir   string
+	Version   string
+	Log       zerolog.Logger
+}
+
+// Agent serves one file server's part in every session it is attached to.
+type Agent struct {
+	cfg Config
+	log zerolog.Logger
+	db  *store.Agent
+
+	mu       sync.Mutex
+	sessions map[string]*attached
+}
+
+// attached is one session's watch set on this host.
+type attached struct {
+	name   string
+	root   string // as configured
+	real   string // symlinks resolved, for overlap checks
+	tree   *tree.Tree
+	filter *filter.Filter
+	hosts  map[string]bool
+}
+
+// New opens the agent's state under cfg.DataDir.
+func New(cfg Config) (*Agent, error) {
+	if err := wire.CheckName("host", cfg.Name); err != nil {
+		return nil, fmt.Errorf("agent --name: %w", err)
+	}
+	if cfg.Name == wire.HubName {
+		return nil, fmt.Errorf("agent --name: %q is reserved for the hub", wire.HubName)
+	}
+	db, err := store.OpenAgent(filepath.Join(cfg.DataDir, "agent.db"))
+	if err != nil {
+		return nil, fmt.Errorf("agent %s: %w", cfg.Name, err)
+	}
+	return &Agent{cfg: cfg, log: cfg.Log.With().Str("agent", cfg.Name).Logger(), db: db, sessions: map[string]*attached{}}, nil
+}
+
+// Run keeps the agent connected to the broker until ctx ends, reconnecting
+// with back-off. It returns early only for errors a retry cannot fix: a
+// refused token, a protocol mismatch or a name already in use.
+func (a *Agent) Run(ctx context.Context) error {
+	defer a.close()
+	hello := wire.Hello{Role: wire.RoleAgent, Name: a.cfg.Name, Protocol: wire.ProtocolVersion, Version: a.cfg.Version, Token: a.cfg.Token}
+	for attempt := 0; ; attempt++ {
+		c, err := broker.Dial(ctx, a.cfg.BrokerURL, hello, a.log)
+		if err == nil {
+			attempt = 0
+			a.log.Info().Str("broker", a.cfg.BrokerURL).Msg("connected")
+			err = a.serve(ctx, c)
+			c.Close()
+			if ctx.Err() != nil {
+				return nil
+			}
+			a.log.Warn().Err(err).Msg("lost the broker; reconnecting")
+			a.detachAll()
+			continue
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		var we *wire.Error
+		if errors.As(err, &we) && (we.Kind == wire.KindPermission || we.Kind == wire.KindInvalid || we.Kind == wire.KindExists) {
+			return fmt.Errorf("agent %s: %w", a.cfg.Name, err)
+		}
+		wait := broker.Backoff(attempt)
+		a.log.Warn().Err(err).Dur("retry_in", wait).Msg("cannot reach the broker")
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+func (a *Agent) close() {
+	a.detachAll()
+	if err := a.db.Close(); err != nil {
+		a.log.Error().Err(err).Msg("close agent.db")
+	}
+}
+
+// serve answers frames from one broker connection until it ends. Each
+// request runs in its own goroutine, owned by the errgroup; reads are
+// bounded so a flood of them cannot exhaust memory.
+func (a *Agent) serve(ctx context.Context, c *broker.Client) error {
+	g, ctx := errgroup.WithContext(ctx)
+	reads := make(chan struct{}, 32)
+	defer g.Wait()
+	for {
+		var in broker.Incoming
+		select {
+		case in = <-c.Incoming():
+		case <-c.Done():
+			return c.Err()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		switch m := in.Msg.(type) {
+		case *wire.Attach:
+			a.reply(ctx, c, in, a.attach(m))
+		case *wire.Detach:
+			a.detach(m.Session)
+			a.reply(ctx, c, in, nil)
+		case *wire.Scan:
+			g.Go(func() error { a.scan(ctx, c, in, m); return nil })
+		case *wire.Apply:
+			g.Go(func() error { a.apply(ctx, c, in, m); return nil })
+		case *wire.Read:
+			select {
+			case reads <- struct{}{}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			g.Go(func() error { defer func() { <-reads }(); a.read(ctx, c, in, m); return nil })
+		default:
+			a.log.Warn().Str("type", string(in.Type)).Str("from", in.From).Msg("unexpected message ignored")
+		}
+	}
+}
+
+// reply answers a request with OK, or with a Fail carrying err's shape.
+func (a *Agent) reply(ctx context.Context, c *broker.Client, in broker.Incoming, err error) {
+	var m wire.Message = &wire.OK{}
+	if err != nil {
+		m = &wire.Fail{Error: *wire.ToError(string(in.Type), a.cfg.Name, "", err)}
+	}
+	if err := c.Reply(ctx, in, m, nil); err != nil {
+		a.log.Debug().Err(err).Msg("reply")
+	}
+}
+
+func (a *Agent) session(name string) (*attached, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s := a.sessions[name]
+	if s == nil {
+		return nil, &wire.Error{Kind: wire.KindInvalid, Host: a.cfg.Name, Msg: fmt.Sprintf("session %s is not attached on this host", name)}
+	}
+	return s, nil
+}
+
+// attach checks and opens a session's root. The same session may attach
+// again (a hub restart); two sessions may not claim overlapping roots.
+func (a *Agent) attach(m *wire.Attach) error {
+	if !filepath.IsAbs(m.Root) {
+		return &wire.Error{Kind: wire.KindInvalid, Path: m.Root, Msg: fmt.Sprintf("root %q is not an absolute path: give the full path in --host %s=/path", m.Root, a.cfg.Name)}
+	}
+	t, err := tree.Open(m.Root)
+	if err != nil {
+		return err
+	}
+	if err := t.CheckWritable(); err != nil {
+		t.Close()
+		return err
+	}
+	f, err := filter.New(append(slices.Clone(filter.Default), m.Exclude...))
+	if err != nil {
+		t.Close()
+		return &wire.Error{Kind: wire.KindInvalid, Msg: err.Error()}
+	}
+	real, err := filepath.EvalSymlinks(m.Root)
+	if err != nil {
+		t.Close()
+		return err
+	}
+	s := &attached{name: m.Session, root: m.Root, real: real, tree: t, filter: f, hosts: map[string]bool{}}
+	for _, h := range m.Hosts {
+		s.hosts[h] = true
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for name, o := range a.sessions {
+		if name != m.Session && overlaps(o.real, real) {
+			t.Close()
+			return &wire.Error{Kind: wire.KindInvalid, Path: m.Root,
+				Msg: fmt.Sprintf("root %s overlaps root %s of session %s on this host: a folder can belong to one session only", m.Root, o.root, name)}
+		}
+	}
+	if old := a.sessions[m.Session]; old != nil {
+		old.tree.Close()
+	}
+	a.sessions[m.Session] = s
+	a.log.Info().Str("session", m.Session).Str("root", m.Root).Msg("attached")
+	return nil
+}
+
+func overlaps(a, b string) bool {
+	within := func(x, y string) bool { return x == y || strings.HasPrefix(x, y+string(filepath.Separator)) }
+	return within(a, b) || within(b, a)
+}
+
+func (a *Agent) detach(name string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if s := a.sessions[name]; s != nil {
+		s.tree.Close()
+		delete(a.sessions, name)
+		a.log.Info().Str("session", name).Msg("detached")
+	}
+}
+
+func (a *Agent) detachAll() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for name, s := range a.sessions {
+		s.tree.Close()
+		delete(a.sessions, name)
+	}
+}

@@ -1,0 +1,214 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/peerlink/peerlink/broker"
+	"github.com/peerlink/peerlink/sync/scan"
+	"github.com/peerlink/peerlink/sync/xfer"
+	"github.com/peerlink/peerlink/wire"
+)
+
+// fetchesInFlight is how many files one Apply transfers at once: enough to
+// keep the link busy with small files while large ones stream.
+const fetchesInFlight = 16
+
+func (a *Agent) fail(ctx context.Context, c *broker.Client, in broker.Incoming, op, path string, err error) {
+	f := &wire.Fail{Error: *wire.ToError(op, a.cfg.Name, path, err)}
+	if err := c.Reply(ctx, in, f, nil); err != nil {
+		a.log.Debug().Err(err).Msg("reply")
+	}
+}
+
+// scan streams the session's entries to the hub in batches.
+func (a *Agent) scan(ctx context.Context, c *broker.Client, in broker.Incoming, m *wire.Scan) {
+	s, err := a.session(m.Session)
+	if err != nil {
+		a.fail(ctx, c, in, "scan", "", err)
+		return
+	}
+	start := time.Now()
+	cache, err := a.openCache(m.Session)
+	if err != nil {
+		a.fail(ctx, c, in, "scan", "", err)
+		return
+	}
+	defer cache.Close()
+	emit := func(batch []wire.Entry) error {
+		return c.Reply(ctx, in, &wire.ScanPart{Session: m.Session, Entries: batch}, nil)
+	}
+	stats, warnings, err := scan.Run(ctx, s.tree, scan.Options{Filter: s.filter, Cache: cache}, emit)
+	if err == nil {
+		err = cache.Finish()
+	}
+	if err != nil {
+		a.fail(ctx, c, in, "scan", "", err)
+		return
+	}
+	if len(warnings) > 100 {
+		warnings = warnings[:100]
+	}
+	for i := range warnings {
+		warnings[i].Host = a.cfg.Name
+	}
+	a.log.Info().Str("session", m.Session).Int64("files", stats.Files).Int64("dirs", stats.Dirs).
+		Int64("hashed", stats.Hashed).Dur("took", time.Since(start)).Msg("scan done")
+	done := &wire.ScanPart{Session: m.Session, Done: true, Stats: stats, Warnings: warnings}
+	if err := c.Reply(ctx, in, done, nil); err != nil {
+		a.log.Debug().Err(err).Msg("scan reply")
+	}
+}
+
+// read answers another agent's read of a file in an attached session.
+func (a *Agent) read(ctx context.Context, c *broker.Client, in broker.Incoming, m *wire.Read) {
+	s, err := a.session(m.Session)
+	if err == nil && !s.hosts[in.From] {
+		err = &wire.Error{Kind: wire.KindPermission, Msg: fmt.Sprintf("%s is not a host of session %s", in.From, m.Session)}
+	}
+	if err != nil {
+		a.fail(ctx, c, in, "read", m.Path, err)
+		return
+	}
+	chunk, err := xfer.Serve(s.tree, a.cfg.Name, m)
+	if err != nil {
+		a.fail(ctx, c, in, "read", m.Path, err)
+		return
+	}
+	defer chunk.Release()
+	if err := c.Reply(ctx, in, &chunk.Reply, chunk.Data); err != nil {
+		a.log.Debug().Err(err).Msg("read reply")
+	}
+}
+
+// source lets xfer pull chunks from other agents through the broker.
+type source struct{ c *broker.Client }
+
+func (s source) Read(ctx context.Context, from string, r *wire.Read) (wire.ReadData, []byte, error) {
+	in, err := s.c.Request(ctx, from, r, nil)
+	if err != nil {
+		return wire.ReadData{}, nil, err
+	}
+	rd, ok := in.Msg.(*wire.ReadData)
+	if !ok {
+		return wire.ReadData{}, nil, fmt.Errorf("read %s from %s: unexpected reply %s", r.Path, from, in.Type)
+	}
+	return *rd, in.Data, nil
+}
+
+// apply runs an Apply's ops in order, several fetches at once, streaming
+// results back in batches and progress to the hub as bytes land.
+func (a *Agent) apply(ctx context.Context, c *broker.Client, in broker.Incoming, m *wire.Apply) {
+	s, err := a.session(m.Session)
+	if err != nil {
+		a.fail(ctx, c, in, "apply", "", err)
+		return
+	}
+	out := newResults(ctx, c, in, m.Session, a)
+	defer out.close()
+	ops := m.Ops
+	for i := 0; i < len(ops) && ctx.Err() == nil; {
+		if !parallel(ops[i].Kind) {
+			out.add(a.applyOne(ctx, c, s, &ops[i], out.progress))
+			i++
+			continue
+		}
+		j := i
+		for j < len(ops) && parallel(ops[j].Kind) {
+			j++
+		}
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, fetchesInFlight)
+		for k := i; k < j; k++ {
+			sem <- struct{}{}
+			wg.Add(1)
+			go func(op *wire.Op) {
+				defer func() { <-sem; wg.Done() }()
+				out.add(a.applyOne(ctx, c, s, op, out.progress))
+			}(&ops[k])
+		}
+		wg.Wait()
+		i = j
+	}
+}
+
+func parallel(k wire.OpKind) bool { return k == wire.OpFetch || k == wire.OpMeta }
+
+// results batches OpResults into Applied replies and byte counts into
+// Progress messages, so the hub hears of 10,000 small files in a few dozen
+// frames rather than 10,000.
+type results struct {
+	ctx     context.Context
+	c       *broker.Client
+	in      broker.Incoming
+	session string
+	a       *Agent
+
+	mu      sync.Mutex
+	pending []wire.OpResult
+	bytes   atomic.Int64
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+func newResults(ctx context.Context, c *broker.Client, in broker.Incoming, session string, a *Agent) *results {
+	r := &results{ctx: ctx, c: c, in: in, session: session, a: a, stop: make(chan struct{}), done: make(chan struct{})}
+	go r.loop()
+	return r
+}
+
+func (r *results) progress(n int64) { r.bytes.Add(n) }
+
+func (r *results) add(res wire.OpResult) {
+	r.mu.Lock()
+	r.pending = append(r.pending, res)
+	full := len(r.pending) >= 512
+	r.mu.Unlock()
+	if full {
+		r.flush(false)
+	}
+}
+
+func (r *results) loop() {
+	defer close(r.done)
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			r.flush(false)
+		case <-r.stop:
+			return
+		}
+	}
+}
+
+func (r *results) flush(final bool) {
+	if n := r.bytes.Swap(0); n > 0 {
+		if err := r.c.Send(r.ctx, wire.HubName, &wire.Progress{Session: r.session, Bytes: n}, nil); err != nil {
+			r.a.log.Debug().Err(err).Msg("progress")
+		}
+	}
+	r.mu.Lock()
+	batch := r.pending
+	r.pending = nil
+	r.mu.Unlock()
+	if len(batch) == 0 && !final {
+		return
+	}
+	r.a.recordApplied(r.session, batch)
+	if err := r.c.Reply(r.ctx, r.in, &wire.Applied{Session: r.session, Results: batch, Done: final}, nil); err != nil {
+		r.a.log.Debug().Err(err).Msg("applied reply")
+	}
+}
+
+// close sends what is left with Done set, after the ticker has stopped so
+// that nothing is sent after Done.
+func (r *results) close() {
+	close(r.stop)
+	<-r.done
+	r.flush(true)
+}

@@ -1,0 +1,123 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Client calls a hub's REST API.
+type Client struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+// NewClient returns a client for the hub at hubURL (http://host:8181, or
+// host:port) authenticating with token.
+func NewClient(hubURL, token string) *Client {
+	if !strings.Contains(hubURL, "://") {
+		hubURL = "http://" + hubURL
+	}
+	return &Client{base: strings.TrimRight(hubURL, "/"), token: token, http: &http.Client{Timeout: 30 * time.Second}}
+}
+
+// StatusError is an error response from the hub.
+type StatusError struct {
+	Code int
+	Msg  string
+}
+
+func (e *StatusError) Error() string { return e.Msg }
+
+// ErrUnreachable is wrapped when the hub cannot be reached at all.
+var ErrUnreachable = errors.New("hub unreachable")
+
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return fmt.Errorf("hub %s: %w", c.base, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w at %s: %v: is the hub running, and is --hub (or PEERLINK_HUB) right?", ErrUnreachable, c.base, errors.Unwrap(err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		var p Problem
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		if json.Unmarshal(b, &p) != nil || p.Error == "" {
+			p.Error = fmt.Sprintf("hub answered %s", resp.Status)
+		}
+		return &StatusError{Code: resp.StatusCode, Msg: p.Error}
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("hub %s %s: bad response: %w", method, path, err)
+	}
+	return nil
+}
+
+func sessionPath(name string) string { return "/api/v1/sessions/" + url.PathEscape(name) }
+
+// Status returns the hub's overview.
+func (c *Client) Status(ctx context.Context) (Status, error) {
+	var s Status
+	return s, c.do(ctx, http.MethodGet, "/api/v1/status", nil, &s)
+}
+
+// Sessions lists every session.
+func (c *Client) Sessions(ctx context.Context) ([]Session, error) {
+	var s []Session
+	return s, c.do(ctx, http.MethodGet, "/api/v1/sessions", nil, &s)
+}
+
+// Session returns one session.
+func (c *Client) Session(ctx context.Context, name string) (Session, error) {
+	var s Session
+	return s, c.do(ctx, http.MethodGet, sessionPath(name), nil, &s)
+}
+
+// CreateSession defines a new session.
+func (c *Client) CreateSession(ctx context.Context, cfg SessionConfig) (Session, error) {
+	var s Session
+	return s, c.do(ctx, http.MethodPost, "/api/v1/sessions", cfg, &s)
+}
+
+// DeleteSession removes a stopped session.
+func (c *Client) DeleteSession(ctx context.Context, name string) error {
+	return c.do(ctx, http.MethodDelete, sessionPath(name), nil, nil)
+}
+
+// Start starts a session.
+func (c *Client) Start(ctx context.Context, name string) (Session, error) {
+	var s Session
+	return s, c.do(ctx, http.MethodPost, sessionPath(name)+"/start", nil, &s)
+}
+
+// Stop stops a session.
+func (c *Client) Stop(ctx context.Context, name string) (Session, error) {
+	var s Session
+	return s, c.do(ctx, http.MethodPost, sessionPath(name)+"/stop", nil, &s)
+}

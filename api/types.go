@@ -1,0 +1,106 @@
+package api
+
+import (
+	"errors"
+	"time"
+
+	"github.com/peerlink/peerlink/conflict"
+	"github.com/peerlink/peerlink/wire"
+)
+
+// HostRoot is one participant of a session and the root folder of its watch
+// set, as a path on that host.
+type HostRoot struct {
+	Host string `json:"host"`
+	Root string `json:"root"`
+}
+
+// SessionConfig is what an administrator defines for a session.
+type SessionConfig struct {
+	Name    string           `json:"name"`
+	Hosts   []HostRoot       `json:"hosts"`
+	Exclude []string         `json:"exclude,omitempty"`
+	Options conflict.Options `json:"options"`
+}
+
+// Phase is where a session is in its life.
+type Phase string
+
+const (
+	PhaseStopped   Phase = "stopped"
+	PhaseAttaching Phase = "attaching"
+	PhaseScanning  Phase = "scanning"
+	PhaseMerging   Phase = "merging"
+	PhaseSyncing   Phase = "synchronising"
+	PhaseRunning   Phase = "running"
+	PhaseFailed    Phase = "failed"
+)
+
+// Counter is progress towards a total.
+type Counter struct {
+	Done  int64 `json:"done"`
+	Total int64 `json:"total"`
+}
+
+// HostStatus is one participant's state in a session.
+type HostStatus struct {
+	Host      string `json:"host"`
+	Root      string `json:"root"`
+	Connected bool   `json:"connected"`
+	State     string `json:"state"` // waiting, attached, scanning, scanned, applying, synced, failed
+	Error     string `json:"error,omitempty"`
+	Files     int64  `json:"files"` // files and folders its scan found
+	Bytes     int64  `json:"bytes"`
+	Hashed    int64  `json:"hashed"` // files whose content its scan read
+}
+
+// SessionStatus is a session's live state.
+type SessionStatus struct {
+	Phase       Phase        `json:"phase"`
+	Reason      string       `json:"reason,omitempty"` // why it failed
+	Started     time.Time    `json:"started,omitzero"`
+	Synced      time.Time    `json:"synced,omitzero"` // end of the initial synchronisation
+	Hosts       []HostStatus `json:"hosts"`
+	Files       Counter      `json:"files"`
+	Bytes       Counter      `json:"bytes"`
+	Errors      []wire.Error `json:"errors,omitempty"` // the first failures of this run
+	ErrorCount  int          `json:"error_count"`
+	Quarantined int          `json:"quarantined"`
+	Warnings    []string     `json:"warnings,omitempty"`
+}
+
+// Session is a session's configuration and live state.
+type Session struct {
+	SessionConfig
+	Status SessionStatus `json:"status"`
+}
+
+// Agent is an agent the hub knows of.
+type Agent struct {
+	Name      string    `json:"name"`
+	Connected bool      `json:"connected"`
+	Version   string    `json:"version,omitempty"`
+	Addr      string    `json:"addr,omitempty"`
+	LastSeen  time.Time `json:"last_seen,omitzero"`
+}
+
+// Status is the hub's overview.
+type Status struct {
+	Version  string  `json:"version"`
+	Protocol int     `json:"protocol"`
+	Agents   []Agent `json:"agents"`
+}
+
+// Problem is the body of every error response.
+type Problem struct {
+	Error string `json:"error"`
+}
+
+// Kinds of failure the API reports, each with its own HTTP status; the hub
+// wraps them so callers decide with errors.Is.
+var (
+	ErrNotFound = errors.New("not found")      // 404
+	ErrExists   = errors.New("already exists") // 409
+	ErrInvalid  = errors.New("invalid")        // 400
+	ErrBusy     = errors.New("busy")           // 409
+)

@@ -1,0 +1,315 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/peerlink/peerlink/api"
+)
+
+// binary is the peerlink binary built once for the whole package.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "peerlink-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "peerlink")
+	build := exec.Command("go", "build", "-o", binary, "..")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build peerlink:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// waitFor polls cond until it holds or d passes.
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// proc is one peerlink process of a test.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{}
+	err  error
+}
+
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop ends the process with SIGTERM, then SIGKILL if it lingers.
+func (p *proc) stop() {
+	if p.exited() {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(15 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// kill ends the process at once, as a crash would.
+func (p *proc) kill() {
+	if p.exited() {
+		return
+	}
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+func (p *proc) logTail(n int) string {
+	b, _ := os.ReadFile(p.log)
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// cluster is a hub and its agents, each a separate process.
+type cluster struct {
+	t        testing.TB
+	dir      string
+	apiPort  int
+	brkPort  int
+	hubURL   string
+	brokerWS string
+	token    string
+
+	mu    sync.Mutex
+	procs map[string]*proc
+}
+
+// newCluster starts a hub with its embedded broker.
+func newCluster(t testing.TB) *cluster {
+	t.Helper()
+	c := &cluster{t: t, dir: t.TempDir(), procs: map[string]*proc{}}
+	c.startHub()
+	t.Cleanup(c.stopAll)
+	return c
+}
+
+func (c *cluster) start(name string, args ...string) *proc {
+	c.t.Helper()
+	logPath := filepath.Join(c.dir, name+".log")
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	cmd := exec.Command(binary, append([]string{"--log-level", "debug"}, args...)...)
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.Env = append(os.Environ(), "PEERLINK_TOKEN=", "PEERLINK_HUB=")
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		c.t.Fatalf("start %s: %v", name, err)
+	}
+	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		f.Close()
+		close(p.done)
+	}()
+	c.mu.Lock()
+	c.procs[name] = p
+	c.mu.Unlock()
+	return p
+}
+
+// startHub starts (or restarts) the hub on the cluster's ports and waits
+// until its API answers.
+func (c *cluster) startHub() *proc {
+	c.t.Helper()
+	if c.apiPort == 0 {
+		c.apiPort, c.brkPort = freePort(c.t), freePort(c.t)
+		c.hubURL = fmt.Sprintf("http://127.0.0.1:%d", c.apiPort)
+		c.brokerWS = fmt.Sprintf("ws://127.0.0.1:%d", c.brkPort)
+	}
+	data := filepath.Join(c.dir, "hub")
+	p := c.start("hub", "hub", "--data", data,
+		"--listen", fmt.Sprintf("127.0.0.1:%d", c.apiPort), "--broker-listen", fmt.Sprintf("127.0.0.1:%d", c.brkPort))
+	waitFor(c.t, 20*time.Second, "the hub's token", func() bool {
+		b, err := os.ReadFile(filepath.Join(data, "token"))
+		if err == nil {
+			c.token = strings.TrimSpace(string(b))
+		}
+		return c.token != "" || p.exited()
+	})
+	waitFor(c.t, 20*time.Second, "the hub's API", func() bool {
+		_, err := c.client().Status(context.Background())
+		return err == nil || p.exited()
+	})
+	if p.exited() {
+		c.t.Fatalf("hub exited: %v\n%s", p.err, p.logTail(30))
+	}
+	return p
+}
+
+func (c *cluster) client() *api.Client { return api.NewClient(c.hubURL, c.token) }
+
+// root returns (creating it) the root folder of host.
+func (c *cluster) root(host string) string {
+	r := filepath.Join(c.dir, "roots", host)
+	if err := os.MkdirAll(r, 0o755); err != nil {
+		c.t.Fatal(err)
+	}
+	return r
+}
+
+// startAgent starts an agent named host and waits until the hub sees it.
+func (c *cluster) startAgent(host string) *proc {
+	c.t.Helper()
+	p := c.start("agent-"+host, "agent", "--name", host, "--broker", c.brokerWS, "--token", c.token,
+		"--data", filepath.Join(c.dir, "agent-"+host))
+	c.waitAgent(host, true, p)
+	return p
+}
+
+func (c *cluster) waitAgent(host string, connected bool, p *proc) {
+	c.t.Helper()
+	waitFor(c.t, 20*time.Second, fmt.Sprintf("agent %s connected=%v", host, connected), func() bool {
+		if p != nil && p.exited() {
+			c.t.Fatalf("agent %s exited: %v\n%s", host, p.err, p.logTail(30))
+		}
+		st, err := c.client().Status(context.Background())
+		if err != nil {
+			return false
+		}
+		for _, a := range st.Agents {
+			if a.Name == host {
+				return a.Connected == connected
+			}
+		}
+		return !connected
+	})
+}
+
+func (c *cluster) proc(name string) *proc {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.procs[name]
+}
+
+func (c *cluster) stopAll() {
+	c.mu.Lock()
+	procs := make([]*proc, 0, len(c.procs))
+	for _, p := range c.procs {
+		procs = append(procs, p)
+	}
+	c.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, p := range procs {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.stop() }()
+	}
+	wg.Wait()
+	if c.t.Failed() {
+		for _, p := range procs {
+			c.t.Logf("--- last lines of %s ---\n%s", p.name, p.logTail(40))
+		}
+	}
+}
+
+// result is what a CLI run printed and how it exited.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// cli runs the peerlink CLI against the cluster's hub.
+func (c *cluster) cli(args ...string) result {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = append(os.Environ(), "PEERLINK_HUB="+c.hubURL, "PEERLINK_TOKEN="+c.token)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	case err != nil:
+		c.t.Fatalf("peerlink %s: %v", strings.Join(args, " "), err)
+	}
+	return r
+}
+
+// mustCLI runs the CLI and fails the test unless it exits 0.
+func (c *cluster) mustCLI(args ...string) string {
+	c.t.Helper()
+	r := c.cli(args...)
+	if r.code != 0 {
+		c.t.Fatalf("peerlink %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	}
+	return r.stdout
+}
+
+// session returns a session's status through the CLI's --json output.
+func (c *cluster) session(name string) api.Session {
+	c.t.Helper()
+	var s api.Session
+	if err := json.Unmarshal([]byte(c.mustCLI("session", "status", name, "--json")), &s); err != nil {
+		c.t.Fatalf("session status --json: %v", err)
+	}
+	return s
+}
+
+// createSession defines a session over the given hosts' roots.
+func (c *cluster) createSession(name string, hosts []string, extra ...string) {
+	c.t.Helper()
+	args := []string{"session", "create", name}
+	for _, h := range hosts {
+		args = append(args, "--host", h+"="+c.root(h))
+	}
+	c.mustCLI(append(args, extra...)...)
+}

@@ -1,0 +1,252 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/peerlink/peerlink/api"
+	"github.com/peerlink/peerlink/broker"
+	"github.com/peerlink/peerlink/store"
+	"github.com/peerlink/peerlink/wire"
+)
+
+// The API's error kinds, under the names the hub's code uses.
+var (
+	ErrNotFound = api.ErrNotFound
+	ErrExists   = api.ErrExists
+	ErrInvalid  = api.ErrInvalid
+	ErrBusy     = api.ErrBusy
+)
+
+// Config is what a hub is started with.
+type Config struct {
+	DataDir   string
+	BrokerURL string // the broker to connect to (the embedded one or another)
+	Token     string
+	Version   string
+	Log       zerolog.Logger
+	// HostWait is how long a session start waits for its hosts to connect
+	// before it fails; zero means 15 s.
+	HostWait time.Duration
+}
+
+// Hub is the coordinator.
+type Hub struct {
+	cfg Config
+	log zerolog.Logger
+	db  *store.Hub
+
+	mu     sync.Mutex
+	conn   *broker.Client // nil while the broker is unreachable
+	agents map[string]*api.Agent
+	runs   map[string]*run
+	// changed is closed and replaced whenever agents connect or disconnect,
+	// so waiters can block on it instead of polling.
+	changed chan struct{}
+
+	runCtx context.Context
+	runWG  sync.WaitGroup
+}
+
+// Open opens the hub's state under cfg.DataDir.
+func Open(cfg Config) (*Hub, error) {
+	if cfg.HostWait == 0 {
+		cfg.HostWait = 15 * time.Second
+	}
+	db, err := store.OpenHub(filepath.Join(cfg.DataDir, "hub.db"))
+	if err != nil {
+		return nil, err
+	}
+	h := &Hub{cfg: cfg, log: cfg.Log.With().Str("role", "hub").Logger(), db: db,
+		agents: map[string]*api.Agent{}, runs: map[string]*run{}, changed: make(chan struct{})}
+	seen, err := db.AgentsSeen()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	for _, a := range seen {
+		h.agents[a.Name] = &api.Agent{Name: a.Name, Version: a.Version, Addr: a.Addr, LastSeen: a.LastSeen}
+	}
+	return h, nil
+}
+
+// Run connects to the broker and serves until ctx ends, then stops every
+// session run and closes the state. Sessions that were running when the hub
+// last stopped are started again.
+func (h *Hub) Run(ctx context.Context) error {
+	defer h.db.Close()
+	h.mu.Lock()
+	h.runCtx = ctx
+	h.mu.Unlock()
+	h.resume()
+	defer h.runWG.Wait()
+
+	hello := wire.Hello{Role: wire.RoleHub, Name: wire.HubName, Protocol: wire.ProtocolVersion, Version: h.cfg.Version, Token: h.cfg.Token}
+	for attempt := 0; ; attempt++ {
+		c, err := broker.Dial(ctx, h.cfg.BrokerURL, hello, h.log)
+		if err == nil {
+			attempt = 0
+			h.log.Info().Str("broker", h.cfg.BrokerURL).Msg("connected to broker")
+			h.setConn(c)
+			err = h.serve(ctx, c)
+			h.setConn(nil)
+			c.Close()
+			if ctx.Err() != nil {
+				return nil
+			}
+			h.log.Warn().Err(err).Msg("lost the broker; reconnecting")
+			continue
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		var we *wire.Error
+		if errors.As(err, &we) && (we.Kind == wire.KindPermission || we.Kind == wire.KindInvalid) {
+			return fmt.Errorf("hub: %w", err)
+		}
+		wait := broker.Backoff(attempt)
+		h.log.Warn().Err(err).Dur("retry_in", wait).Msg("cannot reach the broker")
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+func (h *Hub) setConn(c *broker.Client) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.conn = c
+	if c == nil {
+		now := time.Now()
+		for _, a := range h.agents {
+			if a.Connected {
+				a.Connected, a.LastSeen = false, now
+			}
+		}
+		h.notifyLocked()
+	}
+}
+
+func (h *Hub) notifyLocked() {
+	close(h.changed)
+	h.changed = make(chan struct{})
+}
+
+// serve handles frames that are not replies: agents coming and going, and
+// progress reports.
+func (h *Hub) serve(ctx context.Context, c *broker.Client) error {
+	for {
+		var in broker.Incoming
+		select {
+		case in = <-c.Incoming():
+		case <-c.Done():
+			return c.Err()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		switch m := in.Msg.(type) {
+		case *wire.Peer:
+			h.peer(m)
+		case *wire.Progress:
+			if r := h.run(m.Session); r != nil {
+				r.progress(in.From, m.Bytes)
+			}
+		default:
+			h.log.Warn().Str("type", string(in.Type)).Str("from", in.From).Msg("unexpected message ignored")
+		}
+	}
+}
+
+func (h *Hub) peer(m *wire.Peer) {
+	h.mu.Lock()
+	a := h.agents[m.Name]
+	if a == nil {
+		a = &api.Agent{Name: m.Name}
+		h.agents[m.Name] = a
+	}
+	a.Connected = m.Up
+	a.LastSeen = time.Unix(0, m.Since)
+	if m.Up {
+		a.Version, a.Addr = m.Version, m.Addr
+	}
+	rec := store.AgentSeen{Name: a.Name, Version: a.Version, Addr: a.Addr, LastSeen: a.LastSeen}
+	runs := make([]*run, 0, len(h.runs))
+	for _, r := range h.runs {
+		runs = append(runs, r)
+	}
+	h.notifyLocked()
+	h.mu.Unlock()
+
+	h.log.Info().Str("agent", m.Name).Bool("connected", m.Up).Str("addr", m.Addr).Msg("agent")
+	if err := h.db.PutAgentSeen(rec); err != nil {
+		h.log.Error().Err(err).Msg("record agent")
+	}
+	for _, r := range runs {
+		r.hostChanged(m.Name, m.Up)
+	}
+}
+
+// Status is the hub's overview.
+func (h *Hub) Status() api.Status {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st := api.Status{Version: h.cfg.Version, Protocol: wire.ProtocolVersion, Agents: make([]api.Agent, 0, len(h.agents))}
+	for _, a := range h.agents {
+		st.Agents = append(st.Agents, *a)
+	}
+	sort.Slice(st.Agents, func(i, j int) bool { return st.Agents[i].Name < st.Agents[j].Name })
+	return st
+}
+
+func (h *Hub) connected(host string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	a := h.agents[host]
+	return a != nil && a.Connected
+}
+
+func (h *Hub) client() *broker.Client {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.conn
+}
+
+// waitHosts waits until every host is connected, or d passes.
+func (h *Hub) waitHosts(ctx context.Context, hosts []string, d time.Duration) error {
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for {
+		h.mu.Lock()
+		var missing []string
+		for _, host := range hosts {
+			if a := h.agents[host]; a == nil || !a.Connected {
+				missing = append(missing, host)
+			}
+		}
+		if h.conn == nil {
+			missing = append(missing, "(the broker)")
+		}
+		changed := h.changed
+		h.mu.Unlock()
+		if len(missing) == 0 {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			return &wire.Error{Kind: wire.KindUnreachable, Host: missing[0],
+				Msg: fmt.Sprintf("not connected: start `peerlink agent --name %s --broker URL --token TOKEN` on that host (waited %s)", missing[0], d)}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}

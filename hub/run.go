@@ -1,0 +1,212 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/peerlink/peerlink/api"
+	"github.com/peerlink/peerlink/store"
+	"github.com/peerlink/peerlink/wire"
+)
+
+// maxErrors bounds the failures a status lists; the count goes on.
+const maxErrors = 100
+
+// run is one started session: its supervisor goroutine and live status.
+type run struct {
+	h      *Hub
+	cfg    api.SessionConfig
+	log    zerolog.Logger
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu    sync.Mutex
+	st    api.SessionStatus
+	host  map[string]*api.HostStatus
+	abort context.CancelCauseFunc // cancels the current attempt, nil between attempts
+	// confirmed counts the bytes of completed transfers of this attempt.
+	confirmed int64
+}
+
+func newRun(h *Hub, cfg api.SessionConfig, cancel context.CancelFunc) *run {
+	r := &run{h: h, cfg: cfg, cancel: cancel, done: make(chan struct{}), host: map[string]*api.HostStatus{},
+		log: h.log.With().Str("session", cfg.Name).Logger()}
+	r.st.Phase = api.PhaseAttaching
+	r.st.Hosts = make([]api.HostStatus, len(cfg.Hosts))
+	for i, hr := range cfg.Hosts {
+		r.st.Hosts[i] = api.HostStatus{Host: hr.Host, Root: hr.Root, State: "waiting"}
+		r.host[hr.Host] = &r.st.Hosts[i]
+	}
+	return r
+}
+
+func (r *run) hostNames() []string {
+	names := make([]string, len(r.cfg.Hosts))
+	for i, hr := range r.cfg.Hosts {
+		names[i] = hr.Host
+	}
+	return names
+}
+
+// status returns a copy of the live status.
+func (r *run) status() api.SessionStatus {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := r.st
+	st.Hosts = append([]api.HostStatus(nil), r.st.Hosts...)
+	for i := range st.Hosts {
+		st.Hosts[i].Connected = r.h.connected(st.Hosts[i].Host)
+	}
+	st.Errors = append([]wire.Error(nil), r.st.Errors...)
+	st.Warnings = append([]string(nil), r.st.Warnings...)
+	return st
+}
+
+func (r *run) update(f func(st *api.SessionStatus)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f(&r.st)
+}
+
+func (r *run) setHost(host, state string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if hs := r.host[host]; hs != nil {
+		hs.State = state
+		hs.Error = ""
+		if err != nil {
+			hs.Error = err.Error()
+		}
+	}
+}
+
+func (r *run) setPhase(p api.Phase) {
+	r.update(func(st *api.SessionStatus) { st.Phase = p })
+	r.log.Info().Str("phase", string(p)).Msg("session phase")
+}
+
+func (r *run) addError(e wire.Error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.st.ErrorCount++
+	if len(r.st.Errors) < maxErrors {
+		r.st.Errors = append(r.st.Errors, e)
+	}
+}
+
+func (r *run) progress(host string, n int64) {
+	r.update(func(st *api.SessionStatus) { st.Bytes.Done += n })
+}
+
+// hostChanged is told of every agent coming or going. A participant lost
+// mid-run aborts the current attempt; the supervisor starts over once every
+// host is back, so the returning host's offline changes go through the same
+// scan and merge as a session start.
+func (r *run) hostChanged(host string, up bool) {
+	r.mu.Lock()
+	_, ours := r.host[host]
+	abort := r.abort
+	r.mu.Unlock()
+	if !ours || up || abort == nil {
+		return
+	}
+	abort(&wire.Error{Kind: wire.KindUnreachable, Host: host, Msg: "disconnected"})
+}
+
+// supervise runs attempts until the session is stopped: an attempt that
+// fails because a host or the broker went away is retried when all are
+// back; any other failure ends the run with the reason in its status.
+func (r *run) supervise(ctx context.Context) {
+	defer func() {
+		r.detachAll()
+		r.h.mu.Lock()
+		delete(r.h.runs, r.cfg.Name)
+		r.h.mu.Unlock()
+		close(r.done)
+	}()
+	for {
+		err := r.attempt(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		var we *wire.Error
+		if errors.As(err, &we) && we.Kind == wire.KindUnreachable {
+			r.log.Warn().Err(err).Msg("session interrupted; will start over when every host is connected")
+			r.update(func(st *api.SessionStatus) {
+				st.Phase, st.Reason = api.PhaseAttaching, err.Error()+"; waiting for every host to reconnect"
+			})
+			if r.h.waitHosts(ctx, r.hostNames(), 365*24*time.Hour) != nil {
+				return
+			}
+			continue
+		}
+		r.log.Error().Err(err).Msg("session failed")
+		r.update(func(st *api.SessionStatus) { st.Phase, st.Reason = api.PhaseFailed, err.Error() })
+		if perr := r.h.db.PutSessionState(r.cfg.Name, store.SessionState{Desired: store.DesiredRunning, Phase: string(api.PhaseFailed), Error: err.Error(), Finished: time.Now()}); perr != nil {
+			r.log.Error().Err(perr).Msg("record session state")
+		}
+		// Keep the failed status readable for a moment before the run is
+		// forgotten; the stored state keeps it after that.
+		return
+	}
+}
+
+// attempt runs one start-up, then stays running until ctx ends or a host
+// is lost. Its error says why it ended.
+func (r *run) attempt(ctx context.Context) error {
+	ctx, abort := context.WithCancelCause(ctx)
+	defer abort(nil)
+	r.mu.Lock()
+	r.abort = abort
+	r.st.Reason = ""
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.abort = nil
+		r.mu.Unlock()
+	}()
+	err := r.startup(ctx)
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	return ctx.Err()
+}
+
+// detachAll tells every host the session ended, best effort.
+func (r *run) detachAll() {
+	c := r.h.client()
+	if c == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, host := range r.hostNames() {
+		if !r.h.connected(host) {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := c.Request(ctx, host, &wire.Detach{Session: r.cfg.Name}, nil); err != nil {
+				r.log.Debug().Err(err).Str("host", host).Msg("detach")
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func errUnreachableBroker() error {
+	return &wire.Error{Kind: wire.KindUnreachable, Host: "broker", Msg: "the hub is not connected to the broker"}
+}

@@ -1,0 +1,342 @@
+package hub
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/peerlink/peerlink/api"
+	"github.com/peerlink/peerlink/broker"
+	"github.com/peerlink/peerlink/conflict"
+	"github.com/peerlink/peerlink/store"
+	"github.com/peerlink/peerlink/wire"
+)
+
+// applyBatch is how many ops one Apply carries: large enough that 100,000
+// small files take a hundred round trips, small enough to stay far below
+// the frame limit.
+const applyBatch = 1024
+
+// startup is the seed's Step 1: attach every host, scan, merge and resolve,
+// then transfer until every host holds the same tree.
+func (r *run) startup(ctx context.Context) error {
+	hosts := r.hostNames()
+	r.setPhase(api.PhaseAttaching)
+	if err := r.h.waitHosts(ctx, hosts, r.h.cfg.HostWait); err != nil {
+		return err
+	}
+	c := r.h.client()
+	if c == nil {
+		return errUnreachableBroker()
+	}
+	r.update(func(st *api.SessionStatus) {
+		r.confirmed = 0
+		st.Started, st.Synced = time.Now(), time.Time{}
+		st.Files, st.Bytes, st.Errors, st.ErrorCount, st.Warnings = api.Counter{}, api.Counter{}, nil, 0, nil
+	})
+	if err := r.attach(ctx, c); err != nil {
+		return err
+	}
+
+	r.setPhase(api.PhaseScanning)
+	scans, err := r.scan(ctx, c)
+	if err != nil {
+		return err
+	}
+
+	r.setPhase(api.PhaseMerging)
+	plan, err := r.merge(scans)
+	if err != nil {
+		return err
+	}
+	scans = nil
+
+	r.setPhase(api.PhaseSyncing)
+	r.update(func(st *api.SessionStatus) {
+		st.Files.Total, st.Bytes.Total = plan.Files, plan.Bytes
+	})
+	if err := r.transfer(ctx, c, plan); err != nil {
+		return err
+	}
+	r.update(func(st *api.SessionStatus) {
+		st.Phase, st.Synced = api.PhaseRunning, time.Now()
+	})
+	st := r.status()
+	r.log.Info().Int64("files", st.Files.Done).Int64("bytes", st.Bytes.Done).Int("errors", st.ErrorCount).
+		Dur("took", st.Synced.Sub(st.Started)).Msg("initial synchronisation done")
+	return r.h.db.PutSessionState(r.cfg.Name, store.SessionState{Desired: store.DesiredRunning, Phase: string(api.PhaseRunning), Started: st.Started, Finished: st.Synced})
+}
+
+func (r *run) attach(ctx context.Context, c *broker.Client) error {
+	g, ctx := errgroup.WithContext(ctx)
+	for _, hr := range r.cfg.Hosts {
+		g.Go(func() error {
+			m := &wire.Attach{Session: r.cfg.Name, Root: hr.Root, Exclude: r.cfg.Exclude, Hosts: r.hostNames()}
+			if _, err := c.Request(ctx, hr.Host, m, nil); err != nil {
+				err = wire.ToError("attach", hr.Host, "", err)
+				r.setHost(hr.Host, "failed", err)
+				return err
+			}
+			r.setHost(hr.Host, "attached", nil)
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// scan collects every host's scan. Entries stay on the hub only for the
+// merge.
+func (r *run) scan(ctx context.Context, c *broker.Client) (map[string][]wire.Entry, error) {
+	scans := make(map[string][]wire.Entry, len(r.cfg.Hosts))
+	results := make([][]wire.Entry, len(r.cfg.Hosts))
+	g, ctx := errgroup.WithContext(ctx)
+	for i, hr := range r.cfg.Hosts {
+		g.Go(func() error {
+			r.setHost(hr.Host, "scanning", nil)
+			s, err := c.Call(ctx, hr.Host, &wire.Scan{Session: r.cfg.Name}, nil)
+			if err != nil {
+				return wire.ToError("scan", hr.Host, "", err)
+			}
+			defer s.Close()
+			for {
+				in, err := s.Recv(ctx)
+				if err != nil {
+					err = wire.ToError("scan", hr.Host, "", err)
+					r.setHost(hr.Host, "failed", err)
+					return err
+				}
+				part, ok := in.Msg.(*wire.ScanPart)
+				if !ok {
+					return fmt.Errorf("scan on %s: unexpected reply %s", hr.Host, in.Type)
+				}
+				results[i] = append(results[i], part.Entries...)
+				r.mu.Lock()
+				hs := r.host[hr.Host]
+				hs.Files = int64(len(results[i]))
+				if part.Done {
+					hs.Bytes, hs.Hashed = part.Stats.Bytes, part.Stats.Hashed
+					for _, w := range part.Warnings {
+						if len(r.st.Warnings) < maxErrors {
+							r.st.Warnings = append(r.st.Warnings, w.Error())
+						}
+					}
+				}
+				r.mu.Unlock()
+				if part.Done {
+					r.setHost(hr.Host, "scanned", nil)
+					return nil
+				}
+			}
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for i, hr := range r.cfg.Hosts {
+		scans[hr.Host] = results[i]
+	}
+	return scans, nil
+}
+
+// merge resolves the scans against the last index and records the new
+// index before anything moves: a record lists only the hosts that already
+// hold its state, and each host is added as its transfer completes, so a
+// crash in between leaves an index that is true.
+func (r *run) merge(scans map[string][]wire.Entry) (conflict.Plan, error) {
+	last, err := r.h.db.LoadIndex(r.cfg.Name)
+	if err != nil {
+		return conflict.Plan{}, err
+	}
+	qs, err := r.h.db.Quarantines(r.cfg.Name)
+	if err != nil {
+		return conflict.Plan{}, err
+	}
+	quarantined := make(map[string]bool, len(qs))
+	for _, q := range qs {
+		quarantined[q.Path] = true
+	}
+	plan := conflict.Resolve(conflict.Input{Hosts: r.hostNames(), Scans: scans, Last: last, Quarantined: quarantined, Options: r.cfg.Options})
+
+	var changed []conflict.Record
+	for p, rec := range plan.Index {
+		if old, ok := last[p]; !ok || !sameRecord(old, rec) {
+			changed = append(changed, rec)
+		}
+	}
+	var gone []string
+	for p := range last {
+		if _, ok := plan.Index[p]; !ok && !quarantined[p] {
+			gone = append(gone, p)
+		}
+	}
+	if err := r.h.db.PutIndex(r.cfg.Name, changed); err != nil {
+		return conflict.Plan{}, err
+	}
+	if err := r.h.db.DeleteIndex(r.cfg.Name, gone); err != nil {
+		return conflict.Plan{}, err
+	}
+	if len(plan.Quarantines) > 0 {
+		add := make([]store.Quarantine, len(plan.Quarantines))
+		for i, q := range plan.Quarantines {
+			add[i] = store.Quarantine{Quarantine: q}
+		}
+		if err := r.h.db.PutQuarantines(r.cfg.Name, add); err != nil {
+			return conflict.Plan{}, err
+		}
+	}
+	if len(plan.Released) > 0 {
+		if err := r.h.db.DeleteQuarantines(r.cfg.Name, plan.Released); err != nil {
+			return conflict.Plan{}, err
+		}
+	}
+	r.update(func(st *api.SessionStatus) {
+		st.Quarantined = len(qs) + len(plan.Quarantines) - len(plan.Released)
+		for _, w := range plan.Warnings {
+			if len(st.Warnings) < maxErrors {
+				st.Warnings = append(st.Warnings, w)
+			}
+		}
+	})
+	r.log.Info().Int("paths", len(plan.Index)).Int("index_changed", len(changed)).Int("index_gone", len(gone)).
+		Int64("files", plan.Files).Int64("bytes", plan.Bytes).Int("quarantined", len(plan.Quarantines)).Msg("merged")
+	return plan, nil
+}
+
+func sameRecord(a, b conflict.Record) bool {
+	if a.Entry != b.Entry || len(a.Hosts) != len(b.Hosts) {
+		return false
+	}
+	for _, h := range a.Hosts {
+		if !slices.Contains(b.Hosts, h) {
+			return false
+		}
+	}
+	return true
+}
+
+// transfer sends every host its ops, all hosts at once, and records each
+// completed op in the index.
+func (r *run) transfer(ctx context.Context, c *broker.Client, plan conflict.Plan) error {
+	g, ctx := errgroup.WithContext(ctx)
+	for host, ops := range plan.Ops {
+		if len(ops) == 0 {
+			continue
+		}
+		g.Go(func() error {
+			r.setHost(host, "applying", nil)
+			moved := movedBelow(plan.Index, ops)
+			for len(ops) > 0 {
+				n := min(len(ops), applyBatch)
+				if err := r.applyBatch(ctx, c, host, ops[:n], moved); err != nil {
+					r.setHost(host, "failed", err)
+					return err
+				}
+				ops = ops[n:]
+			}
+			return nil
+		})
+	}
+	err := g.Wait()
+	// Progress reports are live but approximate (a failed file's bytes were
+	// counted as they landed); the total of confirmed transfers is exact.
+	r.update(func(st *api.SessionStatus) { st.Bytes.Done = r.confirmed })
+	for _, hr := range r.cfg.Hosts {
+		if err == nil {
+			r.setHost(hr.Host, "synced", nil)
+		}
+	}
+	return err
+}
+
+// movedBelow returns, for each folder a host renames, the indexed paths
+// below its new place that the host's other ops do not touch: the rename
+// alone brings those to their indexed state.
+func movedBelow(index map[string]conflict.Record, ops []wire.Op) map[string][]string {
+	var renamed []string
+	touched := make(map[string]bool, len(ops))
+	for i := range ops {
+		touched[ops[i].Path] = true
+		if ops[i].Kind == wire.OpRename {
+			renamed = append(renamed, ops[i].Path)
+		}
+	}
+	if len(renamed) == 0 {
+		return nil
+	}
+	moved := make(map[string][]string, len(renamed))
+	for p := range index {
+		if touched[p] {
+			continue
+		}
+		for _, dir := range renamed {
+			if strings.HasPrefix(p, dir+"/") {
+				moved[dir] = append(moved[dir], p)
+			}
+		}
+	}
+	return moved
+}
+
+func (r *run) applyBatch(ctx context.Context, c *broker.Client, host string, ops []wire.Op, moved map[string][]string) error {
+	s, err := c.Call(ctx, host, &wire.Apply{Session: r.cfg.Name, Ops: ops}, nil)
+	if err != nil {
+		return wire.ToError("apply", host, "", err)
+	}
+	defer s.Close()
+	for {
+		in, err := s.Recv(ctx)
+		if err != nil {
+			return wire.ToError("apply", host, "", err)
+		}
+		m, ok := in.Msg.(*wire.Applied)
+		if !ok {
+			return fmt.Errorf("apply on %s: unexpected reply %s", host, in.Type)
+		}
+		if err := r.applied(host, m.Results, moved); err != nil {
+			return err
+		}
+		if m.Done {
+			return nil
+		}
+	}
+}
+
+// applied records one batch of results: successful paths join the index
+// for host, failures go to the status.
+func (r *run) applied(host string, results []wire.OpResult, moved map[string][]string) error {
+	var ok []store.HostPath
+	var files, bytes int64
+	for _, res := range results {
+		if res.Error != nil {
+			e := *res.Error
+			e.Host = host
+			r.addError(e)
+			if res.Kind == wire.OpFetch {
+				files++
+			}
+			continue
+		}
+		if res.Kind == wire.OpFetch {
+			files++
+			bytes += res.Bytes
+		}
+		if res.Kind != wire.OpDelete {
+			ok = append(ok, store.HostPath{Host: host, Path: res.Path})
+		}
+		if res.Kind == wire.OpRename {
+			for _, p := range moved[res.Path] {
+				ok = append(ok, store.HostPath{Host: host, Path: p})
+			}
+		}
+	}
+	r.update(func(st *api.SessionStatus) { st.Files.Done += files })
+	r.mu.Lock()
+	r.confirmed += bytes
+	r.mu.Unlock()
+	_, err := r.h.db.AddIndexHosts(r.cfg.Name, ok)
+	return err
+}

@@ -1,0 +1,31 @@
+package roles
+
+import (
+	"context"
+	"errors"
+
+	"github.com/rs/zerolog"
+
+	"github.com/peerlink/peerlink/agent"
+)
+
+// AgentOptions are an agent's settings.
+type AgentOptions struct {
+	Name, BrokerURL, Token, DataDir, Version string
+	Log                                      zerolog.Logger
+}
+
+// Agent runs an agent until ctx ends.
+func Agent(ctx context.Context, o AgentOptions) error {
+	if o.Token == "" {
+		return errors.New("--token is required: copy it from the hub's DATA/token file (or set PEERLINK_TOKEN)")
+	}
+	if err := DataDir(o.DataDir); err != nil {
+		return err
+	}
+	a, err := agent.New(agent.Config{Name: o.Name, BrokerURL: o.BrokerURL, Token: o.Token, DataDir: o.DataDir, Version: o.Version, Log: o.Log})
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
+}

@@ -1,0 +1,157 @@
+package web
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/rs/zerolog"
+
+	"github.com/peerlink/peerlink/api"
+)
+
+// Coordinator is what the API needs of the hub.
+type Coordinator interface {
+	Status() api.Status
+	Sessions() ([]api.Session, error)
+	Session(name string) (api.Session, error)
+	CreateSession(cfg api.SessionConfig) (api.Session, error)
+	DeleteSession(name string) error
+	Start(name string) (api.Session, error)
+	Stop(name string) (api.Session, error)
+}
+
+// maxBody bounds a request body; a session definition is a few KiB.
+const maxBody = 1 << 20
+
+// Handler returns the REST API on /api/v1/, authenticated by the hub token.
+func Handler(c Coordinator, token string, log zerolog.Logger) http.Handler {
+	s := &server{c: c, token: token, log: log}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/status", s.auth(s.status))
+	mux.HandleFunc("GET /api/v1/sessions", s.auth(s.sessions))
+	mux.HandleFunc("POST /api/v1/sessions", s.auth(s.create))
+	mux.HandleFunc("GET /api/v1/sessions/{name}", s.auth(s.session))
+	mux.HandleFunc("DELETE /api/v1/sessions/{name}", s.auth(s.delete))
+	mux.HandleFunc("POST /api/v1/sessions/{name}/start", s.auth(s.start))
+	mux.HandleFunc("POST /api/v1/sessions/{name}/stop", s.auth(s.stop))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	return mux
+}
+
+type server struct {
+	c     Coordinator
+	token string
+	log   zerolog.Logger
+}
+
+func (s *server) auth(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
+			writeProblem(w, http.StatusUnauthorized, "token refused: pass the hub's token with --token or PEERLINK_TOKEN (it is in the hub's DATA/token file)")
+			return
+		}
+		next(w, r)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeProblem(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, api.Problem{Error: msg})
+}
+
+// fail maps a coordinator error to a status code; the message is the
+// error's own, written for an administrator.
+func (s *server) fail(w http.ResponseWriter, err error) {
+	code := http.StatusInternalServerError
+	switch {
+	case errors.Is(err, api.ErrNotFound):
+		code = http.StatusNotFound
+	case errors.Is(err, api.ErrExists), errors.Is(err, api.ErrBusy):
+		code = http.StatusConflict
+	case errors.Is(err, api.ErrInvalid):
+		code = http.StatusBadRequest
+	default:
+		s.log.Error().Err(err).Msg("api")
+	}
+	msg := err.Error()
+	for _, prefix := range []string{api.ErrInvalid.Error() + ": "} {
+		msg = strings.TrimPrefix(msg, prefix)
+	}
+	writeProblem(w, code, msg)
+}
+
+func (s *server) status(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.c.Status())
+}
+
+func (s *server) sessions(w http.ResponseWriter, r *http.Request) {
+	list, err := s.c.Sessions()
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+func (s *server) session(w http.ResponseWriter, r *http.Request) {
+	sess, err := s.c.Session(r.PathValue("name"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, sess)
+}
+
+func (s *server) create(w http.ResponseWriter, r *http.Request) {
+	var cfg api.SessionConfig
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cfg); err != nil {
+		writeProblem(w, http.StatusBadRequest, "bad session definition: "+err.Error())
+		return
+	}
+	sess, err := s.c.CreateSession(cfg)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, sess)
+}
+
+func (s *server) delete(w http.ResponseWriter, r *http.Request) {
+	if err := s.c.DeleteSession(r.PathValue("name")); err != nil {
+		s.fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *server) start(w http.ResponseWriter, r *http.Request) {
+	sess, err := s.c.Start(r.PathValue("name"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, sess)
+}
+
+func (s *server) stop(w http.ResponseWriter, r *http.Request) {
+	sess, err := s.c.Stop(r.PathValue("name"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, sess)
+}
