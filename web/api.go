@@ -39,6 +39,11 @@ func Handler(c Coordinator, token string, log zerolog.Logger) http.Handler {
 	mux.HandleFunc("POST /api/v1/sessions/{name}/start", s.auth(s.start))
 	mux.HandleFunc("POST /api/v1/sessions/{name}/stop", s.auth(s.stop))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "peerlink hub\n\nThe REST API is at /api/v1/ (send Authorization: Bearer TOKEN, the token in the hub's DATA/token).\n"+
+			"From a shell: PEERLINK_HUB=URL PEERLINK_TOKEN=TOKEN peerlink status\n")
+	})
 	return mux
 }
 
