@@ -50,21 +50,66 @@ func optionFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "host", Usage: "a participant and its root folder, HOST=ROOT (repeat for each host)"},
 		&cli.StringFlag{Name: "resolver", Value: "last-modified", Usage: "conflict resolution at start: last-modified or manual"},
 		&cli.BoolFlag{Name: "truncate-ms", Usage: "compare modification times without their milliseconds"},
+		&cli.BoolFlag{Name: "quarantine-offline-conflicts", Usage: "quarantine a file changed on two or more hosts while the session was stopped"},
+		&cli.BoolFlag{Name: "delete-quarantined", Usage: "deleting a quarantined file removes its quarantine"},
+		&cli.BoolFlag{Name: "offline-rename-detection", Usage: "a folder renamed on one host while stopped is renamed on every host"},
+		&cli.BoolFlag{Name: "offline-delete-detection", Usage: "a path deleted on one host while stopped is deleted on every host"},
+		&cli.StringFlag{Name: "delete-master", Usage: "with offline delete detection, only deletions made on this host propagate"},
+		&cli.BoolFlag{Name: "target-protection", Value: true, Usage: "keep every copy peerlink replaces or deletes in ROOT/.peerlink/protected (--target-protection=false to turn off)"},
+		&cli.IntFlag{Name: "protect-days", Value: 30, Usage: "days protected copies are kept"},
 		&cli.StringSliceFlag{Name: "exclude", Usage: "a glob of paths not to synchronise, on top of the default filter (repeatable)"},
 	}
 }
 
-func sessionConfig(c *cli.Context, name string) (api.SessionConfig, error) {
-	cfg := api.SessionConfig{Name: name, Exclude: c.StringSlice("exclude"), Options: conflict.Options{
-		Resolver:   conflict.Resolver(c.String("resolver")),
-		TruncateMs: c.Bool("truncate-ms"),
-	}}
-	for _, hr := range c.StringSlice("host") {
-		host, root, ok := strings.Cut(hr, "=")
-		if !ok || host == "" || root == "" {
-			return cfg, fmt.Errorf("--host %q: write HOST=ROOT, e.g. --host site-a=/srv/projects", hr)
+// sessionConfig builds a definition from the flags; with base, only the
+// flags given on the command line change it (session set).
+func sessionConfig(c *cli.Context, name string, base *api.SessionConfig) (api.SessionConfig, error) {
+	var cfg api.SessionConfig
+	if base != nil {
+		cfg = *base
+	}
+	cfg.Name = name
+	set := func(flag string) bool { return base == nil || c.IsSet(flag) }
+	if set("exclude") {
+		cfg.Exclude = c.StringSlice("exclude")
+	}
+	o := &cfg.Options
+	if set("resolver") {
+		o.Resolver = conflict.Resolver(c.String("resolver"))
+	}
+	for flag, field := range map[string]*bool{
+		"truncate-ms":                  &o.TruncateMs,
+		"quarantine-offline-conflicts": &o.QuarantineOfflineConflicts,
+		"delete-quarantined":           &o.DeleteQuarantined,
+		"offline-rename-detection":     &o.OfflineRenameDetection,
+		"offline-delete-detection":     &o.OfflineDeleteDetection,
+	} {
+		if set(flag) {
+			*field = c.Bool(flag)
 		}
-		cfg.Hosts = append(cfg.Hosts, api.HostRoot{Host: host, Root: root})
+	}
+	if set("delete-master") {
+		o.DeleteMaster = c.String("delete-master")
+	}
+	if set("target-protection") {
+		on := c.Bool("target-protection")
+		cfg.TargetProtection = &on
+	}
+	if set("protect-days") {
+		cfg.ProtectDays = c.Int("protect-days")
+		if cfg.ProtectDays < 1 {
+			return cfg, fmt.Errorf("--protect-days %d: give a number of days, 1 or more", cfg.ProtectDays)
+		}
+	}
+	if set("host") {
+		cfg.Hosts = nil
+		for _, hr := range c.StringSlice("host") {
+			host, root, ok := strings.Cut(hr, "=")
+			if !ok || host == "" || root == "" {
+				return cfg, fmt.Errorf("--host %q: write HOST=ROOT, e.g. --host site-a=/srv/projects", hr)
+			}
+			cfg.Hosts = append(cfg.Hosts, api.HostRoot{Host: host, Root: root})
+		}
 	}
 	return cfg, nil
 }
@@ -82,7 +127,7 @@ func sessionCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					cfg, err := sessionConfig(c, name)
+					cfg, err := sessionConfig(c, name, nil)
 					if err != nil {
 						return err
 					}
@@ -95,6 +140,35 @@ func sessionCommand() *cli.Command {
 						return err
 					}
 					fmt.Fprintf(c.App.Writer, "session %s created with %d hosts; start it with: peerlink session start %s --wait\n", s.Name, len(s.Hosts), s.Name)
+					return nil
+				},
+			},
+			{
+				Name: "set", Usage: "change a stopped session: the flags of create, only those given change", ArgsUsage: "NAME",
+				Flags: clientFlags(optionFlags()...),
+				Action: func(c *cli.Context) error {
+					name, err := oneArg(c, "session name")
+					if err != nil {
+						return err
+					}
+					cl, err := client(c)
+					if err != nil {
+						return err
+					}
+					cur, err := cl.Session(c.Context, name)
+					if err != nil {
+						return err
+					}
+					cfg, err := sessionConfig(c, name, &cur.SessionConfig)
+					if err != nil {
+						return err
+					}
+					s, err := cl.UpdateSession(c.Context, cfg)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(c.App.Writer, "session %s changed\n", s.Name)
+					printSession(c.App.Writer, s)
 					return nil
 				},
 			},
@@ -216,11 +290,7 @@ func printSession(w io.Writer, s api.Session) {
 		fmt.Fprintf(w, " (%s)", st.Reason)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "  resolver %s", s.Options.Resolver)
-	if s.Options.TruncateMs {
-		fmt.Fprint(w, ", truncate milliseconds")
-	}
-	fmt.Fprintln(w)
+	fmt.Fprintf(w, "  options: %s\n", optionSummary(s.SessionConfig))
 	fmt.Fprintf(w, "  files %d/%d, bytes %s/%s, errors %d, quarantined %d\n", st.Files.Done, st.Files.Total,
 		size(st.Bytes.Done), size(st.Bytes.Total), st.ErrorCount, st.Quarantined)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -235,6 +305,38 @@ func printSession(w io.Writer, s api.Session) {
 	for _, warn := range st.Warnings {
 		fmt.Fprintf(w, "  warning: %s\n", warn)
 	}
+}
+
+// optionSummary names a session's settings in the CLI's flag words.
+func optionSummary(cfg api.SessionConfig) string {
+	o := cfg.Options
+	parts := []string{"resolver " + string(o.Resolver)}
+	for _, f := range []struct {
+		on   bool
+		name string
+	}{
+		{o.TruncateMs, "truncate-ms"},
+		{o.QuarantineOfflineConflicts, "quarantine-offline-conflicts"},
+		{o.DeleteQuarantined, "delete-quarantined"},
+		{o.OfflineRenameDetection, "offline-rename-detection"},
+		{o.OfflineDeleteDetection, "offline-delete-detection"},
+	} {
+		if f.on {
+			parts = append(parts, f.name)
+		}
+	}
+	if o.DeleteMaster != "" {
+		parts = append(parts, "delete-master "+o.DeleteMaster)
+	}
+	if cfg.TargetProtection == nil || *cfg.TargetProtection {
+		parts = append(parts, fmt.Sprintf("target protection %d days", cfg.ProtectDays))
+	} else {
+		parts = append(parts, "target protection off")
+	}
+	if len(cfg.Exclude) > 0 {
+		parts = append(parts, "exclude "+strings.Join(cfg.Exclude, " "))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func statusCommand() *cli.Command {

@@ -48,6 +48,10 @@ type attached struct {
 	tree   *tree.Tree
 	filter *filter.Filter
 	hosts  map[string]bool
+	// protect keeps what the agent replaces or deletes; nil when target
+	// protection is off.
+	protect *protection
+	stop    context.CancelFunc // ends the protected area's pruning
 }
 
 // New opens the agent's state under cfg.DataDir.
@@ -193,7 +197,8 @@ func (a *Agent) attach(m *wire.Attach) error {
 		t.Close()
 		return err
 	}
-	s := &attached{name: m.Session, root: m.Root, real: real, tree: t, filter: f, hosts: map[string]bool{}}
+	s := &attached{name: m.Session, root: m.Root, real: real, tree: t, filter: f, hosts: map[string]bool{},
+		protect: newProtection(t, m.ProtectDays)}
 	for _, h := range m.Hosts {
 		s.hosts[h] = true
 	}
@@ -207,11 +212,46 @@ func (a *Agent) attach(m *wire.Attach) error {
 		}
 	}
 	if old := a.sessions[m.Session]; old != nil {
-		old.tree.Close()
+		old.close()
 	}
 	a.sessions[m.Session] = s
+	s.startPruning(a)
 	a.log.Info().Str("session", m.Session).Str("root", m.Root).Msg("attached")
 	return nil
+}
+
+// startPruning drops expired protected copies now and daily after.
+func (s *attached) startPruning(a *Agent) {
+	if s.protect == nil {
+		s.stop = func() {}
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	s.stop = func() { cancel(); <-done }
+	go func() {
+		defer close(done)
+		for {
+			n, err := s.protect.prune(ctx)
+			if err != nil && ctx.Err() == nil {
+				a.log.Warn().Err(err).Str("session", s.name).Msg("prune protected copies")
+			} else if n > 0 {
+				a.log.Info().Int("removed", n).Str("session", s.name).Msg("expired protected copies removed")
+			}
+			select {
+			case <-time.After(24 * time.Hour):
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+}
+
+func (s *attached) close() {
+	if s.stop != nil {
+		s.stop()
+	}
+	s.tree.Close()
 }
 
 func overlaps(a, b string) bool {
@@ -223,7 +263,7 @@ func (a *Agent) detach(name string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if s := a.sessions[name]; s != nil {
-		s.tree.Close()
+		s.close()
 		delete(a.sessions, name)
 		a.log.Info().Str("session", name).Msg("detached")
 	}
@@ -233,7 +273,7 @@ func (a *Agent) detachAll() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for name, s := range a.sessions {
-		s.tree.Close()
+		s.close()
 		delete(a.sessions, name)
 	}
 }

@@ -18,6 +18,16 @@ func (a *Agent) applyOne(ctx context.Context, c *broker.Client, s *attached, op 
 	var err error
 	switch op.Kind {
 	case wire.OpFetch:
+		// The copy being replaced is kept first; a failed fetch leaves a
+		// redundant protected copy, never a lost one.
+		if op.Have != nil {
+			if err = a.checkHave(s, op.Path, op.Have); err == nil {
+				err = s.protect.keep(op.Path)
+			}
+			if err != nil {
+				break
+			}
+		}
 		res.Entry, err = xfer.Fetch(ctx, source{c}, s.tree, s.name, op, progress)
 		res.Bytes = op.Want.Size
 	case wire.OpMkdir:
@@ -30,7 +40,11 @@ func (a *Agent) applyOne(ctx context.Context, c *broker.Client, s *attached, op 
 		res.Entry = op.Want
 	case wire.OpDelete:
 		if err = a.checkHave(s, op.Path, op.Have); err == nil {
-			err = s.tree.Remove(op.Path)
+			if s.protect != nil {
+				err = s.protect.move(op.Path)
+			} else {
+				err = s.tree.Remove(op.Path)
+			}
 		}
 	case wire.OpRename:
 		err = s.tree.Rename(op.OldPath, op.Path)

@@ -41,9 +41,9 @@ func (a *Agent) scan(ctx context.Context, c *broker.Client, in broker.Incoming, 
 	emit := func(batch []wire.Entry) error {
 		return c.Reply(ctx, in, &wire.ScanPart{Session: m.Session, Entries: batch}, nil)
 	}
-	stats, warnings, err := scan.Run(ctx, s.tree, scan.Options{Filter: s.filter, Cache: cache}, emit)
-	if err == nil {
-		err = cache.Finish()
+	stats, warnings, err := scan.Run(ctx, s.tree, scan.Options{Filter: s.filter, Cache: cache, Under: m.Path}, emit)
+	if err == nil && m.Path == "" {
+		err = cache.Finish() // only a whole scan knows which records are stale
 	}
 	if err != nil {
 		a.fail(ctx, c, in, "scan", "", err)

@@ -105,6 +105,24 @@ func (c *Client) CreateSession(ctx context.Context, cfg SessionConfig) (Session,
 	return s, c.do(ctx, http.MethodPost, "/api/v1/sessions", cfg, &s)
 }
 
+// UpdateSession replaces a stopped session's definition.
+func (c *Client) UpdateSession(ctx context.Context, cfg SessionConfig) (Session, error) {
+	var s Session
+	return s, c.do(ctx, http.MethodPut, sessionPath(cfg.Name), cfg, &s)
+}
+
+// Conflicts returns a session's File Conflict List.
+func (c *Client) Conflicts(ctx context.Context, session string) ([]Conflict, error) {
+	var l []Conflict
+	return l, c.do(ctx, http.MethodGet, sessionPath(session)+"/conflicts", nil, &l)
+}
+
+// Resolve picks the winning host of one conflicted path or of all of them.
+func (c *Client) Resolve(ctx context.Context, session string, req ResolveRequest) (ResolveResult, error) {
+	var r ResolveResult
+	return r, c.do(ctx, http.MethodPost, sessionPath(session)+"/conflicts/resolve", req, &r)
+}
+
 // DeleteSession removes a stopped session.
 func (c *Client) DeleteSession(ctx context.Context, name string) error {
 	return c.do(ctx, http.MethodDelete, sessionPath(name), nil, nil)

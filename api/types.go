@@ -21,7 +21,16 @@ type SessionConfig struct {
 	Hosts   []HostRoot       `json:"hosts"`
 	Exclude []string         `json:"exclude,omitempty"`
 	Options conflict.Options `json:"options"`
+	// TargetProtection keeps, on a target host, the copy peerlink is about
+	// to overwrite or delete, for ProtectDays days. Nil means on (the
+	// default); the hub always answers with it set.
+	TargetProtection *bool `json:"target_protection,omitempty"`
+	ProtectDays      int   `json:"protect_days,omitempty"` // 0 means DefaultProtectDays
 }
+
+// DefaultProtectDays is how long protected copies are kept unless a
+// session says otherwise.
+const DefaultProtectDays = 30
 
 // Phase is where a session is in its life.
 type Phase string
@@ -104,3 +113,45 @@ var (
 	ErrInvalid  = errors.New("invalid")        // 400
 	ErrBusy     = errors.New("busy")           // 409
 )
+
+// Copy is one host's copy of a conflicted path, as the engine saw it when
+// the path was quarantined.
+type Copy struct {
+	Host   string    `json:"host"`
+	Exists bool      `json:"exists"`
+	Kind   string    `json:"kind,omitempty"` // "file" or "dir"
+	Size   int64     `json:"size,omitempty"`
+	Mtime  time.Time `json:"mtime,omitzero"`
+	Mode   string    `json:"mode,omitempty"` // octal permission bits, e.g. "0644"
+	Hash   string    `json:"hash,omitempty"` // SHA-256, hex
+}
+
+// Conflict is an entry of a session's File Conflict List: a path left
+// alone by synchronisation until an administrator picks the winning host.
+type Conflict struct {
+	Path   string    `json:"path"`
+	Reason string    `json:"reason"` // see conflict.Reason
+	Detail string    `json:"detail,omitempty"`
+	Copies []Copy    `json:"copies"`
+	Since  time.Time `json:"since"`
+}
+
+// ResolveRequest picks the winning host of one conflicted path, or of every
+// path in the list with All.
+type ResolveRequest struct {
+	Path   string `json:"path,omitempty"`
+	All    bool   `json:"all,omitempty"`
+	Winner string `json:"winner"`
+}
+
+// ResolveResult says which paths were resolved and which were not, and why.
+type ResolveResult struct {
+	Resolved []string        `json:"resolved"`
+	Failed   []ResolveFailed `json:"failed,omitempty"`
+}
+
+// ResolveFailed is a path a resolution could not settle; it stays listed.
+type ResolveFailed struct {
+	Path  string `json:"path"`
+	Error string `json:"error"`
+}

@@ -47,6 +47,8 @@ type Hub struct {
 	conn   *broker.Client // nil while the broker is unreachable
 	agents map[string]*api.Agent
 	runs   map[string]*run
+	// resolving serialises conflict resolutions per session.
+	resolving map[string]*sync.Mutex
 	// changed is closed and replaced whenever agents connect or disconnect,
 	// so waiters can block on it instead of polling.
 	changed chan struct{}
@@ -155,6 +157,12 @@ func (h *Hub) serve(ctx context.Context, c *broker.Client) error {
 		}
 		switch m := in.Msg.(type) {
 		case *wire.Peer:
+			// Only the broker knows who is connected; an agent claiming
+			// otherwise is ignored.
+			if in.From != broker.FromBroker {
+				h.log.Warn().Str("from", in.From).Msg("peer notice not from the broker ignored")
+				continue
+			}
 			h.peer(m)
 		case *wire.Progress:
 			if r := h.run(m.Session); r != nil {

@@ -23,6 +23,9 @@ type run struct {
 	log    zerolog.Logger
 	cancel context.CancelFunc
 	done   chan struct{}
+	// base is the run's context: work on the session's behalf (conflict
+	// resolutions) ends with it.
+	base context.Context
 
 	mu    sync.Mutex
 	st    api.SessionStatus
@@ -43,6 +46,8 @@ func newRun(h *Hub, cfg api.SessionConfig, cancel context.CancelFunc) *run {
 	}
 	return r
 }
+
+func (r *run) ctx() context.Context { return r.base }
 
 func (r *run) hostNames() []string {
 	names := make([]string, len(r.cfg.Hosts))

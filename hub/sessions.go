@@ -59,6 +59,16 @@ func (h *Hub) validate(cfg *api.SessionConfig, others []store.Session) error {
 	default:
 		return invalid("resolver %q: use last-modified or manual", cfg.Options.Resolver)
 	}
+	if cfg.TargetProtection == nil {
+		on := true
+		cfg.TargetProtection = &on
+	}
+	switch {
+	case cfg.ProtectDays < 0:
+		return invalid("--protect-days %d: give a number of days, 1 or more", cfg.ProtectDays)
+	case cfg.ProtectDays == 0:
+		cfg.ProtectDays = api.DefaultProtectDays
+	}
 	if m := cfg.Options.DeleteMaster; m != "" && !seen[m] {
 		return invalid("--delete-master %s is not a host of session %s", m, cfg.Name)
 	}
@@ -90,7 +100,8 @@ func rootsOverlap(a, b string) bool {
 }
 
 func toStore(cfg api.SessionConfig) store.Session {
-	s := store.Session{Name: cfg.Name, Exclude: cfg.Exclude, Options: cfg.Options, Created: time.Now()}
+	s := store.Session{Name: cfg.Name, Exclude: cfg.Exclude, Options: cfg.Options,
+		TargetProtection: *cfg.TargetProtection, ProtectDays: cfg.ProtectDays}
 	for _, hr := range cfg.Hosts {
 		s.Hosts = append(s.Hosts, store.HostRoot{Host: hr.Host, Root: hr.Root})
 	}
@@ -98,7 +109,8 @@ func toStore(cfg api.SessionConfig) store.Session {
 }
 
 func fromStore(s store.Session) api.SessionConfig {
-	cfg := api.SessionConfig{Name: s.Name, Exclude: s.Exclude, Options: s.Options}
+	cfg := api.SessionConfig{Name: s.Name, Exclude: s.Exclude, Options: s.Options,
+		TargetProtection: &s.TargetProtection, ProtectDays: s.ProtectDays}
 	for _, hr := range s.Hosts {
 		cfg.Hosts = append(cfg.Hosts, api.HostRoot{Host: hr.Host, Root: hr.Root})
 	}
@@ -123,6 +135,30 @@ func (h *Hub) CreateSession(cfg api.SessionConfig) (api.Session, error) {
 		return api.Session{}, err
 	}
 	h.log.Info().Str("session", cfg.Name).Msg("session created")
+	return h.Session(cfg.Name)
+}
+
+// UpdateSession replaces the definition of a stopped session. Its index and
+// File Conflict List are kept: the next start judges the trees against them
+// with the new options.
+func (h *Hub) UpdateSession(cfg api.SessionConfig) (api.Session, error) {
+	if _, err := h.config(cfg.Name); err != nil {
+		return api.Session{}, err
+	}
+	if h.run(cfg.Name) != nil {
+		return api.Session{}, fmt.Errorf("%w: session %s is running: stop it before changing it (peerlink session stop %s)", ErrBusy, cfg.Name, cfg.Name)
+	}
+	all, err := h.db.Sessions()
+	if err != nil {
+		return api.Session{}, err
+	}
+	if err := h.validate(&cfg, all); err != nil {
+		return api.Session{}, err
+	}
+	if err := h.db.PutSession(toStore(cfg)); err != nil {
+		return api.Session{}, err
+	}
+	h.log.Info().Str("session", cfg.Name).Msg("session changed")
 	return h.Session(cfg.Name)
 }
 
@@ -217,6 +253,7 @@ func (h *Hub) startRun(cfg api.SessionConfig) error {
 	}
 	ctx, cancel := context.WithCancel(h.runCtx)
 	r := newRun(h, cfg, cancel)
+	r.base = ctx
 	h.runs[cfg.Name] = r
 	h.runWG.Add(1)
 	go func() {

@@ -76,6 +76,9 @@ func (r *run) attach(ctx context.Context, c *broker.Client) error {
 	for _, hr := range r.cfg.Hosts {
 		g.Go(func() error {
 			m := &wire.Attach{Session: r.cfg.Name, Root: hr.Root, Exclude: r.cfg.Exclude, Hosts: r.hostNames()}
+			if r.cfg.TargetProtection == nil || *r.cfg.TargetProtection {
+				m.ProtectDays = max(r.cfg.ProtectDays, 1)
+			}
 			if _, err := c.Request(ctx, hr.Host, m, nil); err != nil {
 				err = wire.ToError("attach", hr.Host, "", err)
 				r.setHost(hr.Host, "failed", err)
@@ -97,24 +100,10 @@ func (r *run) scan(ctx context.Context, c *broker.Client) (map[string][]wire.Ent
 	for i, hr := range r.cfg.Hosts {
 		g.Go(func() error {
 			r.setHost(hr.Host, "scanning", nil)
-			s, err := c.Call(ctx, hr.Host, &wire.Scan{Session: r.cfg.Name}, nil)
-			if err != nil {
-				return wire.ToError("scan", hr.Host, "", err)
-			}
-			defer s.Close()
-			for {
-				in, err := s.Recv(ctx)
-				if err != nil {
-					err = wire.ToError("scan", hr.Host, "", err)
-					r.setHost(hr.Host, "failed", err)
-					return err
-				}
-				part, ok := in.Msg.(*wire.ScanPart)
-				if !ok {
-					return fmt.Errorf("scan on %s: unexpected reply %s", hr.Host, in.Type)
-				}
+			err := scanHost(ctx, c, r.cfg.Name, hr.Host, "", func(part *wire.ScanPart) error {
 				results[i] = append(results[i], part.Entries...)
 				r.mu.Lock()
+				defer r.mu.Unlock()
 				hs := r.host[hr.Host]
 				hs.Files = int64(len(results[i]))
 				if part.Done {
@@ -125,12 +114,14 @@ func (r *run) scan(ctx context.Context, c *broker.Client) (map[string][]wire.Ent
 						}
 					}
 				}
-				r.mu.Unlock()
-				if part.Done {
-					r.setHost(hr.Host, "scanned", nil)
-					return nil
-				}
+				return nil
+			})
+			if err != nil {
+				r.setHost(hr.Host, "failed", err)
+				return err
 			}
+			r.setHost(hr.Host, "scanned", nil)
+			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -140,6 +131,32 @@ func (r *run) scan(ctx context.Context, c *broker.Client) (map[string][]wire.Ent
 		scans[hr.Host] = results[i]
 	}
 	return scans, nil
+}
+
+// scanHost has host scan the session's root (or only path and below it)
+// and calls each with every part as it arrives.
+func scanHost(ctx context.Context, c *broker.Client, session, host, path string, each func(*wire.ScanPart) error) error {
+	s, err := c.Call(ctx, host, &wire.Scan{Session: session, Path: path}, nil)
+	if err != nil {
+		return wire.ToError("scan", host, path, err)
+	}
+	defer s.Close()
+	for {
+		in, err := s.Recv(ctx)
+		if err != nil {
+			return wire.ToError("scan", host, path, err)
+		}
+		part, ok := in.Msg.(*wire.ScanPart)
+		if !ok {
+			return fmt.Errorf("scan on %s: unexpected reply %s", host, in.Type)
+		}
+		if err := each(part); err != nil {
+			return err
+		}
+		if part.Done {
+			return nil
+		}
+	}
 }
 
 // merge resolves the scans against the last index and records the new
@@ -282,7 +299,15 @@ func movedBelow(index map[string]conflict.Record, ops []wire.Op) map[string][]st
 }
 
 func (r *run) applyBatch(ctx context.Context, c *broker.Client, host string, ops []wire.Op, moved map[string][]string) error {
-	s, err := c.Call(ctx, host, &wire.Apply{Session: r.cfg.Name, Ops: ops}, nil)
+	return applyOps(ctx, c, r.cfg.Name, host, ops, func(results []wire.OpResult) error {
+		return r.applied(host, results, moved)
+	})
+}
+
+// applyOps has host apply ops in order and calls each with every batch of
+// results as they arrive.
+func applyOps(ctx context.Context, c *broker.Client, session, host string, ops []wire.Op, each func([]wire.OpResult) error) error {
+	s, err := c.Call(ctx, host, &wire.Apply{Session: session, Ops: ops}, nil)
 	if err != nil {
 		return wire.ToError("apply", host, "", err)
 	}
@@ -296,7 +321,7 @@ func (r *run) applyBatch(ctx context.Context, c *broker.Client, host string, ops
 		if !ok {
 			return fmt.Errorf("apply on %s: unexpected reply %s", host, in.Type)
 		}
-		if err := r.applied(host, m.Results, moved); err != nil {
+		if err := each(m.Results); err != nil {
 			return err
 		}
 		if m.Done {

@@ -19,6 +19,9 @@ type Coordinator interface {
 	Sessions() ([]api.Session, error)
 	Session(name string) (api.Session, error)
 	CreateSession(cfg api.SessionConfig) (api.Session, error)
+	UpdateSession(cfg api.SessionConfig) (api.Session, error)
+	Conflicts(session string) ([]api.Conflict, error)
+	Resolve(session string, req api.ResolveRequest, user string) (api.ResolveResult, error)
 	DeleteSession(name string) error
 	Start(name string) (api.Session, error)
 	Stop(name string) (api.Session, error)
@@ -35,7 +38,10 @@ func Handler(c Coordinator, token string, log zerolog.Logger) http.Handler {
 	mux.HandleFunc("GET /api/v1/sessions", s.auth(s.sessions))
 	mux.HandleFunc("POST /api/v1/sessions", s.auth(s.create))
 	mux.HandleFunc("GET /api/v1/sessions/{name}", s.auth(s.session))
+	mux.HandleFunc("PUT /api/v1/sessions/{name}", s.auth(s.update))
 	mux.HandleFunc("DELETE /api/v1/sessions/{name}", s.auth(s.delete))
+	mux.HandleFunc("GET /api/v1/sessions/{name}/conflicts", s.auth(s.conflicts))
+	mux.HandleFunc("POST /api/v1/sessions/{name}/conflicts/resolve", s.auth(s.resolve))
 	mux.HandleFunc("POST /api/v1/sessions/{name}/start", s.auth(s.start))
 	mux.HandleFunc("POST /api/v1/sessions/{name}/stop", s.auth(s.stop))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
@@ -91,7 +97,8 @@ func (s *server) fail(w http.ResponseWriter, err error) {
 		s.log.Error().Err(err).Msg("api")
 	}
 	msg := err.Error()
-	for _, prefix := range []string{api.ErrInvalid.Error() + ": "} {
+	for _, kind := range []error{api.ErrInvalid, api.ErrNotFound, api.ErrExists, api.ErrBusy} {
+		prefix := kind.Error() + ": "
 		msg = strings.TrimPrefix(msg, prefix)
 	}
 	writeProblem(w, code, msg)
@@ -119,12 +126,20 @@ func (s *server) session(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, sess)
 }
 
-func (s *server) create(w http.ResponseWriter, r *http.Request) {
-	var cfg api.SessionConfig
+// decode reads a JSON request body strictly; false means it answered.
+func decode(w http.ResponseWriter, r *http.Request, what string, v any) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&cfg); err != nil {
-		writeProblem(w, http.StatusBadRequest, "bad session definition: "+err.Error())
+	if err := dec.Decode(v); err != nil {
+		writeProblem(w, http.StatusBadRequest, "bad "+what+": "+err.Error())
+		return false
+	}
+	return true
+}
+
+func (s *server) create(w http.ResponseWriter, r *http.Request) {
+	var cfg api.SessionConfig
+	if !decode(w, r, "session definition", &cfg) {
 		return
 	}
 	sess, err := s.c.CreateSession(cfg)
@@ -133,6 +148,45 @@ func (s *server) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, sess)
+}
+
+func (s *server) update(w http.ResponseWriter, r *http.Request) {
+	var cfg api.SessionConfig
+	if !decode(w, r, "session definition", &cfg) {
+		return
+	}
+	if cfg.Name != r.PathValue("name") {
+		writeProblem(w, http.StatusBadRequest, "the session's name cannot be changed: create a new session")
+		return
+	}
+	sess, err := s.c.UpdateSession(cfg)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, sess)
+}
+
+func (s *server) conflicts(w http.ResponseWriter, r *http.Request) {
+	list, err := s.c.Conflicts(r.PathValue("name"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+func (s *server) resolve(w http.ResponseWriter, r *http.Request) {
+	var req api.ResolveRequest
+	if !decode(w, r, "resolution", &req) {
+		return
+	}
+	res, err := s.c.Resolve(r.PathValue("name"), req, "api token from "+r.RemoteAddr)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
 }
 
 func (s *server) delete(w http.ResponseWriter, r *http.Request) {

@@ -198,6 +198,10 @@ type Attach struct {
 	// Hosts are the session's participants: the only peers whose reads of
 	// this root the agent answers.
 	Hosts []string `json:"hosts"`
+	// ProtectDays > 0 turns target protection on: before the agent
+	// overwrites or deletes a copy it keeps it, for that many days, in the
+	// root's protected area.
+	ProtectDays int `json:"protect_days,omitempty"`
 }
 
 func (*Attach) Type() Type { return TypeAttach }
@@ -207,6 +211,9 @@ func (m *Attach) Validate() error {
 	}
 	if m.Root == "" {
 		return fmt.Errorf("session %s: empty root", m.Session)
+	}
+	if m.ProtectDays < 0 {
+		return fmt.Errorf("session %s: protect_days %d is negative", m.Session, m.ProtectDays)
 	}
 	for _, h := range m.Hosts {
 		if err := CheckName("host", h); err != nil {
@@ -228,10 +235,21 @@ func (m *Detach) Validate() error { return CheckName("session", m.Session) }
 // the last one Done, or a Fail.
 type Scan struct {
 	Session string `json:"session"`
+	// Path, when set, limits the scan to that path and what is below it:
+	// the hub's look at the copies of one conflicted path.
+	Path string `json:"path,omitempty"`
 }
 
-func (*Scan) Type() Type        { return TypeScan }
-func (m *Scan) Validate() error { return CheckName("session", m.Session) }
+func (*Scan) Type() Type { return TypeScan }
+func (m *Scan) Validate() error {
+	if err := CheckName("session", m.Session); err != nil {
+		return err
+	}
+	if m.Path != "" {
+		return CheckPath(m.Path)
+	}
+	return nil
+}
 
 // ScanStats counts what a scan saw.
 type ScanStats struct {

@@ -18,6 +18,10 @@ type Options struct {
 	Cache   Cache          // nil: no cache, every file is read
 	Batch   int            // entries per emit; 0 means 2000; at most wire.MaxBatch
 	Workers int            // files hashed at once; 0 means runtime.NumCPU()
+	// Under, when set, scans only that path and what is below it (the
+	// path itself first). A path that does not exist yields no entries.
+	// Such a scan is partial: a cache must not prune after it.
+	Under string
 }
 
 const (
@@ -58,6 +62,11 @@ func Run(ctx context.Context, t *tree.Tree, opts Options, emit func([]wire.Entry
 	if opts.Workers <= 0 {
 		opts.Workers = runtime.NumCPU()
 	}
+	if opts.Under != "" {
+		if err := wire.CheckPath(opts.Under); err != nil {
+			return wire.ScanStats{}, nil, fmt.Errorf("scan %s: %w", t.Dir(), err)
+		}
+	}
 	root, err := t.OpenDir("")
 	if err != nil {
 		return wire.ScanStats{}, nil, fmt.Errorf("scan %s: %w", t.Dir(), err)
@@ -69,7 +78,11 @@ func Run(ctx context.Context, t *tree.Tree, opts Options, emit func([]wire.Entry
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		defer root.Close()
-		w.err = w.walk(root)
+		if opts.Under != "" {
+			w.err = w.under(t, opts.Under)
+		} else {
+			w.err = w.walk(root)
+		}
 		w.flush()
 		close(w.jobs)
 		close(w.chunks)

@@ -103,6 +103,38 @@ func (w *walker) walk(d *tree.Dir) error {
 	return nil
 }
 
+// under reports the path p and, for a folder, everything below it.
+func (w *walker) under(t *tree.Tree, p string) error {
+	if w.opts.Filter.Excluded(p, false) {
+		return nil
+	}
+	info, err := t.Lstat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return w.warn(p, err, "not read: ")
+	}
+	switch info.Kind {
+	case wire.KindFile:
+		return w.file(p, info)
+	case wire.KindDir:
+		if err := w.put(item{entry: info.Entry(p)}); err != nil {
+			return err
+		}
+		sub, err := t.OpenDir(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return w.warn(p, err, "folder not read, its contents are left out of this scan: ")
+		}
+		defer sub.Close()
+		return w.walk(sub)
+	}
+	return w.special(p, info.Type)
+}
+
 func (w *walker) folder(parent *tree.Dir, name, p string, info tree.Info) error {
 	if err := w.put(item{entry: info.Entry(p)}); err != nil {
 		return err
