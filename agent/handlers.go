@@ -13,6 +13,9 @@ import (
 	"github.com/peerlink/peerlink/wire"
 )
 
+// warningsPerPart bounds the warnings one ScanPart carries.
+const warningsPerPart = 1000
+
 // fetchesInFlight is how many files one Apply transfers at once: enough to
 // keep the link busy with small files while large ones stream.
 const fetchesInFlight = 16
@@ -49,11 +52,18 @@ func (a *Agent) scan(ctx context.Context, c *broker.Client, in broker.Incoming, 
 		a.fail(ctx, c, in, "scan", "", err)
 		return
 	}
-	if len(warnings) > 100 {
-		warnings = warnings[:100]
-	}
 	for i := range warnings {
 		warnings[i].Host = a.cfg.Name
+	}
+	// Every skipped path goes to the hub, which must not mistake it for a
+	// deletion; in parts, so that no frame outgrows its limit.
+	for len(warnings) > warningsPerPart {
+		part := &wire.ScanPart{Session: m.Session, Warnings: warnings[:warningsPerPart]}
+		if err := c.Reply(ctx, in, part, nil); err != nil {
+			a.log.Debug().Err(err).Msg("scan reply")
+			return
+		}
+		warnings = warnings[warningsPerPart:]
 	}
 	a.log.Info().Str("session", m.Session).Int64("files", stats.Files).Int64("dirs", stats.Dirs).
 		Int64("hashed", stats.Hashed).Dur("took", time.Since(start)).Msg("scan done")

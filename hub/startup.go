@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -43,13 +44,13 @@ func (r *run) startup(ctx context.Context) error {
 	}
 
 	r.setPhase(api.PhaseScanning)
-	scans, err := r.scan(ctx, c)
+	scans, skipped, err := r.scan(ctx, c)
 	if err != nil {
 		return err
 	}
 
 	r.setPhase(api.PhaseMerging)
-	plan, err := r.merge(scans)
+	plan, err := r.merge(scans, skipped)
 	if err != nil {
 		return err
 	}
@@ -93,8 +94,14 @@ func (r *run) attach(ctx context.Context, c *broker.Client) error {
 
 // scan collects every host's scan. Entries stay on the hub only for the
 // merge.
-func (r *run) scan(ctx context.Context, c *broker.Client) (map[string][]wire.Entry, error) {
-	scans := make(map[string][]wire.Entry, len(r.cfg.Hosts))
+//
+// skipped holds the paths some host could not read (its scan's warnings):
+// they are left alone this time, on every host, since an unreadable copy
+// must not pass for a deleted one.
+func (r *run) scan(ctx context.Context, c *broker.Client) (scans map[string][]wire.Entry, skipped map[string]bool, err error) {
+	scans = make(map[string][]wire.Entry, len(r.cfg.Hosts))
+	skipped = map[string]bool{}
+	var skippedMu sync.Mutex
 	results := make([][]wire.Entry, len(r.cfg.Hosts))
 	g, ctx := errgroup.WithContext(ctx)
 	for i, hr := range r.cfg.Hosts {
@@ -108,10 +115,15 @@ func (r *run) scan(ctx context.Context, c *broker.Client) (map[string][]wire.Ent
 				hs.Files = int64(len(results[i]))
 				if part.Done {
 					hs.Bytes, hs.Hashed = part.Stats.Bytes, part.Stats.Hashed
-					for _, w := range part.Warnings {
-						if len(r.st.Warnings) < maxErrors {
-							r.st.Warnings = append(r.st.Warnings, w.Error())
-						}
+				}
+				for _, w := range part.Warnings {
+					if len(r.st.Warnings) < maxErrors {
+						r.st.Warnings = append(r.st.Warnings, w.Error())
+					}
+					if w.Path != "" {
+						skippedMu.Lock()
+						skipped[w.Path] = true
+						skippedMu.Unlock()
 					}
 				}
 				return nil
@@ -125,12 +137,12 @@ func (r *run) scan(ctx context.Context, c *broker.Client) (map[string][]wire.Ent
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for i, hr := range r.cfg.Hosts {
 		scans[hr.Host] = results[i]
 	}
-	return scans, nil
+	return scans, skipped, nil
 }
 
 // scanHost has host scan the session's root (or only path and below it)
@@ -163,7 +175,7 @@ func scanHost(ctx context.Context, c *broker.Client, session, host, path string,
 // index before anything moves: a record lists only the hosts that already
 // hold its state, and each host is added as its transfer completes, so a
 // crash in between leaves an index that is true.
-func (r *run) merge(scans map[string][]wire.Entry) (conflict.Plan, error) {
+func (r *run) merge(scans map[string][]wire.Entry, skipped map[string]bool) (conflict.Plan, error) {
 	last, err := r.h.db.LoadIndex(r.cfg.Name)
 	if err != nil {
 		return conflict.Plan{}, err
@@ -176,7 +188,15 @@ func (r *run) merge(scans map[string][]wire.Entry) (conflict.Plan, error) {
 	for _, q := range qs {
 		quarantined[q.Path] = true
 	}
-	plan := conflict.Resolve(conflict.Input{Hosts: r.hostNames(), Scans: scans, Last: last, Quarantined: quarantined, Options: r.cfg.Options})
+	// Left alone like a quarantine, for this start only.
+	leftAlone := make(map[string]bool, len(quarantined)+len(skipped))
+	for p := range quarantined {
+		leftAlone[p] = true
+	}
+	for p := range skipped {
+		leftAlone[p] = true
+	}
+	plan := conflict.Resolve(conflict.Input{Hosts: r.hostNames(), Scans: scans, Last: last, Quarantined: leftAlone, Options: r.cfg.Options})
 
 	var changed []conflict.Record
 	for p, rec := range plan.Index {
@@ -186,7 +206,7 @@ func (r *run) merge(scans map[string][]wire.Entry) (conflict.Plan, error) {
 	}
 	var gone []string
 	for p := range last {
-		if _, ok := plan.Index[p]; !ok && !quarantined[p] {
+		if _, ok := plan.Index[p]; !ok && !underAny(p, leftAlone) {
 			gone = append(gone, p)
 		}
 	}
@@ -221,6 +241,20 @@ func (r *run) merge(scans map[string][]wire.Entry) (conflict.Plan, error) {
 	r.log.Info().Int("paths", len(plan.Index)).Int("index_changed", len(changed)).Int("index_gone", len(gone)).
 		Int64("files", plan.Files).Int64("bytes", plan.Bytes).Int("quarantined", len(plan.Quarantines)).Msg("merged")
 	return plan, nil
+}
+
+// underAny reports whether p or one of its parent folders is in set.
+func underAny(p string, set map[string]bool) bool {
+	for {
+		if set[p] {
+			return true
+		}
+		i := strings.LastIndexByte(p, '/')
+		if i < 0 {
+			return false
+		}
+		p = p[:i]
+	}
 }
 
 func sameRecord(a, b conflict.Record) bool {
