@@ -36,7 +36,9 @@ func flagsFirst(app *cli.App, args []string) []string {
 		}
 		cmd := findCommand(cmds, a)
 		if cmd == nil {
-			break
+			// An unknown command: left as it is, the parser names it
+			// rather than complain about a flag moved before it.
+			return args
 		}
 		out = append(out, a)
 		i++
@@ -51,6 +53,12 @@ func flagsFirst(app *cli.App, args []string) []string {
 		if a == "--" {
 			positional = append(positional, args[i:]...)
 			break
+		}
+		if strings.HasPrefix(a, "-") && a != "-" && i == len(args)-1 && takesValue(flags, a) && !strings.Contains(a, "=") {
+			// A flag missing its value must not take the name before it
+			// as its value: alone at the end, the parser says the flag
+			// needs an argument (the positionals do not matter then).
+			return append(out, a)
 		}
 		if strings.HasPrefix(a, "-") && a != "-" {
 			out = append(out, a)

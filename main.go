@@ -23,8 +23,11 @@ import (
 var version = "dev"
 
 func main() {
+	stopProfile := startProfile()
 	app := newApp()
-	if err := app.Run(flagsFirst(app, os.Args)); err != nil {
+	err := app.Run(flagsFirst(app, os.Args))
+	stopProfile()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "peerlink:", err)
 		var ec cli.ExitCoder
 		if errors.As(err, &ec) {

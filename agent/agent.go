@@ -52,6 +52,13 @@ type attached struct {
 	// protection is off.
 	protect *protection
 	stop    context.CancelFunc // ends the protected area's pruning
+	// ctx ends when the session is attached again or detached: the scans
+	// and applies of this attachment (counted in work) stop then, so an
+	// aborted attempt's transfers never run on beside the next attempt's
+	// scan, which removes their temp files, or its fetches of the same paths.
+	ctx    context.Context
+	cancel context.CancelFunc
+	work   sync.WaitGroup
 }
 
 // New opens the agent's state under cfg.DataDir.
@@ -146,6 +153,13 @@ func (a *Agent) serve(ctx context.Context, c *broker.Client) error {
 				return ctx.Err()
 			}
 			g.Go(func() error { defer func() { <-reads }(); a.read(ctx, c, in, m); return nil })
+		case *wire.ReadMany:
+			select {
+			case reads <- struct{}{}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			g.Go(func() error { defer func() { <-reads }(); a.readMany(ctx, c, in, m); return nil })
 		default:
 			a.log.Warn().Str("type", string(in.Type)).Str("from", in.From).Msg("unexpected message ignored")
 		}
@@ -161,6 +175,21 @@ func (a *Agent) reply(ctx context.Context, c *broker.Client, in broker.Incoming,
 	if err := c.Reply(ctx, in, m, nil); err != nil {
 		a.log.Debug().Err(err).Msg("reply")
 	}
+}
+
+// begin returns the attached session for a scan or an apply, with ctx
+// narrowed to end with the attachment; call end when the work is over.
+func (a *Agent) begin(ctx context.Context, name string) (s *attached, _ context.Context, end func(), err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s = a.sessions[name]
+	if s == nil {
+		return nil, ctx, func() {}, &wire.Error{Kind: wire.KindInvalid, Host: a.cfg.Name, Msg: fmt.Sprintf("session %s is not attached on this host", name)}
+	}
+	s.work.Add(1)
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(s.ctx, cancel)
+	return s, ctx, func() { stop(); cancel(); s.work.Done() }, nil
 }
 
 func (a *Agent) session(name string) (*attached, error) {
@@ -199,23 +228,30 @@ func (a *Agent) attach(m *wire.Attach) error {
 	}
 	s := &attached{name: m.Session, root: m.Root, real: real, tree: t, filter: f, hosts: map[string]bool{},
 		protect: newProtection(t, m.ProtectDays)}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for _, h := range m.Hosts {
 		s.hosts[h] = true
 	}
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	for name, o := range a.sessions {
 		if name != m.Session && overlaps(o.real, real) {
+			a.mu.Unlock()
+			s.cancel()
 			t.Close()
 			return &wire.Error{Kind: wire.KindInvalid, Path: m.Root,
 				Msg: fmt.Sprintf("root %s overlaps root %s of session %s on this host: a folder can belong to one session only", m.Root, o.root, name)}
 		}
 	}
-	if old := a.sessions[m.Session]; old != nil {
-		old.close()
-	}
+	old := a.sessions[m.Session]
 	a.sessions[m.Session] = s
 	s.startPruning(a)
+	a.mu.Unlock()
+	if old != nil {
+		// A new attempt of the session (the hub starts over after losing a
+		// host): what the last attempt left running ends before this one's
+		// scan. Outside a.mu, which that work takes to finish.
+		old.close()
+	}
 	a.log.Info().Str("session", m.Session).Str("root", m.Root).Msg("attached")
 	return nil
 }
@@ -247,7 +283,11 @@ func (s *attached) startPruning(a *Agent) {
 	}()
 }
 
+// close ends the attachment's scans and applies, waits for them, and
+// releases the root. The caller must not hold a.mu.
 func (s *attached) close() {
+	s.cancel()
+	s.work.Wait()
 	if s.stop != nil {
 		s.stop()
 	}
@@ -261,19 +301,21 @@ func overlaps(a, b string) bool {
 
 func (a *Agent) detach(name string) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	if s := a.sessions[name]; s != nil {
+	s := a.sessions[name]
+	delete(a.sessions, name)
+	a.mu.Unlock()
+	if s != nil {
 		s.close()
-		delete(a.sessions, name)
 		a.log.Info().Str("session", name).Msg("detached")
 	}
 }
 
 func (a *Agent) detachAll() {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	for name, s := range a.sessions {
+	all := a.sessions
+	a.sessions = map[string]*attached{}
+	a.mu.Unlock()
+	for _, s := range all {
 		s.close()
-		delete(a.sessions, name)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/peerlink/peerlink/broker"
+	"github.com/peerlink/peerlink/sync/tree"
 	"github.com/peerlink/peerlink/sync/xfer"
 	"github.com/peerlink/peerlink/wire"
 )
@@ -13,8 +14,14 @@ import (
 // Every op that replaces or removes something first checks that the local
 // copy is still what the hub planned from (op.Have), so a user's change made
 // since the scan is never silently overwritten.
-func (a *Agent) applyOne(ctx context.Context, c *broker.Client, s *attached, op *wire.Op, progress func(int64)) wire.OpResult {
+//
+// A fetched file is verified and staged, not yet in place: the returned
+// Staged, when not nil, decides at the tree's next Sync whether the result
+// holds (results.flush syncs before it reports anything), so that many small
+// files cost one syncfs rather than two fsyncs each.
+func (a *Agent) applyOne(ctx context.Context, c *broker.Client, s *attached, op *wire.Op, progress func(int64)) (wire.OpResult, *tree.Staged) {
 	res := wire.OpResult{Kind: op.Kind, Path: op.Path}
+	var staged *tree.Staged
 	var err error
 	switch op.Kind {
 	case wire.OpFetch:
@@ -28,7 +35,7 @@ func (a *Agent) applyOne(ctx context.Context, c *broker.Client, s *attached, op 
 				break
 			}
 		}
-		res.Entry, err = xfer.Fetch(ctx, source{c}, s.tree, s.name, op, progress)
+		res.Entry, staged, err = xfer.FetchStaged(ctx, source{c}, s.tree, s.name, op, progress)
 		res.Bytes = op.Want.Size
 	case wire.OpMkdir:
 		err = s.tree.Mkdir(op.Path, op.Want.Mode)
@@ -57,8 +64,9 @@ func (a *Agent) applyOne(ctx context.Context, c *broker.Client, s *attached, op 
 		res.Bytes = 0
 		res.Error = wire.ToError(op.Kind.String(), a.cfg.Name, op.Path, err)
 		a.log.Warn().Str("session", s.name).Str("path", op.Path).Str("op", op.Kind.String()).Err(err).Msg("apply failed")
+		staged = nil
 	}
-	return res
+	return res, staged
 }
 
 // checkHave verifies the local copy of path is still the one the hub saw.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/peerlink/peerlink/broker"
 	"github.com/peerlink/peerlink/sync/scan"
+	"github.com/peerlink/peerlink/sync/tree"
 	"github.com/peerlink/peerlink/sync/xfer"
 	"github.com/peerlink/peerlink/wire"
 )
@@ -29,7 +30,8 @@ func (a *Agent) fail(ctx context.Context, c *broker.Client, in broker.Incoming, 
 
 // scan streams the session's entries to the hub in batches.
 func (a *Agent) scan(ctx context.Context, c *broker.Client, in broker.Incoming, m *wire.Scan) {
-	s, err := a.session(m.Session)
+	s, ctx, end, err := a.begin(ctx, m.Session)
+	defer end()
 	if err != nil {
 		a.fail(ctx, c, in, "scan", "", err)
 		return
@@ -112,12 +114,13 @@ func (s source) Read(ctx context.Context, from string, r *wire.Read) (wire.ReadD
 // apply runs an Apply's ops in order, several fetches at once, streaming
 // results back in batches and progress to the hub as bytes land.
 func (a *Agent) apply(ctx context.Context, c *broker.Client, in broker.Incoming, m *wire.Apply) {
-	s, err := a.session(m.Session)
+	s, ctx, end, err := a.begin(ctx, m.Session)
+	defer end()
 	if err != nil {
 		a.fail(ctx, c, in, "apply", "", err)
 		return
 	}
-	out := newResults(ctx, c, in, m.Session, a)
+	out := newResults(ctx, c, in, s, a)
 	defer out.close()
 	ops := m.Ops
 	for i := 0; i < len(ops) && ctx.Err() == nil; {
@@ -132,16 +135,35 @@ func (a *Agent) apply(ctx context.Context, c *broker.Client, in broker.Incoming,
 		}
 		var wg sync.WaitGroup
 		sem := make(chan struct{}, fetchesInFlight)
-		for k := i; k < j; k++ {
+		for k := i; k < j; {
+			// Small files go by the batch, one round trip for many
+			// (applyMany); the rest one by one, each streamed in chunks.
+			n := 1
+			if batchable(&ops[k]) {
+				n = nextBatch(ops[k:j])
+			}
 			sem <- struct{}{}
 			wg.Add(1)
-			go func(op *wire.Op) {
+			go func(batch []wire.Op) {
 				defer func() { <-sem; wg.Done() }()
-				out.add(a.applyOne(ctx, c, s, op, out.progress))
-			}(&ops[k])
+				if len(batch) == 1 {
+					out.add(a.applyOne(ctx, c, s, &batch[0], out.progress))
+				} else {
+					a.applyMany(ctx, c, s, batch, out)
+				}
+			}(ops[k : k+n])
+			k += n
 		}
 		wg.Wait()
 		i = j
+		if i < len(ops) {
+			// The ops after this run (renames, deletes) must find the
+			// fetched files in place; their outcomes wait in the Staged
+			// results for the next flush.
+			if _, err := s.tree.Sync(); err != nil {
+				a.log.Warn().Str("session", s.name).Err(err).Msg("sync")
+			}
+		}
 	}
 }
 
@@ -149,36 +171,58 @@ func parallel(k wire.OpKind) bool { return k == wire.OpFetch || k == wire.OpMeta
 
 // results batches OpResults into Applied replies and byte counts into
 // Progress messages, so the hub hears of 10,000 small files in a few dozen
-// frames rather than 10,000.
+// frames rather than 10,000. Nothing is reported before it is durable: each
+// flush first Syncs the tree, which puts the staged fetches in place with one
+// syncfs and fsyncs the folders that changed, then reports each staged file
+// as its Staged outcome says.
 type results struct {
 	ctx     context.Context
 	c       *broker.Client
 	in      broker.Incoming
 	session string
+	tree    *tree.Tree
 	a       *Agent
 
 	mu      sync.Mutex
 	pending []wire.OpResult
+	staged  []*tree.Staged // beside pending; nil for ops not staged
 	bytes   atomic.Int64
+	kick    chan struct{} // asks the loop for an early flush
+	flushMu sync.Mutex    // one flush at a time, so Done is the last reply
 	stop    chan struct{}
 	done    chan struct{}
 }
 
-func newResults(ctx context.Context, c *broker.Client, in broker.Incoming, session string, a *Agent) *results {
-	r := &results{ctx: ctx, c: c, in: in, session: session, a: a, stop: make(chan struct{}), done: make(chan struct{})}
+// flushAt is how many results make the loop flush before its tick: the
+// files of one syncfs.
+const flushAt = 512
+
+// appliedBatch bounds the results of one Applied reply (wire.MaxBatch).
+const appliedBatch = 1024
+
+func newResults(ctx context.Context, c *broker.Client, in broker.Incoming, s *attached, a *Agent) *results {
+	r := &results{ctx: ctx, c: c, in: in, session: s.name, tree: s.tree, a: a,
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go r.loop()
 	return r
 }
 
 func (r *results) progress(n int64) { r.bytes.Add(n) }
 
-func (r *results) add(res wire.OpResult) {
+// add queues an op's result; staged, if not nil, decides at the next Sync
+// whether it holds. The flush runs on the loop's goroutine, so fetches go
+// on while a Sync writes the last batch out.
+func (r *results) add(res wire.OpResult, staged *tree.Staged) {
 	r.mu.Lock()
 	r.pending = append(r.pending, res)
-	full := len(r.pending) >= 512
+	r.staged = append(r.staged, staged)
+	full := len(r.pending) >= flushAt
 	r.mu.Unlock()
 	if full {
-		r.flush(false)
+		select {
+		case r.kick <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -190,6 +234,8 @@ func (r *results) loop() {
 		select {
 		case <-t.C:
 			r.flush(false)
+		case <-r.kick:
+			r.flush(false)
 		case <-r.stop:
 			return
 		}
@@ -197,21 +243,49 @@ func (r *results) loop() {
 }
 
 func (r *results) flush(final bool) {
+	r.flushMu.Lock()
+	defer r.flushMu.Unlock()
 	if n := r.bytes.Swap(0); n > 0 {
 		if err := r.c.Send(r.ctx, wire.HubName, &wire.Progress{Session: r.session, Bytes: n}, nil); err != nil {
 			r.a.log.Debug().Err(err).Msg("progress")
 		}
 	}
 	r.mu.Lock()
-	batch := r.pending
-	r.pending = nil
+	batch, staged := r.pending, r.staged
+	r.pending, r.staged = nil, nil
 	r.mu.Unlock()
 	if len(batch) == 0 && !final {
 		return
 	}
+	if len(batch) > 0 {
+		// Every op of batch was applied, every fetch of it staged, before
+		// this Sync began: when it returns, each is durable or failed.
+		if _, err := r.tree.Sync(); err != nil {
+			r.a.log.Warn().Str("session", r.session).Err(err).Msg("sync")
+		}
+	}
+	for i, st := range staged {
+		if st == nil {
+			continue
+		}
+		if err := st.Err(); err != nil {
+			res := &batch[i]
+			res.Entry, res.Bytes = wire.Entry{}, 0
+			res.Error = wire.ToError(res.Kind.String(), r.a.cfg.Name, res.Path, err)
+			r.a.log.Warn().Str("session", r.session).Str("path", res.Path).Str("op", res.Kind.String()).Err(err).Msg("apply failed")
+		}
+	}
 	r.a.recordApplied(r.session, batch)
-	if err := r.c.Reply(r.ctx, r.in, &wire.Applied{Session: r.session, Results: batch, Done: final}, nil); err != nil {
-		r.a.log.Debug().Err(err).Msg("applied reply")
+	for {
+		n := min(len(batch), appliedBatch)
+		last := n == len(batch)
+		if err := r.c.Reply(r.ctx, r.in, &wire.Applied{Session: r.session, Results: batch[:n], Done: final && last}, nil); err != nil {
+			r.a.log.Debug().Err(err).Msg("applied reply")
+		}
+		batch = batch[n:]
+		if last {
+			return
+		}
 	}
 }
 

@@ -87,8 +87,11 @@
 // Among the copies of the winning content, the one every host gets (its
 // modification time and mode) is the latest, then the exact latest time,
 // then a mode changed since the record, then the mode most hosts have,
-// then the host first in Input.Hosts. Folder modification times are never
-// synchronised; a folder's mode follows the same mode rules.
+// then the host first in Input.Hosts. With TruncateMs a host whose copy
+// already has that content and mode in the same whole second keeps its own
+// time: under the option the two times are equal, so no op changes it.
+// Folder modification times are never synchronised; a folder's mode follows
+// the same mode rules.
 //
 // # Ops
 //

@@ -313,3 +313,44 @@ func (c *cluster) createSession(name string, hosts []string, extra ...string) {
 	}
 	c.mustCLI(append(args, extra...)...)
 }
+
+// waitRunning waits until an attempt of the session that started at or
+// after since has finished its initial synchronisation, and returns the
+// session then. A session that fails or stops fails the test.
+func (c *cluster) waitRunning(name string, since time.Time, d time.Duration) api.Session {
+	c.t.Helper()
+	var s api.Session
+	waitFor(c.t, d, "session "+name+" to run again", func() bool {
+		var err error
+		s, err = c.client().Session(context.Background(), name)
+		if err != nil {
+			return false
+		}
+		switch s.Status.Phase {
+		case api.PhaseFailed, api.PhaseStopped:
+			c.t.Fatalf("session %s is %s: %s", name, s.Status.Phase, s.Status.Reason)
+		case api.PhaseRunning:
+			return !s.Status.Started.Before(since)
+		}
+		return false
+	})
+	return s
+}
+
+// peakRSS returns the peak resident set size of a running process in
+// bytes (VmHWM), or -1 where /proc does not tell.
+func (p *proc) peakRSS() int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			if _, err := fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kb); err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return -1
+}

@@ -117,7 +117,15 @@ func (r *run) scan(ctx context.Context, c *broker.Client) (scans map[string][]wi
 					hs.Bytes, hs.Hashed = part.Stats.Bytes, part.Stats.Hashed
 				}
 				for _, w := range part.Warnings {
-					if len(r.st.Warnings) < maxErrors {
+					switch {
+					case unreadable(w):
+						// Not synchronised until someone fixes it: an
+						// error, so that start --wait fails naming it.
+						r.st.ErrorCount++
+						if len(r.st.Errors) < maxErrors {
+							r.st.Errors = append(r.st.Errors, w)
+						}
+					case len(r.st.Warnings) < maxErrors:
 						r.st.Warnings = append(r.st.Warnings, w.Error())
 					}
 					if w.Path != "" {
@@ -143,6 +151,15 @@ func (r *run) scan(ctx context.Context, c *broker.Client) (scans map[string][]wi
 		scans[hr.Host] = results[i]
 	}
 	return scans, skipped, nil
+}
+
+// unreadable tells a scan warning about a file or folder the agent could
+// not read (permission denied, an I/O error...), which only an
+// administrator can fix, from one about what peerlink skips by design (a
+// symlink, a name no file system can hold) or a file being written right
+// now, which the next scan picks up.
+func unreadable(w wire.Error) bool {
+	return w.Kind != wire.KindInvalid && w.Kind != wire.KindChanged
 }
 
 // scanHost has host scan the session's root (or only path and below it)
@@ -196,7 +213,18 @@ func (r *run) merge(scans map[string][]wire.Entry, skipped map[string]bool) (con
 	for p := range skipped {
 		leftAlone[p] = true
 	}
-	plan := conflict.Resolve(conflict.Input{Hosts: r.hostNames(), Scans: scans, Last: last, Quarantined: leftAlone, Options: r.cfg.Options})
+	// Offline Delete Detection acts only "if this option is enabled and
+	// target protection is enabled" (the seed): without protection, what
+	// was deleted offline is brought back.
+	opt, optWarn := r.cfg.Options, ""
+	if opt.OfflineDeleteDetection && r.cfg.TargetProtection != nil && !*r.cfg.TargetProtection {
+		opt.OfflineDeleteDetection = false
+		optWarn = "offline delete detection is inactive because target protection is off: paths deleted while the session was stopped are brought back (turn protection on with `peerlink session set " + r.cfg.Name + " --target-protection=true`)"
+	}
+	plan := conflict.Resolve(conflict.Input{Hosts: r.hostNames(), Scans: scans, Last: last, Quarantined: leftAlone, Options: opt})
+	if optWarn != "" {
+		plan.Warnings = append([]string{optWarn}, plan.Warnings...)
+	}
 
 	var changed []conflict.Record
 	for p, rec := range plan.Index {
@@ -204,9 +232,12 @@ func (r *run) merge(scans map[string][]wire.Entry, skipped map[string]bool) (con
 			changed = append(changed, rec)
 		}
 	}
+	// What the plan deletes keeps its record until every host's deletion
+	// is done (forgetDeleted).
+	deleting := deletedPaths(plan.Ops)
 	var gone []string
 	for p := range last {
-		if _, ok := plan.Index[p]; !ok && !underAny(p, leftAlone) {
+		if _, ok := plan.Index[p]; !ok && !underAny(p, leftAlone) && !underAny(p, deleting) {
 			gone = append(gone, p)
 		}
 	}
@@ -273,6 +304,8 @@ func sameRecord(a, b conflict.Record) bool {
 // completed op in the index.
 func (r *run) transfer(ctx context.Context, c *broker.Client, plan conflict.Plan) error {
 	g, ctx := errgroup.WithContext(ctx)
+	var undelMu sync.Mutex
+	undeleted := map[string]bool{} // paths whose deletion failed on some host
 	for host, ops := range plan.Ops {
 		if len(ops) == 0 {
 			continue
@@ -282,7 +315,17 @@ func (r *run) transfer(ctx context.Context, c *broker.Client, plan conflict.Plan
 			moved := movedBelow(plan.Index, ops)
 			for len(ops) > 0 {
 				n := min(len(ops), applyBatch)
-				if err := r.applyBatch(ctx, c, host, ops[:n], moved); err != nil {
+				err := applyOps(ctx, c, r.cfg.Name, host, ops[:n], func(results []wire.OpResult) error {
+					undelMu.Lock()
+					for _, res := range results {
+						if res.Error != nil && res.Kind == wire.OpDelete {
+							undeleted[res.Path] = true
+						}
+					}
+					undelMu.Unlock()
+					return r.applied(host, results, moved)
+				})
+				if err != nil {
 					r.setHost(host, "failed", err)
 					return err
 				}
@@ -300,7 +343,53 @@ func (r *run) transfer(ctx context.Context, c *broker.Client, plan conflict.Plan
 			r.setHost(hr.Host, "synced", nil)
 		}
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return r.forgetDeleted(plan, undeleted)
+}
+
+// deletedPaths returns the paths some host's ops delete.
+func deletedPaths(ops map[string][]wire.Op) map[string]bool {
+	out := map[string]bool{}
+	for _, hostOps := range ops {
+		for i := range hostOps {
+			if hostOps[i].Kind == wire.OpDelete {
+				out[hostOps[i].Path] = true
+			}
+		}
+	}
+	return out
+}
+
+// forgetDeleted drops the records of what the plan deleted, and of
+// everything below it, once every host's deletion is done. Until then
+// (merge keeps them) a record says the path was synchronised: a deletion
+// refused on some host (its copy changed since the scan, or target
+// protection could not keep it) leaves the record as it was, so the next
+// start sees the path deleted where it is gone and unchanged where it
+// stayed, and deletes it again instead of bringing it back as new.
+func (r *run) forgetDeleted(plan conflict.Plan, undeleted map[string]bool) error {
+	var forget []string
+	for d := range deletedPaths(plan.Ops) {
+		if underAny(d, undeleted) {
+			continue
+		}
+		err := r.h.db.ForEachIndex(r.cfg.Name, d, func(rec conflict.Record) error {
+			p := rec.Entry.Path
+			if p != d && !strings.HasPrefix(p, d+"/") {
+				return nil
+			}
+			if _, ok := plan.Index[p]; !ok && !underAny(p, undeleted) {
+				forget = append(forget, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return r.h.db.DeleteIndex(r.cfg.Name, forget)
 }
 
 // movedBelow returns, for each folder a host renames, the indexed paths
@@ -330,12 +419,6 @@ func movedBelow(index map[string]conflict.Record, ops []wire.Op) map[string][]st
 		}
 	}
 	return moved
-}
-
-func (r *run) applyBatch(ctx context.Context, c *broker.Client, host string, ops []wire.Op, moved map[string][]string) error {
-	return applyOps(ctx, c, r.cfg.Name, host, ops, func(results []wire.OpResult) error {
-		return r.applied(host, results, moved)
-	})
 }
 
 // applyOps has host apply ops in order and calls each with every batch of

@@ -39,24 +39,29 @@ const (
 	TypeProgress Type = "progress"
 	TypeRead     Type = "read"
 	TypeReadData Type = "read.data"
+	// ReadMany and its answer fetch many small files in one round trip.
+	TypeReadMany     Type = "read.many"
+	TypeReadManyData Type = "read.many.data"
 )
 
 var registry = map[Type]func() Message{
-	TypeHello:    func() Message { return new(Hello) },
-	TypeWelcome:  func() Message { return new(Welcome) },
-	TypeRefused:  func() Message { return new(Refused) },
-	TypePeer:     func() Message { return new(Peer) },
-	TypeOK:       func() Message { return new(OK) },
-	TypeFail:     func() Message { return new(Fail) },
-	TypeAttach:   func() Message { return new(Attach) },
-	TypeDetach:   func() Message { return new(Detach) },
-	TypeScan:     func() Message { return new(Scan) },
-	TypeScanPart: func() Message { return new(ScanPart) },
-	TypeApply:    func() Message { return new(Apply) },
-	TypeApplied:  func() Message { return new(Applied) },
-	TypeProgress: func() Message { return new(Progress) },
-	TypeRead:     func() Message { return new(Read) },
-	TypeReadData: func() Message { return new(ReadData) },
+	TypeHello:        func() Message { return new(Hello) },
+	TypeWelcome:      func() Message { return new(Welcome) },
+	TypeRefused:      func() Message { return new(Refused) },
+	TypePeer:         func() Message { return new(Peer) },
+	TypeOK:           func() Message { return new(OK) },
+	TypeFail:         func() Message { return new(Fail) },
+	TypeAttach:       func() Message { return new(Attach) },
+	TypeDetach:       func() Message { return new(Detach) },
+	TypeScan:         func() Message { return new(Scan) },
+	TypeScanPart:     func() Message { return new(ScanPart) },
+	TypeApply:        func() Message { return new(Apply) },
+	TypeApplied:      func() Message { return new(Applied) },
+	TypeProgress:     func() Message { return new(Progress) },
+	TypeRead:         func() Message { return new(Read) },
+	TypeReadData:     func() Message { return new(ReadData) },
+	TypeReadMany:     func() Message { return new(ReadMany) },
+	TypeReadManyData: func() Message { return new(ReadManyData) },
 }
 
 // Marshal encodes m as a frame addressed to `to`. id marks a request; reply

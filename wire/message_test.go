@@ -57,6 +57,16 @@ func samples() []sample {
 		{"read data", &ReadData{N: len(chunk)}, chunk},
 		{"compressed read data", &ReadData{N: ChunkSize, Compressed: true}, chunk[:777]},
 		{"read data at the end", &ReadData{N: 0, EOF: true}, nil},
+		{"read many", &ReadMany{Session: "docs", Files: []FileRef{
+			{Path: "docs/a.txt", Size: 6, Mtime: 1_700_000_000_123_456_789},
+			{Path: "docs/empty", Size: 0, Mtime: 1_700_000_000_000_000_000},
+		}}, nil},
+		{"read many data", &ReadManyData{Parts: []ReadPart{
+			{N: 6, Len: 6},
+			{N: ChunkSize, Len: 777, Compressed: true},
+			{},
+			{Error: &Error{Kind: KindChanged, Op: "read", Host: "site-a", Path: "docs/b.txt", Msg: "file changed since it was scanned"}},
+		}}, append([]byte("hello\n"), chunk[:777]...)},
 	}
 }
 

@@ -47,7 +47,14 @@ func (t *Tree) stage(s staged) {
 // no staged file is placed (its content may not be on disk) and all of them
 // are in failed; when a folder's fsync fails its changes are in place but may
 // not survive a power loss, and it stays recorded for the next Sync.
+//
+// Syncs run one at a time: when Sync returns, every Commit staged and every
+// change made before it was called has been dealt with (by this Sync or an
+// earlier one), and each staged file's Staged outcome is decided: nil only
+// once its content, its rename and its folder are durable.
 func (t *Tree) Sync() (failed []*wire.Error, err error) {
+	t.syncMu.Lock()
+	defer t.syncMu.Unlock()
 	t.mu.Lock()
 	batch, dirs := t.staged, t.dirty
 	t.staged, t.dirty = nil, make(map[string]struct{}, len(dirs))
@@ -58,8 +65,10 @@ func (t *Tree) Sync() (failed []*wire.Error, err error) {
 		if err := withFd(t.top, syncfs); err != nil {
 			err = &fs.PathError{Op: "syncfs", Path: t.dir, Err: err}
 			for _, s := range batch {
-				failed = append(failed, wire.ToError("commit", "", s.path, err))
+				we := wire.ToError("commit", "", s.path, err)
+				failed = append(failed, we)
 				t.removeTemp(s)
+				s.finish(we)
 			}
 			batch = nil
 			errs = append(errs, err)
@@ -67,6 +76,7 @@ func (t *Tree) Sync() (failed []*wire.Error, err error) {
 	}
 	// Group by folder so each is opened once.
 	slices.SortFunc(batch, func(a, b staged) int { return cmp.Compare(wire.Parent(a.path), wire.Parent(b.path)) })
+	placed := make(map[string][]staged) // by folder, decided by its fsync
 	for i := 0; i < len(batch); {
 		parent := wire.Parent(batch[i].path)
 		j := i
@@ -77,13 +87,18 @@ func (t *Tree) Sync() (failed []*wire.Error, err error) {
 		for _, s := range batch[i:j] {
 			if err == nil {
 				if perr := s.place(d, nil); perr != nil {
-					failed = append(failed, wire.ToError("commit", "", s.path, perr))
+					we := wire.ToError("commit", "", s.path, perr)
+					failed = append(failed, we)
 					s.unlinkIn(d)
+					s.finish(we)
 				} else {
 					dirs[parent] = struct{}{}
+					placed[parent] = append(placed[parent], s)
 				}
 			} else {
-				failed = append(failed, wire.ToError("commit", "", s.path, err))
+				we := wire.ToError("commit", "", s.path, err)
+				failed = append(failed, we)
+				s.finish(we)
 			}
 		}
 		if err == nil {
@@ -94,6 +109,9 @@ func (t *Tree) Sync() (failed []*wire.Error, err error) {
 	for rel := range dirs {
 		d, err := t.openFolder(rel, false)
 		if errors.Is(err, fs.ErrNotExist) {
+			for _, s := range placed[rel] {
+				s.finish(nil)
+			}
 			continue // removed since: nothing of it to make durable
 		}
 		if err == nil {
@@ -107,8 +125,25 @@ func (t *Tree) Sync() (failed []*wire.Error, err error) {
 			errs = append(errs, err)
 			t.markDirty(rel)
 		}
+		for _, s := range placed[rel] {
+			if err != nil {
+				// In place, but its durability is in doubt: not done.
+				we := wire.ToError("commit", "", s.path, err)
+				failed = append(failed, we)
+				s.finish(we)
+			} else {
+				s.finish(nil)
+			}
+		}
 	}
 	return failed, errors.Join(errs...)
+}
+
+// finish decides the staged file's outcome for its Commit's caller.
+func (s staged) finish(err error) {
+	if s.out != nil {
+		s.out.finish(err)
+	}
 }
 
 // removeTemp removes a staged file's temp file; failing that, the next scan

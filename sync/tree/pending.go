@@ -28,6 +28,7 @@ type Pending struct {
 	h         hash.Hash
 	n         int64
 	deferSync bool
+	staged    *Staged // set by a Commit with DeferSync
 	ended     bool
 }
 
@@ -110,6 +111,41 @@ func (p *Pending) Write(b []byte) (int, error) {
 // deferred, not just the folder's.
 func (p *Pending) DeferSync() { p.deferSync = true }
 
+// Staged is the outcome of one Commit made with DeferSync, decided by the
+// Sync that puts the file in place. Done is closed once that Sync has dealt
+// with the file, durably (content, rename and folder) or not; Err then says
+// which. A Sync returns only after every file staged before it was called is
+// Done, so a caller that staged files, then called Sync, may read their Err
+// at once.
+type Staged struct {
+	done chan struct{}
+	err  error
+}
+
+// Done is closed when a Sync has dealt with the file.
+func (s *Staged) Done() <-chan struct{} { return s.done }
+
+// Err is nil if the file is in place and durable, else why it is not (a
+// *wire.Error with the path when the destination changed since the scan).
+// It is meaningful only once Done is closed.
+func (s *Staged) Err() error {
+	select {
+	case <-s.done:
+		return s.err
+	default:
+		return errors.New("not synced yet")
+	}
+}
+
+func (s *Staged) finish(err error) {
+	s.err = err
+	close(s.done)
+}
+
+// Staged returns the outcome of a Commit made with DeferSync that returned
+// nil; nil before such a Commit.
+func (p *Pending) Staged() *Staged { return p.staged }
+
 // Commit puts the written content in place as want, if and only if it is
 // what want describes and the destination is still have (nil: it must not
 // exist; else a file of the same size and modification time, or a folder if
@@ -172,6 +208,8 @@ func (p *Pending) Commit(want wire.Entry, have *wire.Entry) (err error) {
 			return fmt.Errorf("commit %s: %w", p.path, err)
 		}
 		p.f = nil
+		s.out = &Staged{done: make(chan struct{})}
+		p.staged = s.out
 		p.t.stage(s)
 		p.tmp = "" // the Tree owns it now
 		p.end()
@@ -210,6 +248,7 @@ type staged struct {
 	path string      // destination
 	tmp  string      // temp file's name in the destination's folder
 	have *wire.Entry // what the destination must still be; nil: absent
+	out  *Staged     // outcome, for the Commit's caller; nil outside a Sync batch
 }
 
 // place checks the destination against have and renames the temp file over

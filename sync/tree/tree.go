@@ -38,6 +38,7 @@ type Tree struct {
 	mu     sync.Mutex
 	dirty  map[string]struct{} // folders whose entries changed since the last Sync
 	staged []staged            // Commits with DeferSync waiting for Sync
+	syncMu sync.Mutex          // held by Sync: one at a time
 }
 
 // Open opens the watch-set root dir, which must be an absolute path to an
@@ -77,8 +78,16 @@ func (t *Tree) Dir() string { return t.dir }
 
 // Close releases the root. Files and Pendings still open keep working on
 // their own descriptors; new operations fail. Commits staged and not yet
-// Synced are dropped: their temp files stay for the next scan to remove.
+// Synced are dropped, their Staged outcomes failed: their temp files stay
+// for the next scan to remove.
 func (t *Tree) Close() error {
+	t.mu.Lock()
+	dropped := t.staged
+	t.staged = nil
+	t.mu.Unlock()
+	for _, s := range dropped {
+		s.finish(&wire.Error{Kind: wire.KindTransient, Op: "commit", Path: s.path, Msg: "the session's root was closed before the file was made durable"})
+	}
 	err := t.top.Close()
 	return errors.Join(err, t.root.Close())
 }

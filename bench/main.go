@@ -1,0 +1,451 @@
+// Command bench measures peerlink against cp -r and rsync -a on this
+// machine: `make bench` builds bin/peerlink and runs
+//
+//	go run ./bench -bin bin/peerlink -out bench/results.md
+//
+// Every scenario runs a hub (with its embedded broker) and two agents as
+// separate processes on 127.0.0.1, on free ports, with fresh temp roots; the
+// same source tree is copied by `cp -r` and `rsync -a` to fresh destinations
+// on the same file system. Everything the bench starts is stopped and every
+// temp folder removed at the end, Ctrl-C included.
+//
+// Scenarios (-only, comma separated): small (10,000 × 10 KiB), tiny
+// (100,000 × 1 KiB), big (one 1 GiB file), restart (session stop + start
+// --wait of the synchronised tiny tree). Sizes have flags of their own, for
+// quick runs during development.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type options struct {
+	bin       string
+	out       string
+	only      map[string]bool
+	small     treeSpec
+	tiny      treeSpec
+	big       treeSpec
+	restarts  int
+	dir       string
+	keep      bool
+	verify    bool
+	logLevel  string
+	profile   string
+	noRsync   bool
+	rsyncPath string
+}
+
+func main() {
+	var o options
+	var only string
+	flag.StringVar(&o.bin, "bin", "bin/peerlink", "the peerlink binary to measure (make build writes bin/peerlink)")
+	flag.StringVar(&o.out, "out", "", "also write the results as markdown to this file")
+	flag.StringVar(&only, "only", "small,tiny,big,restart", "scenarios to run: small, tiny, big, restart")
+	flag.IntVar(&o.small.files, "small-files", 10_000, "files of the small scenario")
+	flag.Int64Var(&o.small.size, "small-size", 10<<10, "bytes per file of the small scenario")
+	flag.IntVar(&o.tiny.files, "tiny-files", 100_000, "files of the tiny scenario (and of restart)")
+	flag.Int64Var(&o.tiny.size, "tiny-size", 1<<10, "bytes per file of the tiny scenario")
+	flag.Int64Var(&o.big.size, "big-size", 1<<30, "bytes of the big scenario's one file")
+	flag.IntVar(&o.restarts, "restarts", 3, "timed restarts (the median is reported)")
+	flag.StringVar(&o.dir, "dir", "", "folder to create the bench's temp folder in (default $TMPDIR): the file system measured")
+	flag.BoolVar(&o.keep, "keep", false, "keep the temp folder (logs, trees) instead of removing it")
+	flag.BoolVar(&o.verify, "verify", true, "check every synchronised tree against its source (not timed)")
+	flag.StringVar(&o.logLevel, "log-level", "info", "log level of the peerlink processes (logs go to the temp folder)")
+	flag.StringVar(&o.profile, "cpuprofile", "", "write CPU profiles of the hub and agents into this folder (PEERLINK_CPUPROFILE)")
+	flag.BoolVar(&o.noRsync, "no-rsync", false, "do not measure rsync even if it is installed")
+	flag.Parse()
+	o.big.files = 1
+	o.only = map[string]bool{}
+	for _, s := range strings.Split(only, ",") {
+		s = strings.TrimSpace(s)
+		switch s {
+		case "":
+		case "small", "tiny", "big", "restart":
+			o.only[s] = true
+		default:
+			fmt.Fprintf(os.Stderr, "bench: -only %q: unknown scenario %q (small, tiny, big, restart)\n", only, s)
+			os.Exit(2)
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, o)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// row is one line of the results table.
+type row struct {
+	scenario string
+	files    int
+	bytes    int64
+	peerlink time.Duration // wall time of the CLI command(s)
+	hubTook  time.Duration // the hub's own Synced - Started
+	spread   string        // min-max of repeated runs
+	cp       time.Duration
+	cpSync   time.Duration
+	rsync    time.Duration
+	rsyncWhy string // what rsync measured, when not a fresh copy
+	cpWhy    string
+	rss      rss
+	agents   []string
+	err      error
+}
+
+func run(ctx context.Context, o options) error {
+	bin, err := filepath.Abs(o.bin)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return fmt.Errorf("-bin %s: %w (run `make build` first, or `make bench`)", o.bin, err)
+	}
+	o.bin = bin
+	if !o.noRsync {
+		o.rsyncPath, _ = exec.LookPath("rsync")
+	}
+	if o.profile != "" {
+		if o.profile, err = filepath.Abs(o.profile); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(o.profile, 0o755); err != nil {
+			return err
+		}
+	}
+	tmp, err := os.MkdirTemp(o.dir, "peerlink-bench-")
+	if err != nil {
+		return err
+	}
+	if o.keep {
+		fmt.Fprintf(os.Stderr, "bench: keeping %s\n", tmp)
+	} else {
+		defer func() {
+			fmt.Fprintf(os.Stderr, "bench: removing %s\n", tmp)
+			if err := removeAll(tmp); err != nil {
+				fmt.Fprintln(os.Stderr, "bench:", err)
+			}
+		}()
+	}
+	b := &bench{o: o, tmp: tmp, facts: machineFacts(tmp), started: time.Now()}
+	b.logf("machine: %d CPUs (%s), %s RAM, %s, %s; file system: %s", b.facts.CPUs, b.facts.CPUModel, b.facts.Memory,
+		b.facts.Kernel, b.facts.GoVersion, b.facts.FileSystem)
+	if o.rsyncPath == "" {
+		b.logf("rsync not measured (not installed, or -no-rsync)")
+	}
+	var tiny *synced
+	for _, sc := range []struct {
+		name string
+		spec treeSpec
+	}{{"small", o.small}, {"tiny", o.tiny}, {"big", o.big}} {
+		if !o.only[sc.name] {
+			continue
+		}
+		keep := sc.name == "tiny" && o.only["restart"]
+		r, s := b.initial(ctx, sc.name, sc.spec, keep)
+		b.rows = append(b.rows, r)
+		if keep {
+			tiny = s
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if o.only["restart"] && ctx.Err() == nil {
+		b.rows = append(b.rows, b.restart(ctx, tiny)...)
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("interrupted: %w", ctx.Err())
+	}
+	md := b.markdown()
+	fmt.Println()
+	fmt.Print(md)
+	if o.out != "" {
+		if err := os.WriteFile(o.out, []byte(md), 0o644); err != nil {
+			return err
+		}
+		b.logf("wrote %s", o.out)
+	}
+	for _, r := range b.rows {
+		if r.err != nil {
+			return errors.New("some scenarios failed (see the table)")
+		}
+	}
+	return nil
+}
+
+type bench struct {
+	o       options
+	tmp     string
+	facts   facts
+	started time.Time
+	rows    []row
+}
+
+func (b *bench) logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s bench: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+// synced is a tree a scenario synchronised and kept for the restart.
+type synced struct {
+	name    string // session
+	base    string
+	src     string
+	state   string
+	roots   map[string]string
+	cp      time.Duration
+	cpSync  time.Duration
+	rsyncNC time.Duration // rsync -a of the same tree onto an identical copy
+}
+
+const (
+	siteA = "site-a"
+	siteB = "site-b"
+)
+
+// initial measures the first synchronisation of a generated tree: cp -r,
+// rsync -a, then peerlink from site-a (which holds the tree) to an empty
+// site-b.
+func (b *bench) initial(ctx context.Context, name string, spec treeSpec, keep bool) (row, *synced) {
+	r := row{scenario: scenarioName(name, spec), files: spec.files, bytes: spec.bytes(), agents: []string{siteA, siteB}}
+	base := filepath.Join(b.tmp, name)
+	s := &synced{name: "bench-" + name, base: base, src: filepath.Join(base, siteA), state: filepath.Join(base, "state"),
+		roots: map[string]string{siteA: filepath.Join(base, siteA), siteB: filepath.Join(base, siteB)}}
+	if !keep && !b.o.keep {
+		defer removeAll(base)
+	}
+	fail := func(err error) (row, *synced) {
+		r.err = err
+		b.logf("%s: %v", name, err)
+		return r, nil
+	}
+	b.logf("%s: generating %d files of %s", name, spec.files, size(spec.size))
+	if err := generate(ctx, s.src, spec); err != nil {
+		return fail(err)
+	}
+
+	// cp -r to a fresh destination, then the same followed by sync(2):
+	// peerlink makes what it writes durable, cp does not.
+	var err error
+	if r.cp, r.cpSync, err = b.copyWith(ctx, base, "cp", "-r", s.src, filepath.Join(base, "cp")); err != nil {
+		return fail(err)
+	}
+	s.cp, s.cpSync = r.cp, r.cpSync
+	b.logf("%s: cp -r %s (with sync %s)", name, r.cp.Round(time.Millisecond), r.cpSync.Round(time.Millisecond))
+	if b.o.rsyncPath != "" {
+		dst := filepath.Join(base, "rsync")
+		if r.rsync, _, err = b.copyWith(ctx, base, b.o.rsyncPath, "-a", s.src+"/", dst+"/"); err != nil {
+			return fail(err)
+		}
+		b.logf("%s: rsync -a %s", name, r.rsync.Round(time.Millisecond))
+		if keep {
+			// A no-change rsync, the counterpart of a restart.
+			syscall.Sync()
+			start := time.Now()
+			if out, err := exec.CommandContext(ctx, b.o.rsyncPath, "-a", s.src+"/", dst+"/").CombinedOutput(); err != nil {
+				return fail(fmt.Errorf("rsync: %v: %s", err, out))
+			}
+			s.rsyncNC = time.Since(start)
+			b.logf("%s: rsync -a with nothing to copy %s", name, s.rsyncNC.Round(time.Millisecond))
+		}
+		if err := removeAll(dst); err != nil {
+			return fail(err)
+		}
+	}
+
+	// peerlink
+	if err := os.MkdirAll(s.roots[siteB], 0o755); err != nil {
+		return fail(err)
+	}
+	c, err := startCluster(ctx, b.o.bin, s.state, b.o.logLevel, b.o.profile, siteA, siteB)
+	if err != nil {
+		return fail(err)
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			c.stop()
+		}
+	}()
+	args := []string{"session", "create", s.name}
+	for _, h := range []string{siteA, siteB} {
+		args = append(args, "--host", h+"="+s.roots[h])
+	}
+	if _, err := c.cli(ctx, args...); err != nil {
+		return fail(err)
+	}
+	syscall.Sync()
+	b.logf("%s: peerlink session start --wait", name)
+	start := time.Now()
+	_, err = c.cli(ctx, "session", "start", s.name, "--wait")
+	r.peerlink = time.Since(start)
+	if err != nil {
+		return fail(fmt.Errorf("%w\n%s", err, c.logs(15)))
+	}
+	st, err := c.session(ctx, s.name)
+	if err != nil {
+		return fail(err)
+	}
+	r.hubTook = st.Status.Synced.Sub(st.Status.Started)
+	b.logf("%s: peerlink %s (hub: %s; %d files, %s)", name, r.peerlink.Round(time.Millisecond), r.hubTook.Round(time.Millisecond),
+		st.Status.Files.Done, size(st.Status.Bytes.Done))
+	if keep {
+		if _, err := c.cli(ctx, "session", "stop", s.name); err != nil {
+			return fail(err)
+		}
+	}
+	b.logf("%s: stopping the processes", name)
+	r.rss = c.stop()
+	stopped = true
+	if b.o.verify {
+		b.logf("%s: verifying site-b", name)
+		if err := verify(ctx, s.src, s.roots[siteB], true); err != nil {
+			return fail(err)
+		}
+		b.logf("%s: site-b verified against the source", name)
+	}
+	return r, s
+}
+
+// copyWith times a copy command to a fresh destination, then the same plus
+// a sync(2), and removes the copy.
+func (b *bench) copyWith(ctx context.Context, base, name string, args ...string) (plain, synced time.Duration, err error) {
+	dst := args[len(args)-1]
+	syscall.Sync()
+	start := time.Now()
+	if out, err := exec.CommandContext(ctx, name, args...).CombinedOutput(); err != nil {
+		return 0, 0, fmt.Errorf("%s: %v: %s", name, err, out)
+	}
+	plain = time.Since(start)
+	syscall.Sync()
+	synced = time.Since(start)
+	if filepath.Base(name) == "cp" {
+		if err := removeAll(dst); err != nil {
+			return 0, 0, err
+		}
+	}
+	return plain, synced, nil
+}
+
+// restart measures session stop + start --wait of the synchronised tiny
+// tree, with fresh processes: the first start after the processes started
+// is reported on a line of its own.
+func (b *bench) restart(ctx context.Context, s *synced) []row {
+	spec := b.o.tiny
+	r := row{scenario: fmt.Sprintf("restart, %s files, no change (stop + start --wait)", count(spec.files)), files: spec.files, bytes: spec.bytes(),
+		agents: []string{siteA, siteB}}
+	first := row{scenario: fmt.Sprintf("restart, %s files, no change, fresh processes (start --wait)", count(spec.files)), files: spec.files, bytes: spec.bytes(),
+		agents: []string{siteA, siteB}}
+	fail := func(err error) []row {
+		r.err = err
+		b.logf("restart: %v", err)
+		return []row{first, r}
+	}
+	if s == nil && b.o.only["tiny"] {
+		return fail(errors.New("the tiny scenario it restarts failed"))
+	}
+	if s == nil {
+		b.logf("restart: setting up a synchronised tree of %d files", spec.files)
+		var sr row
+		sr, s = b.initial(ctx, "tiny", spec, true)
+		if sr.err != nil {
+			return fail(sr.err)
+		}
+	}
+	if !b.o.keep {
+		defer removeAll(s.base)
+	}
+	first.cp, first.cpSync, r.cp, r.cpSync = s.cp, s.cpSync, s.cp, s.cpSync
+	first.cpWhy, r.cpWhy = "full copy", "full copy"
+	if s.rsyncNC > 0 {
+		r.rsync, r.rsyncWhy = s.rsyncNC, "no change"
+	}
+	c, err := startCluster(ctx, b.o.bin, s.state, b.o.logLevel, b.o.profile, siteA, siteB)
+	if err != nil {
+		return fail(err)
+	}
+	defer c.stop()
+	syscall.Sync()
+	start := time.Now()
+	if _, err := c.cli(ctx, "session", "start", s.name, "--wait"); err != nil {
+		first.err = err
+		return fail(fmt.Errorf("%w\n%s", err, c.logs(15)))
+	}
+	first.peerlink = time.Since(start)
+	if st, err := c.session(ctx, s.name); err == nil {
+		first.hubTook = st.Status.Synced.Sub(st.Status.Started)
+		if st.Status.Files.Done != 0 {
+			first.err = fmt.Errorf("restart transferred %d files, want none", st.Status.Files.Done)
+		}
+	}
+	b.logf("restart: fresh processes, start --wait %s (hub: %s)", first.peerlink.Round(time.Millisecond), first.hubTook.Round(time.Millisecond))
+	var walls, hubs []time.Duration
+	for i := range max(b.o.restarts, 1) {
+		syscall.Sync()
+		start := time.Now()
+		if _, err := c.cli(ctx, "session", "stop", s.name); err != nil {
+			return fail(err)
+		}
+		if _, err := c.cli(ctx, "session", "start", s.name, "--wait"); err != nil {
+			return fail(fmt.Errorf("%w\n%s", err, c.logs(15)))
+		}
+		wall := time.Since(start)
+		st, err := c.session(ctx, s.name)
+		if err != nil {
+			return fail(err)
+		}
+		if st.Status.Files.Done != 0 {
+			return fail(fmt.Errorf("restart transferred %d files, want none", st.Status.Files.Done))
+		}
+		hub := st.Status.Synced.Sub(st.Status.Started)
+		walls, hubs = append(walls, wall), append(hubs, hub)
+		b.logf("restart %d: stop + start --wait %s (hub: %s)", i+1, wall.Round(time.Millisecond), hub.Round(time.Millisecond))
+	}
+	r.peerlink, r.hubTook = median(walls), median(hubs)
+	if len(walls) > 1 {
+		r.spread = fmt.Sprintf("%s–%s", slices.Min(walls).Round(time.Millisecond), slices.Max(walls).Round(time.Millisecond))
+	}
+	rs := c.stop()
+	first.rss, r.rss = rs, rs
+	return []row{first, r}
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func scenarioName(name string, spec treeSpec) string {
+	if name == "big" {
+		return fmt.Sprintf("initial sync, one %s file", size(spec.size))
+	}
+	return fmt.Sprintf("initial sync, %s × %s files", count(spec.files), size(spec.size))
+}
+
+// removeAll removes a tree, making folders writable first if need be.
+func removeAll(dir string) error {
+	if err := os.RemoveAll(dir); err == nil {
+		return nil
+	}
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(p, 0o755)
+		}
+		return nil
+	})
+	return os.RemoveAll(dir)
+}

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Targets of the issue that asked for this bench.
+const (
+	targetCpRatio   = 2.0              // initial sync of many small files, times cp -r
+	targetRestart   = 2 * time.Second  // no-change restart of 100,000 files
+	targetAgentRSS  = 150 << 20        // bytes, whatever the file sizes
+	smallFileCutoff = int64(100 << 10) // files this small or smaller are "small"
+)
+
+func (b *bench) markdown() string {
+	var w strings.Builder
+	f := b.facts
+	fmt.Fprintf(&w, "# peerlink benchmark\n\n")
+	fmt.Fprintf(&w, "Measured by `make bench` (`go run ./bench -bin bin/peerlink -out bench/results.md`) on %s; every number below comes from that one run.\n\n",
+		b.started.Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(&w, "- CPU: %d × %s\n", f.CPUs, orUnknown(f.CPUModel))
+	fmt.Fprintf(&w, "- memory: %s\n", orUnknown(f.Memory))
+	fmt.Fprintf(&w, "- system: %s\n", orUnknown(f.Kernel))
+	fmt.Fprintf(&w, "- Go: %s\n", f.GoVersion)
+	fmt.Fprintf(&w, "- file system (sources, copies and peerlink roots alike): %s\n\n", f.FileSystem)
+
+	fmt.Fprintf(&w, "| scenario | peerlink | hub's own time | cp -r | peerlink ÷ cp -r | cp -r + sync | rsync -a | peerlink ÷ rsync | hub peak RSS | agent peak RSS (source / target) |\n")
+	fmt.Fprintf(&w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range b.rows {
+		if r.err != nil && r.peerlink == 0 {
+			fmt.Fprintf(&w, "| %s | failed: %s | | %s | | %s | %s | | | |\n", r.scenario, oneLine(r.err), dur(r.cp), dur(r.cpSync), b.rsyncCell(r))
+			continue
+		}
+		pl := dur(r.peerlink)
+		if r.spread != "" {
+			pl += fmt.Sprintf(" (%s)", r.spread)
+		}
+		if r.err != nil {
+			pl += " — " + oneLine(r.err)
+		}
+		cp := dur(r.cp)
+		if r.cpWhy != "" {
+			cp += " (" + r.cpWhy + ")"
+		}
+		agents := make([]string, len(r.agents))
+		for i, a := range r.agents {
+			agents[i] = size(r.rss.agents[a])
+		}
+		fmt.Fprintf(&w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.scenario, pl, dur(r.hubTook), cp, ratio(r.peerlink, r.cp),
+			dur(r.cpSync), b.rsyncCell(r), ratio(r.peerlink, r.rsync), size(r.rss.hub), strings.Join(agents, " / "))
+	}
+	fmt.Fprintf(&w, "\n")
+	fmt.Fprintf(&w, "How to read it:\n\n")
+	fmt.Fprintf(&w, "- *peerlink* is the wall time of `peerlink session start NAME --wait` (for the restart, of `session stop` then `session start --wait`; the median of %d runs, min–max in brackets), with a hub and two agents running as separate processes on 127.0.0.1. It includes scanning and hashing the source, the merge, the transfer through the broker, the hash check of every file and making every file durable (fsync/syncfs) before the hub records it. `--wait` polls the hub, so the wall time can exceed the hub's own time (`Synced - Started` in `session status --json`) by up to one polling interval.\n", max(b.o.restarts, 1))
+	fmt.Fprintf(&w, "- *cp -r* and *rsync -a* copy the same source tree to a fresh destination on the same file system, after a `sync`; neither makes its copy durable, so *cp -r + sync* adds the `sync(2)` that does. The page cache is not dropped: every tool reads a source that is in memory.\n")
+	fmt.Fprintf(&w, "- For the restart, *cp -r* is the full copy of the same tree and *rsync -a* is a second rsync onto an identical copy (nothing to transfer).\n")
+	fmt.Fprintf(&w, "- Peak RSS is each process's `ru_maxrss` after it exited; every scenario starts fresh processes.\n")
+	fmt.Fprintf(&w, "- Files are pseudo-random, so incompressible: snappy compression does not flatter peerlink.\n\n")
+
+	fmt.Fprintf(&w, "## Targets\n\n")
+	for _, t := range b.targets() {
+		fmt.Fprintf(&w, "- %s\n", t)
+	}
+	return w.String()
+}
+
+func (b *bench) rsyncCell(r row) string {
+	if b.o.rsyncPath == "" {
+		return "not installed"
+	}
+	s := dur(r.rsync)
+	if r.rsyncWhy != "" && r.rsync > 0 {
+		s += " (" + r.rsyncWhy + ")"
+	}
+	return s
+}
+
+// targets judges the issue's targets against the rows measured.
+func (b *bench) targets() []string {
+	var out []string
+	verdict := func(ok bool) string {
+		if ok {
+			return "**met**"
+		}
+		return "**not met**"
+	}
+	var maxAgent int64
+	var agentRows int
+	for _, r := range b.rows {
+		if r.err != nil || r.peerlink == 0 {
+			continue
+		}
+		for _, v := range r.rss.agents {
+			maxAgent = max(maxAgent, v)
+			agentRows++
+		}
+		switch {
+		case strings.HasPrefix(r.scenario, "initial") && r.files > 1 && r.bytes/int64(r.files) <= smallFileCutoff:
+			cpOK := float64(r.peerlink) <= targetCpRatio*float64(r.cp)
+			line := fmt.Sprintf("%s within %.0fx of cp -r: %s (%s)", r.scenario, targetCpRatio, verdict(cpOK), ratio(r.peerlink, r.cp))
+			if r.rsync > 0 {
+				line += fmt.Sprintf("; at least as fast as rsync -a: %s (%s)", verdict(r.peerlink <= r.rsync), ratio(r.peerlink, r.rsync))
+			} else {
+				line += "; rsync -a not measured"
+			}
+			out = append(out, line)
+		case strings.Contains(r.scenario, "stop + start"):
+			out = append(out, fmt.Sprintf("no-change restart of %s files under %s: %s (%s wall, %s by the hub)", count(r.files), targetRestart,
+				verdict(r.peerlink < targetRestart), dur(r.peerlink), dur(r.hubTook)))
+		}
+	}
+	if agentRows > 0 {
+		out = append(out, fmt.Sprintf("agent peak RSS under %s in every scenario: %s (largest %s)", size(targetAgentRSS),
+			verdict(maxAgent < targetAgentRSS), size(maxAgent)))
+	}
+	return out
+}
+
+func dur(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "–"
+	case d < 10*time.Second:
+		return fmt.Sprintf("%.2f s", d.Seconds())
+	default:
+		return fmt.Sprintf("%.1f s", d.Seconds())
+	}
+}
+
+func ratio(a, b time.Duration) string {
+	if a <= 0 || b <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", float64(a)/float64(b))
+}
+
+// size prints a byte count in binary units.
+func size(n int64) string {
+	const unit = 1024
+	if n <= 0 {
+		return "–"
+	}
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	v := float64(n) / float64(div)
+	if v == float64(int64(v)) {
+		return fmt.Sprintf("%d %ciB", int64(v), "KMGTPE"[exp])
+	}
+	return fmt.Sprintf("%.1f %ciB", v, "KMGTPE"[exp])
+}
+
+// count prints n with thousands separators.
+func count(n int) string {
+	s := fmt.Sprint(n)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func oneLine(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return strings.ReplaceAll(s, "|", "\\|")
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}

@@ -1,0 +1,194 @@
+package xfer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/klauspost/compress/snappy"
+	"github.com/peerlink/peerlink/sync/tree"
+	"github.com/peerlink/peerlink/wire"
+)
+
+// SmallFile is the largest file worth fetching in a batch with others (see
+// FetchMany): below it, the round trip and the frames of a file cost more
+// than its bytes.
+const SmallFile = 64 << 10
+
+// Batch is a ReadMany answered by the source: the reply and the bytes to
+// send beside it. Release returns its buffer once the bytes have been sent.
+type Batch struct {
+	Reply wire.ReadManyData
+	Data  []byte
+	buf   *[]byte
+}
+
+// Release returns the batch's buffer to the pool.
+func (b *Batch) Release() {
+	if b.buf != nil {
+		bufPool.Put(b.buf)
+		b.buf = nil
+	}
+}
+
+// ServeMany answers one ReadMany from t: each file whole, checked like a
+// Read against the size and modification time the target expects, before
+// and after the read. A file that cannot be read, or changed, is a part
+// carrying its error; the others are sent. Compressed per file, where it
+// pays as in Serve.
+func ServeMany(t *tree.Tree, host string, m *wire.ReadMany) (*Batch, error) {
+	out := bufPool.Get().(*[]byte)
+	scratch := bufPool.Get().(*[]byte)
+	defer bufPool.Put(scratch)
+	b := &Batch{buf: out, Reply: wire.ReadManyData{Parts: make([]wire.ReadPart, len(m.Files))}}
+	pos := 0
+	for i := range m.Files {
+		f := &m.Files[i]
+		n, err := readWhole(t, f, (*out)[pos:pos+int(f.Size)])
+		if err != nil {
+			b.Reply.Parts[i].Error = wire.ToError("read", host, f.Path, err)
+			continue
+		}
+		part := wire.ReadPart{N: n, Len: n}
+		if n > 0 {
+			raw := (*out)[pos : pos+n]
+			if enc := snappy.Encode(*scratch, raw); len(enc) < n-n/8 {
+				part.Len, part.Compressed = copy(raw, enc), true
+			}
+		}
+		b.Reply.Parts[i] = part
+		pos += part.Len
+	}
+	b.Data = (*out)[:pos]
+	return b, nil
+}
+
+// readWhole reads the file f names into buf, which is f.Size long, if it is
+// still the version f describes.
+func readWhole(t *tree.Tree, f *wire.FileRef, buf []byte) (int, error) {
+	fh, err := t.OpenRead(f.Path)
+	if err != nil {
+		return 0, err
+	}
+	defer fh.Close()
+	r := &wire.Read{Path: f.Path, Size: f.Size, Mtime: f.Mtime}
+	if err := sameVersion(fh, r); err != nil {
+		return 0, err
+	}
+	got, err := io.ReadFull(fh, buf)
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return 0, &wire.Error{Kind: wire.KindChanged, Msg: fmt.Sprintf("read %d bytes, expected %d", got, len(buf))}
+	}
+	if err != nil {
+		return 0, err
+	}
+	if err := sameVersion(fh, r); err != nil {
+		return 0, err
+	}
+	return got, nil
+}
+
+// ManySource is what FetchMany needs of the link to the source agent.
+type ManySource interface {
+	ReadMany(ctx context.Context, from string, r *wire.ReadMany) (wire.ReadManyData, []byte, error)
+}
+
+// Fetched is the outcome of one file of a FetchMany: the entry staged and
+// its Staged outcome, or the error that kept it from being staged.
+type Fetched struct {
+	Entry  wire.Entry
+	Staged *tree.Staged
+	Err    error
+}
+
+// FetchMany pulls the files of ops, all fetches of small files from the
+// same source (op.From) whose sizes add up to at most wire.ChunkSize, in one
+// round trip, and stages each one as FetchStaged does: size and hash checked
+// against op.Want, put in place (after checking op.Have) and made durable by
+// the tree's next Sync. It returns one outcome per op, in order.
+func FetchMany(ctx context.Context, src ManySource, t *tree.Tree, session string, ops []*wire.Op, progress func(delta int64)) []Fetched {
+	out := make([]Fetched, len(ops))
+	failAll := func(err error) []Fetched {
+		for i := range out {
+			out[i] = Fetched{Err: err}
+		}
+		return out
+	}
+	req := &wire.ReadMany{Session: session, Files: make([]wire.FileRef, len(ops))}
+	for i, op := range ops {
+		if op.From != ops[0].From {
+			return failAll(errors.New("fetch many: files of several sources"))
+		}
+		req.Files[i] = wire.FileRef{Path: op.Path, Size: op.Want.Size, Mtime: op.Want.Mtime}
+	}
+	if err := req.Validate(); err != nil {
+		return failAll(fmt.Errorf("fetch many: %w", err))
+	}
+	reply, data, err := src.ReadMany(ctx, ops[0].From, req)
+	if err != nil {
+		return failAll(err)
+	}
+	if len(reply.Parts) != len(ops) {
+		return failAll(fmt.Errorf("fetch many from %s: %d parts for %d files", ops[0].From, len(reply.Parts), len(ops)))
+	}
+	total := 0
+	for _, p := range reply.Parts {
+		total += p.Len
+	}
+	if total != len(data) {
+		return failAll(fmt.Errorf("fetch many from %s: parts of %d bytes in %d bytes of data", ops[0].From, total, len(data)))
+	}
+	var scratch []byte
+	for i, op := range ops {
+		p := reply.Parts[i]
+		content := data[:p.Len]
+		data = data[p.Len:]
+		if p.Error != nil {
+			e := *p.Error
+			out[i].Err = &e
+			continue
+		}
+		if p.Compressed {
+			n, err := snappy.DecodedLen(content)
+			if err != nil || n != p.N {
+				out[i].Err = fmt.Errorf("fetch many: %s: bad compressed data (%d bytes, claims %d): %v", op.Path, n, p.N, err)
+				continue
+			}
+			if cap(scratch) < n {
+				scratch = make([]byte, n)
+			}
+			if content, err = snappy.Decode(scratch[:n], content); err != nil {
+				out[i].Err = fmt.Errorf("fetch many: %s: %w", op.Path, err)
+				continue
+			}
+		}
+		if len(content) != p.N || int64(p.N) != op.Want.Size {
+			out[i].Err = &wire.Error{Kind: wire.KindChanged, Msg: fmt.Sprintf("received %d bytes, expected %d", len(content), op.Want.Size)}
+			continue
+		}
+		out[i].Entry, out[i].Staged, out[i].Err = stageWhole(t, op, content)
+		if out[i].Err == nil && progress != nil {
+			progress(int64(len(content)))
+		}
+	}
+	return out
+}
+
+// stageWhole writes content, the whole of op's file, beside its destination
+// and stages it.
+func stageWhole(t *tree.Tree, op *wire.Op, content []byte) (wire.Entry, *tree.Staged, error) {
+	p, err := t.Create(op.Path)
+	if err != nil {
+		return wire.Entry{}, nil, err
+	}
+	p.DeferSync()
+	if _, err := p.Write(content); err != nil {
+		p.Abort()
+		return wire.Entry{}, nil, err
+	}
+	if err := p.Commit(op.Want, op.Have); err != nil {
+		return wire.Entry{}, nil, err
+	}
+	return op.Want, p.Staged(), nil
+}
