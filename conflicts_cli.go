@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
@@ -79,6 +80,41 @@ func conflictsCommand() *cli.Command {
 					return nil
 				},
 			},
+		},
+	}
+}
+
+func locksCommand() *cli.Command {
+	return &cli.Command{
+		Name: "locks", Usage: "list a running session's live locks: path, source host, since, targets locked", ArgsUsage: "SESSION",
+		Flags: clientFlags(jsonFlag),
+		Action: func(c *cli.Context) error {
+			name, err := oneArg(c, "session name")
+			if err != nil {
+				return err
+			}
+			cl, err := client(c)
+			if err != nil {
+				return err
+			}
+			list, err := cl.Locks(c.Context, name)
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				return printJSON(c.App.Writer, list)
+			}
+			if len(list) == 0 {
+				fmt.Fprintf(c.App.Writer, "no locks in session %s\n", name)
+				return nil
+			}
+			tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "PATH\tSOURCE\tUSER\tSINCE\tTARGETS LOCKED\tALSO WRITING")
+			for _, l := range list {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", l.Path, l.Source, l.User, l.Since.Local().Format("2006-01-02 15:04:05"),
+					strings.Join(l.Targets, ","), strings.Join(l.Writers, ","))
+			}
+			return tw.Flush()
 		},
 	}
 }

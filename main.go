@@ -49,7 +49,7 @@ func newApp() *cli.App {
 		EnableBashCompletion: true,
 		Commands: []*cli.Command{
 			hubCommand(), brokerCommand(), agentCommand(), demoCommand(),
-			sessionCommand(), conflictsCommand(), statusCommand(),
+			sessionCommand(), conflictsCommand(), locksCommand(), statusCommand(),
 			{Name: "version", Usage: "print the version", Action: func(c *cli.Context) error {
 				fmt.Fprintf(c.App.Writer, "peerlink %s\n", version)
 				return nil

@@ -117,6 +117,12 @@ func (c *Client) Conflicts(ctx context.Context, session string) ([]Conflict, err
 	return l, c.do(ctx, http.MethodGet, sessionPath(session)+"/conflicts", nil, &l)
 }
 
+// Locks returns a running session's live locks.
+func (c *Client) Locks(ctx context.Context, session string) ([]Lock, error) {
+	var l []Lock
+	return l, c.do(ctx, http.MethodGet, sessionPath(session)+"/locks", nil, &l)
+}
+
 // Resolve picks the winning host of one conflicted path or of all of them.
 func (c *Client) Resolve(ctx context.Context, session string, req ResolveRequest) (ResolveResult, error) {
 	var r ResolveResult

@@ -75,7 +75,28 @@ type SessionStatus struct {
 	Errors      []wire.Error `json:"errors,omitempty"` // the first failures of this run
 	ErrorCount  int          `json:"error_count"`
 	Quarantined int          `json:"quarantined"`
-	Warnings    []string     `json:"warnings,omitempty"`
+	// Live counts what was propagated while the session ran.
+	Live LiveCounters `json:"live"`
+	// Locks is how many files are locked for a writer right now.
+	Locks    int      `json:"locks"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// LiveCounters count a running session's propagation.
+type LiveCounters struct {
+	Changes int64 `json:"changes"` // changes propagated
+	Files   int64 `json:"files"`   // file contents among them
+	Bytes   int64 `json:"bytes"`   // their size
+}
+
+// Lock is a file held by the host whose user opened it for writing.
+type Lock struct {
+	Path    string    `json:"path"`
+	Source  string    `json:"source"`
+	User    string    `json:"user,omitempty"`
+	Since   time.Time `json:"since"`
+	Targets []string  `json:"targets"`           // hosts whose copy is locked
+	Writers []string  `json:"writers,omitempty"` // other hosts writing it at the same time
 }
 
 // Session is a session's configuration and live state.

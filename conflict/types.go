@@ -74,6 +74,10 @@ const (
 	ReasonNameClash Reason = "name-clash"
 	// ReasonDeleteEdit: deleted on one host, edited on another while stopped.
 	ReasonDeleteEdit Reason = "delete-edit-conflict"
+	// ReasonConcurrentEdit: modified on two hosts at once while the session
+	// ran (both opened it for writing, or a target could not be locked).
+	// The hub sets it; Resolve never does.
+	ReasonConcurrentEdit Reason = "concurrent-edit"
 )
 
 // Copy is one host's copy of a quarantined path; Entry.Kind is 0 where the

@@ -120,7 +120,14 @@ func (h *Hub) Resolve(name string, req api.ResolveRequest, user string) (api.Res
 		}
 		res.Resolved = append(res.Resolved, p)
 	}
-	r.update(func(st *api.SessionStatus) { st.Quarantined -= len(res.Resolved) })
+	r.update(func(st *api.SessionStatus) {
+		for _, p := range res.Resolved {
+			if r.quarantine[p] {
+				delete(r.quarantine, p)
+				st.Quarantined--
+			}
+		}
+	})
 	if !req.All && len(res.Failed) == 1 {
 		return res, fmt.Errorf("%w: %s", ErrInvalid, res.Failed[0].Error)
 	}

@@ -164,6 +164,8 @@ func (h *Hub) serve(ctx context.Context, c *broker.Client) error {
 				continue
 			}
 			h.peer(m)
+		case *wire.Opened, *wire.Closed, *wire.Changes:
+			h.live(ctx, c, in)
 		case *wire.Progress:
 			if r := h.run(m.Session); r != nil {
 				r.progress(in.From, m.Bytes)
@@ -200,6 +202,46 @@ func (h *Hub) peer(m *wire.Peer) {
 	}
 	for _, r := range runs {
 		r.hostChanged(m.Name, m.Up)
+	}
+}
+
+// live hands a live message to its session's loop. A session that is not
+// running refuses a lock request; its changes are picked up by the next
+// start's scan.
+func (h *Hub) live(ctx context.Context, c *broker.Client, in broker.Incoming) {
+	var session string
+	switch m := in.Msg.(type) {
+	case *wire.Opened:
+		session = m.Session
+	case *wire.Closed:
+		session = m.Session
+	case *wire.Changes:
+		session = m.Session
+	}
+	r := h.run(session)
+	if r == nil {
+		if in.ID != 0 {
+			f := &wire.Fail{Error: wire.Error{Kind: wire.KindInvalid, Op: string(in.Type),
+				Msg: fmt.Sprintf("session %s is not running on the hub", session)}}
+			if err := c.Reply(ctx, in, f, nil); err != nil {
+				h.log.Debug().Err(err).Msg("live reply")
+			}
+		}
+		return
+	}
+	if r.status().Phase != api.PhaseRunning {
+		// Queued for when the start-up ends, unless that would hold up
+		// every other session: the next start's scan sees it anyway.
+		select {
+		case r.liveIn <- in:
+		default:
+			h.log.Warn().Str("session", session).Str("from", in.From).Msg("live message dropped during start-up: queue full")
+		}
+		return
+	}
+	select {
+	case r.liveIn <- in:
+	case <-ctx.Done():
 	}
 }
 

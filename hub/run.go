@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/peerlink/peerlink/api"
+	"github.com/peerlink/peerlink/broker"
 	"github.com/peerlink/peerlink/store"
 	"github.com/peerlink/peerlink/wire"
 )
@@ -33,10 +34,20 @@ type run struct {
 	abort context.CancelCauseFunc // cancels the current attempt, nil between attempts
 	// confirmed counts the bytes of completed transfers of this attempt.
 	confirmed int64
+	// quarantine is the File Conflict List's paths, kept current by the
+	// merge, live conflicts and resolutions.
+	quarantine map[string]bool
+	lockView   []api.Lock // a copy of the live loop's lock table
+
+	// liveIn queues the session's live messages for the live loop, which
+	// alone owns locks.
+	liveIn chan broker.Incoming
+	locks  map[string]*heldLock
 }
 
 func newRun(h *Hub, cfg api.SessionConfig, cancel context.CancelFunc) *run {
 	r := &run{h: h, cfg: cfg, cancel: cancel, done: make(chan struct{}), host: map[string]*api.HostStatus{},
+		quarantine: map[string]bool{}, liveIn: make(chan broker.Incoming, liveQueue), locks: map[string]*heldLock{},
 		log: h.log.With().Str("session", cfg.Name).Logger()}
 	r.st.Phase = api.PhaseAttaching
 	r.st.Hosts = make([]api.HostStatus, len(cfg.Hosts))
@@ -66,6 +77,7 @@ func (r *run) status() api.SessionStatus {
 	for i := range st.Hosts {
 		st.Hosts[i].Connected = r.h.connected(st.Hosts[i].Host)
 	}
+	st.Locks = len(r.lockView)
 	st.Errors = append([]wire.Error(nil), r.st.Errors...)
 	st.Warnings = append([]string(nil), r.st.Warnings...)
 	return st
@@ -180,6 +192,13 @@ func (r *run) attempt(ctx context.Context) error {
 	}
 	if err != nil {
 		return err
+	}
+	// Running: the live loop serves locks and changes until the attempt
+	// ends, and releases its locks on the way out.
+	if c := r.h.client(); c != nil {
+		var wg sync.WaitGroup
+		wg.Go(func() { r.liveLoop(ctx, c) })
+		defer wg.Wait()
 	}
 	<-ctx.Done()
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {

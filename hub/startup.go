@@ -263,6 +263,16 @@ func (r *run) merge(scans map[string][]wire.Entry, skipped map[string]bool) (con
 	}
 	r.update(func(st *api.SessionStatus) {
 		st.Quarantined = len(qs) + len(plan.Quarantines) - len(plan.Released)
+		r.quarantine = make(map[string]bool, st.Quarantined)
+		for p := range quarantined {
+			r.quarantine[p] = true
+		}
+		for _, q := range plan.Quarantines {
+			r.quarantine[q.Path] = true
+		}
+		for _, p := range plan.Released {
+			delete(r.quarantine, p)
+		}
 		for _, w := range plan.Warnings {
 			if len(st.Warnings) < maxErrors {
 				st.Warnings = append(st.Warnings, w)

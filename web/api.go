@@ -21,6 +21,7 @@ type Coordinator interface {
 	CreateSession(cfg api.SessionConfig) (api.Session, error)
 	UpdateSession(cfg api.SessionConfig) (api.Session, error)
 	Conflicts(session string) ([]api.Conflict, error)
+	Locks(session string) ([]api.Lock, error)
 	Resolve(session string, req api.ResolveRequest, user string) (api.ResolveResult, error)
 	DeleteSession(name string) error
 	Start(name string) (api.Session, error)
@@ -41,6 +42,7 @@ func Handler(c Coordinator, token string, log zerolog.Logger) http.Handler {
 	mux.HandleFunc("PUT /api/v1/sessions/{name}", s.auth(s.update))
 	mux.HandleFunc("DELETE /api/v1/sessions/{name}", s.auth(s.delete))
 	mux.HandleFunc("GET /api/v1/sessions/{name}/conflicts", s.auth(s.conflicts))
+	mux.HandleFunc("GET /api/v1/sessions/{name}/locks", s.auth(s.locks))
 	mux.HandleFunc("POST /api/v1/sessions/{name}/conflicts/resolve", s.auth(s.resolve))
 	mux.HandleFunc("POST /api/v1/sessions/{name}/start", s.auth(s.start))
 	mux.HandleFunc("POST /api/v1/sessions/{name}/stop", s.auth(s.stop))
@@ -169,6 +171,15 @@ func (s *server) update(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) conflicts(w http.ResponseWriter, r *http.Request) {
 	list, err := s.c.Conflicts(r.PathValue("name"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+func (s *server) locks(w http.ResponseWriter, r *http.Request) {
+	list, err := s.c.Locks(r.PathValue("name"))
 	if err != nil {
 		s.fail(w, err)
 		return

@@ -62,6 +62,11 @@ var registry = map[Type]func() Message{
 	TypeReadData:     func() Message { return new(ReadData) },
 	TypeReadMany:     func() Message { return new(ReadMany) },
 	TypeReadManyData: func() Message { return new(ReadManyData) },
+	TypeOpened:       func() Message { return new(Opened) },
+	TypeClosed:       func() Message { return new(Closed) },
+	TypeChanges:      func() Message { return new(Changes) },
+	TypeLock:         func() Message { return new(Lock) },
+	TypeUnlock:       func() Message { return new(Unlock) },
 }
 
 // Marshal encodes m as a frame addressed to `to`. id marks a request; reply

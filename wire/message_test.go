@@ -19,6 +19,7 @@ type sample struct {
 func samples() []sample {
 	chunk := bytes.Repeat([]byte("peerlink\x00\xff"), 1000)
 	moved := fileEntry("docs/b.txt")
+	moved2 := fileEntry("docs/a.txt")
 	return []sample{
 		{"hello from the hub", &Hello{Role: RoleHub, Name: HubName, Protocol: ProtocolVersion, Version: "v0.1.0", Token: "s3cret"}, nil},
 		{"hello from an agent", &Hello{Role: RoleAgent, Name: "site-b", Protocol: ProtocolVersion, Version: "v0.1.0", Token: "s3cret"}, nil},
@@ -67,6 +68,18 @@ func samples() []sample {
 			{},
 			{Error: &Error{Kind: KindChanged, Op: "read", Host: "site-a", Path: "docs/b.txt", Msg: "file changed since it was scanned"}},
 		}}, append([]byte("hello\n"), chunk[:777]...)},
+		{"opened", &Opened{Session: "docs", Path: "docs/a.txt", User: "anna"}, nil},
+		{"closed modified", &Closed{Session: "docs", Path: "docs/a.txt", Entry: &moved2}, nil},
+		{"closed unmodified", &Closed{Session: "docs", Path: "docs/a.txt"}, nil},
+		{"changes", &Changes{Session: "docs", Changes: []Change{
+			{Kind: ChangeWrite, Path: "docs/a.txt", Entry: fileEntry("docs/a.txt")},
+			{Kind: ChangeMkdir, Path: "docs/new", Entry: dirEntry("docs/new")},
+			{Kind: ChangeMeta, Path: "docs/b.txt", Entry: fileEntry("docs/b.txt")},
+			{Kind: ChangeRemove, Path: "old"},
+			{Kind: ChangeRename, Path: "docs/c.txt", OldPath: "docs/b.txt", Entry: fileEntry("docs/c.txt")},
+		}}, nil},
+		{"lock", &Lock{Session: "docs", Path: "docs/a.txt", Holder: "site-a", User: "anna"}, nil},
+		{"unlock", &Unlock{Session: "docs", Paths: []string{"docs/a.txt", "名前/ファイル.txt"}}, nil},
 	}
 }
 

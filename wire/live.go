@@ -1,0 +1,174 @@
+package wire
+
+import "fmt"
+
+// Messages of a running session (the seed's Steps 2 and 3): an agent tells
+// the hub what its users do; the hub tells targets to lock and unlock.
+const (
+	TypeOpened  Type = "live.opened"
+	TypeClosed  Type = "live.closed"
+	TypeChanges Type = "live.changes"
+	TypeLock    Type = "live.lock"
+	TypeUnlock  Type = "live.unlock"
+)
+
+// Opened reports that a user on the sending host opened Path for writing:
+// a request to become the file's only source. The hub answers OK when the
+// sender is the source, or Fail (KindBusy) naming the host that already is.
+type Opened struct {
+	Session string `json:"session"`
+	Path    string `json:"path"`
+	User    string `json:"user,omitempty"` // who opened it, when the agent can tell
+}
+
+func (*Opened) Type() Type { return TypeOpened }
+func (m *Opened) Validate() error {
+	if err := CheckName("session", m.Session); err != nil {
+		return err
+	}
+	return CheckPath(m.Path)
+}
+
+// Closed reports that the last writer on the sending host closed Path.
+// Entry is the file as it now is when it was modified, nil when it was not.
+type Closed struct {
+	Session string `json:"session"`
+	Path    string `json:"path"`
+	Entry   *Entry `json:"entry,omitempty"`
+}
+
+func (*Closed) Type() Type { return TypeClosed }
+func (m *Closed) Validate() error {
+	if err := CheckName("session", m.Session); err != nil {
+		return err
+	}
+	if err := CheckPath(m.Path); err != nil {
+		return err
+	}
+	if m.Entry != nil {
+		if err := m.Entry.Validate(); err != nil {
+			return err
+		}
+		if m.Entry.Path != m.Path || m.Entry.Kind != KindFile {
+			return fmt.Errorf("closed %s: entry %s is not that file", m.Path, m.Entry.Path)
+		}
+	}
+	return nil
+}
+
+// ChangeKind says what happened to a path.
+type ChangeKind uint8
+
+const (
+	ChangeWrite  ChangeKind = iota + 1 // a file created or modified: Entry is its new state
+	ChangeMkdir                        // a folder created: Entry
+	ChangeMeta                         // mode or mtime changed only: Entry
+	ChangeRemove                       // the path, file or folder, is gone
+	ChangeRename                       // OldPath moved to Path: Entry is its new state
+)
+
+func (k ChangeKind) String() string {
+	switch k {
+	case ChangeWrite:
+		return "write"
+	case ChangeMkdir:
+		return "mkdir"
+	case ChangeMeta:
+		return "meta"
+	case ChangeRemove:
+		return "remove"
+	case ChangeRename:
+		return "rename"
+	}
+	return fmt.Sprintf("change(%d)", k)
+}
+
+// Change is one thing a user did to the sending host's copy.
+type Change struct {
+	Kind    ChangeKind `json:"k"`
+	Path    string     `json:"p"`
+	OldPath string     `json:"o,omitempty"`
+	Entry   Entry      `json:"e,omitzero"`
+}
+
+// Changes reports changes in the order they happened.
+type Changes struct {
+	Session string   `json:"session"`
+	Changes []Change `json:"changes"`
+}
+
+func (*Changes) Type() Type { return TypeChanges }
+func (m *Changes) Validate() error {
+	if err := CheckName("session", m.Session); err != nil {
+		return err
+	}
+	if len(m.Changes) == 0 || len(m.Changes) > MaxBatch {
+		return fmt.Errorf("changes: %d, want 1 to %d", len(m.Changes), MaxBatch)
+	}
+	for _, c := range m.Changes {
+		if err := CheckPath(c.Path); err != nil {
+			return err
+		}
+		switch c.Kind {
+		case ChangeRemove:
+		case ChangeRename:
+			if err := CheckPath(c.OldPath); err != nil {
+				return err
+			}
+			fallthrough
+		case ChangeWrite, ChangeMkdir, ChangeMeta:
+			if err := c.Entry.Validate(); err != nil {
+				return err
+			}
+			if c.Entry.Path != c.Path {
+				return fmt.Errorf("change %s: entry names %s", c.Path, c.Entry.Path)
+			}
+		default:
+			return fmt.Errorf("change %s: unknown kind %d", c.Path, c.Kind)
+		}
+	}
+	return nil
+}
+
+// Lock tells a target to lock its copy of Path for Holder's user: the hub
+// granted Holder as the file's only source. A target whose copy is open
+// for writing there answers Fail with KindBusy.
+type Lock struct {
+	Session string `json:"session"`
+	Path    string `json:"path"`
+	Holder  string `json:"holder"`
+	User    string `json:"user,omitempty"`
+}
+
+func (*Lock) Type() Type { return TypeLock }
+func (m *Lock) Validate() error {
+	if err := CheckName("session", m.Session); err != nil {
+		return err
+	}
+	if err := CheckName("host", m.Holder); err != nil {
+		return err
+	}
+	return CheckPath(m.Path)
+}
+
+// Unlock releases a target's locks on Paths.
+type Unlock struct {
+	Session string   `json:"session"`
+	Paths   []string `json:"paths"`
+}
+
+func (*Unlock) Type() Type { return TypeUnlock }
+func (m *Unlock) Validate() error {
+	if err := CheckName("session", m.Session); err != nil {
+		return err
+	}
+	if len(m.Paths) == 0 || len(m.Paths) > MaxBatch {
+		return fmt.Errorf("unlock: %d paths, want 1 to %d", len(m.Paths), MaxBatch)
+	}
+	for _, p := range m.Paths {
+		if err := CheckPath(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
