@@ -47,7 +47,7 @@ func flagsFirst(app *cli.App, args []string) []string {
 			break
 		}
 	}
-	var positional []string
+	var positional, global []string
 	for i < len(args) {
 		a := args[i]
 		if a == "--" {
@@ -59,6 +59,17 @@ func flagsFirst(app *cli.App, args []string) []string {
 			// as its value: alone at the end, the parser says the flag
 			// needs an argument (the positionals do not matter then).
 			return append(out, a)
+		}
+		if strings.HasPrefix(a, "-") && a != "-" && !known(flags, a) && known(app.Flags, a) {
+			// A global flag (--log-level) given after the command: it
+			// goes before the command, where urfave/cli looks for it.
+			global = append(global, a)
+			i++
+			if takesValue(app.Flags, a) && !strings.Contains(a, "=") && i < len(args) {
+				global = append(global, args[i])
+				i++
+			}
+			continue
 		}
 		if strings.HasPrefix(a, "-") && a != "-" {
 			out = append(out, a)
@@ -72,7 +83,23 @@ func flagsFirst(app *cli.App, args []string) []string {
 		positional = append(positional, a)
 		i++
 	}
+	if len(global) > 0 {
+		out = append(append([]string{out[0]}, global...), out[1:]...)
+	}
 	return append(out, positional...)
+}
+
+// known reports whether the flag token arg names one of flags.
+func known(flags []cli.Flag, arg string) bool {
+	name, _, _ := strings.Cut(strings.TrimLeft(arg, "-"), "=")
+	for _, f := range flags {
+		for _, n := range f.Names() {
+			if n == name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func findCommand(cmds []*cli.Command, name string) *cli.Command {

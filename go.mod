@@ -3,6 +3,7 @@ module github.com/peerlink/peerlink
 go 1.26.0
 
 require (
+	github.com/fsnotify/fsnotify v1.10.1
 	github.com/gorilla/websocket v1.5.3
 	github.com/klauspost/compress v1.20.3
 	github.com/rs/zerolog v1.35.1

@@ -137,6 +137,7 @@ func agentCommand() *cli.Command {
 			}
 			ctx, stop := signalContext(c)
 			defer stop()
+			agentMemoryLimit()
 			return roles.Agent(ctx, roles.AgentOptions{Name: c.String("name"), BrokerURL: c.String("broker"), Token: c.String("token"),
 				DataDir: c.String("data"), Version: version, Log: log})
 		},

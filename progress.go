@@ -25,7 +25,11 @@ func waitSynced(c *cli.Context, cl *api.Client, name string) error {
 		lastPlain time.Time
 		lastPhase api.Phase
 	)
-	tick := time.NewTicker(200 * time.Millisecond)
+	// Poll often at first, so that a start with nothing to do (a restart
+	// of a synchronised session) returns as soon as it is done, then at
+	// the pace of the progress bar.
+	start := time.Now()
+	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		s, err := cl.Session(c.Context, name)
@@ -68,6 +72,9 @@ func waitSynced(c *cli.Context, cl *api.Client, name string) error {
 			lastPlain = now
 		}
 		lastPhase = st.Phase
+		if now.Sub(start) > 5*time.Second {
+			tick.Reset(200 * time.Millisecond)
+		}
 		select {
 		case <-tick.C:
 		case <-c.Context.Done():

@@ -35,18 +35,32 @@ func (a *Agent) applyOne(ctx context.Context, c *broker.Client, s *attached, op 
 				break
 			}
 		}
-		res.Entry, staged, err = xfer.FetchStaged(ctx, source{c}, s.tree, s.name, op, progress)
+		s.live.expectChange(op.Path, expectation{entry: op.Want})
+		if s.live != nil && s.live.locker.Locked(op.Path) {
+			// A writer elsewhere closed the file: its new content replaces
+			// the locked copy, which leaves the lock released.
+			err = s.live.locker.Replace(op.Path, func() error {
+				var err error
+				res.Entry, err = xfer.Fetch(ctx, source{c}, s.tree, s.name, op, progress)
+				return err
+			})
+		} else {
+			res.Entry, staged, err = xfer.FetchStaged(ctx, source{c}, s.tree, s.name, op, progress)
+		}
 		res.Bytes = op.Want.Size
 	case wire.OpMkdir:
+		s.live.expectChange(op.Path, expectation{dir: true})
 		err = s.tree.Mkdir(op.Path, op.Want.Mode)
 		res.Entry = op.Want
 	case wire.OpMeta:
 		if err = a.checkHave(s, op.Path, op.Have); err == nil {
+			s.live.expectChange(op.Path, expectation{dir: op.Want.Kind == wire.KindDir, entry: op.Want})
 			err = s.tree.SetMeta(op.Path, op.Want.Mtime, op.Want.Mode)
 		}
 		res.Entry = op.Want
 	case wire.OpDelete:
 		if err = a.checkHave(s, op.Path, op.Have); err == nil {
+			s.live.expectChange(op.Path, expectation{gone: true})
 			if s.protect != nil {
 				err = s.protect.move(op.Path)
 			} else {
@@ -54,6 +68,8 @@ func (a *Agent) applyOne(ctx context.Context, c *broker.Client, s *attached, op 
 			}
 		}
 	case wire.OpRename:
+		s.live.expectChange(op.OldPath, expectation{gone: true})
+		s.live.expectChange(op.Path, expectation{dir: op.Want.Kind == wire.KindDir, entry: op.Want})
 		err = s.tree.Rename(op.OldPath, op.Path)
 		res.Entry = op.Want
 	default:

@@ -5,6 +5,7 @@ import (
 
 	"github.com/peerlink/peerlink/store"
 	"github.com/peerlink/peerlink/sync/scan"
+	"github.com/peerlink/peerlink/sync/tree"
 	"github.com/peerlink/peerlink/wire"
 )
 
@@ -58,8 +59,10 @@ func (c *scanCache) Close() error { return c.r.Close() }
 // cache, so that the next start does not read back what was just verified
 // end to end. A copy that no longer matches what was committed (a user
 // touched it already) is left for the next scan to hash; removed paths are
-// dropped.
-func (a *Agent) recordApplied(session string, results []wire.OpResult) {
+// dropped. staged, beside results (nil where an op was not staged), gives
+// the state of each staged file right after it was put in place, which
+// spares a stat per file.
+func (a *Agent) recordApplied(session string, results []wire.OpResult, staged []*tree.Staged) {
 	s, err := a.session(session)
 	if err != nil {
 		return
@@ -75,7 +78,14 @@ func (a *Agent) recordApplied(session string, results []wire.OpResult) {
 		case wire.OpDelete:
 			removed = append(removed, r.Path)
 		case wire.OpFetch:
-			info, err := s.tree.Lstat(r.Path)
+			var info tree.Info
+			var ok bool
+			if i < len(staged) && staged[i] != nil {
+				info, ok = staged[i].Info()
+			}
+			if !ok {
+				info, err = s.tree.Lstat(r.Path)
+			}
 			if err != nil || info.Kind != wire.KindFile || info.Size != r.Entry.Size || info.Mtime != r.Entry.Mtime {
 				continue
 			}

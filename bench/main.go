@@ -10,9 +10,10 @@
 // temp folder removed at the end, Ctrl-C included.
 //
 // Scenarios (-only, comma separated): small (10,000 × 10 KiB), tiny
-// (100,000 × 1 KiB), big (one 1 GiB file), restart (session stop + start
-// --wait of the synchronised tiny tree). Sizes have flags of their own, for
-// quick runs during development.
+// (100,000 × 1 KiB), big (one 1 GiB file), medium (64 × 16 MiB: many large
+// files in flight at once, the worst case for the agents' memory), restart
+// (session stop + start --wait of the synchronised tiny tree). Sizes have
+// flags of their own, for quick runs during development.
 package main
 
 import (
@@ -37,6 +38,7 @@ type options struct {
 	small     treeSpec
 	tiny      treeSpec
 	big       treeSpec
+	medium    treeSpec
 	restarts  int
 	dir       string
 	keep      bool
@@ -52,12 +54,14 @@ func main() {
 	var only string
 	flag.StringVar(&o.bin, "bin", "bin/peerlink", "the peerlink binary to measure (make build writes bin/peerlink)")
 	flag.StringVar(&o.out, "out", "", "also write the results as markdown to this file")
-	flag.StringVar(&only, "only", "small,tiny,big,restart", "scenarios to run: small, tiny, big, restart")
+	flag.StringVar(&only, "only", "small,tiny,big,medium,restart", "scenarios to run: small, tiny, big, medium, restart")
 	flag.IntVar(&o.small.files, "small-files", 10_000, "files of the small scenario")
 	flag.Int64Var(&o.small.size, "small-size", 10<<10, "bytes per file of the small scenario")
 	flag.IntVar(&o.tiny.files, "tiny-files", 100_000, "files of the tiny scenario (and of restart)")
 	flag.Int64Var(&o.tiny.size, "tiny-size", 1<<10, "bytes per file of the tiny scenario")
 	flag.Int64Var(&o.big.size, "big-size", 1<<30, "bytes of the big scenario's one file")
+	flag.IntVar(&o.medium.files, "medium-files", 64, "files of the medium scenario (many large files at once: the agents' memory)")
+	flag.Int64Var(&o.medium.size, "medium-size", 16<<20, "bytes per file of the medium scenario")
 	flag.IntVar(&o.restarts, "restarts", 3, "timed restarts (the median is reported)")
 	flag.StringVar(&o.dir, "dir", "", "folder to create the bench's temp folder in (default $TMPDIR): the file system measured")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp folder (logs, trees) instead of removing it")
@@ -72,10 +76,10 @@ func main() {
 		s = strings.TrimSpace(s)
 		switch s {
 		case "":
-		case "small", "tiny", "big", "restart":
+		case "small", "tiny", "big", "medium", "restart":
 			o.only[s] = true
 		default:
-			fmt.Fprintf(os.Stderr, "bench: -only %q: unknown scenario %q (small, tiny, big, restart)\n", only, s)
+			fmt.Fprintf(os.Stderr, "bench: -only %q: unknown scenario %q (small, tiny, big, medium, restart)\n", only, s)
 			os.Exit(2)
 		}
 	}
@@ -150,7 +154,7 @@ func run(ctx context.Context, o options) error {
 	for _, sc := range []struct {
 		name string
 		spec treeSpec
-	}{{"small", o.small}, {"tiny", o.tiny}, {"big", o.big}} {
+	}{{"small", o.small}, {"tiny", o.tiny}, {"big", o.big}, {"medium", o.medium}} {
 		if !o.only[sc.name] {
 			continue
 		}
@@ -193,6 +197,21 @@ type bench struct {
 	facts   facts
 	started time.Time
 	rows    []row
+	load    []string // the load average as each scenario started
+}
+
+// loadAverage returns the 1-minute load average, to show how busy the
+// machine was while it was measured.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
 }
 
 func (b *bench) logf(format string, args ...any) {
@@ -224,9 +243,9 @@ func (b *bench) initial(ctx context.Context, name string, spec treeSpec, keep bo
 	base := filepath.Join(b.tmp, name)
 	s := &synced{name: "bench-" + name, base: base, src: filepath.Join(base, siteA), state: filepath.Join(base, "state"),
 		roots: map[string]string{siteA: filepath.Join(base, siteA), siteB: filepath.Join(base, siteB)}}
-	if !keep && !b.o.keep {
-		defer removeAll(base)
-	}
+	// Trees stay until the run ends (see copyWith): the next scenario must
+	// not allocate among the inodes this one freed.
+	b.load = append(b.load, name+" "+loadAverage())
 	fail := func(err error) (row, *synced) {
 		r.err = err
 		b.logf("%s: %v", name, err)
@@ -260,9 +279,6 @@ func (b *bench) initial(ctx context.Context, name string, spec treeSpec, keep bo
 			}
 			s.rsyncNC = time.Since(start)
 			b.logf("%s: rsync -a with nothing to copy %s", name, s.rsyncNC.Round(time.Millisecond))
-		}
-		if err := removeAll(dst); err != nil {
-			return fail(err)
 		}
 	}
 
@@ -321,9 +337,12 @@ func (b *bench) initial(ctx context.Context, name string, spec treeSpec, keep bo
 }
 
 // copyWith times a copy command to a fresh destination, then the same plus
-// a sync(2), and removes the copy.
+// a sync(2). The copy stays until the scenario ends: removing it would
+// make the next tool's run slower than its own. ext4 (without a journal,
+// as on the machine this bench was written on) skips inodes freed in the
+// last 30 s when it allocates one, checking each: measured, creating files
+// right after 200,000 were removed cost three times as much CPU.
 func (b *bench) copyWith(ctx context.Context, base, name string, args ...string) (plain, synced time.Duration, err error) {
-	dst := args[len(args)-1]
 	syscall.Sync()
 	start := time.Now()
 	if out, err := exec.CommandContext(ctx, name, args...).CombinedOutput(); err != nil {
@@ -332,11 +351,6 @@ func (b *bench) copyWith(ctx context.Context, base, name string, args ...string)
 	plain = time.Since(start)
 	syscall.Sync()
 	synced = time.Since(start)
-	if filepath.Base(name) == "cp" {
-		if err := removeAll(dst); err != nil {
-			return 0, 0, err
-		}
-	}
 	return plain, synced, nil
 }
 
@@ -365,9 +379,7 @@ func (b *bench) restart(ctx context.Context, s *synced) []row {
 			return fail(sr.err)
 		}
 	}
-	if !b.o.keep {
-		defer removeAll(s.base)
-	}
+	b.load = append(b.load, "restart "+loadAverage())
 	first.cp, first.cpSync, r.cp, r.cpSync = s.cp, s.cpSync, s.cp, s.cpSync
 	first.cpWhy, r.cpWhy = "full copy", "full copy"
 	if s.rsyncNC > 0 {
@@ -399,6 +411,7 @@ func (b *bench) restart(ctx context.Context, s *synced) []row {
 		if _, err := c.cli(ctx, "session", "stop", s.name); err != nil {
 			return fail(err)
 		}
+		stopped := time.Since(start)
 		if _, err := c.cli(ctx, "session", "start", s.name, "--wait"); err != nil {
 			return fail(fmt.Errorf("%w\n%s", err, c.logs(15)))
 		}
@@ -412,7 +425,7 @@ func (b *bench) restart(ctx context.Context, s *synced) []row {
 		}
 		hub := st.Status.Synced.Sub(st.Status.Started)
 		walls, hubs = append(walls, wall), append(hubs, hub)
-		b.logf("restart %d: stop + start --wait %s (hub: %s)", i+1, wall.Round(time.Millisecond), hub.Round(time.Millisecond))
+		b.logf("restart %d: stop + start --wait %s (stop %s; hub: %s)", i+1, wall.Round(time.Millisecond), stopped.Round(time.Millisecond), hub.Round(time.Millisecond))
 	}
 	r.peerlink, r.hubTook = median(walls), median(hubs)
 	if len(walls) > 1 {

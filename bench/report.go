@@ -51,7 +51,8 @@ func (b *bench) markdown() string {
 		fmt.Fprintf(&w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.scenario, pl, dur(r.hubTook), cp, ratio(r.peerlink, r.cp),
 			dur(r.cpSync), b.rsyncCell(r), ratio(r.peerlink, r.rsync), size(r.rss.hub), strings.Join(agents, " / "))
 	}
-	fmt.Fprintf(&w, "\n")
+	fmt.Fprintf(&w, "\nLoad average (1 min) as each scenario started: %s (%d CPUs; other work on the machine shares them and the disk).\n\n",
+		strings.Join(b.load, ", "), f.CPUs)
 	fmt.Fprintf(&w, "How to read it:\n\n")
 	fmt.Fprintf(&w, "- *peerlink* is the wall time of `peerlink session start NAME --wait` (for the restart, of `session stop` then `session start --wait`; the median of %d runs, min–max in brackets), with a hub and two agents running as separate processes on 127.0.0.1. It includes scanning and hashing the source, the merge, the transfer through the broker, the hash check of every file and making every file durable (fsync/syncfs) before the hub records it. `--wait` polls the hub, so the wall time can exceed the hub's own time (`Synced - Started` in `session status --json`) by up to one polling interval.\n", max(b.o.restarts, 1))
 	fmt.Fprintf(&w, "- *cp -r* and *rsync -a* copy the same source tree to a fresh destination on the same file system, after a `sync`; neither makes its copy durable, so *cp -r + sync* adds the `sync(2)` that does. The page cache is not dropped: every tool reads a source that is in memory.\n")

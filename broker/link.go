@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"io"
 	"sync"
 	"time"
 
@@ -135,6 +136,7 @@ func (l *link) readLoop(handle func(b []byte) error) {
 		_ = l.conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(l.t.close))
 		return nil
 	})
+	scratch := make([]byte, 0, 64<<10)
 	for {
 		extend()
 		if l.ctx.Err() != nil {
@@ -143,7 +145,7 @@ func (l *link) readLoop(handle func(b []byte) error) {
 			l.drain()
 			return
 		}
-		mt, b, err := l.conn.ReadMessage()
+		mt, b, err := readMessage(l.conn, &scratch)
 		if err != nil {
 			l.end(err, websocket.CloseGoingAway, "")
 			return
@@ -161,6 +163,39 @@ func (l *link) readLoop(handle func(b []byte) error) {
 			return
 		}
 	}
+}
+
+// keepScratch is the largest read buffer a link keeps between messages.
+const keepScratch = 4 << 20
+
+// readMessage reads one message as conn.ReadMessage does, but through
+// scratch, a buffer kept from one message to the next, and returns a copy
+// of exactly the message's size. ReadMessage's io.ReadAll grows a fresh
+// buffer a dozen times for a 1 MiB chunk, clearing each: measured, a third
+// of the hub's CPU relaying a 1 GiB file went to clearing memory.
+func readMessage(conn *websocket.Conn, scratch *[]byte) (int, []byte, error) {
+	mt, r, err := conn.NextReader()
+	if err != nil {
+		return mt, nil, err
+	}
+	buf := (*scratch)[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return mt, nil, err
+		}
+	}
+	if cap(buf) <= keepScratch {
+		*scratch = buf[:0]
+	}
+	return mt, append([]byte{}, buf...), nil
 }
 
 // drain discards what arrives until the close handshake completes or the

@@ -21,15 +21,11 @@ var brokerOnly = map[wire.Type]bool{
 // full, which stops p's reader: the back-pressure reaches p through TCP.
 // An error means the frame was malformed, and ends p.
 func (s *Server) route(p *peer, b []byte) error {
-	f, err := wire.DecodeFrame(b)
+	// Reframe decodes the header as DecodeFrame and sets From without
+	// decoding the body when it can (see wire.Reframe).
+	f, hdr, err := wire.Reframe(b, p.Name)
 	if err == nil && brokerOnly[f.Type] {
 		err = fmt.Errorf("%w: %s frames come only from the broker", wire.ErrFrame, f.Type)
-	}
-	var hdr []byte
-	if err == nil {
-		env := f.Envelope
-		env.From = p.Name
-		hdr, err = wire.EncodeFrame(env, nil)
 	}
 	if err != nil {
 		s.log.Warn().Str("name", p.Name).Str("addr", p.Addr).Err(err).Msg("malformed frame; disconnecting the peer")

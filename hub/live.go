@@ -246,7 +246,17 @@ func (r *run) closed(ctx context.Context, c *broker.Client, host string, m *wire
 		}
 		return
 	}
-	l.closed[host] = m.Entry
+	e := m.Entry
+	if e != nil {
+		// The agent reports a close as modified when it cannot tell
+		// otherwise (a file too new for its scan cache); a copy equal to
+		// the index is no modification: nothing is sent, and no fetch
+		// releases the targets' locks, so the close must.
+		if prior, had, err := r.h.db.Index(r.cfg.Name, m.Path); err == nil && had && prior.Entry == *e {
+			e = nil
+		}
+	}
+	l.closed[host] = e
 	if l.open() {
 		return
 	}
@@ -379,15 +389,6 @@ func (r *run) changes(ctx context.Context, c *broker.Client, host string, batch 
 		if r.quarantined(ch.Path) || (ch.Kind == wire.ChangeRename && r.quarantined(ch.OldPath)) {
 			continue
 		}
-		if l := r.locks[ch.Path]; l != nil && l.source != host {
-			// A change to a file another host holds: a second writer.
-			l.writers[host] = true
-			if ch.Kind == wire.ChangeWrite {
-				e := ch.Entry
-				l.closed[host] = &e
-			}
-			continue
-		}
 		key := ch.Path
 		if ch.Kind == wire.ChangeRename {
 			key = ch.OldPath
@@ -398,6 +399,15 @@ func (r *run) changes(ctx context.Context, c *broker.Client, host string, batch 
 			continue
 		}
 		if echo(ch, prior, had) {
+			continue
+		}
+		if l := r.locks[ch.Path]; l != nil && l.source != host {
+			// A change to a file another host holds: a second writer.
+			l.writers[host] = true
+			if ch.Kind == wire.ChangeWrite {
+				e := ch.Entry
+				l.closed[host] = &e
+			}
 			continue
 		}
 		for _, t := range targets {
@@ -510,7 +520,9 @@ func (r *run) changes(ctx context.Context, c *broker.Client, host string, batch 
 			}
 		default:
 			if ch.Kind == wire.ChangeRename {
-				r.forget(ch.OldPath)
+				// What the destination held is replaced; the records
+				// below the old path move with it (a folder's files).
+				r.forget(ch.Path)
 				if _, err := r.h.db.MoveIndex(r.cfg.Name, ch.OldPath, ch.Path); err != nil {
 					r.log.Error().Err(err).Msg("index")
 				}
@@ -539,7 +551,51 @@ func (r *run) changes(ctx context.Context, c *broker.Client, host string, batch 
 		r.quarantineLive(e.Path, conflict.ReasonConcurrentEdit,
 			fmt.Sprintf("changed on %s while %s's change was being applied: %s", e.Host, host, e.Msg), nil)
 	}
+	// A save by a source that keeps the file open (an office document,
+	// whose lock file stays): the fetch replaced each locked copy and so
+	// released its lock; the new copy is locked again.
+	for _, a := range done {
+		ch := a.change
+		if l := r.locks[ch.Path]; ch.Kind == wire.ChangeWrite && l != nil && l.source == host && !r.quarantined(ch.Path) {
+			var relock []string
+			for _, t := range l.targets {
+				if ok[ch.Path][t] {
+					relock = append(relock, t)
+				}
+			}
+			r.relock(ctx, c, l, relock)
+		}
+	}
 	return failed
+}
+
+// relock locks l's file again on targets, after a new version replaced
+// their locked copies. A target that cannot be locked now is left out of
+// l's targets (and a busy one is a writer, as in opened).
+func (r *run) relock(ctx context.Context, c *broker.Client, l *heldLock, targets []string) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, t := range targets {
+		wg.Go(func() {
+			lctx, cancel := context.WithTimeout(ctx, lockTimeout)
+			defer cancel()
+			_, err := c.Request(lctx, t, &wire.Lock{Session: r.cfg.Name, Path: l.path, Holder: l.source, User: l.user}, nil)
+			if err == nil {
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			l.targets = slices.DeleteFunc(l.targets, func(h string) bool { return h == t })
+			var we *wire.Error
+			if errors.As(err, &we) && we.Kind == wire.KindBusy {
+				l.writers[t] = true
+				r.event("lock-contended", t, l.path, fmt.Sprintf("could not be locked again on %s: open for writing there", t))
+				return
+			}
+			r.addError(*wire.ToError("lock", t, l.path, err))
+		})
+	}
+	wg.Wait()
 }
 
 // forget drops path's record and everything below it.

@@ -116,7 +116,12 @@ func (r *run) addError(e wire.Error) {
 }
 
 func (r *run) progress(host string, n int64) {
-	r.update(func(st *api.SessionStatus) { st.Bytes.Done += n })
+	r.update(func(st *api.SessionStatus) {
+		// Live transfers are counted by the live loop, in st.Live.
+		if st.Phase == api.PhaseSyncing {
+			st.Bytes.Done += n
+		}
+	})
 }
 
 // hostChanged is told of every agent coming or going. A participant lost

@@ -17,10 +17,11 @@ import (
 	"github.com/peerlink/peerlink/wire"
 )
 
-// applyBatch is how many ops one Apply carries: large enough that 100,000
-// small files take a hundred round trips, small enough to stay far below
-// the frame limit.
-const applyBatch = 1024
+// applyBatch is how many ops one Apply carries: the most a message may
+// (wire.MaxBatch), since each Apply ends with the target's sync and a round
+// trip during which nothing moves; 100,000 small files take 25 of them. Its
+// header stays far below the frame limit.
+const applyBatch = wire.MaxBatch
 
 // startup is the seed's Step 1: attach every host, scan, merge and resolve,
 // then transfer until every host holds the same tree.

@@ -76,7 +76,11 @@ func Marshal(to string, id, reply uint64, m Message, data []byte) ([]byte, error
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", m.Type(), err)
 	}
-	return EncodeFrame(Envelope{Type: m.Type(), To: to, ID: id, Reply: reply, Body: body}, data)
+	env := Envelope{Type: m.Type(), To: to, ID: id, Reply: reply, Body: body}
+	if b, ok := fastEncode(env, data); ok {
+		return b, nil
+	}
+	return EncodeFrame(env, data)
 }
 
 // Decode turns a frame's body into its typed message, strictly: unknown

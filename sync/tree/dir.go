@@ -2,7 +2,6 @@ package tree
 
 import (
 	"io/fs"
-	"os"
 	"sync"
 
 	"github.com/peerlink/peerlink/wire"
@@ -41,11 +40,16 @@ func (t *Tree) OpenDir(path string) (*Dir, error) {
 	if !d.owned {
 		// The root's shared descriptor has a file offset that listing
 		// would move: give this Dir its own.
-		f, err := t.root.OpenFile(".", os.O_RDONLY|unix.O_DIRECTORY, 0)
+		var nfd int
+		err := withFd(t.top, func(fd int) error {
+			var err error
+			nfd, err = unix.Openat(fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			return err
+		})
 		if err != nil {
-			return nil, err
+			return nil, &fs.PathError{Op: "open", Path: t.dir, Err: err}
 		}
-		d = folder{f: f, owned: true}
+		d = folder{fd: nfd, raw: true, owned: true}
 	}
 	return &Dir{d: d, path: path}, nil
 }
@@ -55,10 +59,7 @@ func (d *Dir) Path() string { return d.path }
 
 // Close releases the folder.
 func (d *Dir) Close() error {
-	if d.d.owned {
-		return d.d.f.Close()
-	}
-	return nil
+	return d.d.closeErr()
 }
 
 var direntBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
@@ -106,7 +107,7 @@ func (d *Dir) OpenDir(name string) (*Dir, error) {
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: p, Err: err}
 	}
-	return &Dir{d: folder{f: os.NewFile(uintptr(nfd), p), owned: true}, path: p}, nil
+	return &Dir{d: folder{fd: nfd, raw: true, owned: true}, path: p}, nil
 }
 
 // RemoveTemp removes name if it is one of peerlink's temp files (IsTemp)

@@ -120,6 +120,8 @@ func (p *Pending) DeferSync() { p.deferSync = true }
 type Staged struct {
 	done chan struct{}
 	err  error
+	info Info // the file as put in place, when err is nil
+	ok   bool // info was read
 }
 
 // Done is closed when a Sync has dealt with the file.
@@ -134,6 +136,18 @@ func (s *Staged) Err() error {
 		return s.err
 	default:
 		return errors.New("not synced yet")
+	}
+}
+
+// Info describes the file as it was right after it was put in place (its
+// change time moved with the rename), for a scan cache; false if that is
+// unknown. Meaningful only once Done is closed and Err is nil.
+func (s *Staged) Info() (Info, bool) {
+	select {
+	case <-s.done:
+		return s.info, s.ok && s.err == nil
+	default:
+		return Info{}, false
 	}
 }
 
@@ -293,6 +307,12 @@ func (s *staged) place(d folder, f *os.File) error {
 	}
 	if err != nil {
 		return fmt.Errorf("commit %s: %w", s.path, &os.LinkError{Op: "rename", Old: s.tmp, New: s.path, Err: err})
+	}
+	if s.out != nil {
+		// What the caller's scan cache needs, while the folder is open.
+		if d.do(func(fd int) error { return unix.Fstatat(fd, base, &st, unix.AT_SYMLINK_NOFOLLOW) }) == nil {
+			s.out.info, s.out.ok = infoOf(&st), true
+		}
 	}
 	return nil
 }

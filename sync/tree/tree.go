@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/peerlink/peerlink/wire"
 	"golang.org/x/sys/unix"
@@ -143,33 +144,93 @@ func checkPath(p string) error {
 }
 
 // folder is an open folder of the tree; close releases it unless it is the
-// Tree's own root descriptor.
+// Tree's own root descriptor. An owned folder is usually a bare descriptor
+// (raw), used by one goroutine at a time: no *os.File to allocate, register
+// and reference-count per file synchronised.
 type folder struct {
-	f     *os.File
+	f     *os.File // the Tree's root descriptor, or a folder opened by os.Root
+	fd    int      // the descriptor, when raw
+	raw   bool
 	owned bool
 }
 
-func (d folder) close() {
-	if d.owned {
-		d.f.Close()
+func (d folder) close() { d.closeErr() }
+
+func (d folder) closeErr() error {
+	switch {
+	case !d.owned:
+		return nil
+	case d.raw:
+		return unix.Close(d.fd)
+	default:
+		return d.f.Close()
 	}
 }
 
-func (d folder) do(fn func(fd int) error) error { return withFd(d.f, fn) }
+func (d folder) do(fn func(fd int) error) error {
+	switch {
+	case d.raw:
+		return fn(d.fd)
+	case d.f != nil:
+		return withFd(d.f, fn)
+	default:
+		return unix.EBADF
+	}
+}
 
-// openFolder opens the folder rel ("" for the root) through the os.Root.
-// With create, missing folders are made first (mode dirMode).
+// openFolder opens the folder rel ("" for the root), never outside the
+// root. With create, missing folders are made first (mode dirMode).
 func (t *Tree) openFolder(rel string, create bool) (folder, error) {
 	if rel == "" {
 		return folder{f: t.top}, nil
 	}
-	f, err := t.root.OpenFile(rel, os.O_RDONLY|unix.O_DIRECTORY, 0)
+	d, err := t.openBeneath(rel)
 	if create && errors.Is(err, fs.ErrNotExist) {
 		if err = t.root.MkdirAll(rel, dirMode); err == nil {
 			t.markDirty(wire.Parent(rel))
-			f, err = t.root.OpenFile(rel, os.O_RDONLY|unix.O_DIRECTORY, 0)
+			d, err = t.openBeneath(rel)
 		}
 	}
+	if err != nil {
+		return folder{}, err
+	}
+	return d, nil
+}
+
+// noOpenat2 is set once openat2(2) turned out to be missing (Linux before
+// 5.6, or refused by a seccomp filter): folders are opened through the
+// os.Root from then on.
+var noOpenat2 atomic.Bool
+
+// openBeneath opens the folder rel with one openat2(RESOLVE_BENEATH): the
+// kernel refuses any resolution that leaves the root, ".." or symlinks
+// included, which is the guarantee os.Root gives with a system call per
+// path element and an *os.File. Where openat2 is missing it uses the
+// os.Root.
+func (t *Tree) openBeneath(rel string) (folder, error) {
+	if !noOpenat2.Load() {
+		how := unix.OpenHow{Flags: unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS}
+		var nfd int
+		err := withFd(t.top, func(fd int) error {
+			var err error
+			for try := 0; ; try++ {
+				// EAGAIN: a rename raced with the resolution; EINTR: a signal.
+				nfd, err = unix.Openat2(fd, rel, &how)
+				if (err != unix.EAGAIN && err != unix.EINTR) || try == 8 {
+					return err
+				}
+			}
+		})
+		switch err {
+		case nil:
+			return folder{fd: nfd, raw: true, owned: true}, nil
+		case unix.ENOSYS, unix.EPERM:
+			noOpenat2.Store(true)
+		default:
+			return folder{}, &fs.PathError{Op: "openat", Path: rel, Err: err}
+		}
+	}
+	f, err := t.root.OpenFile(rel, os.O_RDONLY|unix.O_DIRECTORY, 0)
 	if err != nil {
 		return folder{}, err
 	}

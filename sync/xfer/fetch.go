@@ -15,6 +15,14 @@ import (
 // transfer holds at most Window+1 chunks in memory.
 const Window = 8
 
+// Budget bounds the chunks requested and not yet written across every
+// fetch of the process: with many large files in flight at once, Window
+// chunks each would hold fetchesInFlight × (Window+1) MiB; the budget holds
+// the agent's memory for chunks to Budget MiB whatever the file sizes.
+const Budget = 32
+
+var budget = make(chan struct{}, Budget)
+
 // Source is all a fetch needs of the link to the source agent.
 type Source interface {
 	Read(ctx context.Context, from string, r *wire.Read) (wire.ReadData, []byte, error)
@@ -71,9 +79,28 @@ func fetchFile(ctx context.Context, src Source, t *tree.Tree, session string, op
 	// Once a large chunk arrives uncompressed, the rest is asked for raw:
 	// the file is not worth the source's CPU.
 	var incompressible atomic.Bool
+	// Every chunk requested holds a unit of the budget until it is written;
+	// on the way out, what was requested and not written gives its units
+	// back once the requester has stopped.
+	var acquired atomic.Int64
+	var released int64
+	defer func() {
+		cancel()
+		for range queue {
+		}
+		for n := acquired.Load() - released; n > 0; n-- {
+			<-budget
+		}
+	}()
 	go func() {
 		defer close(queue)
 		for off := int64(0); off < want.Size; off += wire.ChunkSize {
+			select {
+			case budget <- struct{}{}:
+				acquired.Add(1)
+			case <-ctx.Done():
+				return
+			}
 			res := make(chan chunkResult, 1)
 			select {
 			case queue <- res:
@@ -108,6 +135,8 @@ func fetchFile(ctx context.Context, src Source, t *tree.Tree, session string, op
 		if _, err := p.Write(r.data); err != nil {
 			return wire.Entry{}, nil, err
 		}
+		released++
+		<-budget
 		if progress != nil {
 			progress(int64(len(r.data)))
 		}

@@ -1,0 +1,122 @@
+package tree
+
+import (
+	"io"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/peerlink/peerlink/wire"
+)
+
+// stage writes content to name with DeferSync and returns its outcome.
+func stage(t *testing.T, tr *Tree, name, content string) *Staged {
+	t.Helper()
+	p, err := tr.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.DeferSync()
+	io.WriteString(p, content)
+	if err := p.Commit(entryFor(name, content, 7, 0o640), nil); err != nil {
+		t.Fatal(err)
+	}
+	st := p.Staged()
+	if st == nil {
+		t.Fatal("Commit with DeferSync returned no Staged")
+	}
+	return st
+}
+
+func TestStagedOutcome(t *testing.T) {
+	tr, dir := openTree(t)
+	writeFile(t, filepath.Join(dir, "b/taken"), "a user's")
+	ok := stage(t, tr, "a/1", "one")
+	taken := stage(t, tr, "b/taken", "ours")
+	select {
+	case <-ok.Done():
+		t.Fatal("a staged file is decided before Sync")
+	default:
+	}
+	if ok.Err() == nil {
+		t.Error("Err is nil before Sync")
+	}
+	if _, ok := ok.Info(); ok {
+		t.Error("Info is known before Sync")
+	}
+	if _, err := tr.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ok.Err(); err != nil {
+		t.Errorf("a/1: %v", err)
+	}
+	info, known := ok.Info()
+	want, err := tr.Lstat("a/1")
+	if !known || err != nil || info != want {
+		t.Errorf("Info %+v (known %v), Lstat after Sync %+v (%v)", info, known, want, err)
+	}
+	if err := taken.Err(); !isKind(err, wire.KindChanged) {
+		t.Errorf("b/taken: %v, want changed since the scan", err)
+	}
+	if _, known := taken.Info(); known {
+		t.Error("Info known of a file not put in place")
+	}
+	if got := readFile(t, filepath.Join(dir, "b/taken")); got != "a user's" {
+		t.Errorf("the user's file was replaced: %q", got)
+	}
+}
+
+// A Sync returns only once every file staged before it was called is
+// decided, even by a Sync that another goroutine started first.
+func TestSyncDecidesEverythingStagedBefore(t *testing.T) {
+	tr, _ := openTree(t)
+	for round := range 20 {
+		var all []*Staged
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for g := range 4 {
+			wg.Go(func() {
+				for i := range 10 {
+					st := stage(t, tr, filepath.Join("d", string(rune('a'+g)), string(rune('a'+round))+string(rune('a'+i))), "x")
+					mu.Lock()
+					all = append(all, st)
+					mu.Unlock()
+					if i%3 == 0 {
+						tr.Sync()
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if _, err := tr.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range all {
+			select {
+			case <-st.Done():
+				if err := st.Err(); err != nil {
+					t.Fatal(err)
+				}
+			default:
+				t.Fatal("a file staged before Sync is undecided after it")
+			}
+		}
+	}
+}
+
+func TestCloseFailsWhatIsStaged(t *testing.T) {
+	tr, dir := openTree(t)
+	st := stage(t, tr, "a/1", "one")
+	tr.Close()
+	select {
+	case <-st.Done():
+	default:
+		t.Fatal("Close left a staged file undecided")
+	}
+	if st.Err() == nil {
+		t.Error("a staged file dropped by Close reports success")
+	}
+	if left := temps(t, dir); len(left) != 1 {
+		t.Errorf("temp files %v, want the dropped one left for the next scan", left)
+	}
+}

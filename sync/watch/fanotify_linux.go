@@ -1,0 +1,245 @@
+//go:build linux && !watch_fsnotify
+
+package watch
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// fanRetry: when the opener's descriptor is not (yet) in /proc — the event
+// is queued before open(2) installs it, and a busy machine may hold the
+// opener between the two — the lookup is tried again after these delays,
+// unless the opener is gone.
+var fanRetry = []time.Duration{200 * time.Microsecond, time.Millisecond, 4 * time.Millisecond, 16 * time.Millisecond, 64 * time.Millisecond}
+
+// fanGrace: how long a modification waits for fanotify's WriteOpen of the
+// same file before it stands for the open itself (a writer quicker than
+// the lookup); a bit more than the retries take.
+var fanGrace = 100 * time.Millisecond
+
+// fanOpen is a write-open found by the fanotify goroutine, or (overflow) the
+// news that fanotify lost events.
+type fanOpen struct {
+	rel      string
+	pid      int
+	user     string
+	closes   uint64 // Watcher.closes when the lookup began
+	overflow bool
+}
+
+// openFanotify returns a fanotify descriptor that reports every open of a
+// file on the file system holding path, with the opener's pid and a
+// descriptor of the opened file.
+func openFanotify(path string) (*os.File, error) {
+	fd, err := unix.FanotifyInit(unix.FAN_CLASS_NOTIF|unix.FAN_CLOEXEC|unix.FAN_NONBLOCK, unix.O_RDONLY|unix.O_LARGEFILE|unix.O_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("fanotify_init: %w", err)
+	}
+	if err := unix.FanotifyMark(fd, unix.FAN_MARK_ADD|unix.FAN_MARK_FILESYSTEM, unix.FAN_OPEN, unix.AT_FDCWD, path); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("fanotify_mark FAN_MARK_FILESYSTEM %s: %w", path, err)
+	}
+	return os.NewFile(uintptr(fd), "fanotify"), nil
+}
+
+const fanMetaLen = 24 // sizeof(struct fanotify_event_metadata)
+
+// readFanotify reads open events, keeps those of regular files below the
+// root opened by another process than IgnorePid, and finds out whether the
+// opener can write.
+func (w *Watcher) readFanotify() {
+	defer w.workers.Done()
+	prefix := w.real + "/"
+	if w.real == "/" {
+		prefix = "/"
+	}
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := w.fan.Read(buf)
+		if err != nil {
+			if w.stopped() || errors.Is(err, os.ErrClosed) {
+				return
+			}
+			if errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN) {
+				continue
+			}
+			w.stop(fmt.Errorf("watch %s: reading fanotify: %w", w.root, err))
+			return
+		}
+		for b := buf[:n]; len(b) >= fanMetaLen; {
+			evLen := int(binary.NativeEndian.Uint32(b[0:]))
+			vers := b[4]
+			mask := binary.NativeEndian.Uint64(b[8:])
+			fd := int(int32(binary.NativeEndian.Uint32(b[16:])))
+			pid := int(int32(binary.NativeEndian.Uint32(b[20:])))
+			if vers != unix.FANOTIFY_METADATA_VERSION || evLen < fanMetaLen || evLen > len(b) {
+				w.stop(fmt.Errorf("watch %s: fanotify event of an unknown version %d", w.root, vers))
+				return
+			}
+			b = b[evLen:]
+			if mask&unix.FAN_Q_OVERFLOW != 0 {
+				w.sendFan(fanOpen{overflow: true})
+			}
+			if fd >= 0 {
+				w.fanEvent(fd, pid, prefix)
+			}
+		}
+	}
+}
+
+// fanEvent handles one open: fd is the kernel's descriptor of the opened
+// file, which it closes.
+func (w *Watcher) fanEvent(fd, pid int, prefix string) {
+	defer unix.Close(fd)
+	if pid <= 0 || pid == w.opts.IgnorePid {
+		return
+	}
+	p, err := os.Readlink(procFd(fd))
+	if err != nil || !strings.HasPrefix(p, prefix) {
+		return
+	}
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Nlink == 0 {
+		return // not a file, or already removed (its link reads "... (deleted)")
+	}
+	rel := p[len(prefix):]
+	if !validPath(rel) {
+		return
+	}
+	w.resolveOpen(fanOpen{rel: rel, pid: pid}, st.Dev, st.Ino, 0)
+}
+
+// resolveOpen looks for the opener's descriptor of the file dev/ino and
+// reports a write-open if it (or another of its descriptors on that file)
+// is open for writing. A descriptor not found may not be installed yet:
+// it is looked for again a little later (and then maybe the open is over:
+// a writer that quick still shows as Changed and Closed).
+func (w *Watcher) resolveOpen(r fanOpen, dev, ino uint64, attempt int) {
+	r.closes = w.closes.Load()
+	found, write, alive := openerWrites(r.pid, dev, ino)
+	if !found && alive && attempt < len(fanRetry) && !w.stopped() {
+		time.AfterFunc(fanRetry[attempt], func() { w.resolveOpen(r, dev, ino, attempt+1) })
+		return
+	}
+	if write {
+		r.user = w.users.name(r.pid)
+		w.sendFan(r)
+	}
+}
+
+func (w *Watcher) sendFan(r fanOpen) {
+	select {
+	case w.fanCh <- r:
+	case <-w.done:
+	}
+}
+
+// onFanOpen reports a write-open found by fanotify.
+func (w *Watcher) onFanOpen(r fanOpen) {
+	if r.overflow {
+		w.push(Event{Op: Overflow})
+		return
+	}
+	if _, isLock := officeLock(r.rel[strings.LastIndexByte(r.rel, '/')+1:], false); isLock || w.opts.Filter.Excluded(r.rel, false) {
+		return
+	}
+	if w.closeSeq[r.rel] > r.closes {
+		// The file was Closed after the lookup found it open: that open
+		// is over, and its WriteOpen would come after its Closed.
+		return
+	}
+	delete(w.unseen, r.rel)
+	w.writeOpen(Event{Op: WriteOpen, Path: r.rel, Pid: r.pid, User: r.user})
+}
+
+// openerWrites looks through the descriptors of process pid for those open
+// on the file dev/ino: found if there is one, write if one of them is open
+// for writing (O_WRONLY or O_RDWR in /proc/PID/fdinfo); alive is false
+// when the process is gone.
+func openerWrites(pid int, dev, ino uint64) (found, write, alive bool) {
+	base := "/proc/" + strconv.Itoa(pid)
+	d, err := os.Open(base + "/fd")
+	if err != nil {
+		return false, false, false
+	}
+	names, _ := d.Readdirnames(-1)
+	d.Close()
+	for _, n := range names {
+		var st unix.Stat_t
+		if unix.Stat(base+"/fd/"+n, &st) != nil || st.Dev != dev || st.Ino != ino {
+			continue
+		}
+		found = true
+		if flags, ok := fdFlags(base + "/fdinfo/" + n); ok && flags&unix.O_ACCMODE != unix.O_RDONLY {
+			return true, true, true
+		}
+	}
+	return found, false, true
+}
+
+// fdFlags reads the "flags:" line (octal) of a /proc fdinfo file.
+func fdFlags(path string) (int, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false
+	}
+	for line := range bytes.Lines(b) {
+		if v, ok := bytes.CutPrefix(line, []byte("flags:")); ok {
+			n, err := strconv.ParseUint(string(bytes.TrimSpace(v)), 8, 32)
+			return int(n), err == nil
+		}
+	}
+	return 0, false
+}
+
+// userCache maps uids to user names.
+type userCache struct {
+	mu    sync.Mutex
+	names map[string]string
+}
+
+// name returns the user name of process pid's effective uid; the uid in
+// decimal when it has no name; "" if the process is gone.
+func (c *userCache) name(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return ""
+	}
+	var uid string
+	for line := range bytes.Lines(b) {
+		if v, ok := bytes.CutPrefix(line, []byte("Uid:")); ok {
+			if f := strings.Fields(string(v)); len(f) >= 2 {
+				uid = f[1] // real, effective, saved, file system
+			}
+			break
+		}
+	}
+	if uid == "" {
+		return ""
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n, ok := c.names[uid]; ok {
+		return n
+	}
+	n := uid
+	if u, err := user.LookupId(uid); err == nil {
+		n = u.Username
+	}
+	if c.names == nil {
+		c.names = map[string]string{}
+	}
+	c.names[uid] = n
+	return n
+}

@@ -1,0 +1,35 @@
+package wire
+
+import "testing"
+
+func TestReadManyLimits(t *testing.T) {
+	ref := func(p string, size int64) FileRef { return FileRef{Path: p, Size: size, Mtime: 1} }
+	many := make([]FileRef, MaxReadMany+1)
+	for i := range many {
+		many[i] = ref("f", 1)
+	}
+	bad := []struct {
+		name string
+		m    Message
+	}{
+		{"no files", &ReadMany{Session: "docs"}},
+		{"too many files", &ReadMany{Session: "docs", Files: many}},
+		{"bad session", &ReadMany{Session: "", Files: []FileRef{ref("a", 1)}}},
+		{"bad path", &ReadMany{Session: "docs", Files: []FileRef{ref("../a", 1)}}},
+		{"negative size", &ReadMany{Session: "docs", Files: []FileRef{ref("a", -1)}}},
+		{"too many bytes", &ReadMany{Session: "docs", Files: []FileRef{ref("a", ChunkSize), ref("b", 1)}}},
+		{"too many parts", &ReadManyData{Parts: make([]ReadPart, MaxReadMany+1)}},
+		{"negative length", &ReadManyData{Parts: []ReadPart{{N: -1, Len: -1}}}},
+		{"raw part of another length", &ReadManyData{Parts: []ReadPart{{N: 5, Len: 4}}}},
+		{"data and an error", &ReadManyData{Parts: []ReadPart{{N: 1, Len: 1, Error: &Error{Kind: KindChanged}}}}},
+		{"parts beyond a frame", &ReadManyData{Parts: []ReadPart{{N: ChunkSize, Len: ChunkSize}, {N: ChunkSize, Len: ChunkSize}}}},
+	}
+	for _, tt := range bad {
+		if err := tt.m.Validate(); err == nil {
+			t.Errorf("%s: accepted", tt.name)
+		}
+	}
+	if err := (&ReadMany{Session: "docs", Files: []FileRef{ref("a", ChunkSize-1), ref("b", 1), ref("c", 0)}}).Validate(); err != nil {
+		t.Errorf("a full batch: %v", err)
+	}
+}
