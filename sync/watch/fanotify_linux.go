@@ -21,12 +21,15 @@ import (
 // is queued before open(2) installs it, and a busy machine may hold the
 // opener between the two — the lookup is tried again after these delays,
 // unless the opener is gone.
-var fanRetry = []time.Duration{200 * time.Microsecond, time.Millisecond, 4 * time.Millisecond, 16 * time.Millisecond, 64 * time.Millisecond}
+var fanRetry = []time.Duration{200 * time.Microsecond, time.Millisecond, 4 * time.Millisecond, 16 * time.Millisecond, 64 * time.Millisecond,
+	256 * time.Millisecond, 512 * time.Millisecond}
 
 // fanGrace: how long a modification waits for fanotify's WriteOpen of the
 // same file before it stands for the open itself (a writer quicker than
-// the lookup); a bit more than the retries take.
-var fanGrace = 100 * time.Millisecond
+// the lookup); a bit more than the retries take, which on a loaded machine
+// (timers firing late, the opener descheduled between the event and its
+// descriptor's install) is far more than their sum.
+var fanGrace = time.Second
 
 // fanOpen is a write-open found by the fanotify goroutine, or (overflow) the
 // news that fanotify lost events.
