@@ -13,18 +13,58 @@ import (
 // The store's reader remembers every path looked up, so pruning the records
 // of vanished files needs no help from Seen: Finish prunes after a complete
 // scan, and a failed scan prunes nothing.
+//
+// Records of files the scan read are written by a goroutine of their own,
+// cacheBatch at a time: a write is a bbolt commit, and its fsync, which the
+// scan would otherwise wait for at every batch it emits (measured: 100,000
+// records in batches of 2,000 took 0.8 s, in batches of 16,384 0.36 s).
 type scanCache struct {
 	a       *Agent
 	session string
 	r       *store.CacheReader
+
+	pending []store.CachedPath
+	writes  chan []store.CachedPath // to writer; closed by Finish or Close
+	done    chan struct{}           // closed when writer returns
+	err     error                   // the writer's first error, once done
+	closed  bool
 }
+
+// cacheBatch is how many records one cache write holds.
+const cacheBatch = 16384
 
 func (a *Agent) openCache(session string) (*scanCache, error) {
 	r, err := a.db.BeginScan(session)
 	if err != nil {
 		return nil, err
 	}
-	return &scanCache{a: a, session: session, r: r}, nil
+	c := &scanCache{a: a, session: session, r: r, writes: make(chan []store.CachedPath, 1), done: make(chan struct{})}
+	go c.writer()
+	return c, nil
+}
+
+func (c *scanCache) writer() {
+	defer close(c.done)
+	for batch := range c.writes {
+		if c.err == nil {
+			c.err = c.a.db.UpdateCache(c.session, batch, nil)
+		}
+	}
+}
+
+// drain hands what is pending to the writer, waits for it to finish, and
+// returns its error.
+func (c *scanCache) drain() error {
+	if !c.closed {
+		if len(c.pending) > 0 {
+			c.writes <- c.pending
+			c.pending = nil
+		}
+		close(c.writes)
+		c.closed = true
+	}
+	<-c.done
+	return c.err
 }
 
 func (c *scanCache) Lookup(path string) (scan.Cached, bool) {
@@ -33,17 +73,28 @@ func (c *scanCache) Lookup(path string) (scan.Cached, bool) {
 }
 
 func (c *scanCache) Update(changed []scan.CachedPath) error {
-	out := make([]store.CachedPath, len(changed))
-	for i, p := range changed {
-		out[i] = store.CachedPath{Path: p.Path, Cached: store.Cached(p.Cached)}
+	for _, p := range changed {
+		c.pending = append(c.pending, store.CachedPath{Path: p.Path, Cached: store.Cached(p.Cached)})
 	}
-	return c.a.db.UpdateCache(c.session, out, nil)
+	if len(c.pending) < cacheBatch {
+		return nil
+	}
+	select {
+	case <-c.done:
+		return c.err // the writer stopped: it failed
+	case c.writes <- c.pending:
+	}
+	c.pending = make([]store.CachedPath, 0, cacheBatch)
+	return nil
 }
 
 func (c *scanCache) Seen([]string) error { return nil }
 
 // Finish drops the records of files the completed scan did not see.
 func (c *scanCache) Finish() error {
+	if err := c.drain(); err != nil {
+		return err
+	}
 	if err := c.r.Err(); err != nil {
 		return err
 	}
@@ -53,7 +104,15 @@ func (c *scanCache) Finish() error {
 	return nil
 }
 
-func (c *scanCache) Close() error { return c.r.Close() }
+// Close ends the scan's use of the cache; records still pending are
+// written first (a failed scan's reads are still true).
+func (c *scanCache) Close() error {
+	werr := c.drain()
+	if err := c.r.Close(); err != nil {
+		return err
+	}
+	return werr
+}
 
 // recordApplied writes the files this agent just committed into its scan
 // cache, so that the next start does not read back what was just verified

@@ -55,7 +55,11 @@ type live struct {
 	viaLock map[string]string    // documents opened per an office lock file: their lock file
 	settle  map[string]time.Time // files waiting to be reported, by when
 	pending []wire.Change
-	done    chan struct{}
+	// cache holds the scan cache records to write at the next flush (nil:
+	// delete the path's record): one bbolt commit, and its fsync, for a
+	// burst rather than one per file.
+	cache map[string]*store.CachedPath
+	done  chan struct{}
 }
 
 // expectation is what a path will look like after an op of the agent's
@@ -85,7 +89,8 @@ func (a *Agent) startLive(ctx context.Context, c *broker.Client, s *attached) (*
 		a.log.Error().Err(err).Str("session", s.name).Msg("undo stale locks")
 	}
 	l := &live{a: a, s: s, c: c, locker: locker, expect: map[string]expectation{},
-		opened: map[string]bool{}, viaLock: map[string]string{}, settle: map[string]time.Time{}, done: make(chan struct{})}
+		opened: map[string]bool{}, viaLock: map[string]string{}, settle: map[string]time.Time{},
+		cache: map[string]*store.CachedPath{}, done: make(chan struct{})}
 	w, err := watch.New(ctx, s.root, watch.Options{Filter: s.filter, IgnorePid: os.Getpid()})
 	if err != nil {
 		close(l.done)
@@ -155,12 +160,38 @@ func (l *live) loop(ctx context.Context) {
 				l.flush(ctx)
 				return
 			}
-			l.handle(ctx, ev)
+			for _, e := range l.lookAhead(ev) {
+				l.handle(ctx, e)
+			}
 		case <-timer.C:
 			l.due(ctx)
 		case <-ctx.Done():
 			return
 		}
+	}
+}
+
+// lookAhead returns the events to handle for ev. A WriteOpen whose Closed
+// is already queued right behind it was over before it was seen (a file
+// written faster than the detector could name its writer: an unzip, a
+// copy): there is nothing left to lock, and the file is reported as a
+// plain change, batched with the rest of a burst, rather than costing a
+// lock and an unlock on every target through the hub, one file at a time.
+func (l *live) lookAhead(ev watch.Event) []watch.Event {
+	if ev.Op != watch.WriteOpen || ev.LockFile != "" || ev.IsDir || l.opened[ev.Path] || l.locker.Locked(ev.Path) {
+		return []watch.Event{ev}
+	}
+	select {
+	case next, ok := <-l.w.Events():
+		if !ok {
+			return []watch.Event{ev} // the next receive sees the end
+		}
+		if next.Op == watch.Closed && next.Path == ev.Path && next.LockFile == "" {
+			return []watch.Event{{Op: watch.Changed, Path: ev.Path}}
+		}
+		return []watch.Event{ev, next}
+	default:
+		return []watch.Event{ev}
 	}
 }
 
@@ -172,7 +203,7 @@ func (l *live) arm(t *time.Timer) {
 			next = at
 		}
 	}
-	if len(l.pending) > 0 {
+	if len(l.pending) > 0 || len(l.cache) > 0 {
 		if at := time.Now().Add(flushAfter); next.IsZero() || at.Before(next) {
 			next = at
 		}
@@ -190,6 +221,9 @@ func (l *live) due(ctx context.Context) {
 		if !at.After(now) {
 			delete(l.settle, p)
 			l.report(p)
+			if len(l.pending) >= changesPerMessage {
+				l.flush(ctx)
+			}
 		}
 	}
 	l.flush(ctx)
@@ -270,9 +304,7 @@ func (l *live) handle(ctx context.Context, ev watch.Event) {
 		if l.echo(ev.Path) {
 			return
 		}
-		if err := l.a.db.UpdateCache(l.s.name, nil, []string{ev.Path}); err != nil {
-			l.a.log.Debug().Err(err).Msg("scan cache")
-		}
+		l.cache[ev.Path] = nil
 		l.add(ctx, wire.Change{Kind: wire.ChangeRemove, Path: ev.Path})
 	case watch.Renamed:
 		delete(l.settle, ev.OldPath)
@@ -309,26 +341,45 @@ func (l *live) report(path string) {
 	if l.echo(path) {
 		return
 	}
+	if l.locker.Locked(path) {
+		return // the lock's mode and flag, not a user's change
+	}
 	info, err := l.s.tree.Lstat(path)
 	if err != nil || info.Kind != wire.KindFile {
 		return
 	}
 	e, modified := l.entry(path)
-	if !modified {
-		return
+	switch {
+	case modified:
+		l.pending = append(l.pending, wire.Change{Kind: wire.ChangeWrite, Path: path, Entry: e})
+	case e.Kind == wire.KindFile:
+		// The same content, but the inode changed (a chmod, a touch to
+		// the same time): the mode may be new. The hub drops it if the
+		// index holds the same.
+		l.pending = append(l.pending, wire.Change{Kind: wire.ChangeMeta, Path: path, Entry: e})
 	}
-	l.pending = append(l.pending, wire.Change{Kind: wire.ChangeWrite, Path: path, Entry: e})
 }
 
 // entry returns path's current entry, hashing it unless the scan cache
-// says it is unchanged, and whether it differs from the cache.
+// says it is unchanged, and whether it differs from the cache. An entry
+// that is not modified is returned (with its hash) when the inode changed
+// all the same, the zero Entry when the cache says nothing changed.
 func (l *live) entry(path string) (wire.Entry, bool) {
 	info, err := l.s.tree.Lstat(path)
 	if err != nil || info.Kind != wire.KindFile {
 		return wire.Entry{}, false
 	}
 	e := info.Entry(path)
-	c, cached := l.a.db.Cached(l.s.name, path)
+	var c store.Cached
+	cp, cached := l.cache[path]
+	if cached {
+		cached = cp != nil
+		if cached {
+			c = cp.Cached
+		}
+	} else {
+		c, cached = l.a.db.Cached(l.s.name, path)
+	}
 	if cached && c.Size == info.Size && c.Mtime == info.Mtime && c.Ctime == info.Ctime && c.Ino == info.Ino {
 		return wire.Entry{}, false
 	}
@@ -337,10 +388,7 @@ func (l *live) entry(path string) (wire.Entry, bool) {
 		return wire.Entry{}, false
 	}
 	e.Hash = h
-	cp := store.CachedPath{Path: path, Cached: store.Cached{Size: info.Size, Mtime: info.Mtime, Ctime: info.Ctime, Ino: info.Ino, Hash: e.Hash}}
-	if err := l.a.db.UpdateCache(l.s.name, []store.CachedPath{cp}, nil); err != nil {
-		l.a.log.Debug().Err(err).Msg("scan cache")
-	}
+	l.cache[path] = &store.CachedPath{Path: path, Cached: store.Cached{Size: info.Size, Mtime: info.Mtime, Ctime: info.Ctime, Ino: info.Ino, Hash: e.Hash}}
 	// Only the inode's change time moved (a chmod back and forth, a hard
 	// link): the same content at the same time is no modification.
 	return e, !cached || c.Hash != h || c.Size != info.Size || c.Mtime != info.Mtime
@@ -368,8 +416,23 @@ func (l *live) add(ctx context.Context, ch wire.Change) {
 	}
 }
 
-// flush sends the queued changes, settled files first.
+// flush writes the scan cache records and sends the queued changes.
 func (l *live) flush(ctx context.Context) {
+	if len(l.cache) > 0 {
+		var changed []store.CachedPath
+		var removed []string
+		for p, cp := range l.cache {
+			if cp == nil {
+				removed = append(removed, p)
+			} else {
+				changed = append(changed, *cp)
+			}
+		}
+		clear(l.cache)
+		if err := l.a.db.UpdateCache(l.s.name, changed, removed); err != nil {
+			l.a.log.Debug().Err(err).Msg("scan cache")
+		}
+	}
 	if len(l.pending) == 0 {
 		return
 	}

@@ -294,3 +294,10 @@ func (c *cluster) logs(n int) string {
 	}
 	return b.String()
 }
+
+// restarts counts the times the hub's log says a session started over
+// (an attempt interrupted by a host that went away).
+func (c *cluster) restarts() int {
+	b, _ := os.ReadFile(c.hub.log)
+	return strings.Count(string(b), "will start over")
+}

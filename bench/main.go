@@ -105,6 +105,7 @@ type row struct {
 	rsync    time.Duration
 	rsyncWhy string // what rsync measured, when not a fresh copy
 	cpWhy    string
+	note     string // what went wrong without failing the run
 	rss      rss
 	agents   []string
 	err      error
@@ -247,6 +248,9 @@ func (b *bench) initial(ctx context.Context, name string, spec treeSpec, keep bo
 	// not allocate among the inodes this one freed.
 	b.load = append(b.load, name+" "+loadAverage())
 	fail := func(err error) (row, *synced) {
+		if ctx.Err() != nil {
+			err = ctx.Err() // interrupted: no need for the processes' logs
+		}
 		r.err = err
 		b.logf("%s: %v", name, err)
 		return r, nil
@@ -315,9 +319,17 @@ func (b *bench) initial(ctx context.Context, name string, spec treeSpec, keep bo
 	if err != nil {
 		return fail(err)
 	}
-	r.hubTook = st.Status.Synced.Sub(st.Status.Started)
+	if !st.Status.Started.IsZero() && st.Status.Synced.After(st.Status.Started) {
+		r.hubTook = st.Status.Synced.Sub(st.Status.Started)
+	}
+	if n := c.restarts(); n > 0 {
+		r.note = fmt.Sprintf("the hub started the session over %d times during the sync (see its log): the time includes every attempt", n)
+	}
 	b.logf("%s: peerlink %s (hub: %s; %d files, %s)", name, r.peerlink.Round(time.Millisecond), r.hubTook.Round(time.Millisecond),
 		st.Status.Files.Done, size(st.Status.Bytes.Done))
+	if r.note != "" {
+		b.logf("%s: %s", name, r.note)
+	}
 	if keep {
 		if _, err := c.cli(ctx, "session", "stop", s.name); err != nil {
 			return fail(err)
@@ -364,6 +376,9 @@ func (b *bench) restart(ctx context.Context, s *synced) []row {
 	first := row{scenario: fmt.Sprintf("restart, %s files, no change, fresh processes (start --wait)", count(spec.files)), files: spec.files, bytes: spec.bytes(),
 		agents: []string{siteA, siteB}}
 	fail := func(err error) []row {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
 		r.err = err
 		b.logf("restart: %v", err)
 		return []row{first, r}

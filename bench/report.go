@@ -40,6 +40,9 @@ func (b *bench) markdown() string {
 		if r.err != nil {
 			pl += " — " + oneLine(r.err)
 		}
+		if r.note != "" {
+			pl += " (" + r.note + ")"
+		}
 		cp := dur(r.cp)
 		if r.cpWhy != "" {
 			cp += " (" + r.cpWhy + ")"
@@ -55,9 +58,10 @@ func (b *bench) markdown() string {
 		strings.Join(b.load, ", "), f.CPUs)
 	fmt.Fprintf(&w, "How to read it:\n\n")
 	fmt.Fprintf(&w, "- *peerlink* is the wall time of `peerlink session start NAME --wait` (for the restart, of `session stop` then `session start --wait`; the median of %d runs, min–max in brackets), with a hub and two agents running as separate processes on 127.0.0.1. It includes scanning and hashing the source, the merge, the transfer through the broker, the hash check of every file and making every file durable (fsync/syncfs) before the hub records it. `--wait` polls the hub, so the wall time can exceed the hub's own time (`Synced - Started` in `session status --json`) by up to one polling interval.\n", max(b.o.restarts, 1))
-	fmt.Fprintf(&w, "- *cp -r* and *rsync -a* copy the same source tree to a fresh destination on the same file system, after a `sync`; neither makes its copy durable, so *cp -r + sync* adds the `sync(2)` that does. The page cache is not dropped: every tool reads a source that is in memory.\n")
+	fmt.Fprintf(&w, "- *cp -r* and *rsync -a* copy the same source tree to a fresh destination on the same file system, after a `sync`; neither makes its copy durable, so *cp -r + sync* adds the `sync(2)` that does. The page cache is not dropped: every tool reads a source that is in memory. Nothing is deleted until the run ends: on ext4 without a journal, creating files right after many were removed costs several times more (the allocator checks each recently freed inode), which would penalise whichever tool comes next.\n")
+	fmt.Fprintf(&w, "- The machine may be shared (see the load averages): timings of the same work varied by 2-5x between runs, for cp -r as much as for peerlink; the ratios of one run are the comparison that holds.\n")
 	fmt.Fprintf(&w, "- For the restart, *cp -r* is the full copy of the same tree and *rsync -a* is a second rsync onto an identical copy (nothing to transfer).\n")
-	fmt.Fprintf(&w, "- Peak RSS is each process's `ru_maxrss` after it exited; every scenario starts fresh processes.\n")
+	fmt.Fprintf(&w, "- Peak RSS is each process's `ru_maxrss` after it exited; every scenario starts fresh processes. The medium scenario (many large files at once) is there for the agents' memory: the issue asks for under 150 MiB whatever the file sizes.\n")
 	fmt.Fprintf(&w, "- Files are pseudo-random, so incompressible: snappy compression does not flatter peerlink.\n\n")
 
 	fmt.Fprintf(&w, "## Targets\n\n")

@@ -42,10 +42,10 @@ const (
 
 var liveT0 = time.Date(2026, 4, 2, 9, 0, 0, 0, time.UTC)
 
-// liveCluster starts a hub and the three agents. Its cleanup stops them
-// and clears every immutable flag below the roots, so that the temp dir
-// can be removed whatever a lock left behind (a killed agent's, or one the
-// test failed before the release of).
+// liveCluster starts a hub; startLive starts the agents. Its cleanup stops
+// them and clears every immutable flag below the roots, so that the temp
+// dir can be removed whatever a lock left behind (a killed agent's, or one
+// the test failed before the release of).
 func liveCluster(t *testing.T) *cluster {
 	t.Helper()
 	c := newCluster(t)
@@ -67,17 +67,31 @@ func liveCluster(t *testing.T) *cluster {
 			_ = exec.Command("chattr", "-R", "-i", r).Run()
 		}
 	})
-	for _, h := range threeHosts {
-		c.startAgent(h)
-	}
 	return c
 }
 
-// startLive defines session name over the three roots and starts it,
-// waiting for the initial synchronisation to end clean.
-func startLive(t *testing.T, c *cluster, name string) {
+// settledAfter is how long after the test wrote its files the session
+// starts: longer than the scan's racy window (sync/scan), so that the
+// files are in each agent's scan cache as they would be on a server whose
+// files were not all written a moment ago, and the agents tell a close
+// without modifications or a mode change from a new version by the cache.
+const settledAfter = 2100 * time.Millisecond
+
+// startLive starts the three agents, defines session name over their roots
+// and starts it, waiting for the initial synchronisation to end clean.
+// Files that late writes are written right before the start: too new for
+// the scan cache.
+func startLive(t *testing.T, c *cluster, name string, late ...func()) {
 	t.Helper()
+	written := time.Now()
+	for _, h := range threeHosts {
+		c.startAgent(h)
+	}
 	c.createSession(name, threeHosts)
+	time.Sleep(time.Until(written.Add(settledAfter)))
+	for _, f := range late {
+		f()
+	}
 	startClean(t, c, name)
 }
 
@@ -220,12 +234,22 @@ func converged(t *testing.T, c *cluster, d time.Duration, what string, cond func
 	var last string
 	deadline := time.Now().Add(d)
 	for {
-		first = snapshot(t, c.root(threeHosts[0]))
+		began := time.Now()
+		var err error
+		first, err = trySnapshot(c.root(threeHosts[0]))
 		last = ""
+		if err != nil {
+			last = err.Error()
+		}
 		for _, h := range threeHosts[1:] {
-			if diff := diffTrees(first, snapshot(t, c.root(h))); diff != "" {
-				last = fmt.Sprintf("%s and %s differ:\n%s", threeHosts[0], h, diff)
+			if last != "" {
 				break
+			}
+			other, err := trySnapshot(c.root(h))
+			if err != nil {
+				last = err.Error()
+			} else if diff := diffTrees(first, other); diff != "" {
+				last = fmt.Sprintf("%s and %s differ:\n%s", threeHosts[0], h, diff)
 			}
 		}
 		if last == "" && cond != nil && !cond(first) {
@@ -237,8 +261,44 @@ func converged(t *testing.T, c *cluster, d time.Duration, what string, cond func
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out after %s waiting for %s: %s", d, what, last)
 		}
-		time.Sleep(100 * time.Millisecond)
+		// Reading big trees is work the agents then wait for: poll less.
+		time.Sleep(max(100*time.Millisecond, 3*time.Since(began)))
 	}
+}
+
+// trySnapshot is snapshot for a tree that is changing: a file that goes
+// while it is read (a transfer's temp file renamed in place) is an error
+// to retry on, not a failure of the test.
+func trySnapshot(root string) (map[string]node, error) {
+	out := map[string]node{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == root {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		rel = filepath.ToSlash(rel)
+		if rel == ".peerlink" && d.IsDir() {
+			return filepath.SkipDir
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			out[rel] = node{Dir: true, Mode: info.Mode().Perm()}
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		out[rel] = node{Size: info.Size(), Mode: info.Mode().Perm(), Mtime: info.ModTime().UnixNano(), Hash: shaHex(string(b))}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", root, err)
+	}
+	return out, nil
 }
 
 func currentUser(t *testing.T) string {
@@ -298,6 +358,7 @@ func TestLiveWriteOpenLocksTargets(t *testing.T) {
 		return len(l) == 1 && len(l[0].Targets) == 2
 	})
 	l := locks(t, c, "lw")[0]
+	slices.Sort(l.Targets)
 	if l.Path != rel || l.Source != "site-a" || !slices.Equal(l.Targets, []string{"site-b", "site-c"}) || len(l.Writers) != 0 {
 		t.Errorf("lock %+v, want %s held by site-a with targets site-b and site-c and no other writer", l, rel)
 	}
@@ -316,6 +377,10 @@ func TestLiveWriteOpenLocksTargets(t *testing.T) {
 			t.Errorf("uid %d writing the locked copy on %s failed with %q, want a permission error", nobodyID, h, out)
 		}
 		if imm {
+			// The owner cannot give itself the write bit back either.
+			if _, err := asNobody(t, `chmod u+w "$1" && printf 'overwritten by its owner\n' >> "$1"`, p); err == nil {
+				t.Errorf("uid %d, the owner, made the locked copy on %s writable and wrote it: want it refused", nobodyID, h)
+			}
 			side := p + "~" // a backup name: excluded from the session
 			if err := os.WriteFile(side, []byte("replacement by nobody\n"), 0o644); err != nil {
 				t.Fatal(err)
@@ -355,18 +420,25 @@ func TestLiveWriteOpenLocksTargets(t *testing.T) {
 }
 
 // A read-only open locks nothing. To show that the detector was watching
-// while the file was open read-only, another file is opened for writing
-// meanwhile and its lock arrives; afterwards a write to the first file
-// propagates.
+// while the file was open read-only, two other files are opened for writing
+// meanwhile and their locks arrive: one the agents' scan caches know, one
+// written right before the session started (too new for the cache, so its
+// agent cannot tell it unmodified by the cache alone). Both are closed
+// without a change: the locks are released and nothing is sent. A write to
+// the first file afterwards propagates.
 func TestLiveReadOnlyOpenLocksNothing(t *testing.T) {
 	t.Parallel()
 	c := liveCluster(t)
-	const rel, probe = "read/only.txt", "read/probe.txt"
+	const rel, probe, fresh = "read/only.txt", "read/probe.txt", "read/fresh.txt"
 	for _, h := range threeHosts {
 		writeFile(t, c.root(h), rel, "read me\n", liveT0)
 		writeFile(t, c.root(h), probe, "probe\n", liveT0)
 	}
-	startLive(t, c, "ro")
+	startLive(t, c, "ro", func() {
+		for _, h := range threeHosts {
+			writeFile(t, c.root(h), fresh, "fresh\n", liveT0)
+		}
+	})
 	imm, _ := immutableWorks(t, c.dir)
 
 	r, err := os.Open(livePath(c, "site-a", rel))
@@ -377,14 +449,19 @@ func TestLiveReadOnlyOpenLocksNothing(t *testing.T) {
 	if _, err := r.Read(make([]byte, 4)); err != nil {
 		t.Fatal(err)
 	}
-	// The positive control, opened after the read-only open.
-	w, err := os.OpenFile(livePath(c, "site-a", probe), os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
+	// The positive controls, opened after the read-only open.
+	var writers []*os.File
+	for _, p := range []string{probe, fresh} {
+		w, err := os.OpenFile(livePath(c, "site-a", p), os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close()
+		writers = append(writers, w)
 	}
-	defer w.Close()
-	waitFor(t, liveWait, "the write-opened probe to be locked on site-b and site-c", func() bool {
-		return lockedOn(t, c, "site-b", probe, imm) && lockedOn(t, c, "site-c", probe, imm)
+	waitFor(t, liveWait, "the write-opened files to be locked on site-b and site-c", func() bool {
+		return lockedOn(t, c, "site-b", probe, imm) && lockedOn(t, c, "site-c", probe, imm) &&
+			lockedOn(t, c, "site-b", fresh, imm) && lockedOn(t, c, "site-c", fresh, imm)
 	})
 	time.Sleep(time.Second) // the read-only open had every chance to be (wrongly) reported
 	for _, h := range []string{"site-b", "site-c"} {
@@ -395,15 +472,32 @@ func TestLiveReadOnlyOpenLocksNothing(t *testing.T) {
 			t.Errorf("%s on %s is immutable while only read on site-a", rel, h)
 		}
 	}
-	if l := locks(t, c, "ro"); len(l) != 1 || l[0].Path != probe {
-		t.Errorf("lock table %+v, want only the probe", l)
+	if l := locks(t, c, "ro"); len(l) != 2 || l[0].Path != fresh || l[1].Path != probe {
+		t.Errorf("lock table %+v, want only %s and %s", l, fresh, probe)
 	}
 	r.Close()
-	w.Close()
-	waitFor(t, liveWait, "the probe's lock to be released", func() bool {
-		return releasedOn(t, c, "site-b", probe, "probe\n", 0o644) && releasedOn(t, c, "site-c", probe, "probe\n", 0o644) &&
-			len(locks(t, c, "ro")) == 0
+	for _, w := range writers {
+		w.Close()
+	}
+	waitFor(t, liveWait, "the locks to be released", func() bool {
+		for _, h := range []string{"site-b", "site-c"} {
+			if !releasedOn(t, c, h, probe, "probe\n", 0o644) || !releasedOn(t, c, h, fresh, "fresh\n", 0o644) {
+				return false
+			}
+		}
+		return len(locks(t, c, "ro")) == 0
 	})
+	time.Sleep(500 * time.Millisecond)
+	if s := c.session("ro"); s.Status.Live.Files != 0 || s.Status.ErrorCount != 0 {
+		t.Errorf("after closes without a change: %d files sent, %d errors %v; want none", s.Status.Live.Files, s.Status.ErrorCount, s.Status.Errors)
+	}
+	for _, h := range threeHosts {
+		for _, p := range []string{probe, fresh} {
+			if fi, err := os.Stat(livePath(c, h, p)); err != nil || !fi.ModTime().Equal(liveT0) {
+				t.Errorf("%s on %s: %v, mtime changed after a close without a change", p, h, err)
+			}
+		}
+	}
 
 	const next = "read me, now written on site-a\n"
 	if err := os.WriteFile(livePath(c, "site-a", rel), []byte(next), 0o644); err != nil {
@@ -478,16 +572,25 @@ func TestLiveOfficeLockFile(t *testing.T) {
 	}
 
 	// A save while the document stays open: the targets may take the new
-	// content, but must stay (or be again) locked.
+	// content at once (the session's live counter says whether it was
+	// sent) or at the close, but must stay (or be again) locked.
 	if err := os.WriteFile(livePath(c, "site-a", doc), []byte(saved), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second)
+	sent := false
+	for end := time.Now().Add(5 * time.Second); !sent && time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		sent = c.session("lo").Status.Live.Files > 0
+	}
+	t.Logf("the save was sent before the close: %v", sent)
 	for _, h := range []string{"site-b", "site-c"} {
 		waitFor(t, liveWait, "the document to stay locked on "+h+" after a save on site-a", func() bool {
 			_, err := os.Stat(livePath(c, h, lockName))
-			return lockedOn(t, c, h, doc, imm) && err == nil
+			b, _ := os.ReadFile(livePath(c, h, doc))
+			return lockedOn(t, c, h, doc, imm) && err == nil && (!sent || string(b) == saved)
 		})
+	}
+	if l := locks(t, c, "lo"); len(l) != 1 || l[0].Source != "site-a" || len(l[0].Targets) != 2 {
+		t.Errorf("lock table after the save %+v, want %s still held by site-a on both targets", l, doc)
 	}
 
 	if err := os.Remove(livePath(c, "site-a", lockName)); err != nil {
@@ -606,12 +709,34 @@ func TestLiveTreeChanges(t *testing.T) {
 		return tr["perm.txt"].Mode == 0o600 && tr["pdir"].Mode == 0o700
 	})
 
-	// A burst: 2,000 files in nested folders, as an unzip makes them.
+	// A burst: 2,000 files in nested folders, as an unzip makes them: a
+	// folder, then its files one after the other, each opened, written
+	// and closed; one in ten is held open a moment, as a larger file is
+	// while it is extracted, which lets the write-open detector name its
+	// writer before its new folder is even watched.
 	start := time.Now()
 	const burst = 2000
 	for i := range burst {
-		rel := fmt.Sprintf("unzipped/d%02d/s%d/f%04d.txt", i/100, (i/20)%5, i)
-		writeFile(t, c.root("site-a"), rel, fmt.Sprintf("file %d of the burst\n", i), time.Time{})
+		p := livePath(c, "site-a", fmt.Sprintf("unzipped/d%02d/s%d/f%04d.txt", i/100, (i/20)%5, i))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fmt.Fprintf(f, "file %d of the burst\n", i); err != nil {
+			t.Fatal(err)
+		}
+		if i%10 == 0 {
+			time.Sleep(2 * time.Millisecond)
+			if _, err := f.WriteString("and its second part\n"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	converged(t, c, 90*time.Second, "the burst of 2,000 files", func(tr map[string]node) bool {
 		n := 0
@@ -623,6 +748,7 @@ func TestLiveTreeChanges(t *testing.T) {
 		return n == burst
 	})
 	t.Logf("the burst converged in %s", time.Since(start).Round(time.Millisecond))
+	waitFor(t, liveWait, "the lock table to be empty after the burst", func() bool { return len(locks(t, c, "tree")) == 0 })
 
 	s := c.session("tree")
 	if s.Status.ErrorCount != 0 || s.Status.Quarantined != 0 {
@@ -836,10 +962,20 @@ func TestLiveForeignHostRefused(t *testing.T) {
 	}
 	hub := c.proc("hub")
 	const refusal = "live message from a host outside the session refused"
-	waitFor(t, liveWait, "the hub to log both refusals", func() bool { return len(logLines(t, hub, refusal)) >= 2 })
-	if b, _ := os.ReadFile(hub.log); !bytes.Contains(b, []byte(`"from":"site-d"`)) {
-		t.Errorf("the hub's log does not name site-d")
+	refusals := func() (n int) {
+		b, err := os.ReadFile(hub.log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for line := range bytes.Lines(b) {
+			var l struct{ Message, From, Type string }
+			if json.Unmarshal(line, &l) == nil && l.Message == refusal && l.From == "site-d" {
+				n++
+			}
+		}
+		return n
 	}
+	waitFor(t, liveWait, "the hub to log both refusals naming site-d", func() bool { return refusals() >= 2 })
 	// The live loop went on past the refusals: a real change propagates,
 	// and the refused ones did not.
 	writeFile(t, c.root("site-a"), "after.txt", "after\n", time.Time{})

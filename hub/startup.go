@@ -311,6 +311,17 @@ func sameRecord(a, b conflict.Record) bool {
 	return true
 }
 
+// parallelOnly reports whether ops are all fetches and metadata changes,
+// which a target applies in any order: two such batches may overlap.
+func parallelOnly(ops []wire.Op) bool {
+	for i := range ops {
+		if k := ops[i].Kind; k != wire.OpFetch && k != wire.OpMeta {
+			return false
+		}
+	}
+	return true
+}
+
 // transfer sends every host its ops, all hosts at once, and records each
 // completed op in the index.
 func (r *run) transfer(ctx context.Context, c *broker.Client, plan conflict.Plan) error {
@@ -324,9 +335,8 @@ func (r *run) transfer(ctx context.Context, c *broker.Client, plan conflict.Plan
 		g.Go(func() error {
 			r.setHost(host, "applying", nil)
 			moved := movedBelow(plan.Index, ops)
-			for len(ops) > 0 {
-				n := min(len(ops), applyBatch)
-				err := applyOps(ctx, c, r.cfg.Name, host, ops[:n], func(results []wire.OpResult) error {
+			apply := func(batch []wire.Op) error {
+				return applyOps(ctx, c, r.cfg.Name, host, batch, func(results []wire.OpResult) error {
 					undelMu.Lock()
 					for _, res := range results {
 						if res.Error != nil && res.Kind == wire.OpDelete {
@@ -336,11 +346,44 @@ func (r *run) transfer(ctx context.Context, c *broker.Client, plan conflict.Plan
 					undelMu.Unlock()
 					return r.applied(host, results, moved)
 				})
-				if err != nil {
+			}
+			// Two batches of fetches may be in flight at once: the next
+			// one starts while the last one's files are made durable
+			// (each Apply ends with the target's sync), so the link does
+			// not idle between them. A batch with ops whose order matters
+			// (mkdir, rename, delete) runs alone.
+			var prev chan error
+			var prevParallel bool
+			wait := func() error {
+				if prev == nil {
+					return nil
+				}
+				err := <-prev
+				prev = nil
+				return err
+			}
+			for len(ops) > 0 {
+				n := min(len(ops), applyBatch)
+				batch, par := ops[:n], parallelOnly(ops[:n])
+				ops = ops[n:]
+				if !(par && prevParallel) {
+					if err := wait(); err != nil {
+						r.setHost(host, "failed", err)
+						return err
+					}
+				}
+				done := make(chan error, 1)
+				go func() { done <- apply(batch) }()
+				if err := wait(); err != nil {
+					<-done
 					r.setHost(host, "failed", err)
 					return err
 				}
-				ops = ops[n:]
+				prev, prevParallel = done, par
+			}
+			if err := wait(); err != nil {
+				r.setHost(host, "failed", err)
+				return err
 			}
 			return nil
 		})

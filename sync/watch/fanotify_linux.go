@@ -38,6 +38,7 @@ type fanOpen struct {
 	pid      int
 	user     string
 	closes   uint64 // Watcher.closes when the lookup began
+	dev, ino uint64 // the file opened
 	overflow bool
 }
 
@@ -129,7 +130,7 @@ func (w *Watcher) fanEvent(fd, pid int, prefix string) {
 // it is looked for again a little later (and then maybe the open is over:
 // a writer that quick still shows as Changed and Closed).
 func (w *Watcher) resolveOpen(r fanOpen, dev, ino uint64, attempt int) {
-	r.closes = w.closes.Load()
+	r.closes, r.dev, r.ino = w.closes.Load(), dev, ino
 	found, write, alive := openerWrites(r.pid, dev, ino)
 	if !found && alive && attempt < len(fanRetry) && !w.stopped() {
 		time.AfterFunc(fanRetry[attempt], func() { w.resolveOpen(r, dev, ino, attempt+1) })
@@ -162,8 +163,32 @@ func (w *Watcher) onFanOpen(r fanOpen) {
 		// is over, and its WriteOpen would come after its Closed.
 		return
 	}
+	if _, write, _ := openerWrites(r.pid, r.dev, r.ino); !write {
+		// Closed since the lookup, maybe before the folder it is in was
+		// watched (a new folder filled at once: an unzip), when no Closed
+		// can come: that open is over. The file is reported by its Closed
+		// if one comes, or by the Created of its folder's walk.
+		return
+	}
 	delete(w.unseen, r.rel)
 	w.writeOpen(Event{Op: WriteOpen, Path: r.rel, Pid: r.pid, User: r.user})
+}
+
+// writtenNow reports whether anyone has the file open as fd (read-only,
+// which it closes) open for writing now: the kernel refuses a read lease
+// (EAGAIN) exactly when someone has, and a lease granted is given back at
+// once. known is false where no lease can be taken (fs.leases-enable=0, a
+// file system without leases).
+func writtenNow(fd int) (busy, known bool) {
+	defer unix.Close(fd)
+	switch err := fcntlLease(fd, unix.F_RDLCK); err {
+	case nil:
+		_ = fcntlLease(fd, unix.F_UNLCK)
+		return false, true
+	case unix.EAGAIN:
+		return true, true
+	}
+	return false, false
 }
 
 // openerWrites looks through the descriptors of process pid for those open

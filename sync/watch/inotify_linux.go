@@ -244,6 +244,19 @@ func (w *Watcher) walk(d *dir, rel string, fd int, kind walkKind) error {
 			if kind == walkNew {
 				w.push(Event{Op: Created, Path: p, IsDir: isDir})
 			}
+			if !isDir && kind == walkNew && w.open[p] && w.mode == Fanotify {
+				// Its WriteOpen came before its folder was watched: a
+				// Closed from before the watch was lost. If nobody has
+				// it open for writing now, that open is over.
+				if lfd, err := openBeneath(fd, name, leaseFlags); err == nil {
+					if busy, known := writtenNow(lfd); !busy || !known {
+						delete(w.open, p)
+						delete(w.dirty, p)
+						w.push(Event{Op: Closed, Path: p})
+						w.noteClose(p)
+					}
+				}
+			}
 			if !isDir {
 				if w.leases != nil && e.Type().IsRegular() && (kind != walkResync || !w.leases.tracked(p)) {
 					lfd, err := openBeneath(fd, name, leaseFlags)
