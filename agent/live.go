@@ -34,7 +34,7 @@ const (
 	changesPerMessage = 512
 	// expectFor is how long an expectation of the agent's own change stays,
 	// after the op that made it.
-	expectFor = 5 * time.Second
+	expectFor = 30 * time.Second
 	// openTimeout bounds the hub's answer to a write-open.
 	openTimeout = 10 * time.Second
 )
@@ -54,6 +54,8 @@ type live struct {
 	opened  map[string]bool      // write-opens reported to the hub and not closed yet
 	viaLock map[string]string    // documents opened per an office lock file: their lock file
 	settle  map[string]time.Time // files waiting to be reported, by when
+	settleQ []settleItem         // the same, in the order they are due
+	pruned  time.Time            // when expired expectations were last dropped
 	pending []wire.Change
 	// cache holds the scan cache records to write at the next flush (nil:
 	// delete the path's record): one bbolt commit, and its fsync, for a
@@ -195,13 +197,18 @@ func (l *live) lookAhead(ev watch.Event) []watch.Event {
 	}
 }
 
-// arm sets the timer to the next settled file or batch flush.
+// arm sets the timer to the next settled file or batch flush. Settle
+// times only grow, so the queue's head is the next one: no walk over a
+// burst's thousands of pending files at every event.
 func (l *live) arm(t *time.Timer) {
 	next := time.Time{}
-	for _, at := range l.settle {
-		if next.IsZero() || at.Before(next) {
-			next = at
+	for len(l.settleQ) > 0 {
+		head := l.settleQ[0]
+		if at, ok := l.settle[head.path]; ok && at.Equal(head.at) {
+			next = head.at
+			break
 		}
+		l.settleQ = l.settleQ[1:] // reported, or queued again later
 	}
 	if len(l.pending) > 0 || len(l.cache) > 0 {
 		if at := time.Now().Add(flushAfter); next.IsZero() || at.Before(next) {
@@ -217,14 +224,27 @@ func (l *live) arm(t *time.Timer) {
 
 func (l *live) due(ctx context.Context) {
 	now := time.Now()
-	for p, at := range l.settle {
-		if !at.After(now) {
-			delete(l.settle, p)
-			l.report(p)
-			if len(l.pending) >= changesPerMessage {
-				l.flush(ctx)
+	for len(l.settleQ) > 0 && !l.settleQ[0].at.After(now) {
+		head := l.settleQ[0]
+		l.settleQ = l.settleQ[1:]
+		if at, ok := l.settle[head.path]; !ok || !at.Equal(head.at) {
+			continue
+		}
+		delete(l.settle, head.path)
+		l.report(head.path)
+		if len(l.pending) >= changesPerMessage {
+			l.flush(ctx)
+		}
+	}
+	if now.Sub(l.pruned) > expectFor {
+		l.pruned = now
+		l.mu.Lock()
+		for p, e := range l.expect {
+			if now.After(e.until) {
+				delete(l.expect, p)
 			}
 		}
+		l.mu.Unlock()
 	}
 	l.flush(ctx)
 }
@@ -332,7 +352,15 @@ func (l *live) handle(ctx context.Context, ev watch.Event) {
 
 // later reports path once it settled.
 func (l *live) later(path string) {
-	l.settle[path] = time.Now().Add(settle)
+	at := time.Now().Add(settle)
+	l.settle[path] = at
+	l.settleQ = append(l.settleQ, settleItem{path, at})
+}
+
+// settleItem is a file waiting in the settle queue, in time order.
+type settleItem struct {
+	path string
+	at   time.Time
 }
 
 // report queues path's change, if its content or metadata differs from

@@ -323,7 +323,8 @@ func (b *bench) initial(ctx context.Context, name string, spec treeSpec, keep bo
 		r.hubTook = st.Status.Synced.Sub(st.Status.Started)
 	}
 	if n := c.restarts(); n > 0 {
-		r.note = fmt.Sprintf("the hub started the session over %d times during the sync (see its log): the time includes every attempt", n)
+		r.note = fmt.Sprintf("started over %d times by the hub during the sync, the time includes every attempt", n)
+		r.hubTook = 0 // the status is the last attempt's
 	}
 	b.logf("%s: peerlink %s (hub: %s; %d files, %s)", name, r.peerlink.Round(time.Millisecond), r.hubTook.Round(time.Millisecond),
 		st.Status.Files.Done, size(st.Status.Bytes.Done))
