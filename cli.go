@@ -57,6 +57,7 @@ func optionFlags() []cli.Flag {
 		&cli.StringFlag{Name: "delete-master", Usage: "with offline delete detection, only deletions made on this host propagate"},
 		&cli.BoolFlag{Name: "target-protection", Value: true, Usage: "keep every copy peerlink replaces or deletes in ROOT/.peerlink/protected (--target-protection=false to turn off)"},
 		&cli.IntFlag{Name: "protect-days", Value: 30, Usage: "days protected copies are kept"},
+		&cli.DurationFlag{Name: "lock-grace", Value: api.DefaultLockGrace, Usage: "how long the other hosts' copies of a file stay locked after the host of its writer disconnects (0s: released at once)"},
 		&cli.StringSliceFlag{Name: "exclude", Usage: "a glob of paths not to synchronise, on top of the default filter (repeatable)"},
 	}
 }
@@ -100,6 +101,14 @@ func sessionConfig(c *cli.Context, name string, base *api.SessionConfig) (api.Se
 		if cfg.ProtectDays < 1 {
 			return cfg, fmt.Errorf("--protect-days %d: give a number of days, 1 or more", cfg.ProtectDays)
 		}
+	}
+	if set("lock-grace") {
+		g := c.Duration("lock-grace")
+		if g < 0 {
+			return cfg, fmt.Errorf("--lock-grace %s: give a duration of 0s or more, e.g. 5m", g)
+		}
+		d := api.Duration(g)
+		cfg.LockGrace = &d
 	}
 	if set("host") {
 		cfg.Hosts = nil
@@ -332,6 +341,9 @@ func optionSummary(cfg api.SessionConfig) string {
 		parts = append(parts, fmt.Sprintf("target protection %d days", cfg.ProtectDays))
 	} else {
 		parts = append(parts, "target protection off")
+	}
+	if cfg.LockGrace != nil {
+		parts = append(parts, "lock grace "+cfg.LockGrace.String())
 	}
 	if len(cfg.Exclude) > 0 {
 		parts = append(parts, "exclude "+strings.Join(cfg.Exclude, " "))

@@ -109,14 +109,26 @@ func locksCommand() *cli.Command {
 				return nil
 			}
 			tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "PATH\tSOURCE\tUSER\tSINCE\tTARGETS LOCKED\tALSO WRITING")
+			fmt.Fprintln(tw, "PATH\tSOURCE\tUSER\tSINCE\tTARGETS LOCKED\tALSO WRITING\tSTATE")
 			for _, l := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", l.Path, l.Source, l.User, l.Since.Local().Format("2006-01-02 15:04:05"),
-					strings.Join(l.Targets, ","), strings.Join(l.Writers, ","))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.Path, l.Source, l.User, l.Since.Local().Format("2006-01-02 15:04:05"),
+					strings.Join(l.Targets, ","), strings.Join(l.Writers, ","), lockState(l))
 			}
 			return tw.Flush()
 		},
 	}
+}
+
+// lockState says whether a lock is held for a connected writer, or kept
+// for the grace period of an interrupted session.
+func lockState(l api.Lock) string {
+	switch {
+	case l.Until.IsZero():
+		return "held"
+	case l.Orphaned:
+		return "source disconnected, released at " + l.Until.Local().Format("15:04:05")
+	}
+	return "session interrupted, released at " + l.Until.Local().Format("15:04:05")
 }
 
 func printConflicts(w io.Writer, session string, list []api.Conflict) {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/peerlink/peerlink/conflict"
@@ -26,11 +27,39 @@ type SessionConfig struct {
 	// default); the hub always answers with it set.
 	TargetProtection *bool `json:"target_protection,omitempty"`
 	ProtectDays      int   `json:"protect_days,omitempty"` // 0 means DefaultProtectDays
+	// LockGrace is how long the targets of a file stay locked after the
+	// host of its writer (the lock's source) disconnected, in case the
+	// writer comes back, as a Go duration ("5m0s", "90s"); "0s" releases
+	// them at once. Nil means DefaultLockGrace; the hub always answers
+	// with it set.
+	LockGrace *Duration `json:"lock_grace,omitempty"`
 }
 
 // DefaultProtectDays is how long protected copies are kept unless a
 // session says otherwise.
 const DefaultProtectDays = 30
+
+// DefaultLockGrace is a session's lock grace period unless it says
+// otherwise.
+const DefaultLockGrace = 5 * time.Minute
+
+// Duration is a time.Duration that JSON carries as Go writes one: "5m0s".
+type Duration time.Duration
+
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalText writes d as time.Duration.String does.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText reads a Go duration ("5m", "1h30m", "0s").
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("duration %q: write it as Go does, e.g. 90s, 5m or 1h30m", b)
+	}
+	*d = Duration(v)
+	return nil
+}
 
 // Phase is where a session is in its life.
 type Phase string
@@ -117,6 +146,12 @@ type Lock struct {
 	Since   time.Time `json:"since"`
 	Targets []string  `json:"targets"`           // hosts whose copy is locked
 	Writers []string  `json:"writers,omitempty"` // other hosts writing it at the same time
+	// Until is set while the session is interrupted (a host disconnected):
+	// the targets stay locked until then, in case the writer returns,
+	// and are released then (see SessionConfig.LockGrace). Orphaned says
+	// the source itself is the host that is gone.
+	Until    time.Time `json:"until,omitzero"`
+	Orphaned bool      `json:"orphaned,omitempty"`
 }
 
 // Session is a session's configuration and live state.

@@ -843,7 +843,10 @@ func TestLiveConcurrentWriters(t *testing.T) {
 
 // An agent killed (SIGKILL) while it holds target locks leaves read-only,
 // immutable copies and mirrored lock files behind; restarted, it undoes
-// them when the hub attaches it again, and the session goes on live.
+// them when the hub attaches it again, and the session goes on live. One
+// writer on site-a closes its file while site-b is down: nothing of its
+// lock is left. The other still has its file open: once the session runs
+// again that file is locked anew, on site-b as on site-c, until it closes.
 func TestLiveKilledTargetUndoesLocks(t *testing.T) {
 	t.Parallel()
 	c := liveCluster(t)
@@ -872,13 +875,24 @@ func TestLiveKilledTargetUndoesLocks(t *testing.T) {
 	})
 	since := time.Now()
 	c.proc("agent-site-b").kill()
-	if !lockedOn(t, c, "site-b", "k/one.txt", imm) {
-		t.Fatal("the kill released the lock: nothing left to undo, the test proves nothing")
+	if !lockedOn(t, c, "site-b", "k/one.txt", imm) || !lockedOn(t, c, "site-b", "k/two.odt", imm) {
+		t.Fatal("the kill released the locks: nothing left to undo, the test proves nothing")
+	}
+	if err := writers[1].Close(); err != nil {
+		t.Fatal(err)
 	}
 	c.startAgent("site-b")
 	c.waitRunning("kl", since, 60*time.Second)
+	// The writer still at work is reported by site-a's agent as it is
+	// attached again, and locked anew once the session runs.
+	waitFor(t, liveWait, "k/one.txt, still open on site-a, locked again on site-b and site-c", func() bool {
+		return lockedOn(t, c, "site-b", "k/one.txt", imm) && lockedOn(t, c, "site-c", "k/one.txt", imm)
+	})
 
 	for rel, mode := range files {
+		if rel == "k/one.txt" {
+			continue
+		}
 		p := livePath(c, "site-b", rel)
 		if got := permOf(t, c, "site-b", rel); got != mode {
 			t.Errorf("%s on site-b has mode %o after the restart, want its original %o", rel, got, mode)
@@ -890,24 +904,27 @@ func TestLiveKilledTargetUndoesLocks(t *testing.T) {
 	if _, err := os.Lstat(livePath(c, "site-b", "k/.~lock.two.odt#")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the mirrored lock file is still on site-b after the restart (%v)", err)
 	}
-	out, err := exec.Command("lsattr", "-R", c.root("site-b")).CombinedOutput()
-	if err == nil {
-		for _, line := range strings.Split(string(out), "\n") {
-			if f := strings.Fields(line); len(f) == 2 && strings.Contains(f[0], "i") {
-				t.Errorf("immutable after the restart: %s", line)
-			}
-		}
+	if left := immutableBelow(t, c, "site-b", "k/one.txt"); len(left) > 0 {
+		t.Errorf("immutable after the restart: %v", left)
 	}
 
 	// The session is live again: the writer on site-a closes with changes,
-	// which reach the restarted host.
-	for i, w := range writers {
-		if _, err := w.WriteAt([]byte(fmt.Sprintf("v2 of writer %d\n", i)), 0); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
+	// which reach the restarted host; the other file is written again.
+	if _, err := writers[0].WriteAt([]byte("v2 of writer 0\n"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := writers[0].Close(); err != nil {
+		t.Fatal(err)
+	}
+	w, err := os.OpenFile(livePath(c, "site-a", "k/two.odt"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.WriteAt([]byte("v2 of writer 1\n"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
 	}
 	waitFor(t, liveWait, "the closed writers' content on site-b", func() bool {
 		return releasedOn(t, c, "site-b", "k/one.txt", "v2 of writer 0\n", 0o664) &&

@@ -239,10 +239,33 @@ func (h *Hub) live(ctx context.Context, c *broker.Client, in broker.Incoming) {
 	if r.status().Phase != api.PhaseRunning {
 		// Queued for when the start-up ends, unless that would hold up
 		// every other session: the next start's scan sees it anyway.
+		//
+		// A write-open is answered now rather than when the live loop
+		// serves it: an agent reports the files open for writing when it
+		// is attached, at the start of every start-up, and must not sit
+		// on the request meanwhile, its watcher's events backing up. Its
+		// copy in the queue is no request any more, so the live loop does
+		// not answer it twice.
+		q := in
+		if _, ok := in.Msg.(*wire.Opened); ok {
+			q.ID = 0
+		}
 		select {
-		case r.liveIn <- in:
+		case r.liveIn <- q:
+			if q.ID != in.ID {
+				if err := c.Reply(ctx, in, &wire.OK{}, nil); err != nil {
+					h.log.Debug().Err(err).Msg("live reply")
+				}
+			}
 		default:
 			h.log.Warn().Str("session", session).Str("from", in.From).Msg("live message dropped during start-up: queue full")
+			if q.ID != in.ID {
+				f := &wire.Fail{Error: wire.Error{Kind: wire.KindTransient, Op: string(in.Type),
+					Msg: fmt.Sprintf("session %s is starting and its queue is full: the file is checked by the next start", session)}}
+				if err := c.Reply(ctx, in, f, nil); err != nil {
+					h.log.Debug().Err(err).Msg("live reply")
+				}
+			}
 		}
 		return
 	}
@@ -282,18 +305,7 @@ func (h *Hub) waitHosts(ctx context.Context, hosts []string, d time.Duration) er
 	deadline := time.NewTimer(d)
 	defer deadline.Stop()
 	for {
-		h.mu.Lock()
-		var missing []string
-		for _, host := range hosts {
-			if a := h.agents[host]; a == nil || !a.Connected {
-				missing = append(missing, host)
-			}
-		}
-		if h.conn == nil {
-			missing = append(missing, "(the broker)")
-		}
-		changed := h.changed
-		h.mu.Unlock()
+		missing, changed := h.missing(hosts)
 		if len(missing) == 0 {
 			return nil
 		}
@@ -306,4 +318,21 @@ func (h *Hub) waitHosts(ctx context.Context, hosts []string, d time.Duration) er
 			return ctx.Err()
 		}
 	}
+}
+
+// missing returns the hosts that are not connected, with "(the broker)"
+// when the hub itself is not, and a channel closed at the next change.
+func (h *Hub) missing(hosts []string) ([]string, <-chan struct{}) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var missing []string
+	for _, host := range hosts {
+		if a := h.agents[host]; a == nil || !a.Connected {
+			missing = append(missing, host)
+		}
+	}
+	if h.conn == nil {
+		missing = append(missing, "(the broker)")
+	}
+	return missing, h.changed
 }

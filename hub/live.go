@@ -48,6 +48,10 @@ type heldLock struct {
 	// what each of them and the source closed with (nil entry: unmodified).
 	writers map[string]bool
 	closed  map[string]*wire.Entry
+	// until is set while the session is interrupted: the targets stay
+	// locked until then, in case the writer comes back (the grace
+	// period), and are released then.
+	until time.Time
 }
 
 // open reports whether any writer, the source included, still has the file
@@ -64,11 +68,10 @@ func (l *heldLock) open() bool {
 	return false
 }
 
-// liveLoop serves the session's live messages until ctx ends. Locks it
-// granted are released on the way out, best effort: a target that misses
-// the release undoes its locks when the session attaches again.
+// liveLoop serves the session's live messages until ctx ends. The lock
+// table it leaves is the supervisor's: released, or held for the grace
+// period if a host went away (see supervise).
 func (r *run) liveLoop(ctx context.Context, c *broker.Client) {
-	defer r.releaseAll(c)
 	var next *broker.Incoming // taken from the queue too early, served first
 	for {
 		var in broker.Incoming
@@ -122,7 +125,10 @@ func (r *run) liveLoop(ctx context.Context, c *broker.Client) {
 func (r *run) publishLocks() {
 	view := make([]api.Lock, 0, len(r.locks))
 	for _, l := range r.locks {
-		al := api.Lock{Path: l.path, Source: l.source, User: l.user, Since: l.since, Targets: slices.Clone(l.targets)}
+		al := api.Lock{Path: l.path, Source: l.source, User: l.user, Since: l.since, Targets: slices.Clone(l.targets), Until: l.until}
+		if !l.until.IsZero() {
+			al.Orphaned = !r.h.connected(l.source)
+		}
 		for w := range l.writers {
 			al.Writers = append(al.Writers, w)
 		}
@@ -175,6 +181,9 @@ func (r *run) quarantined(path string) bool {
 func (r *run) opened(ctx context.Context, c *broker.Client, in broker.Incoming, m *wire.Opened) {
 	host := in.From
 	reply := func(msg wire.Message) {
+		if in.ID == 0 {
+			return // answered when it was queued (see Hub.live)
+		}
 		if err := c.Reply(ctx, in, msg, nil); err != nil {
 			r.log.Debug().Err(err).Msg("opened reply")
 		}
@@ -320,28 +329,50 @@ func (r *run) unlock(ctx context.Context, c *broker.Client, targets []string, pa
 	wg.Wait()
 }
 
-// releaseAll drops the lock table, unlocking every target still connected.
+// releaseAll drops the lock table, unlocking every target still connected
+// (see releaseLocks).
 func (r *run) releaseAll(c *broker.Client) {
-	if len(r.locks) == 0 {
+	r.releaseLocks(c, r.allLocks(), nil)
+}
+
+// releaseLocks drops locks from the table and unlocks their targets that
+// are connected, best effort: a target that misses the release undoes its
+// locks when the session attaches it again. why, if given, says for the
+// event log why each was released.
+func (r *run) releaseLocks(c *broker.Client, locks []*heldLock, why func(*heldLock) string) {
+	if len(locks) == 0 {
+		return
+	}
+	byHost := map[string][]string{}
+	var events []store.Event
+	for _, l := range locks {
+		delete(r.locks, l.path)
+		for _, t := range l.targets {
+			byHost[t] = append(byHost[t], l.path)
+		}
+		if why != nil {
+			msg := why(l)
+			events = append(events, store.Event{Kind: "release", Host: l.source, Path: l.path, Msg: msg})
+			r.log.Info().Str("path", l.path).Str("source", l.source).Strs("targets", l.targets).Str("reason", msg).Msg("lock released")
+		}
+	}
+	if len(events) > 0 {
+		if _, err := r.h.db.AppendEvents(r.cfg.Name, events...); err != nil {
+			r.log.Error().Err(err).Msg("record events")
+		}
+	}
+	defer r.publishLocks()
+	if c == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), lockTimeout)
 	defer cancel()
-	byHost := map[string][]string{}
-	for p, l := range r.locks {
-		for _, t := range l.targets {
-			byHost[t] = append(byHost[t], p)
-		}
-	}
-	clear(r.locks)
 	var wg sync.WaitGroup
 	for t, paths := range byHost {
 		if !r.h.connected(t) {
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for len(paths) > 0 {
 				n := min(len(paths), wire.MaxBatch)
 				if _, err := c.Request(ctx, t, &wire.Unlock{Session: r.cfg.Name, Paths: paths[:n]}, nil); err != nil {
@@ -350,7 +381,7 @@ func (r *run) releaseAll(c *broker.Client) {
 				}
 				paths = paths[n:]
 			}
-		}()
+		})
 	}
 	wg.Wait()
 }

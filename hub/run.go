@@ -40,10 +40,13 @@ type run struct {
 	lockView   []api.Lock // a copy of the live loop's lock table
 	flights    flights    // large transfers in flight, for the status
 
-	// liveIn queues the session's live messages for the live loop, which
-	// alone owns locks.
+	// liveIn queues the session's live messages for the live loop.
 	liveIn chan broker.Incoming
-	locks  map[string]*heldLock
+	// locks is the lock table. The live loop owns it while it runs; the
+	// supervisor goroutine the rest of the time (attempt waits for the
+	// live loop to end before it returns), when it holds the locks of an
+	// interrupted session for their grace period (see grace.go).
+	locks map[string]*heldLock
 }
 
 func newRun(h *Hub, cfg api.SessionConfig, cancel context.CancelFunc) *run {
@@ -131,9 +134,10 @@ func (r *run) progress(host string, n int64) {
 }
 
 // hostChanged is told of every agent coming or going. A participant lost
-// mid-run aborts the current attempt; the supervisor starts over once every
-// host is back, so the returning host's offline changes go through the same
-// scan and merge as a session start.
+// mid-run aborts the current attempt; the supervisor holds the locks for
+// the grace period and starts over once every host is back, so the
+// returning host's offline changes go through the same scan and merge as a
+// session start.
 func (r *run) hostChanged(host string, up bool) {
 	r.mu.Lock()
 	_, ours := r.host[host]
@@ -148,8 +152,11 @@ func (r *run) hostChanged(host string, up bool) {
 // supervise runs attempts until the session is stopped: an attempt that
 // fails because a host or the broker went away is retried when all are
 // back; any other failure ends the run with the reason in its status.
+// Locks are released when the run ends; an attempt cut short by a lost
+// host leaves them held for the grace period meanwhile.
 func (r *run) supervise(ctx context.Context) {
 	defer func() {
+		r.releaseAll(r.h.client())
 		r.detachAll()
 		r.h.mu.Lock()
 		delete(r.h.runs, r.cfg.Name)
@@ -164,10 +171,9 @@ func (r *run) supervise(ctx context.Context) {
 		var we *wire.Error
 		if errors.As(err, &we) && we.Kind == wire.KindUnreachable {
 			r.log.Warn().Err(err).Msg("session interrupted; will start over when every host is connected")
-			r.update(func(st *api.SessionStatus) {
-				st.Phase, st.Reason = api.PhaseAttaching, err.Error()+"; waiting for every host to reconnect"
-			})
-			if r.h.waitHosts(ctx, r.hostNames(), 365*24*time.Hour) != nil {
+			r.update(func(st *api.SessionStatus) { st.Phase = api.PhaseAttaching })
+			r.holdLocks()
+			if r.waitBack(ctx, err) != nil {
 				return
 			}
 			continue
@@ -205,7 +211,7 @@ func (r *run) attempt(ctx context.Context) error {
 		return err
 	}
 	// Running: the live loop serves locks and changes until the attempt
-	// ends, and releases its locks on the way out.
+	// ends, and leaves its lock table to the supervisor.
 	if c := r.h.client(); c != nil {
 		var wg sync.WaitGroup
 		wg.Go(func() { r.liveLoop(ctx, c) })

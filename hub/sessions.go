@@ -69,6 +69,13 @@ func (h *Hub) validate(cfg *api.SessionConfig, others []store.Session) error {
 	case cfg.ProtectDays == 0:
 		cfg.ProtectDays = api.DefaultProtectDays
 	}
+	switch {
+	case cfg.LockGrace == nil:
+		g := api.Duration(api.DefaultLockGrace)
+		cfg.LockGrace = &g
+	case *cfg.LockGrace < 0:
+		return invalid("--lock-grace %s: give a duration of 0s or more", cfg.LockGrace)
+	}
 	if m := cfg.Options.DeleteMaster; m != "" && !seen[m] {
 		return invalid("--delete-master %s is not a host of session %s", m, cfg.Name)
 	}
@@ -102,6 +109,10 @@ func rootsOverlap(a, b string) bool {
 func toStore(cfg api.SessionConfig) store.Session {
 	s := store.Session{Name: cfg.Name, Exclude: cfg.Exclude, Options: cfg.Options,
 		TargetProtection: *cfg.TargetProtection, ProtectDays: cfg.ProtectDays}
+	if cfg.LockGrace != nil {
+		g := time.Duration(*cfg.LockGrace)
+		s.LockGrace = &g
+	}
 	for _, hr := range cfg.Hosts {
 		s.Hosts = append(s.Hosts, store.HostRoot{Host: hr.Host, Root: hr.Root})
 	}
@@ -111,6 +122,11 @@ func toStore(cfg api.SessionConfig) store.Session {
 func fromStore(s store.Session) api.SessionConfig {
 	cfg := api.SessionConfig{Name: s.Name, Exclude: s.Exclude, Options: s.Options,
 		TargetProtection: &s.TargetProtection, ProtectDays: s.ProtectDays}
+	g := api.Duration(api.DefaultLockGrace)
+	if s.LockGrace != nil {
+		g = api.Duration(*s.LockGrace)
+	}
+	cfg.LockGrace = &g
 	for _, hr := range s.Hosts {
 		cfg.Hosts = append(cfg.Hosts, api.HostRoot{Host: hr.Host, Root: hr.Root})
 	}

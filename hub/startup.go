@@ -43,6 +43,9 @@ func (r *run) startup(ctx context.Context) error {
 	if err := r.attach(ctx, c); err != nil {
 		return err
 	}
+	// Every host undid its target locks as it attached; the writers still
+	// open are reported again and locked anew once the session runs.
+	r.dropHeld()
 
 	r.setPhase(api.PhaseScanning)
 	scans, skipped, err := r.scan(ctx, c)

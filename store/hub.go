@@ -80,7 +80,10 @@ type Session struct {
 	Options          conflict.Options `json:"options"`
 	TargetProtection bool             `json:"target_protection"`
 	ProtectDays      int              `json:"protect_days,omitempty"`
-	Created          time.Time        `json:"created"`
+	// LockGrace is how long a disconnected writer's targets stay locked;
+	// nil (a session stored before the setting existed) means the default.
+	LockGrace *time.Duration `json:"lock_grace,omitempty"`
+	Created   time.Time      `json:"created"`
 }
 
 // HostNames returns the session's hosts in their configured order.

@@ -57,7 +57,10 @@
 // the opener's /proc/PID/fd entries on the same inode and their
 // /proc/PID/fdinfo flags tell whether it can write (O_WRONLY or O_RDWR). A
 // read-only open reports nothing. The WriteOpen carries the pid and the
-// user name of the opener's effective uid. It cannot see: opens through
+// user name of the opener's effective uid. Files already open for writing
+// when the watcher starts are found once, by a look through every process's
+// descriptors in /proc (a readlink per descriptor on the machine), and
+// reported as WriteOpen with their opener. It cannot see: opens through
 // another mount of the same file system whose path is not below the root as
 // this process sees it (bind mounts), and the mode of an open already
 // closed when it is looked at (a writer quicker than the lookup: its first

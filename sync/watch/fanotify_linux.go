@@ -271,3 +271,75 @@ func (c *userCache) name(pid int) string {
 	c.names[uid] = n
 	return n
 }
+
+// openWriters finds the files below the root that some process other
+// than IgnorePid has open for writing right now, by one look through every
+// process's descriptors in /proc: fanotify reports opens from its mark on,
+// so the writers that opened before are found this way at start. It costs
+// a readlink per open descriptor on the machine, not a look at every file
+// of the tree. A descriptor counts if its path is below the root as this
+// process sees it and names the same inode (a process in another mount
+// namespace or chroot is not matched by a path it merely shares), it is
+// open for writing (O_WRONLY or O_RDWR) and the file is not removed. It
+// returns, by path, the first such process found.
+func (w *Watcher) openWriters() map[string]int {
+	prefix := w.real + "/"
+	if w.real == "/" {
+		prefix = "/"
+	}
+	d, err := os.Open("/proc")
+	if err != nil {
+		return nil
+	}
+	pids, _ := d.Readdirnames(-1)
+	d.Close()
+	found := map[string]int{}
+	for _, n := range pids {
+		pid, err := strconv.Atoi(n)
+		if err != nil || pid == w.opts.IgnorePid {
+			continue
+		}
+		base := "/proc/" + n
+		fd, err := os.Open(base + "/fd")
+		if err != nil {
+			continue // gone, or not ours to look at (another user's, without root)
+		}
+		fds, _ := fd.Readdirnames(-1)
+		fd.Close()
+		for _, f := range fds {
+			p, err := os.Readlink(base + "/fd/" + f)
+			if err != nil || !strings.HasPrefix(p, prefix) {
+				continue
+			}
+			rel := p[len(prefix):]
+			if _, ok := found[rel]; ok || !validPath(rel) {
+				continue
+			}
+			if flags, ok := fdFlags(base + "/fdinfo/" + f); !ok || flags&unix.O_ACCMODE == unix.O_RDONLY {
+				continue
+			}
+			var open, there unix.Stat_t
+			if unix.Stat(base+"/fd/"+f, &open) != nil || open.Mode&unix.S_IFMT != unix.S_IFREG || open.Nlink == 0 {
+				continue
+			}
+			if unix.Lstat(p, &there) != nil || there.Dev != open.Dev || there.Ino != open.Ino {
+				continue
+			}
+			found[rel] = pid
+		}
+	}
+	return found
+}
+
+// reportOpenWriters reports, at start in Fanotify mode, the files already
+// open for writing (see openWriters). Their Closed comes from inotify like
+// any other's, the folders being watched by then.
+func (w *Watcher) reportOpenWriters() {
+	for rel, pid := range w.openWriters() {
+		name := rel[strings.LastIndexByte(rel, '/')+1:]
+		if _, isLock := officeLock(name, false); isLock || w.opts.Filter.Excluded(rel, false) || w.open[rel] {
+			continue
+		}
+		w.writeOpen(Event{Op: WriteOpen, Path: rel, Pid: pid, User: w.users.name(pid)})
+	}
+}

@@ -116,7 +116,7 @@ type retry struct {
 // every folder below it is watched: what happens from then on is reported.
 // Files already open for writing when it starts are reported as WriteOpen
 // where the mode can see them (office lock files always; open descriptors
-// in Lease mode). The watcher stops when ctx is done or Close is called.
+// in Lease mode, and in Fanotify mode by a look through /proc). The watcher stops when ctx is done or Close is called.
 func New(ctx context.Context, root string, opts Options) (*Watcher, error) {
 	if !filepath.IsAbs(root) {
 		return nil, fmt.Errorf("watch: root %q is not an absolute path", root)
@@ -185,6 +185,9 @@ func New(ctx context.Context, root string, opts Options) (*Watcher, error) {
 	}
 
 	if w.fan != nil {
+		// After the walk, so that every folder is watched and a writer
+		// found open here has its Closed seen.
+		w.reportOpenWriters()
 		w.fanCh = make(chan fanOpen, 64)
 		w.workers.Add(1)
 		go w.readFanotify()

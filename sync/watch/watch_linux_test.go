@@ -198,6 +198,53 @@ func TestLeaseOpenAtStart(t *testing.T) {
 	}
 }
 
+// TestFanotifyOpenAtStart: in Fanotify mode, files already open for
+// writing when the watcher starts (here by a child process) are reported
+// with their opener, found in /proc; a file open read-only is not, nor is
+// one open by IgnorePid; the writer's close is a Closed as any other's.
+func TestFanotifyOpenAtStart(t *testing.T) {
+	root := t.TempDir()
+	if err := os.Mkdir(filepath.Join(root, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	busy, read, mine := filepath.Join(root, "sub", "busy.txt"), filepath.Join(root, "read.txt"), filepath.Join(root, "mine.txt")
+	for _, p := range []string{busy, read, mine} {
+		write(t, p, "x")
+	}
+	h := holdOpen(t, busy)
+	rf, err := os.Open(read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rf.Close()
+	mf, err := os.OpenFile(mine, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mf.Close()
+	// The child holds its descriptor once it wrote through it.
+	deadline := time.Now().Add(waitLong)
+	for {
+		if b, _ := os.ReadFile(busy); strings.Contains(string(b), "more") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the child did not open the file")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	r := startMode(t, root, Options{Mode: Fanotify, IgnorePid: os.Getpid()})
+	n := len(r.seen)
+	if e := r.want(WriteOpen, "sub/busy.txt"); e.Pid != h.cmd.Process.Pid || e.User != currentUser(t) {
+		t.Errorf("WriteOpen at start %v: want pid %d, user %q", e, h.cmd.Process.Pid, currentUser(t))
+	}
+	h.release()
+	r.want(Closed, "sub/busy.txt")
+	if bad := r.saw(n, func(e Event) bool { return e.Op == WriteOpen && (e.Path == "read.txt" || e.Path == "mine.txt") }); len(bad) > 0 {
+		t.Errorf("reported at start: %v; want neither a read-only open nor IgnorePid's", bad)
+	}
+}
+
 // TestLeaseBound: past MaxLeases, files are detected by their first
 // modification instead.
 func TestLeaseBound(t *testing.T) {
