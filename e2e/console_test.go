@@ -184,13 +184,13 @@ func TestConsole(t *testing.T) {
 	b.screenshot(shots, "phone")
 	b.do(chromedp.EmulateViewport(1280, 860))
 
-	// The line diff on its own, through the module's export.
+	// The line diff on its own, through its module's exports.
 	var d struct {
 		Added, Removed int
 		Capped, Same   bool
 		Rows           int
 	}
-	b.evalJSON(`import('/assets/app.js').then((m) => {
+	b.evalJSON(`import('/assets/diff.js').then((m) => {
 		const r = m.lineDiff('a\nb\nc\nd\n', 'a\nB\nc\nd\ne\n');
 		const big = m.lineDiff('x\n'.repeat(6000), 'x\n'.repeat(6000));
 		return {added: r.added, removed: r.removed, capped: big.capped, same: m.lineDiff('q\n', 'q').same,

@@ -3,6 +3,7 @@ package web
 import (
 	"io/fs"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -61,7 +62,7 @@ func TestConsoleLoadsOnlyItsOwnFiles(t *testing.T) {
 		}
 	}
 	external := regexp.MustCompile(`(?i)(https?:)?//[a-z0-9.-]+\.[a-z]{2,}[/"')]`)
-	for _, name := range []string{"index.html", "app.js", "style.css"} {
+	for _, name := range append([]string{"index.html", "style.css"}, modules(t)...) {
 		for _, hit := range external.FindAllString(read(t, name), -1) {
 			if strings.Contains(hit, "www.w3.org/2000/svg") {
 				continue
@@ -72,6 +73,48 @@ func TestConsoleLoadsOnlyItsOwnFiles(t *testing.T) {
 	if strings.Contains(read(t, "style.css"), "@import") {
 		t.Error("style.css imports another stylesheet: the console has one")
 	}
+}
+
+// TestConsoleModulesResolve follows app.js's imports: every one is a file of
+// the console, flat beside it (the hub serves /assets/{file}).
+func TestConsoleModulesResolve(t *testing.T) {
+	mods := modules(t)
+	if len(mods) < 2 {
+		t.Fatalf("modules reachable from app.js: %v", mods)
+	}
+	js, err := fs.Glob(ConsoleFS(), "*.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range js {
+		if !slices.Contains(mods, f) {
+			t.Errorf("%s is not imported from app.js: dead code, or a missing import", f)
+		}
+	}
+}
+
+// modules returns app.js and every module it imports, directly or not.
+func modules(t *testing.T) []string {
+	t.Helper()
+	imports := regexp.MustCompile(`(?m)^import\s[^;]*?from\s+'([^']+)';`)
+	seen := []string{"app.js"}
+	for i := 0; i < len(seen); i++ {
+		for _, m := range imports.FindAllStringSubmatch(read(t, seen[i]), -1) {
+			name, ok := strings.CutPrefix(m[1], "./")
+			if !ok || strings.Contains(name, "/") {
+				t.Errorf("%s imports %q: import the console's own modules as ./NAME.js", seen[i], m[1])
+				continue
+			}
+			if _, err := fs.Stat(ConsoleFS(), name); err != nil {
+				t.Errorf("%s imports %q, which the console does not have", seen[i], m[1])
+				continue
+			}
+			if !slices.Contains(seen, name) {
+				seen = append(seen, name)
+			}
+		}
+	}
+	return seen
 }
 
 func read(t *testing.T, name string) string {
