@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // The hub's web console (issue 6) in a real browser: headless Chromium,
@@ -90,7 +91,9 @@ func TestConsole(t *testing.T) {
 	b.waitJS("step 3", `!document.querySelector('#step-conflicts').hidden`)
 	b.do(chromedp.Click(chromedp.CSS(`input[name=resolver][value=manual]`)))
 	b.waitJS("the manual resolver", `document.querySelector('#cfg-truncate').disabled`)
+	b.do(chromedp.EmulateViewport(1280, 1180)) // the whole step in the picture
 	b.screenshot(shots, "dialog")
+	b.do(chromedp.EmulateViewport(1280, 860))
 	b.do(chromedp.Click(chromedp.ID("go-filters")))
 	b.do(chromedp.SendKeys(chromedp.ID("cfg-exclude"), "*.bak\n/scratch/"))
 	b.do(chromedp.Click(chromedp.ID("cfg-save")))
@@ -107,7 +110,7 @@ func TestConsole(t *testing.T) {
 		got, err := os.ReadFile(filepath.Join(c.root("site-b"), "notes.txt"))
 		return err == nil && string(got) == v1.content
 	})
-	b.waitText("#event-list", "start")
+	b.waitJS("the event log", `!!document.querySelector('#event-list').firstChild`)
 	b.screenshot(shots, "session")
 
 	// A conflict: both hosts change notes.txt while the session is stopped.
@@ -180,6 +183,18 @@ func TestConsole(t *testing.T) {
 	b.waitJS("the dashboard", `!!document.querySelector('#sessions a[href="#/s/docs"]') && !!document.querySelector('#agents table')`)
 	b.waitText("#sessions", "running")
 	b.screenshot(shots, "dashboard")
+
+	// The keyboard alone: Enter opens the dialog, Tab stays inside it,
+	// Escape closes it and gives the focus back.
+	b.do(chromedp.Focus(chromedp.ID("new-session")), chromedp.KeyEvent(kb.Enter))
+	b.waitJS("the dialog, by the keyboard", `document.querySelector('#dialog').open && document.activeElement.id === 'cfg-name'`)
+	b.do(chromedp.Evaluate[chromedp.Void](`Array.from(document.querySelectorAll('#dialog .dialog-foot button')).pop().focus()`))
+	b.do(chromedp.KeyEvent(kb.Tab))
+	b.waitJS("Tab to wrap to the dialog's first control", `document.activeElement === document.querySelector('#dialog .dialog-head button')`)
+	b.do(chromedp.KeyEvent(kb.Tab, chromedp.KeyModifiers(chromedp.ModifierShift)))
+	b.waitJS("Shift+Tab to wrap to the last", `document.activeElement === Array.from(document.querySelectorAll('#dialog .dialog-foot button')).pop()`)
+	b.do(chromedp.KeyEvent(kb.Escape))
+	b.waitJS("Escape to close the dialog", `!document.querySelector('#dialog').open && document.activeElement.id === 'new-session'`)
 	b.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
 	b.screenshot(shots, "phone")
 	b.do(chromedp.EmulateViewport(1280, 860))
@@ -220,6 +235,9 @@ func TestConsole(t *testing.T) {
 	b.checkNoErrors()
 
 	if os.Getenv("PEERLINK_UPDATE_SCREENSHOTS") == "1" {
+		if err := os.MkdirAll(filepath.Join("..", "docs"), 0o755); err != nil {
+			t.Fatal(err)
+		}
 		for _, name := range []string{"signin", "dashboard", "session", "conflicts", "dialog", "phone"} {
 			data, err := os.ReadFile(filepath.Join(shots, name+".png"))
 			if err != nil {
@@ -439,8 +457,9 @@ func (b *browser) setSelect(sel, value string) {
 // screenshot saves the whole page as dir/name.png.
 func (b *browser) screenshot(dir, name string) {
 	b.t.Helper()
-	// Let the toast fade and a focus ring settle: the picture is for people.
-	b.do(chromedp.Evaluate[chromedp.Void](`document.querySelector('#toast').className = 'toast'`))
+	// No toast nor focus ring over the page: the picture is for people.
+	b.do(chromedp.Evaluate[chromedp.Void](`(() => { const t = document.querySelector('#toast');
+		t.className = 'toast'; t.textContent = ''; if (document.activeElement) document.activeElement.blur(); })()`))
 	ctx, cancel := b.step()
 	defer cancel()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))

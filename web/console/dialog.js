@@ -192,7 +192,15 @@ export async function openConfig(s) {
     protect_days: Number(days.value),
   });
 
-  const showErrors = (list) => {
+  // An edit makes the last answer stale: the field edited is no longer
+  // marked, and the hub's refusal (of the version it was sent) goes.
+  const edited = (ev) => {
+    ev.target.removeAttribute('aria-invalid');
+    if (errors.dataset.from === 'hub' || !$('[aria-invalid]', dlg)) errors.hidden = true;
+  };
+
+  const showErrors = (list, from = 'check') => {
+    errors.dataset.from = from;
     $$('[aria-invalid]', dlg).forEach((e) => e.removeAttribute('aria-invalid'));
     if (!list.length) { errors.hidden = true; errors.replaceChildren(); return; }
     errors.hidden = false;
@@ -206,7 +214,7 @@ export async function openConfig(s) {
     }
   };
 
-  const form = h('form', { class: 'config', novalidate: true, onsubmit: async (ev) => {
+  const form = h('form', { class: 'config', novalidate: true, oninput: edited, onchange: edited, onsubmit: async (ev) => {
     ev.preventDefault();
     const c = read();
     const problems = validate(c, { name, rows, days, master, hostOf });
@@ -220,7 +228,7 @@ export async function openConfig(s) {
       go('#/s/' + enc(out.name));
       if (editing) refresh();
     } catch (e) {
-      showErrors([{ msg: 'The hub refused the session: ' + e.message }]);
+      showErrors([{ msg: 'The hub refused the session: ' + e.message }], 'hub');
       errors.focus();
     } finally {
       save.disabled = false;
