@@ -111,7 +111,6 @@ func TestConsole(t *testing.T) {
 		return err == nil && string(got) == v1.content
 	})
 	b.waitJS("the event log", `!!document.querySelector('#event-list').firstChild`)
-	b.screenshot(shots, "session")
 
 	// A conflict: both hosts change notes.txt while the session is stopped.
 	b.do(chromedp.Click(chromedp.CSS(`#session-actions button[data-key="a-Stop"]`)))
@@ -169,6 +168,9 @@ func TestConsole(t *testing.T) {
 	b.waitText("#event-list", "conflict-resolved")
 	b.waitText("#event-list", "admin (console")
 	b.waitText("#event-list", "the copy on site-b won")
+	b.setSelect("#ev-kind", "")
+	b.waitJS("the whole log", `!document.querySelector('#event-list').textContent.includes('No event matches')`)
+	b.screenshot(shots, "session")
 
 	// A change without the CSRF token is refused, and changes nothing.
 	if code := b.evalInt(`fetch('/api/v1/sessions/docs/stop', {method: 'POST'}).then((r) => r.status)`, chromedp.EvalAwaitPromise); code != 403 {
