@@ -133,14 +133,14 @@ func printConflicts(w io.Writer, session string, list []api.Conflict) {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		for _, cp := range cf.Copies {
 			if !cp.Exists {
-				fmt.Fprintf(tw, "  %s\tno copy\t\t\t\n", cp.Host)
+				fmt.Fprintf(tw, "  %s\tno copy\t\t\t\t\n", cp.Host)
 				continue
 			}
 			hash := cp.Hash
 			if len(hash) > 12 {
 				hash = hash[:12]
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", cp.Host, cp.Kind, size(cp.Size), cp.Mtime.Local().Format("2006-01-02 15:04:05.000"), hash)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", cp.Host, cp.Kind, size(cp.Size), cp.Mtime.Local().Format("2006-01-02 15:04:05.000"), hash, cp.User)
 		}
 		tw.Flush()
 	}

@@ -85,16 +85,22 @@ func hubCommand() *cli.Command {
 			&cli.StringFlag{Name: "listen", Value: ":8181", Usage: "address of the console and REST API"},
 			&cli.StringFlag{Name: "broker-listen", Value: ":61617", Usage: "address of the embedded broker"},
 			&cli.StringFlag{Name: "broker-url", Usage: "use this standalone broker instead of the embedded one (ws://host:61617)"},
+			adminPasswordFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			log, err := logger(c)
 			if err != nil {
 				return err
 			}
+			pw, err := adminPassword(c)
+			if err != nil {
+				return err
+			}
 			ctx, stop := signalContext(c)
 			defer stop()
 			return roles.Hub(ctx, roles.HubOptions{DataDir: c.String("data"), Listen: c.String("listen"),
-				BrokerListen: c.String("broker-listen"), BrokerURL: c.String("broker-url"), Version: version, Log: log})
+				BrokerListen: c.String("broker-listen"), BrokerURL: c.String("broker-url"), Version: version, Log: log,
+				AdminPassword: pw})
 		},
 	}
 }
@@ -152,16 +158,35 @@ func demoCommand() *cli.Command {
 			&cli.StringFlag{Name: "dir", Value: "./peerlink-demo", Usage: "folder for the demo's sites and state"},
 			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8181", Usage: "address of the console and REST API"},
 			&cli.StringFlag{Name: "broker-listen", Value: "127.0.0.1:61617", Usage: "address of the broker"},
+			adminPasswordFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			log, err := logger(c)
 			if err != nil {
 				return err
 			}
+			pw, err := adminPassword(c)
+			if err != nil {
+				return err
+			}
 			ctx, stop := signalContext(c)
 			defer stop()
 			return roles.Demo(ctx, roles.DemoOptions{Dir: c.String("dir"), Listen: c.String("listen"),
-				BrokerListen: c.String("broker-listen"), Version: version, Log: log, Out: c.App.Writer})
+				BrokerListen: c.String("broker-listen"), Version: version, Log: log, Out: c.App.Writer,
+				AdminPassword: pw, AdminPasswordFile: c.String("admin-password-file")})
 		},
 	}
+}
+
+func adminPasswordFlag() cli.Flag {
+	return &cli.StringFlag{Name: "admin-password-file", Usage: "set the console's admin password to the first line of this file (8 characters or more); " +
+		"without it a password is generated and printed once at first start"}
+}
+
+// adminPassword reads --admin-password-file, if given.
+func adminPassword(c *cli.Context) (string, error) {
+	if f := c.String("admin-password-file"); f != "" {
+		return roles.ReadPasswordFile(f)
+	}
+	return "", nil
 }

@@ -38,6 +38,7 @@ type Agent struct {
 
 	mu       sync.Mutex
 	sessions map[string]*attached
+	names    userNames // owners of files, for the hub's conflict list
 }
 
 // attached is one session's watch set on this host.
@@ -161,6 +162,8 @@ func (a *Agent) serve(ctx context.Context, c *broker.Client) error {
 				return ctx.Err()
 			}
 			g.Go(func() error { defer func() { <-reads }(); a.read(ctx, c, in, m); return nil })
+		case *wire.Owners:
+			g.Go(func() error { a.owners(ctx, c, in, m); return nil })
 		case *wire.ReadMany:
 			select {
 			case reads <- struct{}{}:

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -144,4 +145,35 @@ func (c *Client) Start(ctx context.Context, name string) (Session, error) {
 func (c *Client) Stop(ctx context.Context, name string) (Session, error) {
 	var s Session
 	return s, c.do(ctx, http.MethodPost, sessionPath(name)+"/stop", nil, &s)
+}
+
+// Events returns a page of a session's event log, newest first.
+func (c *Client) Events(ctx context.Context, session string, q EventQuery) ([]Event, error) {
+	v := url.Values{}
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	if q.Before > 0 {
+		v.Set("before", strconv.FormatUint(q.Before, 10))
+	}
+	if q.Kind != "" {
+		v.Set("kind", q.Kind)
+	}
+	if q.Q != "" {
+		v.Set("q", q.Q)
+	}
+	p := sessionPath(session) + "/events"
+	if len(v) > 0 {
+		p += "?" + v.Encode()
+	}
+	var l []Event
+	return l, c.do(ctx, http.MethodGet, p, nil, &l)
+}
+
+// Diff returns hosts a's and b's current copies of path, read through
+// their agents.
+func (c *Client) Diff(ctx context.Context, session, path, a, b string) (Diff, error) {
+	v := url.Values{"path": {path}, "a": {a}, "b": {b}}
+	var d Diff
+	return d, c.do(ctx, http.MethodGet, sessionPath(session)+"/diff?"+v.Encode(), nil, &d)
 }

@@ -80,7 +80,27 @@ type SessionStatus struct {
 	// Locks is how many files are locked for a writer right now.
 	Locks    int      `json:"locks"`
 	Warnings []string `json:"warnings,omitempty"`
+	// Transfers are file contents moving right now (see Transfer).
+	Transfers []Transfer `json:"transfers,omitempty"`
 }
+
+// Transfer is a file content on its way to a host. The hub lists only
+// files of at least TransferMinSize, and at most MaxTransfers of them, so
+// that a start-up of many small files costs it nothing per file.
+type Transfer struct {
+	Path    string    `json:"path"`
+	From    string    `json:"from"`
+	To      string    `json:"to"`
+	Size    int64     `json:"size"`
+	Done    int64     `json:"done"` // bytes so far; approximate when several go to one host at once
+	Started time.Time `json:"started"`
+}
+
+// TransferMinSize and MaxTransfers bound SessionStatus.Transfers.
+const (
+	TransferMinSize = 1 << 20
+	MaxTransfers    = 100
+)
 
 // LiveCounters count a running session's propagation.
 type LiveCounters struct {
@@ -145,6 +165,9 @@ type Copy struct {
 	Mtime  time.Time `json:"mtime,omitzero"`
 	Mode   string    `json:"mode,omitempty"` // octal permission bits, e.g. "0644"
 	Hash   string    `json:"hash,omitempty"` // SHA-256, hex
+	// User owns the file on that host, where its agent can tell: a user
+	// name, or "uid N" when the host has no name for it.
+	User string `json:"user,omitempty"`
 }
 
 // Conflict is an entry of a session's File Conflict List: a path left
@@ -175,4 +198,84 @@ type ResolveResult struct {
 type ResolveFailed struct {
 	Path  string `json:"path"`
 	Error string `json:"error"`
+}
+
+// Event is an entry of a session's event log: a lock, a transfer, a
+// conflict, a resolution and who made it...
+type Event struct {
+	Seq  uint64    `json:"seq"` // increasing per session
+	Time time.Time `json:"time"`
+	Kind string    `json:"kind"`
+	Host string    `json:"host,omitempty"`
+	Path string    `json:"path,omitempty"`
+	Msg  string    `json:"msg,omitempty"`
+	User string    `json:"user,omitempty"`
+}
+
+// EventQuery selects events of a session's log, newest first.
+type EventQuery struct {
+	Limit  int    // at most this many; 0 means DefaultEvents, capped at MaxEvents
+	Before uint64 // only events with a smaller Seq; 0 means from the newest
+	Kind   string // only events of this kind
+	Q      string // only events whose path, message, host or user contain this, ignoring case
+}
+
+// DefaultEvents and MaxEvents bound one page of events.
+const (
+	DefaultEvents = 200
+	MaxEvents     = 1000
+)
+
+// DiffMaxBytes is the most of a copy a diff reads; a larger copy is
+// reported too large, with its size and hash only.
+const DiffMaxBytes = 256 << 10
+
+// Diff is two hosts' current copies of a path, for comparing them.
+type Diff struct {
+	Path string   `json:"path"`
+	A    DiffSide `json:"a"`
+	B    DiffSide `json:"b"`
+}
+
+// DiffSide is one host's copy in a Diff. Text is set only for a file of at
+// most DiffMaxBytes that is valid UTF-8 without a NUL byte.
+type DiffSide struct {
+	Host     string `json:"host"`
+	Exists   bool   `json:"exists"`
+	Size     int64  `json:"size"`
+	Hash     string `json:"hash"`
+	Text     string `json:"text,omitempty"`
+	Binary   bool   `json:"binary"`
+	TooLarge bool   `json:"too_large"`
+	Error    string `json:"error,omitempty"`
+}
+
+// LoginRequest signs the console in.
+type LoginRequest struct {
+	Password string `json:"password"`
+}
+
+// Me is who a console session is signed in as, and the token its changes
+// must carry in the X-CSRF-Token header.
+type Me struct {
+	User string `json:"user"`
+	CSRF string `json:"csrf"`
+}
+
+// Kinds of the live feed's notices (GET /api/v1/live): what changed, so
+// the console fetches that resource again.
+const (
+	NoticeHello     = "hello"
+	NoticeSessions  = "sessions"
+	NoticeConflicts = "conflicts"
+	NoticeLocks     = "locks"
+	NoticeEvents    = "events"
+	NoticeAgents    = "agents"
+)
+
+// Notice is a message of the live feed. Session is empty for the agents
+// notice, and for a sessions notice that concerns every session.
+type Notice struct {
+	Kind    string `json:"kind"`
+	Session string `json:"session,omitempty"`
 }

@@ -40,14 +40,18 @@ func TestConsole(t *testing.T) {
 		}
 		t.Fatalf("CI is set but %s is missing: .ci/run must install Debian's chromium", chromiumPath)
 	}
-	c := consoleCluster(t)
+	pwFile := filepath.Join(t.TempDir(), "admin-password")
+	if err := os.WriteFile(pwFile, []byte(consolePassword+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := newCluster(t, "--admin-password-file", pwFile)
 	c.startAgent("site-a")
 	c.startAgent("site-b")
 	v1 := fileAt{"shared notes\nline two\nline three\n", tAt(0)}
 	writeFile(t, c.root("site-a"), "notes.txt", v1.content, v1.mtime)
 	writeFile(t, c.root("site-a"), "docs/readme.txt", "read me\n", tAt(0))
 
-	b := newBrowser(t, filepath.Join(c.dir, "chromium"))
+	b := newChrome(t, filepath.Join(c.dir, "chromium"))
 	shots := filepath.Join(c.dir, "screenshots")
 	if err := os.MkdirAll(shots, 0o755); err != nil {
 		t.Fatal(err)
@@ -253,41 +257,9 @@ func TestConsole(t *testing.T) {
 	}
 }
 
-// consoleCluster starts a hub with an admin password for the console, and
-// its embedded broker.
-func consoleCluster(t *testing.T) *cluster {
-	t.Helper()
-	c := &cluster{t: t, dir: t.TempDir(), procs: map[string]*proc{}}
-	t.Cleanup(c.stopAll)
-	pwFile := filepath.Join(c.dir, "admin-password")
-	if err := os.WriteFile(pwFile, []byte(consolePassword+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c.apiPort, c.brkPort = freePort(t), freePort(t)
-	c.hubURL = fmt.Sprintf("http://127.0.0.1:%d", c.apiPort)
-	c.brokerWS = fmt.Sprintf("ws://127.0.0.1:%d", c.brkPort)
-	data := filepath.Join(c.dir, "hub")
-	p := c.start("hub", "hub", "--data", data, "--admin-password-file", pwFile,
-		"--listen", fmt.Sprintf("127.0.0.1:%d", c.apiPort), "--broker-listen", fmt.Sprintf("127.0.0.1:%d", c.brkPort))
-	waitFor(t, 20*time.Second, "the hub's API", func() bool {
-		if b, err := os.ReadFile(filepath.Join(data, "token")); err == nil {
-			c.token = strings.TrimSpace(string(b))
-		}
-		if c.token == "" {
-			return p.exited()
-		}
-		_, err := c.client().Status(context.Background())
-		return err == nil || p.exited()
-	})
-	if p.exited() {
-		t.Fatalf("hub exited: %v\n%s", p.err, p.logTail(30))
-	}
-	return c
-}
-
-// browser is a headless Chromium with one tab, and what its pages
+// chrome is a headless Chromium with one tab, and what its pages
 // reported as errors.
-type browser struct {
+type chrome struct {
 	t   *testing.T
 	ctx context.Context
 
@@ -295,9 +267,9 @@ type browser struct {
 	errors []string
 }
 
-// newBrowser starts Chromium on a fresh profile in dir; the test's cleanup
+// newChrome starts Chromium on a fresh profile in dir; the test's cleanup
 // ends it (cancelling the allocator kills the process and waits for it).
-func newBrowser(t *testing.T, dir string) *browser {
+func newChrome(t *testing.T, dir string) *chrome {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath),
@@ -320,7 +292,7 @@ func newBrowser(t *testing.T, dir string) *browser {
 		cancelTab()
 		cancelAlloc()
 	})
-	b := &browser{t: t, ctx: ctx}
+	b := &chrome{t: t, ctx: ctx}
 	start, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	done := make(chan error, 1)
@@ -359,12 +331,12 @@ func newBrowser(t *testing.T, dir string) *browser {
 	return b
 }
 
-func (b *browser) step() (context.Context, context.CancelFunc) {
+func (b *chrome) step() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(b.ctx, browserWait)
 }
 
 // do runs actions in the tab, failing the test on the first error.
-func (b *browser) do(actions ...chromedp.Action[chromedp.Void]) {
+func (b *chrome) do(actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
 	ctx, cancel := b.step()
 	defer cancel()
@@ -374,14 +346,14 @@ func (b *browser) do(actions ...chromedp.Action[chromedp.Void]) {
 }
 
 // eval returns a JavaScript expression's truth.
-func (b *browser) eval(expr string) bool {
+func (b *chrome) eval(expr string) bool {
 	b.t.Helper()
 	var v bool
 	b.evalJSON(`!!(`+expr+`)`, &v)
 	return v
 }
 
-func (b *browser) evalInt(expr string, opts ...chromedp.EvaluateOption) int {
+func (b *chrome) evalInt(expr string, opts ...chromedp.EvaluateOption) int {
 	b.t.Helper()
 	ctx, cancel := b.step()
 	defer cancel()
@@ -393,7 +365,7 @@ func (b *browser) evalInt(expr string, opts ...chromedp.EvaluateOption) int {
 }
 
 // evalJSON evaluates expr (a promise is awaited) into v.
-func (b *browser) evalJSON(expr string, v any) {
+func (b *chrome) evalJSON(expr string, v any) {
 	b.t.Helper()
 	ctx, cancel := b.step()
 	defer cancel()
@@ -409,7 +381,7 @@ func (b *browser) evalJSON(expr string, v any) {
 // waitJS waits until a JavaScript expression is true on the page; the
 // page's own updates (fetches after a WebSocket notice) make it so, the
 // test only looks.
-func (b *browser) waitJS(what, expr string) {
+func (b *chrome) waitJS(what, expr string) {
 	b.t.Helper()
 	deadline := time.Now().Add(browserWait)
 	for {
@@ -427,14 +399,14 @@ func (b *browser) waitJS(what, expr string) {
 }
 
 // waitText waits until the element sel shows text.
-func (b *browser) waitText(sel, text string) {
+func (b *chrome) waitText(sel, text string) {
 	b.t.Helper()
 	q, _ := json.Marshal(sel)
 	s, _ := json.Marshal(text)
 	b.waitJS(fmt.Sprintf("%q in %s", text, sel), fmt.Sprintf(`document.querySelector(%s).textContent.includes(%s)`, q, s))
 }
 
-func (b *browser) text(sel string) string {
+func (b *chrome) text(sel string) string {
 	b.t.Helper()
 	q, _ := json.Marshal(sel)
 	var s string
@@ -444,7 +416,7 @@ func (b *browser) text(sel string) string {
 
 // setSelect picks an option of a select as a user does: value, then the
 // change event the page listens for.
-func (b *browser) setSelect(sel, value string) {
+func (b *chrome) setSelect(sel, value string) {
 	b.t.Helper()
 	q, _ := json.Marshal(sel)
 	v, _ := json.Marshal(value)
@@ -457,7 +429,7 @@ func (b *browser) setSelect(sel, value string) {
 }
 
 // screenshot saves the whole page as dir/name.png.
-func (b *browser) screenshot(dir, name string) {
+func (b *chrome) screenshot(dir, name string) {
 	b.t.Helper()
 	// No toast nor focus ring over the page: the picture is for people.
 	b.do(chromedp.Evaluate[chromedp.Void](`(() => { const t = document.querySelector('#toast');
@@ -474,7 +446,7 @@ func (b *browser) screenshot(dir, name string) {
 }
 
 // pageText is what the page shows, for failure messages.
-func (b *browser) pageText() string {
+func (b *chrome) pageText() string {
 	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
 	defer cancel()
 	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.hash + '\n' + document.body.innerText`))
@@ -489,7 +461,7 @@ func (b *browser) pageText() string {
 
 // checkNoErrors fails the test if a page threw or the browser logged an
 // error (a CSP refusal among them).
-func (b *browser) checkNoErrors() {
+func (b *chrome) checkNoErrors() {
 	b.t.Helper()
 	b.mu.Lock()
 	defer b.mu.Unlock()

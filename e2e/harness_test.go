@@ -123,15 +123,16 @@ type cluster struct {
 	hubURL   string
 	brokerWS string
 	token    string
+	hubArgs  []string // more flags for the hub
 
 	mu    sync.Mutex
 	procs map[string]*proc
 }
 
-// newCluster starts a hub with its embedded broker.
-func newCluster(t testing.TB) *cluster {
+// newCluster starts a hub with its embedded broker, and hubArgs.
+func newCluster(t testing.TB, hubArgs ...string) *cluster {
 	t.Helper()
-	c := &cluster{t: t, dir: t.TempDir(), procs: map[string]*proc{}}
+	c := &cluster{t: t, dir: t.TempDir(), procs: map[string]*proc{}, hubArgs: hubArgs}
 	c.startHub()
 	t.Cleanup(c.stopAll)
 	return c
@@ -173,8 +174,9 @@ func (c *cluster) startHub() *proc {
 		c.brokerWS = fmt.Sprintf("ws://127.0.0.1:%d", c.brkPort)
 	}
 	data := filepath.Join(c.dir, "hub")
-	p := c.start("hub", "hub", "--data", data,
-		"--listen", fmt.Sprintf("127.0.0.1:%d", c.apiPort), "--broker-listen", fmt.Sprintf("127.0.0.1:%d", c.brkPort))
+	args := []string{"hub", "--data", data,
+		"--listen", fmt.Sprintf("127.0.0.1:%d", c.apiPort), "--broker-listen", fmt.Sprintf("127.0.0.1:%d", c.brkPort)}
+	p := c.start("hub", append(args, c.hubArgs...)...)
 	waitFor(c.t, 20*time.Second, "the hub's token", func() bool {
 		b, err := os.ReadFile(filepath.Join(data, "token"))
 		if err == nil {

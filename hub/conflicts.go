@@ -36,6 +36,7 @@ func (h *Hub) Conflicts(name string) ([]api.Conflict, error) {
 		out = append(out, conflictOf(q))
 	}
 	slices.SortFunc(out, func(a, b api.Conflict) int { return strings.Compare(a.Path, b.Path) })
+	h.fillOwners(name, out)
 	return out, nil
 }
 
@@ -120,6 +121,7 @@ func (h *Hub) Resolve(name string, req api.ResolveRequest, user string) (api.Res
 		}
 		res.Resolved = append(res.Resolved, p)
 	}
+	h.notify(api.NoticeConflicts, name)
 	r.update(func(st *api.SessionStatus) {
 		for _, p := range res.Resolved {
 			if r.quarantine[p] {
@@ -254,7 +256,7 @@ func (h *Hub) resolvePath(ctx context.Context, c *broker.Client, cfg api.Session
 	}
 	ev := store.Event{Kind: "conflict-resolved", Host: winner, Path: p, User: user,
 		Msg: fmt.Sprintf("%s resolved: the copy on %s won", p, winner)}
-	if _, err := h.db.AppendEvents(cfg.Name, ev); err != nil {
+	if err := h.appendEvent(cfg.Name, ev); err != nil {
 		h.log.Error().Err(err).Msg("record resolution event")
 	}
 	h.log.Info().Str("session", cfg.Name).Str("path", p).Str("winner", winner).Str("user", user).Msg("conflict resolved")

@@ -55,6 +55,9 @@ type Hub struct {
 
 	runCtx context.Context
 	runWG  sync.WaitGroup
+
+	notices notifier // change notices for the console's live feed
+	owners  owners   // who owns the copies of listed conflicts
 }
 
 // Open opens the hub's state under cfg.DataDir.
@@ -135,6 +138,8 @@ func (h *Hub) setConn(c *broker.Client) {
 			}
 		}
 		h.notifyLocked()
+		h.notify(api.NoticeAgents, "")
+		h.notify(api.NoticeSessions, "")
 	}
 }
 
@@ -195,6 +200,8 @@ func (h *Hub) peer(m *wire.Peer) {
 	}
 	h.notifyLocked()
 	h.mu.Unlock()
+	h.notify(api.NoticeAgents, "")
+	h.notifyHost(m.Name)
 
 	h.log.Info().Str("agent", m.Name).Bool("connected", m.Up).Str("addr", m.Addr).Msg("agent")
 	if err := h.db.PutAgentSeen(rec); err != nil {

@@ -130,9 +130,7 @@ func (r *run) publishLocks() {
 		view = append(view, al)
 	}
 	sort.Slice(view, func(i, j int) bool { return view[i].Path < view[j].Path })
-	r.mu.Lock()
-	r.lockView = view
-	r.mu.Unlock()
+	r.setLockView(view)
 }
 
 func (r *run) isHost(host string) bool {
@@ -161,7 +159,7 @@ func (r *run) otherHosts(host string) []string {
 }
 
 func (r *run) event(kind, host, path, msg string) {
-	if _, err := r.h.db.AppendEvents(r.cfg.Name, store.Event{Kind: kind, Host: host, Path: path, Msg: msg}); err != nil {
+	if err := r.h.appendEvent(r.cfg.Name, store.Event{Kind: kind, Host: host, Path: path, Msg: msg}); err != nil {
 		r.log.Error().Err(err).Msg("record event")
 	}
 }
@@ -369,6 +367,7 @@ func (r *run) quarantineLive(path string, reason conflict.Reason, detail string,
 		r.st.Quarantined++
 	}
 	r.mu.Unlock()
+	r.h.notify(api.NoticeConflicts, r.cfg.Name)
 	r.event("conflict", "", path, detail)
 	r.log.Warn().Str("path", path).Str("reason", string(reason)).Str("detail", detail).Msg("quarantined")
 }
@@ -463,7 +462,7 @@ func (r *run) changes(ctx context.Context, c *broker.Client, host string, batch 
 		g.Go(func() error {
 			for len(list) > 0 {
 				n := min(len(list), wire.MaxBatch)
-				err := applyOps(gctx, c, r.cfg.Name, t, list[:n], func(results []wire.OpResult) error {
+				err := r.applyOps(gctx, c, t, list[:n], func(results []wire.OpResult) error {
 					mu.Lock()
 					defer mu.Unlock()
 					for _, res := range results {

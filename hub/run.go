@@ -38,6 +38,7 @@ type run struct {
 	// merge, live conflicts and resolutions.
 	quarantine map[string]bool
 	lockView   []api.Lock // a copy of the live loop's lock table
+	flights    flights    // large transfers in flight, for the status
 
 	// liveIn queues the session's live messages for the live loop, which
 	// alone owns locks.
@@ -80,6 +81,7 @@ func (r *run) status() api.SessionStatus {
 	st.Locks = len(r.lockView)
 	st.Errors = append([]wire.Error(nil), r.st.Errors...)
 	st.Warnings = append([]string(nil), r.st.Warnings...)
+	st.Transfers = r.flights.list()
 	return st
 }
 
@@ -87,11 +89,13 @@ func (r *run) update(f func(st *api.SessionStatus)) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	f(&r.st)
+	r.h.notify(api.NoticeSessions, r.cfg.Name)
 }
 
 func (r *run) setHost(host, state string, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.h.notify(api.NoticeSessions, r.cfg.Name)
 	if hs := r.host[host]; hs != nil {
 		hs.State = state
 		hs.Error = ""
@@ -109,6 +113,7 @@ func (r *run) setPhase(p api.Phase) {
 func (r *run) addError(e wire.Error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.h.notify(api.NoticeSessions, r.cfg.Name)
 	r.st.ErrorCount++
 	if len(r.st.Errors) < maxErrors {
 		r.st.Errors = append(r.st.Errors, e)
@@ -116,6 +121,7 @@ func (r *run) addError(e wire.Error) {
 }
 
 func (r *run) progress(host string, n int64) {
+	r.flights.progress(host, n)
 	r.update(func(st *api.SessionStatus) {
 		// Live transfers are counted by the live loop, in st.Live.
 		if st.Phase == api.PhaseSyncing {

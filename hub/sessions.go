@@ -135,6 +135,7 @@ func (h *Hub) CreateSession(cfg api.SessionConfig) (api.Session, error) {
 		return api.Session{}, err
 	}
 	h.log.Info().Str("session", cfg.Name).Msg("session created")
+	h.notify(api.NoticeSessions, cfg.Name)
 	return h.Session(cfg.Name)
 }
 
@@ -159,6 +160,7 @@ func (h *Hub) UpdateSession(cfg api.SessionConfig) (api.Session, error) {
 		return api.Session{}, err
 	}
 	h.log.Info().Str("session", cfg.Name).Msg("session changed")
+	h.notify(api.NoticeSessions, cfg.Name)
 	return h.Session(cfg.Name)
 }
 
@@ -170,6 +172,7 @@ func (h *Hub) DeleteSession(name string) error {
 	if r := h.run(name); r != nil {
 		return fmt.Errorf("%w: session %s is running: stop it first", ErrBusy, name)
 	}
+	defer h.notify(api.NoticeSessions, name)
 	return h.db.DeleteSession(name)
 }
 
@@ -239,6 +242,7 @@ func (h *Hub) Start(name string) (api.Session, error) {
 	if err := h.startRun(cfg); err != nil {
 		return api.Session{}, err
 	}
+	h.notify(api.NoticeSessions, name)
 	return h.Session(name)
 }
 
@@ -278,6 +282,7 @@ func (h *Hub) Stop(name string) (api.Session, error) {
 		r.cancel()
 		<-r.done
 	}
+	h.notify(api.NoticeSessions, name)
 	return h.Session(name)
 }
 

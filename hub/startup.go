@@ -112,6 +112,7 @@ func (r *run) scan(ctx context.Context, c *broker.Client) (scans map[string][]wi
 				results[i] = append(results[i], part.Entries...)
 				r.mu.Lock()
 				defer r.mu.Unlock()
+				r.h.notify(api.NoticeSessions, r.cfg.Name)
 				hs := r.host[hr.Host]
 				hs.Files = int64(len(results[i]))
 				if part.Done {
@@ -280,6 +281,7 @@ func (r *run) merge(scans map[string][]wire.Entry, skipped map[string]bool) (con
 			}
 		}
 	})
+	r.h.notify(api.NoticeConflicts, r.cfg.Name)
 	r.log.Info().Int("paths", len(plan.Index)).Int("index_changed", len(changed)).Int("index_gone", len(gone)).
 		Int64("files", plan.Files).Int64("bytes", plan.Bytes).Int("quarantined", len(plan.Quarantines)).Msg("merged")
 	return plan, nil
@@ -336,7 +338,7 @@ func (r *run) transfer(ctx context.Context, c *broker.Client, plan conflict.Plan
 			r.setHost(host, "applying", nil)
 			moved := movedBelow(plan.Index, ops)
 			apply := func(batch []wire.Op) error {
-				return applyOps(ctx, c, r.cfg.Name, host, batch, func(results []wire.OpResult) error {
+				return r.applyOps(ctx, c, host, batch, func(results []wire.OpResult) error {
 					undelMu.Lock()
 					for _, res := range results {
 						if res.Error != nil && res.Kind == wire.OpDelete {

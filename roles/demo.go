@@ -23,6 +23,11 @@ type DemoOptions struct {
 	Version      string
 	Log          zerolog.Logger
 	Out          io.Writer // where the "what to try" text goes
+	// AdminPassword is the console's password; empty means a new one each
+	// run, printed with the "what to try" text. AdminPasswordFile is where
+	// it came from, to say so instead of printing it.
+	AdminPassword     string
+	AdminPasswordFile string
 }
 
 // demoSessionName is the session the demo defines between its two sites.
@@ -45,12 +50,19 @@ func Demo(ctx context.Context, o DemoOptions) error {
 		return err
 	}
 
+	password, shown := o.AdminPassword, o.AdminPassword
+	if password == "" {
+		password = NewPassword()
+		shown = password
+	} else {
+		shown = "the one in " + o.AdminPasswordFile
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	type ready struct{ api, broker, token string }
 	readyc := make(chan ready, 1)
 	g.Go(func() error {
 		return Hub(ctx, HubOptions{DataDir: filepath.Join(dir, "hub"), Listen: o.Listen, BrokerListen: o.BrokerListen,
-			Version: o.Version, Log: o.Log,
+			Version: o.Version, Log: o.Log, AdminPassword: password,
 			Ready: func(a, b, t string) { readyc <- ready{a, b, t} }})
 	})
 	var rd ready
@@ -78,7 +90,8 @@ keeping these two folders identical:
   site-a  %s
   site-b  %s
 
-Console and REST API: http://%s   (token: %s)
+Console: http://%s   (sign in as admin, password: %s)
+REST API: http://%s/api/v1/ (token: %s; described at /openapi.yaml)
 Try, in another terminal:
   export PEERLINK_HUB=http://%s PEERLINK_TOKEN=%s
   peerlink status
@@ -87,7 +100,7 @@ Try, in another terminal:
   peerlink session stop demo && peerlink session start demo --wait
   ls %s
 Press Ctrl-C to stop.
-`, demoSessionName, siteA, siteB, rd.api, rd.token, rd.api, rd.token, siteA, siteB)
+`, demoSessionName, siteA, siteB, rd.api, shown, rd.api, rd.token, rd.api, rd.token, siteA, siteB)
 		return nil
 	})
 	return g.Wait()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"time"
@@ -24,6 +25,11 @@ type HubOptions struct {
 	BrokerURL    string // an external broker instead of the embedded one
 	Version      string
 	Log          zerolog.Logger
+	// AdminPassword, if set, becomes the console's password (replacing the
+	// stored one). Without it, and with none stored, one is generated and
+	// printed once to Stderr.
+	AdminPassword string
+	Stderr        io.Writer // nil means os.Stderr
 	// Ready, if set, is called once the listeners are open.
 	Ready func(apiAddr, brokerURL, token string)
 }
@@ -46,25 +52,37 @@ func Hub(ctx context.Context, o HubOptions) error {
 	}
 	defer apiLn.Close()
 
-	g, ctx := errgroup.WithContext(ctx)
 	brokerURL := o.BrokerURL
+	var bLn net.Listener
 	if brokerURL == "" {
-		bLn, err := net.Listen("tcp", o.BrokerListen)
+		bLn, err = net.Listen("tcp", o.BrokerListen)
 		if err != nil {
 			return fmt.Errorf("embedded broker --broker-listen %s: %w", o.BrokerListen, err)
 		}
+		defer bLn.Close()
 		brokerURL = "ws://" + dialable(bLn.Addr()) + "/ws"
-		srv := broker.NewServer(token, o.Log.With().Str("role", "broker").Logger())
-		g.Go(func() error { return srv.Serve(ctx, bLn) })
-		o.Log.Info().Str("listen", bLn.Addr().String()).Msg("embedded broker listening")
 	}
 
 	h, err := hub.Open(hub.Config{DataDir: o.DataDir, BrokerURL: brokerURL, Token: token, Version: o.Version, Log: o.Log})
 	if err != nil {
 		return err
 	}
+	if err := adminPassword(h, o); err != nil {
+		h.Close()
+		return err
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	if bLn != nil {
+		srv := broker.NewServer(token, o.Log.With().Str("role", "broker").Logger())
+		g.Go(func() error { return srv.Serve(ctx, bLn) })
+		o.Log.Info().Str("listen", bLn.Addr().String()).Msg("embedded broker listening")
+	}
 	g.Go(func() error { return h.Run(ctx) })
-	g.Go(func() error { return serveHTTP(ctx, apiLn, web.Handler(h, token, o.Log)) })
+	srv := web.New(h, web.Config{Token: token, Log: o.Log})
+	g.Go(func() error {
+		defer srv.Close() // the live feeds, which Shutdown leaves open
+		return serveHTTP(ctx, apiLn, srv)
+	})
 	o.Log.Info().Str("url", "http://"+dialable(apiLn.Addr())).Msg("console and REST API listening")
 	if o.Ready != nil {
 		o.Ready(dialable(apiLn.Addr()), brokerURL, token)

@@ -133,3 +133,49 @@ func (h *Hub) Events(session string, limit int, since uint64) ([]Event, error) {
 	}
 	return out, nil
 }
+
+// FindEvents returns up to limit events of a session's log whose Seq is
+// below before (0: no bound) and that match accepts (nil: all), newest
+// first. It reads at most the EventRetention events kept.
+func (h *Hub) FindEvents(session string, before uint64, limit int, match func(*Event) bool) ([]Event, error) {
+	out := []Event{}
+	err := h.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketEvents).Bucket(eventLogName(session))
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		var k, v []byte
+		switch {
+		case before == 0:
+			k, v = c.Last()
+		default:
+			// Seek finds the first event at or after before: the one
+			// wanted is the one preceding it, or the newest if none is.
+			if k, _ = c.Seek(seqKey(before)); k == nil {
+				k, v = c.Last()
+			} else {
+				k, v = c.Prev()
+			}
+		}
+		for ; k != nil && (limit <= 0 || len(out) < limit); k, v = c.Prev() {
+			if len(k) != 8 {
+				return fmt.Errorf("%w: event key of %d bytes", ErrCorrupt, len(k))
+			}
+			seq := binary.BigEndian.Uint64(k)
+			var e Event
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("event %d: %w: %v", seq, ErrCorrupt, err)
+			}
+			e.Seq = seq
+			if match == nil || match(&e) {
+				out = append(out, e)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: events %s: %w", session, err)
+	}
+	return out, nil
+}

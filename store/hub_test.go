@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -294,5 +295,54 @@ func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestFindEventsPagesAndFilters(t *testing.T) {
+	h, _ := newHub(t)
+	var evs []Event
+	for i := range 20 {
+		kind := "lock"
+		if i%2 == 1 {
+			kind = "transfer"
+		}
+		evs = append(evs, Event{Kind: kind, Path: strings.Repeat("x", i%3+1)})
+	}
+	if _, err := h.AppendEvents("s", evs...); err != nil {
+		t.Fatal(err)
+	}
+	seqs := func(l []Event) []uint64 {
+		var out []uint64
+		for _, e := range l {
+			out = append(out, e.Seq)
+		}
+		return out
+	}
+	transfers := func(e *Event) bool { return e.Kind == "transfer" }
+	for _, tc := range []struct {
+		name   string
+		before uint64
+		limit  int
+		match  func(*Event) bool
+		want   []uint64
+	}{
+		{"the newest page", 0, 3, nil, []uint64{20, 19, 18}},
+		{"a page before a sequence number", 18, 3, nil, []uint64{17, 16, 15}},
+		{"before a number past the newest", 100, 2, nil, []uint64{20, 19}},
+		{"before the oldest is empty", 1, 3, nil, nil},
+		{"a filter applies before the limit", 0, 3, transfers, []uint64{20, 18, 16}},
+		{"a filter pages too", 16, 2, transfers, []uint64{14, 12}},
+		{"no limit reads every event", 5, 0, nil, []uint64{4, 3, 2, 1}},
+	} {
+		got, err := h.FindEvents("s", tc.before, tc.limit, tc.match)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g := seqs(got); !slices.Equal(g, tc.want) {
+			t.Errorf("%s: got %v, want %v", tc.name, g, tc.want)
+		}
+	}
+	if got, err := h.FindEvents("nope", 0, 10, nil); err != nil || len(got) != 0 {
+		t.Errorf("events of a session without a log: %v, %v", got, err)
 	}
 }

@@ -1,12 +1,15 @@
 package web
 
 import (
-	"crypto/subtle"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -26,54 +29,116 @@ type Coordinator interface {
 	DeleteSession(name string) error
 	Start(name string) (api.Session, error)
 	Stop(name string) (api.Session, error)
+	Events(session string, q api.EventQuery) ([]api.Event, error)
+	Diff(session, path, a, b string) (api.Diff, error)
+	// AdminPasswordHash is the bcrypt hash of the console's password; nil
+	// if none is set.
+	AdminPasswordHash() ([]byte, error)
+	// Subscribe registers for change notices: ready signals that take has
+	// some; cancel ends the subscription.
+	Subscribe() (ready <-chan struct{}, take func() []api.Notice, cancel func())
 }
 
 // maxBody bounds a request body; a session definition is a few KiB.
 const maxBody = 1 << 20
 
-// Handler returns the REST API on /api/v1/, authenticated by the hub token.
-func Handler(c Coordinator, token string, log zerolog.Logger) http.Handler {
-	s := &server{c: c, token: token, log: log}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/v1/status", s.auth(s.status))
-	mux.HandleFunc("GET /api/v1/sessions", s.auth(s.sessions))
-	mux.HandleFunc("POST /api/v1/sessions", s.auth(s.create))
-	mux.HandleFunc("GET /api/v1/sessions/{name}", s.auth(s.session))
-	mux.HandleFunc("PUT /api/v1/sessions/{name}", s.auth(s.update))
-	mux.HandleFunc("DELETE /api/v1/sessions/{name}", s.auth(s.delete))
-	mux.HandleFunc("GET /api/v1/sessions/{name}/conflicts", s.auth(s.conflicts))
-	mux.HandleFunc("GET /api/v1/sessions/{name}/locks", s.auth(s.locks))
-	mux.HandleFunc("POST /api/v1/sessions/{name}/conflicts/resolve", s.auth(s.resolve))
-	mux.HandleFunc("POST /api/v1/sessions/{name}/start", s.auth(s.start))
-	mux.HandleFunc("POST /api/v1/sessions/{name}/stop", s.auth(s.stop))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		io.WriteString(w, "peerlink hub\n\nThe REST API is at /api/v1/ (send Authorization: Bearer TOKEN, the token in the hub's DATA/token).\n"+
-			"From a shell: PEERLINK_HUB=URL PEERLINK_TOKEN=TOKEN peerlink status\n")
-	})
-	return mux
+// Config is what the web server needs besides the hub.
+type Config struct {
+	Token string // the hub's token, which the CLI presents as a Bearer token
+	Log   zerolog.Logger
 }
 
-type server struct {
+// Server serves the REST API on /api/v1/, its OpenAPI document, the live
+// feed and the console. Close ends the live feeds it serves.
+type Server struct {
 	c     Coordinator
 	token string
 	log   zerolog.Logger
+	mux   *http.ServeMux
+	auth  *signIns
+
+	// ctx ends with Close; feeds counts the live feeds being served.
+	ctx    context.Context
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	closed bool
+	feeds  sync.WaitGroup
 }
 
-func (s *server) auth(next http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
-			writeProblem(w, http.StatusUnauthorized, "token refused: pass the hub's token with --token or PEERLINK_TOKEN (it is in the hub's DATA/token file)")
-			return
-		}
-		next(w, r)
+// New returns the hub's web server.
+func New(c Coordinator, cfg Config) *Server {
+	s := &Server{c: c, token: cfg.Token, log: cfg.Log, mux: http.NewServeMux(), auth: newSignIns(time.Now)}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	for _, rt := range s.routes() {
+		s.mux.HandleFunc(rt.pattern, rt.handler)
 	}
+	return s
+}
+
+// route is one pattern of the server's mux.
+type route struct {
+	pattern string
+	handler http.HandlerFunc
+}
+
+// routes lists every route; web/openapi.yaml documents each (a test
+// checks).
+func (s *Server) routes() []route {
+	return []route{
+		{"POST /api/v1/login", s.login},
+		{"POST /api/v1/logout", s.logout},
+		{"GET /api/v1/me", s.me},
+		{"GET /api/v1/status", s.authed(s.status)},
+		{"GET /api/v1/sessions", s.authed(s.sessions)},
+		{"POST /api/v1/sessions", s.authed(s.create)},
+		{"GET /api/v1/sessions/{name}", s.authed(s.session)},
+		{"PUT /api/v1/sessions/{name}", s.authed(s.update)},
+		{"DELETE /api/v1/sessions/{name}", s.authed(s.delete)},
+		{"GET /api/v1/sessions/{name}/conflicts", s.authed(s.conflicts)},
+		{"POST /api/v1/sessions/{name}/conflicts/resolve", s.authed(s.resolve)},
+		{"GET /api/v1/sessions/{name}/diff", s.authed(s.diff)},
+		{"GET /api/v1/sessions/{name}/events", s.authed(s.events)},
+		{"GET /api/v1/sessions/{name}/locks", s.authed(s.locks)},
+		{"POST /api/v1/sessions/{name}/start", s.authed(s.start)},
+		{"POST /api/v1/sessions/{name}/stop", s.authed(s.stop)},
+		{"GET /api/v1/live", s.authed(s.live)},
+		{"GET /api/v1/openapi.yaml", s.openapi},
+		{"GET /openapi.yaml", s.openapi},
+		{"GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") }},
+		{"GET /{$}", s.index},
+		{"GET /assets/{file}", s.asset},
+	}
+}
+
+// securityHeaders go on every response: the console loads nothing from
+// elsewhere, runs no inline script or style, and is never framed.
+var securityHeaders = map[string]string{
+	"Content-Security-Policy": "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+	"X-Content-Type-Options":  "nosniff",
+	"Referrer-Policy":         "same-origin",
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	for k, v := range securityHeaders {
+		h.Set(k, v)
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// Close ends every live feed and waits for their goroutines; the HTTP
+// server's Shutdown does not, as a WebSocket is no longer its connection.
+func (s *Server) Close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.cancel()
+	s.feeds.Wait()
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -86,7 +151,7 @@ func writeProblem(w http.ResponseWriter, code int, msg string) {
 
 // fail maps a coordinator error to a status code; the message is the
 // error's own, written for an administrator.
-func (s *server) fail(w http.ResponseWriter, err error) {
+func (s *Server) fail(w http.ResponseWriter, err error) {
 	code := http.StatusInternalServerError
 	switch {
 	case errors.Is(err, api.ErrNotFound):
@@ -106,11 +171,11 @@ func (s *server) fail(w http.ResponseWriter, err error) {
 	writeProblem(w, code, msg)
 }
 
-func (s *server) status(w http.ResponseWriter, r *http.Request) {
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.c.Status())
 }
 
-func (s *server) sessions(w http.ResponseWriter, r *http.Request) {
+func (s *Server) sessions(w http.ResponseWriter, r *http.Request) {
 	list, err := s.c.Sessions()
 	if err != nil {
 		s.fail(w, err)
@@ -119,7 +184,7 @@ func (s *server) sessions(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, list)
 }
 
-func (s *server) session(w http.ResponseWriter, r *http.Request) {
+func (s *Server) session(w http.ResponseWriter, r *http.Request) {
 	sess, err := s.c.Session(r.PathValue("name"))
 	if err != nil {
 		s.fail(w, err)
@@ -139,7 +204,7 @@ func decode(w http.ResponseWriter, r *http.Request, what string, v any) bool {
 	return true
 }
 
-func (s *server) create(w http.ResponseWriter, r *http.Request) {
+func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 	var cfg api.SessionConfig
 	if !decode(w, r, "session definition", &cfg) {
 		return
@@ -152,7 +217,7 @@ func (s *server) create(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, sess)
 }
 
-func (s *server) update(w http.ResponseWriter, r *http.Request) {
+func (s *Server) update(w http.ResponseWriter, r *http.Request) {
 	var cfg api.SessionConfig
 	if !decode(w, r, "session definition", &cfg) {
 		return
@@ -169,7 +234,7 @@ func (s *server) update(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, sess)
 }
 
-func (s *server) conflicts(w http.ResponseWriter, r *http.Request) {
+func (s *Server) conflicts(w http.ResponseWriter, r *http.Request) {
 	list, err := s.c.Conflicts(r.PathValue("name"))
 	if err != nil {
 		s.fail(w, err)
@@ -178,7 +243,7 @@ func (s *server) conflicts(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, list)
 }
 
-func (s *server) locks(w http.ResponseWriter, r *http.Request) {
+func (s *Server) locks(w http.ResponseWriter, r *http.Request) {
 	list, err := s.c.Locks(r.PathValue("name"))
 	if err != nil {
 		s.fail(w, err)
@@ -187,12 +252,12 @@ func (s *server) locks(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, list)
 }
 
-func (s *server) resolve(w http.ResponseWriter, r *http.Request) {
+func (s *Server) resolve(w http.ResponseWriter, r *http.Request) {
 	var req api.ResolveRequest
 	if !decode(w, r, "resolution", &req) {
 		return
 	}
-	res, err := s.c.Resolve(r.PathValue("name"), req, "api token from "+r.RemoteAddr)
+	res, err := s.c.Resolve(r.PathValue("name"), req, caller(r).audit())
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -200,7 +265,7 @@ func (s *server) resolve(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, res)
 }
 
-func (s *server) delete(w http.ResponseWriter, r *http.Request) {
+func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
 	if err := s.c.DeleteSession(r.PathValue("name")); err != nil {
 		s.fail(w, err)
 		return
@@ -208,7 +273,7 @@ func (s *server) delete(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *server) start(w http.ResponseWriter, r *http.Request) {
+func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 	sess, err := s.c.Start(r.PathValue("name"))
 	if err != nil {
 		s.fail(w, err)
@@ -217,11 +282,61 @@ func (s *server) start(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, sess)
 }
 
-func (s *server) stop(w http.ResponseWriter, r *http.Request) {
+func (s *Server) stop(w http.ResponseWriter, r *http.Request) {
 	sess, err := s.c.Stop(r.PathValue("name"))
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, sess)
+}
+
+// maxQueryText bounds the text filter of the event log.
+const maxQueryText = 256
+
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	v := r.URL.Query()
+	var q api.EventQuery
+	if l := v.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 0 {
+			writeProblem(w, http.StatusBadRequest, "limit "+strconv.Quote(l)+": give a number of events, 1 to "+strconv.Itoa(api.MaxEvents))
+			return
+		}
+		q.Limit = min(n, api.MaxEvents)
+	}
+	if b := v.Get("before"); b != "" {
+		n, err := strconv.ParseUint(b, 10, 64)
+		if err != nil {
+			writeProblem(w, http.StatusBadRequest, "before "+strconv.Quote(b)+": give the seq of an event")
+			return
+		}
+		q.Before = n
+	}
+	q.Kind, q.Q = v.Get("kind"), v.Get("q")
+	if len(q.Q) > maxQueryText || len(q.Kind) > maxQueryText {
+		writeProblem(w, http.StatusBadRequest, "the filter is too long: at most "+strconv.Itoa(maxQueryText)+" bytes")
+		return
+	}
+	list, err := s.c.Events(r.PathValue("name"), q)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+func (s *Server) diff(w http.ResponseWriter, r *http.Request) {
+	v := r.URL.Query()
+	path, a, b := v.Get("path"), v.Get("a"), v.Get("b")
+	if path == "" || a == "" || b == "" {
+		writeProblem(w, http.StatusBadRequest, "name the path and the two hosts to compare: ?path=P&a=HOST&b=HOST")
+		return
+	}
+	d, err := s.c.Diff(r.PathValue("name"), path, a, b)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
 }

@@ -42,6 +42,9 @@ const (
 	// ReadMany and its answer fetch many small files in one round trip.
 	TypeReadMany     Type = "read.many"
 	TypeReadManyData Type = "read.many.data"
+	// Owners and its answer name who owns a few paths' copies on a host.
+	TypeOwners     Type = "owners"
+	TypeOwnersData Type = "owners.data"
 )
 
 var registry = map[Type]func() Message{
@@ -67,6 +70,8 @@ var registry = map[Type]func() Message{
 	TypeChanges:      func() Message { return new(Changes) },
 	TypeLock:         func() Message { return new(Lock) },
 	TypeUnlock:       func() Message { return new(Unlock) },
+	TypeOwners:       func() Message { return new(Owners) },
+	TypeOwnersData:   func() Message { return new(OwnersData) },
 }
 
 // Marshal encodes m as a frame addressed to `to`. id marks a request; reply

@@ -69,6 +69,8 @@ func samples() []sample {
 			{Error: &Error{Kind: KindChanged, Op: "read", Host: "site-a", Path: "docs/b.txt", Msg: "file changed since it was scanned"}},
 		}}, append([]byte("hello\n"), chunk[:777]...)},
 		{"opened", &Opened{Session: "docs", Path: "docs/a.txt", User: "anna"}, nil},
+		{"owners", &Owners{Session: "docs", Paths: []string{"docs/a.txt", "名前/ファイル.txt"}}, nil},
+		{"owners data", &OwnersData{Users: []string{"anna", "uid 1001", ""}}, nil},
 		{"closed modified", &Closed{Session: "docs", Path: "docs/a.txt", Entry: &moved2}, nil},
 		{"closed unmodified", &Closed{Session: "docs", Path: "docs/a.txt"}, nil},
 		{"changes", &Changes{Session: "docs", Changes: []Change{
@@ -232,6 +234,9 @@ func TestMessageValidate(t *testing.T) {
 		{"a read over a chunk is refused", &Read{Session: "docs", Path: "a", Length: ChunkSize + 1}, "length 1048577 out of range"},
 		{"read data of negative length is refused", &ReadData{N: -1}, "read data: length -1 out of range"},
 		{"read data over a chunk is refused", &ReadData{N: ChunkSize + 1}, "read data: length 1048577 out of range"},
+		{"owners of no path is refused", &Owners{Session: "docs"}, "owners: 0 paths, want 1 to 4096"},
+		{"owners of a bad path is refused", &Owners{Session: "docs", Paths: []string{"../etc/passwd"}}, `".." element`},
+		{"owners data with a huge name is refused", &OwnersData{Users: []string{strings.Repeat("x", MaxOwnerLen+1)}}, "a name of 257 bytes exceeds 256"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

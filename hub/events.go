@@ -1,0 +1,56 @@
+package hub
+
+import (
+	"strings"
+
+	"github.com/peerlink/peerlink/api"
+	"github.com/peerlink/peerlink/store"
+)
+
+// appendEvent records an event in a session's log and tells the live feed.
+func (h *Hub) appendEvent(session string, evs ...store.Event) error {
+	_, err := h.db.AppendEvents(session, evs...)
+	if err == nil {
+		h.notify(api.NoticeEvents, session)
+	}
+	return err
+}
+
+// Events returns a page of a session's event log, newest first, filtered
+// by kind and text as q says.
+func (h *Hub) Events(name string, q api.EventQuery) ([]api.Event, error) {
+	if _, err := h.config(name); err != nil {
+		return nil, err
+	}
+	limit := q.Limit
+	switch {
+	case limit <= 0:
+		limit = api.DefaultEvents
+	case limit > api.MaxEvents:
+		limit = api.MaxEvents
+	}
+	text := strings.ToLower(q.Q)
+	match := func(e *store.Event) bool {
+		if q.Kind != "" && e.Kind != q.Kind {
+			return false
+		}
+		if text == "" {
+			return true
+		}
+		for _, f := range []string{e.Path, e.Msg, e.Host, e.User} {
+			if strings.Contains(strings.ToLower(f), text) {
+				return true
+			}
+		}
+		return false
+	}
+	evs, err := h.db.FindEvents(name, q.Before, limit, match)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.Event, len(evs))
+	for i, e := range evs {
+		out[i] = api.Event(e)
+	}
+	return out, nil
+}

@@ -1,0 +1,316 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/peerlink/peerlink/api"
+)
+
+// Two ways in, to the same handlers: the CLI and scripts present the hub's
+// token (Authorization: Bearer), which no browser sends on its own, so
+// needs no CSRF token; the console signs in with the admin password and
+// gets a cookie session, which a browser sends with every request to the
+// hub, so every change it makes must also carry the session's CSRF token.
+//
+// Cookie sessions live in memory: a hub restart signs every console out.
+
+// AdminUser is the console's one user.
+const AdminUser = "admin"
+
+// Sign-in limits.
+const (
+	// SessionCookie names the console's session cookie.
+	SessionCookie = "peerlink_session"
+	// sessionTTL is how long a sign-in lasts, from the moment it was made.
+	sessionTTL = 12 * time.Hour
+	// maxFailures failed sign-ins from one address within failureWindow
+	// refuse every further attempt from it until the window passes.
+	maxFailures   = 5
+	failureWindow = time.Minute
+	// maxSignIns bounds the sessions kept: the oldest go first.
+	maxSignIns = 1000
+	// maxTracked bounds the addresses whose failures are counted.
+	maxTracked = 10000
+)
+
+// MinPasswordLen is the shortest admin password accepted.
+const MinPasswordLen = 8
+
+// HashPassword returns the bcrypt hash to store for an admin password.
+func HashPassword(pw string) ([]byte, error) {
+	return bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
+}
+
+// signIns holds the cookie sessions and the failed sign-ins per address.
+type signIns struct {
+	now func() time.Time
+
+	mu       sync.Mutex
+	sessions map[[32]byte]*consoleSession // by the SHA-256 of the cookie's value
+	failures map[string]*failures         // by client address
+}
+
+type consoleSession struct {
+	csrf    string
+	expires time.Time
+}
+
+type failures struct {
+	start time.Time // of the window
+	n     int
+}
+
+func newSignIns(now func() time.Time) *signIns {
+	return &signIns{now: now, sessions: map[[32]byte]*consoleSession{}, failures: map[string]*failures{}}
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on supported systems
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// attempt reserves a sign-in attempt from ip, counted as a failure until
+// succeeded says otherwise; wait > 0 refuses it for that long.
+func (s *signIns) attempt(ip string) (wait time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	f := s.failures[ip]
+	if f != nil && now.Sub(f.start) >= failureWindow {
+		delete(s.failures, ip)
+		f = nil
+	}
+	if f == nil {
+		if len(s.failures) >= maxTracked {
+			s.sweepFailures(now)
+		}
+		f = &failures{start: now}
+		s.failures[ip] = f
+	}
+	if f.n >= maxFailures {
+		return f.start.Add(failureWindow).Sub(now)
+	}
+	f.n++
+	return 0
+}
+
+// succeeded takes back the failure attempt counted in advance.
+func (s *signIns) succeeded(ip string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f := s.failures[ip]; f != nil && f.n > 0 {
+		f.n--
+	}
+}
+
+func (s *signIns) sweepFailures(now time.Time) {
+	for ip, f := range s.failures {
+		if now.Sub(f.start) >= failureWindow {
+			delete(s.failures, ip)
+		}
+	}
+	for ip := range s.failures { // still full: an address flood; start over
+		if len(s.failures) < maxTracked {
+			break
+		}
+		delete(s.failures, ip)
+	}
+}
+
+// create starts a cookie session and returns the cookie's value and the
+// session's CSRF token.
+func (s *signIns) create() (cookie, csrf string) {
+	cookie, csrf = randomToken(), randomToken()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	for k, si := range s.sessions {
+		if !now.Before(si.expires) {
+			delete(s.sessions, k)
+		}
+	}
+	for len(s.sessions) >= maxSignIns {
+		var oldest [32]byte
+		var at time.Time
+		for k, si := range s.sessions {
+			if at.IsZero() || si.expires.Before(at) {
+				oldest, at = k, si.expires
+			}
+		}
+		delete(s.sessions, oldest)
+	}
+	s.sessions[sha256.Sum256([]byte(cookie))] = &consoleSession{csrf: csrf, expires: now.Add(sessionTTL)}
+	return cookie, csrf
+}
+
+// lookup returns the live session of r's cookie, or nil.
+func (s *signIns) lookup(r *http.Request) *consoleSession {
+	c, err := r.Cookie(SessionCookie)
+	if err != nil || c.Value == "" {
+		return nil
+	}
+	k := sha256.Sum256([]byte(c.Value))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	si := s.sessions[k]
+	if si == nil {
+		return nil
+	}
+	if !s.now().Before(si.expires) {
+		delete(s.sessions, k)
+		return nil
+	}
+	return si
+}
+
+// forget ends the session of r's cookie.
+func (s *signIns) forget(r *http.Request) {
+	if c, err := r.Cookie(SessionCookie); err == nil {
+		s.mu.Lock()
+		delete(s.sessions, sha256.Sum256([]byte(c.Value)))
+		s.mu.Unlock()
+	}
+}
+
+// clientIP is the address a request came from. A proxy in front of the
+// hub makes every client share its address, for the sign-in limit too.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func sessionCookie(r *http.Request, value string, maxAge int) *http.Cookie {
+	return &http.Cookie{Name: SessionCookie, Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil}
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	ip := clientIP(r)
+	if wait := s.auth.attempt(ip); wait > 0 {
+		secs := int((wait + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		writeProblem(w, http.StatusTooManyRequests, "too many wrong passwords from "+ip+": try again in "+strconv.Itoa(secs)+" s")
+		return
+	}
+	var req api.LoginRequest
+	if !decode(w, r, "sign-in", &req) {
+		return
+	}
+	hash, err := s.c.AdminPasswordHash()
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if hash == nil || bcrypt.CompareHashAndPassword(hash, []byte(req.Password)) != nil {
+		s.log.Warn().Str("addr", ip).Msg("console sign-in refused: wrong password")
+		writeProblem(w, http.StatusUnauthorized, "wrong password")
+		return
+	}
+	s.auth.succeeded(ip)
+	cookie, csrf := s.auth.create()
+	http.SetCookie(w, sessionCookie(r, cookie, int(sessionTTL/time.Second)))
+	s.log.Info().Str("addr", ip).Msg("console signed in")
+	writeJSON(w, http.StatusOK, api.Me{User: AdminUser, CSRF: csrf})
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	if si := s.auth.lookup(r); si != nil {
+		if !csrfOK(r, si) {
+			writeProblem(w, http.StatusForbidden, errCSRF)
+			return
+		}
+		s.auth.forget(r)
+		s.log.Info().Str("addr", clientIP(r)).Msg("console signed out")
+	}
+	http.SetCookie(w, sessionCookie(r, "", -1))
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) me(w http.ResponseWriter, r *http.Request) {
+	si := s.auth.lookup(r)
+	if si == nil {
+		writeProblem(w, http.StatusUnauthorized, errSignIn)
+		return
+	}
+	writeJSON(w, http.StatusOK, api.Me{User: AdminUser, CSRF: si.csrf})
+}
+
+const (
+	errSignIn = "sign in"
+	errCSRF   = "missing or wrong CSRF token: reload the console"
+	errToken  = "token refused: pass the hub's token with --token or PEERLINK_TOKEN (it is in the hub's DATA/token file)"
+)
+
+// csrfOK reports whether r carries si's CSRF token.
+func csrfOK(r *http.Request, si *consoleSession) bool {
+	got := r.Header.Get("X-CSRF-Token")
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(si.csrf)) == 1
+}
+
+// identity is who made a request, for the audit trail.
+type identity struct {
+	console bool // signed in with the password; else the hub's token
+	ip      string
+}
+
+// audit names the caller in the event log.
+func (id identity) audit() string {
+	if id.console {
+		return AdminUser + " (console, " + id.ip + ")"
+	}
+	return "api token from " + id.ip
+}
+
+type identityKey struct{}
+
+// caller returns the identity authed put on r.
+func caller(r *http.Request) identity {
+	id, _ := r.Context().Value(identityKey{}).(identity)
+	return id
+}
+
+// authed lets a request through with the hub's token, or with a console
+// session whose CSRF token every method but GET and HEAD must carry.
+func (s *Server) authed(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := identity{ip: clientIP(r)}
+		if h := r.Header.Get("Authorization"); h != "" {
+			got, ok := strings.CutPrefix(h, "Bearer ")
+			if !ok || s.token == "" || subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
+				writeProblem(w, http.StatusUnauthorized, errToken)
+				return
+			}
+		} else {
+			si := s.auth.lookup(r)
+			if si == nil {
+				writeProblem(w, http.StatusUnauthorized, errSignIn)
+				return
+			}
+			if r.Method != http.MethodGet && r.Method != http.MethodHead && !csrfOK(r, si) {
+				writeProblem(w, http.StatusForbidden, errCSRF)
+				return
+			}
+			id.console = true
+		}
+		next(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
+	}
+}
