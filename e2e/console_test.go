@@ -61,10 +61,12 @@ func TestConsole(t *testing.T) {
 	// reaches the dashboard and opens the live feed.
 	b.do(chromedp.Navigate(c.hubURL + "/"))
 	b.waitJS("the sign-in form", `!!document.querySelector('#password') && document.activeElement.id === 'password'`)
-	b.do(chromedp.SendKeys(chromedp.ID("password"), "not the password"), chromedp.Click(chromedp.ID("signin-button")))
+	b.do(chromedp.SendKeys(chromedp.ID("password"), "not the password"))
+	b.click("#signin-button")
 	b.waitText("#signin-error", "Wrong password")
 	b.screenshot(shots, "signin")
-	b.do(chromedp.SendKeys(chromedp.ID("password"), consolePassword), chromedp.Click(chromedp.ID("signin-button")))
+	b.do(chromedp.SendKeys(chromedp.ID("password"), consolePassword))
+	b.click("#signin-button")
 	b.waitJS("the dashboard", `!!document.querySelector('#sessions') && !!document.querySelector('#agents table')`)
 	b.waitJS("the live feed", `document.querySelector('#live').dataset.state === 'open'`)
 	b.waitText("#agents", "site-a")
@@ -72,9 +74,9 @@ func TestConsole(t *testing.T) {
 
 	// The dialog: client-side checks first, then the hub's own refusal, then
 	// a session of the two agents with manual resolution.
-	b.do(chromedp.Click(chromedp.ID("new-session")))
+	b.click("#new-session")
 	b.waitJS("the configuration dialog", `document.querySelector('#dialog').open && document.activeElement.id === 'cfg-name'`)
-	b.do(chromedp.Click(chromedp.ID("cfg-save")))
+	b.click("#cfg-save")
 	b.waitText("#cfg-errors", "Give the session a name.")
 	b.waitText("#cfg-errors", "at least two hosts")
 	b.do(chromedp.SendKeys(chromedp.ID("cfg-name"), "docs"))
@@ -82,25 +84,26 @@ func TestConsole(t *testing.T) {
 	b.do(chromedp.SendKeys(chromedp.CSS(`#cfg-hosts tr:nth-child(1) input.root`), "relative/root"))
 	b.setSelect(`#cfg-hosts tr:nth-child(2) select.host`, "site-a")
 	b.do(chromedp.SendKeys(chromedp.CSS(`#cfg-hosts tr:nth-child(2) input.root`), c.root("site-b")))
-	b.do(chromedp.Click(chromedp.ID("cfg-save")))
+	b.click("#cfg-save")
 	b.waitText("#cfg-errors", "is relative")
 	b.waitText("#cfg-errors", "named twice")
 	b.do(chromedp.SetValue(chromedp.CSS(`#cfg-hosts tr:nth-child(1) input.root`), c.root("site-a")))
 	b.setSelect(`#cfg-hosts tr:nth-child(2) select.host`, "*")
 	b.do(chromedp.SendKeys(chromedp.CSS(`#cfg-hosts tr:nth-child(2) input.other`), "ghost"))
-	b.do(chromedp.Click(chromedp.ID("cfg-save")))
+	b.click("#cfg-save")
 	b.waitText("#cfg-errors", "The hub refused the session: host ghost is unknown")
 	b.setSelect(`#cfg-hosts tr:nth-child(2) select.host`, "site-b")
-	b.do(chromedp.Click(chromedp.ID("cfg-next")), chromedp.Click(chromedp.ID("cfg-next")))
+	b.click("#cfg-next")
+	b.click("#cfg-next")
 	b.waitJS("step 3", `!document.querySelector('#step-conflicts').hidden`)
-	b.do(chromedp.Click(chromedp.CSS(`input[name=resolver][value=manual]`)))
+	b.click(`input[name=resolver][value=manual]`)
 	b.waitJS("the manual resolver", `document.querySelector('#cfg-truncate').disabled`)
 	b.do(chromedp.EmulateViewport(1280, 1180)) // the whole step in the picture
 	b.screenshot(shots, "dialog")
 	b.do(chromedp.EmulateViewport(1280, 860))
-	b.do(chromedp.Click(chromedp.ID("go-filters")))
+	b.click("#go-filters")
 	b.do(chromedp.SendKeys(chromedp.ID("cfg-exclude"), "*.bak\n/scratch/"))
-	b.do(chromedp.Click(chromedp.ID("cfg-save")))
+	b.click("#cfg-save")
 	b.waitJS("the session page", `location.hash === '#/s/docs' && !document.querySelector('#dialog').open && !!document.querySelector('#phase .badge')`)
 	s := c.session("docs")
 	if s.Options.Resolver != "manual" || len(s.Hosts) != 2 || s.Hosts[1].Host != "site-b" || strings.Join(s.Exclude, ",") != "*.bak,/scratch/" {
@@ -108,7 +111,7 @@ func TestConsole(t *testing.T) {
 	}
 
 	// Start: the phase goes to running on the page, by the live feed.
-	b.do(chromedp.Click(chromedp.CSS(`#session-actions button[data-key="a-Start"]`)))
+	b.click(`#session-actions button[data-key="a-Start"]`)
 	b.waitJS("the session to run", `document.querySelector('#phase [data-phase]').dataset.phase === 'running'`)
 	waitFor(t, liveWait, "notes.txt on site-b", func() bool {
 		got, err := os.ReadFile(filepath.Join(c.root("site-b"), "notes.txt"))
@@ -117,7 +120,7 @@ func TestConsole(t *testing.T) {
 	b.waitJS("the event log", `!!document.querySelector('#event-list').firstChild`)
 
 	// A conflict: both hosts change notes.txt while the session is stopped.
-	b.do(chromedp.Click(chromedp.CSS(`#session-actions button[data-key="a-Stop"]`)))
+	b.click(`#session-actions button[data-key="a-Stop"]`)
 	b.waitJS("the session to stop", `document.querySelector('#phase [data-phase]').dataset.phase === 'stopped'`)
 	va := fileAt{"shared notes\nline two, as site-a has it\nline three\n", tAt(time.Hour)}
 	vb := fileAt{"shared notes\nline two, as site-b has it\nline three\nand a fourth line\n", tAt(2 * time.Hour)}
@@ -127,7 +130,7 @@ func TestConsole(t *testing.T) {
 	// The File Conflict List is open, and stays open without a reload
 	// while the session starts elsewhere (the CLI): the conflict comes by
 	// the live feed.
-	b.do(chromedp.Click(chromedp.ID("conflicts-link")))
+	b.click("#conflicts-link")
 	b.waitJS("the empty File Conflict List", `location.hash === '#/s/docs/conflicts' && !!document.querySelector('#no-conflicts')`)
 	b.do(chromedp.Evaluate[chromedp.Void](`window.peerlinkNotReloaded = true`))
 	c.mustCLI("session", "start", "docs")
@@ -140,7 +143,7 @@ func TestConsole(t *testing.T) {
 	b.waitText(`article.conflict[data-path="notes.txt"]`, sha256Hex(vb.content)[:12])
 
 	// The diff of the two hosts' copies shows both texts side by side.
-	b.do(chromedp.Click(chromedp.CSS(`button[aria-label="Compare copies of notes.txt"]`)))
+	b.click(`button[aria-label="Compare copies of notes.txt"]`)
 	b.waitText("#diff", "line two, as site-a has it")
 	b.waitText("#diff", "line two, as site-b has it")
 	b.waitText("#diff", "and a fourth line")
@@ -157,7 +160,7 @@ func TestConsole(t *testing.T) {
 		s, err := c.client().Session(context.Background(), "docs")
 		return err == nil && s.Status.Phase == "running"
 	})
-	b.do(chromedp.Click(chromedp.CSS(`button[aria-label="Make site-b the winner of notes.txt"]`)))
+	b.click(`button[aria-label="Make site-b the winner of notes.txt"]`)
 	b.waitJS("the list to empty", `!!document.querySelector('#no-conflicts')`)
 	waitFor(t, liveWait, "site-b's notes.txt on every host", func() bool {
 		got, err := os.ReadFile(filepath.Join(c.root("site-a"), "notes.txt"))
@@ -166,7 +169,7 @@ func TestConsole(t *testing.T) {
 	holds(t, c, "notes.txt", vb, "site-a", "site-b")
 
 	// The resolution is in the session's event log, with who resolved it.
-	b.do(chromedp.Click(chromedp.CSS(`nav.crumbs a[href="#/s/docs"]`)))
+	b.click(`nav.crumbs a[href="#/s/docs"]`)
 	b.waitJS("the session page", `location.hash === '#/s/docs' && !!document.querySelector('#ev-kind')`)
 	b.setSelect("#ev-kind", "conflict-resolved")
 	b.waitText("#event-list", "conflict-resolved")
@@ -185,7 +188,7 @@ func TestConsole(t *testing.T) {
 	}
 
 	// The dashboard, on a laptop and on a phone.
-	b.do(chromedp.Click(chromedp.CSS(`nav#nav a[href="#/"]`)))
+	b.click(`nav#nav a[href="#/"]`)
 	b.waitJS("the dashboard", `!!document.querySelector('#sessions a[href="#/s/docs"]') && !!document.querySelector('#agents table')`)
 	b.waitText("#sessions", "running")
 	b.screenshot(shots, "dashboard")
@@ -223,14 +226,15 @@ func TestConsole(t *testing.T) {
 
 	// Sign out: the API refuses the browser; five wrong passwords in a row
 	// then make the sign-in page say when to try again.
-	b.do(chromedp.Click(chromedp.ID("signout")))
+	b.click("#signout")
 	b.waitText("#signin-error", "You signed out.")
 	if code := b.evalInt(`fetch('/api/v1/sessions').then((r) => r.status)`, chromedp.EvalAwaitPromise); code != 401 {
 		t.Errorf("GET sessions after sign-out: status %d, want 401", code)
 	}
 	for i := 0; i < 6; i++ {
 		b.waitJS("the sign-in button", `!document.querySelector('#signin-button').disabled`)
-		b.do(chromedp.SendKeys(chromedp.ID("password"), fmt.Sprintf("wrong %d", i)), chromedp.Click(chromedp.ID("signin-button")))
+		b.do(chromedp.SendKeys(chromedp.ID("password"), fmt.Sprintf("wrong %d", i)))
+		b.click("#signin-button")
 		b.waitJS("an answer", `!document.querySelector('#signin-error').hidden && !document.querySelector('#signin-error').textContent.includes('signed out')`)
 		if strings.Contains(b.text("#signin-error"), "Too many attempts") {
 			break
@@ -342,6 +346,26 @@ func (b *chrome) do(actions ...chromedp.Action[chromedp.Void]) {
 	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
 		b.t.Fatalf("browser: %v\npage: %s", err, b.pageText())
+	}
+}
+
+// click clicks the element sel as a user does. A live update can replace
+// the element between the query and the click (a user's click has no such
+// gap): then it clicks the new one.
+func (b *chrome) click(sel string) {
+	b.t.Helper()
+	deadline := time.Now().Add(browserWait)
+	for {
+		ctx, cancel := b.step()
+		err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel)))
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("browser: click %s: %v\npage: %s", sel, err, b.pageText())
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

@@ -6,7 +6,7 @@
 // Pages (hash routes): #/signin, #/ (dashboard), #/s/NAME (session),
 // #/s/NAME/conflicts (File Conflict List). The session configuration
 // dialog (dialog.js) opens over the dashboard and the session page.
-import { h, $, fill } from './dom.js';
+import { h, $, mount } from './dom.js';
 import { call, session } from './api.js';
 import { shown, go, refresh } from './view.js';
 
@@ -150,7 +150,7 @@ function showSignin(note) {
   h('p', { class: 'muted' }, 'User ', h('strong', null, 'admin'), '. The password was set with ',
     h('code', null, 'peerlink hub --admin-password-file'), ' or printed once when the hub first started.'),
   h('label', { for: 'password' }, 'Password'), pw, err, btn);
-  fill($('#main'), form);
+  mount($('#main'), form);
   pw.focus();
 }
 
@@ -186,7 +186,7 @@ async function boot() {
     signedIn(await call('GET', '/me'));
   } catch (e) {
     if (e.status !== 401) {
-      fill($('#main'), h('p', { class: 'error', role: 'alert' }, 'The hub did not answer as expected: ' + e.message));
+      mount($('#main'), h('p', { class: 'error', role: 'alert' }, 'The hub did not answer as expected: ' + e.message));
       return;
     }
   }

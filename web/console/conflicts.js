@@ -1,7 +1,7 @@
 // The File Conflict List of a session: every conflicted path, each host's
 // copy with a button to make it the winner, bulk resolution, and a
 // side-by-side comparison of two hosts' copies.
-import { h, $, fill, toast, fmtBytes, fmtTime, when, plural } from './dom.js';
+import { h, $, fill, mount, toast, fmtBytes, fmtTime, when, plural } from './dom.js';
 import { call, enc, sessionPath } from './api.js';
 import { header, table, pageError, refresh } from './view.js';
 import { DIFF_MAX_LINES, lineDiff, sideBySide } from './diff.js';
@@ -28,7 +28,7 @@ export function conflictsPage(main, r) {
     h('button', { type: 'button', id: 'resolve-selected', onclick: () => resolveSelected() }, 'Resolve selected'),
     h('button', { type: 'button', id: 'resolve-all', class: 'danger', onclick: () => resolveAll() }, 'Resolve all'));
 
-  fill(main, header([['Dashboard', '#/'], [name, '#/s/' + enc(name)], ['File Conflict List']], 'File Conflict List — ' + name),
+  mount(main, header([['Dashboard', '#/'], [name, '#/s/' + enc(name)], ['File Conflict List']], 'File Conflict List — ' + name),
     h('p', { class: 'muted' }, 'Paths that synchronisation leaves alone until you pick the host whose copy wins. ',
       'The winner’s copy then goes to every other host (the session must be running).'),
     count, bulk, region);

@@ -1,7 +1,7 @@
 // The session configuration dialog, laid out like the seed's File
 // Collaboration Configuration dialog: participants and root folders, file
 // filters, conflict resolution.
-import { h, $, $$, fill, toast } from './dom.js';
+import { h, $, $$, fill, mount, toast } from './dom.js';
 import { call, enc, sessionPath } from './api.js';
 import { go, refresh, known, loadAgents } from './view.js';
 
@@ -244,7 +244,7 @@ export async function openConfig(s) {
     h('button', { type: 'button', class: 'secondary', onclick: closeDialog }, 'Cancel')));
   errors.tabIndex = -1;
 
-  fill(dlg, form);
+  mount(dlg, form);
   const start = cfg.hosts.length ? cfg.hosts : [{}, {}];
   start.forEach(hostRow);
   master.refresh();

@@ -28,19 +28,37 @@ export function add(el, kids) {
 export const $ = (sel, root = document) => root.querySelector(sel);
 export const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
 
-// fill replaces a region's content, keeping the keyboard focus on the
-// element with the same data-key if it had it: live updates must not throw
-// a keyboard user back to the top of the page.
+// fill replaces a region's content, unless the new content is the same as
+// what is shown (a live update that changed nothing here leaves the nodes
+// alone, so a click or a selection in progress is not lost), and keeps the
+// keyboard focus on the element with the same data-key if it had it: live
+// updates must not throw a keyboard user back to the top of the page.
 export function fill(region, ...kids) {
   if (!region) return;
+  const next = document.createElement(region.tagName);
+  add(next, kids);
+  if (next.innerHTML === region.innerHTML && controls(next) === controls(region)) return;
   const active = document.activeElement;
   const key = active && region.contains(active) ? active.getAttribute('data-key') : null;
-  region.replaceChildren();
-  add(region, kids);
+  region.replaceChildren(...next.childNodes);
   if (key) {
     const again = $$('[data-key]', region).find((e) => e.getAttribute('data-key') === key);
     if (again) again.focus();
   }
+}
+
+// mount puts a new page (or dialog) in place, whatever was there: its
+// regions are what the page fills later.
+export function mount(el, ...kids) {
+  el.replaceChildren();
+  add(el, kids);
+}
+
+// controls is the state of a region's form controls, which its HTML does
+// not show (properties, not attributes).
+function controls(root) {
+  return JSON.stringify($$('input, select, textarea, option, button', root)
+    .map((e) => [e.value, e.checked, e.selected, e.disabled, e.indeterminate]));
 }
 
 let toastTimer = 0;

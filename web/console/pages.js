@@ -1,5 +1,5 @@
 // The dashboard and a session's page.
-import { h, $, fill, toast, fmtBytes, fmtTime, when, plural } from './dom.js';
+import { h, $, fill, mount, toast, fmtBytes, fmtTime, when, plural } from './dom.js';
 import { call, enc, sessionPath } from './api.js';
 import { go, refresh, pageError, header, section, table, phaseBadge, progress, hostsConnected, yes, loadAgents } from './view.js';
 import { openConfig } from './dialog.js';
@@ -15,7 +15,7 @@ export function dashboardPage(main) {
   document.title = 'Dashboard · peerlink';
   const sessions = h('div', { id: 'sessions' });
   const agents = h('div', { id: 'agents' });
-  fill(main, header([['Dashboard']], 'Dashboard',
+  mount(main, header([['Dashboard']], 'Dashboard',
     h('button', { type: 'button', class: 'primary', id: 'new-session', onclick: () => openConfig(null) }, 'New session')),
   section('sessions', 'Sessions', sessions),
   section('agents', 'Agents', agents));
@@ -89,7 +89,7 @@ export function sessionPage(main, r) {
         'File Conflict List (' + (st.quarantined || 0) + ')'));
   };
 
-  fill(main, header([['Dashboard', '#/'], [name]], 'Session ' + name, badge),
+  mount(main, header([['Dashboard', '#/'], [name]], 'Session ' + name, badge),
     actions, summary,
     section('hosts', 'Hosts and root folders', hosts),
     section('locks', 'Live locks', locks),
