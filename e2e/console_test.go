@@ -122,6 +122,19 @@ func TestConsole(t *testing.T) {
 	// A conflict: both hosts change notes.txt while the session is stopped.
 	b.click(`#session-actions button[data-key="a-Stop"]`)
 	b.waitJS("the session to stop", `document.querySelector('#phase [data-phase]').dataset.phase === 'stopped'`)
+
+	// Edit while stopped: the dialog opens on the session's definition.
+	b.click(`#session-actions button[data-key="a-Edit"]`)
+	b.waitJS("the edit dialog", `document.querySelector('#dialog').open && document.querySelector('#cfg-name').disabled &&
+		document.querySelector('#cfg-name').value === 'docs' && document.querySelector('#cfg-hosts tr:nth-child(2) select.host').value === 'site-b'`)
+	b.click("#go-conflicts")
+	b.waitJS("step 3 as defined", `document.querySelector('input[name=resolver][value=manual]').checked && document.querySelector('#cfg-days').value === '30'`)
+	b.do(chromedp.SetValue(chromedp.ID("cfg-days"), "7"))
+	b.click("#cfg-save")
+	b.waitJS("the dialog to close", `!document.querySelector('#dialog').open && !!document.querySelector('#phase [data-phase]')`)
+	if s := c.session("docs"); s.ProtectDays != 7 || s.Options.Resolver != "manual" || len(s.Exclude) != 2 {
+		t.Fatalf("after the edit: %+v", s.SessionConfig)
+	}
 	va := fileAt{"shared notes\nline two, as site-a has it\nline three\n", tAt(time.Hour)}
 	vb := fileAt{"shared notes\nline two, as site-b has it\nline three\nand a fourth line\n", tAt(2 * time.Hour)}
 	writeFile(t, c.root("site-a"), "notes.txt", va.content, va.mtime)
