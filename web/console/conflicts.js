@@ -143,7 +143,8 @@ export function conflictsPage(main, r) {
   };
 
   return {
-    wants: (n) => n.session === name && (n.kind === 'conflicts' || n.kind === 'sessions'),
+    // A notice without a session is about every session.
+    wants: (n) => (!n.session || n.session === name) && (n.kind === 'conflicts' || n.kind === 'sessions'),
     async refresh() {
       const [cl, sess] = await Promise.all([call('GET', sessionPath(name) + '/conflicts'), call('GET', sessionPath(name))]);
       pageError('');

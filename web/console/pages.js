@@ -98,7 +98,8 @@ export function sessionPage(main, r) {
     section('events', 'Event log', log.el));
 
   return {
-    wants: (n) => n.session === name || n.kind === 'agents' || (!n.session && n.kind === 'sessions'),
+    // A notice without a session is about every session.
+    wants: (n) => !n.session || n.session === name,
     async refresh() {
       let lk;
       try {
