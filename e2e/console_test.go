@@ -188,6 +188,13 @@ func TestConsole(t *testing.T) {
 	b.waitText("#event-list", "conflict-resolved")
 	b.waitText("#event-list", "admin (console")
 	b.waitText("#event-list", "the copy on site-b won")
+	// So are the start from the console (with who started it) and the
+	// conflict the start found.
+	b.setSelect("#ev-kind", "conflict")
+	b.waitText("#event-list", "notes.txt")
+	b.waitText("#event-list", "manual-resolution")
+	b.setSelect("#ev-kind", "start")
+	b.waitText("#event-list", "admin (console")
 	b.setSelect("#ev-kind", "")
 	b.waitJS("the whole log", `!document.querySelector('#event-list').textContent.includes('No event matches')`)
 	b.screenshot(shots, "session")

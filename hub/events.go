@@ -16,6 +16,14 @@ func (h *Hub) appendEvent(session string, evs ...store.Event) error {
 	return err
 }
 
+// audit records who did what to a session; a failure to record is logged,
+// not returned, because the action itself has happened.
+func (h *Hub) audit(session, kind, user, msg string) {
+	if err := h.appendEvent(session, store.Event{Kind: kind, User: user, Msg: msg}); err != nil {
+		h.log.Error().Err(err).Str("session", session).Str("event", kind).Msg("record event")
+	}
+}
+
 // Events returns a page of a session's event log, newest first, filtered
 // by kind and text as q says.
 func (h *Hub) Events(name string, q api.EventQuery) ([]api.Event, error) {

@@ -171,6 +171,7 @@ func (r *run) supervise(ctx context.Context) {
 		var we *wire.Error
 		if errors.As(err, &we) && we.Kind == wire.KindUnreachable {
 			r.log.Warn().Err(err).Msg("session interrupted; will start over when every host is connected")
+			r.event("interrupted", "", "", err.Error()+"; starts over when every host is connected")
 			r.update(func(st *api.SessionStatus) { st.Phase = api.PhaseAttaching })
 			r.holdLocks()
 			if r.waitBack(ctx, err) != nil {
@@ -179,6 +180,7 @@ func (r *run) supervise(ctx context.Context) {
 			continue
 		}
 		r.log.Error().Err(err).Msg("session failed")
+		r.event("failed", "", "", err.Error())
 		r.update(func(st *api.SessionStatus) { st.Phase, st.Reason = api.PhaseFailed, err.Error() })
 		if perr := r.h.db.PutSessionState(r.cfg.Name, store.SessionState{Desired: store.DesiredRunning, Phase: string(api.PhaseFailed), Error: err.Error(), Finished: time.Now()}); perr != nil {
 			r.log.Error().Err(perr).Msg("record session state")

@@ -133,8 +133,9 @@ func fromStore(s store.Session) api.SessionConfig {
 	return cfg
 }
 
-// CreateSession defines a new, stopped session.
-func (h *Hub) CreateSession(cfg api.SessionConfig) (api.Session, error) {
+// CreateSession defines a new, stopped session; user is who asked, for the
+// session's event log.
+func (h *Hub) CreateSession(cfg api.SessionConfig, user string) (api.Session, error) {
 	all, err := h.db.Sessions()
 	if err != nil {
 		return api.Session{}, err
@@ -151,6 +152,7 @@ func (h *Hub) CreateSession(cfg api.SessionConfig) (api.Session, error) {
 		return api.Session{}, err
 	}
 	h.log.Info().Str("session", cfg.Name).Msg("session created")
+	h.audit(cfg.Name, "created", user, "hosts "+hostList(cfg))
 	h.notify(api.NoticeSessions, cfg.Name)
 	return h.Session(cfg.Name)
 }
@@ -158,7 +160,7 @@ func (h *Hub) CreateSession(cfg api.SessionConfig) (api.Session, error) {
 // UpdateSession replaces the definition of a stopped session. Its index and
 // File Conflict List are kept: the next start judges the trees against them
 // with the new options.
-func (h *Hub) UpdateSession(cfg api.SessionConfig) (api.Session, error) {
+func (h *Hub) UpdateSession(cfg api.SessionConfig, user string) (api.Session, error) {
 	if _, err := h.config(cfg.Name); err != nil {
 		return api.Session{}, err
 	}
@@ -176,6 +178,7 @@ func (h *Hub) UpdateSession(cfg api.SessionConfig) (api.Session, error) {
 		return api.Session{}, err
 	}
 	h.log.Info().Str("session", cfg.Name).Msg("session changed")
+	h.audit(cfg.Name, "changed", user, "hosts "+hostList(cfg))
 	h.notify(api.NoticeSessions, cfg.Name)
 	return h.Session(cfg.Name)
 }
@@ -247,7 +250,7 @@ func (h *Hub) run(name string) *run {
 }
 
 // Start starts a session: attach, scan, merge, transfer, then run.
-func (h *Hub) Start(name string) (api.Session, error) {
+func (h *Hub) Start(name, user string) (api.Session, error) {
 	cfg, err := h.config(name)
 	if err != nil {
 		return api.Session{}, err
@@ -258,6 +261,7 @@ func (h *Hub) Start(name string) (api.Session, error) {
 	if err := h.startRun(cfg); err != nil {
 		return api.Session{}, err
 	}
+	h.audit(name, "start", user, "")
 	h.notify(api.NoticeSessions, name)
 	return h.Session(name)
 }
@@ -284,7 +288,7 @@ func (h *Hub) startRun(cfg api.SessionConfig) error {
 }
 
 // Stop stops a session and waits for its run to end.
-func (h *Hub) Stop(name string) (api.Session, error) {
+func (h *Hub) Stop(name, user string) (api.Session, error) {
 	if _, err := h.config(name); err != nil {
 		return api.Session{}, err
 	}
@@ -298,6 +302,7 @@ func (h *Hub) Stop(name string) (api.Session, error) {
 		r.cancel()
 		<-r.done
 	}
+	h.audit(name, "stop", user, "")
 	h.notify(api.NoticeSessions, name)
 	return h.Session(name)
 }

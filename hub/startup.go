@@ -73,6 +73,8 @@ func (r *run) startup(ctx context.Context) error {
 	st := r.status()
 	r.log.Info().Int64("files", st.Files.Done).Int64("bytes", st.Bytes.Done).Int("errors", st.ErrorCount).
 		Dur("took", st.Synced.Sub(st.Started)).Msg("initial synchronisation done")
+	r.event("synced", "", "", fmt.Sprintf("initial synchronisation done: %d files, %d bytes, %d errors, %d conflicts, in %s",
+		st.Files.Done, st.Bytes.Done, st.ErrorCount, st.Quarantined, st.Synced.Sub(st.Started).Round(time.Millisecond)))
 	return r.h.db.PutSessionState(r.cfg.Name, store.SessionState{Desired: store.DesiredRunning, Phase: string(api.PhaseRunning), Started: st.Started, Finished: st.Synced})
 }
 
@@ -266,6 +268,7 @@ func (r *run) merge(scans map[string][]wire.Entry, skipped map[string]bool) (con
 			return conflict.Plan{}, err
 		}
 	}
+	r.recordConflicts(plan)
 	r.update(func(st *api.SessionStatus) {
 		st.Quarantined = len(qs) + len(plan.Quarantines) - len(plan.Released)
 		r.quarantine = make(map[string]bool, st.Quarantined)
@@ -540,4 +543,27 @@ func (r *run) applied(host string, results []wire.OpResult, moved map[string][]s
 	r.mu.Unlock()
 	_, err := r.h.db.AddIndexHosts(r.cfg.Name, ok)
 	return err
+}
+
+// recordConflicts writes the start-up's new and settled quarantines to the
+// session's event log in one transaction, so the console's log shows when
+// each path entered and left the File Conflict List.
+func (r *run) recordConflicts(plan conflict.Plan) {
+	if len(plan.Quarantines) == 0 && len(plan.Released) == 0 {
+		return
+	}
+	evs := make([]store.Event, 0, len(plan.Quarantines)+len(plan.Released))
+	for _, q := range plan.Quarantines {
+		msg := string(q.Reason)
+		if q.Detail != "" {
+			msg += ": " + q.Detail
+		}
+		evs = append(evs, store.Event{Kind: "conflict", Path: q.Path, Msg: msg})
+	}
+	for _, p := range plan.Released {
+		evs = append(evs, store.Event{Kind: "conflict-settled", Path: p, Msg: "the hosts' copies agree again"})
+	}
+	if err := r.h.appendEvent(r.cfg.Name, evs...); err != nil {
+		r.log.Error().Err(err).Msg("record conflicts")
+	}
 }

@@ -21,14 +21,14 @@ type Coordinator interface {
 	Status() api.Status
 	Sessions() ([]api.Session, error)
 	Session(name string) (api.Session, error)
-	CreateSession(cfg api.SessionConfig) (api.Session, error)
-	UpdateSession(cfg api.SessionConfig) (api.Session, error)
+	CreateSession(cfg api.SessionConfig, user string) (api.Session, error)
+	UpdateSession(cfg api.SessionConfig, user string) (api.Session, error)
 	Conflicts(session string) ([]api.Conflict, error)
 	Locks(session string) ([]api.Lock, error)
 	Resolve(session string, req api.ResolveRequest, user string) (api.ResolveResult, error)
 	DeleteSession(name string) error
-	Start(name string) (api.Session, error)
-	Stop(name string) (api.Session, error)
+	Start(name, user string) (api.Session, error)
+	Stop(name, user string) (api.Session, error)
 	Events(session string, q api.EventQuery) ([]api.Event, error)
 	Diff(session, path, a, b string) (api.Diff, error)
 	// AdminPasswordHash is the bcrypt hash of the console's password; nil
@@ -209,7 +209,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, "session definition", &cfg) {
 		return
 	}
-	sess, err := s.c.CreateSession(cfg)
+	sess, err := s.c.CreateSession(cfg, caller(r).audit())
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -226,7 +226,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusBadRequest, "the session's name cannot be changed: create a new session")
 		return
 	}
-	sess, err := s.c.UpdateSession(cfg)
+	sess, err := s.c.UpdateSession(cfg, caller(r).audit())
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -274,7 +274,7 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) start(w http.ResponseWriter, r *http.Request) {
-	sess, err := s.c.Start(r.PathValue("name"))
+	sess, err := s.c.Start(r.PathValue("name"), caller(r).audit())
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -283,7 +283,7 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) stop(w http.ResponseWriter, r *http.Request) {
-	sess, err := s.c.Stop(r.PathValue("name"))
+	sess, err := s.c.Stop(r.PathValue("name"), caller(r).audit())
 	if err != nil {
 		s.fail(w, err)
 		return

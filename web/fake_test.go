@@ -56,10 +56,10 @@ func (f *fakeHub) Session(name string) (api.Session, error) {
 	}
 	return api.Session{SessionConfig: api.SessionConfig{Name: "s"}}, nil
 }
-func (f *fakeHub) CreateSession(cfg api.SessionConfig) (api.Session, error) {
+func (f *fakeHub) CreateSession(cfg api.SessionConfig, user string) (api.Session, error) {
 	return api.Session{SessionConfig: cfg}, nil
 }
-func (f *fakeHub) UpdateSession(cfg api.SessionConfig) (api.Session, error) {
+func (f *fakeHub) UpdateSession(cfg api.SessionConfig, user string) (api.Session, error) {
 	return api.Session{SessionConfig: cfg}, nil
 }
 func (f *fakeHub) Conflicts(string) ([]api.Conflict, error) { return []api.Conflict{}, nil }
@@ -71,10 +71,10 @@ func (f *fakeHub) Resolve(session string, req api.ResolveRequest, user string) (
 	return api.ResolveResult{Resolved: []string{req.Path}}, nil
 }
 func (f *fakeHub) DeleteSession(string) error { return nil }
-func (f *fakeHub) Start(name string) (api.Session, error) {
+func (f *fakeHub) Start(name, user string) (api.Session, error) {
 	return f.Session(name)
 }
-func (f *fakeHub) Stop(name string) (api.Session, error) { return f.Session(name) }
+func (f *fakeHub) Stop(name, user string) (api.Session, error) { return f.Session(name) }
 func (f *fakeHub) Events(session string, q api.EventQuery) ([]api.Event, error) {
 	if session != "s" {
 		return nil, notFound(session)

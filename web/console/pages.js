@@ -4,10 +4,11 @@ import { call, enc, sessionPath } from './api.js';
 import { go, refresh, pageError, header, section, table, phaseBadge, progress, hostsConnected, yes, loadAgents } from './view.js';
 import { openConfig } from './dialog.js';
 
-// Event kinds the hub writes (hub/live.go, hub/conflicts.go); kinds seen in
-// a fetched log are added to the filter as they appear.
-const EVENT_KINDS = ['start', 'stop', 'transfer', 'lock', 'unlock', 'lock-contended',
-  'conflict', 'conflict-resolved'];
+// Event kinds the hub writes (hub/sessions.go, run.go, startup.go, live.go,
+// conflicts.go); kinds seen in a fetched log are added to the filter as they
+// appear.
+const EVENT_KINDS = ['created', 'changed', 'start', 'stop', 'synced', 'interrupted', 'failed',
+  'lock', 'unlock', 'release', 'lock-contended', 'conflict', 'conflict-settled', 'conflict-resolved'];
 
 const EVENT_PAGE = 100;
 
