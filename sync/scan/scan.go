@@ -22,6 +22,11 @@ type Options struct {
 	// path itself first). A path that does not exist yields no entries.
 	// Such a scan is partial: a cache must not prune after it.
 	Under string
+	// KeepTemp leaves peerlink's temp files alone instead of removing
+	// them as a crash's leftovers: a scan while transfers may be in
+	// flight (the agent's rescans of a running session) must not take
+	// a transfer's file from under it. They are not reported either way.
+	KeepTemp bool
 }
 
 const (

@@ -292,6 +292,21 @@ func TestLeftoverTempFilesAreRemoved(t *testing.T) {
 	}
 }
 
+// A rescan while transfers run (KeepTemp) neither reports nor removes a
+// transfer's temp file.
+func TestKeepTempLeavesTempFiles(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, "docs/report.txt", "r")
+	write(t, root, "docs/"+tree.TempPrefix+"0123", "half a file")
+	r := scan(t, openTree(t, root), Options{KeepTemp: true})
+	if len(r.entries) != 2 || r.stats.Skipped != 0 || r.stats.Files != 1 {
+		t.Errorf("entries %v, stats %+v", r.entries, r.stats)
+	}
+	if _, err := os.Lstat(filepath.Join(root, "docs", tree.TempPrefix+"0123")); err != nil {
+		t.Errorf("the temp file was touched: %v", err)
+	}
+}
+
 func TestNamesThatAreNotWatchSetPaths(t *testing.T) {
 	root := t.TempDir()
 	write(t, root, `back\slash`, "b")
