@@ -67,6 +67,7 @@ var registry = map[Type]func() Message{
 	TypeChanges:      func() Message { return new(Changes) },
 	TypeLock:         func() Message { return new(Lock) },
 	TypeUnlock:       func() Message { return new(Unlock) },
+	TypeWarning:      func() Message { return new(Warning) },
 }
 
 // Marshal encodes m as a frame addressed to `to`. id marks a request; reply
