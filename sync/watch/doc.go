@@ -37,7 +37,10 @@
 //     the document), a Created.
 //   - Overflow means events were lost; the agent rescans. The watcher itself
 //     re-walks the tree (new folders are watched, office lock files and
-//     leases reconciled) but reports nothing of what it finds.
+//     leases reconciled) but reports nothing of what it finds, except the
+//     Closed of files reported open that nobody has open for writing any
+//     more (their close may have been lost; Linux, where a read lease can
+//     tell).
 //   - Events from one source keep their order. Write-opens found by fanotify
 //     or a lease break travel another way than inotify's events, so a
 //     WriteOpen may come just before or after the Created or Changed of the

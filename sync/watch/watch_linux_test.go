@@ -282,31 +282,8 @@ func TestRootRemoved(t *testing.T) {
 // events are lost: Overflow is reported, and the watcher resyncs, so a
 // folder made while events were lost is watched afterwards.
 func TestOverflow(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("lowering fs.inotify.max_queued_events needs root")
-	}
-	const sysctl = "/proc/sys/fs/inotify/max_queued_events"
-	saved, err := os.ReadFile(sysctl)
-	if err != nil {
-		t.Skip(err)
-	}
-	orig := inotifyInit
-	t.Cleanup(func() { inotifyInit = orig })
-	inotifyInit = func() (int, error) {
-		// The queue size is taken when the instance is made: lower it for
-		// just that moment.
-		if err := os.WriteFile(sysctl, []byte("16"), 0); err != nil {
-			return -1, err
-		}
-		defer os.WriteFile(sysctl, saved, 0)
-		return orig()
-	}
 	root := t.TempDir()
-	r := start(t, root, Options{Mode: InotifyOnly})
-	inotifyInit = orig
-	if now, _ := os.ReadFile(sysctl); string(now) != string(saved) {
-		t.Fatalf("%s not restored: %q, was %q", sysctl, now, saved)
-	}
+	r := startTinyQueue(t, root, Options{Mode: InotifyOnly})
 
 	// Nobody reads: the events channel, then the loop, then the kernel's
 	// 16-event queue fill up.
@@ -336,6 +313,80 @@ func injectWatchBudget(t *testing.T) *int {
 		return orig(fd, path, mask)
 	}
 	return budget
+}
+
+// startTinyQueue starts a watcher whose inotify instance has a kernel queue
+// of 16 events, so that a test can make it overflow.
+func startTinyQueue(t *testing.T, root string, opts Options) *rec {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("lowering fs.inotify.max_queued_events needs root")
+	}
+	const sysctl = "/proc/sys/fs/inotify/max_queued_events"
+	saved, err := os.ReadFile(sysctl)
+	if err != nil {
+		t.Skip(err)
+	}
+	orig := inotifyInit
+	t.Cleanup(func() { inotifyInit = orig })
+	inotifyInit = func() (int, error) {
+		// The queue size is taken when the instance is made: lower it for
+		// just that moment.
+		if err := os.WriteFile(sysctl, []byte("16"), 0); err != nil {
+			return -1, err
+		}
+		defer os.WriteFile(sysctl, saved, 0)
+		return orig()
+	}
+	r := start(t, root, opts)
+	inotifyInit = orig
+	if now, _ := os.ReadFile(sysctl); string(now) != string(saved) {
+		t.Fatalf("%s not restored: %q, was %q", sysctl, now, saved)
+	}
+	return r
+}
+
+// TestOverflowRechecksOpenFiles: a file reported open whose close was among
+// the events lost is reported Closed after the Overflow, since nobody has
+// it open for writing any more; one still open is not.
+func TestOverflowRechecksOpenFiles(t *testing.T) {
+	if !leasesEnabled() {
+		t.Skip("leases are disabled: nothing can tell whether a file is still open for writing")
+	}
+	root := t.TempDir()
+	r := startTinyQueue(t, root, Options{Mode: InotifyOnly})
+	open := func(name string) *os.File {
+		f, err := os.OpenFile(filepath.Join(root, name), os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		if _, err := f.WriteString("first"); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	gone, still := open("gone.txt"), open("still.txt")
+	r.want(WriteOpen, "gone.txt") // a first modification, in this mode
+	r.want(WriteOpen, "still.txt")
+	r.drain(200 * time.Millisecond)
+
+	// Nobody reads while the flood fills every queue; the close comes
+	// after it, when the kernel's queue is full: it is lost.
+	for i := range 2000 {
+		write(t, filepath.Join(root, fmt.Sprintf("f%04d", i)), "x")
+	}
+	if err := gone.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r.waitFor("Overflow", func(e Event) bool { return e.Op == Overflow })
+	r.want(Closed, "gone.txt")
+	r.drain(500 * time.Millisecond)
+	if got := r.saw(0, func(e Event) bool { return e.Op == Closed && e.Path == "still.txt" }); len(got) != 0 {
+		t.Errorf("still.txt, open for writing, reported %v", got)
+	}
+	still.Close()
+	r.want(Closed, "still.txt")
 }
 
 // TestWatchLimitInjected: a root that cannot be watched at all makes New
