@@ -292,6 +292,38 @@ func TestLeftoverTempFilesAreRemoved(t *testing.T) {
 	}
 }
 
+// readsCache is a mapCache that implements Reads.
+type readsCache struct {
+	*mapCache
+	reads []ReadFile
+}
+
+func (c *readsCache) Read(files []ReadFile) { c.reads = append(c.reads, files...) }
+
+// A Cache that implements Reads is told of every file read, cacheable or
+// not (changed a moment ago), and of no file the cache described.
+func TestReadsTellsEveryFileRead(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, "a", "a")
+	write(t, root, "b", "b")
+	write(t, root, "c", "c")
+	tr := openTree(t, root)
+	c := &readsCache{mapCache: newMapCache()}
+	scan(t, tr, Options{Cache: c})
+	if len(c.reads) != 3 || !c.reads[0].Cacheable {
+		t.Fatalf("first scan: reads %v, want all three, cacheable", c.reads)
+	}
+	c.reads = nil
+	write(t, root, "b", "bb")
+	saved := racyWindow
+	racyWindow = time.Hour // b is too new to be cached
+	defer func() { racyWindow = saved }()
+	scan(t, tr, Options{Cache: c})
+	if len(c.reads) != 1 || c.reads[0].Path != "b" || c.reads[0].Cacheable || c.reads[0].Size != 2 || c.reads[0].Hash != sha256.Sum256([]byte("bb")) {
+		t.Errorf("second scan: reads %+v, want b only, read but not cacheable", c.reads)
+	}
+}
+
 // A rescan while transfers run (KeepTemp) neither reports nor removes a
 // transfer's temp file.
 func TestKeepTempLeavesTempFiles(t *testing.T) {

@@ -1,0 +1,567 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/peerlink/peerlink/store"
+	"github.com/peerlink/peerlink/sync/scan"
+	"github.com/peerlink/peerlink/sync/watch"
+	"github.com/peerlink/peerlink/wire"
+)
+
+// Rescans (issue 5: events lost, and "inotify watch limits reached: a clear
+// message naming the sysctl to raise, and a fallback to periodic scans
+// rather than silent misses"). When the watcher lost events (watch.Overflow)
+// or cannot watch every folder (watch.Limited), the agent scans its root
+// again and reports what differs from what it knows as ordinary live
+// changes. The connection stays up and the session keeps running: nothing
+// starts over on the hub.
+//
+// What the agent knows, to compare with:
+//   - of files, the scan cache in agent.db (path -> size, mtime, ctime,
+//     inode, hash), which the start-up scan, the live loop and the applies
+//     keep current. A file whose stat still matches its record is not read,
+//     so a rescan of an unchanged tree reads no content, and the cache's
+//     records stream from bbolt: nothing per file is held in memory but the
+//     scan cache reader's 8 bytes.
+//   - of folders, the folders and their modes found by the last complete
+//     scan (the start-up scan's, then each rescan's), in memory: a few tens
+//     of bytes per folder.
+//
+// A file absent from the cache or whose content differs is reported written;
+// one whose stat moved but whose content did not, as a metadata change (its
+// mode may be new); a folder the last scan did not have, as created; one
+// whose mode changed, as a metadata change; and what the last scan (folders)
+// or the cache (files) had but the tree no longer has, as removed. A rename
+// shows as a removal and a creation. Reporting what the hub already knows is
+// harmless: the hub drops a change that matches its index.
+//
+// The scan runs on a goroutine of its own, the live loop's, and sends what
+// it finds to the loop in small batches between the watcher's events. The
+// loop judges each against the file as it is then and against the agent's
+// own changes (expectations), target locks and files open for writing, as
+// it judges the watcher's events; and it writes the scan cache record only
+// of what it reports, so that a change the live path is still to report is
+// never hidden from it by a record the rescan wrote first.
+
+// DefaultRescanInterval is how often an agent that reached a watch limit
+// scans each session's root, unless Config.RescanInterval says otherwise.
+const DefaultRescanInterval = 30 * time.Second
+
+// rescanChunk is how many findings one message to the loop carries: small,
+// so that the loop is never busy with a rescan's findings for long.
+const rescanChunk = 256
+
+// rescans is a live loop's rescan state. base is safe for concurrent use;
+// everything else is owned by the loop goroutine.
+type rescans struct {
+	every time.Duration
+	base  dirBase
+
+	// noWatch is why there is no watcher at all (a watch limit met by
+	// the root itself): the loop runs on periodic scans alone.
+	noWatch error
+
+	ctx     context.Context // the loop's; ends the rescan goroutine
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	out     chan rescanMsg
+	running bool
+	again   bool // asked for while one ran: another follows it
+	why     string
+	ticker  *time.Ticker // periodic scans, once a watch limit was reached
+	warned  bool
+}
+
+func newRescans(every time.Duration) rescans {
+	if every <= 0 {
+		every = DefaultRescanInterval
+	}
+	return rescans{every: every, base: dirBase{ready: make(chan struct{})}, out: make(chan rescanMsg)}
+}
+
+// start binds the rescans to the loop's context.
+func (rs *rescans) start(ctx context.Context) {
+	rs.ctx, rs.cancel = context.WithCancel(ctx)
+}
+
+// stop ends a rescan in progress and the periodic scans, and waits.
+func (rs *rescans) stop() {
+	if rs.cancel != nil {
+		rs.cancel()
+	}
+	rs.wg.Wait()
+	if rs.ticker != nil {
+		rs.ticker.Stop()
+	}
+}
+
+// tick delivers the periodic scans' times; nil (never) until a limit.
+func (rs *rescans) tick() <-chan time.Time {
+	if rs.ticker == nil {
+		return nil
+	}
+	return rs.ticker.C
+}
+
+// rescanMsg is what a rescan found, sent to the loop in order; the last
+// one has done set.
+type rescanMsg struct {
+	found []finding
+	done  bool
+	err   error
+	stats wire.ScanStats
+	took  time.Duration
+}
+
+// finding is one difference a rescan found: a change to report, which the
+// loop still checks against the tree as it is then.
+type finding struct {
+	wire.Change
+	// rec is a file's state and hash as the rescan read it, its scan
+	// cache record once the change is reported unless racy (a file changed
+	// a moment ago, which the next scan must read again); nil for a file
+	// the cache described.
+	rec  *store.CachedPath
+	racy bool
+	// file marks a removal of a file (whose cache record goes) from one
+	// of a folder; quiet a file's removal only to drop its record: it was
+	// below a folder whose removal is reported.
+	file, quiet bool
+	// maybe marks a file whose content is what the cache said: it is a
+	// metadata change only if the scan read it (its stat moved).
+	maybe bool
+}
+
+// limited starts periodic scans after a watch limit, and tells the
+// administrator, once per attachment, which sysctl to raise: in the log and
+// in the session's status on the hub.
+func (l *live) limited(ctx context.Context, err error) {
+	rs := &l.rs
+	if rs.ticker == nil {
+		rs.ticker = time.NewTicker(rs.every)
+	}
+	if rs.warned {
+		return
+	}
+	rs.warned = true
+	msg := limitWarning(err, l.a.cfg.Name, l.s.root, rs.every)
+	l.a.log.Warn().Str("session", l.s.name).AnErr("cause", err).Msg(msg)
+	if err := l.c.Send(ctx, wire.HubName, &wire.Warning{Session: l.s.name, Msg: msg}, nil); err != nil {
+		l.a.log.Debug().Err(err).Msg("send warning")
+	}
+	// What happened in the folders left out until now is not lost either;
+	// before the start-up scan has been, that scan sees it.
+	if rs.base.known() {
+		l.rescan("watch limit")
+	}
+}
+
+// limitWarning is the administrator's message for a watch limit: what was
+// reached, what to raise, and what the agent does meanwhile.
+func limitWarning(err error, host, root string, every time.Duration) string {
+	var msg string
+	var le *watch.LimitError
+	switch {
+	case errors.As(err, &le) && le.Sysctl != "":
+		msg = fmt.Sprintf("%s reached (%s=%d): %s", le.What, le.Sysctl, le.Value, le.Advice())
+		if le.Detail != "" {
+			msg += " (" + le.Detail + ")"
+		}
+	case errors.As(err, &le):
+		msg = fmt.Sprintf("%s reached: %s", le.What, le.Advice())
+	default:
+		msg = err.Error()
+	}
+	tail := fmt.Sprintf("; until then %s scans %s every %s", host, root, every)
+	if over := len(msg) + len(tail) - wire.MaxWarningLen; over > 0 {
+		msg = strings.ToValidUTF8(msg[:max(0, len(msg)-over)], "")
+	}
+	return msg + tail
+}
+
+// rescan starts a rescan of the root, or, while one runs, another after it.
+func (l *live) rescan(why string) {
+	rs := &l.rs
+	if rs.running {
+		rs.again = true
+		return
+	}
+	rs.running, rs.why = true, why
+	rs.wg.Go(func() { l.scanAgain(rs.ctx) })
+}
+
+// rescanned takes what a rescan found, and starts the next one if asked
+// for meanwhile.
+func (l *live) rescanned(ctx context.Context, m rescanMsg) {
+	for i := range m.found {
+		l.reconcile(ctx, &m.found[i])
+	}
+	if !m.done {
+		return
+	}
+	rs := &l.rs
+	rs.running = false
+	switch {
+	case m.err != nil && ctx.Err() == nil:
+		l.a.log.Warn().Err(m.err).Str("session", l.s.name).Str("why", rs.why).Msg("rescan failed; the next one tries again")
+	case m.err == nil:
+		l.a.log.Info().Str("session", l.s.name).Str("why", rs.why).Int64("files", m.stats.Files).
+			Int64("hashed", m.stats.Hashed).Dur("took", m.took).Msg("rescan done")
+	}
+	if rs.again {
+		rs.again = false
+		l.rescan(rs.why)
+	}
+}
+
+// reconcile reports a rescan's finding unless the live path owns it or the
+// tree changed since.
+func (l *live) reconcile(ctx context.Context, f *finding) {
+	p := f.Path
+	info, err := l.s.tree.Lstat(p)
+	switch f.Kind {
+	case wire.ChangeRemove:
+		if !errors.Is(err, fs.ErrNotExist) {
+			return // back, or never gone: not a removal
+		}
+		if f.file {
+			l.cache[p] = nil
+		}
+		if f.quiet || l.echo(p) {
+			return
+		}
+		delete(l.settle, p)
+		l.add(ctx, f.Change)
+	case wire.ChangeMkdir, wire.ChangeMeta:
+		if err != nil || info.Kind != f.Entry.Kind || l.echo(p) {
+			return
+		}
+		if info.Kind == wire.KindDir {
+			l.add(ctx, wire.Change{Kind: f.Kind, Path: p, Entry: info.Entry(p)})
+			return
+		}
+		fallthrough
+	case wire.ChangeWrite:
+		if err != nil || info.Kind != wire.KindFile || l.echo(p) || l.locker.Locked(p) || l.opened[p] {
+			return // gone since, the agent's own, a lock's, or its close reports it
+		}
+		if _, ok := l.settle[p]; ok {
+			return // the live path reports it
+		}
+		e := f.Entry
+		if r := f.rec; r != nil && (r.Size != info.Size || r.Mtime != info.Mtime || r.Ctime != info.Ctime || r.Ino != info.Ino) ||
+			r == nil && (e.Size != info.Size || e.Mtime != info.Mtime) {
+			l.later(p) // changed since it was read: looked at afresh
+			return
+		}
+		if f.rec != nil && !f.racy {
+			l.cache[p] = f.rec
+		}
+		l.add(ctx, f.Change)
+	}
+}
+
+// scanAgain is the rescan goroutine: it scans the root, compares, and
+// sends what it found to the loop.
+func (l *live) scanAgain(ctx context.Context) {
+	start := time.Now()
+	done := rescanMsg{done: true}
+	base, err := l.rs.base.wait(ctx)
+	if err == nil {
+		d := &differ{l: l, ctx: ctx, base: base, heldAt: map[string]int{}}
+		done.stats, err = d.run()
+		done.found = d.out
+	}
+	done.err, done.took = err, time.Since(start)
+	select {
+	case l.rs.out <- done:
+	case <-ctx.Done():
+	}
+}
+
+// differ compares one rescan with what the agent knows.
+type differ struct {
+	l     *live
+	ctx   context.Context
+	base  []dirRec // the last scan's folders, sorted
+	cache *lookups
+	dirs  []dirRec // this scan's folders
+
+	// held are the findings of the batch just emitted, until the scan
+	// says which of its files it read (scan.Reads); heldAt indexes them by
+	// path.
+	held   []finding
+	heldAt map[string]int
+	out    []finding // ready for the loop
+}
+
+func (d *differ) run() (wire.ScanStats, error) {
+	l := d.l
+	r, err := l.a.db.BeginScan(l.s.name)
+	if err != nil {
+		return wire.ScanStats{}, err
+	}
+	defer r.Close()
+	d.cache = &lookups{r: r, m: map[string]lookup{}, read: d.read}
+	opts := scan.Options{Filter: l.s.filter, Cache: d.cache, KeepTemp: true, Workers: max(1, runtime.NumCPU()/2)}
+	stats, warnings, err := scan.Run(d.ctx, l.s.tree, opts, d.entries)
+	if err == nil {
+		err = d.release()
+	}
+	if err == nil {
+		err = r.Err() // lookups failed: the cache cannot say what is gone
+	}
+	if err != nil {
+		return stats, err
+	}
+	d.cache.m = nil
+	return stats, d.removed(r, warnings)
+}
+
+// entries compares a batch the scan emitted with what the agent knows.
+func (d *differ) entries(batch []wire.Entry) error {
+	if err := d.release(); err != nil {
+		return err
+	}
+	for _, e := range batch {
+		switch e.Kind {
+		case wire.KindDir:
+			key := e.Path + "/"
+			d.dirs = append(d.dirs, dirRec{key, e.Mode})
+			i, ok := slices.BinarySearchFunc(d.base, key, func(r dirRec, k string) int { return strings.Compare(r.key, k) })
+			switch {
+			case !ok:
+				d.hold(finding{Change: wire.Change{Kind: wire.ChangeMkdir, Path: e.Path, Entry: e}})
+			case d.base[i].mode != e.Mode:
+				d.hold(finding{Change: wire.Change{Kind: wire.ChangeMeta, Path: e.Path, Entry: e}})
+			}
+		case wire.KindFile:
+			c, had := d.cache.take(e.Path)
+			if !had || c.Size != e.Size || c.Mtime != e.Mtime || c.Hash != e.Hash {
+				d.hold(finding{Change: wire.Change{Kind: wire.ChangeWrite, Path: e.Path, Entry: e}})
+			} else {
+				d.hold(finding{Change: wire.Change{Kind: wire.ChangeMeta, Path: e.Path, Entry: e}, maybe: true})
+			}
+		}
+	}
+	return nil
+}
+
+func (d *differ) hold(f finding) {
+	d.heldAt[f.Path] = len(d.held)
+	d.held = append(d.held, f)
+}
+
+// read takes what the scan read of the files of the last batch, those the
+// cache did not describe: a file whose content did not change is then a
+// metadata change (its mode may be new).
+func (d *differ) read(files []scan.ReadFile) {
+	for _, f := range files {
+		if i, ok := d.heldAt[f.Path]; ok {
+			d.held[i].rec = &store.CachedPath{Path: f.Path, Cached: store.Cached(f.Cached)}
+			d.held[i].racy = !f.Cacheable
+			d.held[i].maybe = false
+		}
+	}
+}
+
+// release passes the held findings on, but for the files unchanged.
+func (d *differ) release() error {
+	for _, f := range d.held {
+		if !f.maybe {
+			if err := d.put(f); err != nil {
+				return err
+			}
+		}
+	}
+	d.held = d.held[:0]
+	clear(d.heldAt)
+	return nil
+}
+
+// put queues a finding for the loop, sending a full chunk.
+func (d *differ) put(f finding) error {
+	d.out = append(d.out, f)
+	if len(d.out) < rescanChunk {
+		return nil
+	}
+	select {
+	case d.l.rs.out <- rescanMsg{found: d.out}:
+		d.out = nil
+		return nil
+	case <-d.ctx.Done():
+		return d.ctx.Err()
+	}
+}
+
+// removed finds what the agent knew of and the complete scan did not see:
+// the last scan's folders (only the topmost of those gone is reported) and
+// the scan cache's files. Paths the scan could not read (its warnings) and
+// what is below them are unknown, not gone. The folders found become the
+// base of the next rescan.
+func (d *differ) removed(r *store.CacheReader, warnings []wire.Error) error {
+	unknown := map[string]bool{}
+	for _, w := range warnings {
+		if w.Path != "" {
+			unknown[w.Path] = true
+		}
+	}
+	isUnknown := func(p string) bool {
+		for ; p != ""; p = wire.Parent(p) {
+			if unknown[p] {
+				return true
+			}
+		}
+		return false
+	}
+	slices.SortFunc(d.dirs, func(a, b dirRec) int { return strings.Compare(a.key, b.key) })
+	var gone []string // topmost removed folders' keys, sorted
+	for _, b := range d.base {
+		if _, ok := slices.BinarySearchFunc(d.dirs, b.key, func(r dirRec, k string) int { return strings.Compare(r.key, k) }); ok {
+			continue
+		}
+		p := strings.TrimSuffix(b.key, "/")
+		switch {
+		case isUnknown(p):
+			d.dirs = append(d.dirs, b) // still known as it was
+		case len(gone) > 0 && strings.HasPrefix(b.key, gone[len(gone)-1]):
+			// below a folder whose removal is reported
+		default:
+			gone = append(gone, b.key)
+			if err := d.put(finding{Change: wire.Change{Kind: wire.ChangeRemove, Path: p}}); err != nil {
+				return err
+			}
+		}
+	}
+	below := func(p string) bool {
+		i := sort.SearchStrings(gone, p)
+		return i > 0 && strings.HasPrefix(p, gone[i-1])
+	}
+	err := r.Unseen(func(p string) error {
+		if isUnknown(p) {
+			return nil
+		}
+		return d.put(finding{Change: wire.Change{Kind: wire.ChangeRemove, Path: p}, file: true, quiet: below(p)})
+	})
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(d.dirs, func(a, b dirRec) int { return strings.Compare(a.key, b.key) })
+	d.l.rs.base.put(d.dirs)
+	return nil
+}
+
+// lookups is a rescan's scan.Cache (and scan.Reads): it serves the walker
+// from the store's reader and keeps each file's record until the scan emits
+// the file, for the differ to compare, and passes on what the scan read. It
+// writes nothing: the loop writes the records of what it reports.
+type lookups struct {
+	r    *store.CacheReader
+	read func([]scan.ReadFile)
+
+	mu sync.Mutex
+	m  map[string]lookup // files looked up and not yet emitted: at most the scan's window
+}
+
+type lookup struct {
+	c  scan.Cached
+	ok bool
+}
+
+func (c *lookups) Lookup(path string) (scan.Cached, bool) {
+	v, ok := c.r.Lookup(path)
+	c.mu.Lock()
+	c.m[path] = lookup{scan.Cached(v), ok}
+	c.mu.Unlock()
+	return scan.Cached(v), ok
+}
+
+// take returns (and forgets) what the cache held for path.
+func (c *lookups) take(path string) (scan.Cached, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v := c.m[path]
+	delete(c.m, path)
+	return v.c, v.ok
+}
+
+func (c *lookups) Update([]scan.CachedPath) error { return nil }
+
+func (c *lookups) Read(files []scan.ReadFile) { c.read(files) }
+
+func (c *lookups) Seen([]string) error { return nil }
+
+// dirRec is a folder a scan found: its path with a '/' appended (the order
+// of a scan), and its mode.
+type dirRec struct {
+	key  string
+	mode uint32
+}
+
+// appendDirs adds the folders of a scan's batch to dirs.
+func appendDirs(dirs []dirRec, batch []wire.Entry) []dirRec {
+	for _, e := range batch {
+		if e.Kind == wire.KindDir {
+			dirs = append(dirs, dirRec{e.Path + "/", e.Mode})
+		}
+	}
+	return dirs
+}
+
+// knowDirs takes the folders of a complete start-up scan as the base of
+// the rescans. A nil live (no live synchronisation) ignores them.
+func (l *live) knowDirs(dirs []dirRec) {
+	if l == nil {
+		return
+	}
+	slices.SortFunc(dirs, func(a, b dirRec) int { return strings.Compare(a.key, b.key) })
+	l.rs.base.put(dirs)
+}
+
+// dirBase is the folders of the last complete scan, sorted. The start-up
+// scan sets it first: a rescan waits for it.
+type dirBase struct {
+	mu    sync.Mutex
+	dirs  []dirRec
+	ready chan struct{} // closed once set
+	set   bool
+}
+
+func (b *dirBase) put(dirs []dirRec) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.dirs = slices.Clip(dirs)
+	if !b.set {
+		b.set = true
+		close(b.ready)
+	}
+}
+
+// known reports whether the start-up scan gave the folders.
+func (b *dirBase) known() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.set
+}
+
+// wait returns the folders once the start-up scan gave them.
+func (b *dirBase) wait(ctx context.Context) ([]dirRec, error) {
+	select {
+	case <-b.ready:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.dirs, nil
+}
