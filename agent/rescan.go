@@ -78,6 +78,7 @@ type rescans struct {
 	running bool
 	again   bool // asked for while one ran: another follows it
 	why     string
+	found   int          // changes the running rescan reported
 	ticker  *time.Ticker // periodic scans, once a watch limit was reached
 	warned  bool
 }
@@ -175,7 +176,7 @@ func limitWarning(err error, host, root string, every time.Duration) string {
 	case errors.As(err, &le) && le.Sysctl != "":
 		msg = fmt.Sprintf("%s reached (%s=%d): %s", le.What, le.Sysctl, le.Value, le.Advice())
 		if le.Detail != "" {
-			msg += " (" + le.Detail + ")"
+			msg += "; " + le.Detail
 		}
 	case errors.As(err, &le):
 		msg = fmt.Sprintf("%s reached: %s", le.What, le.Advice())
@@ -196,26 +197,33 @@ func (l *live) rescan(why string) {
 		rs.again = true
 		return
 	}
-	rs.running, rs.why = true, why
+	rs.running, rs.why, rs.found = true, why, 0
 	rs.wg.Go(func() { l.scanAgain(rs.ctx) })
 }
 
 // rescanned takes what a rescan found, and starts the next one if asked
 // for meanwhile.
 func (l *live) rescanned(ctx context.Context, m rescanMsg) {
+	rs := &l.rs
 	for i := range m.found {
-		l.reconcile(ctx, &m.found[i])
+		if l.reconcile(ctx, &m.found[i]) {
+			rs.found++
+		}
 	}
 	if !m.done {
 		return
 	}
-	rs := &l.rs
 	rs.running = false
 	switch {
 	case m.err != nil && ctx.Err() == nil:
 		l.a.log.Warn().Err(m.err).Str("session", l.s.name).Str("why", rs.why).Msg("rescan failed; the next one tries again")
 	case m.err == nil:
-		l.a.log.Info().Str("session", l.s.name).Str("why", rs.why).Int64("files", m.stats.Files).
+		// A periodic scan that found nothing is no news.
+		ev := l.a.log.Info()
+		if rs.found == 0 && rs.ticker != nil {
+			ev = l.a.log.Debug()
+		}
+		ev.Str("session", l.s.name).Str("why", rs.why).Int("changes", rs.found).Int64("files", m.stats.Files).
 			Int64("hashed", m.stats.Hashed).Dur("took", m.took).Msg("rescan done")
 	}
 	if rs.again {
@@ -225,50 +233,53 @@ func (l *live) rescanned(ctx context.Context, m rescanMsg) {
 }
 
 // reconcile reports a rescan's finding unless the live path owns it or the
-// tree changed since.
-func (l *live) reconcile(ctx context.Context, f *finding) {
+// tree changed since, and says whether it did.
+func (l *live) reconcile(ctx context.Context, f *finding) bool {
 	p := f.Path
 	info, err := l.s.tree.Lstat(p)
 	switch f.Kind {
 	case wire.ChangeRemove:
 		if !errors.Is(err, fs.ErrNotExist) {
-			return // back, or never gone: not a removal
+			return false // back, or never gone: not a removal
 		}
 		if f.file {
 			l.cache[p] = nil
 		}
 		if f.quiet || l.echo(p) {
-			return
+			return false
 		}
 		delete(l.settle, p)
 		l.add(ctx, f.Change)
+		return true
 	case wire.ChangeMkdir, wire.ChangeMeta:
 		if err != nil || info.Kind != f.Entry.Kind || l.echo(p) {
-			return
+			return false
 		}
 		if info.Kind == wire.KindDir {
 			l.add(ctx, wire.Change{Kind: f.Kind, Path: p, Entry: info.Entry(p)})
-			return
+			return true
 		}
 		fallthrough
 	case wire.ChangeWrite:
 		if err != nil || info.Kind != wire.KindFile || l.echo(p) || l.locker.Locked(p) || l.opened[p] {
-			return // gone since, the agent's own, a lock's, or its close reports it
+			return false // gone since, the agent's own, a lock's, or its close reports it
 		}
 		if _, ok := l.settle[p]; ok {
-			return // the live path reports it
+			return false // the live path reports it
 		}
 		e := f.Entry
 		if r := f.rec; r != nil && (r.Size != info.Size || r.Mtime != info.Mtime || r.Ctime != info.Ctime || r.Ino != info.Ino) ||
 			r == nil && (e.Size != info.Size || e.Mtime != info.Mtime) {
 			l.later(p) // changed since it was read: looked at afresh
-			return
+			return false
 		}
 		if f.rec != nil && !f.racy {
 			l.cache[p] = f.rec
 		}
 		l.add(ctx, f.Change)
+		return true
 	}
+	return false
 }
 
 // scanAgain is the rescan goroutine: it scans the root, compares, and

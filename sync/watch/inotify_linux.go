@@ -400,10 +400,9 @@ func readSysctl(name string) int {
 func (w *Watcher) watchLimitError() error {
 	limit := readSysctl("fs.inotify.max_user_watches")
 	e := &LimitError{Root: w.root, What: "inotify watch limit", Sysctl: "fs.inotify.max_user_watches",
-		Value: limit, Suggest: max(2*limit, 1<<20), Err: unix.ENOSPC,
-		Detail: fmt.Sprintf("%d folders are watched for this root", len(w.wds))}
+		Value: limit, Suggest: max(2*limit, 1<<20), Err: unix.ENOSPC, Watched: len(w.wds)}
 	if ns := readSysctl("user.max_inotify_watches"); ns > 0 && ns < limit {
-		e.Detail += fmt.Sprintf("; this process's user namespace allows only %d (user.max_inotify_watches, set inside the namespace or its container)", ns)
+		e.Detail = fmt.Sprintf("this process's user namespace allows only %d watches: raise user.max_inotify_watches in it too", ns)
 	}
 	return e
 }

@@ -182,8 +182,9 @@ type LimitError struct {
 	Suggest int
 	// Detail is more to know: how to raise a limit that is not a sysctl,
 	// or a lower limit that applies too.
-	Detail string
-	Err    error // what the system said (ENOSPC, EMFILE...)
+	Detail  string
+	Watched int   // folders watched for this root when the limit was met; 0 if not counted
+	Err     error // what the system said (ENOSPC, EMFILE...)
 }
 
 func (e *LimitError) Error() string {
@@ -191,6 +192,9 @@ func (e *LimitError) Error() string {
 	fmt.Fprintf(&b, "watch %s: %v: %s reached", e.Root, ErrWatchLimit, e.What)
 	if e.Err != nil {
 		fmt.Fprintf(&b, " (%v)", e.Err)
+	}
+	if e.Watched > 0 {
+		fmt.Fprintf(&b, " with %d folders watched for this root", e.Watched)
 	}
 	if e.Sysctl != "" {
 		fmt.Fprintf(&b, ": %s, shared by all of this user's processes, is %d: %s (and in /etc/sysctl.d/ to keep it across reboots)", e.Sysctl, e.Value, e.Advice())
