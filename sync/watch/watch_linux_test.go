@@ -354,7 +354,14 @@ func TestOverflowRechecksOpenFiles(t *testing.T) {
 		t.Skip("leases are disabled: nothing can tell whether a file is still open for writing")
 	}
 	root := t.TempDir()
-	r := startTinyQueue(t, root, Options{Mode: InotifyOnly})
+	// The kernel's queue is left as it is (lowering it is for the whole
+	// machine): the flood is made large enough to overflow it, and the
+	// watcher's own buffers, which hold a few thousand events more.
+	queued := 16384
+	if b, err := os.ReadFile("/proc/sys/fs/inotify/max_queued_events"); err == nil {
+		fmt.Sscan(string(b), &queued)
+	}
+	r := start(t, root, Options{Mode: InotifyOnly})
 	open := func(name string) *os.File {
 		f, err := os.OpenFile(filepath.Join(root, name), os.O_RDWR|os.O_CREATE, 0o644)
 		if err != nil {
@@ -371,10 +378,15 @@ func TestOverflowRechecksOpenFiles(t *testing.T) {
 	r.want(WriteOpen, "still.txt")
 	r.drain(200 * time.Millisecond)
 
-	// Nobody reads while the flood fills every queue; the close comes
-	// after it, when the kernel's queue is full: it is lost.
-	for i := range 2000 {
-		write(t, filepath.Join(root, fmt.Sprintf("f%04d", i)), "x")
+	// Nobody reads while the flood fills every queue (three events a
+	// file: create, close, delete); the close comes after it, when the
+	// kernel's queue is full: it is lost.
+	for i := range (queued + 16384) / 3 {
+		p := filepath.Join(root, fmt.Sprintf("f%06d", i))
+		write(t, p, "")
+		if err := os.Remove(p); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := gone.Close(); err != nil {
 		t.Fatal(err)
