@@ -16,6 +16,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/peerlink/peerlink/agent"
 	"github.com/peerlink/peerlink/roles"
 )
 
@@ -135,17 +136,22 @@ func agentCommand() *cli.Command {
 			&cli.StringFlag{Name: "broker", Usage: "the broker's URL, ws://HUB:61617", Required: true, EnvVars: []string{"PEERLINK_BROKER"}},
 			&cli.StringFlag{Name: "token", Usage: "the hub's token (from the hub's DATA/token)", EnvVars: []string{"PEERLINK_TOKEN"}},
 			&cli.StringFlag{Name: "data", Usage: "folder for the agent's state (agent.db)", Required: true, EnvVars: []string{"PEERLINK_DATA"}},
+			&cli.DurationFlag{Name: "rescan-interval", Value: agent.DefaultRescanInterval,
+				Usage: "how often a session's root is scanned once the file system watch limit (fs.inotify.max_user_watches) keeps the agent from watching all of it"},
 		},
 		Action: func(c *cli.Context) error {
 			log, err := logger(c)
 			if err != nil {
 				return err
 			}
+			if c.Duration("rescan-interval") <= 0 {
+				return fmt.Errorf("--rescan-interval %s: want a positive duration, e.g. 30s", c.Duration("rescan-interval"))
+			}
 			ctx, stop := signalContext(c)
 			defer stop()
 			agentMemoryLimit()
 			return roles.Agent(ctx, roles.AgentOptions{Name: c.String("name"), BrokerURL: c.String("broker"), Token: c.String("token"),
-				DataDir: c.String("data"), Version: version, Log: log})
+				DataDir: c.String("data"), Version: version, Log: log, RescanInterval: c.Duration("rescan-interval")})
 		},
 	}
 }

@@ -28,6 +28,10 @@ type Config struct {
 	DataDir   string
 	Version   string
 	Log       zerolog.Logger
+	// RescanInterval is how often a session's root is scanned once a
+	// file system watch limit keeps the agent from watching all of it;
+	// 0 means DefaultRescanInterval.
+	RescanInterval time.Duration
 }
 
 // Agent serves one file server's part in every session it is attached to.

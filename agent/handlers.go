@@ -43,12 +43,19 @@ func (a *Agent) scan(ctx context.Context, c *broker.Client, in broker.Incoming, 
 		return
 	}
 	defer cache.Close()
+	var dirs []dirRec // a whole scan's folders: the base of the live rescans
 	emit := func(batch []wire.Entry) error {
+		if m.Path == "" {
+			dirs = appendDirs(dirs, batch)
+		}
 		return c.Reply(ctx, in, &wire.ScanPart{Session: m.Session, Entries: batch}, nil)
 	}
 	stats, warnings, err := scan.Run(ctx, s.tree, scan.Options{Filter: s.filter, Cache: cache, Under: m.Path}, emit)
 	if err == nil && m.Path == "" {
 		err = cache.Finish() // only a whole scan knows which records are stale
+		if err == nil {
+			s.live.knowDirs(dirs)
+		}
 	}
 	if err != nil {
 		a.fail(ctx, c, in, "scan", "", err)

@@ -61,6 +61,7 @@ type live struct {
 	// delete the path's record): one bbolt commit, and its fsync, for a
 	// burst rather than one per file.
 	cache map[string]*store.CachedPath
+	rs    rescans // see rescan.go
 	done  chan struct{}
 }
 
@@ -92,9 +93,12 @@ func (a *Agent) startLive(ctx context.Context, c *broker.Client, s *attached) (*
 	}
 	l := &live{a: a, s: s, c: c, locker: locker, expect: map[string]expectation{},
 		opened: map[string]bool{}, viaLock: map[string]string{}, settle: map[string]time.Time{},
-		cache: map[string]*store.CachedPath{}, done: make(chan struct{})}
+		cache: map[string]*store.CachedPath{}, rs: newRescans(a.cfg.RescanInterval), done: make(chan struct{})}
 	w, err := watch.New(ctx, s.root, watch.Options{Filter: s.filter, IgnorePid: os.Getpid()})
-	if err != nil {
+	switch {
+	case errors.Is(err, watch.ErrWatchLimit):
+		l.rs.noWatch = err // not even the root: periodic scans alone
+	case err != nil:
 		close(l.done)
 		return l, err
 	}
@@ -148,12 +152,20 @@ func (l *live) echo(path string) bool {
 
 func (l *live) loop(ctx context.Context) {
 	defer close(l.done)
+	l.rs.start(ctx)
+	defer l.rs.stop()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	var events <-chan watch.Event
+	if l.w != nil {
+		events = l.w.Events()
+	} else {
+		l.limited(ctx, l.rs.noWatch)
+	}
 	for {
 		l.arm(timer)
 		select {
-		case ev, ok := <-l.w.Events():
+		case ev, ok := <-events:
 			if !ok {
 				if err := l.w.Err(); err != nil && ctx.Err() == nil {
 					l.a.log.Error().Err(err).Str("session", l.s.name).
@@ -165,6 +177,10 @@ func (l *live) loop(ctx context.Context) {
 			for _, e := range l.lookAhead(ev) {
 				l.handle(ctx, e)
 			}
+		case m := <-l.rs.out:
+			l.rescanned(ctx, m)
+		case <-l.rs.tick():
+			l.rescan("periodic scan: a watch limit was reached")
 		case <-timer.C:
 			l.due(ctx)
 		case <-ctx.Done():
@@ -250,11 +266,14 @@ func (l *live) due(ctx context.Context) {
 }
 
 func (l *live) handle(ctx context.Context, ev watch.Event) {
-	if ev.Op == watch.Overflow {
-		l.a.log.Warn().Str("session", l.s.name).Msg("file system events were lost: the session starts over to rescan")
-		// Dropping the connection makes the hub start the session over
-		// once this host is back, with a full scan.
-		l.c.Close()
+	switch ev.Op {
+	case watch.Overflow:
+		// Rescanned in place: the session goes on (rescan.go).
+		l.a.log.Warn().Str("session", l.s.name).Msg("file system events were lost: rescanning the root")
+		l.rescan("events were lost")
+		return
+	case watch.Limited:
+		l.limited(ctx, ev.Err)
 		return
 	}
 	if l.locker.OwnLockFile(ev.Path) || (ev.LockFile != "" && l.locker.OwnLockFile(ev.LockFile)) {

@@ -171,6 +171,8 @@ func (h *Hub) serve(ctx context.Context, c *broker.Client) error {
 			h.peer(m)
 		case *wire.Opened, *wire.Closed, *wire.Changes:
 			h.live(ctx, c, in)
+		case *wire.Warning:
+			h.warning(in.From, m)
 		case *wire.Progress:
 			if r := h.run(m.Session); r != nil {
 				r.progress(in.From, m.Bytes)

@@ -3,6 +3,7 @@ package roles
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -13,6 +14,7 @@ import (
 type AgentOptions struct {
 	Name, BrokerURL, Token, DataDir, Version string
 	Log                                      zerolog.Logger
+	RescanInterval                           time.Duration // 0: agent.DefaultRescanInterval
 }
 
 // Agent runs an agent until ctx ends.
@@ -23,7 +25,8 @@ func Agent(ctx context.Context, o AgentOptions) error {
 	if err := DataDir(o.DataDir); err != nil {
 		return err
 	}
-	a, err := agent.New(agent.Config{Name: o.Name, BrokerURL: o.BrokerURL, Token: o.Token, DataDir: o.DataDir, Version: o.Version, Log: o.Log})
+	a, err := agent.New(agent.Config{Name: o.Name, BrokerURL: o.BrokerURL, Token: o.Token, DataDir: o.DataDir, Version: o.Version, Log: o.Log,
+		RescanInterval: o.RescanInterval})
 	if err != nil {
 		return err
 	}

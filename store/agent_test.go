@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -128,6 +129,50 @@ func cacheKeys(t testing.TB, a *Agent, session string) []string {
 		return b.ForEach(func(k, _ []byte) error { keys = append(keys, string(k)); return nil })
 	}))
 	return keys
+}
+
+// Unseen lists what Prune would delete, in order and across several read
+// transactions, deletes nothing, and lets its callback write to the store.
+func TestUnseenListsWhatPruneWouldDrop(t *testing.T) {
+	a, _ := newAgent(t)
+	var all []CachedPath
+	for i := range 2*pruneChunk + 3 {
+		all = append(all, CachedPath{benchPath(i), cached(i)})
+	}
+	must(t, a.UpdateCache("s", all, nil))
+	r, err := a.BeginScan("s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var want []string
+	for i, c := range all {
+		if i%2 == 0 {
+			r.Lookup(c.Path)
+		} else {
+			want = append(want, c.Path)
+		}
+	}
+	slices.Sort(want)
+	var got []string
+	err = r.Unseen(func(p string) error {
+		got = append(got, p)
+		return a.UpdateCache("t", []CachedPath{{p, cached(0)}}, nil) // a write from the callback
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("Unseen listed %d paths, want %d (first %v)", len(got), len(want), got[:min(3, len(got))])
+	}
+	if n := len(cacheKeys(t, a, "s")); n != len(all) {
+		t.Errorf("%d records left, want all %d", n, len(all))
+	}
+	stop := errors.New("stop")
+	calls := 0
+	if err := r.Unseen(func(string) error { calls++; return stop }); !errors.Is(err, stop) || calls != 1 {
+		t.Errorf("Unseen with a failing callback: %v after %d calls", err, calls)
+	}
 }
 
 func TestPruneDropsWhatTheScanDidNotSee(t *testing.T) {

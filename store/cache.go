@@ -119,20 +119,57 @@ func (r *CacheReader) Lookup(path string) (Cached, bool) {
 // bytes per path looked up, not the paths; a hash collision can only keep a
 // stale entry, which costs nothing but its space.
 func (r *CacheReader) Prune() (int, error) {
+	keep, err := r.keeper()
+	if err != nil {
+		return 0, fmt.Errorf("store: scan cache %s: prune after Close", r.session)
+	}
+	return r.a.PruneCache(r.session, keep)
+}
+
+// Unseen calls fn, in path order, with every entry of the session's cache
+// that Prune would delete (see there), and deletes nothing: the files a
+// complete scan did not see, for a caller that must act on each (the
+// agent's rescan reports them removed). fn runs outside any transaction,
+// so it may block or write to the Agent; its error ends the walk.
+func (r *CacheReader) Unseen(fn func(path string) error) error {
+	keep, err := r.keeper()
+	if err != nil {
+		return err
+	}
+	var after []byte
+	for {
+		stale, done, err := r.a.staleKeys(r.session, keep, after)
+		if err != nil {
+			return fmt.Errorf("store: scan cache %s: %w", r.session, err)
+		}
+		for _, k := range stale {
+			if err := fn(string(k)); err != nil {
+				return err
+			}
+		}
+		if done || len(stale) == 0 {
+			return nil
+		}
+		after = stale[len(stale)-1]
+	}
+}
+
+// keeper returns whether a path was seen by the reader: looked up, or
+// written since BeginScan.
+func (r *CacheReader) keeper() (func(string) bool, error) {
 	a := r.a
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	if r.closed {
-		a.mu.Unlock()
-		return 0, fmt.Errorf("store: scan cache %s: prune after Close", r.session)
+		return nil, fmt.Errorf("store: scan cache %s: reader closed", r.session)
 	}
 	slices.Sort(r.seen)
 	r.seen = slices.Compact(r.seen)
 	seen, seed := slices.Clip(r.seen), r.seed
-	a.mu.Unlock()
-	return a.PruneCache(r.session, func(path string) bool {
+	return func(path string) bool {
 		_, ok := slices.BinarySearch(seen, maphash.String(seed, path))
 		return ok
-	})
+	}, nil
 }
 
 // Err returns the first error the reader met beginning a transaction;
@@ -228,33 +265,10 @@ func (a *Agent) PruneCache(session string, keep func(path string) bool) (int, er
 	removed := 0
 	var after []byte // last key examined
 	for {
-		var stale [][]byte
-		done := false
-		err := a.db.View(func(tx *bolt.Tx) error {
-			b := subBucket(tx, bucketCache, session)
-			if b == nil {
-				done = true
-				return nil
-			}
-			c := b.Cursor()
-			k, _ := c.First()
-			if after != nil {
-				if k, _ = c.Seek(after); bytes.Equal(k, after) {
-					k, _ = c.Next()
-				}
-			}
-			for ; k != nil; k, _ = c.Next() {
-				if !keep(string(k)) {
-					stale = append(stale, bytes.Clone(k))
-					if len(stale) == pruneChunk {
-						after = stale[len(stale)-1]
-						return nil
-					}
-				}
-			}
-			done = true
-			return nil
-		})
+		stale, done, err := a.staleKeys(session, keep, after)
+		if len(stale) > 0 {
+			after = stale[len(stale)-1]
+		}
 		if err == nil && len(stale) > 0 {
 			err = a.update(func(tx *bolt.Tx) error {
 				b := subBucket(tx, bucketCache, session)
@@ -277,4 +291,35 @@ func (a *Agent) PruneCache(session string, keep func(path string) bool) (int, er
 			return removed, nil
 		}
 	}
+}
+
+// staleKeys returns, from one read transaction, up to pruneChunk keys of a
+// session's cache after the key after (from the first when nil) that keep
+// rejects, and whether the walk reached the end.
+func (a *Agent) staleKeys(session string, keep func(path string) bool, after []byte) (stale [][]byte, done bool, err error) {
+	err = a.db.View(func(tx *bolt.Tx) error {
+		b := subBucket(tx, bucketCache, session)
+		if b == nil {
+			done = true
+			return nil
+		}
+		c := b.Cursor()
+		k, _ := c.First()
+		if after != nil {
+			if k, _ = c.Seek(after); bytes.Equal(k, after) {
+				k, _ = c.Next()
+			}
+		}
+		for ; k != nil; k, _ = c.Next() {
+			if !keep(string(k)) {
+				stale = append(stale, bytes.Clone(k))
+				if len(stale) == pruneChunk {
+					return nil
+				}
+			}
+		}
+		done = true
+		return nil
+	})
+	return stale, done, err
 }

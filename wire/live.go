@@ -1,6 +1,9 @@
 package wire
 
-import "fmt"
+import (
+	"fmt"
+	"unicode/utf8"
+)
 
 // Messages of a running session (the seed's Steps 2 and 3): an agent tells
 // the hub what its users do; the hub tells targets to lock and unlock.
@@ -10,6 +13,7 @@ const (
 	TypeChanges Type = "live.changes"
 	TypeLock    Type = "live.lock"
 	TypeUnlock  Type = "live.unlock"
+	TypeWarning Type = "live.warning"
 )
 
 // Opened reports that a user on the sending host opened Path for writing:
@@ -169,6 +173,29 @@ func (m *Unlock) Validate() error {
 		if err := CheckPath(p); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// MaxWarningLen bounds a Warning's text, in bytes.
+const MaxWarningLen = 1024
+
+// Warning tells the hub something about the sending host's part in a
+// session that an administrator must act on, such as a file system watch
+// limit reached, which leaves changes to periodic scans. The hub lists it in
+// the session's status. An agent sends each warning once per attachment.
+type Warning struct {
+	Session string `json:"session"`
+	Msg     string `json:"msg"`
+}
+
+func (*Warning) Type() Type { return TypeWarning }
+func (m *Warning) Validate() error {
+	if err := CheckName("session", m.Session); err != nil {
+		return err
+	}
+	if m.Msg == "" || len(m.Msg) > MaxWarningLen || !utf8.ValidString(m.Msg) {
+		return fmt.Errorf("warning: %d bytes, want 1 to %d of UTF-8 text", len(m.Msg), MaxWarningLen)
 	}
 	return nil
 }

@@ -72,6 +72,7 @@ var registry = map[Type]func() Message{
 	TypeUnlock:       func() Message { return new(Unlock) },
 	TypeOwners:       func() Message { return new(Owners) },
 	TypeOwnersData:   func() Message { return new(OwnersData) },
+	TypeWarning:      func() Message { return new(Warning) },
 }
 
 // Marshal encodes m as a frame addressed to `to`. id marks a request; reply

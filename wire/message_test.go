@@ -82,6 +82,7 @@ func samples() []sample {
 		}}, nil},
 		{"lock", &Lock{Session: "docs", Path: "docs/a.txt", Holder: "site-a", User: "anna"}, nil},
 		{"unlock", &Unlock{Session: "docs", Paths: []string{"docs/a.txt", "名前/ファイル.txt"}}, nil},
+		{"warning", &Warning{Session: "docs", Msg: "inotify watch limit reached (fs.inotify.max_user_watches=8192): raise it, e.g. sysctl -w fs.inotify.max_user_watches=1048576; until then site-b scans /srv/docs every 30s"}, nil},
 	}
 }
 
@@ -237,6 +238,10 @@ func TestMessageValidate(t *testing.T) {
 		{"owners of no path is refused", &Owners{Session: "docs"}, "owners: 0 paths, want 1 to 4096"},
 		{"owners of a bad path is refused", &Owners{Session: "docs", Paths: []string{"../etc/passwd"}}, `".." element`},
 		{"owners data with a huge name is refused", &OwnersData{Users: []string{strings.Repeat("x", MaxOwnerLen+1)}}, "a name of 257 bytes exceeds 256"},
+		{"a warning without a session is refused", &Warning{Msg: "x"}, `session name ""`},
+		{"an empty warning is refused", &Warning{Session: "docs"}, "warning: 0 bytes, want 1 to 1024"},
+		{"a warning over the length limit is refused", &Warning{Session: "docs", Msg: strings.Repeat("x", MaxWarningLen+1)}, "warning: 1025 bytes"},
+		{"a warning that is not UTF-8 is refused", &Warning{Session: "docs", Msg: "\xff"}, "of UTF-8 text"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

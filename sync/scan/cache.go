@@ -50,6 +50,22 @@ type Cache interface {
 	Seen(paths []string) error
 }
 
+// Reads is an optional interface of a Cache, for a caller that compares a
+// scan with what it knew (the agent's live rescans): Read is told, after
+// each batch was emitted and Update called, of every file of that batch
+// whose content the scan read because the cache did not describe it, with
+// what the scan found. Cacheable is false for a file changed too recently
+// to be recorded (see racyWindow), which Update is not told of.
+type Reads interface {
+	Read(files []ReadFile)
+}
+
+// ReadFile is a file a scan read: its record, and whether it may be cached.
+type ReadFile struct {
+	CachedPath
+	Cacheable bool
+}
+
 // hit reports whether a cached record still describes the file.
 func (c Cached) hit(i tree.Info) bool {
 	return c.Size == i.Size && c.Mtime == i.Mtime && c.Ctime == i.Ctime && c.Ino == i.Ino

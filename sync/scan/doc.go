@@ -14,7 +14,9 @@
 //   - Excluded paths (Options.Filter) are left out silently, and an excluded
 //     folder is not descended.
 //   - peerlink's own temp files are leftovers of a crash (a scan runs only
-//     when no transfer is in flight): they are removed and counted nowhere.
+//     when no transfer is in flight): they are removed and counted nowhere;
+//     with Options.KeepTemp (a rescan while transfers run) they are only
+//     left out.
 //   - Everything else that cannot be reported becomes a warning, a
 //     wire.Error naming the path, and counts in ScanStats.Skipped (so
 //     Skipped == len(warnings)): symlinks, devices, sockets and pipes

@@ -22,6 +22,11 @@ type Options struct {
 	// path itself first). A path that does not exist yields no entries.
 	// Such a scan is partial: a cache must not prune after it.
 	Under string
+	// KeepTemp leaves peerlink's temp files alone instead of removing
+	// them as a crash's leftovers: a scan while transfers may be in
+	// flight (the agent's rescans of a running session) must not take
+	// a transfer's file from under it. They are not reported either way.
+	KeepTemp bool
 }
 
 const (
@@ -120,6 +125,7 @@ type collector struct {
 
 	batch   []wire.Entry
 	changed []CachedPath
+	read    []ReadFile // for a Cache that implements Reads
 	seen    []string
 }
 
@@ -139,6 +145,9 @@ func (c *collector) run(chunks <-chan []item) error {
 				it.entry, it.warn = j.entry, j.warn
 				if j.cache && c.opts.Cache != nil {
 					c.changed = append(c.changed, CachedPath{Path: j.entry.Path, Cached: j.cached})
+				}
+				if _, ok := c.opts.Cache.(Reads); ok && j.read && j.warn == nil && j.entry.Kind == wire.KindFile {
+					c.read = append(c.read, ReadFile{CachedPath{Path: j.entry.Path, Cached: j.cached}, j.cache})
 				}
 			}
 			if it.warn != nil {
@@ -192,6 +201,10 @@ func (c *collector) flush() error {
 			if err := cache.Seen(c.seen); err != nil {
 				return fmt.Errorf("scan cache: %w", err)
 			}
+		}
+		if r, ok := cache.(Reads); ok && len(c.read) > 0 {
+			r.Read(c.read)
+			c.read = nil
 		}
 	}
 	c.seen = nil

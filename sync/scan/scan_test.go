@@ -292,6 +292,53 @@ func TestLeftoverTempFilesAreRemoved(t *testing.T) {
 	}
 }
 
+// readsCache is a mapCache that implements Reads.
+type readsCache struct {
+	*mapCache
+	reads []ReadFile
+}
+
+func (c *readsCache) Read(files []ReadFile) { c.reads = append(c.reads, files...) }
+
+// A Cache that implements Reads is told of every file read, cacheable or
+// not (changed a moment ago), and of no file the cache described.
+func TestReadsTellsEveryFileRead(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, "a", "a")
+	write(t, root, "b", "b")
+	write(t, root, "c", "c")
+	tr := openTree(t, root)
+	c := &readsCache{mapCache: newMapCache()}
+	scan(t, tr, Options{Cache: c})
+	if len(c.reads) != 3 || !c.reads[0].Cacheable {
+		t.Fatalf("first scan: reads %v, want all three, cacheable", c.reads)
+	}
+	c.reads = nil
+	write(t, root, "b", "bb")
+	saved := racyWindow
+	racyWindow = time.Hour // b is too new to be cached
+	defer func() { racyWindow = saved }()
+	scan(t, tr, Options{Cache: c})
+	if len(c.reads) != 1 || c.reads[0].Path != "b" || c.reads[0].Cacheable || c.reads[0].Size != 2 || c.reads[0].Hash != sha256.Sum256([]byte("bb")) {
+		t.Errorf("second scan: reads %+v, want b only, read but not cacheable", c.reads)
+	}
+}
+
+// A rescan while transfers run (KeepTemp) neither reports nor removes a
+// transfer's temp file.
+func TestKeepTempLeavesTempFiles(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, "docs/report.txt", "r")
+	write(t, root, "docs/"+tree.TempPrefix+"0123", "half a file")
+	r := scan(t, openTree(t, root), Options{KeepTemp: true})
+	if len(r.entries) != 2 || r.stats.Skipped != 0 || r.stats.Files != 1 {
+		t.Errorf("entries %v, stats %+v", r.entries, r.stats)
+	}
+	if _, err := os.Lstat(filepath.Join(root, "docs", tree.TempPrefix+"0123")); err != nil {
+		t.Errorf("the temp file was touched: %v", err)
+	}
+}
+
 func TestNamesThatAreNotWatchSetPaths(t *testing.T) {
 	root := t.TempDir()
 	write(t, root, `back\slash`, "b")

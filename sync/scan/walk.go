@@ -41,7 +41,7 @@ func (w *walker) walk(d *tree.Dir) error {
 		}
 		p := join(d.Path(), e.Name)
 		if tree.IsTemp(e.Name) {
-			if e.Type == 0 {
+			if e.Type == 0 && !w.opts.KeepTemp {
 				if err := d.RemoveTemp(e.Name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 					if err := w.warn(p, err, "leftover temp file could not be removed: "); err != nil {
 						return err

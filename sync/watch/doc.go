@@ -37,7 +37,10 @@
 //     the document), a Created.
 //   - Overflow means events were lost; the agent rescans. The watcher itself
 //     re-walks the tree (new folders are watched, office lock files and
-//     leases reconciled) but reports nothing of what it finds.
+//     leases reconciled) but reports nothing of what it finds, except the
+//     Closed of files reported open that nobody has open for writing any
+//     more (their close may have been lost; Linux, where a read lease can
+//     tell).
 //   - Events from one source keep their order. Write-opens found by fanotify
 //     or a lease break travel another way than inotify's events, so a
 //     WriteOpen may come just before or after the Created or Changed of the
@@ -113,13 +116,19 @@
 //
 // # Limits
 //
-// inotify needs one watch per folder. When fs.inotify.max_user_watches (or
-// fs.inotify.max_user_instances) is reached, New fails, or a running
-// watcher stops, with an error wrapping ErrWatchLimit whose message names
-// the sysctl and a value to raise it to; the agent then falls back to
-// periodic scans. The watcher keeps no descriptor of the root (so that its
-// removal is seen) and stops with an error when the root is removed, moved
-// or unmounted.
+// inotify needs one watch per folder. When fs.inotify.max_user_watches is
+// reached (or, in a user namespace of its own, that namespace's lower
+// user.max_inotify_watches), the folders that could not be watched are left
+// out and the watcher goes on with the others: the first such folder is
+// reported as Limited, once, with a *LimitError (wrapping ErrWatchLimit)
+// that names the sysctl, its value and a value to raise it to. Nothing is
+// reported of what happens in a folder left out, write-opens found by
+// fanotify included (their Closed would never come); the agent falls back
+// to periodic scans. An Overflow's re-walk tries those folders again. When
+// not even the root can be watched, or fs.inotify.max_user_instances is
+// reached, New fails with the *LimitError instead. The watcher keeps no
+// descriptor of the root (so that its removal is seen) and stops with an
+// error when the root is removed, moved or unmounted.
 //
 // # Portable build
 //
@@ -128,6 +137,7 @@
 // above, a file's first modification as its WriteOpen, and — fsnotify
 // reporting no closes — a Closed once a written file has been left alone
 // for 2 s. It works as InotifyOnly (Fanotify and Lease make New fail).
+// Limited is reported as above, when a folder cannot be added.
 // Renames are paired from fsnotify's own pairing on Windows and inotify;
 // on macOS and the BSDs (kqueue) the first Create after a rename's old name,
 // within 50 ms, is taken for its new name. kqueue also holds a descriptor

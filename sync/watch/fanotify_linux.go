@@ -158,6 +158,12 @@ func (w *Watcher) onFanOpen(r fanOpen) {
 	if _, isLock := officeLock(r.rel[strings.LastIndexByte(r.rel, '/')+1:], false); isLock || w.opts.Filter.Excluded(r.rel, false) {
 		return
 	}
+	if w.limited && !w.watched(dirOf(r.rel)) {
+		// Its folder met the watch limit: its Closed would never come, and
+		// a lock taken for it would be held for ever. The agent's periodic
+		// scan reports what the writer did.
+		return
+	}
 	if w.closeSeq[r.rel] > r.closes {
 		// The file was Closed after the lookup found it open: that open
 		// is over, and its WriteOpen would come after its Closed.

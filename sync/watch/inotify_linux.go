@@ -217,16 +217,17 @@ const (
 )
 
 // walk lists the folder d, open as fd at rel, and watches every folder below
-// it. It closes fd. Only a watch limit stops it: anything that vanishes or
-// changes meanwhile is what later events report.
-func (w *Watcher) walk(d *dir, rel string, fd int, kind walkKind) error {
+// it. It closes fd. Anything that vanishes or changes meanwhile is what
+// later events report; a folder that meets the watch limit is left out,
+// with what is below it (see limitReached).
+func (w *Watcher) walk(d *dir, rel string, fd int, kind walkKind) {
 	f := os.NewFile(uintptr(fd), rel)
 	defer f.Close()
 	for {
 		ents, err := f.ReadDir(256)
 		for _, e := range ents {
 			if w.stopped() {
-				return nil
+				return
 			}
 			name := e.Name()
 			p := join(rel, name)
@@ -272,16 +273,14 @@ func (w *Watcher) walk(d *dir, rel string, fd int, kind walkKind) error {
 			if err != nil {
 				unix.Close(cfd)
 				if errors.Is(err, ErrWatchLimit) {
-					return err
+					w.limitReached(p, err)
 				}
 				continue
 			}
-			if err := w.walk(child, p, cfd, kind); err != nil {
-				return err
-			}
+			w.walk(child, p, cfd, kind)
 		}
 		if err != nil {
-			return nil // the end, or a folder that cannot be listed any more
+			return // the end, or a folder that cannot be listed any more
 		}
 	}
 }
@@ -296,11 +295,12 @@ func (w *Watcher) watchRoot() error {
 	if err != nil {
 		unix.Close(fd)
 		if errors.Is(err, ErrWatchLimit) {
-			return err
+			return err // not even the root: nothing to watch at all
 		}
 		return fmt.Errorf("watch %s: inotify_add_watch: %w", w.root, err)
 	}
-	return w.walk(w.top, "", fd, walkStart)
+	w.walk(w.top, "", fd, walkStart)
+	return nil
 }
 
 // resync brings the watches back in line with the tree after lost events:
@@ -317,9 +317,7 @@ func (w *Watcher) resync() error {
 	w.top.gen = w.gen
 	w.lockSeen = map[string]bool{}
 	defer func() { w.lockSeen = nil }()
-	if err := w.walk(w.top, "", fd, walkResync); err != nil {
-		return err
-	}
+	w.walk(w.top, "", fd, walkResync)
 	if w.stopped() {
 		return nil
 	}
@@ -396,14 +394,22 @@ func readSysctl(name string) int {
 	return n
 }
 
+// watchLimitError is the error of an inotify_add_watch refused with ENOSPC:
+// the user's watches are all taken. In a user namespace of its own the
+// process may meet that namespace's lower limit first; the error says so.
 func (w *Watcher) watchLimitError() error {
 	limit := readSysctl("fs.inotify.max_user_watches")
-	return fmt.Errorf("watch %s: %w: inotify cannot watch one more folder (%d watched for this root); fs.inotify.max_user_watches, shared by all of this user's processes, is %d: raise it, e.g. sysctl -w fs.inotify.max_user_watches=%d (and in /etc/sysctl.d/ to keep it across reboots)",
-		w.root, ErrWatchLimit, len(w.wds), limit, max(2*limit, 524288))
+	e := &LimitError{Root: w.root, What: "inotify watch limit", Sysctl: "fs.inotify.max_user_watches",
+		Value: limit, Suggest: max(2*limit, 1<<20), Err: unix.ENOSPC, Watched: len(w.wds)}
+	if ns := readSysctl("user.max_inotify_watches"); ns > 0 && ns < limit {
+		e.Detail = fmt.Sprintf("this process's user namespace allows only %d watches: raise user.max_inotify_watches in it too", ns)
+	}
+	return e
 }
 
 func (w *Watcher) instanceLimitError(err error) error {
 	limit := readSysctl("fs.inotify.max_user_instances")
-	return fmt.Errorf("watch %s: %w: inotify_init1: %v: either fs.inotify.max_user_instances (%d, shared by all of this user's processes) or the open-file limit is reached: raise the first, e.g. sysctl -w fs.inotify.max_user_instances=%d, or the second (ulimit -n, LimitNOFILE=)",
-		w.root, ErrWatchLimit, err, limit, max(2*limit, 1024))
+	return &LimitError{Root: w.root, What: "inotify instance limit", Sysctl: "fs.inotify.max_user_instances",
+		Value: limit, Suggest: max(2*limit, 1024), Err: err,
+		Detail: "or the open-file limit is reached: then raise that (ulimit -n, LimitNOFILE=)"}
 }

@@ -39,9 +39,16 @@ const (
 	// reported before can be trusted to be complete. The agent rescans.
 	// Path is empty.
 	Overflow
+	// Limited: a folder could not be watched because a system limit was
+	// reached; Event.Err is the *LimitError that says which and how to
+	// raise it, Path the first folder left unwatched. Nothing in that
+	// folder, or in any other folder that meets the limit after it, is
+	// reported; the watcher goes on with what it watches. Reported once
+	// per watcher: from then on the agent scans periodically.
+	Limited
 )
 
-var opNames = [...]string{WriteOpen: "WriteOpen", Closed: "Closed", Created: "Created", Removed: "Removed", Renamed: "Renamed", Changed: "Changed", Overflow: "Overflow"}
+var opNames = [...]string{WriteOpen: "WriteOpen", Closed: "Closed", Created: "Created", Removed: "Removed", Renamed: "Renamed", Changed: "Changed", Overflow: "Overflow", Limited: "Limited"}
 
 func (o Op) String() string {
 	if int(o) < len(opNames) && opNames[o] != "" {
@@ -63,6 +70,8 @@ type Event struct {
 	// Closed carrying the same LockFile; other Closed events of the
 	// document in between are saves, not the end of the editing session.
 	LockFile string
+	// Err is set on Limited: a *LimitError.
+	Err error
 }
 
 func (e Event) String() string {
@@ -84,6 +93,9 @@ func (e Event) String() string {
 	}
 	if e.LockFile != "" {
 		fmt.Fprintf(&b, " lock %q", e.LockFile)
+	}
+	if e.Err != nil {
+		fmt.Fprintf(&b, ": %v", e.Err)
 	}
 	return b.String()
 }
@@ -149,12 +161,62 @@ type Options struct {
 	MaxLeases int
 }
 
-// ErrWatchLimit is wrapped by the error of a Watcher that cannot watch the
-// whole root because a system limit was reached (on Linux the inotify watch
-// or instance limit; the message names the sysctl and a value to raise it
-// to). Nothing below the root is watched reliably any more: the agent falls
-// back to periodic scans.
+// ErrWatchLimit is wrapped by every *LimitError: a system limit keeps the
+// watcher from watching the whole root (on Linux the inotify watch or
+// instance limit). New fails with it when not even the root can be
+// watched; a folder below the root that meets it is reported as Limited.
+// Either way the agent falls back to periodic scans.
 var ErrWatchLimit = errors.New("file system watch limit reached")
+
+// LimitError says which system limit a watcher reached and what an
+// administrator does about it. It wraps ErrWatchLimit and the system's
+// error.
+type LimitError struct {
+	Root string // the watcher's root
+	What string // the limit, as an administrator knows it: "inotify watch limit"
+	// Sysctl is the setting that raises it ("fs.inotify.max_user_watches"),
+	// Value its value now (0 if unknown) and Suggest a value to raise it
+	// to; Sysctl is empty where the limit is not a sysctl.
+	Sysctl  string
+	Value   int
+	Suggest int
+	// Detail is more to know: how to raise a limit that is not a sysctl,
+	// or a lower limit that applies too.
+	Detail  string
+	Watched int   // folders watched for this root when the limit was met; 0 if not counted
+	Err     error // what the system said (ENOSPC, EMFILE...)
+}
+
+func (e *LimitError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "watch %s: %v: %s reached", e.Root, ErrWatchLimit, e.What)
+	if e.Err != nil {
+		fmt.Fprintf(&b, " (%v)", e.Err)
+	}
+	if e.Watched > 0 {
+		fmt.Fprintf(&b, " with %d folders watched for this root", e.Watched)
+	}
+	if e.Sysctl != "" {
+		fmt.Fprintf(&b, ": %s, shared by all of this user's processes, is %d: %s (and in /etc/sysctl.d/ to keep it across reboots)", e.Sysctl, e.Value, e.Advice())
+	}
+	if e.Detail != "" {
+		b.WriteString("; ")
+		b.WriteString(e.Detail)
+	}
+	return b.String()
+}
+
+func (e *LimitError) Unwrap() []error { return []error{ErrWatchLimit, e.Err} }
+
+// Advice is what to do, in a few words: "raise it, e.g. sysctl -w
+// fs.inotify.max_user_watches=1048576", or Detail for a limit that is not
+// a sysctl.
+func (e *LimitError) Advice() string {
+	if e.Sysctl == "" {
+		return e.Detail
+	}
+	return fmt.Sprintf("raise it, e.g. sysctl -w %s=%d", e.Sysctl, e.Suggest)
+}
 
 // Timing of the detector, variables so that tests can shorten them.
 var (

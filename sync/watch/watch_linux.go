@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,6 +86,7 @@ type Watcher struct {
 	closeSeq map[string]uint64     // Fanotify mode: closes' numbers by path, recent ones
 	timer    *time.Timer
 	live     bool // the loop runs: the queue may be sent on
+	limited  bool // some folder could not be watched (a watch limit); Limited was reported
 }
 
 // item is one place in the output queue: an event, or the first half of a
@@ -113,7 +115,8 @@ type retry struct {
 }
 
 // New starts watching root, an absolute path to a folder, and returns once
-// every folder below it is watched: what happens from then on is reported.
+// every folder below it is watched, or as many as a watch limit allows (the
+// first event is then Limited): what happens from then on is reported.
 // Files already open for writing when it starts are reported as WriteOpen
 // where the mode can see them (office lock files always; open descriptors
 // in Lease mode, and in Fanotify mode by a look through /proc). The watcher stops when ctx is done or Close is called.
@@ -279,8 +282,7 @@ func (w *Watcher) Mode() Mode { return w.mode }
 func (w *Watcher) Root() string { return w.root }
 
 // Err returns why the watcher stopped on its own (nil while it runs, and
-// after Close or the end of its context). An error wrapping ErrWatchLimit
-// means the root could not be watched completely.
+// after Close or the end of its context).
 func (w *Watcher) Err() error {
 	w.errMu.Lock()
 	defer w.errMu.Unlock()
@@ -665,13 +667,32 @@ func (w *Watcher) appeared(parent *dir, name, rel string, isDir bool, kind walkK
 	if err != nil {
 		unix.Close(fd)
 		if errors.Is(err, ErrWatchLimit) {
-			w.stop(err)
+			w.limitReached(rel, err)
 		}
 		return
 	}
-	if err := w.walk(child, rel, fd, kind); err != nil {
-		w.stop(err)
+	w.walk(child, rel, fd, kind)
+}
+
+// limitReached notes that the folder rel could not be watched for err, a
+// watch limit: the first time, Limited is reported. The watcher goes on
+// with what it watches; the agent scans for the rest.
+func (w *Watcher) limitReached(rel string, err error) {
+	if w.limited {
+		return
 	}
+	w.limited = true
+	w.push(Event{Op: Limited, Path: rel, IsDir: true, Err: err})
+}
+
+// watched reports whether the folder rel ("" for the root) is watched.
+func (w *Watcher) watched(rel string) bool {
+	d := w.top
+	for rel != "" && d != nil {
+		name, rest, _ := strings.Cut(rel, "/")
+		d, rel = d.kids[name], rest
+	}
+	return d != nil
 }
 
 func (w *Watcher) movedFrom(d *dir, name, rel string, isDir bool, cookie uint32) {
@@ -759,6 +780,32 @@ func (w *Watcher) overflow() {
 	clear(w.dirty)
 	if err := w.resync(); err != nil {
 		w.stop(err)
+		return
+	}
+	w.recheckOpen()
+}
+
+// recheckOpen reports the Closed of files reported open whose close may
+// have been among the events lost: those gone, and those nobody has open
+// for writing now (the kernel refuses a read lease exactly when someone
+// has). Where no lease can tell, a file stays open until its next close.
+// Without this a lock taken for a writer long gone would be held for ever.
+func (w *Watcher) recheckOpen() {
+	for rel := range w.open {
+		fd, err := w.openRel(rel, leaseFlags)
+		if err == nil {
+			if busy, known := writtenNow(fd); busy || !known {
+				continue
+			}
+		} else if !errors.Is(err, unix.ENOENT) {
+			continue
+		}
+		w.push(Event{Op: Closed, Path: rel})
+		delete(w.open, rel)
+		w.noteClose(rel)
+		if w.leases != nil && err == nil {
+			w.armFile(rel, true)
+		}
 	}
 }
 

@@ -329,6 +329,43 @@ func TestRootRemoved(t *testing.T) {
 // events are lost: Overflow is reported, and the watcher resyncs, so a
 // folder made while events were lost is watched afterwards.
 func TestOverflow(t *testing.T) {
+	root := t.TempDir()
+	r := startTinyQueue(t, root, Options{Mode: InotifyOnly})
+
+	// Nobody reads: the events channel, then the loop, then the kernel's
+	// 16-event queue fill up.
+	for i := range 2000 {
+		write(t, filepath.Join(root, fmt.Sprintf("f%04d", i)), "x")
+	}
+	mkdirs(t, filepath.Join(root, "late"))
+	r.waitFor("Overflow", func(e Event) bool { return e.Op == Overflow })
+	// The flood may overflow the queue more than once: let it drain before
+	// the check, whose own events must not be among those lost.
+	r.drain(500 * time.Millisecond)
+	write(t, filepath.Join(root, "late", "after.txt"), "x")
+	r.want(Created, "late/after.txt")
+}
+
+// injectWatchBudget makes inotify_add_watch fail with ENOSPC, as the
+// kernel does at the watch limit, once *budget watches were added.
+func injectWatchBudget(t *testing.T) *int {
+	orig := inotifyAddWatch
+	t.Cleanup(func() { inotifyAddWatch = orig })
+	budget := new(int)
+	inotifyAddWatch = func(fd int, path string, mask uint32) (int, error) {
+		if *budget <= 0 {
+			return -1, unix.ENOSPC
+		}
+		*budget--
+		return orig(fd, path, mask)
+	}
+	return budget
+}
+
+// startTinyQueue starts a watcher whose inotify instance has a kernel queue
+// of 16 events, so that a test can make it overflow.
+func startTinyQueue(t *testing.T, root string, opts Options) *rec {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("lowering fs.inotify.max_queued_events needs root")
 	}
@@ -348,62 +385,138 @@ func TestOverflow(t *testing.T) {
 		defer os.WriteFile(sysctl, saved, 0)
 		return orig()
 	}
-	root := t.TempDir()
-	r := start(t, root, Options{Mode: InotifyOnly})
+	r := start(t, root, opts)
 	inotifyInit = orig
 	if now, _ := os.ReadFile(sysctl); string(now) != string(saved) {
 		t.Fatalf("%s not restored: %q, was %q", sysctl, now, saved)
 	}
-
-	// Nobody reads: the events channel, then the loop, then the kernel's
-	// 16-event queue fill up.
-	for i := range 2000 {
-		write(t, filepath.Join(root, fmt.Sprintf("f%04d", i)), "x")
-	}
-	mkdirs(t, filepath.Join(root, "late"))
-	r.waitFor("Overflow", func(e Event) bool { return e.Op == Overflow })
-	// The flood may overflow the queue more than once: let it drain before
-	// the check, whose own events must not be among those lost.
-	r.drain(500 * time.Millisecond)
-	write(t, filepath.Join(root, "late", "after.txt"), "x")
-	r.want(Created, "late/after.txt")
+	return r
 }
 
-// TestWatchLimitInjected: inotify_add_watch failing with ENOSPC makes New
-// fail, or a running watcher stop, with ErrWatchLimit and a message that
-// says which sysctl to raise.
-func TestWatchLimitInjected(t *testing.T) {
-	orig := inotifyAddWatch
-	t.Cleanup(func() { inotifyAddWatch = orig })
-	budget := 0
-	inotifyAddWatch = func(fd int, path string, mask uint32) (int, error) {
-		if budget <= 0 {
-			return -1, unix.ENOSPC
-		}
-		budget--
-		return orig(fd, path, mask)
+// TestOverflowRechecksOpenFiles: a file reported open whose close was among
+// the events lost is reported Closed after the Overflow, since nobody has
+// it open for writing any more; one still open is not.
+func TestOverflowRechecksOpenFiles(t *testing.T) {
+	if !leasesEnabled() {
+		t.Skip("leases are disabled: nothing can tell whether a file is still open for writing")
 	}
+	root := t.TempDir()
+	// The kernel's queue is left as it is (lowering it is for the whole
+	// machine): the flood is made large enough to overflow it, and the
+	// watcher's own buffers, which hold a few thousand events more.
+	queued := 16384
+	if b, err := os.ReadFile("/proc/sys/fs/inotify/max_queued_events"); err == nil {
+		fmt.Sscan(string(b), &queued)
+	}
+	r := start(t, root, Options{Mode: InotifyOnly})
+	open := func(name string) *os.File {
+		f, err := os.OpenFile(filepath.Join(root, name), os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		if _, err := f.WriteString("first"); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	gone, still := open("gone.txt"), open("still.txt")
+	r.want(WriteOpen, "gone.txt") // a first modification, in this mode
+	r.want(WriteOpen, "still.txt")
+	r.drain(200 * time.Millisecond)
 
+	// Nobody reads while the flood fills every queue (three events a
+	// file: create, close, delete); the close comes after it, when the
+	// kernel's queue is full: it is lost.
+	for i := range (queued + 16384) / 3 {
+		p := filepath.Join(root, fmt.Sprintf("f%06d", i))
+		write(t, p, "")
+		if err := os.Remove(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := gone.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r.waitFor("Overflow", func(e Event) bool { return e.Op == Overflow })
+	r.want(Closed, "gone.txt")
+	r.drain(500 * time.Millisecond)
+	if got := r.saw(0, func(e Event) bool { return e.Op == Closed && e.Path == "still.txt" }); len(got) != 0 {
+		t.Errorf("still.txt, open for writing, reported %v", got)
+	}
+	still.Close()
+	r.want(Closed, "still.txt")
+}
+
+// TestWatchLimitInjected: a root that cannot be watched at all makes New
+// fail with a *LimitError naming the sysctl; folders below it that cannot
+// be watched are left out, reported once as Limited, and the watcher goes
+// on reporting what happens in the folders it does watch.
+func TestWatchLimitInjected(t *testing.T) {
+	budget := injectWatchBudget(t)
 	root := t.TempDir()
 	for i := range 5 {
 		mkdirs(t, filepath.Join(root, fmt.Sprint("d", i)))
 	}
-	budget = 3
+	*budget = 0
 	_, err := New(context.Background(), root, Options{Mode: InotifyOnly})
 	checkLimitError(t, err)
 
-	budget = 6 // the root and its five folders
+	*budget = 1 // the root only
 	r := start(t, root, Options{Mode: InotifyOnly})
-	mkdirs(t, filepath.Join(root, "d0", "one-too-many"))
-	for range r.w.Events() {
+	lim := r.waitFor("Limited", func(e Event) bool { return e.Op == Limited })
+	checkLimitError(t, lim.Err)
+	if !strings.HasPrefix(lim.Path, "d") || !lim.IsDir {
+		t.Errorf("Limited names %q (dir %v), want one of the folders d0..d4", lim.Path, lim.IsDir)
 	}
-	checkLimitError(t, r.w.Err())
+	write(t, filepath.Join(root, "d0", "unseen.txt"), "x")
+	mkdirs(t, filepath.Join(root, "late"))
+	r.want(Created, "late") // its parent is watched; it is not
+	write(t, filepath.Join(root, "late", "unseen.txt"), "x")
+	write(t, filepath.Join(root, "seen.txt"), "x")
+	r.want(Created, "seen.txt")
+	r.mark(root)
+	if got := r.saw(0, func(e Event) bool { return strings.HasSuffix(e.Path, "unseen.txt") || e.Op == Limited && e != lim }); len(got) != 0 {
+		t.Errorf("reported from unwatched folders, or Limited twice: %v", got)
+	}
+	if err := r.w.Err(); err != nil {
+		t.Errorf("the watcher stopped: %v", err)
+	}
+}
+
+// TestWatchLimitFanotify: fanotify sees opens on the whole file system,
+// but a write-open in a folder the watch limit left out is not reported:
+// its Closed could never come, and the lock it would take would be held
+// for ever. Write-opens in watched folders still are.
+func TestWatchLimitFanotify(t *testing.T) {
+	budget := injectWatchBudget(t)
+	root := t.TempDir()
+	mkdirs(t, filepath.Join(root, "d0"))
+	write(t, filepath.Join(root, "d0", "out.txt"), "x")
+	write(t, filepath.Join(root, "in.txt"), "x")
+	*budget = 1 // the root only
+	r := startMode(t, root, Options{Mode: Fanotify})
+	r.waitFor("Limited", func(e Event) bool { return e.Op == Limited && e.Path == "d0" })
+	out := holdOpen(t, filepath.Join(root, "d0", "out.txt"))
+	in := holdOpen(t, filepath.Join(root, "in.txt"))
+	r.want(WriteOpen, "in.txt")
+	in.release()
+	r.want(Closed, "in.txt")
+	out.release()
+	r.mark(root)
+	if got := r.saw(0, func(e Event) bool { return strings.HasPrefix(e.Path, "d0/") }); len(got) != 0 {
+		t.Errorf("reported from the unwatched folder: %v", got)
+	}
 }
 
 func checkLimitError(t *testing.T, err error) {
 	t.Helper()
-	if !errors.Is(err, ErrWatchLimit) {
-		t.Fatalf("error %v, want ErrWatchLimit", err)
+	if !errors.Is(err, ErrWatchLimit) || !errors.Is(err, unix.ENOSPC) {
+		t.Fatalf("error %v, want ErrWatchLimit and ENOSPC", err)
+	}
+	var le *LimitError
+	if !errors.As(err, &le) || le.Sysctl != "fs.inotify.max_user_watches" || le.Value <= 0 || le.Suggest <= le.Value {
+		t.Errorf("error %#v, want a *LimitError naming fs.inotify.max_user_watches, its value and a higher one", err)
 	}
 	if !strings.Contains(err.Error(), "fs.inotify.max_user_watches") || !strings.Contains(err.Error(), "sysctl -w fs.inotify.max_user_watches=") {
 		t.Errorf("message does not say what to raise: %v", err)
@@ -481,44 +594,58 @@ func childWatchLimit() error {
 			return err
 		}
 	}
-	if err := setLimit(4); err != nil {
+	if err := setLimit(0); err != nil {
 		return err
 	}
 	_, err = New(context.Background(), root, Options{Mode: InotifyOnly})
 	if !errors.Is(err, ErrWatchLimit) || !strings.Contains(err.Error(), "sysctl -w fs.inotify.max_user_watches=") {
-		return fmt.Errorf("New with 9 folders and a limit of 4: %v, want ErrWatchLimit naming the sysctl", err)
+		return fmt.Errorf("New with a limit of 0: %v, want ErrWatchLimit naming the sysctl", err)
 	}
-	fmt.Println("at start:", err)
+	fmt.Println("no watch at all:", err)
 
-	if err := setLimit(10); err != nil {
+	if err := setLimit(4); err != nil {
 		return err
 	}
 	w, err := New(context.Background(), root, Options{Mode: InotifyOnly})
 	if err != nil {
-		return fmt.Errorf("New with 9 folders and a limit of 10: %v", err)
+		return fmt.Errorf("New with 9 folders and a limit of 4: %v, want it to watch what it can", err)
 	}
 	defer w.Close()
-	for i := range 3 {
-		if err := os.Mkdir(filepath.Join(root, fmt.Sprint("new", i)), 0o755); err != nil {
-			return err
+	next := func(match func(Event) bool) (Event, error) {
+		timeout := time.After(waitLong)
+		for {
+			select {
+			case ev, ok := <-w.Events():
+				if !ok {
+					return Event{}, fmt.Errorf("the watcher stopped: %v", w.Err())
+				}
+				if match(ev) {
+					return ev, nil
+				}
+			case <-timeout:
+				return Event{}, errors.New("timed out")
+			}
 		}
 	}
-	timeout := time.After(waitLong)
-	for {
-		select {
-		case _, ok := <-w.Events():
-			if ok {
-				continue
-			}
-			if err := w.Err(); !errors.Is(err, ErrWatchLimit) {
-				return fmt.Errorf("running watcher past the limit stopped with %v, want ErrWatchLimit", err)
-			}
-			fmt.Println("running:", w.Err())
-			return nil
-		case <-timeout:
-			return fmt.Errorf("running watcher past the limit did not stop")
-		}
+	ev, err := next(func(e Event) bool { return e.Op == Limited })
+	if err != nil {
+		return fmt.Errorf("Limited with 9 folders and a limit of 4: %w", err)
 	}
+	if !errors.Is(ev.Err, ErrWatchLimit) || !strings.Contains(ev.Err.Error(), "sysctl -w fs.inotify.max_user_watches=") ||
+		!strings.Contains(ev.Err.Error(), "user.max_inotify_watches") {
+		return fmt.Errorf("Limited with %v, want ErrWatchLimit naming both sysctls", ev.Err)
+	}
+	fmt.Println("limited:", ev.Err)
+	if err := os.Mkdir(filepath.Join(root, "new"), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(root, "after.txt"), nil, 0o644); err != nil {
+		return err
+	}
+	if _, err := next(func(e Event) bool { return e.Op == Created && e.Path == "after.txt" }); err != nil {
+		return fmt.Errorf("a file made in the root after the limit: %w", err)
+	}
+	return nil
 }
 
 // TestLockFileAnnouncedOnClose: a lock file created empty and written

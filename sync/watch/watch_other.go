@@ -48,6 +48,8 @@ type Watcher struct {
 	dirMoves  map[string]string // recent folder renames, old path to new
 	lastQuiet time.Time
 	initial   []Event // found by New: sent first
+	limited   bool    // a folder could not be added (a watch limit)
+	limitEv   *Event  // its Limited, to send once what is being handled is
 }
 
 // pendingRename is the old name of a rename, waiting for the new one.
@@ -177,6 +179,7 @@ func (w *Watcher) loop() {
 		}
 	}
 	w.initial = nil
+	w.sendLimited()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -201,9 +204,26 @@ func (w *Watcher) loop() {
 		case now := <-tc:
 			w.onTimer(now)
 		}
+		w.sendLimited()
 		if w.stopped() {
 			return
 		}
+	}
+}
+
+// limitReached notes that the folder rel could not be added for err, a
+// watch limit; its Limited is sent once (sendLimited).
+func (w *Watcher) limitReached(rel string, err error) {
+	if !w.limited {
+		w.limited = true
+		w.limitEv = &Event{Op: Limited, Path: rel, IsDir: true, Err: err}
+	}
+}
+
+func (w *Watcher) sendLimited() {
+	if w.limitEv != nil {
+		w.send(*w.limitEv)
+		w.limitEv = nil
 	}
 }
 
@@ -252,7 +272,7 @@ func (w *Watcher) onTimer(now time.Time) {
 
 func (w *Watcher) onError(err error) {
 	if lerr := limitError(w.root, err); lerr != nil {
-		w.stop(lerr)
+		w.limitReached("", lerr)
 		return
 	}
 	// Overflow, or a folder that could not be read: either way something
@@ -529,7 +549,10 @@ func (w *Watcher) addTree(rel string, emit func(Event), quiet bool) error {
 		}
 		if err := w.fsw.Add(p); err != nil {
 			if lerr := limitError(w.root, err); lerr != nil {
-				return lerr
+				if r == "" {
+					return lerr // not even the root
+				}
+				w.limitReached(r, lerr)
 			}
 			return filepath.SkipDir
 		}
@@ -610,13 +633,26 @@ func (w *Watcher) lockEvent(rel string, l *lockState) (Event, bool) {
 	return Event{Op: WriteOpen, Path: docPath, User: user, LockFile: rel}, true
 }
 
-// limitError returns the ErrWatchLimit error for err, if err is a limit.
+// limitError returns the *LimitError for err, if err is a limit.
 func limitError(root string, err error) error {
 	switch {
 	case errors.Is(err, syscall.ENOSPC):
-		return fmt.Errorf("watch %s: %w: inotify cannot watch one more folder: raise fs.inotify.max_user_watches, e.g. sysctl -w fs.inotify.max_user_watches=524288 (and in /etc/sysctl.d/ to keep it across reboots)", root, ErrWatchLimit)
+		limit := readSysctl("fs.inotify.max_user_watches")
+		return &LimitError{Root: root, What: "inotify watch limit", Sysctl: "fs.inotify.max_user_watches",
+			Value: limit, Suggest: max(2*limit, 1<<20), Err: err}
 	case errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE):
-		return fmt.Errorf("watch %s: %w: %v: this platform's watcher holds a descriptor per watched file and folder: raise the open-file limit (ulimit -n; on macOS also launchctl limit maxfiles)", root, ErrWatchLimit, err)
+		return &LimitError{Root: root, What: "open-file limit", Err: err,
+			Detail: "this platform's watcher holds a descriptor per watched file and folder: raise the open-file limit (ulimit -n; on macOS also launchctl limit maxfiles)"}
 	}
 	return nil
+}
+
+// readSysctl returns a Linux sysctl's value, 0 where there is none.
+func readSysctl(name string) int {
+	b, err := os.ReadFile("/proc/sys/" + strings.ReplaceAll(name, ".", "/"))
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return n
 }

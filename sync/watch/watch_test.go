@@ -534,7 +534,7 @@ func TestNewErrors(t *testing.T) {
 }
 
 func TestOpAndModeStrings(t *testing.T) {
-	for op := WriteOpen; op <= Overflow; op++ {
+	for op := WriteOpen; op <= Limited; op++ {
 		if strings.HasPrefix(op.String(), "Op(") {
 			t.Errorf("Op %d has no name", op)
 		}
