@@ -234,8 +234,15 @@ func (h *Hub) view(cfg api.SessionConfig) api.Session {
 		return api.Session{SessionConfig: cfg, Status: r.status()}
 	}
 	st := api.SessionStatus{Phase: api.PhaseStopped}
-	if state, err := h.db.SessionState(cfg.Name); err == nil && state.Phase == string(api.PhaseFailed) {
-		st.Phase, st.Reason = api.PhaseFailed, state.Error
+	if state, err := h.db.SessionState(cfg.Name); err == nil {
+		switch {
+		case state.Phase == string(api.PhaseFailed):
+			st.Phase, st.Reason = api.PhaseFailed, state.Error
+		case state.Desired == store.DesiredRunning:
+			// The hub has just started and not yet resumed it: it is not
+			// stopped, whatever the moment's lack of a run says.
+			st.Phase, st.Reason = api.PhaseAttaching, "starting again after the hub's restart"
+		}
 	}
 	for _, hr := range cfg.Hosts {
 		st.Hosts = append(st.Hosts, api.HostStatus{Host: hr.Host, Root: hr.Root, Connected: h.connected(hr.Host), State: "stopped"})
