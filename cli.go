@@ -155,15 +155,7 @@ func sessionCommand() *cli.Command {
 			{
 				Name: "set", Usage: "change a stopped session: the flags of create, only those given change", ArgsUsage: "NAME",
 				Flags: clientFlags(optionFlags()...),
-				Action: func(c *cli.Context) error {
-					name, err := oneArg(c, "session name")
-					if err != nil {
-						return err
-					}
-					cl, err := client(c)
-					if err != nil {
-						return err
-					}
+				Action: onSession(func(c *cli.Context, cl *api.Client, name string) error {
 					cur, err := cl.Session(c.Context, name)
 					if err != nil {
 						return err
@@ -179,20 +171,12 @@ func sessionCommand() *cli.Command {
 					fmt.Fprintf(c.App.Writer, "session %s changed\n", s.Name)
 					printSession(c.App.Writer, s)
 					return nil
-				},
+				}),
 			},
 			{
 				Name: "start", Usage: "start a session: scan, merge, resolve, transfer, then run", ArgsUsage: "NAME",
 				Flags: clientFlags(&cli.BoolFlag{Name: "wait", Usage: "return when the initial synchronisation is done; exit 1 if it fails"}),
-				Action: func(c *cli.Context) error {
-					name, err := oneArg(c, "session name")
-					if err != nil {
-						return err
-					}
-					cl, err := client(c)
-					if err != nil {
-						return err
-					}
+				Action: onSession(func(c *cli.Context, cl *api.Client, name string) error {
 					if _, err := cl.Start(c.Context, name); err != nil {
 						return err
 					}
@@ -201,43 +185,27 @@ func sessionCommand() *cli.Command {
 						return nil
 					}
 					return waitSynced(c, cl, name)
-				},
+				}),
 			},
 			{
 				Name: "stop", Usage: "stop a session", ArgsUsage: "NAME", Flags: clientFlags(),
-				Action: func(c *cli.Context) error {
-					name, err := oneArg(c, "session name")
-					if err != nil {
-						return err
-					}
-					cl, err := client(c)
-					if err != nil {
-						return err
-					}
+				Action: onSession(func(c *cli.Context, cl *api.Client, name string) error {
 					if _, err := cl.Stop(c.Context, name); err != nil {
 						return err
 					}
 					fmt.Fprintf(c.App.Writer, "session %s stopped\n", name)
 					return nil
-				},
+				}),
 			},
 			{
 				Name: "delete", Usage: "delete a stopped session and its index (files are not touched)", ArgsUsage: "NAME", Flags: clientFlags(),
-				Action: func(c *cli.Context) error {
-					name, err := oneArg(c, "session name")
-					if err != nil {
-						return err
-					}
-					cl, err := client(c)
-					if err != nil {
-						return err
-					}
+				Action: onSession(func(c *cli.Context, cl *api.Client, name string) error {
 					if err := cl.DeleteSession(c.Context, name); err != nil {
 						return err
 					}
 					fmt.Fprintf(c.App.Writer, "session %s deleted\n", name)
 					return nil
-				},
+				}),
 			},
 			{
 				Name: "list", Usage: "list sessions", Flags: clientFlags(jsonFlag),
@@ -268,15 +236,7 @@ func sessionCommand() *cli.Command {
 			},
 			{
 				Name: "status", Usage: "show a session's phase, hosts and progress", ArgsUsage: "NAME", Flags: clientFlags(jsonFlag),
-				Action: func(c *cli.Context) error {
-					name, err := oneArg(c, "session name")
-					if err != nil {
-						return err
-					}
-					cl, err := client(c)
-					if err != nil {
-						return err
-					}
+				Action: onSession(func(c *cli.Context, cl *api.Client, name string) error {
 					s, err := cl.Session(c.Context, name)
 					if err != nil {
 						return err
@@ -286,7 +246,7 @@ func sessionCommand() *cli.Command {
 					}
 					printSession(c.App.Writer, s)
 					return nil
-				},
+				}),
 			},
 		},
 	}
@@ -393,4 +353,20 @@ func size(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// onSession is the prologue of every command about one session: its one
+// argument is the session's name, and it talks to the hub.
+func onSession(action func(c *cli.Context, cl *api.Client, name string) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		name, err := oneArg(c, "session name")
+		if err != nil {
+			return err
+		}
+		cl, err := client(c)
+		if err != nil {
+			return err
+		}
+		return action(c, cl, name)
+	}
 }

@@ -19,15 +19,7 @@ func conflictsCommand() *cli.Command {
 			{
 				Name: "list", Usage: "show each conflicted path, why, and every host's copy", ArgsUsage: "SESSION",
 				Flags: clientFlags(jsonFlag),
-				Action: func(c *cli.Context) error {
-					name, err := oneArg(c, "session name")
-					if err != nil {
-						return err
-					}
-					cl, err := client(c)
-					if err != nil {
-						return err
-					}
+				Action: onSession(func(c *cli.Context, cl *api.Client, name string) error {
 					list, err := cl.Conflicts(c.Context, name)
 					if err != nil {
 						return err
@@ -37,7 +29,7 @@ func conflictsCommand() *cli.Command {
 					}
 					printConflicts(c.App.Writer, name, list)
 					return nil
-				},
+				}),
 			},
 			{
 				Name: "resolve", Usage: "make one host's copy the winner: it is propagated to every host and the entry removed",
@@ -88,15 +80,7 @@ func locksCommand() *cli.Command {
 	return &cli.Command{
 		Name: "locks", Usage: "list a running session's live locks: path, source host, since, targets locked", ArgsUsage: "SESSION",
 		Flags: clientFlags(jsonFlag),
-		Action: func(c *cli.Context) error {
-			name, err := oneArg(c, "session name")
-			if err != nil {
-				return err
-			}
-			cl, err := client(c)
-			if err != nil {
-				return err
-			}
+		Action: onSession(func(c *cli.Context, cl *api.Client, name string) error {
 			list, err := cl.Locks(c.Context, name)
 			if err != nil {
 				return err
@@ -115,7 +99,7 @@ func locksCommand() *cli.Command {
 					strings.Join(l.Targets, ","), strings.Join(l.Writers, ","), lockState(l))
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 }
 
