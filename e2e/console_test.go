@@ -130,11 +130,15 @@ func TestConsole(t *testing.T) {
 	b.click("#go-conflicts")
 	b.waitJS("step 3 as defined", `document.querySelector('input[name=resolver][value=manual]').checked && document.querySelector('#cfg-days').value === '30'`)
 	b.do(chromedp.SetValue(chromedp.ID("cfg-days"), "7"))
+	b.waitJS("the lock grace as defined", `document.querySelector('#cfg-grace').value === '5m0s'`)
+	b.do(chromedp.SetValue(chromedp.ID("cfg-grace"), "90s"))
 	b.click("#cfg-save")
 	b.waitJS("the dialog to close", `!document.querySelector('#dialog').open && !!document.querySelector('#phase [data-phase]')`)
-	if s := c.session("docs"); s.ProtectDays != 7 || s.Options.Resolver != "manual" || len(s.Exclude) != 2 {
+	if s := c.session("docs"); s.ProtectDays != 7 || s.Options.Resolver != "manual" || len(s.Exclude) != 2 ||
+		s.LockGrace == nil || time.Duration(*s.LockGrace) != 90*time.Second {
 		t.Fatalf("after the edit: %+v", s.SessionConfig)
 	}
+	b.waitText("#options", "1m30s")
 	va := fileAt{"shared notes\nline two, as site-a has it\nline three\n", tAt(time.Hour)}
 	vb := fileAt{"shared notes\nline two, as site-b has it\nline three\nand a fourth line\n", tAt(2 * time.Hour)}
 	writeFile(t, c.root("site-a"), "notes.txt", va.content, va.mtime)

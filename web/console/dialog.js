@@ -120,6 +120,8 @@ export async function openConfig(s) {
   const protect = box('cfg-protect', 'Target protection', cfg.target_protection !== false,
     'Before a copy on a target host is overwritten or deleted, keep it in the root’s .peerlink/protected folder.');
   const days = h('input', { id: 'cfg-days', type: 'number', min: 1, step: 1, value: String(cfg.protect_days || 30), inputmode: 'numeric' });
+  const grace = h('input', { id: 'cfg-grace', type: 'text', value: cfg.lock_grace || '5m0s', spellcheck: 'false',
+    autocomplete: 'off', 'aria-describedby': 'cfg-grace-hint' });
 
   function sync() {
     const manual = $('input[name=resolver][value=manual]', dlg).checked;
@@ -155,7 +157,11 @@ export async function openConfig(s) {
         box('cfg-offline-delete', 'Offline delete detection during scan', o.offline_delete_detection, 'What was deleted while stopped is deleted everywhere (with target protection on); otherwise it is brought back.'),
         h('div', { class: 'sub' }, h('label', { for: 'cfg-master' }, 'Delete detection master host (optional)'), master)),
       h('fieldset', null, h('legend', null, 'Target protection'), protect,
-        h('div', { class: 'sub' }, h('label', { for: 'cfg-days' }, 'Keep protected copies for (days)'), days))),
+        h('div', { class: 'sub' }, h('label', { for: 'cfg-days' }, 'Keep protected copies for (days)'), days)),
+      h('fieldset', null, h('legend', null, 'Real-time locks'),
+        h('label', { for: 'cfg-grace' }, 'Lock grace period'), grace,
+        h('small', { id: 'cfg-grace-hint' }, 'How long the other hosts’ copies of a file stay locked after the host of its writer disconnects, ',
+          'e.g. 90s, 5m or 1h; 0s releases them at once.'))),
   };
 
   let current = 'participants';
@@ -190,6 +196,7 @@ export async function openConfig(s) {
     },
     target_protection: $('#cfg-protect', dlg).checked,
     protect_days: Number(days.value),
+    lock_grace: grace.value.trim() || undefined,
   });
 
   // An edit makes the last answer stale: the field edited is no longer

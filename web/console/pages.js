@@ -160,6 +160,7 @@ function optionsList(s) {
     ['Offline delete detection', on(o.offline_delete_detection)],
     ['Delete detection master host', o.delete_master || '—'],
     ['Target protection', s.target_protection === false ? 'off' : 'on, ' + plural(s.protect_days || 30, 'day')],
+    ['Lock grace period', s.lock_grace || '5m0s'],
     ['Exclude', (s.exclude || []).length ? s.exclude.join('  ') : '—'],
   ];
   return h('dl', { class: 'facts' }, rows.map(([k, v]) => [h('dt', null, k), h('dd', null, v)]));
