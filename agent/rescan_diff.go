@@ -173,6 +173,9 @@ func (d *differ) removed(r *store.CacheReader, warnings []wire.Error) error {
 	}
 	slices.SortFunc(d.dirs, func(a, b dirRec) int { return strings.Compare(a.key, b.key) })
 	var gone []string // topmost removed folders' keys, sorted
+	// Folders kept as they were are added after the loop: the loop
+	// searches d.dirs, which must stay sorted while it does.
+	var kept []dirRec
 	for _, b := range d.base {
 		if _, ok := slices.BinarySearchFunc(d.dirs, b.key, func(r dirRec, k string) int { return strings.Compare(r.key, k) }); ok {
 			continue
@@ -180,7 +183,7 @@ func (d *differ) removed(r *store.CacheReader, warnings []wire.Error) error {
 		p := strings.TrimSuffix(b.key, "/")
 		switch {
 		case isUnknown(p):
-			d.dirs = append(d.dirs, b) // still known as it was
+			kept = append(kept, b) // still known as it was
 		case len(gone) > 0 && strings.HasPrefix(b.key, gone[len(gone)-1]):
 			// below a folder whose removal is reported
 		default:
@@ -190,6 +193,7 @@ func (d *differ) removed(r *store.CacheReader, warnings []wire.Error) error {
 			}
 		}
 	}
+	d.dirs = append(d.dirs, kept...) // sorted again below, before it is the next base
 	below := func(p string) bool {
 		i := sort.SearchStrings(gone, p)
 		return i > 0 && strings.HasPrefix(p, gone[i-1])

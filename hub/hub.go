@@ -238,6 +238,12 @@ func (h *Hub) live(ctx context.Context, c *broker.Client, in broker.Incoming) {
 		}
 		return
 	}
+	if !r.isHost(in.From) {
+		// Refused before it can take room in the queue or be answered.
+		r.log.Warn().Str("from", in.From).Str("type", string(in.Type)).Msg("live message from a host outside the session refused")
+		r.refuse(ctx, c, in, &wire.Error{Kind: wire.KindPermission, Msg: fmt.Sprintf("%s is not a host of session %s", in.From, session)})
+		return
+	}
 	if r.status().Phase != api.PhaseRunning {
 		// Queued for when the start-up ends, unless that would hold up
 		// every other session: the next start's scan sees it anyway.
@@ -271,9 +277,17 @@ func (h *Hub) live(ctx context.Context, c *broker.Client, in broker.Incoming) {
 		}
 		return
 	}
+	r.mu.Lock()
+	gone := r.liveGone
+	r.mu.Unlock()
 	select {
 	case r.liveIn <- in:
 	case <-ctx.Done():
+	case <-gone:
+		// The attempt ended (a host left) while the queue was full: the
+		// next start-up's scan sees what this said.
+		r.log.Warn().Str("from", in.From).Str("type", string(in.Type)).Msg("live message dropped: the session is starting over")
+		r.refuse(ctx, c, in, &wire.Error{Kind: wire.KindTransient, Msg: fmt.Sprintf("session %s is starting over: the file is checked by the next start", session)})
 	}
 }
 

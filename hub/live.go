@@ -87,11 +87,7 @@ func (r *run) liveLoop(ctx context.Context, c *broker.Client) {
 		if ctx.Err() != nil {
 			return
 		}
-		if !r.isHost(in.From) {
-			r.log.Warn().Str("from", in.From).Str("type", string(in.Type)).Msg("live message from a host outside the session refused")
-			r.refuse(ctx, c, in, &wire.Error{Kind: wire.KindPermission, Msg: fmt.Sprintf("%s is not a host of session %s", in.From, r.cfg.Name)})
-			continue
-		}
+		// Hub.live let only the session's hosts in.
 		switch m := in.Msg.(type) {
 		case *wire.Opened:
 			r.opened(ctx, c, in, m)
@@ -357,7 +353,7 @@ func (r *run) releaseLocks(c *broker.Client, locks []*heldLock, why func(*heldLo
 		}
 	}
 	if len(events) > 0 {
-		if _, err := r.h.db.AppendEvents(r.cfg.Name, events...); err != nil {
+		if err := r.h.appendEvent(r.cfg.Name, events...); err != nil {
 			r.log.Error().Err(err).Msg("record events")
 		}
 	}

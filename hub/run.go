@@ -42,6 +42,9 @@ type run struct {
 
 	// liveIn queues the session's live messages for the live loop.
 	liveIn chan broker.Incoming
+	// liveGone is closed when the current attempt, and so its live loop,
+	// has ended; guarded by mu.
+	liveGone chan struct{}
 	// locks is the lock table. The live loop owns it while it runs; the
 	// supervisor goroutine the rest of the time (attempt waits for the
 	// live loop to end before it returns), when it holds the locks of an
@@ -205,6 +208,13 @@ func (r *run) attempt(ctx context.Context) error {
 		r.abort = nil
 		r.mu.Unlock()
 	}()
+	// liveGone tells the hub's dispatcher that no live loop will read
+	// this attempt's queue any more.
+	gone := make(chan struct{})
+	defer close(gone)
+	r.mu.Lock()
+	r.liveGone = gone
+	r.mu.Unlock()
 	err := r.startup(ctx)
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
 		return cause

@@ -40,6 +40,10 @@ func (r *run) startup(ctx context.Context) error {
 		st.Started, st.Synced = time.Now(), time.Time{}
 		st.Files, st.Bytes, st.Errors, st.ErrorCount, st.Warnings = api.Counter{}, api.Counter{}, nil, 0, nil
 	})
+	// What the hosts reported while the session was not running is stale
+	// once they attach again: the scan sees where it led, and a remove
+	// queued during an outage must not undo what was made since.
+	r.drainLive()
 	if err := r.attach(ctx, c); err != nil {
 		return err
 	}
@@ -565,5 +569,19 @@ func (r *run) recordConflicts(plan conflict.Plan) {
 	}
 	if err := r.h.appendEvent(r.cfg.Name, evs...); err != nil {
 		r.log.Error().Err(err).Msg("record conflicts")
+	}
+}
+
+// drainLive drops the live messages queued for a loop that is not running.
+func (r *run) drainLive() {
+	for n := 0; ; n++ {
+		select {
+		case <-r.liveIn:
+		default:
+			if n > 0 {
+				r.log.Info().Int("messages", n).Msg("dropped live messages queued before the start-up: its scan covers them")
+			}
+			return
+		}
 	}
 }

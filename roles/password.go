@@ -3,6 +3,7 @@ package roles
 import (
 	"crypto/rand"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -13,7 +14,13 @@ import (
 // ReadPasswordFile returns the admin password in the first line of path,
 // trimmed, which must be at least web.MinPasswordLen characters.
 func ReadPasswordFile(path string) (string, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("--admin-password-file: %w", err)
+	}
+	defer f.Close()
+	// Only the first line matters; a wrong path to a big file is not read whole.
+	b, err := io.ReadAll(io.LimitReader(f, 4096))
 	if err != nil {
 		return "", fmt.Errorf("--admin-password-file: %w", err)
 	}
@@ -22,8 +29,14 @@ func ReadPasswordFile(path string) (string, error) {
 	if len([]rune(pw)) < web.MinPasswordLen {
 		return "", fmt.Errorf("--admin-password-file %s: the password on its first line is shorter than %d characters", path, web.MinPasswordLen)
 	}
+	if len(pw) > maxPasswordBytes {
+		return "", fmt.Errorf("--admin-password-file %s: the password on its first line is longer than %d bytes (bcrypt's limit)", path, maxPasswordBytes)
+	}
 	return pw, nil
 }
+
+// maxPasswordBytes is the most bcrypt takes.
+const maxPasswordBytes = 72
 
 // NewPassword returns a random password of 20 letters and digits, easy to
 // copy from a terminal.

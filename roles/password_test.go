@@ -23,6 +23,7 @@ func TestReadPasswordFile(t *testing.T) {
 		{"a file without a newline", "longenough", "longenough", ""},
 		{"a short password is refused", "short\n", "", "shorter than 8 characters"},
 		{"an empty file is refused", "", "", "shorter than 8 characters"},
+		{"a password over bcrypt's 72 bytes is refused", strings.Repeat("x", 73) + "\n", "", "longer than 72 bytes"},
 	} {
 		p := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-"))
 		if err := os.WriteFile(p, []byte(tc.content), 0o600); err != nil {

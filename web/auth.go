@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,6 +44,14 @@ const (
 	maxSignIns = 1000
 	// maxTracked bounds the addresses whose failures are counted.
 	maxTracked = 10000
+	// maxAllFailures failed sign-ins from all addresses together within
+	// failureWindow refuse every sign-in until it passes: many addresses
+	// (an IPv6 network holds more than anyone can count) must not multiply
+	// the guesses. The console is shut for a minute at worst.
+	maxAllFailures = 60
+	// maxHashing bounds the password checks run at once: bcrypt costs
+	// tens of milliseconds of CPU the hub shares with its broker.
+	maxHashing = 2
 )
 
 // MinPasswordLen is the shortest admin password accepted.
@@ -59,7 +68,9 @@ type signIns struct {
 
 	mu       sync.Mutex
 	sessions map[[32]byte]*consoleSession // by the SHA-256 of the cookie's value
-	failures map[string]*failures         // by client address
+	failures map[string]*failures         // by client address (limitKey)
+	all      failures                     // every address's together
+	hashing  chan struct{}                // a slot per password check running
 }
 
 type consoleSession struct {
@@ -73,7 +84,8 @@ type failures struct {
 }
 
 func newSignIns(now func() time.Time) *signIns {
-	return &signIns{now: now, sessions: map[[32]byte]*consoleSession{}, failures: map[string]*failures{}}
+	return &signIns{now: now, sessions: map[[32]byte]*consoleSession{}, failures: map[string]*failures{},
+		hashing: make(chan struct{}, maxHashing)}
 }
 
 func randomToken() string {
@@ -90,6 +102,13 @@ func (s *signIns) attempt(ip string) (wait time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
+	if now.Sub(s.all.start) >= failureWindow {
+		s.all = failures{start: now}
+	}
+	if s.all.n >= maxAllFailures {
+		return s.all.start.Add(failureWindow).Sub(now)
+	}
+	ip = limitKey(ip)
 	f := s.failures[ip]
 	if f != nil && now.Sub(f.start) >= failureWindow {
 		delete(s.failures, ip)
@@ -106,6 +125,7 @@ func (s *signIns) attempt(ip string) (wait time.Duration) {
 		return f.start.Add(failureWindow).Sub(now)
 	}
 	f.n++
+	s.all.n++
 	return 0
 }
 
@@ -113,9 +133,26 @@ func (s *signIns) attempt(ip string) (wait time.Duration) {
 func (s *signIns) succeeded(ip string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if f := s.failures[ip]; f != nil && f.n > 0 {
+	if f := s.failures[limitKey(ip)]; f != nil && f.n > 0 {
 		f.n--
 	}
+	if s.all.n > 0 {
+		s.all.n--
+	}
+}
+
+// limitKey is what failed sign-ins are counted by: the address, or for
+// IPv6 its /64 network, which one client commonly holds whole.
+func limitKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || a.Unmap().Is4() {
+		return ip
+	}
+	p, err := a.Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
 }
 
 func (s *signIns) sweepFailures(now time.Time) {
@@ -219,7 +256,14 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	if hash == nil || bcrypt.CompareHashAndPassword(hash, []byte(req.Password)) != nil {
+	select {
+	case s.auth.hashing <- struct{}{}:
+	case <-r.Context().Done():
+		return
+	}
+	wrong := hash == nil || bcrypt.CompareHashAndPassword(hash, []byte(req.Password)) != nil
+	<-s.auth.hashing
+	if wrong {
 		s.log.Warn().Str("addr", ip).Msg("console sign-in refused: wrong password")
 		writeProblem(w, http.StatusUnauthorized, "wrong password")
 		return

@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -113,6 +114,44 @@ func TestFailedSignInsAreRateLimitedPerAddress(t *testing.T) {
 		if w := login(testPassword, "203.0.113.5:1"); w.Code != 200 {
 			t.Fatalf("right password %d: status %d", i+1, w.Code)
 		}
+	}
+}
+
+func TestFailedSignInsCountAnIPv6NetworkAsOne(t *testing.T) {
+	s, _, _ := newTestServer(t)
+	login := func(pw, remote string) int {
+		return do(t, s, request{method: "POST", path: "/api/v1/login", body: `{"password":"` + pw + `"}`, remote: remote}).Code
+	}
+	for i := range maxFailures {
+		if code := login("guess", fmt.Sprintf("[2001:db8:1:2::%x]:1000", i+1)); code != 401 {
+			t.Fatalf("wrong password %d: status %d, want 401", i+1, code)
+		}
+	}
+	if code := login(testPassword, "[2001:db8:1:2:ffff::1]:1000"); code != http.StatusTooManyRequests {
+		t.Errorf("another address of the same /64: status %d, want 429", code)
+	}
+	if code := login(testPassword, "[2001:db8:1:3::1]:1000"); code != 200 {
+		t.Errorf("an address of another /64: status %d, want 200", code)
+	}
+}
+
+func TestFailedSignInsFromEveryAddressAreCapped(t *testing.T) {
+	s, _, clk := newTestServer(t)
+	login := func(pw string, n int) int {
+		remote := fmt.Sprintf("10.%d.%d.%d:1000", n>>16&255, n>>8&255, n&255)
+		return do(t, s, request{method: "POST", path: "/api/v1/login", body: `{"password":"` + pw + `"}`, remote: remote}).Code
+	}
+	for i := range maxAllFailures {
+		if code := login("guess", i); code != 401 {
+			t.Fatalf("wrong password %d from a new address: status %d, want 401", i+1, code)
+		}
+	}
+	if code := login("guess", maxAllFailures); code != http.StatusTooManyRequests {
+		t.Errorf("one more guess from yet another address: status %d, want 429", code)
+	}
+	clk.advance(failureWindow)
+	if code := login(testPassword, maxAllFailures+1); code != 200 {
+		t.Errorf("once the minute passed: status %d, want 200", code)
 	}
 }
 
