@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command bench measures peerlink against cp -r and rsync -a on this
 // machine: `make bench` builds bin/peerlink and runs
 //

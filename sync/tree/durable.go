@@ -7,7 +7,6 @@ import (
 	"slices"
 
 	"github.com/peerlink/peerlink/wire"
-	"golang.org/x/sys/unix"
 )
 
 // markDirty records that the entries of folder rel changed and are not yet
@@ -39,7 +38,9 @@ func (t *Tree) stage(s staged) {
 // On ext4 (and xfs, btrfs) an fsync commits the whole running journal
 // transaction, so the folders after the first cost little. syncfs writes out
 // everything dirty on the root's file system, other programs' data included:
-// once per batch, it still costs far less than one fsync per file.
+// once per batch, it still costs far less than one fsync per file. Where
+// there is no syncfs (haveSyncfs false: every system but Linux) step 1 is
+// skipped, because each Commit fsynced its own file before staging it.
 //
 // failed names each staged file that was not put in place, as a *wire.Error
 // with its path (KindChanged when its destination changed since the scan);
@@ -62,7 +63,7 @@ func (t *Tree) Sync() (failed []*wire.Error, err error) {
 
 	var errs []error
 	if len(batch) > 0 && haveSyncfs {
-		if err := withFd(t.top, syncfs); err != nil {
+		if err := t.syncAll(); err != nil {
 			err = &fs.PathError{Op: "syncfs", Path: t.dir, Err: err}
 			for _, s := range batch {
 				we := wire.ToError("commit", "", s.path, err)
@@ -115,7 +116,7 @@ func (t *Tree) Sync() (failed []*wire.Error, err error) {
 			continue // removed since: nothing of it to make durable
 		}
 		if err == nil {
-			err = d.do(unix.Fsync)
+			err = d.sync()
 			d.close()
 			if err != nil {
 				err = &fs.PathError{Op: "fsync", Path: rel, Err: err}
@@ -156,27 +157,5 @@ func (t *Tree) removeTemp(s staged) {
 }
 
 func (s *staged) unlinkIn(d folder) {
-	d.do(func(fd int) error { return unix.Unlinkat(fd, s.tmp, 0) })
-}
-
-// checkThenRename renames oldname to newname after checking that newname
-// does not exist: the fallback where no atomic no-replace rename exists.
-func checkThenRename(olddir int, oldname string, newdir int, newname string) error {
-	var st unix.Stat_t
-	switch err := unix.Fstatat(newdir, newname, &st, unix.AT_SYMLINK_NOFOLLOW); err {
-	case nil:
-		return unix.EEXIST
-	case unix.ENOENT:
-	default:
-		return err
-	}
-	return unix.Renameat(olddir, oldname, newdir, newname)
-}
-
-// join joins a folder path ("" for the root) and a name.
-func join(dir, name string) string {
-	if dir == "" {
-		return name
-	}
-	return dir + "/" + name
+	d.unlink(s.tmp)
 }

@@ -484,3 +484,39 @@ func TestConcurrentCommitsInOneFolder(t *testing.T) {
 		t.Errorf("temp files left: %v", left)
 	}
 }
+
+func TestLinkAndRemoveFile(t *testing.T) {
+	tr, dir := openTree(t)
+	writeFile(t, filepath.Join(dir, "a"), "content")
+	if err := tr.Link("a", "sub/b"); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, filepath.Join(dir, "sub/b")); got != "content" {
+		t.Errorf("the link holds %q", got)
+	}
+	if err := tr.Link("a", "sub/b"); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("Link over an existing file: %v, want ErrExist", err)
+	}
+	if err := tr.RemoveFile("sub/b"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "sub/b")); !os.IsNotExist(err) {
+		t.Errorf("sub/b still there: %v", err)
+	}
+	for _, p := range []string{"sub/b", "missing/x"} {
+		if err := tr.RemoveFile(p); err != nil {
+			t.Errorf("RemoveFile of a missing %s: %v", p, err)
+		}
+	}
+	if err := tr.RemoveFile("sub"); err == nil {
+		t.Error("RemoveFile removed a folder")
+	}
+	if err := os.Symlink("a", filepath.Join(dir, "link")); err == nil {
+		if err := tr.RemoveFile("link"); err != nil {
+			t.Fatal(err)
+		}
+		if got := readFile(t, filepath.Join(dir, "a")); got != "content" {
+			t.Errorf("the symlink's target now holds %q", got)
+		}
+	}
+}
