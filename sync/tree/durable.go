@@ -30,7 +30,8 @@ func (t *Tree) stage(s staged) {
 // batch of such changes as done to anyone.
 //
 // Steps, and what a crash leaves, for the staged files:
-//  1. one syncfs for all their content  crash before: old content, temps left
+//  1. one syncfs for all their content (an fsync each for a few files: see
+//     fsyncEachMax)                     crash before: old content, temps left
 //     over for the next scan to remove
 //  2. per file: check against have, rename  crash: old or new content
 //  3. one fsync per folder touched      from here: the new content, durably
@@ -63,16 +64,27 @@ func (t *Tree) Sync() (failed []*wire.Error, err error) {
 
 	var errs []error
 	if len(batch) > 0 && haveSyncfs {
-		if err := t.syncAll(); err != nil {
-			err = &fs.PathError{Op: "syncfs", Path: t.dir, Err: err}
-			for _, s := range batch {
-				we := wire.ToError("commit", "", s.path, err)
-				failed = append(failed, we)
-				t.removeTemp(s)
-				s.finish(we)
+		var rest []staged // to make durable with one syncfs
+		if len(batch) <= fsyncEachMax {
+			var ferrs []error
+			batch, rest, failed, ferrs = t.fsyncEach(batch)
+			errs = append(errs, ferrs...)
+		} else {
+			batch, rest = nil, batch
+		}
+		if len(rest) > 0 {
+			if err := t.syncAll(); err != nil {
+				err = &fs.PathError{Op: "syncfs", Path: t.dir, Err: err}
+				for _, s := range rest {
+					we := wire.ToError("commit", "", s.path, err)
+					failed = append(failed, we)
+					t.removeTemp(s)
+					s.finish(we)
+				}
+				errs = append(errs, err)
+			} else {
+				batch = append(batch, rest...)
 			}
-			batch = nil
-			errs = append(errs, err)
 		}
 	}
 	// Group by folder so each is opened once.
@@ -138,6 +150,49 @@ func (t *Tree) Sync() (failed []*wire.Error, err error) {
 		}
 	}
 	return failed, errors.Join(errs...)
+}
+
+// fsyncEachMax is the largest batch Sync makes durable with an fsync per
+// file rather than one syncfs. syncfs writes out every dirty page of the
+// file system, other programs' included: for a few files, as a live
+// session applies them one change at a time, that costs far more on a busy
+// disk than their own fsyncs. Measured with make bench's live scenarios (a
+// 1-4 KiB file per Sync, two agents, other work writing to the same disk):
+// syncfs p50 1.4 ms, p99 52 ms; a folder's fsync p99 1.7 ms.
+var fsyncEachMax = 8
+
+// fsyncEach makes the content of each staged file durable with an fsync of
+// its temp file, and returns those it did in done. A file the agent may not
+// open (its mode is already the one wanted, say 0200, and the agent is not
+// root) is returned in rest, for a syncfs. A file that fails otherwise is
+// returned in failed with its outcome decided and its temp file removed,
+// and its error in errs.
+func (t *Tree) fsyncEach(batch []staged) (done, rest []staged, failed []*wire.Error, errs []error) {
+	for _, s := range batch {
+		d, err := t.openFolder(wire.Parent(s.path), false)
+		if err == nil {
+			err = d.fsyncFile(s.tmp)
+			if errors.Is(err, fs.ErrPermission) {
+				d.close()
+				rest = append(rest, s)
+				continue
+			}
+			if err != nil {
+				s.unlinkIn(d)
+			}
+			d.close()
+		}
+		if err != nil {
+			err = &fs.PathError{Op: "fsync", Path: join(wire.Parent(s.path), s.tmp), Err: err}
+			we := wire.ToError("commit", "", s.path, err)
+			failed = append(failed, we)
+			errs = append(errs, err)
+			s.finish(we)
+			continue
+		}
+		done = append(done, s)
+	}
+	return done, rest, failed, errs
 }
 
 // finish decides the staged file's outcome for its Commit's caller.

@@ -177,6 +177,19 @@ func (d folder) lchown(name string, uid, gid int) error {
 	return bare(d.r.Lchown(name, uid, gid))
 }
 
+// fsyncFile makes the content of the regular file name durable. Sync
+// never calls it here (haveSyncfs is false: each Commit fsynced its file);
+// Windows would refuse the fsync of a file opened read-only.
+func (d folder) fsyncFile(name string) error {
+	f, err := d.r.Open(name)
+	if err != nil {
+		return bare(err)
+	}
+	err = f.Sync()
+	f.Close()
+	return bare(err)
+}
+
 // sync makes the folder's entries durable where the system can.
 func (d folder) sync() error { return syncFolder(d.r) }
 

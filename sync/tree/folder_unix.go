@@ -116,6 +116,19 @@ func (d folder) lchown(name string, uid, gid int) error {
 	return d.do(func(fd int) error { return unix.Fchownat(fd, name, uid, gid, unix.AT_SYMLINK_NOFOLLOW) })
 }
 
+// fsyncFile makes the content of the regular file name durable.
+func (d folder) fsyncFile(name string) error {
+	return d.do(func(fd int) error {
+		nfd, err := unix.Openat(fd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		err = unix.Fsync(nfd)
+		unix.Close(nfd)
+		return err
+	})
+}
+
 // sync makes the folder's entries durable.
 func (d folder) sync() error { return d.do(unix.Fsync) }
 
