@@ -4,7 +4,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 BIN     := bin/peerlink
 
-.PHONY: build demo test test-short bench vet fmt clean
+.PHONY: build demo test test-short bench vet fmt clean cross
 
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) .
@@ -32,6 +32,19 @@ bench: build
 
 vet:
 	$(GO) vet ./...
+
+# The agent must also build on Windows and macOS (portable fallbacks) and
+# on 64-bit ARM Linux: a binary for each in bin/, and go vet of every
+# package, tests included. TestCrossPlatformBuild checks the same in make test.
+CROSS := windows/amd64 darwin/arm64 linux/arm64
+
+cross:
+	@for p in $(CROSS); do \
+		os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+		echo "GOOS=$$os GOARCH=$$arch: build bin/peerlink-$$os-$$arch$$ext, vet ./..."; \
+		GOOS=$$os GOARCH=$$arch CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/peerlink-$$os-$$arch$$ext . || exit 1; \
+		GOOS=$$os GOARCH=$$arch CGO_ENABLED=0 $(GO) vet ./... || exit 1; \
+	done
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/peerlink/peerlink/sync/tree"
 	"github.com/peerlink/peerlink/wire"
 )
@@ -71,8 +69,7 @@ func (p *protection) keep(path string) error {
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil // nothing to keep: the op itself will judge the missing copy
 	}
-	var errno unix.Errno
-	if errors.As(err, &errno) && (errno == unix.EXDEV || errno == unix.EPERM || errno == unix.ENOTSUP || errno == unix.EMLINK) {
+	if errors.Is(err, errors.ErrUnsupported) {
 		err = p.copy(path, dst)
 	}
 	if err != nil {

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command bench measures peerlink against cp -r and rsync -a on this
 // machine: `make bench` builds bin/peerlink and runs
 //
@@ -21,6 +23,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -47,6 +50,7 @@ type options struct {
 	profile   string
 	noRsync   bool
 	rsyncPath string
+	live      liveSpec
 }
 
 func main() {
@@ -54,7 +58,7 @@ func main() {
 	var only string
 	flag.StringVar(&o.bin, "bin", "bin/peerlink", "the peerlink binary to measure (make build writes bin/peerlink)")
 	flag.StringVar(&o.out, "out", "", "also write the results as markdown to this file")
-	flag.StringVar(&only, "only", "small,tiny,big,medium,restart", "scenarios to run: small, tiny, big, medium, restart")
+	flag.StringVar(&only, "only", "small,tiny,big,medium,restart,lock,change,create", "scenarios to run: small, tiny, big, medium, restart, lock, change, create (live: the last three)")
 	flag.IntVar(&o.small.files, "small-files", 10_000, "files of the small scenario")
 	flag.Int64Var(&o.small.size, "small-size", 10<<10, "bytes per file of the small scenario")
 	flag.IntVar(&o.tiny.files, "tiny-files", 100_000, "files of the tiny scenario (and of restart)")
@@ -63,6 +67,10 @@ func main() {
 	flag.IntVar(&o.medium.files, "medium-files", 64, "files of the medium scenario (many large files at once: the agents' memory)")
 	flag.Int64Var(&o.medium.size, "medium-size", 16<<20, "bytes per file of the medium scenario")
 	flag.IntVar(&o.restarts, "restarts", 3, "timed restarts (the median is reported)")
+	flag.IntVar(&o.live.samples, "live-samples", 200, "samples of each live scenario (lock, change, create), one file each")
+	flag.IntVar(&o.live.minSize, "live-min-size", 1<<10, "smallest file of the change and create scenarios, bytes")
+	flag.IntVar(&o.live.maxSize, "live-max-size", 4<<10, "largest file of the change and create scenarios, bytes")
+	flag.DurationVar(&o.live.gap, "live-gap", 50*time.Millisecond, "pause before each live sample, so that it starts on a quiet session")
 	flag.StringVar(&o.dir, "dir", "", "folder to create the bench's temp folder in (default $TMPDIR): the file system measured")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp folder (logs, trees) instead of removing it")
 	flag.BoolVar(&o.verify, "verify", true, "check every synchronised tree against its source (not timed)")
@@ -76,10 +84,14 @@ func main() {
 		s = strings.TrimSpace(s)
 		switch s {
 		case "":
-		case "small", "tiny", "big", "medium", "restart":
+		case "small", "tiny", "big", "medium", "restart", "lock", "change", "create":
 			o.only[s] = true
+		case "live":
+			for _, n := range liveScenarios {
+				o.only[n] = true
+			}
 		default:
-			fmt.Fprintf(os.Stderr, "bench: -only %q: unknown scenario %q (small, tiny, big, medium, restart)\n", only, s)
+			fmt.Fprintf(os.Stderr, "bench: -only %q: unknown scenario %q (small, tiny, big, medium, restart, lock, change, create, live)\n", only, s)
 			os.Exit(2)
 		}
 	}
@@ -172,22 +184,42 @@ func run(ctx context.Context, o options) error {
 	if o.only["restart"] && ctx.Err() == nil {
 		b.rows = append(b.rows, b.restart(ctx, tiny)...)
 	}
+	if slices.ContainsFunc(liveScenarios, func(n string) bool { return o.only[n] }) && ctx.Err() == nil {
+		b.liveRun = b.live(ctx)
+	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("interrupted: %w", ctx.Err())
 	}
-	md := b.markdown()
+	var syncMD, liveMD string
+	if len(b.rows) > 0 {
+		syncMD = b.markdown()
+	}
+	if b.liveRun != nil {
+		liveMD = b.liveMarkdown()
+	}
 	fmt.Println()
-	fmt.Print(md)
+	fmt.Print(mergeResults("", syncMD, liveMD))
 	if o.out != "" {
-		if err := os.WriteFile(o.out, []byte(md), 0o644); err != nil {
+		old, err := os.ReadFile(o.out)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		if err := os.WriteFile(o.out, []byte(mergeResults(string(old), syncMD, liveMD)), 0o644); err != nil {
 			return err
 		}
 		b.logf("wrote %s", o.out)
 	}
+	failed := b.liveRun != nil && b.liveRun.err != nil
 	for _, r := range b.rows {
-		if r.err != nil {
-			return errors.New("some scenarios failed (see the table)")
+		failed = failed || r.err != nil
+	}
+	if b.liveRun != nil {
+		for _, r := range b.liveRun.rows {
+			failed = failed || r.err != nil
 		}
+	}
+	if failed {
+		return errors.New("some scenarios failed (see the table)")
 	}
 	return nil
 }
@@ -199,6 +231,7 @@ type bench struct {
 	started time.Time
 	rows    []row
 	load    []string // the load average as each scenario started
+	liveRun *liveRun // the live scenarios, if they ran
 }
 
 // loadAverage returns the 1-minute load average, to show how busy the

@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -187,4 +189,91 @@ func orUnknown(s string) string {
 		return "unknown"
 	}
 	return s
+}
+
+// liveHeading starts the live latency section of results.md.
+const liveHeading = "## Live latency\n"
+
+// liveMarkdown is the live latency section: the run's rows, and the
+// issue's goals judged.
+func (b *bench) liveMarkdown() string {
+	r := b.liveRun
+	f := b.facts
+	var w strings.Builder
+	w.WriteString(liveHeading + "\n")
+	var ran []string
+	for _, n := range liveScenarios {
+		if b.o.only[n] {
+			ran = append(ran, n)
+		}
+	}
+	fmt.Fprintf(&w, "Measured by `go run ./bench -only %s` on %s (%d × %s, %s; file system: %s). Load average (1 min): %s at the start, %s at the end (%d CPUs, shared with other work).\n\n",
+		strings.Join(ran, ","), r.started.Format("2006-01-02 15:04 MST"), f.CPUs, orUnknown(f.CPUModel), orUnknown(f.Kernel), f.FileSystem, r.loadStart, r.loadEnd, f.CPUs)
+	if r.err != nil {
+		fmt.Fprintf(&w, "**failed**: %s\n", oneLine(r.err))
+		return w.String()
+	}
+	fmt.Fprintf(&w, "A session of three hosts is running: a hub (with its broker) and three agents, site-a, site-b and site-c, as separate processes on 127.0.0.1. The bench acts as a user on site-a (its pid is not an agent's) and times what the other two hosts show, from just before its open(2) until the condition holds on *both* targets. ")
+	if r.imm {
+		fmt.Fprintf(&w, "The agents run as root, so a lock is the removed write bits *and* the immutable flag: a copy counts as locked once both are there.\n\n")
+	} else {
+		fmt.Fprintf(&w, "%s.\n\n", strings.TrimSuffix(r.immWhy, "."))
+	}
+	fmt.Fprintf(&w, "| what is measured | samples | p50 | p90 | p99 | max | goal | |\n")
+	fmt.Fprintf(&w, "|---|---:|---:|---:|---:|---:|---|---|\n")
+	for _, row := range r.rows {
+		q := quantiles(row.samples)
+		what := row.what
+		if row.timedOut > 0 {
+			what += fmt.Sprintf(" (%d timed out after %s, counted as that)", row.timedOut, liveSampleTimeout)
+		} else if row.err != nil {
+			what += " — " + oneLine(row.err)
+		}
+		goal, verdict := "–", ""
+		if row.goal > 0 {
+			goal = "p99 ≤ " + ms(row.goal)
+			verdict = liveVerdict(row, q)
+		}
+		fmt.Fprintf(&w, "| %s | %d | %s | %s | %s | %s | %s | %s |\n", what, len(row.samples), ms(q.p50), ms(q.p90), ms(q.p99), ms(q.max), goal, verdict)
+	}
+	fmt.Fprintf(&w, "\nHow to read it:\n\n")
+	fmt.Fprintf(&w, "- Samples run one after another, each on a file of its own; the next starts once the last one's target locks are released and a pause of %d ms has passed, so that each measures one operation on a quiet session. The back-to-back row shows what the pause leaves out: the hub's live loop records each lock and release in the session's event log (a bbolt commit, with its fsync) after it answered, so an open that comes right after a release waits for that. Percentiles are nearest-rank: p99 of 200 samples is the 198th fastest.\n", b.o.live.gap.Milliseconds())
+	fmt.Fprintf(&w, "- The targets are watched with inotify on their folders, so a change of mode or a new version renamed in is seen at once; setting the immutable flag sends no inotify event, so the copies are also checked every %d ms, and a lock's last step is seen at most that late. The checks use statx (mode, size, the immutable attribute, which the bench checked against FS_IOC_GETFLAGS) and read a copy only when a new version of the right size is there: opening the copies would give every agent's fanotify mark work to do.\n", probeRecheck.Milliseconds())
+	fmt.Fprintf(&w, "- A small change is seen on site-a as a write-open closed at once. The agent leaves a file that was written and closed alone for a moment (its settle time) before it reports it, so that a file still being copied in is sent once, whole; then the hub orders the transfer, each target fetches the content through the broker, writes it to a temp file, fsyncs it, renames it in place and fsyncs the folder. The new content counts as there once both targets have renamed it in. A lock is a bbolt commit of its journal record on each target, then the chmod and the flag; a release the same in reverse.\n\n")
+	return w.String()
+}
+
+func liveVerdict(r liveRow, q quants) string {
+	if len(r.samples) == 0 {
+		return "**not judged**"
+	}
+	if q.p99 <= r.goal && r.timedOut == 0 {
+		return "**met**"
+	}
+	return "**not met**"
+}
+
+// mergeResults returns results.md as old was, with what this run measured
+// in place of what it held: the initial-sync part (everything before the
+// live section) if sync is not empty, the live section if live is not.
+func mergeResults(old, sync, live string) string {
+	oldSync, oldLive := old, ""
+	if i := strings.Index(old, "\n"+liveHeading); i >= 0 {
+		oldSync, oldLive = old[:i+1], old[i+1:]
+	}
+	if sync == "" {
+		sync = oldSync
+		if strings.TrimSpace(sync) == "" {
+			sync = "# peerlink benchmark\n\n"
+		}
+		// The table was measured by another run than the live section.
+		sync = strings.Replace(sync, "every number below comes from that one run", "every number of the table below comes from that one run (the live latency section says when it was measured)", 1)
+	}
+	if live == "" {
+		live = oldLive
+	}
+	if live != "" && !strings.HasSuffix(sync, "\n\n") {
+		sync = strings.TrimRight(sync, "\n") + "\n\n"
+	}
+	return sync + live
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 
 	"github.com/peerlink/peerlink/sync/tree"
-	"github.com/peerlink/peerlink/wire"
 )
 
 // Outside Linux a lock is the removed write bits and the lock files: there
@@ -57,15 +56,5 @@ func flagRefused(err error) bool { return errors.Is(err, errNoFlags) }
 
 func writeOpen(*os.File, ident, bool) (bool, error) { return false, nil }
 
-func removeFile(t *tree.Tree, path string) error {
-	info, err := t.Lstat(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil
-	case err != nil:
-		return err
-	case info.Kind == wire.KindDir:
-		return &fs.PathError{Op: "remove", Path: path, Err: errors.New("is a folder")}
-	}
-	return t.Remove(path)
-}
+// removeFile removes the file path below t's root, never a folder.
+func removeFile(t *tree.Tree, path string) error { return t.RemoveFile(path) }

@@ -7,13 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 
 	"github.com/peerlink/peerlink/wire"
 )
-
-func mkfifo(p string) error { return syscall.Mkfifo(p, 0o644) }
 
 func TestAFileChangedBeforeItIsReadIsReadAgain(t *testing.T) {
 	root := t.TempDir()

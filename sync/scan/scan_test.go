@@ -256,7 +256,9 @@ func TestSymlinksAndSpecialFilesAreSkippedWithAWarning(t *testing.T) {
 	write(t, root, "f", "f")
 	os.Symlink(outside, filepath.Join(root, "out"))
 	os.Symlink("f", filepath.Join(root, "flink"))
-	if err := mkfifo(filepath.Join(root, "pipe")); err != nil {
+	if err := mkfifo(filepath.Join(root, "pipe")); errors.Is(err, errors.ErrUnsupported) {
+		t.Skip("no named pipes on this system")
+	} else if err != nil {
 		t.Fatal(err)
 	}
 	r := scan(t, openTree(t, root), Options{})

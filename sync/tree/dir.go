@@ -2,10 +2,8 @@ package tree
 
 import (
 	"io/fs"
-	"sync"
 
 	"github.com/peerlink/peerlink/wire"
-	"golang.org/x/sys/unix"
 )
 
 // Dir is an open folder of the tree, for walking it: its entries are listed
@@ -38,18 +36,9 @@ func (t *Tree) OpenDir(path string) (*Dir, error) {
 		return nil, err
 	}
 	if !d.owned {
-		// The root's shared descriptor has a file offset that listing
-		// would move: give this Dir its own.
-		var nfd int
-		err := withFd(t.top, func(fd int) error {
-			var err error
-			nfd, err = unix.Openat(fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-			return err
-		})
-		if err != nil {
-			return nil, &fs.PathError{Op: "open", Path: t.dir, Err: err}
+		if d, err = t.rootDir(); err != nil {
+			return nil, err
 		}
-		d = folder{fd: nfd, raw: true, owned: true}
 	}
 	return &Dir{d: d, path: path}, nil
 }
@@ -62,19 +51,10 @@ func (d *Dir) Close() error {
 	return d.d.closeErr()
 }
 
-var direntBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
-
 // Entries lists the folder, without "." and "..", in the order the file
 // system returns them. Call it once per Dir.
 func (d *Dir) Entries() ([]DirEntry, error) {
-	buf := direntBufs.Get().(*[]byte)
-	defer direntBufs.Put(buf)
-	var out []DirEntry
-	err := d.d.do(func(fd int) error {
-		var err error
-		out, err = readEntries(fd, *buf)
-		return err
-	})
+	out, err := d.d.entries()
 	if err != nil {
 		return out, &fs.PathError{Op: "readdir", Path: d.path, Err: err}
 	}
@@ -84,11 +64,11 @@ func (d *Dir) Entries() ([]DirEntry, error) {
 // Lstat describes the entry name of this folder without following a
 // symlink.
 func (d *Dir) Lstat(name string) (Info, error) {
-	var st unix.Stat_t
-	if err := d.d.do(func(fd int) error { return unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) }); err != nil {
+	info, err := d.d.lstat(name)
+	if err != nil {
 		return Info{}, &fs.PathError{Op: "lstat", Path: join(d.path, name), Err: err}
 	}
-	return infoOf(&st), nil
+	return info, nil
 }
 
 // OpenDir opens the sub-folder name. A symlink is refused (ELOOP or
@@ -98,16 +78,11 @@ func (d *Dir) OpenDir(name string) (*Dir, error) {
 	if err := checkPath(p); err != nil {
 		return nil, err
 	}
-	var nfd int
-	err := d.d.do(func(fd int) error {
-		var err error
-		nfd, err = unix.Openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		return err
-	})
+	sub, err := d.d.openDir(name)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: p, Err: err}
 	}
-	return &Dir{d: folder{fd: nfd, raw: true, owned: true}, path: p}, nil
+	return &Dir{d: sub, path: p}, nil
 }
 
 // RemoveTemp removes name if it is one of peerlink's temp files (IsTemp)
@@ -118,12 +93,9 @@ func (d *Dir) RemoveTemp(name string) error {
 	if !IsTemp(name) {
 		return &wire.Error{Kind: wire.KindInvalid, Path: p, Msg: "not a peerlink temp file"}
 	}
-	err := d.d.do(func(fd int) error {
-		// unlinkat without AT_REMOVEDIR refuses a folder; a symlink is
-		// removed as itself. Neither is something Create makes.
-		return unix.Unlinkat(fd, name, 0)
-	})
-	if err != nil {
+	// unlink refuses a folder; a symlink is removed as itself. Neither is
+	// something Create makes.
+	if err := d.d.unlink(name); err != nil {
 		return &fs.PathError{Op: "remove", Path: p, Err: err}
 	}
 	return nil

@@ -18,8 +18,23 @@
 // never a torn file, plus at worst a temp file named ".peerlink-tmp-*" that
 // the next scan removes.
 //
-// The agent runs on Linux file servers. The package builds on other Unix
-// systems with two documented weakenings (no O_NOATIME, and a rename that
-// must not replace anything is a check then a rename rather than one atomic
-// renameat2(RENAME_NOREPLACE)); it does not build on Windows.
+// Platforms. One API, two implementations, chosen by build constraints:
+//
+//   - Unix (folder_unix.go): the *at system calls on folder descriptors, as
+//     described above. Linux adds fast paths (sys_linux.go): openat2 with
+//     RESOLVE_BENEATH, getdents, renameat2(RENAME_NOREPLACE), O_NOATIME,
+//     one syncfs per Sync, and inode flags and generations (flags_linux.go).
+//     Other Unix systems, macOS included (sys_other.go), have no O_NOATIME,
+//     a no-replace rename that is a check then a rename, and an fsync per
+//     committed file instead of the syncfs.
+//   - Everything else, that is Windows (folder_other.go): every operation
+//     through os.Root; a last path element is checked with Lstat before it
+//     is acted on, an fsync per committed file, no folder fsync on Windows,
+//     no inode identity or change time (see Info). That file says what the
+//     fallback cannot protect against. Build with -tags tree_portable to
+//     use it on Linux, which is how its tests run there.
+//
+// Outside Linux there are no inode flags: Flags, SetFlags and Generation
+// fail with errors.ErrUnsupported, and sync/lock locks with the write bits
+// and lock files alone.
 package tree

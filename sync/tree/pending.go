@@ -12,7 +12,6 @@ import (
 	"os"
 
 	"github.com/peerlink/peerlink/wire"
-	"golang.org/x/sys/unix"
 )
 
 // Pending is a file being written: content goes to a temp file beside the
@@ -57,17 +56,11 @@ func (t *Tree) Create(path string) (*Pending, error) {
 	p := &Pending{t: t, path: path, dir: d, h: sha256.New()}
 	for try := 0; ; try++ {
 		p.tmp = tempName()
-		var nfd int
-		err = d.do(func(fd int) error {
-			var err error
-			nfd, err = unix.Openat(fd, p.tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
-			return err
-		})
+		p.f, err = d.create(p.tmp)
 		if err == nil {
-			p.f = os.NewFile(uintptr(nfd), p.tmp)
 			return p, nil
 		}
-		if err != unix.EEXIST || try == 3 {
+		if !errors.Is(err, fs.ErrExist) || try == 3 {
 			d.close()
 			return nil, &fs.PathError{Op: "create", Path: path, Err: err}
 		}
@@ -203,8 +196,7 @@ func (p *Pending) Commit(want wire.Entry, have *wire.Entry) (err error) {
 	if err := p.f.Chmod(fs.FileMode(want.Mode)); err != nil {
 		return fmt.Errorf("commit %s: %w", p.path, err)
 	}
-	ts := []unix.Timespec{unix.NsecToTimespec(want.Mtime), unix.NsecToTimespec(want.Mtime)}
-	if err := p.dir.do(func(fd int) error { return unix.UtimesNanoAt(fd, p.tmp, ts, unix.AT_SYMLINK_NOFOLLOW) }); err != nil {
+	if err := p.dir.setTimes(p.tmp, want.Mtime); err != nil {
 		return fmt.Errorf("commit %s: %w", p.path, &fs.PathError{Op: "utimensat", Path: p.tmp, Err: err})
 	}
 	if !p.deferSync || !haveSyncfs {
@@ -238,7 +230,7 @@ func (p *Pending) Commit(want wire.Entry, have *wire.Entry) (err error) {
 		return err
 	}
 	p.tmp = ""
-	if err := p.dir.do(unix.Fsync); err != nil {
+	if err := p.dir.sync(); err != nil {
 		// The new content is in place; only its durability is in doubt.
 		// The folder stays recorded for the next Sync to retry.
 		p.t.markDirty(wire.Parent(p.path))
@@ -270,17 +262,15 @@ type staged struct {
 // file. On failure the temp file is left for the caller to remove.
 func (s *staged) place(d folder, f *os.File) error {
 	base := wire.Base(s.path)
-	var st unix.Stat_t
-	err := d.do(func(fd int) error { return unix.Fstatat(fd, base, &st, unix.AT_SYMLINK_NOFOLLOW) })
+	cur, err := d.lstat(base)
 	switch {
-	case err != nil && err != unix.ENOENT:
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("commit %s: %w", s.path, &fs.PathError{Op: "lstat", Path: s.path, Err: err})
 	case err == nil && s.have == nil:
 		return changed(s.path, "appeared since the scan")
 	case err != nil && s.have != nil:
 		return changed(s.path, "removed since the scan")
 	case s.have != nil:
-		cur := infoOf(&st)
 		if cur.Kind != s.have.Kind || s.have.Kind == wire.KindFile && (cur.Size != s.have.Size || cur.Mtime != s.have.Mtime) {
 			return changed(s.path, "changed since the scan (now a %s of %d bytes, modified %d)", cur.TypeString(), cur.Size, cur.Mtime)
 		}
@@ -290,28 +280,25 @@ func (s *staged) place(d folder, f *os.File) error {
 			if f != nil {
 				f.Chown(int(cur.Uid), int(cur.Gid))
 			} else {
-				d.do(func(fd int) error {
-					return unix.Fchownat(fd, s.tmp, int(cur.Uid), int(cur.Gid), unix.AT_SYMLINK_NOFOLLOW)
-				})
+				d.lchown(s.tmp, int(cur.Uid), int(cur.Gid))
 			}
 		}
 	}
-	err = d.do(func(fd int) error {
-		if s.have == nil {
-			return renameNoReplace(fd, s.tmp, fd, base)
+	if s.have == nil {
+		err = d.renameNoReplace(s.tmp, base)
+		if errors.Is(err, fs.ErrExist) {
+			return changed(s.path, "appeared since the scan")
 		}
-		return unix.Renameat(fd, s.tmp, fd, base)
-	})
-	if err == unix.EEXIST {
-		return changed(s.path, "appeared since the scan")
+	} else {
+		err = d.rename(s.tmp, base)
 	}
 	if err != nil {
 		return fmt.Errorf("commit %s: %w", s.path, &os.LinkError{Op: "rename", Old: s.tmp, New: s.path, Err: err})
 	}
 	if s.out != nil {
 		// What the caller's scan cache needs, while the folder is open.
-		if d.do(func(fd int) error { return unix.Fstatat(fd, base, &st, unix.AT_SYMLINK_NOFOLLOW) }) == nil {
-			s.out.info, s.out.ok = infoOf(&st), true
+		if info, err := d.lstat(base); err == nil {
+			s.out.info, s.out.ok = info, true
 		}
 	}
 	return nil
@@ -330,8 +317,8 @@ func (p *Pending) Abort() error {
 	}
 	var err error
 	if p.tmp != "" {
-		err = p.dir.do(func(fd int) error { return unix.Unlinkat(fd, p.tmp, 0) })
-		if err == unix.ENOENT {
+		err = p.dir.unlink(p.tmp)
+		if errors.Is(err, fs.ErrNotExist) {
 			err = nil
 		}
 		if err != nil {

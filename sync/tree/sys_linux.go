@@ -1,11 +1,50 @@
+//go:build !tree_portable
+
 package tree
 
 import (
 	"encoding/binary"
 	"io/fs"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
+
+// noOpenat2 is set once openat2(2) turned out to be missing (Linux before
+// 5.6, or refused by a seccomp filter): folders are opened through the
+// os.Root from then on.
+var noOpenat2 atomic.Bool
+
+// openBeneath opens the folder rel with one openat2(RESOLVE_BENEATH): the
+// kernel refuses any resolution that leaves the root, ".." or symlinks
+// included, which is the guarantee os.Root gives with a system call per
+// path element and an *os.File. Where openat2 is missing it uses the
+// os.Root.
+func (t *Tree) openBeneath(rel string) (folder, error) {
+	if !noOpenat2.Load() {
+		how := unix.OpenHow{Flags: unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS}
+		var nfd int
+		err := withFd(t.top, func(fd int) error {
+			var err error
+			for try := 0; ; try++ {
+				// EAGAIN: a rename raced with the resolution; EINTR: a signal.
+				nfd, err = unix.Openat2(fd, rel, &how)
+				if (err != unix.EAGAIN && err != unix.EINTR) || try == 8 {
+					return err
+				}
+			}
+		})
+		switch err {
+		case nil:
+			return folder{fd: nfd, raw: true, owned: true}, nil
+		case unix.ENOSYS, unix.EPERM:
+			noOpenat2.Store(true)
+		default:
+			return folder{}, &fs.PathError{Op: "openat", Path: rel, Err: err}
+		}
+	}
+	return t.openInRoot(rel)
+}
 
 // oNoatime keeps reads from updating a file's access time. The kernel allows
 // it only to the file's owner or a process with CAP_FOWNER; OpenRead retries

@@ -1,4 +1,4 @@
-//go:build unix && !linux
+//go:build unix && !linux && !tree_portable
 
 package tree
 
@@ -7,6 +7,10 @@ import (
 
 	"golang.org/x/sys/unix"
 )
+
+// openBeneath opens the folder rel through the os.Root (openat2 is
+// Linux-only).
+func (t *Tree) openBeneath(rel string) (folder, error) { return t.openInRoot(rel) }
 
 // oNoatime is Linux-only; elsewhere reading a file may update its access
 // time.

@@ -8,10 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/peerlink/peerlink/wire"
-	"golang.org/x/sys/unix"
 )
 
 // TempPrefix starts the name of every temp file a Tree writes. The scan
@@ -66,7 +64,7 @@ func Open(dir string) (*Tree, error) {
 	if err != nil {
 		return nil, adminError(err, "root %s cannot be opened by the agent (uid %d): %v", dir, os.Geteuid(), err)
 	}
-	top, err := root.OpenFile(".", os.O_RDONLY|unix.O_DIRECTORY, 0)
+	top, err := root.OpenFile(".", os.O_RDONLY|oDirectory, 0)
 	if err != nil {
 		root.Close()
 		return nil, adminError(err, "root %s cannot be opened by the agent (uid %d): %v", dir, os.Geteuid(), err)
@@ -98,14 +96,12 @@ func (t *Tree) Close() error {
 // transfer.
 func (t *Tree) CheckWritable() error {
 	name := tempName()
-	err := withFd(t.top, func(fd int) error {
-		nfd, err := unix.Openat(fd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
-		if err != nil {
-			return err
-		}
-		unix.Close(nfd)
-		return unix.Unlinkat(fd, name, 0)
-	})
+	d := t.rootFolder()
+	f, err := d.create(name)
+	if err == nil {
+		f.Close()
+		err = d.unlink(name)
+	}
 	if err != nil {
 		return adminError(&fs.PathError{Op: "create", Path: join(t.dir, name), Err: err},
 			"root %s is not writable by the agent (uid %d): %v; grant it write access or run the agent as a user who has it", t.dir, os.Geteuid(), err)
@@ -143,46 +139,11 @@ func checkPath(p string) error {
 	return nil
 }
 
-// folder is an open folder of the tree; close releases it unless it is the
-// Tree's own root descriptor. An owned folder is usually a bare descriptor
-// (raw), used by one goroutine at a time: no *os.File to allocate, register
-// and reference-count per file synchronised.
-type folder struct {
-	f     *os.File // the Tree's root descriptor, or a folder opened by os.Root
-	fd    int      // the descriptor, when raw
-	raw   bool
-	owned bool
-}
-
-func (d folder) close() { d.closeErr() }
-
-func (d folder) closeErr() error {
-	switch {
-	case !d.owned:
-		return nil
-	case d.raw:
-		return unix.Close(d.fd)
-	default:
-		return d.f.Close()
-	}
-}
-
-func (d folder) do(fn func(fd int) error) error {
-	switch {
-	case d.raw:
-		return fn(d.fd)
-	case d.f != nil:
-		return withFd(d.f, fn)
-	default:
-		return unix.EBADF
-	}
-}
-
 // openFolder opens the folder rel ("" for the root), never outside the
 // root. With create, missing folders are made first (mode dirMode).
 func (t *Tree) openFolder(rel string, create bool) (folder, error) {
 	if rel == "" {
-		return folder{f: t.top}, nil
+		return t.rootFolder(), nil
 	}
 	d, err := t.openBeneath(rel)
 	if create && errors.Is(err, fs.ErrNotExist) {
@@ -195,46 +156,6 @@ func (t *Tree) openFolder(rel string, create bool) (folder, error) {
 		return folder{}, err
 	}
 	return d, nil
-}
-
-// noOpenat2 is set once openat2(2) turned out to be missing (Linux before
-// 5.6, or refused by a seccomp filter): folders are opened through the
-// os.Root from then on.
-var noOpenat2 atomic.Bool
-
-// openBeneath opens the folder rel with one openat2(RESOLVE_BENEATH): the
-// kernel refuses any resolution that leaves the root, ".." or symlinks
-// included, which is the guarantee os.Root gives with a system call per
-// path element and an *os.File. Where openat2 is missing it uses the
-// os.Root.
-func (t *Tree) openBeneath(rel string) (folder, error) {
-	if !noOpenat2.Load() {
-		how := unix.OpenHow{Flags: unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS}
-		var nfd int
-		err := withFd(t.top, func(fd int) error {
-			var err error
-			for try := 0; ; try++ {
-				// EAGAIN: a rename raced with the resolution; EINTR: a signal.
-				nfd, err = unix.Openat2(fd, rel, &how)
-				if (err != unix.EAGAIN && err != unix.EINTR) || try == 8 {
-					return err
-				}
-			}
-		})
-		switch err {
-		case nil:
-			return folder{fd: nfd, raw: true, owned: true}, nil
-		case unix.ENOSYS, unix.EPERM:
-			noOpenat2.Store(true)
-		default:
-			return folder{}, &fs.PathError{Op: "openat", Path: rel, Err: err}
-		}
-	}
-	f, err := t.root.OpenFile(rel, os.O_RDONLY|unix.O_DIRECTORY, 0)
-	if err != nil {
-		return folder{}, err
-	}
-	return folder{f: f, owned: true}, nil
 }
 
 // parent checks p and opens the folder that holds it.
@@ -253,50 +174,11 @@ func (t *Tree) Lstat(path string) (Info, error) {
 		return Info{}, err
 	}
 	defer d.close()
-	var st unix.Stat_t
-	if err := d.do(func(fd int) error { return unix.Fstatat(fd, base, &st, unix.AT_SYMLINK_NOFOLLOW) }); err != nil {
+	info, err := d.lstat(base)
+	if err != nil {
 		return Info{}, &fs.PathError{Op: "lstat", Path: path, Err: err}
 	}
-	return infoOf(&st), nil
-}
-
-// OpenRead opens a regular file for reading. It asks for O_NOATIME so that
-// syncing does not disturb what users see, falling back without it where the
-// kernel refuses (a file the agent does not own, without CAP_FOWNER). It
-// refuses a symlink, a folder or any special file with a KindInvalid error;
-// O_NONBLOCK keeps a named pipe from blocking the open before that check.
-func (t *Tree) OpenRead(path string) (*os.File, error) {
-	d, base, err := t.parent(path, false)
-	if err != nil {
-		return nil, err
-	}
-	defer d.close()
-	var nfd int
-	err = d.do(func(fd int) error {
-		flags := unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC
-		var err error
-		nfd, err = unix.Openat(fd, base, flags|oNoatime, 0)
-		if err == unix.EPERM && oNoatime != 0 {
-			nfd, err = unix.Openat(fd, base, flags, 0)
-		}
-		return err
-	})
-	if err == unix.ELOOP {
-		return nil, &wire.Error{Kind: wire.KindInvalid, Path: path, Msg: "is a symbolic link, not a regular file"}
-	}
-	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
-	}
-	var st unix.Stat_t
-	if err := unix.Fstat(nfd, &st); err != nil {
-		unix.Close(nfd)
-		return nil, &fs.PathError{Op: "fstat", Path: path, Err: err}
-	}
-	if i := infoOf(&st); i.Kind != wire.KindFile {
-		unix.Close(nfd)
-		return nil, &wire.Error{Kind: wire.KindInvalid, Path: path, Msg: "is a " + i.TypeString() + ", not a regular file"}
-	}
-	return os.NewFile(uintptr(nfd), t.dir+"/"+path), nil
+	return info, nil
 }
 
 // Mkdir makes the folder path and any missing parents, then sets its mode
@@ -325,8 +207,7 @@ func (t *Tree) SetMeta(path string, mtime int64, mode uint32) error {
 		return err
 	}
 	defer d.close()
-	ts := []unix.Timespec{unix.NsecToTimespec(mtime), unix.NsecToTimespec(mtime)}
-	if err := d.do(func(fd int) error { return unix.UtimesNanoAt(fd, base, ts, unix.AT_SYMLINK_NOFOLLOW) }); err != nil {
+	if err := d.setTimes(base, mtime); err != nil {
 		return &fs.PathError{Op: "utimensat", Path: path, Err: err}
 	}
 	return nil
@@ -341,29 +222,10 @@ func (t *Tree) chmod(path string, mode uint32) error {
 		return err
 	}
 	defer d.close()
-	if err := d.do(func(fd int) error { return chmodNoFollow(fd, base, mode) }); err != nil {
+	if err := d.chmod(base, mode); err != nil {
 		return &fs.PathError{Op: "chmod", Path: path, Err: err}
 	}
 	return nil
-}
-
-// chmodNoFollow changes mode without following a symlink: fchmodat2 with
-// AT_SYMLINK_NOFOLLOW where the kernel has it (Linux 6.6+), else a check that
-// base is no symlink followed by fchmodat, which leaves the small window
-// os.Root documents for its own Chmod.
-func chmodNoFollow(fd int, base string, mode uint32) error {
-	err := unix.Fchmodat(fd, base, mode, unix.AT_SYMLINK_NOFOLLOW)
-	if err != unix.EOPNOTSUPP && err != unix.ENOSYS {
-		return err
-	}
-	var st unix.Stat_t
-	if err := unix.Fstatat(fd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return err
-	}
-	if typeOf(uint32(st.Mode)) == fs.ModeSymlink {
-		return unix.ELOOP
-	}
-	return unix.Fchmodat(fd, base, mode, 0)
 }
 
 // Remove removes path, a file or a whole folder tree. A symlink is removed,
@@ -397,13 +259,78 @@ func (t *Tree) Rename(oldpath, newpath string) error {
 		return err
 	}
 	defer nd.close()
-	err = od.do(func(ofd int) error {
-		return nd.do(func(nfd int) error { return renameNoReplace(ofd, obase, nfd, nbase) })
-	})
-	if err != nil {
+	if err := renameAcross(od, obase, nd, nbase); err != nil {
 		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
 	}
 	t.markDirty(wire.Parent(oldpath))
 	t.markDirty(wire.Parent(newpath))
 	return nil
+}
+
+// Link makes newpath a second name of the file oldpath, creating newpath's
+// missing parents. It never replaces anything. Where no hard link can be
+// made (another file system, one without hard links, too many links, or
+// hard links refused) it fails with an error that
+// errors.Is(errors.ErrUnsupported); callers copy instead.
+func (t *Tree) Link(oldpath, newpath string) error {
+	if err := checkPath(oldpath); err != nil {
+		return err
+	}
+	od, obase, err := t.parent(oldpath, false)
+	if err != nil {
+		return err
+	}
+	defer od.close()
+	nd, nbase, err := t.parent(newpath, true)
+	if err != nil {
+		return err
+	}
+	defer nd.close()
+	if err := linkAcross(od, obase, nd, nbase); err != nil {
+		if linkUnsupported(err) {
+			err = noLinkError{err}
+		}
+		return &os.LinkError{Op: "link", Old: oldpath, New: newpath, Err: err}
+	}
+	t.markDirty(wire.Parent(newpath))
+	return nil
+}
+
+// noLinkError is a system's refusal to make a hard link where a copy would
+// do: errors.Is(errors.ErrUnsupported), and the cause is kept.
+type noLinkError struct{ err error }
+
+func (e noLinkError) Error() string        { return e.err.Error() }
+func (e noLinkError) Unwrap() error        { return e.err }
+func (e noLinkError) Is(target error) bool { return target == errors.ErrUnsupported }
+
+// RemoveFile removes path if it is not a folder: a file, or a symlink as
+// itself (a folder is refused: EISDIR on Linux). A path that does not exist
+// is not an error.
+func (t *Tree) RemoveFile(path string) error {
+	d, base, err := t.parent(path, false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // its folder is gone, and it with it
+	}
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	err = d.unlink(base)
+	switch {
+	case err == nil:
+		t.markDirty(wire.Parent(path))
+		return nil
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	}
+	return &fs.PathError{Op: "remove", Path: path, Err: err}
+}
+
+// join joins a folder path ("" for the root) and a name.
+func join(dir, name string) string {
+	if dir == "" {
+		return name
+	}
+	return dir + "/" + name
 }

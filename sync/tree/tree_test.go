@@ -341,7 +341,22 @@ func TestCreateRefusesTempNames(t *testing.T) {
 	}
 }
 
+// TestDeferredSync runs with an fsync per staged file (a small batch) and
+// with one syncfs for the batch.
 func TestDeferredSync(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		each int
+	}{{"an fsync each", fsyncEachMax}, {"one syncfs", 0}} {
+		t.Run(tt.name, func(t *testing.T) {
+			defer func(was int) { fsyncEachMax = was }(fsyncEachMax)
+			fsyncEachMax = tt.each
+			testDeferredSync(t)
+		})
+	}
+}
+
+func testDeferredSync(t *testing.T) {
 	tr, dir := openTree(t)
 	writeFile(t, filepath.Join(dir, "b/taken"), "a user's")
 	writeFile(t, filepath.Join(dir, "b/old"), "old")
@@ -482,5 +497,69 @@ func TestConcurrentCommitsInOneFolder(t *testing.T) {
 	}
 	if left := temps(t, dir); len(left) != 0 {
 		t.Errorf("temp files left: %v", left)
+	}
+}
+
+func TestLinkAndRemoveFile(t *testing.T) {
+	tr, dir := openTree(t)
+	writeFile(t, filepath.Join(dir, "a"), "content")
+	if err := tr.Link("a", "sub/b"); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, filepath.Join(dir, "sub/b")); got != "content" {
+		t.Errorf("the link holds %q", got)
+	}
+	if err := tr.Link("a", "sub/b"); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("Link over an existing file: %v, want ErrExist", err)
+	}
+	if err := tr.RemoveFile("sub/b"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "sub/b")); !os.IsNotExist(err) {
+		t.Errorf("sub/b still there: %v", err)
+	}
+	for _, p := range []string{"sub/b", "missing/x"} {
+		if err := tr.RemoveFile(p); err != nil {
+			t.Errorf("RemoveFile of a missing %s: %v", p, err)
+		}
+	}
+	if err := tr.RemoveFile("sub"); err == nil {
+		t.Error("RemoveFile removed a folder")
+	}
+	if err := os.Symlink("a", filepath.Join(dir, "link")); err == nil {
+		if err := tr.RemoveFile("link"); err != nil {
+			t.Fatal(err)
+		}
+		if got := readFile(t, filepath.Join(dir, "a")); got != "content" {
+			t.Errorf("the symlink's target now holds %q", got)
+		}
+	}
+}
+
+// A staged file whose wanted mode lets its owner write but not read cannot
+// be reopened for its fsync by an agent that is not root: it is made durable
+// with the syncfs instead.
+func TestSyncOfAFileTheAgentCannotRead(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root reads any file: the fallback cannot be tested")
+	}
+	tr, dir := openTree(t)
+	p, err := tr.Create("w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.DeferSync()
+	io.WriteString(p, "secret")
+	if err := p.Commit(entryFor("w", "secret", 7, 0o200), nil); err != nil {
+		t.Fatal(err)
+	}
+	if failed, err := tr.Sync(); len(failed) != 0 || err != nil {
+		t.Fatalf("Sync: %v %v", failed, err)
+	}
+	if err := p.Staged().Err(); err != nil {
+		t.Errorf("staged outcome: %v", err)
+	}
+	if fi, err := os.Lstat(filepath.Join(dir, "w")); err != nil || fi.Mode().Perm() != 0o200 {
+		t.Errorf("w: %v %v", fi, err)
 	}
 }
