@@ -246,18 +246,11 @@ func (t *Tree) Remove(path string) error {
 // never replaces anything: if newpath exists (a user created it since the
 // scan) it fails with an error that errors.Is(fs.ErrExist).
 func (t *Tree) Rename(oldpath, newpath string) error {
-	if err := checkPath(oldpath); err != nil {
-		return err
-	}
-	od, obase, err := t.parent(oldpath, false)
+	od, obase, nd, nbase, err := t.parents(oldpath, newpath)
 	if err != nil {
 		return err
 	}
 	defer od.close()
-	nd, nbase, err := t.parent(newpath, true)
-	if err != nil {
-		return err
-	}
 	defer nd.close()
 	if err := renameAcross(od, obase, nd, nbase); err != nil {
 		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
@@ -267,24 +260,32 @@ func (t *Tree) Rename(oldpath, newpath string) error {
 	return nil
 }
 
+// parents opens the folders of oldpath, which must exist, and of newpath,
+// created where missing, for an operation across the two.
+func (t *Tree) parents(oldpath, newpath string) (od folder, obase string, nd folder, nbase string, err error) {
+	od, obase, err = t.parent(oldpath, false)
+	if err != nil {
+		return folder{}, "", folder{}, "", err
+	}
+	nd, nbase, err = t.parent(newpath, true)
+	if err != nil {
+		od.close()
+		return folder{}, "", folder{}, "", err
+	}
+	return od, obase, nd, nbase, nil
+}
+
 // Link makes newpath a second name of the file oldpath, creating newpath's
 // missing parents. It never replaces anything. Where no hard link can be
 // made (another file system, one without hard links, too many links, or
 // hard links refused) it fails with an error that
 // errors.Is(errors.ErrUnsupported); callers copy instead.
 func (t *Tree) Link(oldpath, newpath string) error {
-	if err := checkPath(oldpath); err != nil {
-		return err
-	}
-	od, obase, err := t.parent(oldpath, false)
+	od, obase, nd, nbase, err := t.parents(oldpath, newpath)
 	if err != nil {
 		return err
 	}
 	defer od.close()
-	nd, nbase, err := t.parent(newpath, true)
-	if err != nil {
-		return err
-	}
 	defer nd.close()
 	if err := linkAcross(od, obase, nd, nbase); err != nil {
 		if linkUnsupported(err) {
