@@ -233,7 +233,7 @@ func (r *run) opened(ctx context.Context, c *broker.Client, in broker.Incoming, 
 		})
 	}
 	g.Wait()
-	r.event("lock", host, m.Path, fmt.Sprintf("opened for writing on %s (%s); locked on %s", host, m.User, strings.Join(l.targets, ", ")))
+	r.event("lock", host, m.Path, fmt.Sprintf("opened for writing on %s (%s); locked on %s", host, m.User, strings.Join(slices.Sorted(slices.Values(l.targets)), ", ")))
 	r.log.Debug().Str("path", m.Path).Str("source", host).Strs("targets", l.targets).Msg("locked")
 }
 
@@ -571,6 +571,11 @@ func (r *run) changes(ctx context.Context, c *broker.Client, host string, batch 
 			st.Live.Changes++
 		})
 	}
+	sent := make([]wire.Change, len(done))
+	for i, a := range done {
+		sent[i] = a.change
+	}
+	r.recordTransfer(host, targets, sent, failed)
 	// A target whose copy changed under the op edited it at the same time:
 	// both versions are kept and the path goes to the File Conflict List.
 	for _, e := range conflicts {
@@ -670,4 +675,49 @@ func (r *run) lockList() []api.Lock {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.lockView)
+}
+
+// recordTransfer writes one event for a propagated batch: how much went
+// from host to which targets, and where it failed. One per batch, not per
+// file, so that an unzip of thousands of files is one line of the log.
+func (r *run) recordTransfer(host string, targets []string, applied []wire.Change, failed map[string]bool) {
+	if len(applied) == 0 {
+		return
+	}
+	var files, bytes, other int64
+	for _, ch := range applied {
+		if ch.Kind == wire.ChangeWrite {
+			files++
+			bytes += ch.Entry.Size
+		} else {
+			other++
+		}
+	}
+	var reached, missed []string
+	for _, t := range targets {
+		if failed[t] {
+			missed = append(missed, t)
+			continue
+		}
+		reached = append(reached, t)
+	}
+	var what []string
+	if files > 0 {
+		what = append(what, fmt.Sprintf("%d file(s), %d bytes", files, bytes))
+	}
+	if other > 0 {
+		what = append(what, fmt.Sprintf("%d other change(s)", other))
+	}
+	msg := fmt.Sprintf("%s from %s", strings.Join(what, " and "), host)
+	if len(reached) > 0 {
+		msg += " to " + strings.Join(reached, ", ")
+	}
+	if len(missed) > 0 {
+		msg += "; failed on " + strings.Join(missed, ", ") + " (see the session's errors)"
+	}
+	var path string
+	if len(applied) == 1 {
+		path = applied[0].Path
+	}
+	r.event("transfer", host, path, msg)
 }
