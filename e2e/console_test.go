@@ -52,6 +52,11 @@ func TestConsole(t *testing.T) {
 	v1 := fileAt{"shared notes\nline two\nline three\n", tAt(0)}
 	writeFile(t, c.root("site-a"), "notes.txt", v1.content, v1.mtime)
 	writeFile(t, c.root("site-a"), "docs/readme.txt", "read me\n", tAt(0))
+	// Enough for the initial synchronisation to be more than an instant.
+	for i := range 150 {
+		writeFile(t, c.root("site-a"), fmt.Sprintf("bulk/part-%03d.txt", i), strings.Repeat("x", 512+i), tAt(0))
+	}
+	writeFile(t, c.root("site-b"), "bulk/large.bin", strings.Repeat("0123456789abcdef", 1<<20), tAt(0))
 
 	b := newChrome(t, filepath.Join(c.dir, "chromium"))
 	shots := filepath.Join(c.dir, "screenshots")
@@ -113,8 +118,21 @@ func TestConsole(t *testing.T) {
 	}
 
 	// Start: the phase goes to running on the page, by the live feed.
+	// The page draws the synchronisation's progress bars as the live
+	// feed reports it, then its end: every file done.
+	b.do(chromedp.Evaluate[chromedp.Void](`window.peerlinkBars = 0;
+		new MutationObserver(() => { if (document.querySelector('#summary progress')) window.peerlinkBars++; })
+			.observe(document.querySelector('#summary'), {childList: true, subtree: true})`))
 	b.click(`#session-actions button[data-key="a-Start"]`)
 	b.waitJS("the session to run", `document.querySelector('#phase [data-phase]').dataset.phase === 'running'`)
+	if b.evalInt(`window.peerlinkBars`) == 0 {
+		t.Error("no progress bar was drawn while the session started")
+	}
+	st := c.session("docs").Status
+	if st.Files.Total < 152 || st.Files.Done != st.Files.Total {
+		t.Fatalf("the hub's count of the initial synchronisation: %+v", st.Files)
+	}
+	b.waitText("#synced", fmt.Sprintf("%d / %d files", st.Files.Done, st.Files.Total))
 	waitFor(t, liveWait, "notes.txt on site-b", func() bool {
 		got, err := os.ReadFile(filepath.Join(c.root("site-b"), "notes.txt"))
 		return err == nil && string(got) == v1.content
