@@ -244,6 +244,10 @@ func (h *Hub) live(ctx context.Context, c *broker.Client, in broker.Incoming) {
 		r.refuse(ctx, c, in, &wire.Error{Kind: wire.KindPermission, Msg: fmt.Sprintf("%s is not a host of session %s", in.From, session)})
 		return
 	}
+	in, ok := r.inScope(ctx, c, in)
+	if !ok {
+		return // about paths outside the session only: refused and logged
+	}
 	if r.status().Phase != api.PhaseRunning {
 		// Queued for when the start-up ends, unless that would hold up
 		// every other session: the next start's scan sees it anyway.

@@ -11,6 +11,7 @@ import (
 	"github.com/peerlink/peerlink/api"
 	"github.com/peerlink/peerlink/broker"
 	"github.com/peerlink/peerlink/store"
+	"github.com/peerlink/peerlink/sync/filter"
 	"github.com/peerlink/peerlink/wire"
 )
 
@@ -21,6 +22,7 @@ const maxErrors = 100
 type run struct {
 	h      *Hub
 	cfg    api.SessionConfig
+	filter *filter.Filter // what the agents watch: the default filter and cfg.Exclude
 	log    zerolog.Logger
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -56,6 +58,7 @@ func newRun(h *Hub, cfg api.SessionConfig, cancel context.CancelFunc) *run {
 	r := &run{h: h, cfg: cfg, cancel: cancel, done: make(chan struct{}), host: map[string]*api.HostStatus{},
 		quarantine: map[string]bool{}, liveIn: make(chan broker.Incoming, liveQueue), locks: map[string]*heldLock{},
 		log: h.log.With().Str("session", cfg.Name).Logger()}
+	r.filter = sessionFilter(cfg.Exclude, r.log)
 	r.st.Phase = api.PhaseAttaching
 	r.st.Hosts = make([]api.HostStatus, len(cfg.Hosts))
 	for i, hr := range cfg.Hosts {
