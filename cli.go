@@ -11,14 +11,16 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/peerlink/peerlink/api"
+	"github.com/peerlink/peerlink/certs"
 	"github.com/peerlink/peerlink/conflict"
 )
 
 // clientFlags find and authenticate to the hub.
 func clientFlags(extra ...cli.Flag) []cli.Flag {
 	return append([]cli.Flag{
-		&cli.StringFlag{Name: "hub", Value: "http://127.0.0.1:8181", Usage: "the hub's console/API URL", EnvVars: []string{"PEERLINK_HUB"}},
+		&cli.StringFlag{Name: "hub", Value: "http://127.0.0.1:8181", Usage: "the hub's console/API URL (https:// if it serves TLS)", EnvVars: []string{"PEERLINK_HUB"}},
 		&cli.StringFlag{Name: "token", Usage: "the hub's token (from the hub's DATA/token)", EnvVars: []string{"PEERLINK_TOKEN"}},
+		caFlag("the CA certificates (PEM) that signed the hub's certificate, on top of the system's"),
 	}, extra...)
 }
 
@@ -26,7 +28,11 @@ func client(c *cli.Context) (*api.Client, error) {
 	if c.String("token") == "" {
 		return nil, fmt.Errorf("--token (or PEERLINK_TOKEN) is required: it is in the hub's DATA/token file")
 	}
-	return api.NewClient(c.String("hub"), c.String("token")), nil
+	conf, err := certs.Client(c.String("ca"))
+	if err != nil {
+		return nil, err
+	}
+	return api.NewClientTLS(c.String("hub"), c.String("token"), conf), nil
 }
 
 var jsonFlag = &cli.BoolFlag{Name: "json", Usage: "print JSON (a stable shape, see the README)"}

@@ -81,13 +81,15 @@ func hubCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "hub",
 		Usage: "run the hub: sessions, conflict engine, console and REST API, embedded broker",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "data", Usage: "folder for the hub's state (hub.db, token)", Required: true, EnvVars: []string{"PEERLINK_DATA"}},
 			&cli.StringFlag{Name: "listen", Value: ":8181", Usage: "address of the console and REST API"},
 			&cli.StringFlag{Name: "broker-listen", Value: ":61617", Usage: "address of the embedded broker"},
-			&cli.StringFlag{Name: "broker-url", Usage: "use this standalone broker instead of the embedded one (ws://host:61617)"},
+			&cli.StringFlag{Name: "broker-url", Usage: "use this standalone broker instead of the embedded one (ws://host:61617 or wss://)"},
+			// No PEERLINK_CA here: the CLI on the hub's machine may use it.
+			&cli.StringFlag{Name: "ca", Usage: "the CA certificates (PEM) that signed a standalone broker's certificate, on top of the system's (for a self-signed deployment)"},
 			adminPasswordFlag(),
-		},
+		}, tlsFlags("the console, the REST API and the embedded broker")...),
 		Action: func(c *cli.Context) error {
 			log, err := logger(c)
 			if err != nil {
@@ -101,7 +103,7 @@ func hubCommand() *cli.Command {
 			defer stop()
 			return roles.Hub(ctx, roles.HubOptions{DataDir: c.String("data"), Listen: c.String("listen"),
 				BrokerListen: c.String("broker-listen"), BrokerURL: c.String("broker-url"), Version: version, Log: log,
-				AdminPassword: pw})
+				AdminPassword: pw, TLSCert: c.String("tls-cert"), TLSKey: c.String("tls-key"), CAFile: c.String("ca")})
 		},
 	}
 }
@@ -110,11 +112,11 @@ func brokerCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "broker",
 		Usage: "run a standalone broker (the hub embeds one unless given --broker-url)",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "data", Usage: "folder for the broker's token", Required: true, EnvVars: []string{"PEERLINK_DATA"}},
 			&cli.StringFlag{Name: "listen", Value: ":61617", Usage: "address to listen on"},
 			&cli.StringFlag{Name: "token", Usage: "token peers must present (default: DATA/token, created if missing)", EnvVars: []string{"PEERLINK_TOKEN"}},
-		},
+		}, tlsFlags("the broker")...),
 		Action: func(c *cli.Context) error {
 			log, err := logger(c)
 			if err != nil {
@@ -122,7 +124,8 @@ func brokerCommand() *cli.Command {
 			}
 			ctx, stop := signalContext(c)
 			defer stop()
-			return roles.Broker(ctx, roles.BrokerOptions{DataDir: c.String("data"), Listen: c.String("listen"), Token: c.String("token"), Log: log})
+			return roles.Broker(ctx, roles.BrokerOptions{DataDir: c.String("data"), Listen: c.String("listen"), Token: c.String("token"), Log: log,
+				TLSCert: c.String("tls-cert"), TLSKey: c.String("tls-key")})
 		},
 	}
 }
@@ -133,7 +136,8 @@ func agentCommand() *cli.Command {
 		Usage: "run an agent on a file server",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "name", Usage: "this host's name in sessions (letters, digits, - _ .)", Required: true, EnvVars: []string{"PEERLINK_NAME"}},
-			&cli.StringFlag{Name: "broker", Usage: "the broker's URL, ws://HUB:61617", Required: true, EnvVars: []string{"PEERLINK_BROKER"}},
+			&cli.StringFlag{Name: "broker", Usage: "the broker's URL, ws://HUB:61617 (wss:// if the hub serves TLS)", Required: true, EnvVars: []string{"PEERLINK_BROKER"}},
+			caFlag("the CA certificates (PEM) that signed the broker's certificate, on top of the system's"),
 			&cli.StringFlag{Name: "token", Usage: "the hub's token (from the hub's DATA/token)", EnvVars: []string{"PEERLINK_TOKEN"}},
 			&cli.StringFlag{Name: "data", Usage: "folder for the agent's state (agent.db)", Required: true, EnvVars: []string{"PEERLINK_DATA"}},
 			&cli.DurationFlag{Name: "rescan-interval", Value: agent.DefaultRescanInterval,
@@ -151,7 +155,7 @@ func agentCommand() *cli.Command {
 			defer stop()
 			agentMemoryLimit()
 			return roles.Agent(ctx, roles.AgentOptions{Name: c.String("name"), BrokerURL: c.String("broker"), Token: c.String("token"),
-				DataDir: c.String("data"), Version: version, Log: log, RescanInterval: c.Duration("rescan-interval")})
+				DataDir: c.String("data"), Version: version, Log: log, RescanInterval: c.Duration("rescan-interval"), CAFile: c.String("ca")})
 		},
 	}
 }
@@ -182,6 +186,19 @@ func demoCommand() *cli.Command {
 				AdminPassword: pw, AdminPasswordFile: c.String("admin-password-file")})
 		},
 	}
+}
+
+// tlsFlags are a server's certificate and key; what names what they serve.
+func tlsFlags(what string) []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "tls-cert", Usage: "serve TLS on " + what + " with this certificate (PEM, leaf first); needs --tls-key"},
+		&cli.StringFlag{Name: "tls-key", Usage: "the private key (PEM) of --tls-cert"},
+	}
+}
+
+// caFlag is a client's extra trusted CAs.
+func caFlag(usage string) cli.Flag {
+	return &cli.StringFlag{Name: "ca", Usage: usage + " (for a self-signed deployment)", EnvVars: []string{"PEERLINK_CA"}}
 }
 
 func adminPasswordFlag() cli.Flag {

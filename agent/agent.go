@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -24,6 +25,7 @@ import (
 type Config struct {
 	Name      string
 	BrokerURL string
+	TLS       *tls.Config // for a wss:// BrokerURL; nil: the system's roots
 	Token     string
 	DataDir   string
 	Version   string
@@ -89,7 +91,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer a.close()
 	hello := wire.Hello{Role: wire.RoleAgent, Name: a.cfg.Name, Protocol: wire.ProtocolVersion, Version: a.cfg.Version, Token: a.cfg.Token}
 	for attempt := 0; ; attempt++ {
-		c, err := broker.Dial(ctx, a.cfg.BrokerURL, hello, a.log)
+		c, err := broker.DialTLS(ctx, a.cfg.BrokerURL, hello, a.cfg.TLS, a.log)
 		if err == nil {
 			attempt = 0
 			a.log.Info().Str("broker", a.cfg.BrokerURL).Msg("connected")
@@ -110,7 +112,12 @@ func (a *Agent) Run(ctx context.Context) error {
 			return fmt.Errorf("agent %s: %w", a.cfg.Name, err)
 		}
 		wait := broker.Backoff(attempt)
-		a.log.Warn().Err(err).Dur("retry_in", wait).Msg("cannot reach the broker")
+		if errors.Is(err, broker.ErrUntrusted) {
+			// Kept trying: the hub's certificate may be replaced while we wait.
+			a.log.Error().Err(err).Dur("retry_in", wait).Msg("the broker's certificate is not trusted; not connecting")
+		} else {
+			a.log.Warn().Err(err).Dur("retry_in", wait).Msg("cannot reach the broker")
+		}
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/peerlink/peerlink/certs"
 )
 
 // Client calls a hub's REST API.
@@ -24,10 +27,18 @@ type Client struct {
 // NewClient returns a client for the hub at hubURL (http://host:8181, or
 // host:port) authenticating with token.
 func NewClient(hubURL, token string) *Client {
+	return NewClientTLS(hubURL, token, nil)
+}
+
+// NewClientTLS is NewClient with the TLS configuration of an https:// URL
+// (nil: the system's roots).
+func NewClientTLS(hubURL, token string, conf *tls.Config) *Client {
 	if !strings.Contains(hubURL, "://") {
 		hubURL = "http://" + hubURL
 	}
-	return &Client{base: strings.TrimRight(hubURL, "/"), token: token, http: &http.Client{Timeout: 30 * time.Second}}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = conf
+	return &Client{base: strings.TrimRight(hubURL, "/"), token: token, http: &http.Client{Timeout: 30 * time.Second, Transport: tr}}
 }
 
 // StatusError is an error response from the hub.
@@ -40,6 +51,9 @@ func (e *StatusError) Error() string { return e.Msg }
 
 // ErrUnreachable is wrapped when the hub cannot be reached at all.
 var ErrUnreachable = errors.New("hub unreachable")
+
+// ErrUntrusted is wrapped when the hub's TLS certificate cannot be verified.
+var ErrUntrusted = errors.New("certificate not trusted")
 
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
@@ -59,6 +73,9 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.http.Do(req)
+	if err != nil && certs.IsUntrusted(err) {
+		return fmt.Errorf("hub %s: %w: %v: if its certificate is self-signed, give its CA with --ca FILE (or PEERLINK_CA)", c.base, ErrUntrusted, errors.Unwrap(err))
+	}
 	if err != nil {
 		return fmt.Errorf("%w at %s: %v: is the hub running, and is --hub (or PEERLINK_HUB) right?", ErrUnreachable, c.base, errors.Unwrap(err))
 	}
@@ -68,6 +85,9 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		if json.Unmarshal(b, &p) != nil || p.Error == "" {
 			p.Error = fmt.Sprintf("hub answered %s", resp.Status)
+			if resp.StatusCode == http.StatusBadRequest && strings.HasPrefix(c.base, "http://") && bytes.Contains(b, []byte("HTTPS")) {
+				p.Error = fmt.Sprintf("hub %s serves HTTPS: use https:// in --hub (or PEERLINK_HUB)", c.base)
+			}
 		}
 		return &StatusError{Code: resp.StatusCode, Msg: p.Error}
 	}

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/peerlink/peerlink/certs"
 	"github.com/peerlink/peerlink/wire"
 	"github.com/rs/zerolog"
 )
@@ -22,6 +24,11 @@ import (
 // connection: Err after Close or a lost connection, and what pending
 // requests and streams return then. Reconnecting is the caller's job.
 var ErrClosed = errors.New("broker connection closed")
+
+// ErrUntrusted is wrapped when the broker's TLS certificate cannot be
+// verified. Retrying does not help until the certificate or the trusted
+// CAs change.
+var ErrUntrusted = errors.New("certificate not trusted")
 
 // Buffers between the client's reader and its consumers. When one is full
 // the reader waits, frames stay in TCP, and the broker stops reading from
@@ -73,10 +80,16 @@ type Client struct {
 // Close or until it is lost. A zero hello.Protocol means this build's.
 // A broker's refusal is returned as the *wire.Error it carried.
 func Dial(ctx context.Context, rawURL string, hello wire.Hello, log zerolog.Logger) (*Client, error) {
-	return dial(ctx, rawURL, hello, log, clientTiming, clientLimits)
+	return dial(ctx, rawURL, hello, nil, log, clientTiming, clientLimits)
 }
 
-func dial(ctx context.Context, rawURL string, hello wire.Hello, log zerolog.Logger, t timing, lim limits) (*Client, error) {
+// DialTLS is Dial with the TLS configuration of a wss:// URL (nil: the
+// system's roots).
+func DialTLS(ctx context.Context, rawURL string, hello wire.Hello, conf *tls.Config, log zerolog.Logger) (*Client, error) {
+	return dial(ctx, rawURL, hello, conf, log, clientTiming, clientLimits)
+}
+
+func dial(ctx context.Context, rawURL string, hello wire.Hello, conf *tls.Config, log zerolog.Logger, t timing, lim limits) (*Client, error) {
 	u, err := brokerURL(rawURL)
 	if err != nil {
 		return nil, err
@@ -92,6 +105,7 @@ func dial(ctx context.Context, rawURL string, hello wire.Hello, log zerolog.Logg
 		HandshakeTimeout: t.hello,
 		ReadBufferSize:   bufSize,
 		WriteBufferSize:  bufSize,
+		TLSClientConfig:  conf,
 	}
 	conn, resp, err := d.DialContext(ctx, u, nil)
 	if err != nil {
@@ -156,7 +170,13 @@ func dialError(ctx context.Context, u string, resp *http.Response, err error) er
 		return fmt.Errorf("broker %s: %w", u, ctx.Err())
 	}
 	if resp != nil {
+		if resp.StatusCode == http.StatusBadRequest && strings.HasPrefix(u, "ws://") {
+			return fmt.Errorf("broker %s answered HTTP %s: if it serves TLS, use wss://HOST:PORT", u, resp.Status)
+		}
 		return fmt.Errorf("broker %s answered HTTP %s: is the URL right? The broker serves ws://HOST:PORT/ws", u, resp.Status)
+	}
+	if certs.IsUntrusted(err) {
+		return fmt.Errorf("broker %s: %w: %w: if the hub's certificate is self-signed, give its CA with --ca FILE (or PEERLINK_CA)", u, ErrUntrusted, err)
 	}
 	cause := err
 	var errno syscall.Errno

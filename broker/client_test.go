@@ -90,7 +90,7 @@ func TestBackPressureBoundsTheBrokersQueue(t *testing.T) {
 	lim := limits{frames: 4, bytes: 3 << 20}
 	b := startBroker(t, func(s *Server) { s.lim = lim })
 	rawConnect(t, b, agentHello("site-b")) // connected, never reads
-	sender, err := dial(context.Background(), b.url, agentHello("site-a"), testLog(t), clientTiming, limits{frames: 2, bytes: 4 << 20})
+	sender, err := dial(context.Background(), b.url, agentHello("site-a"), nil, testLog(t), clientTiming, limits{frames: 2, bytes: 4 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +304,7 @@ func TestClientNoticesADeadBroker(t *testing.T) {
 	defer func() { close(release); srv.Close(); wg.Wait() }()
 
 	tm := timing{hello: 5 * time.Second, ping: 50 * time.Millisecond, idle: 300 * time.Millisecond, write: time.Second, close: 100 * time.Millisecond}
-	c, err := dial(context.Background(), "ws://"+ln.Addr().String(), agentHello("site-a"), testLog(t), tm, clientLimits)
+	c, err := dial(context.Background(), "ws://"+ln.Addr().String(), agentHello("site-a"), nil, testLog(t), tm, clientLimits)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -28,7 +29,8 @@ var (
 // Config is what a hub is started with.
 type Config struct {
 	DataDir   string
-	BrokerURL string // the broker to connect to (the embedded one or another)
+	BrokerURL string      // the broker to connect to (the embedded one or another)
+	BrokerTLS *tls.Config // for a wss:// BrokerURL; nil: the system's roots
 	Token     string
 	Version   string
 	Log       zerolog.Logger
@@ -95,7 +97,7 @@ func (h *Hub) Run(ctx context.Context) error {
 
 	hello := wire.Hello{Role: wire.RoleHub, Name: wire.HubName, Protocol: wire.ProtocolVersion, Version: h.cfg.Version, Token: h.cfg.Token}
 	for attempt := 0; ; attempt++ {
-		c, err := broker.Dial(ctx, h.cfg.BrokerURL, hello, h.log)
+		c, err := broker.DialTLS(ctx, h.cfg.BrokerURL, hello, h.cfg.BrokerTLS, h.log)
 		if err == nil {
 			attempt = 0
 			h.log.Info().Str("broker", h.cfg.BrokerURL).Msg("connected to broker")

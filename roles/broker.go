@@ -2,12 +2,12 @@ package roles
 
 import (
 	"context"
-	"fmt"
-	"net"
+	"crypto/tls"
 
 	"github.com/rs/zerolog"
 
 	"github.com/peerlink/peerlink/broker"
+	"github.com/peerlink/peerlink/certs"
 )
 
 // BrokerOptions are a standalone broker's settings.
@@ -15,7 +15,9 @@ type BrokerOptions struct {
 	DataDir string
 	Listen  string
 	Token   string // empty: the token under DataDir, created if missing
-	Log     zerolog.Logger
+	// TLSCert and TLSKey, both or neither, make the broker serve wss://.
+	TLSCert, TLSKey string
+	Log             zerolog.Logger
 }
 
 // Broker runs a standalone broker until ctx ends.
@@ -34,10 +36,17 @@ func Broker(ctx context.Context, o BrokerOptions) error {
 		}
 		token = t
 	}
-	ln, err := net.Listen("tcp", o.Listen)
-	if err != nil {
-		return fmt.Errorf("broker --listen %s: %w", o.Listen, err)
+	var conf *tls.Config
+	if o.TLSCert != "" || o.TLSKey != "" {
+		var err error
+		if conf, err = certs.Server(o.TLSCert, o.TLSKey); err != nil {
+			return err
+		}
 	}
-	o.Log.Info().Str("listen", ln.Addr().String()).Msg("broker listening")
+	ln, err := listen("broker --listen", o.Listen, conf)
+	if err != nil {
+		return err
+	}
+	o.Log.Info().Str("listen", ln.Addr().String()).Str("url", scheme("ws", conf)+dialable(ln.Addr())).Msg("broker listening")
 	return broker.NewServer(token, o.Log.With().Str("role", "broker").Logger()).Serve(ctx, ln)
 }
