@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/peerlink/peerlink/api"
+	"github.com/peerlink/peerlink/certs"
 )
 
 // binary is the peerlink binary built once for the whole package.
@@ -126,6 +127,10 @@ type cluster struct {
 	brokerWS string
 	token    string
 	hubArgs  []string // more flags for the hub
+	// agentArgs are more flags for startAgent's agents; ca, if set, is the
+	// CA file that signed the hub's certificate: the hub serves TLS.
+	agentArgs []string
+	ca        string
 
 	mu    sync.Mutex
 	procs map[string]*proc
@@ -134,9 +139,15 @@ type cluster struct {
 // newCluster starts a hub with its embedded broker, and hubArgs.
 func newCluster(t testing.TB, hubArgs ...string) *cluster {
 	t.Helper()
-	c := &cluster{t: t, dir: t.TempDir(), procs: map[string]*proc{}, hubArgs: hubArgs}
+	return startCluster(&cluster{t: t, dir: t.TempDir(), hubArgs: hubArgs})
+}
+
+// startCluster starts c's hub, as c's fields say.
+func startCluster(c *cluster) *cluster {
+	c.t.Helper()
+	c.procs = map[string]*proc{}
 	c.startHub()
-	t.Cleanup(c.stopAll)
+	c.t.Cleanup(c.stopAll)
 	return c
 }
 
@@ -149,7 +160,7 @@ func (c *cluster) start(name string, args ...string) *proc {
 	}
 	cmd := exec.Command(binary, append([]string{"--log-level", "debug"}, args...)...)
 	cmd.Stdout, cmd.Stderr = f, f
-	cmd.Env = append(os.Environ(), "PEERLINK_TOKEN=", "PEERLINK_HUB=")
+	cmd.Env = append(os.Environ(), "PEERLINK_TOKEN=", "PEERLINK_HUB=", "PEERLINK_CA=")
 	if err := cmd.Start(); err != nil {
 		f.Close()
 		c.t.Fatalf("start %s: %v", name, err)
@@ -172,8 +183,12 @@ func (c *cluster) startHub() *proc {
 	c.t.Helper()
 	if c.apiPort == 0 {
 		c.apiPort, c.brkPort = freePort(c.t), freePort(c.t)
-		c.hubURL = fmt.Sprintf("http://127.0.0.1:%d", c.apiPort)
-		c.brokerWS = fmt.Sprintf("ws://127.0.0.1:%d", c.brkPort)
+		s := ""
+		if c.ca != "" {
+			s = "s"
+		}
+		c.hubURL = fmt.Sprintf("http%s://127.0.0.1:%d", s, c.apiPort)
+		c.brokerWS = fmt.Sprintf("ws%s://127.0.0.1:%d", s, c.brkPort)
 	}
 	data := filepath.Join(c.dir, "hub")
 	args := []string{"hub", "--data", data,
@@ -196,7 +211,13 @@ func (c *cluster) startHub() *proc {
 	return p
 }
 
-func (c *cluster) client() *api.Client { return api.NewClient(c.hubURL, c.token) }
+func (c *cluster) client() *api.Client {
+	conf, err := certs.Client(c.ca)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return api.NewClientTLS(c.hubURL, c.token, conf)
+}
 
 // root returns (creating it) the root folder of host.
 func (c *cluster) root(host string) string {
@@ -210,8 +231,8 @@ func (c *cluster) root(host string) string {
 // startAgent starts an agent named host and waits until the hub sees it.
 func (c *cluster) startAgent(host string) *proc {
 	c.t.Helper()
-	p := c.start("agent-"+host, "agent", "--name", host, "--broker", c.brokerWS, "--token", c.token,
-		"--data", filepath.Join(c.dir, "agent-"+host))
+	p := c.start("agent-"+host, append([]string{"agent", "--name", host, "--broker", c.brokerWS, "--token", c.token,
+		"--data", filepath.Join(c.dir, "agent-"+host)}, c.agentArgs...)...)
 	c.waitAgent(host, true, p)
 	return p
 }
@@ -273,7 +294,7 @@ func (c *cluster) cli(args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = append(os.Environ(), "PEERLINK_HUB="+c.hubURL, "PEERLINK_TOKEN="+c.token)
+	cmd.Env = append(os.Environ(), "PEERLINK_HUB="+c.hubURL, "PEERLINK_TOKEN="+c.token, "PEERLINK_CA=")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
