@@ -30,6 +30,9 @@ func (h *Hub) Events(name string, q api.EventQuery) ([]api.Event, error) {
 	if _, err := h.config(name); err != nil {
 		return nil, err
 	}
+	if r := h.run(name); r != nil {
+		r.events.flush() // what the run has recorded so far is in the answer
+	}
 	limit := q.Limit
 	switch {
 	case limit <= 0:

@@ -38,6 +38,7 @@ func graceRun(t *testing.T, grace time.Duration) *run {
 	}
 	r := newRun(h, cfg, func() {})
 	r.base = context.Background()
+	t.Cleanup(r.events.close)
 	return r
 }
 
@@ -48,6 +49,7 @@ func (r *run) addLock(path, source string, targets ...string) {
 
 func releases(t *testing.T, r *run) []string {
 	t.Helper()
+	r.events.flush()
 	evs, err := r.h.db.Events(r.cfg.Name, 100, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -161,9 +161,7 @@ func (r *run) otherHosts(host string) []string {
 }
 
 func (r *run) event(kind, host, path, msg string) {
-	if err := r.h.appendEvent(r.cfg.Name, store.Event{Kind: kind, Host: host, Path: path, Msg: msg}); err != nil {
-		r.log.Error().Err(err).Msg("record event")
-	}
+	r.events.add(store.Event{Kind: kind, Host: host, Path: path, Msg: msg})
 }
 
 func (r *run) quarantined(path string) bool {
@@ -352,11 +350,7 @@ func (r *run) releaseLocks(c *broker.Client, locks []*heldLock, why func(*heldLo
 			r.log.Info().Str("path", l.path).Str("source", l.source).Strs("targets", l.targets).Str("reason", msg).Msg("lock released")
 		}
 	}
-	if len(events) > 0 {
-		if err := r.h.appendEvent(r.cfg.Name, events...); err != nil {
-			r.log.Error().Err(err).Msg("record events")
-		}
-	}
+	r.events.add(events...)
 	defer r.publishLocks()
 	if c == nil {
 		return

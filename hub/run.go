@@ -24,6 +24,9 @@ type run struct {
 	cfg    api.SessionConfig
 	filter *filter.Filter // what the agents watch: the default filter and cfg.Exclude
 	log    zerolog.Logger
+	// events writes the session's event log for the run; supervise owns
+	// it and closes it last.
+	events *eventLog
 	cancel context.CancelFunc
 	done   chan struct{}
 	// base is the run's context: work on the session's behalf (conflict
@@ -59,6 +62,7 @@ func newRun(h *Hub, cfg api.SessionConfig, cancel context.CancelFunc) *run {
 		quarantine: map[string]bool{}, liveIn: make(chan broker.Incoming, liveQueue), locks: map[string]*heldLock{},
 		log: h.log.With().Str("session", cfg.Name).Logger()}
 	r.filter = sessionFilter(cfg.Exclude, r.log)
+	r.events = newEventLog(h, cfg.Name, r.log)
 	r.st.Phase = api.PhaseAttaching
 	r.st.Hosts = make([]api.HostStatus, len(cfg.Hosts))
 	for i, hr := range cfg.Hosts {
@@ -163,6 +167,7 @@ func (r *run) hostChanged(host string, up bool) {
 func (r *run) supervise(ctx context.Context) {
 	defer func() {
 		r.releaseAll(r.h.client())
+		r.events.close() // after the releases' events, before the run is done
 		r.detachAll()
 		r.h.mu.Lock()
 		delete(r.h.runs, r.cfg.Name)

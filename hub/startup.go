@@ -567,9 +567,7 @@ func (r *run) recordConflicts(plan conflict.Plan) {
 	for _, p := range plan.Released {
 		evs = append(evs, store.Event{Kind: "conflict-settled", Path: p, Msg: "the hosts' copies agree again"})
 	}
-	if err := r.h.appendEvent(r.cfg.Name, evs...); err != nil {
-		r.log.Error().Err(err).Msg("record conflicts")
-	}
+	r.events.add(evs...)
 }
 
 // drainLive drops the live messages queued for a loop that is not running.
