@@ -29,6 +29,10 @@ type job struct {
 	read   bool // content was read (counts in ScanStats.Hashed)
 	cache  bool // cached is worth recording
 	cached Cached
+
+	// again, when set, runs before the file is read a second time: tests
+	// change the file there, which a real writer does when it pleases.
+	again func()
 }
 
 func hashWorker(ctx context.Context, t *tree.Tree, jobs <-chan *job) {
@@ -54,7 +58,10 @@ func hashWorker(ctx context.Context, t *tree.Tree, jobs <-chan *job) {
 // warning, to be picked up by the watcher or the next scan.
 func (j *job) hash(ctx context.Context, t *tree.Tree, buf []byte) {
 	before := j.info
-	for range 2 {
+	for attempt := range 2 {
+		if attempt > 0 && j.again != nil {
+			j.again()
+		}
 		start := time.Now()
 		sum, after, whole, err := hashFile(ctx, t, j.path, buf)
 		switch {

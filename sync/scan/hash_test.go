@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/peerlink/peerlink/wire"
@@ -44,18 +43,16 @@ func TestAFileBeingWrittenIsLeftOutWithAWarning(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var stop atomic.Bool
-	writing := make(chan struct{})
-	go func() {
-		defer close(writing)
-		for !stop.Load() {
-			f.Write([]byte("y"))
+	appendLine := func() {
+		if _, err := f.Write([]byte("another line\n")); err != nil {
+			t.Error(err)
 		}
-	}()
-	j := &job{path: "growing.log", info: before, done: make(chan struct{})}
+	}
+	// Written to after the walk saw it, and again between the two reads:
+	// a file being written throughout.
+	appendLine()
+	j := &job{path: "growing.log", info: before, done: make(chan struct{}), again: appendLine}
 	j.hash(context.Background(), tr, make([]byte, 1<<20))
-	stop.Store(true)
-	<-writing
 	if j.warn == nil || j.warn.Kind != wire.KindChanged || j.entry.Kind != 0 {
 		t.Errorf("a file appended to throughout its hash: entry %+v, warning %v", j.entry, j.warn)
 	}
