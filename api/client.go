@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/peerlink/peerlink/certs"
@@ -22,6 +24,13 @@ type Client struct {
 	base  string
 	token string
 	http  *http.Client
+
+	// probe, for a plain http:// hub on another machine, asks once without
+	// the token whether the hub really speaks plain HTTP: one that serves
+	// HTTPS would get the token in clear before it could refuse it.
+	probe    bool
+	probed   sync.Once
+	probeErr error
 }
 
 // NewClient returns a client for the hub at hubURL (http://host:8181, or
@@ -38,7 +47,40 @@ func NewClientTLS(hubURL, token string, conf *tls.Config) *Client {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = conf
-	return &Client{base: strings.TrimRight(hubURL, "/"), token: token, http: &http.Client{Timeout: 30 * time.Second, Transport: tr}}
+	c := &Client{base: strings.TrimRight(hubURL, "/"), token: token, http: &http.Client{Timeout: 30 * time.Second, Transport: tr}}
+	if u, err := url.Parse(c.base); err == nil && u.Scheme == "http" {
+		c.probe = !isLoopback(u.Hostname())
+	}
+	return c
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// checkPlain is the probe: an error if the hub at a plain http:// URL
+// answers that it serves HTTPS.
+func (c *Client) checkPlain(ctx context.Context) error {
+	c.probed.Do(func() {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/healthz", nil)
+		if err != nil {
+			return
+		}
+		resp, err := c.http.Do(req)
+		if err != nil {
+			return // the request proper says what is wrong
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+		if resp.StatusCode == http.StatusBadRequest && bytes.Contains(b, []byte("HTTPS")) {
+			c.probeErr = &StatusError{Code: resp.StatusCode, Msg: fmt.Sprintf("hub %s serves HTTPS: use https:// in --hub (or PEERLINK_HUB); the token was not sent", c.base)}
+		}
+	})
+	return c.probeErr
 }
 
 // StatusError is an error response from the hub.
@@ -56,6 +98,11 @@ var ErrUnreachable = errors.New("hub unreachable")
 var ErrUntrusted = errors.New("certificate not trusted")
 
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	if c.probe {
+		if err := c.checkPlain(ctx); err != nil {
+			return err
+		}
+	}
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)

@@ -1,10 +1,12 @@
 package broker
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -170,8 +172,12 @@ func dialError(ctx context.Context, u string, resp *http.Response, err error) er
 		return fmt.Errorf("broker %s: %w", u, ctx.Err())
 	}
 	if resp != nil {
-		if resp.StatusCode == http.StatusBadRequest && strings.HasPrefix(u, "ws://") {
-			return fmt.Errorf("broker %s answered HTTP %s: if it serves TLS, use wss://HOST:PORT", u, resp.Status)
+		var body []byte
+		if resp.Body != nil {
+			body, _ = io.ReadAll(io.LimitReader(resp.Body, 1<<10))
+		}
+		if resp.StatusCode == http.StatusBadRequest && strings.HasPrefix(u, "ws://") && bytes.Contains(body, []byte("HTTPS")) {
+			return fmt.Errorf("broker %s answered HTTP %s: it serves TLS: use wss://HOST:PORT", u, resp.Status)
 		}
 		return fmt.Errorf("broker %s answered HTTP %s: is the URL right? The broker serves ws://HOST:PORT/ws", u, resp.Status)
 	}

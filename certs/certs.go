@@ -78,7 +78,10 @@ func Pinned(server *tls.Config) (*tls.Config, error) {
 		InsecureSkipVerify: true,
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			if len(cs.PeerCertificates) == 0 || !bytes.Equal(cs.PeerCertificates[0].Raw, leaf) {
-				return errors.New("the server's certificate is not the one this process serves")
+				// As a certificate error, so that IsUntrusted and the logs
+				// call it one.
+				return &tls.CertificateVerificationError{UnverifiedCertificates: cs.PeerCertificates,
+					Err: errors.New("the server's certificate is not the one this process serves")}
 			}
 			return nil
 		},

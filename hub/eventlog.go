@@ -52,6 +52,7 @@ func (e *eventLog) add(evs ...store.Event) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
+		<-e.done // after what close is still writing, in order
 		e.store(evs)
 		return
 	}
@@ -70,7 +71,8 @@ func (e *eventLog) flush() {
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
-		return // close wrote everything
+		<-e.done // close writes everything queued
+		return
 	}
 	e.in <- queued{flushed: done}
 	e.mu.Unlock()

@@ -56,3 +56,30 @@ func TestEventLogCloseWritesTheRestAndLateEvents(t *testing.T) {
 		t.Fatalf("after close: %+v, want the late event", evs)
 	}
 }
+
+func TestEventLogFlushDuringCloseWaitsForTheWrites(t *testing.T) {
+	r := graceRun(t, time.Minute)
+	e := newEventLog(r.h, "s", r.h.log)
+	const n = 4000
+	for i := range n {
+		e.add(store.Event{Kind: "lock", Path: fmt.Sprint(i)})
+	}
+	go e.close()
+	for {
+		e.mu.Lock()
+		closed := e.closed
+		e.mu.Unlock()
+		if closed {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	e.flush()
+	evs, err := r.h.db.Events("s", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != n {
+		t.Fatalf("flush while closing returned with %d of %d events written", len(evs), n)
+	}
+}
