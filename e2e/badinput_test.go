@@ -472,28 +472,12 @@ func (c *cluster) startAgentAs(host string, id uint32) *proc {
 		}
 	}
 	name := "agent-" + host
-	logPath := filepath.Join(c.dir, name+".log")
-	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		c.t.Fatal(err)
-	}
 	cmd := exec.Command(binary, "--log-level", "debug", "agent", "--name", host, "--broker", c.brokerWS, "--token", c.token, "--data", data)
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.Env = append(os.Environ(), "PEERLINK_TOKEN=", "PEERLINK_HUB=")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: id, Gid: id}}
-	if err := cmd.Start(); err != nil {
-		f.Close()
+	p, err := c.launch(name, cmd)
+	if err != nil {
 		c.t.Fatalf("start %s as uid %d: %v", name, id, err)
 	}
-	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		f.Close()
-		close(p.done)
-	}()
-	c.mu.Lock()
-	c.procs[name] = p
-	c.mu.Unlock()
 	c.waitAgent(host, true, p)
 	return p
 }

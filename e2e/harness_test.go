@@ -153,17 +153,27 @@ func startCluster(c *cluster) *cluster {
 
 func (c *cluster) start(name string, args ...string) *proc {
 	c.t.Helper()
+	p, err := c.launch(name, exec.Command(binary, append([]string{"--log-level", "debug"}, args...)...))
+	if err != nil {
+		c.t.Fatalf("start %s: %v", name, err)
+	}
+	return p
+}
+
+// launch starts cmd as the cluster's process name, its output appended to
+// DIR/NAME.log and its environment rid of the CLI's variables, and keeps
+// it for stopAll.
+func (c *cluster) launch(name string, cmd *exec.Cmd) (*proc, error) {
 	logPath := filepath.Join(c.dir, name+".log")
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		c.t.Fatal(err)
+		return nil, err
 	}
-	cmd := exec.Command(binary, append([]string{"--log-level", "debug"}, args...)...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.Env = append(os.Environ(), "PEERLINK_TOKEN=", "PEERLINK_HUB=", "PEERLINK_CA=")
 	if err := cmd.Start(); err != nil {
 		f.Close()
-		c.t.Fatalf("start %s: %v", name, err)
+		return nil, err
 	}
 	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
 	go func() {
@@ -174,7 +184,7 @@ func (c *cluster) start(name string, args ...string) *proc {
 	c.mu.Lock()
 	c.procs[name] = p
 	c.mu.Unlock()
-	return p
+	return p, nil
 }
 
 // startHub starts (or restarts) the hub on the cluster's ports and waits

@@ -34,35 +34,19 @@ func startAgentWatchLimited(t *testing.T, c *cluster, host string, watches int, 
 		t.Skip("mapping uid 0 into a new user namespace needs root")
 	}
 	name := "agent-" + host
-	logPath := filepath.Join(c.dir, name+".log")
-	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
 	args := append([]string{"-c", `echo "$1" > /proc/sys/user/max_inotify_watches || exit 97; shift; exec "$@"`, "sh",
 		fmt.Sprint(watches), binary, "--log-level", "debug", "agent", "--name", host, "--broker", c.brokerWS, "--token", c.token,
 		"--data", filepath.Join(c.dir, name)}, extra...)
 	cmd := exec.Command("/bin/sh", args...)
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.Env = append(os.Environ(), "PEERLINK_TOKEN=", "PEERLINK_HUB=")
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags:  syscall.CLONE_NEWUSER,
 		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}},
 		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}},
 	}
-	if err := cmd.Start(); err != nil {
-		f.Close()
+	p, err := c.launch(name, cmd)
+	if err != nil {
 		t.Skipf("cannot start a process in a new user namespace: %v", err)
 	}
-	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		f.Close()
-		close(p.done)
-	}()
-	c.mu.Lock()
-	c.procs[name] = p
-	c.mu.Unlock()
 	waitFor(t, 20*time.Second, "agent "+host+" in its user namespace to connect", func() bool {
 		if p.exited() {
 			if p.cmd.ProcessState.ExitCode() == 97 {

@@ -79,7 +79,7 @@ func (h *Hub) Resolve(name string, req api.ResolveRequest, user string) (api.Res
 		return api.ResolveResult{}, invalid("name one conflicted path, or --all")
 	}
 	r := h.run(name)
-	if r == nil || r.status().Phase != api.PhaseRunning {
+	if r == nil || r.phase() != api.PhaseRunning {
 		return api.ResolveResult{}, fmt.Errorf("%w: session %s is not running: conflicts are resolved through its agents, so start it first (peerlink session start %s --wait)", ErrBusy, name, name)
 	}
 	c := h.client()

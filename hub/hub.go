@@ -250,7 +250,7 @@ func (h *Hub) live(ctx context.Context, c *broker.Client, in broker.Incoming) {
 	if !ok {
 		return // about paths outside the session only: refused and logged
 	}
-	if r.status().Phase != api.PhaseRunning {
+	if r.phase() != api.PhaseRunning {
 		// Queued for when the start-up ends, unless that would hold up
 		// every other session: the next start's scan sees it anyway.
 		//

@@ -112,7 +112,7 @@ func (h *Hub) attached(session string) bool {
 	if r == nil {
 		return false
 	}
-	switch r.status().Phase {
+	switch r.phase() {
 	case api.PhaseScanning, api.PhaseMerging, api.PhaseSyncing, api.PhaseRunning:
 		return true
 	}

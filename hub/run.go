@@ -83,6 +83,14 @@ func (r *run) hostNames() []string {
 }
 
 // status returns a copy of the live status.
+// phase is status().Phase without the copy of the whole status: the
+// dispatcher asks it of every live message.
+func (r *run) phase() api.Phase {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.st.Phase
+}
+
 func (r *run) status() api.SessionStatus {
 	r.mu.Lock()
 	defer r.mu.Unlock()

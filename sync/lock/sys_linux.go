@@ -14,23 +14,10 @@ import (
 	"github.com/peerlink/peerlink/sync/tree"
 )
 
-// control runs fn with f's descriptor.
-func control(f *os.File, fn func(fd int) error) error {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var opErr error
-	if err := rc.Control(func(fd uintptr) { opErr = fn(int(fd)) }); err != nil {
-		return err
-	}
-	return opErr
-}
-
 // identify reads what a lock needs of the open file f.
 func identify(f *os.File) (ident, error) {
 	var st unix.Stat_t
-	if err := control(f, func(fd int) error { return unix.Fstat(fd, &st) }); err != nil {
+	if err := tree.WithFd(f, func(fd int) error { return unix.Fstat(fd, &st) }); err != nil {
 		return ident{}, &fs.PathError{Op: "fstat", Path: f.Name(), Err: err}
 	}
 	id := ident{dev: uint64(st.Dev), ino: uint64(st.Ino), mode: st.Mode & modeBits, gen: genUnknown}
@@ -45,7 +32,7 @@ func identify(f *os.File) (ident, error) {
 
 // fchmod sets f's mode bits (modeBits: setuid, setgid and sticky too).
 func fchmod(f *os.File, mode uint32) error {
-	if err := control(f, func(fd int) error { return unix.Fchmod(fd, mode) }); err != nil {
+	if err := tree.WithFd(f, func(fd int) error { return unix.Fchmod(fd, mode) }); err != nil {
 		return &fs.PathError{Op: "chmod", Path: f.Name(), Err: err}
 	}
 	return nil
@@ -80,7 +67,7 @@ func flagRefused(err error) bool {
 // write-open wait for the lease's release, not fail.
 func writeOpen(f *os.File, id ident, noLease bool) (bool, error) {
 	if !noLease {
-		err := control(f, func(fd int) error {
+		err := tree.WithFd(f, func(fd int) error {
 			if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETLEASE, unix.F_RDLCK); err != nil {
 				return err
 			}

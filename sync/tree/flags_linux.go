@@ -18,7 +18,7 @@ const fsIocGetversion = unix.FS_IOC_GETFLAGS&^(0xff<<8) | 'v'<<8
 // without inode flags fail with ENOTTY, EOPNOTSUPP or EINVAL.
 func Flags(f *os.File) (uint32, error) {
 	var flags uint32
-	err := withFd(f, func(fd int) error {
+	err := WithFd(f, func(fd int) error {
 		var err error
 		flags, err = unix.IoctlGetUint32(fd, unix.FS_IOC_GETFLAGS)
 		return err
@@ -34,7 +34,7 @@ func Flags(f *os.File) (uint32, error) {
 // CAP_LINUX_IMMUTABLE fails with EPERM, as does any change by a process
 // that neither owns the file nor has CAP_FOWNER.
 func SetFlags(f *os.File, flags uint32) error {
-	err := withFd(f, func(fd int) error { return unix.IoctlSetPointerInt(fd, unix.FS_IOC_SETFLAGS, int(int32(flags))) })
+	err := WithFd(f, func(fd int) error { return unix.IoctlSetPointerInt(fd, unix.FS_IOC_SETFLAGS, int(int32(flags))) })
 	if err != nil {
 		return &fs.PathError{Op: "setflags", Path: f.Name(), Err: err}
 	}
@@ -48,7 +48,7 @@ func SetFlags(f *os.File, flags uint32) error {
 // and most network file systems fail with ENOTTY.
 func Generation(f *os.File) (uint64, error) {
 	var gen uint32
-	err := withFd(f, func(fd int) error {
+	err := WithFd(f, func(fd int) error {
 		var err error
 		gen, err = unix.IoctlGetUint32(fd, fsIocGetversion)
 		return err

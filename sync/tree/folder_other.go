@@ -320,13 +320,7 @@ func infoOf(fi fs.FileInfo) Info {
 		Mtime: fi.ModTime().UnixNano(),
 		Mode:  uint32(fi.Mode().Perm()),
 	}
-	switch i.Type {
-	case 0:
-		i.Kind = wire.KindFile
-	case fs.ModeDir:
-		i.Kind = wire.KindDir
-		i.Size = 0
-	}
+	i.classify()
 	sysInfo(fi, &i)
 	return i
 }

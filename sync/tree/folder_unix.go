@@ -52,7 +52,7 @@ func (d folder) do(fn func(fd int) error) error {
 	case d.raw:
 		return fn(d.fd)
 	case d.f != nil:
-		return withFd(d.f, fn)
+		return WithFd(d.f, fn)
 	default:
 		return unix.EBADF
 	}
@@ -154,7 +154,7 @@ func linkUnsupported(err error) bool {
 
 // syncAll makes everything written on the root's file system durable, for
 // Sync; called only where haveSyncfs.
-func (t *Tree) syncAll() error { return withFd(t.top, syncfs) }
+func (t *Tree) syncAll() error { return WithFd(t.top, syncfs) }
 
 // openInRoot opens the folder rel through the os.Root.
 func (t *Tree) openInRoot(rel string) (folder, error) {
@@ -241,7 +241,7 @@ func checkThenRename(olddir int, oldname string, newdir int, newname string) err
 // one has a file offset that listing would move.
 func (t *Tree) rootDir() (folder, error) {
 	var nfd int
-	err := withFd(t.top, func(fd int) error {
+	err := WithFd(t.top, func(fd int) error {
 		var err error
 		nfd, err = unix.Openat(fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		return err
@@ -285,7 +285,7 @@ func (d folder) entries() ([]DirEntry, error) {
 // reader can tell whether the file changed while it was being read.
 func Stat(f *os.File) (Info, error) {
 	var st unix.Stat_t
-	err := withFd(f, func(fd int) error { return unix.Fstat(fd, &st) })
+	err := WithFd(f, func(fd int) error { return unix.Fstat(fd, &st) })
 	if err != nil {
 		return Info{}, &fs.PathError{Op: "fstat", Path: f.Name(), Err: err}
 	}
@@ -304,13 +304,7 @@ func infoOf(st *unix.Stat_t) Info {
 		Gid:   st.Gid,
 	}
 	i.Type = typeOf(uint32(st.Mode))
-	switch i.Type {
-	case 0:
-		i.Kind = wire.KindFile
-	case fs.ModeDir:
-		i.Kind = wire.KindDir
-		i.Size = 0
-	}
+	i.classify()
 	return i
 }
 
@@ -333,18 +327,4 @@ func typeOf(mode uint32) fs.FileMode {
 		return fs.ModeDevice
 	}
 	return fs.ModeIrregular
-}
-
-// withFd runs fn with f's descriptor, holding a reference to it so that a
-// concurrent Close cannot let the number be reused under fn.
-func withFd(f *os.File, fn func(fd int) error) error {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var opErr error
-	if err := rc.Control(func(fd uintptr) { opErr = fn(int(fd)) }); err != nil {
-		return err
-	}
-	return opErr
 }

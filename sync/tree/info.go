@@ -26,6 +26,18 @@ type Info struct {
 	Gid   uint32
 }
 
+// classify sets Kind from the type bits: regular files and folders are
+// what the watch set holds (a folder's size means nothing).
+func (i *Info) classify() {
+	switch i.Type {
+	case 0:
+		i.Kind = wire.KindFile
+	case fs.ModeDir:
+		i.Kind = wire.KindDir
+		i.Size = 0
+	}
+}
+
 // Entry returns the wire entry for the path with this Info; the hash is
 // left zero for the caller to fill in.
 func (i Info) Entry(path string) wire.Entry {

@@ -24,7 +24,7 @@ func (t *Tree) openBeneath(rel string) (folder, error) {
 	if !noOpenat2.Load() {
 		how := unix.OpenHow{Flags: unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS}
 		var nfd int
-		err := withFd(t.top, func(fd int) error {
+		err := WithFd(t.top, func(fd int) error {
 			var err error
 			for try := 0; ; try++ {
 				// EAGAIN: a rename raced with the resolution; EINTR: a signal.

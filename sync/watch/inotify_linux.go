@@ -385,15 +385,6 @@ func openBeneath(dirfd int, rel string, flags int) (int, error) {
 	return fd, err
 }
 
-func readSysctl(name string) int {
-	b, err := os.ReadFile("/proc/sys/" + strings.ReplaceAll(name, ".", "/"))
-	if err != nil {
-		return 0
-	}
-	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	return n
-}
-
 // watchLimitError is the error of an inotify_add_watch refused with ENOSPC:
 // the user's watches are all taken. In a user namespace of its own the
 // process may meet that namespace's lower limit first; the error says so.

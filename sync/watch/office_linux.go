@@ -119,22 +119,3 @@ func (w *Watcher) lockGone(rel string) {
 		w.push(Event{Op: Closed, Path: l.docPath, LockFile: rel})
 	}
 }
-
-// rekeyLocks follows a folder rename: the lock files below it, and their
-// documents, moved with it.
-func (w *Watcher) rekeyLocks(from, to string) {
-	var keys []string
-	for lock := range w.locks {
-		if lock != from && under(lock, from) {
-			keys = append(keys, lock)
-		}
-	}
-	for _, lock := range keys {
-		l := w.locks[lock]
-		delete(w.locks, lock)
-		if l.docPath != "" && under(l.docPath, from) {
-			l.docPath = moved(l.docPath, from, to)
-		}
-		w.locks[moved(lock, from, to)] = l
-	}
-}

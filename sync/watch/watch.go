@@ -3,7 +3,10 @@ package watch
 import (
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/peerlink/peerlink/sync/filter"
@@ -306,4 +309,84 @@ type lockState struct {
 	docPath   string // the document's path once announced; "" if it has none
 	announced bool   // its WriteOpen was reported (or there is none to report)
 	deadline  time.Time
+}
+
+// life is how a watcher stops, the same on every platform: done is closed
+// when it is told to stop, finished once it has stopped and released
+// everything, and err says why it stopped on its own.
+type life struct {
+	done     chan struct{}
+	finished chan struct{}
+	stopOnce sync.Once
+	errMu    sync.Mutex
+	err      error
+}
+
+func newLife() life { return life{done: make(chan struct{}), finished: make(chan struct{})} }
+
+// Err returns why the watcher stopped on its own (nil while it runs, and
+// after Close or the end of its context).
+func (l *life) Err() error {
+	l.errMu.Lock()
+	defer l.errMu.Unlock()
+	return l.err
+}
+
+// Close stops the watcher and releases what it holds. Events is closed by
+// the time it returns. It is safe to call more than once.
+func (l *life) Close() error {
+	l.stop(nil)
+	<-l.finished
+	return nil
+}
+
+// stop tells every goroutine to end; err, if the first reason given, is
+// what Err returns.
+func (l *life) stop(err error) {
+	l.stopOnce.Do(func() {
+		l.errMu.Lock()
+		l.err = err
+		l.errMu.Unlock()
+		close(l.done)
+	})
+}
+
+func (l *life) stopped() bool {
+	select {
+	case <-l.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// rekeyLocks follows a folder rename from to to: the office lock files
+// below it, and their documents, moved with it. The folder's own name is
+// not a lock file's: a lock file's rename is an event of its own.
+func rekeyLocks(locks map[string]*lockState, from, to string) {
+	var keys []string
+	for lock := range locks {
+		if lock != from && under(lock, from) {
+			keys = append(keys, lock)
+		}
+	}
+	for _, lock := range keys {
+		l := locks[lock]
+		delete(locks, lock)
+		if l.docPath != "" && under(l.docPath, from) {
+			l.docPath = moved(l.docPath, from, to)
+		}
+		locks[moved(lock, from, to)] = l
+	}
+}
+
+// readSysctl returns a Linux sysctl's value, 0 where there is none (and on
+// other systems).
+func readSysctl(name string) int {
+	b, err := os.ReadFile("/proc/sys/" + strings.ReplaceAll(name, ".", "/"))
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return n
 }

@@ -47,13 +47,9 @@ type Watcher struct {
 	opts Options
 	mode Mode
 
-	events   chan Event
-	done     chan struct{} // closed when the watcher is told to stop
-	finished chan struct{} // closed when it has stopped and released everything
-	stopOnce sync.Once
-	errMu    sync.Mutex
-	err      error
-	workers  sync.WaitGroup
+	events chan Event
+	life
+	workers sync.WaitGroup
 
 	rootDev uint64 // the root folder's identity: what openRoot must find at real
 	rootIno uint64
@@ -136,8 +132,7 @@ func New(ctx context.Context, root string, opts Options) (*Watcher, error) {
 		root: root, real: real, opts: opts,
 		inFd:     -1,
 		events:   make(chan Event, 256),
-		done:     make(chan struct{}),
-		finished: make(chan struct{}),
+		life:     newLife(),
 		inCh:     make(chan []rawEvent, 4),
 		wds:      map[int32]*dir{},
 		moves:    map[uint32]*move{},
@@ -280,42 +275,6 @@ func (w *Watcher) Mode() Mode { return w.mode }
 
 // Root returns the root as given to New, cleaned.
 func (w *Watcher) Root() string { return w.root }
-
-// Err returns why the watcher stopped on its own (nil while it runs, and
-// after Close or the end of its context).
-func (w *Watcher) Err() error {
-	w.errMu.Lock()
-	defer w.errMu.Unlock()
-	return w.err
-}
-
-// Close stops the watcher and releases its descriptors and leases. Events
-// is closed by the time it returns. It is safe to call more than once.
-func (w *Watcher) Close() error {
-	w.stop(nil)
-	<-w.finished
-	return nil
-}
-
-// stop tells every goroutine to end; err, if the first reason given, is
-// what Err returns.
-func (w *Watcher) stop(err error) {
-	w.stopOnce.Do(func() {
-		w.errMu.Lock()
-		w.err = err
-		w.errMu.Unlock()
-		close(w.done)
-	})
-}
-
-func (w *Watcher) stopped() bool {
-	select {
-	case <-w.done:
-		return true
-	default:
-		return false
-	}
-}
 
 // release closes what New opened; the goroutines must have ended.
 func (w *Watcher) release() {
@@ -733,7 +692,7 @@ func (w *Watcher) movedTo(d *dir, name, rel string, isDir bool, cookie uint32, e
 	rekey(w.open, m.from, rel)
 	rekey(w.rearm, m.from, rel)
 	rekey(w.unseen, m.from, rel)
-	w.rekeyLocks(m.from, rel)
+	rekeyLocks(w.locks, m.from, rel)
 	if w.leases != nil {
 		w.leases.rename(m.from, rel)
 	}

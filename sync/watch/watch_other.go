@@ -18,7 +18,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -32,12 +31,8 @@ type Watcher struct {
 	opts Options
 	fsw  *fsnotify.Watcher
 
-	events   chan Event
-	done     chan struct{}
-	finished chan struct{}
-	stopOnce sync.Once
-	errMu    sync.Mutex
-	err      error
+	events chan Event
+	life
 
 	// Owned by the loop goroutine (by New before it starts).
 	dirs      map[string]bool      // watched folders by path ("" is the root)
@@ -90,8 +85,7 @@ func New(ctx context.Context, root string, opts Options) (*Watcher, error) {
 	w := &Watcher{
 		root: root, opts: opts, fsw: fsw,
 		events:    make(chan Event, 256),
-		done:      make(chan struct{}),
-		finished:  make(chan struct{}),
+		life:      newLife(),
 		dirs:      map[string]bool{},
 		written:   map[string]time.Time{},
 		locks:     map[string]*lockState{},
@@ -122,39 +116,6 @@ func (w *Watcher) Mode() Mode { return InotifyOnly }
 
 // Root returns the root as given to New, cleaned.
 func (w *Watcher) Root() string { return w.root }
-
-// Err returns why the watcher stopped on its own (nil while it runs, and
-// after Close or the end of its context).
-func (w *Watcher) Err() error {
-	w.errMu.Lock()
-	defer w.errMu.Unlock()
-	return w.err
-}
-
-// Close stops the watcher. Events is closed by the time it returns.
-func (w *Watcher) Close() error {
-	w.stop(nil)
-	<-w.finished
-	return nil
-}
-
-func (w *Watcher) stop(err error) {
-	w.stopOnce.Do(func() {
-		w.errMu.Lock()
-		w.err = err
-		w.errMu.Unlock()
-		close(w.done)
-	})
-}
-
-func (w *Watcher) stopped() bool {
-	select {
-	case <-w.done:
-		return true
-	default:
-		return false
-	}
-}
 
 // send passes ev on, blocking on the reader; false once stopped.
 func (w *Watcher) send(ev Event) bool {
@@ -453,20 +414,7 @@ func (w *Watcher) gone(rel string) {
 // moveState follows a rename from to to.
 func (w *Watcher) moveState(from, to string) {
 	rekey(w.written, from, to)
-	var keys []string
-	for lock := range w.locks {
-		if lock != from && under(lock, from) {
-			keys = append(keys, lock)
-		}
-	}
-	for _, lock := range keys {
-		l := w.locks[lock]
-		delete(w.locks, lock)
-		if l.docPath != "" && under(l.docPath, from) {
-			l.docPath = moved(l.docPath, from, to)
-		}
-		w.locks[moved(lock, from, to)] = l
-	}
+	rekeyLocks(w.locks, from, to)
 }
 
 // unwatch removes the watches at and below rel.
@@ -645,14 +593,4 @@ func limitError(root string, err error) error {
 			Detail: "this platform's watcher holds a descriptor per watched file and folder: raise the open-file limit (ulimit -n; on macOS also launchctl limit maxfiles)"}
 	}
 	return nil
-}
-
-// readSysctl returns a Linux sysctl's value, 0 where there is none.
-func readSysctl(name string) int {
-	b, err := os.ReadFile("/proc/sys/" + strings.ReplaceAll(name, ".", "/"))
-	if err != nil {
-		return 0
-	}
-	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	return n
 }
