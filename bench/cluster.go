@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/peerlink/peerlink/api"
+	"github.com/peerlink/peerlink/web/api"
 )
 
 // proc is one peerlink process the bench started.

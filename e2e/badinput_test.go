@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/peerlink/peerlink/api"
+	"github.com/peerlink/peerlink/web/api"
 	"github.com/peerlink/peerlink/wire"
 )
 

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/peerlink/peerlink/api"
+	"github.com/peerlink/peerlink/web/api"
 )
 
 var threeHosts = []string{"site-a", "site-b", "site-c"}

@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/peerlink/peerlink/api"
-	"github.com/peerlink/peerlink/certs"
+	"github.com/peerlink/peerlink/web/api"
+	"github.com/peerlink/peerlink/web/certs"
 )
 
 // binary is the peerlink binary built once for the whole package.

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/peerlink/peerlink/api"
+	"github.com/peerlink/peerlink/web/api"
 	"github.com/peerlink/peerlink/wire"
 )
 
@@ -125,7 +125,7 @@ func TestLiveDiskFullTarget(t *testing.T) {
 		t.Errorf("session status does not name site-c and the full disk:\n%s", text)
 	}
 	// Target protection keeps the copy it was about to replace before the
-	// fetch (agent/apply.go: a failed fetch leaves a redundant protected
+	// fetch (roles/agent/apply.go: a failed fetch leaves a redundant protected
 	// copy, never a lost one): a second name of the old copy is all that
 	// may be new below the root.
 	for p, size := range filesBelow(t, c.root("site-c")) {

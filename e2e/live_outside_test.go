@@ -14,7 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/peerlink/peerlink/broker"
+	"github.com/peerlink/peerlink/roles/broker"
 	"github.com/peerlink/peerlink/wire"
 )
 

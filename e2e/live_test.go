@@ -22,8 +22,8 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
-	"github.com/peerlink/peerlink/api"
-	"github.com/peerlink/peerlink/broker"
+	"github.com/peerlink/peerlink/roles/broker"
+	"github.com/peerlink/peerlink/web/api"
 	"github.com/peerlink/peerlink/wire"
 )
 

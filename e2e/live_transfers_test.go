@@ -8,7 +8,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/peerlink/peerlink/api"
+	"github.com/peerlink/peerlink/web/api"
 )
 
 // A transfer in flight is listed in the session's status (what the

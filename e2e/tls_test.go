@@ -23,9 +23,9 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/peerlink/peerlink/api"
-	"github.com/peerlink/peerlink/broker"
-	"github.com/peerlink/peerlink/certs"
+	"github.com/peerlink/peerlink/roles/broker"
+	"github.com/peerlink/peerlink/web/api"
+	"github.com/peerlink/peerlink/web/certs"
 	"github.com/peerlink/peerlink/wire"
 )
 

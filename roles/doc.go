@@ -1,5 +1,6 @@
-// Package roles wires peerlink's parts into the processes the binary runs —
-// hub (with its embedded broker), broker, agent and the one-process demo —
-// from their command-line settings. It holds no logic of its own beyond
-// listeners, data directories and the hub token.
+// Package roles holds what the ways of running the peerlink binary share:
+// data directories, the hub token, listeners and the flags every role
+// reads. Each way of running it is a package below: roles/hub (with its
+// embedded broker), roles/broker, roles/agent, roles/demo and roles/client,
+// the command-line client of the hub's REST API.
 package roles

@@ -16,7 +16,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/peerlink/peerlink/api"
+	"github.com/peerlink/peerlink/web/api"
 )
 
 // Two ways in, to the same handlers: the CLI and scripts present the hub's

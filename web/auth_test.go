@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/peerlink/peerlink/api"
+	"github.com/peerlink/peerlink/web/api"
 )
 
 func decodeBody(t testing.TB, w *httptest.ResponseRecorder, v any) {

@@ -12,7 +12,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/peerlink/peerlink/api"
+	"github.com/peerlink/peerlink/web/api"
 )
 
 const (

@@ -4,7 +4,7 @@ import { call, enc, sessionPath } from './api.js';
 import { go, refresh, pageError, header, section, table, phaseBadge, progress, hostsConnected, yes, loadAgents } from './view.js';
 import { openConfig } from './dialog.js';
 
-// Event kinds the hub writes (hub/sessions.go, run.go, startup.go, live.go,
+// Event kinds the hub writes (roles/hub/sessions.go, run.go, startup.go, live.go,
 // conflicts.go); kinds seen in a fetched log are added to the filter as they
 // appear.
 const EVENT_KINDS = ['created', 'changed', 'start', 'stop', 'synced', 'interrupted', 'failed',

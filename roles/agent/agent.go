@@ -1,0 +1,356 @@
+package agent
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/peerlink/peerlink/roles/broker"
+	"github.com/peerlink/peerlink/store"
+	"github.com/peerlink/peerlink/sync/filter"
+	"github.com/peerlink/peerlink/sync/tree"
+	"github.com/peerlink/peerlink/wire"
+)
+
+// Config is what an agent is started with.
+type Config struct {
+	Name      string
+	BrokerURL string
+	TLS       *tls.Config // for a wss:// BrokerURL; nil: the system's roots
+	Token     string
+	DataDir   string
+	Version   string
+	Log       zerolog.Logger
+	// RescanInterval is how often a session's root is scanned once a
+	// file system watch limit keeps the agent from watching all of it;
+	// 0 means DefaultRescanInterval.
+	RescanInterval time.Duration
+}
+
+// Agent serves one file server's part in every session it is attached to.
+type Agent struct {
+	cfg Config
+	log zerolog.Logger
+	db  *store.Agent
+
+	mu       sync.Mutex
+	sessions map[string]*attached
+	names    userNames // owners of files, for the hub's conflict list
+}
+
+// attached is one session's watch set on this host.
+type attached struct {
+	name   string
+	root   string // as configured
+	real   string // symlinks resolved, for overlap checks
+	tree   *tree.Tree
+	filter *filter.Filter
+	hosts  map[string]bool
+	// protect keeps what the agent replaces or deletes; nil when target
+	// protection is off.
+	protect *protection
+	stop    context.CancelFunc // ends the protected area's pruning
+	live    *live              // watcher and locker; nil if they could not start
+	// ctx ends when the session is attached again or detached: the scans
+	// and applies of this attachment (counted in work) stop then, so an
+	// aborted attempt's transfers never run on beside the next attempt's
+	// scan, which removes their temp files, or its fetches of the same paths.
+	ctx    context.Context
+	cancel context.CancelFunc
+	work   sync.WaitGroup
+}
+
+// New opens the agent's state under cfg.DataDir.
+func New(cfg Config) (*Agent, error) {
+	if err := wire.CheckName("host", cfg.Name); err != nil {
+		return nil, fmt.Errorf("agent --name: %w", err)
+	}
+	if cfg.Name == wire.HubName {
+		return nil, fmt.Errorf("agent --name: %q is reserved for the hub", wire.HubName)
+	}
+	db, err := store.OpenAgent(filepath.Join(cfg.DataDir, "agent.db"))
+	if err != nil {
+		return nil, fmt.Errorf("agent %s: %w", cfg.Name, err)
+	}
+	return &Agent{cfg: cfg, log: cfg.Log.With().Str("agent", cfg.Name).Logger(), db: db, sessions: map[string]*attached{}}, nil
+}
+
+// Run keeps the agent connected to the broker until ctx ends, reconnecting
+// with back-off. It returns early only for errors a retry cannot fix: a
+// refused token, a protocol mismatch or a name already in use.
+func (a *Agent) Run(ctx context.Context) error {
+	defer a.close()
+	hello := wire.Hello{Role: wire.RoleAgent, Name: a.cfg.Name, Protocol: wire.ProtocolVersion, Version: a.cfg.Version, Token: a.cfg.Token}
+	for attempt := 0; ; attempt++ {
+		c, err := broker.DialTLS(ctx, a.cfg.BrokerURL, hello, a.cfg.TLS, a.log)
+		if err == nil {
+			attempt = 0
+			a.log.Info().Str("broker", a.cfg.BrokerURL).Msg("connected")
+			err = a.serve(ctx, c)
+			c.Close()
+			if ctx.Err() != nil {
+				return nil
+			}
+			a.log.Warn().Err(err).Msg("lost the broker; reconnecting")
+			a.detachAll()
+			continue
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		var we *wire.Error
+		if errors.As(err, &we) && (we.Kind == wire.KindPermission || we.Kind == wire.KindInvalid || we.Kind == wire.KindExists) {
+			return fmt.Errorf("agent %s: %w", a.cfg.Name, err)
+		}
+		wait := broker.Backoff(attempt)
+		if errors.Is(err, broker.ErrUntrusted) {
+			// Kept trying: the hub's certificate may be replaced while we wait.
+			a.log.Error().Err(err).Dur("retry_in", wait).Msg("the broker's certificate is not trusted; not connecting")
+		} else {
+			a.log.Warn().Err(err).Dur("retry_in", wait).Msg("cannot reach the broker")
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+func (a *Agent) close() {
+	a.detachAll()
+	if err := a.db.Close(); err != nil {
+		a.log.Error().Err(err).Msg("close agent.db")
+	}
+}
+
+// serve answers frames from one broker connection until it ends. Each
+// request runs in its own goroutine, owned by the errgroup; reads are
+// bounded so a flood of them cannot exhaust memory.
+func (a *Agent) serve(ctx context.Context, c *broker.Client) error {
+	g, ctx := errgroup.WithContext(ctx)
+	// Each read holds up to two chunk buffers and its reply (3.4 MiB): at
+	// 32, a source serving 64 large files at once peaked at 116 MiB (make
+	// bench); 8 keep the disk and the link as busy.
+	reads := make(chan struct{}, 8)
+	defer g.Wait()
+	for {
+		var in broker.Incoming
+		select {
+		case in = <-c.Incoming():
+		case <-c.Done():
+			return c.Err()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		switch m := in.Msg.(type) {
+		case *wire.Attach:
+			a.reply(ctx, c, in, a.attach(c, m))
+		case *wire.Lock:
+			a.reply(ctx, c, in, a.lockCopy(m))
+		case *wire.Unlock:
+			a.reply(ctx, c, in, a.unlockCopies(m))
+		case *wire.Detach:
+			a.detach(m.Session)
+			a.reply(ctx, c, in, nil)
+		case *wire.Scan:
+			g.Go(func() error { a.scan(ctx, c, in, m); return nil })
+		case *wire.Apply:
+			g.Go(func() error { a.apply(ctx, c, in, m); return nil })
+		case *wire.Read:
+			select {
+			case reads <- struct{}{}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			g.Go(func() error { defer func() { <-reads }(); a.read(ctx, c, in, m); return nil })
+		case *wire.Owners:
+			g.Go(func() error { a.owners(ctx, c, in, m); return nil })
+		case *wire.ReadMany:
+			select {
+			case reads <- struct{}{}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			g.Go(func() error { defer func() { <-reads }(); a.readMany(ctx, c, in, m); return nil })
+		default:
+			a.log.Warn().Str("type", string(in.Type)).Str("from", in.From).Msg("unexpected message ignored")
+		}
+	}
+}
+
+// reply answers a request with OK, or with a Fail carrying err's shape.
+func (a *Agent) reply(ctx context.Context, c *broker.Client, in broker.Incoming, err error) {
+	var m wire.Message = &wire.OK{}
+	if err != nil {
+		m = &wire.Fail{Error: *wire.ToError(string(in.Type), a.cfg.Name, "", err)}
+	}
+	if err := c.Reply(ctx, in, m, nil); err != nil {
+		a.log.Debug().Err(err).Msg("reply")
+	}
+}
+
+// begin returns the attached session for a scan or an apply, with ctx
+// narrowed to end with the attachment; call end when the work is over.
+func (a *Agent) begin(ctx context.Context, name string) (s *attached, _ context.Context, end func(), err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s = a.sessions[name]
+	if s == nil {
+		return nil, ctx, func() {}, &wire.Error{Kind: wire.KindInvalid, Host: a.cfg.Name, Msg: fmt.Sprintf("session %s is not attached on this host", name)}
+	}
+	s.work.Add(1)
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(s.ctx, cancel)
+	return s, ctx, func() { stop(); cancel(); s.work.Done() }, nil
+}
+
+func (a *Agent) session(name string) (*attached, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s := a.sessions[name]
+	if s == nil {
+		return nil, &wire.Error{Kind: wire.KindInvalid, Host: a.cfg.Name, Msg: fmt.Sprintf("session %s is not attached on this host", name)}
+	}
+	return s, nil
+}
+
+// attach checks and opens a session's root. The same session may attach
+// again (a hub restart); two sessions may not claim overlapping roots.
+func (a *Agent) attach(c *broker.Client, m *wire.Attach) error {
+	if !filepath.IsAbs(m.Root) {
+		return &wire.Error{Kind: wire.KindInvalid, Path: m.Root, Msg: fmt.Sprintf("root %q is not an absolute path: give the full path in --host %s=/path", m.Root, a.cfg.Name)}
+	}
+	t, err := tree.Open(m.Root)
+	if err != nil {
+		return err
+	}
+	if err := t.CheckWritable(); err != nil {
+		t.Close()
+		return err
+	}
+	f, err := filter.New(append(slices.Clone(filter.Default), m.Exclude...))
+	if err != nil {
+		t.Close()
+		return &wire.Error{Kind: wire.KindInvalid, Msg: err.Error()}
+	}
+	real, err := filepath.EvalSymlinks(m.Root)
+	if err != nil {
+		t.Close()
+		return err
+	}
+	s := &attached{name: m.Session, root: m.Root, real: real, tree: t, filter: f, hosts: map[string]bool{},
+		protect: newProtection(t, m.ProtectDays)}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	for _, h := range m.Hosts {
+		s.hosts[h] = true
+	}
+	a.mu.Lock()
+	for name, o := range a.sessions {
+		if name != m.Session && overlaps(o.real, real) {
+			a.mu.Unlock()
+			s.cancel()
+			t.Close()
+			return &wire.Error{Kind: wire.KindInvalid, Path: m.Root,
+				Msg: fmt.Sprintf("root %s overlaps root %s of session %s on this host: a folder can belong to one session only", m.Root, o.root, name)}
+		}
+	}
+	old := a.sessions[m.Session]
+	delete(a.sessions, m.Session)
+	a.mu.Unlock()
+	if old != nil {
+		// A new attempt of the session (the hub starts over after losing a
+		// host): what the last attempt left running, its watcher and
+		// locker included, ends before this one starts. Outside a.mu,
+		// which that work takes to finish.
+		old.close()
+	}
+	lv, err := a.startLive(s.ctx, c, s)
+	if err != nil {
+		a.log.Error().Err(err).Str("session", m.Session).
+			Msg("cannot watch the root: changes made while the session runs are seen at its next start only")
+	}
+	s.live = lv
+	a.mu.Lock()
+	a.sessions[m.Session] = s
+	s.startPruning(a)
+	a.mu.Unlock()
+	a.log.Info().Str("session", m.Session).Str("root", m.Root).Msg("attached")
+	return nil
+}
+
+// startPruning drops expired protected copies now and daily after.
+func (s *attached) startPruning(a *Agent) {
+	if s.protect == nil {
+		s.stop = func() {}
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	s.stop = func() { cancel(); <-done }
+	go func() {
+		defer close(done)
+		for {
+			n, err := s.protect.prune(ctx)
+			if err != nil && ctx.Err() == nil {
+				a.log.Warn().Err(err).Str("session", s.name).Msg("prune protected copies")
+			} else if n > 0 {
+				a.log.Info().Int("removed", n).Str("session", s.name).Msg("expired protected copies removed")
+			}
+			select {
+			case <-time.After(24 * time.Hour):
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+}
+
+// close ends the attachment's scans and applies, waits for them, and
+// releases the root. The caller must not hold a.mu.
+func (s *attached) close() {
+	s.cancel()
+	s.work.Wait()
+	if s.live != nil {
+		s.live.stop()
+	}
+	if s.stop != nil {
+		s.stop()
+	}
+	s.tree.Close()
+}
+
+func overlaps(a, b string) bool {
+	within := func(x, y string) bool { return x == y || strings.HasPrefix(x, y+string(filepath.Separator)) }
+	return within(a, b) || within(b, a)
+}
+
+func (a *Agent) detach(name string) {
+	a.mu.Lock()
+	s := a.sessions[name]
+	delete(a.sessions, name)
+	a.mu.Unlock()
+	if s != nil {
+		s.close()
+		a.log.Info().Str("session", name).Msg("detached")
+	}
+}
+
+func (a *Agent) detachAll() {
+	a.mu.Lock()
+	all := a.sessions
+	a.sessions = map[string]*attached{}
+	a.mu.Unlock()
+	for _, s := range all {
+		s.close()
+	}
+}

@@ -1,0 +1,108 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/peerlink/peerlink/roles/broker"
+	"github.com/peerlink/peerlink/sync/xfer"
+	"github.com/peerlink/peerlink/wire"
+)
+
+// readMany answers another agent's ReadMany: several small files of an
+// attached session in one reply.
+func (a *Agent) readMany(ctx context.Context, c *broker.Client, in broker.Incoming, m *wire.ReadMany) {
+	s, err := a.session(m.Session)
+	if err == nil && !s.hosts[in.From] {
+		err = &wire.Error{Kind: wire.KindPermission, Msg: fmt.Sprintf("%s is not a host of session %s", in.From, m.Session)}
+	}
+	if err != nil {
+		a.fail(ctx, c, in, "read", "", err)
+		return
+	}
+	b, err := xfer.ServeMany(s.tree, a.cfg.Name, m)
+	if err != nil {
+		a.fail(ctx, c, in, "read", "", err)
+		return
+	}
+	defer b.Release()
+	if err := c.Reply(ctx, in, &b.Reply, b.Data); err != nil {
+		a.log.Debug().Err(err).Msg("read many reply")
+	}
+}
+
+func (s source) ReadMany(ctx context.Context, from string, r *wire.ReadMany) (wire.ReadManyData, []byte, error) {
+	in, err := s.c.Request(ctx, from, r, nil)
+	if err != nil {
+		return wire.ReadManyData{}, nil, err
+	}
+	rd, ok := in.Msg.(*wire.ReadManyData)
+	if !ok {
+		return wire.ReadManyData{}, nil, fmt.Errorf("read many from %s: unexpected reply %s", from, in.Type)
+	}
+	return *rd, in.Data, nil
+}
+
+// batchable reports whether op is a fetch small enough to travel with
+// others in one ReadMany.
+func batchable(op *wire.Op) bool {
+	return op.Kind == wire.OpFetch && op.Want.Size <= xfer.SmallFile
+}
+
+// batchFiles bounds the files of one batch: small enough that an Apply of
+// small files makes many batches, to keep fetchesInFlight of them going.
+const batchFiles = 64
+
+// nextBatch returns how many ops from ops[0] on (ops[0] batchable) fetch
+// together: same source, at most batchFiles files and wire.ChunkSize bytes.
+func nextBatch(ops []wire.Op) int {
+	var bytes int64
+	n := 0
+	for n < len(ops) && n < min(batchFiles, wire.MaxReadMany) && batchable(&ops[n]) && ops[n].From == ops[0].From {
+		if bytes+ops[n].Want.Size > wire.ChunkSize {
+			break
+		}
+		bytes += ops[n].Want.Size
+		n++
+	}
+	return n
+}
+
+// applyMany fetches a batch of small files (see nextBatch) in one round
+// trip and adds each one's result. Each op gets the checks applyOne gives
+// a fetch: the copy it replaces must still be what the hub planned from,
+// and is kept first when target protection is on.
+func (a *Agent) applyMany(ctx context.Context, c *broker.Client, s *attached, ops []wire.Op, out *results) {
+	todo := make([]*wire.Op, 0, len(ops))
+	for i := range ops {
+		op := &ops[i]
+		if op.Have != nil {
+			err := a.checkHave(s, op.Path, op.Have)
+			if err == nil {
+				err = s.protect.keep(op.Path)
+			}
+			if err != nil {
+				out.add(a.failed(s, op, err), nil)
+				continue
+			}
+		}
+		todo = append(todo, op)
+	}
+	if len(todo) == 0 {
+		return
+	}
+	for i, f := range xfer.FetchMany(ctx, source{c}, s.tree, s.name, todo, out.progress) {
+		op := todo[i]
+		if f.Err != nil {
+			out.add(a.failed(s, op, f.Err), nil)
+			continue
+		}
+		out.add(wire.OpResult{Kind: op.Kind, Path: op.Path, Entry: f.Entry, Bytes: op.Want.Size}, f.Staged)
+	}
+}
+
+// failed is the result of an op that failed with err, logged.
+func (a *Agent) failed(s *attached, op *wire.Op, err error) wire.OpResult {
+	a.log.Warn().Str("session", s.name).Str("path", op.Path).Str("op", op.Kind.String()).Err(err).Msg("apply failed")
+	return wire.OpResult{Kind: op.Kind, Path: op.Path, Error: wire.ToError(op.Kind.String(), a.cfg.Name, op.Path, err)}
+}

@@ -1,0 +1,40 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/peerlink/peerlink/roles"
+	"github.com/peerlink/peerlink/web/certs"
+)
+
+// Options are the agent role's settings, from its command line.
+type Options struct {
+	Name, BrokerURL, Token, DataDir, Version string
+	Log                                      zerolog.Logger
+	RescanInterval                           time.Duration // 0: DefaultRescanInterval
+	CAFile                                   string        // more CAs to trust for a wss:// broker
+}
+
+// Run runs an agent until ctx ends.
+func Run(ctx context.Context, o Options) error {
+	if o.Token == "" {
+		return errors.New("--token is required: copy it from the hub's DATA/token file (or set PEERLINK_TOKEN)")
+	}
+	conf, err := certs.Client(o.CAFile)
+	if err != nil {
+		return err
+	}
+	if err := roles.DataDir(o.DataDir); err != nil {
+		return err
+	}
+	a, err := New(Config{Name: o.Name, BrokerURL: o.BrokerURL, TLS: conf, Token: o.Token, DataDir: o.DataDir, Version: o.Version, Log: o.Log,
+		RescanInterval: o.RescanInterval})
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
+}

@@ -1,0 +1,351 @@
+package broker
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/peerlink/peerlink/web/certs"
+	"github.com/peerlink/peerlink/wire"
+	"github.com/rs/zerolog"
+)
+
+// ErrClosed is wrapped by every error caused by the end of a Client's
+// connection: Err after Close or a lost connection, and what pending
+// requests and streams return then. Reconnecting is the caller's job.
+var ErrClosed = errors.New("broker connection closed")
+
+// ErrUntrusted is wrapped when the broker's TLS certificate cannot be
+// verified. Retrying does not help until the certificate or the trusted
+// CAs change.
+var ErrUntrusted = errors.New("certificate not trusted")
+
+// Buffers between the client's reader and its consumers. When one is full
+// the reader waits, frames stay in TCP, and the broker stops reading from
+// the senders: back-pressure reaches whoever produces faster than this
+// client consumes. A consumer that blocks on a send while holding up its
+// own receive loop can deadlock with a peer doing the same, so serve
+// requests outside the loop that reads Incoming (as the agent does).
+const (
+	incomingBuf = 32
+	streamBuf   = 16
+)
+
+// transport carries whole frames between a client and the bus. The
+// WebSocket link to our broker is the one implementation; swapping the
+// broker for a distributed message engine (DESIGN.md "Scale") means writing
+// another, while request matching, streams and back-pressure stay as they
+// are.
+type transport interface {
+	send(ctx context.Context, frame []byte) error // queue a frame; blocks while the queue is full
+	run(handle func(frame []byte) error)          // read frames until the transport ends
+	shut(cause error)                             // start ending; never blocks
+	done() <-chan struct{}                        // closed once ending
+	cause() error                                 // why it ended; nil while it runs
+}
+
+// Incoming is a frame received by a Client with its decoded message.
+type Incoming struct {
+	wire.Frame
+	Msg wire.Message
+}
+
+// Client is a hub's or an agent's connection to the broker. It is safe for
+// concurrent use. One goroutine reads and one writes; both end with Close
+// or when the connection is lost, which Done and Err report.
+type Client struct {
+	name     string
+	log      zerolog.Logger
+	tr       transport
+	ids      atomic.Uint64
+	incoming chan Incoming
+	finished chan struct{} // closed once both goroutines have ended
+
+	mu    sync.Mutex
+	calls map[uint64]*call
+}
+
+// Dial connects to the broker at rawURL and completes the handshake with
+// hello, within ctx. ctx bounds only the dial: the connection lasts until
+// Close or until it is lost. A zero hello.Protocol means this build's.
+// A broker's refusal is returned as the *wire.Error it carried.
+func Dial(ctx context.Context, rawURL string, hello wire.Hello, log zerolog.Logger) (*Client, error) {
+	return dial(ctx, rawURL, hello, nil, log, clientTiming, clientLimits)
+}
+
+// DialTLS is Dial with the TLS configuration of a wss:// URL (nil: the
+// system's roots).
+func DialTLS(ctx context.Context, rawURL string, hello wire.Hello, conf *tls.Config, log zerolog.Logger) (*Client, error) {
+	return dial(ctx, rawURL, hello, conf, log, clientTiming, clientLimits)
+}
+
+func dial(ctx context.Context, rawURL string, hello wire.Hello, conf *tls.Config, log zerolog.Logger, t timing, lim limits) (*Client, error) {
+	u, err := brokerURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	if hello.Protocol == 0 {
+		hello.Protocol = wire.ProtocolVersion
+	}
+	if err := hello.Validate(); err != nil {
+		return nil, &wire.Error{Kind: wire.KindInvalid, Msg: err.Error()}
+	}
+	d := websocket.Dialer{
+		Proxy:            http.ProxyFromEnvironment,
+		HandshakeTimeout: t.hello,
+		ReadBufferSize:   bufSize,
+		WriteBufferSize:  bufSize,
+		TLSClientConfig:  conf,
+	}
+	conn, resp, err := d.DialContext(ctx, u, nil)
+	if err != nil {
+		return nil, dialError(ctx, u, resp, err)
+	}
+	conn.SetReadLimit(wire.MaxFrame)
+	if err := handshake(ctx, conn, &hello, t); err != nil {
+		var we *wire.Error
+		if !errors.As(err, &we) {
+			err = fmt.Errorf("broker %s: handshake: %w", u, err)
+		}
+		return nil, err
+	}
+	c := &Client{
+		name:     hello.Name,
+		log:      log,
+		tr:       newLink(conn, lim, t),
+		incoming: make(chan Incoming, incomingBuf),
+		finished: make(chan struct{}),
+		calls:    map[uint64]*call{},
+	}
+	go func() {
+		defer close(c.finished)
+		c.tr.run(c.handle)
+		c.log.Debug().Err(c.tr.cause()).Msg("broker connection ended")
+	}()
+	return c, nil
+}
+
+// brokerURL accepts ws://host:port, wss://, http(s):// and a bare
+// host:port, with or without the /ws path, and returns the WebSocket URL.
+func brokerURL(raw string) (string, error) {
+	s := strings.TrimSpace(raw)
+	if !strings.Contains(s, "://") {
+		s = "ws://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", fmt.Errorf("broker URL %q: %w: use ws://HOST:61617", raw, err)
+	}
+	switch u.Scheme {
+	case "ws", "wss":
+	case "http":
+		u.Scheme = "ws"
+	case "https":
+		u.Scheme = "wss"
+	default:
+		return "", fmt.Errorf("broker URL %q: scheme %q: use ws://HOST:61617 (or wss://)", raw, u.Scheme)
+	}
+	if u.Host == "" {
+		return "", fmt.Errorf("broker URL %q names no host: use ws://HOST:61617", raw)
+	}
+	if u.Path == "" || u.Path == "/" {
+		u.Path = "/ws"
+	}
+	return u.String(), nil
+}
+
+// dialError says what an administrator should check.
+func dialError(ctx context.Context, u string, resp *http.Response, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("broker %s: %w", u, ctx.Err())
+	}
+	if resp != nil {
+		var body []byte
+		if resp.Body != nil {
+			body, _ = io.ReadAll(io.LimitReader(resp.Body, 1<<10))
+		}
+		if resp.StatusCode == http.StatusBadRequest && strings.HasPrefix(u, "ws://") && bytes.Contains(body, []byte("HTTPS")) {
+			return fmt.Errorf("broker %s answered HTTP %s: it serves TLS: use wss://HOST:PORT", u, resp.Status)
+		}
+		return fmt.Errorf("broker %s answered HTTP %s: is the URL right? The broker serves ws://HOST:PORT/ws", u, resp.Status)
+	}
+	if certs.IsUntrusted(err) {
+		return fmt.Errorf("broker %s: %w: %w: if the hub's certificate is self-signed, give its CA with --ca FILE (or PEERLINK_CA)", u, ErrUntrusted, err)
+	}
+	cause := err
+	var errno syscall.Errno
+	var dns *net.DNSError
+	var ne net.Error
+	switch {
+	case errors.As(err, &errno):
+		cause = errno
+	case errors.As(err, &dns):
+		cause = dns
+	case errors.As(err, &ne) && ne.Timeout():
+		cause = fmt.Errorf("timed out: %w", err)
+	}
+	return fmt.Errorf("broker %s unreachable: %w: is the hub (or broker) running, and is the URL right?", u, cause)
+}
+
+// handshake sends hello and reads the broker's Welcome or Refused.
+func handshake(ctx context.Context, conn *websocket.Conn, hello *wire.Hello, t timing) error {
+	// Closing the connection is the only way to interrupt its I/O.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	err := func() error {
+		b, err := wire.Marshal("", 0, 0, hello, nil)
+		if err != nil {
+			return err
+		}
+		conn.SetWriteDeadline(time.Now().Add(t.hello))
+		if err := conn.WriteMessage(websocket.BinaryMessage, b); err != nil {
+			return err
+		}
+		conn.SetReadDeadline(time.Now().Add(t.hello))
+		_, b, err = conn.ReadMessage()
+		if err != nil {
+			return fmt.Errorf("no answer to hello: %w", err)
+		}
+		f, err := wire.DecodeFrame(b)
+		if err != nil {
+			return err
+		}
+		m, err := wire.Decode(f)
+		if err != nil {
+			return err
+		}
+		switch m := m.(type) {
+		case *wire.Welcome:
+			return nil
+		case *wire.Refused:
+			e := m.Error
+			conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(t.close))
+			return &e
+		default:
+			return fmt.Errorf("expected welcome, got %s", f.Type)
+		}
+	}()
+	if !stop() && ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		conn.Close()
+	}
+	return err
+}
+
+// Name is the name this client authenticated with.
+func (c *Client) Name() string { return c.name }
+
+// Incoming delivers every frame that is not a reply: requests and
+// notifications such as Peer. It is never closed; select on Done as well.
+func (c *Client) Incoming() <-chan Incoming { return c.incoming }
+
+// Done is closed when the connection ends, by Close or by a failure.
+func (c *Client) Done() <-chan struct{} { return c.tr.done() }
+
+// Err is nil while the connection runs, then an error wrapping ErrClosed
+// and, for a lost connection, its cause.
+func (c *Client) Err() error {
+	cause := c.tr.cause()
+	switch {
+	case cause == nil:
+		return nil
+	case errors.Is(cause, ErrClosed):
+		return cause
+	}
+	return fmt.Errorf("%w: %w", ErrClosed, cause)
+}
+
+// Close ends the connection with a close handshake and returns once both
+// goroutines have ended. Pending requests and streams fail with ErrClosed.
+func (c *Client) Close() error {
+	c.tr.shut(ErrClosed)
+	<-c.finished
+	return nil
+}
+
+// Send sends a notification: a message that expects no reply. data travels
+// beside it unchanged; Send copies it, so the caller may reuse it.
+func (c *Client) Send(ctx context.Context, to string, m wire.Message, data []byte) error {
+	if err := c.send(ctx, to, 0, 0, m, data); err != nil {
+		return fmt.Errorf("send %s to %s: %w", m.Type(), to, err)
+	}
+	return nil
+}
+
+// Reply answers req, a request received on Incoming.
+func (c *Client) Reply(ctx context.Context, req Incoming, m wire.Message, data []byte) error {
+	if req.ID == 0 || req.From == FromBroker {
+		return fmt.Errorf("reply %s to %s from %q: it is not a request", m.Type(), req.Type, req.From)
+	}
+	if err := c.send(ctx, req.From, 0, req.ID, m, data); err != nil {
+		return fmt.Errorf("reply %s to %s: %w", m.Type(), req.From, err)
+	}
+	return nil
+}
+
+// send validates, encodes and queues one frame, waiting while the queue is
+// full.
+func (c *Client) send(ctx context.Context, to string, id, reply uint64, m wire.Message, data []byte) error {
+	// A bad message is a bug here; catch it at the sender, where it reads
+	// best, rather than as a decode error on the far side.
+	if err := m.Validate(); err != nil {
+		return err
+	}
+	b, err := wire.Marshal(to, id, reply, m, data)
+	if err != nil {
+		return err
+	}
+	if err := c.tr.send(ctx, b); err != nil {
+		if errors.Is(err, errBoxClosed) {
+			return c.Err()
+		}
+		return err
+	}
+	return nil
+}
+
+// handle takes one frame from the reader: replies go to the request or
+// stream waiting for them, everything else to Incoming.
+func (c *Client) handle(b []byte) error {
+	// DecodeFrame then Decode, in fewer passes (see wire.DecodeMessage).
+	f, m, err, derr := wire.DecodeMessage(b)
+	if err != nil {
+		// The broker checked this header; if it fails now the link is broken.
+		return err
+	}
+	in := Incoming{Frame: f, Msg: m}
+	if f.Reply != 0 {
+		c.dispatch(in, derr)
+		return nil
+	}
+	if derr != nil {
+		// The sender is buggy, not the link: keep it, and tell a requester.
+		c.log.Warn().Err(derr).Str("from", f.From).Str("type", string(f.Type)).Msg("undecodable message dropped")
+		if f.ID != 0 {
+			fail := &wire.Fail{Error: wire.Error{Kind: wire.KindInvalid, Op: string(f.Type), Host: c.name, Msg: derr.Error()}}
+			if b, err := wire.Marshal(f.From, 0, f.ID, fail, nil); err == nil {
+				_ = c.tr.send(context.Background(), b) // returns when the link ends
+			}
+		}
+		return nil
+	}
+	select {
+	case c.incoming <- in:
+	case <-c.tr.done():
+	}
+	return nil
+}

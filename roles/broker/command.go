@@ -1,0 +1,30 @@
+package broker
+
+import (
+	"github.com/urfave/cli/v2"
+
+	"github.com/peerlink/peerlink/roles"
+)
+
+// Command is `peerlink broker`.
+func Command() *cli.Command {
+	return &cli.Command{
+		Name:  "broker",
+		Usage: "run a standalone broker (the hub embeds one unless given --broker-url)",
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "data", Usage: "folder for the broker's token", Required: true, EnvVars: []string{"PEERLINK_DATA"}},
+			&cli.StringFlag{Name: "listen", Value: ":61617", Usage: "address to listen on"},
+			&cli.StringFlag{Name: "token", Usage: "token peers must present (default: DATA/token, created if missing)", EnvVars: []string{"PEERLINK_TOKEN"}},
+		}, roles.TLSFlags("the broker")...),
+		Action: func(c *cli.Context) error {
+			log, err := roles.Logger(c)
+			if err != nil {
+				return err
+			}
+			ctx, stop := roles.SignalContext(c)
+			defer stop()
+			return Run(ctx, Options{DataDir: c.String("data"), Listen: c.String("listen"), Token: c.String("token"), Log: log,
+				TLSCert: c.String("tls-cert"), TLSKey: c.String("tls-key")})
+		},
+	}
+}

@@ -1,0 +1,130 @@
+package client
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/peerlink/peerlink/web/api"
+)
+
+// waitSynced follows a starting session until its initial synchronisation
+// ends, drawing a progress bar on a terminal and printing a plain line every
+// few seconds otherwise. It fails (exit 1) if the start fails or any file
+// could not be synchronised.
+func waitSynced(c *cli.Context, cl *api.Client, name string) error {
+	w := c.App.Writer
+	f, isFile := w.(*os.File)
+	tty := isFile && term.IsTerminal(int(f.Fd()))
+	var (
+		rate      rateMeter
+		lastPlain time.Time
+		lastPhase api.Phase
+	)
+	// Poll often at first, so that a start with nothing to do (a restart
+	// of a synchronised session) returns as soon as it is done, then at
+	// the pace of the progress bar.
+	start := time.Now()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		s, err := cl.Session(c.Context, name)
+		if err != nil {
+			return err
+		}
+		st := s.Status
+		now := time.Now()
+		bps := rate.update(now, st.Bytes.Done)
+		switch st.Phase {
+		case api.PhaseRunning:
+			if tty {
+				fmt.Fprint(w, "\r\033[K")
+			}
+			fmt.Fprintf(w, "session %s synchronised: %d files, %s in %s\n", name, st.Files.Done, size(st.Bytes.Done),
+				st.Synced.Sub(st.Started).Round(time.Millisecond))
+			if st.ErrorCount > 0 {
+				for _, e := range st.Errors {
+					fmt.Fprintf(c.App.ErrWriter, "  %s\n", e.Error())
+				}
+				return cli.Exit(fmt.Sprintf("session %s: %d files could not be synchronised (see above, and `peerlink session status %s`)", name, st.ErrorCount, name), 1)
+			}
+			return nil
+		case api.PhaseFailed, api.PhaseStopped:
+			if tty {
+				fmt.Fprint(w, "\r\033[K")
+			}
+			reason := st.Reason
+			if reason == "" {
+				reason = "stopped"
+			}
+			return cli.Exit(fmt.Sprintf("session %s failed: %s", name, reason), 1)
+		}
+		line := progressLine(st, bps)
+		switch {
+		case tty:
+			fmt.Fprintf(w, "\r\033[K%s", line)
+		case st.Phase != lastPhase || now.Sub(lastPlain) >= 5*time.Second:
+			fmt.Fprintln(w, line)
+			lastPlain = now
+		}
+		lastPhase = st.Phase
+		if now.Sub(start) > 5*time.Second {
+			tick.Reset(200 * time.Millisecond)
+		}
+		select {
+		case <-tick.C:
+		case <-c.Context.Done():
+			return c.Context.Err()
+		}
+	}
+}
+
+func progressLine(st api.SessionStatus, bps float64) string {
+	if st.Phase != api.PhaseSyncing {
+		var entries int64
+		for _, h := range st.Hosts {
+			entries += h.Files
+		}
+		if st.Reason != "" {
+			return fmt.Sprintf("%s: %s", st.Phase, st.Reason)
+		}
+		return fmt.Sprintf("%s: %d entries scanned", st.Phase, entries)
+	}
+	frac := 1.0
+	if st.Bytes.Total > 0 {
+		frac = float64(st.Bytes.Done) / float64(st.Bytes.Total)
+	} else if st.Files.Total > 0 {
+		frac = float64(st.Files.Done) / float64(st.Files.Total)
+	}
+	frac = min(max(frac, 0), 1)
+	const width = 30
+	bar := strings.Repeat("#", int(frac*width)) + strings.Repeat(".", width-int(frac*width))
+	eta := "-"
+	if bps > 0 && st.Bytes.Total > st.Bytes.Done {
+		eta = (time.Duration(float64(st.Bytes.Total-st.Bytes.Done)/bps) * time.Second).Round(time.Second).String()
+	}
+	return fmt.Sprintf("[%s] %3.0f%%  %d/%d files  %s/%s  %s/s  ETA %s", bar, frac*100, st.Files.Done, st.Files.Total,
+		size(st.Bytes.Done), size(st.Bytes.Total), size(int64(bps)), eta)
+}
+
+// rateMeter smooths the transfer rate over the last few seconds.
+type rateMeter struct {
+	t     time.Time
+	bytes int64
+	bps   float64
+}
+
+func (r *rateMeter) update(now time.Time, bytes int64) float64 {
+	if !r.t.IsZero() {
+		if dt := now.Sub(r.t).Seconds(); dt > 0 && bytes >= r.bytes {
+			inst := float64(bytes-r.bytes) / dt
+			r.bps = 0.7*r.bps + 0.3*inst
+		}
+	}
+	r.t, r.bytes = now, bytes
+	return r.bps
+}

@@ -1,0 +1,53 @@
+package hub
+
+import (
+	"github.com/urfave/cli/v2"
+
+	"github.com/peerlink/peerlink/roles"
+)
+
+// Command is `peerlink hub`.
+func Command(version string) *cli.Command {
+	return &cli.Command{
+		Name:  "hub",
+		Usage: "run the hub: sessions, conflict engine, console and REST API, embedded broker",
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "data", Usage: "folder for the hub's state (hub.db, token)", Required: true, EnvVars: []string{"PEERLINK_DATA"}},
+			&cli.StringFlag{Name: "listen", Value: ":8181", Usage: "address of the console and REST API"},
+			&cli.StringFlag{Name: "broker-listen", Value: ":61617", Usage: "address of the embedded broker"},
+			&cli.StringFlag{Name: "broker-url", Usage: "use this standalone broker instead of the embedded one (ws://host:61617 or wss://)"},
+			// No PEERLINK_CA here: the CLI on the hub's machine may use it.
+			&cli.StringFlag{Name: "ca", Usage: "the CA certificates (PEM) that signed a standalone broker's certificate, on top of the system's (for a self-signed deployment)"},
+			PasswordFlag(),
+		}, roles.TLSFlags("the console, the REST API and the embedded broker")...),
+		Action: func(c *cli.Context) error {
+			log, err := roles.Logger(c)
+			if err != nil {
+				return err
+			}
+			pw, err := PasswordFromFlag(c)
+			if err != nil {
+				return err
+			}
+			ctx, stop := roles.SignalContext(c)
+			defer stop()
+			return Run(ctx, Options{DataDir: c.String("data"), Listen: c.String("listen"),
+				BrokerListen: c.String("broker-listen"), BrokerURL: c.String("broker-url"), Version: version, Log: log,
+				AdminPassword: pw, TLSCert: c.String("tls-cert"), TLSKey: c.String("tls-key"), CAFile: c.String("ca")})
+		},
+	}
+}
+
+// PasswordFlag sets the console's admin password from a file.
+func PasswordFlag() cli.Flag {
+	return &cli.StringFlag{Name: "admin-password-file", Usage: "set the console's admin password to the first line of this file (8 characters or more); " +
+		"without it a password is generated and printed once at first start"}
+}
+
+// PasswordFromFlag reads --admin-password-file, if given.
+func PasswordFromFlag(c *cli.Context) (string, error) {
+	if f := c.String("admin-password-file"); f != "" {
+		return ReadPasswordFile(f)
+	}
+	return "", nil
+}

@@ -1,0 +1,158 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/peerlink/peerlink/roles/broker"
+	"github.com/peerlink/peerlink/web/api"
+	"github.com/peerlink/peerlink/wire"
+)
+
+// The grace period's bookkeeping, without a broker: every host is
+// disconnected, so releases only change the table and the event log (the
+// end-to-end tests in e2e/live_fault_test.go cover the targets' files).
+
+func graceRun(t *testing.T, grace time.Duration) *run {
+	t.Helper()
+	h, err := Open(Config{DataDir: t.TempDir(), Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.db.Close() })
+	for _, n := range []string{"site-a", "site-b", "site-c"} {
+		h.agents[n] = &api.Agent{Name: n}
+	}
+	g := api.Duration(grace)
+	cfg := api.SessionConfig{Name: "s", LockGrace: &g,
+		Hosts: []api.HostRoot{{Host: "site-a", Root: "/a"}, {Host: "site-b", Root: "/b"}, {Host: "site-c", Root: "/c"}}}
+	on := true
+	cfg.TargetProtection = &on
+	if err := h.db.PutSession(toStore(cfg)); err != nil {
+		t.Fatal(err)
+	}
+	r := newRun(h, cfg, func() {})
+	r.base = context.Background()
+	t.Cleanup(r.events.close)
+	return r
+}
+
+func (r *run) addLock(path, source string, targets ...string) {
+	r.locks[path] = &heldLock{path: path, source: source, since: time.Now(), targets: targets,
+		writers: map[string]bool{}, closed: map[string]*wire.Entry{}}
+}
+
+func releases(t *testing.T, r *run) []string {
+	t.Helper()
+	r.events.flush()
+	evs, err := r.h.db.Events(r.cfg.Name, 100, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range evs {
+		if e.Kind == "release" {
+			out = append(out, e.Path+": "+e.Msg)
+		}
+	}
+	return out
+}
+
+func TestHoldLocksWithoutGraceReleasesAtOnce(t *testing.T) {
+	r := graceRun(t, 0)
+	r.addLock("doc.txt", "site-a", "site-b", "site-c")
+	r.holdLocks()
+	if len(r.locks) != 0 || len(r.lockList()) != 0 {
+		t.Fatalf("lock table %v, view %v: want both empty", r.locks, r.lockList())
+	}
+	if got := releases(t, r); len(got) != 1 || got[0] != "doc.txt: source site-a disconnected; no grace period" {
+		t.Errorf("release events %q, want one naming site-a", got)
+	}
+}
+
+func TestHeldLocksExpireAfterTheGrace(t *testing.T) {
+	const grace = 100 * time.Millisecond
+	r := graceRun(t, grace)
+	r.addLock("doc.txt", "site-a", "site-b", "site-c")
+	held := time.Now()
+	r.holdLocks()
+	view := r.lockList()
+	if len(view) != 1 || !view[0].Orphaned || view[0].Until.Before(held.Add(grace)) {
+		t.Fatalf("view %+v: want the lock orphaned, held until the grace period ends", view)
+	}
+	if st := r.status(); st.Locks != 1 {
+		t.Errorf("status counts %d locks, want the held one", st.Locks)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cause := &wire.Error{Kind: wire.KindUnreachable, Host: "site-a", Msg: "disconnected"}
+	done := make(chan error, 1)
+	go func() { done <- r.waitBack(ctx, cause) }()
+
+	deadline := time.Now().Add(10 * time.Second)
+	for len(releases(t, r)) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the held lock was not released after its grace period")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if time.Since(held) < grace {
+		t.Errorf("released after %s, before the grace period of %s ended", time.Since(held), grace)
+	}
+	if got := releases(t, r); len(got) != 1 || got[0] != "doc.txt: source site-a disconnected; grace period 100ms over" {
+		t.Errorf("release events %q", got)
+	}
+	if st := r.status(); !strings.Contains(st.Reason, "waiting for site-a, site-b, site-c, (the broker) to reconnect") {
+		t.Errorf("status reason %q, want it to name whom it waits for", st.Reason)
+	}
+
+	// Every host back: the wait ends.
+	r.h.mu.Lock()
+	r.h.conn = &broker.Client{}
+	for _, a := range r.h.agents {
+		a.Connected = true
+	}
+	r.h.notifyLocked()
+	r.h.mu.Unlock()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("waitBack: %v, want nil once every host is back", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("waitBack did not return once every host was back")
+	}
+}
+
+func TestHeldLocksDroppedWhenTheHostsAttach(t *testing.T) {
+	r := graceRun(t, time.Hour)
+	r.addLock("a.txt", "site-a", "site-b", "site-c")
+	r.addLock("b.txt", "site-b", "site-a") // a target went away: held too
+	r.holdLocks()
+	if view := r.lockList(); len(view) != 2 || view[0].Until.IsZero() || view[1].Until.IsZero() {
+		t.Fatalf("view %+v: want both held", view)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.waitBack(ctx, errors.New("site-c: disconnected")) }()
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("waitBack after a stop: %v, want context.Canceled", err)
+	}
+	if len(r.locks) != 2 {
+		t.Fatalf("a stop of the wait released %d locks: that is the supervisor's to do", 2-len(r.locks))
+	}
+	r.dropHeld()
+	if len(r.locks) != 0 || len(r.lockList()) != 0 {
+		t.Errorf("after dropHeld: table %v, view %v; want empty", r.locks, r.lockList())
+	}
+	if got := releases(t, r); len(got) != 2 {
+		t.Errorf("release events %q, want one per lock", got)
+	}
+}

@@ -1,0 +1,360 @@
+package hub
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/peerlink/peerlink/roles/broker"
+	"github.com/peerlink/peerlink/store"
+	"github.com/peerlink/peerlink/web/api"
+	"github.com/peerlink/peerlink/wire"
+)
+
+// The API's error kinds, under the names the hub's code uses.
+var (
+	ErrNotFound = api.ErrNotFound
+	ErrExists   = api.ErrExists
+	ErrInvalid  = api.ErrInvalid
+	ErrBusy     = api.ErrBusy
+)
+
+// Config is what a hub is started with.
+type Config struct {
+	DataDir   string
+	BrokerURL string      // the broker to connect to (the embedded one or another)
+	BrokerTLS *tls.Config // for a wss:// BrokerURL; nil: the system's roots
+	Token     string
+	Version   string
+	Log       zerolog.Logger
+	// HostWait is how long a session start waits for its hosts to connect
+	// before it fails; zero means 15 s.
+	HostWait time.Duration
+}
+
+// Hub is the coordinator.
+type Hub struct {
+	cfg Config
+	log zerolog.Logger
+	db  *store.Hub
+
+	mu     sync.Mutex
+	conn   *broker.Client // nil while the broker is unreachable
+	agents map[string]*api.Agent
+	runs   map[string]*run
+	// resolving serialises conflict resolutions per session.
+	resolving map[string]*sync.Mutex
+	// changed is closed and replaced whenever agents connect or disconnect,
+	// so waiters can block on it instead of polling.
+	changed chan struct{}
+
+	runCtx context.Context
+	runWG  sync.WaitGroup
+
+	notices notifier // change notices for the console's live feed
+	owners  owners   // who owns the copies of listed conflicts
+}
+
+// Open opens the hub's state under cfg.DataDir.
+func Open(cfg Config) (*Hub, error) {
+	if cfg.HostWait == 0 {
+		cfg.HostWait = 15 * time.Second
+	}
+	db, err := store.OpenHub(filepath.Join(cfg.DataDir, "hub.db"))
+	if err != nil {
+		return nil, err
+	}
+	h := &Hub{cfg: cfg, log: cfg.Log.With().Str("role", "hub").Logger(), db: db,
+		agents: map[string]*api.Agent{}, runs: map[string]*run{}, changed: make(chan struct{})}
+	seen, err := db.AgentsSeen()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	for _, a := range seen {
+		h.agents[a.Name] = &api.Agent{Name: a.Name, Version: a.Version, Addr: a.Addr, LastSeen: a.LastSeen}
+	}
+	return h, nil
+}
+
+// Run connects to the broker and serves until ctx ends, then stops every
+// session run and closes the state. Sessions that were running when the hub
+// last stopped are started again.
+func (h *Hub) Run(ctx context.Context) error {
+	defer h.db.Close()
+	h.mu.Lock()
+	h.runCtx = ctx
+	h.mu.Unlock()
+	h.resume()
+	defer h.runWG.Wait()
+
+	hello := wire.Hello{Role: wire.RoleHub, Name: wire.HubName, Protocol: wire.ProtocolVersion, Version: h.cfg.Version, Token: h.cfg.Token}
+	for attempt := 0; ; attempt++ {
+		c, err := broker.DialTLS(ctx, h.cfg.BrokerURL, hello, h.cfg.BrokerTLS, h.log)
+		if err == nil {
+			attempt = 0
+			h.log.Info().Str("broker", h.cfg.BrokerURL).Msg("connected to broker")
+			h.setConn(c)
+			err = h.serve(ctx, c)
+			h.setConn(nil)
+			c.Close()
+			if ctx.Err() != nil {
+				return nil
+			}
+			h.log.Warn().Err(err).Msg("lost the broker; reconnecting")
+			continue
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		var we *wire.Error
+		if errors.As(err, &we) && (we.Kind == wire.KindPermission || we.Kind == wire.KindInvalid) {
+			return fmt.Errorf("hub: %w", err)
+		}
+		wait := broker.Backoff(attempt)
+		h.log.Warn().Err(err).Dur("retry_in", wait).Msg("cannot reach the broker")
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+func (h *Hub) setConn(c *broker.Client) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.conn = c
+	if c == nil {
+		now := time.Now()
+		for _, a := range h.agents {
+			if a.Connected {
+				a.Connected, a.LastSeen = false, now
+			}
+		}
+		h.notifyLocked()
+		h.notify(api.NoticeAgents, "")
+		h.notify(api.NoticeSessions, "")
+	}
+}
+
+func (h *Hub) notifyLocked() {
+	close(h.changed)
+	h.changed = make(chan struct{})
+}
+
+// serve handles frames that are not replies: agents coming and going, and
+// progress reports.
+func (h *Hub) serve(ctx context.Context, c *broker.Client) error {
+	for {
+		var in broker.Incoming
+		select {
+		case in = <-c.Incoming():
+		case <-c.Done():
+			return c.Err()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		switch m := in.Msg.(type) {
+		case *wire.Peer:
+			// Only the broker knows who is connected; an agent claiming
+			// otherwise is ignored.
+			if in.From != broker.FromBroker {
+				h.log.Warn().Str("from", in.From).Msg("peer notice not from the broker ignored")
+				continue
+			}
+			h.peer(m)
+		case *wire.Opened, *wire.Closed, *wire.Changes:
+			h.live(ctx, c, in)
+		case *wire.Warning:
+			h.warning(in.From, m)
+		case *wire.Progress:
+			if r := h.run(m.Session); r != nil {
+				r.progress(in.From, m.Bytes)
+			}
+		default:
+			h.log.Warn().Str("type", string(in.Type)).Str("from", in.From).Msg("unexpected message ignored")
+		}
+	}
+}
+
+func (h *Hub) peer(m *wire.Peer) {
+	h.mu.Lock()
+	a := h.agents[m.Name]
+	if a == nil {
+		a = &api.Agent{Name: m.Name}
+		h.agents[m.Name] = a
+	}
+	a.Connected = m.Up
+	a.LastSeen = time.Unix(0, m.Since)
+	if m.Up {
+		a.Version, a.Addr = m.Version, m.Addr
+	}
+	rec := store.AgentSeen{Name: a.Name, Version: a.Version, Addr: a.Addr, LastSeen: a.LastSeen}
+	runs := make([]*run, 0, len(h.runs))
+	for _, r := range h.runs {
+		runs = append(runs, r)
+	}
+	h.notifyLocked()
+	h.mu.Unlock()
+	h.notify(api.NoticeAgents, "")
+	h.notifyHost(m.Name)
+
+	h.log.Info().Str("agent", m.Name).Bool("connected", m.Up).Str("addr", m.Addr).Msg("agent")
+	if err := h.db.PutAgentSeen(rec); err != nil {
+		h.log.Error().Err(err).Msg("record agent")
+	}
+	for _, r := range runs {
+		r.hostChanged(m.Name, m.Up)
+	}
+}
+
+// live hands a live message to its session's loop. A session that is not
+// running refuses a lock request; its changes are picked up by the next
+// start's scan.
+func (h *Hub) live(ctx context.Context, c *broker.Client, in broker.Incoming) {
+	var session string
+	switch m := in.Msg.(type) {
+	case *wire.Opened:
+		session = m.Session
+	case *wire.Closed:
+		session = m.Session
+	case *wire.Changes:
+		session = m.Session
+	}
+	r := h.run(session)
+	if r == nil {
+		if in.ID != 0 {
+			f := &wire.Fail{Error: wire.Error{Kind: wire.KindInvalid, Op: string(in.Type),
+				Msg: fmt.Sprintf("session %s is not running on the hub", session)}}
+			if err := c.Reply(ctx, in, f, nil); err != nil {
+				h.log.Debug().Err(err).Msg("live reply")
+			}
+		}
+		return
+	}
+	if !r.isHost(in.From) {
+		// Refused before it can take room in the queue or be answered.
+		r.log.Warn().Str("from", in.From).Str("type", string(in.Type)).Msg("live message from a host outside the session refused")
+		r.refuse(ctx, c, in, &wire.Error{Kind: wire.KindPermission, Msg: fmt.Sprintf("%s is not a host of session %s", in.From, session)})
+		return
+	}
+	in, ok := r.inScope(ctx, c, in)
+	if !ok {
+		return // about paths outside the session only: refused and logged
+	}
+	if r.phase() != api.PhaseRunning {
+		// Queued for when the start-up ends, unless that would hold up
+		// every other session: the next start's scan sees it anyway.
+		//
+		// A write-open is answered now rather than when the live loop
+		// serves it: an agent reports the files open for writing when it
+		// is attached, at the start of every start-up, and must not sit
+		// on the request meanwhile, its watcher's events backing up. Its
+		// copy in the queue is no request any more, so the live loop does
+		// not answer it twice.
+		q := in
+		if _, ok := in.Msg.(*wire.Opened); ok {
+			q.ID = 0
+		}
+		select {
+		case r.liveIn <- q:
+			if q.ID != in.ID {
+				if err := c.Reply(ctx, in, &wire.OK{}, nil); err != nil {
+					h.log.Debug().Err(err).Msg("live reply")
+				}
+			}
+		default:
+			h.log.Warn().Str("session", session).Str("from", in.From).Msg("live message dropped during start-up: queue full")
+			if q.ID != in.ID {
+				f := &wire.Fail{Error: wire.Error{Kind: wire.KindTransient, Op: string(in.Type),
+					Msg: fmt.Sprintf("session %s is starting and its queue is full: the file is checked by the next start", session)}}
+				if err := c.Reply(ctx, in, f, nil); err != nil {
+					h.log.Debug().Err(err).Msg("live reply")
+				}
+			}
+		}
+		return
+	}
+	r.mu.Lock()
+	gone := r.liveGone
+	r.mu.Unlock()
+	select {
+	case r.liveIn <- in:
+	case <-ctx.Done():
+	case <-gone:
+		// The attempt ended (a host left) while the queue was full: the
+		// next start-up's scan sees what this said.
+		r.log.Warn().Str("from", in.From).Str("type", string(in.Type)).Msg("live message dropped: the session is starting over")
+		r.refuse(ctx, c, in, &wire.Error{Kind: wire.KindTransient, Msg: fmt.Sprintf("session %s is starting over: the file is checked by the next start", session)})
+	}
+}
+
+// Status is the hub's overview.
+func (h *Hub) Status() api.Status {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st := api.Status{Version: h.cfg.Version, Protocol: wire.ProtocolVersion, Agents: make([]api.Agent, 0, len(h.agents))}
+	for _, a := range h.agents {
+		st.Agents = append(st.Agents, *a)
+	}
+	sort.Slice(st.Agents, func(i, j int) bool { return st.Agents[i].Name < st.Agents[j].Name })
+	return st
+}
+
+func (h *Hub) connected(host string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	a := h.agents[host]
+	return a != nil && a.Connected
+}
+
+func (h *Hub) client() *broker.Client {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.conn
+}
+
+// waitHosts waits until every host is connected, or d passes.
+func (h *Hub) waitHosts(ctx context.Context, hosts []string, d time.Duration) error {
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for {
+		missing, changed := h.missing(hosts)
+		if len(missing) == 0 {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			return &wire.Error{Kind: wire.KindUnreachable, Host: missing[0],
+				Msg: fmt.Sprintf("not connected: start `peerlink agent --name %s --broker URL --token TOKEN` on that host (waited %s)", missing[0], d)}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// missing returns the hosts that are not connected, with "(the broker)"
+// when the hub itself is not, and a channel closed at the next change.
+func (h *Hub) missing(hosts []string) ([]string, <-chan struct{}) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var missing []string
+	for _, host := range hosts {
+		if a := h.agents[host]; a == nil || !a.Connected {
+			missing = append(missing, host)
+		}
+	}
+	if h.conn == nil {
+		missing = append(missing, "(the broker)")
+	}
+	return missing, h.changed
+}

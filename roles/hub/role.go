@@ -1,0 +1,118 @@
+package hub
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/peerlink/peerlink/roles"
+	"github.com/peerlink/peerlink/roles/broker"
+	"github.com/peerlink/peerlink/web"
+	"github.com/peerlink/peerlink/web/certs"
+)
+
+// Options are the hub role's settings, from its command line.
+type Options struct {
+	DataDir      string
+	Listen       string // console and REST API
+	BrokerListen string // embedded broker; ignored with BrokerURL
+	BrokerURL    string // an external broker instead of the embedded one
+	// TLSCert and TLSKey, both or neither, make the console and API serve
+	// HTTPS and the embedded broker wss://, with the same certificate.
+	TLSCert, TLSKey string
+	// CAFile adds CAs to the system's roots for a wss:// BrokerURL.
+	CAFile  string
+	Version string
+	Log     zerolog.Logger
+	// AdminPassword, if set, becomes the console's password (replacing the
+	// stored one). Without it, and with none stored, one is generated and
+	// printed once to Stderr.
+	AdminPassword string
+	Stderr        io.Writer // nil means os.Stderr
+	// Ready, if set, is called once the listeners are open.
+	Ready func(apiAddr, brokerURL, token string)
+}
+
+// Run runs a hub, with its embedded broker unless told to use another,
+// and the console and REST API, until ctx ends.
+func Run(ctx context.Context, o Options) error {
+	if err := roles.DataDir(o.DataDir); err != nil {
+		return err
+	}
+	token, created, err := roles.LoadOrCreateToken(o.DataDir)
+	if err != nil {
+		return err
+	}
+	if created {
+		o.Log.Info().Str("file", roles.TokenFile(o.DataDir)).Msg("created the hub token: agents and the CLI need it (--token or PEERLINK_TOKEN)")
+	}
+	var serverTLS, brokerTLS *tls.Config
+	if o.TLSCert != "" || o.TLSKey != "" {
+		if serverTLS, err = certs.Server(o.TLSCert, o.TLSKey); err != nil {
+			return err
+		}
+	}
+	switch {
+	case o.BrokerURL != "":
+		if brokerTLS, err = certs.Client(o.CAFile); err != nil {
+			return err
+		}
+	case o.CAFile != "":
+		return errors.New("--ca is for a standalone broker's certificate (--broker-url wss://...); the hub trusts its embedded broker by its own certificate")
+	}
+	apiLn, err := roles.Listen("console and API --listen", o.Listen, serverTLS)
+	if err != nil {
+		return err
+	}
+	defer apiLn.Close()
+
+	brokerURL := o.BrokerURL
+	var bLn net.Listener
+	if brokerURL == "" {
+		bLn, err = roles.Listen("embedded broker --broker-listen", o.BrokerListen, serverTLS)
+		if err != nil {
+			return err
+		}
+		defer bLn.Close()
+		brokerURL = roles.Scheme("ws", serverTLS) + roles.Dialable(bLn.Addr()) + "/ws"
+		if serverTLS != nil {
+			// The hub reaches its embedded broker over loopback, by an
+			// address its certificate does not name (the certificate names
+			// the hub as agents dial it): trust exactly that certificate.
+			if brokerTLS, err = certs.Pinned(serverTLS); err != nil {
+				return err
+			}
+		}
+	}
+
+	h, err := Open(Config{DataDir: o.DataDir, BrokerURL: brokerURL, BrokerTLS: brokerTLS, Token: token, Version: o.Version, Log: o.Log})
+	if err != nil {
+		return err
+	}
+	if err := adminPassword(h, o); err != nil {
+		h.Close()
+		return err
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	if bLn != nil {
+		srv := broker.NewServer(token, o.Log.With().Str("role", "broker").Logger())
+		g.Go(func() error { return srv.Serve(ctx, bLn) })
+		o.Log.Info().Str("listen", bLn.Addr().String()).Str("url", brokerURL).Msg("embedded broker listening")
+	}
+	g.Go(func() error { return h.Run(ctx) })
+	srv := web.New(h, web.Config{Token: token, Log: o.Log})
+	g.Go(func() error {
+		defer srv.Close() // the live feeds, which Shutdown leaves open
+		return roles.ServeHTTP(ctx, apiLn, srv)
+	})
+	o.Log.Info().Str("url", roles.Scheme("http", serverTLS)+roles.Dialable(apiLn.Addr())).Msg("console and REST API listening")
+	if o.Ready != nil {
+		o.Ready(roles.Dialable(apiLn.Addr()), brokerURL, token)
+	}
+	return g.Wait()
+}

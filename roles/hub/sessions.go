@@ -1,0 +1,334 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/peerlink/peerlink/conflict"
+	"github.com/peerlink/peerlink/store"
+	"github.com/peerlink/peerlink/sync/filter"
+	"github.com/peerlink/peerlink/web/api"
+	"github.com/peerlink/peerlink/wire"
+)
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}
+
+// validate checks a session definition against itself, the agents the hub
+// knows and the other sessions.
+func (h *Hub) validate(cfg *api.SessionConfig, others []store.Session) error {
+	if err := wire.CheckName("session", cfg.Name); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if len(cfg.Hosts) < 2 {
+		return invalid("session %s: name at least two hosts (--host NAME=ROOT)", cfg.Name)
+	}
+	seen := map[string]bool{}
+	for i, hr := range cfg.Hosts {
+		if err := wire.CheckName("host", hr.Host); err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+		if seen[hr.Host] {
+			return invalid("session %s: host %s is named twice", cfg.Name, hr.Host)
+		}
+		seen[hr.Host] = true
+		if !strings.HasPrefix(hr.Root, "/") && !(len(hr.Root) > 2 && hr.Root[1] == ':') {
+			return invalid("session %s: root %q of %s is not an absolute path", cfg.Name, hr.Root, hr.Host)
+		}
+		cfg.Hosts[i].Root = cleanRoot(hr.Root)
+		h.mu.Lock()
+		_, known := h.agents[hr.Host]
+		h.mu.Unlock()
+		if !known {
+			return invalid("host %s is unknown: no agent named %s has ever connected to this hub; start `peerlink agent --name %s` on it first", hr.Host, hr.Host, hr.Host)
+		}
+	}
+	if _, err := filter.New(cfg.Exclude); err != nil {
+		return fmt.Errorf("%w: session %s: %v", ErrInvalid, cfg.Name, err)
+	}
+	switch cfg.Options.Resolver {
+	case "":
+		cfg.Options.Resolver = conflict.LastModified
+	case conflict.LastModified, conflict.Manual:
+	default:
+		return invalid("resolver %q: use last-modified or manual", cfg.Options.Resolver)
+	}
+	if cfg.TargetProtection == nil {
+		on := true
+		cfg.TargetProtection = &on
+	}
+	switch {
+	case cfg.ProtectDays < 0:
+		return invalid("--protect-days %d: give a number of days, 1 or more", cfg.ProtectDays)
+	case cfg.ProtectDays == 0:
+		cfg.ProtectDays = api.DefaultProtectDays
+	}
+	switch {
+	case cfg.LockGrace == nil:
+		g := api.Duration(api.DefaultLockGrace)
+		cfg.LockGrace = &g
+	case *cfg.LockGrace < 0:
+		return invalid("--lock-grace %s: give a duration of 0s or more", cfg.LockGrace)
+	}
+	if m := cfg.Options.DeleteMaster; m != "" && !seen[m] {
+		return invalid("--delete-master %s is not a host of session %s", m, cfg.Name)
+	}
+	for _, o := range others {
+		if o.Name == cfg.Name {
+			continue
+		}
+		for _, a := range o.Hosts {
+			for _, b := range cfg.Hosts {
+				if a.Host == b.Host && rootsOverlap(a.Root, b.Root) {
+					return invalid("root %s on %s overlaps root %s of session %s: a folder can belong to one session only", b.Root, b.Host, a.Root, o.Name)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func cleanRoot(r string) string {
+	if strings.HasPrefix(r, "/") {
+		return path.Clean(r)
+	}
+	return r
+}
+
+func rootsOverlap(a, b string) bool {
+	within := func(x, y string) bool { return x == y || strings.HasPrefix(x, strings.TrimSuffix(y, "/")+"/") }
+	return within(a, b) || within(b, a)
+}
+
+func toStore(cfg api.SessionConfig) store.Session {
+	s := store.Session{Name: cfg.Name, Exclude: cfg.Exclude, Options: cfg.Options,
+		TargetProtection: *cfg.TargetProtection, ProtectDays: cfg.ProtectDays}
+	if cfg.LockGrace != nil {
+		g := time.Duration(*cfg.LockGrace)
+		s.LockGrace = &g
+	}
+	for _, hr := range cfg.Hosts {
+		s.Hosts = append(s.Hosts, store.HostRoot{Host: hr.Host, Root: hr.Root})
+	}
+	return s
+}
+
+func fromStore(s store.Session) api.SessionConfig {
+	cfg := api.SessionConfig{Name: s.Name, Exclude: s.Exclude, Options: s.Options,
+		TargetProtection: &s.TargetProtection, ProtectDays: s.ProtectDays}
+	g := api.Duration(api.DefaultLockGrace)
+	if s.LockGrace != nil {
+		g = api.Duration(*s.LockGrace)
+	}
+	cfg.LockGrace = &g
+	for _, hr := range s.Hosts {
+		cfg.Hosts = append(cfg.Hosts, api.HostRoot{Host: hr.Host, Root: hr.Root})
+	}
+	return cfg
+}
+
+// CreateSession defines a new, stopped session; user is who asked, for the
+// session's event log.
+func (h *Hub) CreateSession(cfg api.SessionConfig, user string) (api.Session, error) {
+	all, err := h.db.Sessions()
+	if err != nil {
+		return api.Session{}, err
+	}
+	for _, o := range all {
+		if o.Name == cfg.Name {
+			return api.Session{}, fmt.Errorf("%w: session %s already exists", ErrExists, cfg.Name)
+		}
+	}
+	if err := h.validate(&cfg, all); err != nil {
+		return api.Session{}, err
+	}
+	if err := h.db.PutSession(toStore(cfg)); err != nil {
+		return api.Session{}, err
+	}
+	h.log.Info().Str("session", cfg.Name).Msg("session created")
+	h.audit(cfg.Name, "created", user, "hosts "+hostList(cfg))
+	h.notify(api.NoticeSessions, cfg.Name)
+	return h.Session(cfg.Name)
+}
+
+// UpdateSession replaces the definition of a stopped session. Its index and
+// File Conflict List are kept: the next start judges the trees against them
+// with the new options.
+func (h *Hub) UpdateSession(cfg api.SessionConfig, user string) (api.Session, error) {
+	if _, err := h.config(cfg.Name); err != nil {
+		return api.Session{}, err
+	}
+	if h.run(cfg.Name) != nil {
+		return api.Session{}, fmt.Errorf("%w: session %s is running: stop it before changing it (peerlink session stop %s)", ErrBusy, cfg.Name, cfg.Name)
+	}
+	all, err := h.db.Sessions()
+	if err != nil {
+		return api.Session{}, err
+	}
+	if err := h.validate(&cfg, all); err != nil {
+		return api.Session{}, err
+	}
+	if err := h.db.PutSession(toStore(cfg)); err != nil {
+		return api.Session{}, err
+	}
+	h.log.Info().Str("session", cfg.Name).Msg("session changed")
+	h.audit(cfg.Name, "changed", user, "hosts "+hostList(cfg))
+	h.notify(api.NoticeSessions, cfg.Name)
+	return h.Session(cfg.Name)
+}
+
+// DeleteSession removes a stopped session and its index.
+func (h *Hub) DeleteSession(name string) error {
+	if _, err := h.config(name); err != nil {
+		return err
+	}
+	if r := h.run(name); r != nil {
+		return fmt.Errorf("%w: session %s is running: stop it first", ErrBusy, name)
+	}
+	defer h.notify(api.NoticeSessions, name)
+	return h.db.DeleteSession(name)
+}
+
+func (h *Hub) config(name string) (api.SessionConfig, error) {
+	s, err := h.db.Session(name)
+	if errors.Is(err, store.ErrNotFound) {
+		return api.SessionConfig{}, fmt.Errorf("%w: no session named %s (see `peerlink session list`)", ErrNotFound, name)
+	}
+	if err != nil {
+		return api.SessionConfig{}, err
+	}
+	return fromStore(s), nil
+}
+
+// Session returns a session's configuration and live status.
+func (h *Hub) Session(name string) (api.Session, error) {
+	cfg, err := h.config(name)
+	if err != nil {
+		return api.Session{}, err
+	}
+	return h.view(cfg), nil
+}
+
+// Sessions lists every session, by name.
+func (h *Hub) Sessions() ([]api.Session, error) {
+	all, err := h.db.Sessions()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.Session, 0, len(all))
+	for _, s := range all {
+		out = append(out, h.view(fromStore(s)))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+func (h *Hub) view(cfg api.SessionConfig) api.Session {
+	if r := h.run(cfg.Name); r != nil {
+		return api.Session{SessionConfig: cfg, Status: r.status()}
+	}
+	st := api.SessionStatus{Phase: api.PhaseStopped}
+	if state, err := h.db.SessionState(cfg.Name); err == nil {
+		switch {
+		case state.Phase == string(api.PhaseFailed):
+			st.Phase, st.Reason = api.PhaseFailed, state.Error
+		case state.Desired == store.DesiredRunning:
+			// The hub has just started and not yet resumed it: it is not
+			// stopped, whatever the moment's lack of a run says.
+			st.Phase, st.Reason = api.PhaseAttaching, "starting again after the hub's restart"
+		}
+	}
+	for _, hr := range cfg.Hosts {
+		st.Hosts = append(st.Hosts, api.HostStatus{Host: hr.Host, Root: hr.Root, Connected: h.connected(hr.Host), State: "stopped"})
+	}
+	return api.Session{SessionConfig: cfg, Status: st}
+}
+
+func (h *Hub) run(name string) *run {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.runs[name]
+}
+
+// Start starts a session: attach, scan, merge, transfer, then run.
+func (h *Hub) Start(name, user string) (api.Session, error) {
+	cfg, err := h.config(name)
+	if err != nil {
+		return api.Session{}, err
+	}
+	if err := h.db.PutSessionState(name, store.SessionState{Desired: store.DesiredRunning, Phase: string(api.PhaseAttaching), Started: time.Now()}); err != nil {
+		return api.Session{}, err
+	}
+	if err := h.startRun(cfg); err != nil {
+		return api.Session{}, err
+	}
+	h.audit(name, "start", user, "")
+	h.notify(api.NoticeSessions, name)
+	return h.Session(name)
+}
+
+func (h *Hub) startRun(cfg api.SessionConfig) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.runs[cfg.Name] != nil {
+		return fmt.Errorf("%w: session %s is already started (stop it first)", ErrBusy, cfg.Name)
+	}
+	if h.runCtx == nil || h.runCtx.Err() != nil {
+		return fmt.Errorf("%w: the hub is shutting down", ErrBusy)
+	}
+	ctx, cancel := context.WithCancel(h.runCtx)
+	r := newRun(h, cfg, cancel)
+	r.base = ctx
+	h.runs[cfg.Name] = r
+	h.runWG.Add(1)
+	go func() {
+		defer h.runWG.Done()
+		r.supervise(ctx)
+	}()
+	return nil
+}
+
+// Stop stops a session and waits for its run to end.
+func (h *Hub) Stop(name, user string) (api.Session, error) {
+	if _, err := h.config(name); err != nil {
+		return api.Session{}, err
+	}
+	if err := h.db.PutSessionState(name, store.SessionState{Desired: store.DesiredStopped, Phase: string(api.PhaseStopped), Finished: time.Now()}); err != nil {
+		return api.Session{}, err
+	}
+	h.mu.Lock()
+	r := h.runs[name]
+	h.mu.Unlock()
+	if r != nil {
+		r.cancel()
+		<-r.done
+	}
+	h.audit(name, "stop", user, "")
+	h.notify(api.NoticeSessions, name)
+	return h.Session(name)
+}
+
+// resume starts again the sessions that were running when the hub stopped.
+func (h *Hub) resume() {
+	all, err := h.db.Sessions()
+	if err != nil {
+		h.log.Error().Err(err).Msg("list sessions")
+		return
+	}
+	for _, s := range all {
+		st, err := h.db.SessionState(s.Name)
+		if err != nil || st.Desired != store.DesiredRunning {
+			continue
+		}
+		h.log.Info().Str("session", s.Name).Msg("resuming session")
+		if err := h.startRun(fromStore(s)); err != nil {
+			h.log.Error().Err(err).Str("session", s.Name).Msg("resume")
+		}
+	}
+}
