@@ -1,0 +1,59 @@
+package lock
+
+import (
+	"fmt"
+
+	"github.com/peerlink/peerlink/store"
+	"github.com/peerlink/peerlink/wire"
+)
+
+// Unlock releases the lock of path: the journaled mode and flags go back
+// onto the journaled inode (device, inode number and generation) if it is
+// still at path, else nothing is restored; the Locker's lock files are
+// removed; then the record is deleted. If a step fails the record stays
+// for a later Unlock or Reconcile, and the error says why. A path that is
+// not locked is not an error.
+func (l *Locker) Unlock(path string) error {
+	defer l.begin(path)()
+	rec, ok := l.record(path)
+	if !ok {
+		return nil
+	}
+	return l.release(path, rec)
+}
+
+func (l *Locker) release(path string, rec store.LockRecord) error {
+	f, err := l.open(path)
+	switch {
+	case err == nil:
+		defer f.Close()
+		id, err := identify(f)
+		if err != nil {
+			return l.failed("unlock", path, err)
+		}
+		same, unsure := match(rec, id)
+		if unsure {
+			return &wire.Error{Kind: wire.KindTransient, Op: "unlock", Path: path, Msg: "cannot tell whether the file is the one locked: its inode generation cannot be read"}
+		}
+		if same {
+			if err := l.restore(f, &id, rec); err != nil {
+				return l.failed("unlock", path, err)
+			}
+		}
+	case gone(err):
+		// Removed, or something other than a regular file now: the
+		// locked file is not there to restore.
+	default:
+		return l.failed("unlock", path, err)
+	}
+	l.step("restored")
+	if err := l.removeLockFiles(rec); err != nil {
+		return err
+	}
+	l.step("lockfiles")
+	if err := l.j.DeleteLocks(l.session, path); err != nil {
+		return fmt.Errorf("unlock %s: journal: %w", path, err)
+	}
+	l.dropHeld(path)
+	return nil
+}
