@@ -320,3 +320,22 @@ func (w *Watcher) retryLease(rel string, r *retry) {
 		w.rearm[rel] = &retry{at: time.Now().Add(staleAfter), stale: true}
 	}
 }
+
+// Lease re-arming; variables so that tests can shorten them.
+var (
+	// rearmRetry: a lease refused right after a Closed is tried again this
+	// much later, since the closing writer may not have let go of the
+	// file yet when its close event is read.
+	rearmRetry = 10 * time.Millisecond
+	// staleAfter: a broken lease whose writer never closed (a truncate by
+	// path breaks a lease with no open at all) is tried again this often;
+	// once it can be re-armed, nobody has the file open for writing and a
+	// Closed is reported.
+	staleAfter = 5 * time.Second
+)
+
+// retry is a pending lease re-arm.
+type retry struct {
+	at    time.Time
+	stale bool // the periodic check of a lease broken with no Closed since
+}
