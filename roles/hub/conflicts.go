@@ -164,6 +164,22 @@ func (h *Hub) resolveLock(session string) *sync.Mutex {
 // changed meanwhile is refused rather than overwritten, and the agents keep
 // a protected copy of whatever they replace or delete.
 func (h *Hub) resolvePath(ctx context.Context, c *broker.Client, cfg api.SessionConfig, p, winner, user string) error {
+	copies, err := scanCopies(ctx, c, cfg, p)
+	if err != nil {
+		return err
+	}
+	won := copies[winner]
+	if _, ok := won[p]; !ok {
+		return fmt.Errorf("the copy of %s on %s no longer exists: choose a host that holds it", p, winner)
+	}
+	if err := takeWinner(ctx, c, cfg, p, winner, copies); err != nil {
+		return err
+	}
+	return h.recordResolved(cfg, p, winner, user, won)
+}
+
+// scanCopies returns every host's entries at p and below, by host.
+func scanCopies(ctx context.Context, c *broker.Client, cfg api.SessionConfig, p string) (map[string]map[string]wire.Entry, error) {
 	copies := make(map[string]map[string]wire.Entry, len(cfg.Hosts))
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
@@ -188,14 +204,16 @@ func (h *Hub) resolvePath(ctx context.Context, c *broker.Client, cfg api.Session
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return err
+		return nil, err
 	}
-	won := copies[winner]
-	if _, ok := won[p]; !ok {
-		return fmt.Errorf("the copy of %s on %s no longer exists: choose a host that holds it", p, winner)
-	}
+	return copies, nil
+}
 
-	g, gctx = errgroup.WithContext(ctx)
+// takeWinner has every host but winner turn its copy of p into winner's.
+func takeWinner(ctx context.Context, c *broker.Client, cfg api.SessionConfig, p, winner string, copies map[string]map[string]wire.Entry) error {
+	won := copies[winner]
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
 	var failed []string
 	for _, hr := range cfg.Hosts {
 		if hr.Host == winner {
@@ -226,7 +244,12 @@ func (h *Hub) resolvePath(ctx context.Context, c *broker.Client, cfg api.Session
 	if len(failed) > 0 {
 		return fmt.Errorf("%d operations failed, the path stays in the list: %s", len(failed), strings.Join(failed[:min(len(failed), 3)], "; "))
 	}
+	return nil
+}
 
+// recordResolved records p as synchronised on every host as won, the
+// winner's entries, and drops its quarantine.
+func (h *Hub) recordResolved(cfg api.SessionConfig, p, winner, user string, won map[string]wire.Entry) error {
 	hosts := make([]string, len(cfg.Hosts))
 	for i, hr := range cfg.Hosts {
 		hosts[i] = hr.Host

@@ -1,0 +1,173 @@
+package hub
+
+import (
+	"slices"
+
+	"github.com/peerlink/peerlink/conflict"
+	"github.com/peerlink/peerlink/store"
+	"github.com/peerlink/peerlink/web/api"
+	"github.com/peerlink/peerlink/wire"
+)
+
+// merge resolves the scans against the last index and records the new
+// index before anything moves: a record lists only the hosts that already
+// hold its state, and each host is added as its transfer completes, so a
+// crash in between leaves an index that is true.
+func (r *run) merge(scans map[string][]wire.Entry, skipped map[string]bool) (conflict.Plan, error) {
+	last, err := r.h.db.LoadIndex(r.cfg.Name)
+	if err != nil {
+		return conflict.Plan{}, err
+	}
+	qs, err := r.h.db.Quarantines(r.cfg.Name)
+	if err != nil {
+		return conflict.Plan{}, err
+	}
+	quarantined := make(map[string]bool, len(qs))
+	for _, q := range qs {
+		quarantined[q.Path] = true
+	}
+	// Left alone like a quarantine, for this start only.
+	leftAlone := make(map[string]bool, len(quarantined)+len(skipped))
+	for p := range quarantined {
+		leftAlone[p] = true
+	}
+	for p := range skipped {
+		leftAlone[p] = true
+	}
+	plan := r.resolveScans(scans, last, leftAlone)
+	changed, gone, err := r.storeIndex(plan, last, leftAlone)
+	if err != nil {
+		return conflict.Plan{}, err
+	}
+	if err := r.storeQuarantines(plan); err != nil {
+		return conflict.Plan{}, err
+	}
+	r.recordConflicts(plan)
+	r.mergedStatus(plan, len(qs), quarantined)
+	r.h.notify(api.NoticeConflicts, r.cfg.Name)
+	r.log.Info().Int("paths", len(plan.Index)).Int("index_changed", changed).Int("index_gone", gone).
+		Int64("files", plan.Files).Int64("bytes", plan.Bytes).Int("quarantined", len(plan.Quarantines)).Msg("merged")
+	return plan, nil
+}
+
+// resolveScans plans the start-up from the scans, the last index and the
+// paths left alone.
+func (r *run) resolveScans(scans map[string][]wire.Entry, last map[string]conflict.Record, leftAlone map[string]bool) conflict.Plan {
+	// Offline Delete Detection acts only "if this option is enabled and
+	// target protection is enabled" (the seed): without protection, what
+	// was deleted offline is brought back.
+	opt, optWarn := r.cfg.Options, ""
+	if opt.OfflineDeleteDetection && r.cfg.TargetProtection != nil && !*r.cfg.TargetProtection {
+		opt.OfflineDeleteDetection = false
+		optWarn = "offline delete detection is inactive because target protection is off: paths deleted while the session was stopped are brought back (turn protection on with `peerlink session set " + r.cfg.Name + " --target-protection=true`)"
+	}
+	plan := conflict.Resolve(conflict.Input{Hosts: r.hostNames(), Scans: scans, Last: last, Quarantined: leftAlone, Options: opt})
+	if optWarn != "" {
+		plan.Warnings = append([]string{optWarn}, plan.Warnings...)
+	}
+	return plan
+}
+
+// storeIndex records plan's index in place of last, and returns how many
+// records it changed and dropped.
+func (r *run) storeIndex(plan conflict.Plan, last map[string]conflict.Record, leftAlone map[string]bool) (int, int, error) {
+	var changed []conflict.Record
+	for p, rec := range plan.Index {
+		if old, ok := last[p]; !ok || !sameRecord(old, rec) {
+			changed = append(changed, rec)
+		}
+	}
+	// What the plan deletes keeps its record until every host's deletion
+	// is done (forgetDeleted).
+	deleting := deletedPaths(plan.Ops)
+	var gone []string
+	for p := range last {
+		if _, ok := plan.Index[p]; !ok && !underAny(p, leftAlone) && !underAny(p, deleting) {
+			gone = append(gone, p)
+		}
+	}
+	if err := r.h.db.PutIndex(r.cfg.Name, changed); err != nil {
+		return 0, 0, err
+	}
+	if err := r.h.db.DeleteIndex(r.cfg.Name, gone); err != nil {
+		return 0, 0, err
+	}
+	return len(changed), len(gone), nil
+}
+
+// storeQuarantines records plan's new quarantines and drops those it
+// released.
+func (r *run) storeQuarantines(plan conflict.Plan) error {
+	if len(plan.Quarantines) > 0 {
+		add := make([]store.Quarantine, len(plan.Quarantines))
+		for i, q := range plan.Quarantines {
+			add[i] = store.Quarantine{Quarantine: q}
+		}
+		if err := r.h.db.PutQuarantines(r.cfg.Name, add); err != nil {
+			return err
+		}
+	}
+	if len(plan.Released) > 0 {
+		if err := r.h.db.DeleteQuarantines(r.cfg.Name, plan.Released); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mergedStatus sets the status's quarantine and warnings from plan, given
+// the stored quarantines it started from (n of them, the paths in
+// quarantined).
+func (r *run) mergedStatus(plan conflict.Plan, n int, quarantined map[string]bool) {
+	r.update(func(st *api.SessionStatus) {
+		st.Quarantined = n + len(plan.Quarantines) - len(plan.Released)
+		r.quarantine = make(map[string]bool, st.Quarantined)
+		for p := range quarantined {
+			r.quarantine[p] = true
+		}
+		for _, q := range plan.Quarantines {
+			r.quarantine[q.Path] = true
+		}
+		for _, p := range plan.Released {
+			delete(r.quarantine, p)
+		}
+		for _, w := range plan.Warnings {
+			if len(st.Warnings) < maxErrors {
+				st.Warnings = append(st.Warnings, w)
+			}
+		}
+	})
+}
+
+func sameRecord(a, b conflict.Record) bool {
+	if a.Entry != b.Entry || len(a.Hosts) != len(b.Hosts) {
+		return false
+	}
+	for _, h := range a.Hosts {
+		if !slices.Contains(b.Hosts, h) {
+			return false
+		}
+	}
+	return true
+}
+
+// recordConflicts writes the start-up's new and settled quarantines to the
+// session's event log in one transaction, so the console's log shows when
+// each path entered and left the File Conflict List.
+func (r *run) recordConflicts(plan conflict.Plan) {
+	if len(plan.Quarantines) == 0 && len(plan.Released) == 0 {
+		return
+	}
+	evs := make([]store.Event, 0, len(plan.Quarantines)+len(plan.Released))
+	for _, q := range plan.Quarantines {
+		msg := string(q.Reason)
+		if q.Detail != "" {
+			msg += ": " + q.Detail
+		}
+		evs = append(evs, store.Event{Kind: "conflict", Path: q.Path, Msg: msg})
+	}
+	for _, p := range plan.Released {
+		evs = append(evs, store.Event{Kind: "conflict-settled", Path: p, Msg: "the hosts' copies agree again"})
+	}
+	r.events.add(evs...)
+}

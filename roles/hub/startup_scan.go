@@ -1,0 +1,110 @@
+package hub
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/peerlink/peerlink/roles/broker"
+	"github.com/peerlink/peerlink/web/api"
+	"github.com/peerlink/peerlink/wire"
+)
+
+// scan collects every host's scan. Entries stay on the hub only for the
+// merge.
+//
+// skipped holds the paths some host could not read (its scan's warnings):
+// they are left alone this time, on every host, since an unreadable copy
+// must not pass for a deleted one.
+func (r *run) scan(ctx context.Context, c *broker.Client) (scans map[string][]wire.Entry, skipped map[string]bool, err error) {
+	scans = make(map[string][]wire.Entry, len(r.cfg.Hosts))
+	skipped = map[string]bool{}
+	var skippedMu sync.Mutex
+	results := make([][]wire.Entry, len(r.cfg.Hosts))
+	g, ctx := errgroup.WithContext(ctx)
+	for i, hr := range r.cfg.Hosts {
+		g.Go(func() error {
+			r.setHost(hr.Host, "scanning", nil)
+			err := scanHost(ctx, c, r.cfg.Name, hr.Host, "", func(part *wire.ScanPart) error {
+				results[i] = append(results[i], part.Entries...)
+				r.mu.Lock()
+				defer r.mu.Unlock()
+				r.h.notify(api.NoticeSessions, r.cfg.Name)
+				hs := r.host[hr.Host]
+				hs.Files = int64(len(results[i]))
+				if part.Done {
+					hs.Bytes, hs.Hashed = part.Stats.Bytes, part.Stats.Hashed
+				}
+				for _, w := range part.Warnings {
+					switch {
+					case unreadable(w):
+						// Not synchronised until someone fixes it: an
+						// error, so that start --wait fails naming it.
+						r.st.ErrorCount++
+						if len(r.st.Errors) < maxErrors {
+							r.st.Errors = append(r.st.Errors, w)
+						}
+					case len(r.st.Warnings) < maxErrors:
+						r.st.Warnings = append(r.st.Warnings, w.Error())
+					}
+					if w.Path != "" {
+						skippedMu.Lock()
+						skipped[w.Path] = true
+						skippedMu.Unlock()
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				r.setHost(hr.Host, "failed", err)
+				return err
+			}
+			r.setHost(hr.Host, "scanned", nil)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, nil, err
+	}
+	for i, hr := range r.cfg.Hosts {
+		scans[hr.Host] = results[i]
+	}
+	return scans, skipped, nil
+}
+
+// unreadable tells a scan warning about a file or folder the agent could
+// not read (permission denied, an I/O error...), which only an
+// administrator can fix, from one about what peerlink skips by design (a
+// symlink, a name no file system can hold) or a file being written right
+// now, which the next scan picks up.
+func unreadable(w wire.Error) bool {
+	return w.Kind != wire.KindInvalid && w.Kind != wire.KindChanged
+}
+
+// scanHost has host scan the session's root (or only path and below it)
+// and calls each with every part as it arrives.
+func scanHost(ctx context.Context, c *broker.Client, session, host, path string, each func(*wire.ScanPart) error) error {
+	s, err := c.Call(ctx, host, &wire.Scan{Session: session, Path: path}, nil)
+	if err != nil {
+		return wire.ToError("scan", host, path, err)
+	}
+	defer s.Close()
+	for {
+		in, err := s.Recv(ctx)
+		if err != nil {
+			return wire.ToError("scan", host, path, err)
+		}
+		part, ok := in.Msg.(*wire.ScanPart)
+		if !ok {
+			return fmt.Errorf("scan on %s: unexpected reply %s", host, in.Type)
+		}
+		if err := each(part); err != nil {
+			return err
+		}
+		if part.Done {
+			return nil
+		}
+	}
+}
