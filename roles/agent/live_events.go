@@ -1,0 +1,265 @@
+package agent
+
+import (
+	"context"
+	"crypto/sha256"
+	"io"
+	"time"
+
+	"github.com/peerlink/peerlink/store"
+	"github.com/peerlink/peerlink/sync/tree"
+	"github.com/peerlink/peerlink/sync/watch"
+	"github.com/peerlink/peerlink/wire"
+)
+
+// handle acts on one watcher event.
+func (l *live) handle(ctx context.Context, ev watch.Event) {
+	switch ev.Op {
+	case watch.Overflow:
+		// Rescanned in place: the session goes on (rescan.go).
+		l.a.log.Warn().Str("session", l.s.name).Msg("file system events were lost: rescanning the root")
+		l.rescan("events were lost")
+		return
+	case watch.Limited:
+		l.limited(ctx, ev.Err)
+		return
+	}
+	if l.locker.OwnLockFile(ev.Path) || (ev.LockFile != "" && l.locker.OwnLockFile(ev.LockFile)) {
+		return
+	}
+	switch ev.Op {
+	case watch.WriteOpen:
+		l.onWriteOpen(ctx, ev)
+	case watch.Closed:
+		l.onClose(ctx, ev)
+	case watch.Created, watch.Changed:
+		l.onChange(ctx, ev)
+	case watch.Removed:
+		l.onRemove(ctx, ev)
+	case watch.Renamed:
+		l.onRename(ctx, ev)
+	}
+}
+
+// onWriteOpen handles a write-open: the hub locks the other hosts' copies.
+func (l *live) onWriteOpen(ctx context.Context, ev watch.Event) {
+	if ev.IsDir || l.opened[ev.Path] {
+		return
+	}
+	if ev.LockFile != "" {
+		l.viaLock[ev.Path] = ev.LockFile
+	}
+	l.opened[ev.Path] = true
+	delete(l.settle, ev.Path)
+	l.flush(ctx) // what happened before the open reaches the hub first
+	rctx, cancel := context.WithTimeout(ctx, openTimeout)
+	_, err := l.c.Request(rctx, wire.HubName, &wire.Opened{Session: l.s.name, Path: ev.Path, User: ev.User}, nil)
+	cancel()
+	if err != nil {
+		l.a.log.Info().Str("session", l.s.name).Str("path", ev.Path).Err(err).Msg("write-open not granted")
+	}
+}
+
+// onClose handles a close: the hub propagates the new content and
+// releases the locks.
+func (l *live) onClose(ctx context.Context, ev watch.Event) {
+	if lf, ok := l.viaLock[ev.Path]; ok && ev.LockFile != lf {
+		return // a save while the document stays open in its application
+	}
+	if !l.opened[ev.Path] {
+		l.later(ev.Path)
+		return
+	}
+	delete(l.opened, ev.Path)
+	delete(l.viaLock, ev.Path)
+	e, modified := l.entry(ev.Path)
+	m := &wire.Closed{Session: l.s.name, Path: ev.Path}
+	if modified && e.Kind == wire.KindFile {
+		m.Entry = &e
+	}
+	l.flush(ctx)
+	if err := l.c.Send(ctx, wire.HubName, m, nil); err != nil {
+		l.a.log.Debug().Err(err).Msg("closed")
+	}
+}
+
+// onChange handles a created or changed path, reported once settled.
+func (l *live) onChange(ctx context.Context, ev watch.Event) {
+	if l.echo(ev.Path) {
+		return
+	}
+	if ev.Op == watch.Changed && l.locker.Locked(ev.Path) {
+		return // the lock's own mode and flag changes; nobody else can change it
+	}
+	if ev.IsDir {
+		if info, err := l.s.tree.Lstat(ev.Path); err == nil && info.Kind == wire.KindDir {
+			kind := wire.ChangeMkdir
+			if ev.Op == watch.Changed {
+				kind = wire.ChangeMeta
+			}
+			l.add(ctx, wire.Change{Kind: kind, Path: ev.Path, Entry: info.Entry(ev.Path)})
+		}
+		return
+	}
+	if l.opened[ev.Path] {
+		if _, ok := l.viaLock[ev.Path]; !ok {
+			return // its close reports it
+		}
+	}
+	l.later(ev.Path)
+}
+
+// onRemove handles a removal.
+func (l *live) onRemove(ctx context.Context, ev watch.Event) {
+	delete(l.settle, ev.Path)
+	if l.echo(ev.Path) {
+		return
+	}
+	l.cache[ev.Path] = nil
+	l.add(ctx, wire.Change{Kind: wire.ChangeRemove, Path: ev.Path})
+}
+
+// onRename handles a rename.
+func (l *live) onRename(ctx context.Context, ev watch.Event) {
+	delete(l.settle, ev.OldPath)
+	if l.echo(ev.Path) && l.echo(ev.OldPath) {
+		return
+	}
+	if _, ok := l.viaLock[ev.Path]; ok {
+		return // an application saving by rename over the open document
+	}
+	info, err := l.s.tree.Lstat(ev.Path)
+	if err != nil {
+		return
+	}
+	if info.Kind == wire.KindFile {
+		// The content may be new (an editor's temp file renamed over
+		// the original): report it as a write once settled, plus the
+		// removal of the old name.
+		l.add(ctx, wire.Change{Kind: wire.ChangeRemove, Path: ev.OldPath})
+		l.later(ev.Path)
+		return
+	}
+	l.add(ctx, wire.Change{Kind: wire.ChangeRename, Path: ev.Path, OldPath: ev.OldPath, Entry: info.Entry(ev.Path)})
+}
+
+// later reports path once it settled.
+func (l *live) later(path string) {
+	at := time.Now().Add(settle)
+	l.settle[path] = at
+	l.settleQ = append(l.settleQ, settleItem{path, at})
+}
+
+// settleItem is a file waiting in the settle queue, in time order.
+type settleItem struct {
+	path string
+	at   time.Time
+}
+
+// report queues path's change, if its content or metadata differs from
+// what the agent last knew.
+func (l *live) report(path string) {
+	if l.echo(path) {
+		return
+	}
+	if l.locker.Locked(path) {
+		return // the lock's mode and flag, not a user's change
+	}
+	info, err := l.s.tree.Lstat(path)
+	if err != nil || info.Kind != wire.KindFile {
+		return
+	}
+	e, modified := l.entry(path)
+	switch {
+	case modified:
+		l.pending = append(l.pending, wire.Change{Kind: wire.ChangeWrite, Path: path, Entry: e})
+	case e.Kind == wire.KindFile:
+		// The same content, but the inode changed (a chmod, a touch to
+		// the same time): the mode may be new. The hub drops it if the
+		// index holds the same.
+		l.pending = append(l.pending, wire.Change{Kind: wire.ChangeMeta, Path: path, Entry: e})
+	}
+}
+
+// entry returns path's current entry, hashing it unless the scan cache
+// says it is unchanged, and whether it differs from the cache. An entry
+// that is not modified is returned (with its hash) when the inode changed
+// all the same, the zero Entry when the cache says nothing changed.
+func (l *live) entry(path string) (wire.Entry, bool) {
+	info, err := l.s.tree.Lstat(path)
+	if err != nil || info.Kind != wire.KindFile {
+		return wire.Entry{}, false
+	}
+	e := info.Entry(path)
+	var c store.Cached
+	cp, cached := l.cache[path]
+	if cached {
+		cached = cp != nil
+		if cached {
+			c = cp.Cached
+		}
+	} else {
+		c, cached = l.a.db.Cached(l.s.name, path)
+	}
+	if cached && c.Size == info.Size && c.Mtime == info.Mtime && c.Ctime == info.Ctime && c.Ino == info.Ino {
+		return wire.Entry{}, false
+	}
+	h, err := hashFile(l.s.tree, path)
+	if err != nil {
+		return wire.Entry{}, false
+	}
+	e.Hash = h
+	l.cache[path] = &store.CachedPath{Path: path, Cached: store.Cached{Size: info.Size, Mtime: info.Mtime, Ctime: info.Ctime, Ino: info.Ino, Hash: e.Hash}}
+	// Only the inode's change time moved (a chmod back and forth, a hard
+	// link): the same content at the same time is no modification.
+	return e, !cached || c.Hash != h || c.Size != info.Size || c.Mtime != info.Mtime
+}
+
+func hashFile(t *tree.Tree, path string) (wire.Hash, error) {
+	f, err := t.OpenRead(path)
+	if err != nil {
+		return wire.Hash{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return wire.Hash{}, err
+	}
+	var sum wire.Hash
+	h.Sum(sum[:0])
+	return sum, nil
+}
+
+func (l *live) add(ctx context.Context, ch wire.Change) {
+	l.pending = append(l.pending, ch)
+	if len(l.pending) >= changesPerMessage {
+		l.flush(ctx)
+	}
+}
+
+// flush writes the scan cache records and sends the queued changes.
+func (l *live) flush(ctx context.Context) {
+	if len(l.cache) > 0 {
+		var changed []store.CachedPath
+		var removed []string
+		for p, cp := range l.cache {
+			if cp == nil {
+				removed = append(removed, p)
+			} else {
+				changed = append(changed, *cp)
+			}
+		}
+		clear(l.cache)
+		if err := l.a.db.UpdateCache(l.s.name, changed, removed); err != nil {
+			l.a.log.Debug().Err(err).Msg("scan cache")
+		}
+	}
+	if len(l.pending) == 0 {
+		return
+	}
+	batch := l.pending
+	l.pending = nil
+	if err := l.c.Send(ctx, wire.HubName, &wire.Changes{Session: l.s.name, Changes: batch}, nil); err != nil {
+		l.a.log.Warn().Err(err).Str("session", l.s.name).Int("changes", len(batch)).Msg("report changes")
+	}
+}

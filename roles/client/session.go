@@ -1,0 +1,294 @@
+package client
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/peerlink/peerlink/conflict"
+	"github.com/peerlink/peerlink/web/api"
+)
+
+func sessionCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "session",
+		Usage: "define, start, stop and watch file collaboration sessions",
+		Subcommands: []*cli.Command{
+			{
+				Name: "create", Usage: "define a session", ArgsUsage: "NAME",
+				Flags:  clientFlags(optionFlags()...),
+				Action: createSession,
+			},
+			{
+				Name: "set", Usage: "change a stopped session: the flags of create, only those given change", ArgsUsage: "NAME",
+				Flags:  clientFlags(optionFlags()...),
+				Action: onSession(setSession),
+			},
+			{
+				Name: "start", Usage: "start a session: scan, merge, resolve, transfer, then run", ArgsUsage: "NAME",
+				Flags:  clientFlags(&cli.BoolFlag{Name: "wait", Usage: "return when the initial synchronisation is done; exit 1 if it fails"}),
+				Action: onSession(startSession),
+			},
+			{
+				Name: "stop", Usage: "stop a session", ArgsUsage: "NAME", Flags: clientFlags(),
+				Action: onSession(func(c *cli.Context, cl *api.Client, name string) error {
+					if _, err := cl.Stop(c.Context, name); err != nil {
+						return err
+					}
+					fmt.Fprintf(c.App.Writer, "session %s stopped\n", name)
+					return nil
+				}),
+			},
+			{
+				Name: "delete", Usage: "delete a stopped session and its index (files are not touched)", ArgsUsage: "NAME", Flags: clientFlags(),
+				Action: onSession(func(c *cli.Context, cl *api.Client, name string) error {
+					if err := cl.DeleteSession(c.Context, name); err != nil {
+						return err
+					}
+					fmt.Fprintf(c.App.Writer, "session %s deleted\n", name)
+					return nil
+				}),
+			},
+			{
+				Name: "list", Usage: "list sessions", Flags: clientFlags(jsonFlag),
+				Action: listSessions,
+			},
+			{
+				Name: "status", Usage: "show a session's phase, hosts and progress", ArgsUsage: "NAME", Flags: clientFlags(jsonFlag),
+				Action: onSession(sessionStatus),
+			},
+		},
+	}
+}
+
+// createSession creates a session from the flags of create.
+func createSession(c *cli.Context) error {
+	name, err := oneArg(c, "session name")
+	if err != nil {
+		return err
+	}
+	cfg, err := sessionConfig(c, name, nil)
+	if err != nil {
+		return err
+	}
+	cl, err := client(c)
+	if err != nil {
+		return err
+	}
+	s, err := cl.CreateSession(c.Context, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "session %s created with %d hosts; start it with: peerlink session start %s --wait\n", s.Name, len(s.Hosts), s.Name)
+	return nil
+}
+
+// setSession changes the flags given of a stopped session.
+func setSession(c *cli.Context, cl *api.Client, name string) error {
+	cur, err := cl.Session(c.Context, name)
+	if err != nil {
+		return err
+	}
+	cfg, err := sessionConfig(c, name, &cur.SessionConfig)
+	if err != nil {
+		return err
+	}
+	s, err := cl.UpdateSession(c.Context, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "session %s changed\n", s.Name)
+	printSession(c.App.Writer, s)
+	return nil
+}
+
+// startSession starts a session and, with --wait, follows it to the end of its initial synchronisation.
+func startSession(c *cli.Context, cl *api.Client, name string) error {
+	if _, err := cl.Start(c.Context, name); err != nil {
+		return err
+	}
+	if !c.Bool("wait") {
+		fmt.Fprintf(c.App.Writer, "session %s starting; follow it with: peerlink session status %s\n", name, name)
+		return nil
+	}
+	return waitSynced(c, cl, name)
+}
+
+// listSessions lists the sessions with their phase and progress.
+func listSessions(c *cli.Context) error {
+	cl, err := client(c)
+	if err != nil {
+		return err
+	}
+	list, err := cl.Sessions(c.Context)
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, list)
+	}
+	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tPHASE\tHOSTS\tFILES\tBYTES")
+	for _, s := range list {
+		hosts := make([]string, len(s.Hosts))
+		for i, h := range s.Hosts {
+			hosts[i] = h.Host
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%s/%s\n", s.Name, s.Status.Phase, strings.Join(hosts, ","),
+			s.Status.Files.Done, s.Status.Files.Total, size(s.Status.Bytes.Done), size(s.Status.Bytes.Total))
+	}
+	return tw.Flush()
+}
+
+// sessionStatus prints one session.
+func sessionStatus(c *cli.Context, cl *api.Client, name string) error {
+	s, err := cl.Session(c.Context, name)
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, s)
+	}
+	printSession(c.App.Writer, s)
+	return nil
+}
+
+func optionFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "host", Usage: "a participant and its root folder, HOST=ROOT (repeat for each host)"},
+		&cli.StringFlag{Name: "resolver", Value: "last-modified", Usage: "conflict resolution at start: last-modified or manual"},
+		&cli.BoolFlag{Name: "truncate-ms", Usage: "compare modification times without their milliseconds"},
+		&cli.BoolFlag{Name: "quarantine-offline-conflicts", Usage: "quarantine a file changed on two or more hosts while the session was stopped"},
+		&cli.BoolFlag{Name: "delete-quarantined", Usage: "deleting a quarantined file removes its quarantine"},
+		&cli.BoolFlag{Name: "offline-rename-detection", Usage: "a folder renamed on one host while stopped is renamed on every host"},
+		&cli.BoolFlag{Name: "offline-delete-detection", Usage: "a path deleted on one host while stopped is deleted on every host"},
+		&cli.StringFlag{Name: "delete-master", Usage: "with offline delete detection, only deletions made on this host propagate"},
+		&cli.BoolFlag{Name: "target-protection", Value: true, Usage: "keep every copy peerlink replaces or deletes in ROOT/.peerlink/protected (--target-protection=false to turn off)"},
+		&cli.IntFlag{Name: "protect-days", Value: 30, Usage: "days protected copies are kept"},
+		&cli.DurationFlag{Name: "lock-grace", Value: api.DefaultLockGrace, Usage: "how long the other hosts' copies of a file stay locked after the host of its writer disconnects (0s: released at once)"},
+		&cli.StringSliceFlag{Name: "exclude", Usage: "a glob of paths not to synchronise, on top of the default filter (repeatable)"},
+	}
+}
+
+// sessionConfig builds a definition from the flags; with base, only the
+// flags given on the command line change it (session set).
+func sessionConfig(c *cli.Context, name string, base *api.SessionConfig) (api.SessionConfig, error) {
+	var cfg api.SessionConfig
+	if base != nil {
+		cfg = *base
+	}
+	cfg.Name = name
+	set := func(flag string) bool { return base == nil || c.IsSet(flag) }
+	if set("exclude") {
+		cfg.Exclude = c.StringSlice("exclude")
+	}
+	o := &cfg.Options
+	if set("resolver") {
+		o.Resolver = conflict.Resolver(c.String("resolver"))
+	}
+	for flag, field := range map[string]*bool{
+		"truncate-ms":                  &o.TruncateMs,
+		"quarantine-offline-conflicts": &o.QuarantineOfflineConflicts,
+		"delete-quarantined":           &o.DeleteQuarantined,
+		"offline-rename-detection":     &o.OfflineRenameDetection,
+		"offline-delete-detection":     &o.OfflineDeleteDetection,
+	} {
+		if set(flag) {
+			*field = c.Bool(flag)
+		}
+	}
+	if set("delete-master") {
+		o.DeleteMaster = c.String("delete-master")
+	}
+	if set("target-protection") {
+		on := c.Bool("target-protection")
+		cfg.TargetProtection = &on
+	}
+	if set("protect-days") {
+		cfg.ProtectDays = c.Int("protect-days")
+		if cfg.ProtectDays < 1 {
+			return cfg, fmt.Errorf("--protect-days %d: give a number of days, 1 or more", cfg.ProtectDays)
+		}
+	}
+	if set("lock-grace") {
+		g := c.Duration("lock-grace")
+		if g < 0 {
+			return cfg, fmt.Errorf("--lock-grace %s: give a duration of 0s or more, e.g. 5m", g)
+		}
+		d := api.Duration(g)
+		cfg.LockGrace = &d
+	}
+	if set("host") {
+		cfg.Hosts = nil
+		for _, hr := range c.StringSlice("host") {
+			host, root, ok := strings.Cut(hr, "=")
+			if !ok || host == "" || root == "" {
+				return cfg, fmt.Errorf("--host %q: write HOST=ROOT, e.g. --host site-a=/srv/projects", hr)
+			}
+			cfg.Hosts = append(cfg.Hosts, api.HostRoot{Host: host, Root: root})
+		}
+	}
+	return cfg, nil
+}
+
+func printSession(w io.Writer, s api.Session) {
+	st := s.Status
+	fmt.Fprintf(w, "session %s: %s", s.Name, st.Phase)
+	if st.Reason != "" {
+		fmt.Fprintf(w, " (%s)", st.Reason)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "  options: %s\n", optionSummary(s.SessionConfig))
+	fmt.Fprintf(w, "  files %d/%d, bytes %s/%s, errors %d, quarantined %d\n", st.Files.Done, st.Files.Total,
+		size(st.Bytes.Done), size(st.Bytes.Total), st.ErrorCount, st.Quarantined)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  HOST\tCONNECTED\tSTATE\tROOT\tENTRIES\tERROR")
+	for _, h := range st.Hosts {
+		fmt.Fprintf(tw, "  %s\t%v\t%s\t%s\t%d\t%s\n", h.Host, h.Connected, h.State, h.Root, h.Files, h.Error)
+	}
+	tw.Flush()
+	for _, e := range st.Errors {
+		fmt.Fprintf(w, "  error: %s\n", e.Error())
+	}
+	for _, warn := range st.Warnings {
+		fmt.Fprintf(w, "  warning: %s\n", warn)
+	}
+}
+
+// optionSummary names a session's settings in the CLI's flag words.
+func optionSummary(cfg api.SessionConfig) string {
+	o := cfg.Options
+	parts := []string{"resolver " + string(o.Resolver)}
+	for _, f := range []struct {
+		on   bool
+		name string
+	}{
+		{o.TruncateMs, "truncate-ms"},
+		{o.QuarantineOfflineConflicts, "quarantine-offline-conflicts"},
+		{o.DeleteQuarantined, "delete-quarantined"},
+		{o.OfflineRenameDetection, "offline-rename-detection"},
+		{o.OfflineDeleteDetection, "offline-delete-detection"},
+	} {
+		if f.on {
+			parts = append(parts, f.name)
+		}
+	}
+	if o.DeleteMaster != "" {
+		parts = append(parts, "delete-master "+o.DeleteMaster)
+	}
+	if cfg.TargetProtection == nil || *cfg.TargetProtection {
+		parts = append(parts, fmt.Sprintf("target protection %d days", cfg.ProtectDays))
+	} else {
+		parts = append(parts, "target protection off")
+	}
+	if cfg.LockGrace != nil {
+		parts = append(parts, "lock grace "+cfg.LockGrace.String())
+	}
+	if len(cfg.Exclude) > 0 {
+		parts = append(parts, "exclude "+strings.Join(cfg.Exclude, " "))
+	}
+	return strings.Join(parts, ", ")
+}
