@@ -30,6 +30,11 @@ const (
 	MaxFrame = 5 + MaxHeader + MaxData
 	// ChunkSize is the largest piece of a file one read returns.
 	ChunkSize = 1 << 20
+	// MaxHello bounds the frames read before the peer on the other side is
+	// known: a Hello (names of MaxNameLen, a token, a version) and the
+	// answer to it. Nothing larger is read from a peer that has not shown
+	// its token, so a flood of strangers costs little memory.
+	MaxHello = 8 << 10
 )
 
 // ErrFrame is wrapped by every frame decoding error.

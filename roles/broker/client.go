@@ -113,7 +113,8 @@ func dial(ctx context.Context, rawURL string, hello wire.Hello, conf *tls.Config
 	if err != nil {
 		return nil, dialError(ctx, u, resp, err)
 	}
-	conn.SetReadLimit(wire.MaxFrame)
+	// Until it has answered, the broker is no more trusted than a peer.
+	conn.SetReadLimit(wire.MaxHello)
 	if err := handshake(ctx, conn, &hello, t); err != nil {
 		var we *wire.Error
 		if !errors.As(err, &we) {
@@ -121,6 +122,7 @@ func dial(ctx context.Context, rawURL string, hello wire.Hello, conf *tls.Config
 		}
 		return nil, err
 	}
+	conn.SetReadLimit(wire.MaxFrame)
 	c := &Client{
 		name:     hello.Name,
 		log:      log,
@@ -179,6 +181,9 @@ func dialError(ctx context.Context, u string, resp *http.Response, err error) er
 		if resp.StatusCode == http.StatusBadRequest && strings.HasPrefix(u, "ws://") && bytes.Contains(body, []byte("HTTPS")) {
 			return fmt.Errorf("broker %s answered HTTP %s: it serves TLS: use wss://HOST:PORT", u, resp.Status)
 		}
+		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+			return fmt.Errorf("broker %s answered HTTP %s: it is busy with other connections' handshakes: connect again in a moment", u, resp.Status)
+		}
 		return fmt.Errorf("broker %s answered HTTP %s: is the URL right? The broker serves ws://HOST:PORT/ws", u, resp.Status)
 	}
 	if certs.IsUntrusted(err) {
@@ -208,6 +213,9 @@ func handshake(ctx context.Context, conn *websocket.Conn, hello *wire.Hello, t t
 		b, err := wire.Marshal("", 0, 0, hello, nil)
 		if err != nil {
 			return err
+		}
+		if len(b) > wire.MaxHello {
+			return &wire.Error{Kind: wire.KindInvalid, Msg: fmt.Sprintf("hello of %d bytes is larger than a broker reads (%d): is the token right?", len(b), wire.MaxHello)}
 		}
 		conn.SetWriteDeadline(time.Now().Add(t.hello))
 		if err := conn.WriteMessage(websocket.BinaryMessage, b); err != nil {

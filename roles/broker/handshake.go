@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -16,6 +17,11 @@ import (
 func (s *Server) handshake(conn *websocket.Conn, addr string) *peer {
 	conn.SetReadDeadline(time.Now().Add(s.t.hello))
 	mt, b, err := conn.ReadMessage()
+	if errors.Is(err, websocket.ErrReadLimit) {
+		// The connection has been closed with "message too big".
+		s.log.Warn().Str("addr", addr).Int("limit", wire.MaxHello).Msg("peer refused: its hello is larger than a hello can be")
+		return nil
+	}
 	if err != nil {
 		s.log.Debug().Err(err).Str("addr", addr).Msg("no hello")
 		return nil

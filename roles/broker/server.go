@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/peerlink/peerlink/wire"
 	"github.com/rs/zerolog"
+
+	"github.com/peerlink/peerlink/web/admit"
+	"github.com/peerlink/peerlink/wire"
 )
 
 // FromBroker is the From of frames the broker originates itself (Peer
@@ -45,6 +47,9 @@ type Server struct {
 	t   timing
 	lim limits
 
+	// handshakes bounds the connections upgraded but not yet admitted.
+	handshakes *admit.Bound
+
 	mu          sync.Mutex
 	closing     bool
 	peers       map[string]*peer
@@ -69,6 +74,7 @@ func NewServer(token string, log zerolog.Logger) *Server {
 		version:     buildVersion(),
 		t:           serverTiming,
 		lim:         serverLimits,
+		handshakes:  admit.New(maxHandshakes, maxAddrHandshakes, handshakeWait),
 		peers:       map[string]*peer{},
 		handshaking: map[*websocket.Conn]struct{}{},
 	}
@@ -80,6 +86,21 @@ func NewServer(token string, log zerolog.Logger) *Server {
 	}
 	return s
 }
+
+// Before a peer is admitted it may cost the broker little: its upgrade
+// request at most maxHeaderBytes of headers within the hello time, its
+// Hello at most wire.MaxHello bytes. A handshake in progress holds the
+// connection's buffers (about 130 KiB) until its Hello is read or its time
+// is up, so there are at most maxHandshakes at once, maxAddrHandshakes of
+// them from one address (IPv6: one /64). A connection beyond that is
+// answered 429 at once, or 503 after waiting handshakeWait for a place,
+// and peers retry. Admitted, a peer may send frames up to wire.MaxFrame.
+const (
+	maxHeaderBytes    = 16 << 10
+	maxHandshakes     = 64
+	maxAddrHandshakes = 16
+	handshakeWait     = time.Second
+)
 
 // buildVersion is the broker's own version for Welcome, from the build
 // information of the binary it is linked into.
@@ -107,7 +128,10 @@ func (s *Server) Handler() http.Handler {
 // every connection and returns once all their goroutines have ended. A
 // Server is served once: after Serve returns it admits nobody.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: s.t.hello}
+	// A WebSocket upgrade has no body, and its connection, once hijacked,
+	// keeps none of these deadlines: anything slower is not a peer.
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: s.t.hello, ReadTimeout: s.t.hello,
+		IdleTimeout: s.t.hello, MaxHeaderBytes: maxHeaderBytes}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 
@@ -181,13 +205,45 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.wg.Done()
+	p := s.admit(w, r)
+	if p == nil {
+		return
+	}
+
+	s.log.Info().Str("name", p.Name).Str("role", string(p.Role)).Str("addr", p.Addr).Str("version", p.Version).Msg("peer connected")
+	p.link.run(func(b []byte) error { return s.route(p, b) })
+	s.unregister(p)
+	ev := s.log.Info()
+	if cause := p.link.cause(); !isNormalEnd(cause) {
+		ev = ev.Err(cause)
+	}
+	ev.Str("name", p.Name).Str("role", string(p.Role)).Str("addr", p.Addr).Msg("peer disconnected")
+}
+
+// admit upgrades r's connection and runs its handshake, within the bounds
+// on handshakes, and returns the admitted peer, or nil once the connection
+// is refused and closed.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request) *peer {
+	leave, err := s.handshakes.Enter(r.Context(), r.RemoteAddr)
+	if err != nil {
+		code := http.StatusServiceUnavailable
+		if errors.Is(err, admit.ErrAddrBusy) {
+			code = http.StatusTooManyRequests
+		}
+		s.log.Debug().Err(err).Str("addr", r.RemoteAddr).Msg("websocket upgrade refused: too many handshakes")
+		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Connection", "close")
+		http.Error(w, "broker busy with other connections' handshakes: "+err.Error()+": try again in a moment", code)
+		return nil
+	}
+	defer leave()
 	conn, err := s.up.Upgrade(w, r, nil)
 	if err != nil {
 		// Upgrade has answered with an HTTP error already.
 		s.log.Debug().Err(err).Str("addr", r.RemoteAddr).Msg("websocket upgrade failed")
-		return
+		return nil
 	}
-	conn.SetReadLimit(wire.MaxFrame)
+	conn.SetReadLimit(wire.MaxHello)
 
 	s.mu.Lock()
 	s.handshaking[conn] = struct{}{}
@@ -202,17 +258,10 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	if p == nil {
 		conn.Close()
-		return
+		return nil
 	}
-
-	s.log.Info().Str("name", p.Name).Str("role", string(p.Role)).Str("addr", p.Addr).Str("version", p.Version).Msg("peer connected")
-	p.link.run(func(b []byte) error { return s.route(p, b) })
-	s.unregister(p)
-	ev := s.log.Info()
-	if cause := p.link.cause(); !isNormalEnd(cause) {
-		ev = ev.Err(cause)
-	}
-	ev.Str("name", p.Name).Str("role", string(p.Role)).Str("addr", p.Addr).Msg("peer disconnected")
+	conn.SetReadLimit(wire.MaxFrame)
+	return p
 }
 
 // isNormalEnd tells an orderly goodbye from a failure worth logging.
