@@ -10,9 +10,24 @@ import (
 	"time"
 )
 
+// What a client of ServeHTTP may take before a handler decides anything:
+// a request's headers, at most maxHeaderBytes within headerTimeout, and the
+// whole request with its body within readTimeout (the API's bodies are a
+// few KiB); an idle keep-alive connection, idleTimeout. The read deadline
+// bounds only reading the request: the server lifts it once the body has
+// been read (a handler at work keeps its context), and a hijacked
+// connection, the live feed, keeps none.
+const (
+	headerTimeout  = 10 * time.Second
+	readTimeout    = 30 * time.Second
+	idleTimeout    = 2 * time.Minute
+	maxHeaderBytes = 64 << 10
+)
+
 // ServeHTTP serves h on ln until ctx ends, then shuts down gracefully.
 func ServeHTTP(ctx context.Context, ln net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: headerTimeout, ReadTimeout: readTimeout,
+		IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -6,9 +6,9 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"net"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/peerlink/peerlink/web/admit"
 	"github.com/peerlink/peerlink/web/api"
 )
 
@@ -52,6 +53,13 @@ const (
 	// maxHashing bounds the password checks run at once: bcrypt costs
 	// tens of milliseconds of CPU the hub shares with its broker.
 	maxHashing = 2
+	// maxSigningIn bounds the sign-ins served at once, maxAddrSigningIn
+	// of them from one address (IPv6: one /64): a sign-in's body is read
+	// from a stranger, who must not pile up slow or many of them. One
+	// beyond waits signInWait for a place, then is refused.
+	maxSigningIn     = 16
+	maxAddrSigningIn = 4
+	signInWait       = time.Second
 )
 
 // MinPasswordLen is the shortest admin password accepted.
@@ -68,9 +76,10 @@ type signIns struct {
 
 	mu       sync.Mutex
 	sessions map[[32]byte]*consoleSession // by the SHA-256 of the cookie's value
-	failures map[string]*failures         // by client address (limitKey)
+	failures map[string]*failures         // by client address (admit.Key)
 	all      failures                     // every address's together
 	hashing  chan struct{}                // a slot per password check running
+	serving  *admit.Bound                 // the sign-ins being served
 }
 
 type consoleSession struct {
@@ -85,7 +94,7 @@ type failures struct {
 
 func newSignIns(now func() time.Time) *signIns {
 	return &signIns{now: now, sessions: map[[32]byte]*consoleSession{}, failures: map[string]*failures{},
-		hashing: make(chan struct{}, maxHashing)}
+		hashing: make(chan struct{}, maxHashing), serving: admit.New(maxSigningIn, maxAddrSigningIn, signInWait)}
 }
 
 func randomToken() string {
@@ -108,7 +117,7 @@ func (s *signIns) attempt(ip string) (wait time.Duration) {
 	if s.all.n >= maxAllFailures {
 		return s.all.start.Add(failureWindow).Sub(now)
 	}
-	ip = limitKey(ip)
+	ip = admit.Key(ip)
 	f := s.failures[ip]
 	if f != nil && now.Sub(f.start) >= failureWindow {
 		delete(s.failures, ip)
@@ -133,26 +142,12 @@ func (s *signIns) attempt(ip string) (wait time.Duration) {
 func (s *signIns) succeeded(ip string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if f := s.failures[limitKey(ip)]; f != nil && f.n > 0 {
+	if f := s.failures[admit.Key(ip)]; f != nil && f.n > 0 {
 		f.n--
 	}
 	if s.all.n > 0 {
 		s.all.n--
 	}
-}
-
-// limitKey is what failed sign-ins are counted by: the address, or for
-// IPv6 its /64 network, which one client commonly holds whole.
-func limitKey(ip string) string {
-	a, err := netip.ParseAddr(ip)
-	if err != nil || a.Unmap().Is4() {
-		return ip
-	}
-	p, err := a.Prefix(64)
-	if err != nil {
-		return ip
-	}
-	return p.String()
 }
 
 func (s *signIns) sweepFailures(now time.Time) {
@@ -241,14 +236,27 @@ func sessionCookie(r *http.Request, value string, maxAge int) *http.Cookie {
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	ip := clientIP(r)
+	leave, err := s.auth.serving.Enter(r.Context(), r.RemoteAddr)
+	if err != nil {
+		code := http.StatusServiceUnavailable
+		if errors.Is(err, admit.ErrAddrBusy) {
+			code = http.StatusTooManyRequests
+		}
+		w.Header().Set("Retry-After", "1")
+		refuse(w, code, "sign-in refused: "+err.Error()+" from "+ip+": try again in a moment")
+		return
+	}
+	defer leave()
+	// The body first: a request whose body never comes guesses no
+	// password, and must not count against its address.
+	var req api.LoginRequest
+	if !decode(w, r, "sign-in", &req) {
+		return
+	}
 	if wait := s.auth.attempt(ip); wait > 0 {
 		secs := int((wait + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		writeProblem(w, http.StatusTooManyRequests, "too many wrong passwords from "+ip+": try again in "+strconv.Itoa(secs)+" s")
-		return
-	}
-	var req api.LoginRequest
-	if !decode(w, r, "sign-in", &req) {
+		refuse(w, http.StatusTooManyRequests, "too many wrong passwords from "+ip+": try again in "+strconv.Itoa(secs)+" s")
 		return
 	}
 	hash, err := s.c.AdminPasswordHash()
@@ -265,7 +273,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	<-s.auth.hashing
 	if wrong {
 		s.log.Warn().Str("addr", ip).Msg("console sign-in refused: wrong password")
-		writeProblem(w, http.StatusUnauthorized, "wrong password")
+		refuse(w, http.StatusUnauthorized, "wrong password")
 		return
 	}
 	s.auth.succeeded(ip)
@@ -310,6 +318,14 @@ func csrfOK(r *http.Request, si *consoleSession) bool {
 	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(si.csrf)) == 1
 }
 
+// refuse answers a request that is not let in and closes its connection:
+// a body it still has to send is not waited for, so a stranger cannot
+// hold the connection by trickling one.
+func refuse(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Connection", "close")
+	writeProblem(w, code, msg)
+}
+
 // identity is who made a request, for the audit trail.
 type identity struct {
 	console bool // signed in with the password; else the hub's token
@@ -340,17 +356,17 @@ func (s *Server) authed(next http.HandlerFunc) http.HandlerFunc {
 		if h := r.Header.Get("Authorization"); h != "" {
 			got, ok := strings.CutPrefix(h, "Bearer ")
 			if !ok || s.token == "" || subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
-				writeProblem(w, http.StatusUnauthorized, errToken)
+				refuse(w, http.StatusUnauthorized, errToken)
 				return
 			}
 		} else {
 			si := s.auth.lookup(r)
 			if si == nil {
-				writeProblem(w, http.StatusUnauthorized, errSignIn)
+				refuse(w, http.StatusUnauthorized, errSignIn)
 				return
 			}
 			if r.Method != http.MethodGet && r.Method != http.MethodHead && !csrfOK(r, si) {
-				writeProblem(w, http.StatusForbidden, errCSRF)
+				refuse(w, http.StatusForbidden, errCSRF)
 				return
 			}
 			id.console = true
