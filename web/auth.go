@@ -60,6 +60,9 @@ const (
 	maxSigningIn     = 16
 	maxAddrSigningIn = 4
 	signInWait       = time.Second
+	// maxSignInBody bounds a sign-in's body: a password (bcrypt takes 72
+	// bytes at most) in JSON needs far less.
+	maxSignInBody = 4 << 10
 )
 
 // MinPasswordLen is the shortest admin password accepted.
@@ -250,6 +253,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	// The body first: a request whose body never comes guesses no
 	// password, and must not count against its address.
 	var req api.LoginRequest
+	r.Body = http.MaxBytesReader(w, r.Body, maxSignInBody)
 	if !decode(w, r, "sign-in", &req) {
 		return
 	}

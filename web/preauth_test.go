@@ -94,3 +94,12 @@ func TestRefusalsCloseTheConnection(t *testing.T) {
 		}
 	}
 }
+
+func TestSignInBodyIsBoundedToWhatAPasswordNeeds(t *testing.T) {
+	s, _, _ := newTestServer(t)
+	body := `{"password":"` + strings.Repeat("x", maxSignInBody) + `"}`
+	w := loginWith(s, "192.0.2.1:1000", strings.NewReader(body))
+	if w.Code != http.StatusBadRequest || !strings.Contains(problem(t, w), "too large") {
+		t.Fatalf("a sign-in of %d bytes: status %d %s, want 400 naming the body too large", len(body), w.Code, w.Body)
+	}
+}
