@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -72,8 +73,16 @@ type expectation struct {
 	gone  bool       // deleted or moved away
 	dir   bool       // a folder
 	entry wire.Entry // a file: its size and mtime
-	until time.Time
+	// earlier are the versions of the file that ops before this one left:
+	// a fetch that follows another at once (a writer elsewhere saving
+	// again and again) must not make the first one's result, seen late,
+	// look like a user's change.
+	earlier []wire.Entry
+	until   time.Time
 }
+
+// maxEarlier bounds the earlier versions an expectation keeps.
+const maxEarlier = 8
 
 // startLive starts watching s's root. A root that cannot be watched still
 // synchronises at every start; its live changes are missed, which the
@@ -121,11 +130,20 @@ func (l *live) expectChange(path string, e expectation) {
 	if l == nil {
 		return
 	}
-	e.until = time.Now().Add(expectFor)
+	now := time.Now()
+	e.until = now.Add(expectFor)
 	l.mu.Lock()
+	if old, ok := l.expect[path]; ok && now.Before(old.until) && isFile(old) && isFile(e) {
+		e.earlier = append(slices.Clip(old.earlier), old.entry)
+		if len(e.earlier) > maxEarlier {
+			e.earlier = e.earlier[len(e.earlier)-maxEarlier:]
+		}
+	}
 	l.expect[path] = e
 	l.mu.Unlock()
 }
+
+func isFile(e expectation) bool { return !e.gone && !e.dir }
 
 // echo reports whether path is as the agent's own recent op left it.
 func (l *live) echo(path string) bool {
@@ -148,7 +166,11 @@ func (l *live) echo(path string) bool {
 	case e.dir:
 		return info.Kind == wire.KindDir
 	}
-	return info.Kind == wire.KindFile && info.Size == e.entry.Size && info.Mtime == e.entry.Mtime
+	if info.Kind != wire.KindFile {
+		return false
+	}
+	same := func(v wire.Entry) bool { return info.Size == v.Size && info.Mtime == v.Mtime }
+	return same(e.entry) || slices.ContainsFunc(e.earlier, same)
 }
 
 func (l *live) loop(ctx context.Context) {
