@@ -31,6 +31,9 @@ type lag struct {
 	have  *wire.Entry // the target's copy as the hub last knew it; nil: none
 	tries int         // repairs that failed so far
 	due   time.Time   // the next repair
+	// failed is the kind of the last failure, which the session's errors
+	// show once however often a repair meets it again.
+	failed wire.ErrKind
 }
 
 // reconcileError ends a running attempt so that the start-up runs again:
@@ -77,6 +80,7 @@ func (r *run) fallBehind(host string, op wire.Op, err wire.Error) {
 	}
 	l.have = op.Have
 	l.due = time.Now()
+	l.failed = err.Kind
 }
 
 // reconcile ends the running attempt with e, at most once per
@@ -252,9 +256,10 @@ func (r *run) repairHost(ctx context.Context, c *broker.Client, p, host string, 
 	l.have = cur
 	l.tries++
 	l.due = time.Now().Add(broker.Backoff(l.tries))
-	if failed.Kind != wire.KindChanged {
+	if failed.Kind != wire.KindChanged && failed.Kind != l.failed {
 		r.addError(*failed)
 	}
+	l.failed = failed.Kind
 }
 
 // repairOp is the op that turns cur, host's copy of p, into the record's
