@@ -64,7 +64,11 @@ type live struct {
 	// burst rather than one per file.
 	cache map[string]*store.CachedPath
 	rs    rescans // see rescan.go
-	done  chan struct{}
+	// warned are the paths warned about as skipped, warnings those not
+	// sent yet (see warnSkipped).
+	warned   map[string]bool
+	warnings []string
+	done     chan struct{}
 }
 
 // expectation is what a path will look like after an op of the agent's
@@ -103,7 +107,8 @@ func (a *Agent) startLive(ctx context.Context, c *broker.Client, s *attached) (*
 	}
 	l := &live{a: a, s: s, c: c, locker: locker, expect: map[string]expectation{},
 		opened: map[string]bool{}, viaLock: map[string]string{}, settle: map[string]time.Time{},
-		cache: map[string]*store.CachedPath{}, rs: newRescans(a.cfg.RescanInterval), done: make(chan struct{})}
+		cache: map[string]*store.CachedPath{}, rs: newRescans(a.cfg.RescanInterval), done: make(chan struct{}),
+		warned: map[string]bool{}}
 	w, err := watch.New(ctx, s.root, watch.Options{Filter: s.filter, IgnorePid: os.Getpid()})
 	switch {
 	case errors.Is(err, watch.ErrWatchLimit):
