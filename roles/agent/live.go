@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -63,7 +64,11 @@ type live struct {
 	// burst rather than one per file.
 	cache map[string]*store.CachedPath
 	rs    rescans // see rescan.go
-	done  chan struct{}
+	// warned are the paths warned about as skipped, warnings those not
+	// sent yet (see warnSkipped).
+	warned   map[string]bool
+	warnings []string
+	done     chan struct{}
 }
 
 // expectation is what a path will look like after an op of the agent's
@@ -72,8 +77,16 @@ type expectation struct {
 	gone  bool       // deleted or moved away
 	dir   bool       // a folder
 	entry wire.Entry // a file: its size and mtime
-	until time.Time
+	// earlier are the versions of the file that ops before this one left:
+	// a fetch that follows another at once (a writer elsewhere saving
+	// again and again) must not make the first one's result, seen late,
+	// look like a user's change.
+	earlier []wire.Entry
+	until   time.Time
 }
+
+// maxEarlier bounds the earlier versions an expectation keeps.
+const maxEarlier = 8
 
 // startLive starts watching s's root. A root that cannot be watched still
 // synchronises at every start; its live changes are missed, which the
@@ -94,7 +107,8 @@ func (a *Agent) startLive(ctx context.Context, c *broker.Client, s *attached) (*
 	}
 	l := &live{a: a, s: s, c: c, locker: locker, expect: map[string]expectation{},
 		opened: map[string]bool{}, viaLock: map[string]string{}, settle: map[string]time.Time{},
-		cache: map[string]*store.CachedPath{}, rs: newRescans(a.cfg.RescanInterval), done: make(chan struct{})}
+		cache: map[string]*store.CachedPath{}, rs: newRescans(a.cfg.RescanInterval), done: make(chan struct{}),
+		warned: map[string]bool{}}
 	w, err := watch.New(ctx, s.root, watch.Options{Filter: s.filter, IgnorePid: os.Getpid()})
 	switch {
 	case errors.Is(err, watch.ErrWatchLimit):
@@ -121,11 +135,20 @@ func (l *live) expectChange(path string, e expectation) {
 	if l == nil {
 		return
 	}
-	e.until = time.Now().Add(expectFor)
+	now := time.Now()
+	e.until = now.Add(expectFor)
 	l.mu.Lock()
+	if old, ok := l.expect[path]; ok && now.Before(old.until) && isFile(old) && isFile(e) {
+		e.earlier = append(slices.Clip(old.earlier), old.entry)
+		if len(e.earlier) > maxEarlier {
+			e.earlier = e.earlier[len(e.earlier)-maxEarlier:]
+		}
+	}
 	l.expect[path] = e
 	l.mu.Unlock()
 }
+
+func isFile(e expectation) bool { return !e.gone && !e.dir }
 
 // echo reports whether path is as the agent's own recent op left it.
 func (l *live) echo(path string) bool {
@@ -148,7 +171,11 @@ func (l *live) echo(path string) bool {
 	case e.dir:
 		return info.Kind == wire.KindDir
 	}
-	return info.Kind == wire.KindFile && info.Size == e.entry.Size && info.Mtime == e.entry.Mtime
+	if info.Kind != wire.KindFile {
+		return false
+	}
+	same := func(v wire.Entry) bool { return info.Size == v.Size && info.Mtime == v.Mtime }
+	return same(e.entry) || slices.ContainsFunc(e.earlier, same)
 }
 
 func (l *live) loop(ctx context.Context) {

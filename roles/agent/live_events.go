@@ -3,7 +3,9 @@ package agent
 import (
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/peerlink/peerlink/store"
@@ -22,6 +24,10 @@ func (l *live) handle(ctx context.Context, ev watch.Event) {
 		return
 	case watch.Limited:
 		l.limited(ctx, ev.Err)
+		return
+	case watch.Skipped:
+		l.warnSkipped(ev.Path, fmt.Sprintf("%s skipped: %v; rename it to synchronise it", ev.Path, ev.Err))
+		l.flush(ctx)
 		return
 	}
 	if l.locker.OwnLockFile(ev.Path) || (ev.LockFile != "" && l.locker.OwnLockFile(ev.LockFile)) {
@@ -166,6 +172,10 @@ func (l *live) report(path string) {
 		return // the lock's mode and flag, not a user's change
 	}
 	info, err := l.s.tree.Lstat(path)
+	if err == nil && info.Kind != wire.KindFile && info.Kind != wire.KindDir {
+		l.warnSkipped(path, fmt.Sprintf("%s %s skipped: peerlink synchronises files and folders only", info.TypeString(), path))
+		return
+	}
 	if err != nil || info.Kind != wire.KindFile {
 		return
 	}
@@ -237,8 +247,40 @@ func (l *live) add(ctx context.Context, ch wire.Change) {
 	}
 }
 
-// flush writes the scan cache records and sends the queued changes.
+// warnSkipped queues a warning about a path that is not synchronised, once
+// per path and attachment, for the session's status; past maxWarned paths
+// one last warning says that more are in the agent's log.
+func (l *live) warnSkipped(path, msg string) {
+	l.a.log.Warn().Str("session", l.s.name).Str("path", path).Msg(msg)
+	if l.warned == nil {
+		l.warned = map[string]bool{}
+	}
+	if l.warned[path] || len(l.warned) > maxWarned {
+		return
+	}
+	l.warned[path] = true
+	if len(l.warned) > maxWarned {
+		msg = fmt.Sprintf("more than %d paths skipped while running: the agent's log names every one", maxWarned)
+	}
+	if len(msg) > wire.MaxWarningLen {
+		msg = msg[:wire.MaxWarningLen-3] + "..."
+		msg = strings.ToValidUTF8(msg, "")
+	}
+	l.warnings = append(l.warnings, msg)
+}
+
+// maxWarned bounds the skipped paths one attachment warns about.
+const maxWarned = 100
+
+// flush writes the scan cache records and sends the queued changes and
+// warnings.
 func (l *live) flush(ctx context.Context) {
+	for _, msg := range l.warnings {
+		if err := l.c.Send(ctx, wire.HubName, &wire.Warning{Session: l.s.name, Msg: msg}, nil); err != nil {
+			l.a.log.Debug().Err(err).Msg("warning")
+		}
+	}
+	l.warnings = nil
 	if len(l.cache) > 0 {
 		var changed []store.CachedPath
 		var removed []string

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/peerlink/peerlink/sync/tree"
@@ -30,7 +31,23 @@ type protection struct {
 	t    *tree.Tree
 	days int
 	now  func() time.Time
+
+	// kept remembers the copies kept lately, so that an op tried again (a
+	// repair after a failed fetch) does not give the same copy one more
+	// protected name at every try.
+	mu   sync.Mutex
+	kept map[string]keptCopy
 }
+
+// keptCopy identifies a file given a protected name.
+type keptCopy struct {
+	ino   uint64
+	size  int64
+	mtime int64
+}
+
+// maxKept bounds protection.kept; past it, the memory starts over.
+const maxKept = 4096
 
 func newProtection(t *tree.Tree, days int) *protection {
 	if days <= 0 {
@@ -61,13 +78,24 @@ func (p *protection) keep(path string) error {
 	if p == nil {
 		return nil
 	}
+	info, err := p.t.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // nothing to keep: the op itself will judge the missing copy
+	}
+	id := keptCopy{ino: info.Ino, size: info.Size, mtime: info.Mtime}
+	p.mu.Lock()
+	already := err == nil && p.kept[path] == id
+	p.mu.Unlock()
+	if already {
+		return nil
+	}
 	dst, err := p.place(path)
 	if err != nil {
 		return err
 	}
 	err = p.t.Link(path, dst)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil // nothing to keep: the op itself will judge the missing copy
+		return nil
 	}
 	if errors.Is(err, errors.ErrUnsupported) {
 		err = p.copy(path, dst)
@@ -75,6 +103,12 @@ func (p *protection) keep(path string) error {
 	if err != nil {
 		return protectErr(path, err)
 	}
+	p.mu.Lock()
+	if p.kept == nil || len(p.kept) >= maxKept {
+		p.kept = map[string]keptCopy{}
+	}
+	p.kept[path] = id
+	p.mu.Unlock()
 	return nil
 }
 

@@ -33,14 +33,28 @@ const (
 // table it leaves is the supervisor's: released, or held for the grace
 // period if a host went away (see supervise).
 func (r *run) liveLoop(ctx context.Context, c *broker.Client) {
+	r.lags = map[string]map[string]*lag{}
+	r.recent = recentApplied{}
+	r.pendingReconcile = nil // the start-up that just ran reconciled everything
+	repairs := time.NewTimer(time.Hour)
+	defer repairs.Stop()
 	var next *broker.Incoming // taken from the queue too early, served first
 	for {
+		if at, ok := r.nextRepair(); ok {
+			repairs.Reset(time.Until(at))
+		} else {
+			repairs.Stop()
+		}
 		var in broker.Incoming
 		if next != nil {
 			in, next = *next, nil
 		} else {
 			select {
 			case in = <-r.liveIn:
+			case <-repairs.C:
+				r.repair(ctx, c)
+				r.publishLocks()
+				continue
 			case <-ctx.Done():
 				return
 			}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -17,17 +18,17 @@ import (
 
 // changes propagates what host's users did to every other host, in order,
 // and keeps the index current. It returns the hosts on which some op
-// failed.
+// failed; those hosts lag on the op's path until a repair (live_lag.go).
 func (r *run) changes(ctx context.Context, c *broker.Client, host string, batch []wire.Change) map[string]bool {
 	targets := r.otherHosts(host)
 	done, ops := r.decide(host, targets, batch)
 	if len(done) == 0 {
 		return nil
 	}
-	ok, failed, conflicts := r.applyChanges(ctx, c, ops)
+	ok, failures := r.applyChanges(ctx, c, ops)
 	r.indexChanges(host, targets, done, ok)
+	failed := r.lagBehind(ok, failures)
 	r.recordTransfer(host, targets, sentChanges(done), failed)
-	r.quarantineChanged(host, conflicts)
 	r.relockSaved(ctx, c, host, done, ok)
 	return failed
 }
@@ -41,29 +42,48 @@ type liveChange struct {
 }
 
 // decide returns the changes of batch that are propagated, in order, and
-// the ops that carry them to each target.
+// the ops that carry them to each target. Changes to the same path in one
+// batch follow each other: each one's ops expect what the one before left.
 func (r *run) decide(host string, targets []string, batch []wire.Change) ([]liveChange, map[string][]wire.Op) {
 	ops := map[string][]wire.Op{}
 	var done []liveChange
+	inBatch := map[string]*conflict.Record{} // the index as this batch leaves it; nil: removed
 	for _, ch := range batch {
-		a, ok := r.classify(host, ch)
+		a, ok := r.classify(host, ch, inBatch)
 		if !ok {
 			continue
 		}
 		for _, t := range targets {
-			if op, ok := changeOp(host, t, a); ok {
+			if op, ok := changeOp(host, t, a, r.targetHas(a, t)); ok {
 				ops[t] = append(ops[t], op)
 			}
 		}
 		done = append(done, a)
+		afterChange(inBatch, host, targets, ch)
 	}
 	return done, ops
 }
 
-// classify looks ch up in the index and reports whether it is propagated:
-// it is not if its path is quarantined, if it is an echo, or if another
-// host holds the file (host is then a second writer).
-func (r *run) classify(host string, ch wire.Change) (liveChange, bool) {
+// afterChange records in inBatch the index as ch leaves it, every target
+// assumed to apply it.
+func afterChange(inBatch map[string]*conflict.Record, host string, targets []string, ch wire.Change) {
+	switch ch.Kind {
+	case wire.ChangeRemove:
+		inBatch[ch.Path] = nil
+	default:
+		if ch.Kind == wire.ChangeRename {
+			inBatch[ch.OldPath] = nil
+		}
+		inBatch[ch.Path] = &conflict.Record{Entry: ch.Entry, Hosts: append([]string{host}, targets...)}
+	}
+}
+
+// classify looks ch up in the index (as the batch so far left it) and
+// reports whether it is propagated: it is not if its path is quarantined,
+// if it is an echo, if another host holds the file (host is then a second
+// writer), or if host's own copy lags (its change was made to an old
+// version: the repair decides).
+func (r *run) classify(host string, ch wire.Change, inBatch map[string]*conflict.Record) (liveChange, bool) {
 	if r.quarantined(ch.Path) || (ch.Kind == wire.ChangeRename && r.quarantined(ch.OldPath)) {
 		return liveChange{}, false
 	}
@@ -71,13 +91,16 @@ func (r *run) classify(host string, ch wire.Change) (liveChange, bool) {
 	if ch.Kind == wire.ChangeRename {
 		key = ch.OldPath
 	}
-	prior, had, err := r.h.db.Index(r.cfg.Name, key)
+	prior, had, err := r.priorOf(key, inBatch)
 	if err != nil {
 		r.log.Error().Err(err).Msg("index")
 		return liveChange{}, false
 	}
 	if echo(ch, prior, had) {
 		return liveChange{}, false
+	}
+	if ch.Kind != wire.ChangeRemove && ch.Kind != wire.ChangeRename && r.recent.echo(host, ch.Entry, time.Now()) {
+		return liveChange{}, false // a version the hub had host apply, reported late
 	}
 	if l := r.locks[ch.Path]; l != nil && l.source != host {
 		// A change to a file another host holds: a second writer.
@@ -88,18 +111,46 @@ func (r *run) classify(host string, ch wire.Change) (liveChange, bool) {
 		}
 		return liveChange{}, false
 	}
+	if l := r.lagging(key, host); l != nil {
+		l.due = time.Now()
+		return liveChange{}, false
+	}
 	return liveChange{change: ch, prior: prior, had: had}, true
 }
 
-// changeOp returns the op that carries a's change from host to target, if
-// target needs one.
-func changeOp(host, target string, a liveChange) (wire.Op, bool) {
-	ch := a.change
-	var have *wire.Entry
+// priorOf returns path's record as the batch so far left it, or as the
+// index holds it.
+func (r *run) priorOf(path string, inBatch map[string]*conflict.Record) (conflict.Record, bool, error) {
+	if rec, ok := inBatch[path]; ok {
+		if rec == nil {
+			return conflict.Record{}, false, nil
+		}
+		return *rec, true, nil
+	}
+	return r.h.db.Index(r.cfg.Name, path)
+}
+
+// targetHas returns what target holds of the path a's change replaces: what
+// the index lists it with, or, if it lags there, what it kept.
+func (r *run) targetHas(a liveChange, target string) *wire.Entry {
+	key := a.change.Path
+	if a.change.Kind == wire.ChangeRename {
+		key = a.change.OldPath
+	}
+	if l := r.lagging(key, target); l != nil {
+		return l.have
+	}
 	if a.had && slices.Contains(a.prior.Hosts, target) {
 		e := a.prior.Entry
-		have = &e
+		return &e
 	}
+	return nil
+}
+
+// changeOp returns the op that carries a's change from host to target,
+// which holds have, if target needs one.
+func changeOp(host, target string, a liveChange, have *wire.Entry) (wire.Op, bool) {
+	ch := a.change
 	var op wire.Op
 	switch ch.Kind {
 	case wire.ChangeWrite:
@@ -128,59 +179,129 @@ func changeOp(host, target string, a liveChange) (wire.Op, bool) {
 	return op, true
 }
 
-// applyChanges sends every target its ops. It returns the targets on
-// which some op failed, and the errors of those refused because the
-// target's copy had changed.
-func (r *run) applyChanges(ctx context.Context, c *broker.Client, ops map[string][]wire.Op) (ok map[string]map[string]bool, failed map[string]bool, conflicts []wire.Error) {
-	// Every target applies its ops; results say who now holds what.
+// opFailure is an op that failed on its target.
+type opFailure struct {
+	host string
+	op   wire.Op
+	err  wire.Error
+}
+
+// applyChanges sends every target its ops. It returns, by path, the
+// targets on which the path's ops succeeded, and the ops that failed.
+func (r *run) applyChanges(ctx context.Context, c *broker.Client, ops map[string][]wire.Op) (ok map[string]map[string]bool, failures []opFailure) {
 	var mu sync.Mutex
 	ok = map[string]map[string]bool{} // path -> host -> applied
-	failed = map[string]bool{}
 	g, gctx := errgroup.WithContext(ctx)
 	for t, list := range ops {
 		if !r.h.connected(t) {
-			failed[t] = true
+			for _, op := range list {
+				failures = append(failures, opFailure{t, op, wire.Error{Kind: wire.KindUnreachable, Host: t, Path: op.Path, Msg: "not connected"}})
+			}
 			continue
 		}
 		g.Go(func() error {
-			for len(list) > 0 {
-				n := min(len(list), wire.MaxBatch)
-				err := r.applyOps(gctx, c, t, list[:n], func(results []wire.OpResult) error {
-					mu.Lock()
-					defer mu.Unlock()
-					for _, res := range results {
-						if res.Error != nil {
-							e := *res.Error
-							e.Host = t
-							failed[t] = true
-							if e.Kind == wire.KindChanged {
-								conflicts = append(conflicts, e)
-							} else {
-								r.addError(e)
-							}
-							continue
-						}
-						if ok[res.Path] == nil {
-							ok[res.Path] = map[string]bool{}
-						}
-						ok[res.Path][t] = true
-					}
-					return nil
-				})
-				if err != nil {
-					mu.Lock()
-					failed[t] = true
-					r.addError(*wire.ToError("apply", t, "", err))
-					mu.Unlock()
-					return nil
+			fs, applied := r.applyTo(gctx, c, t, list)
+			mu.Lock()
+			defer mu.Unlock()
+			failures = append(failures, fs...)
+			now := time.Now()
+			for _, res := range applied {
+				if ok[res.Path] == nil {
+					ok[res.Path] = map[string]bool{}
 				}
-				list = list[n:]
+				ok[res.Path][t] = true
+				if res.Kind != wire.OpDelete {
+					r.recent.remember(t, res.Entry, now)
+				}
 			}
 			return nil
 		})
 	}
 	g.Wait()
-	return ok, failed, conflicts
+	return ok, failures
+}
+
+// applyTo applies list on t in batches, and returns the ops that failed
+// and the results of those that succeeded. A path that also failed in list
+// is not among the latter.
+func (r *run) applyTo(ctx context.Context, c *broker.Client, t string, list []wire.Op) ([]opFailure, []wire.OpResult) {
+	var failures []opFailure
+	var applied []wire.OpResult
+	bad := map[string]bool{}
+	for len(list) > 0 {
+		n := min(len(list), wire.MaxBatch)
+		chunk := list[:n]
+		// Results may come in another order than the ops: each is matched
+		// to the first op of its path not answered yet.
+		waiting := map[string][]int{}
+		for i, op := range chunk {
+			waiting[op.Path] = append(waiting[op.Path], i)
+		}
+		answer := func(path string) wire.Op {
+			q := waiting[path]
+			if len(q) == 0 {
+				return wire.Op{Path: path}
+			}
+			waiting[path] = q[1:]
+			return chunk[q[0]]
+		}
+		err := r.applyOps(ctx, c, t, chunk, func(results []wire.OpResult) error {
+			for _, res := range results {
+				op := answer(res.Path)
+				if res.Error != nil {
+					e := *res.Error
+					e.Host = t
+					failures = append(failures, opFailure{t, op, e})
+					bad[res.Path] = true
+					continue
+				}
+				applied = append(applied, res)
+			}
+			return nil
+		})
+		if err != nil {
+			// The ops not answered are taken as failed.
+			e := *wire.ToError("apply", t, "", err)
+			for _, q := range waiting {
+				for _, i := range q {
+					failures = append(failures, opFailure{t, chunk[i], e})
+					bad[chunk[i].Path] = true
+				}
+			}
+			r.addError(e)
+			break
+		}
+		list = list[n:]
+	}
+	return failures, slices.DeleteFunc(applied, func(res wire.OpResult) bool { return bad[res.Path] })
+}
+
+// lagBehind notes the failed ops' hosts as lagging on their paths, and the
+// hosts that caught up; it returns the hosts on which some op failed.
+func (r *run) lagBehind(ok map[string]map[string]bool, failures []opFailure) map[string]bool {
+	for p, hosts := range ok {
+		for h := range hosts {
+			r.caughtUp(p, h)
+		}
+	}
+	failed := map[string]bool{}
+	first := map[[2]string]bool{} // the first failure on a path is what the host kept
+	for _, f := range failures {
+		failed[f.host] = true
+		key := [2]string{f.op.Path, f.host}
+		if first[key] {
+			continue
+		}
+		first[key] = true
+		r.fallBehind(f.host, f.op, f.err)
+		// A copy that changed under the op is for the repair to judge
+		// (the source saving again, or a user on the target); unreachable
+		// hosts are the supervisor's.
+		if f.err.Kind != wire.KindChanged && f.err.Kind != wire.KindUnreachable {
+			r.addError(f.err)
+		}
+	}
+	return failed
 }
 
 // indexChanges records done in the index and counts it in the status.
@@ -246,16 +367,6 @@ func sentChanges(done []liveChange) []wire.Change {
 		sent[i] = a.change
 	}
 	return sent
-}
-
-// quarantineChanged quarantines the paths whose ops met a changed copy.
-func (r *run) quarantineChanged(host string, conflicts []wire.Error) {
-	// A target whose copy changed under the op edited it at the same time:
-	// both versions are kept and the path goes to the File Conflict List.
-	for _, e := range conflicts {
-		r.quarantineLive(e.Path, conflict.ReasonConcurrentEdit,
-			fmt.Sprintf("changed on %s while %s's change was being applied: %s", e.Host, host, e.Msg), nil)
-	}
 }
 
 // relockSaved locks again the files of done that host still holds.

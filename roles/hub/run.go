@@ -55,6 +55,18 @@ type run struct {
 	// live loop to end before it returns), when it holds the locks of an
 	// interrupted session for their grace period (see grace.go).
 	locks map[string]*heldLock
+	// lags are the paths on which a live op failed, by host: what each
+	// such host kept (see live_lag.go). The live loop owns them; a
+	// start-up, which compares every host's scan, begins without.
+	lags map[string]map[string]*lag
+	// recent are the versions the live loop had each host apply lately
+	// (see live_echo.go); the live loop owns them.
+	recent recentApplied
+	// reconciled is when a failed folder rename last made the run start
+	// over, and pendingReconcile one waiting for its turn (see
+	// reconcileError); the live loop owns both.
+	reconciled       time.Time
+	pendingReconcile *reconcileError
 }
 
 func newRun(h *Hub, cfg api.SessionConfig, cancel context.CancelFunc) *run {
@@ -188,6 +200,17 @@ func (r *run) supervise(ctx context.Context) {
 			return
 		}
 		var we *wire.Error
+		var re *reconcileError
+		if errors.As(err, &re) {
+			r.log.Warn().Err(err).Msg("session starts over to reconcile")
+			r.event("interrupted", "", re.path, err.Error())
+			r.update(func(st *api.SessionStatus) { st.Phase = api.PhaseAttaching })
+			r.holdLocks()
+			if r.waitBack(ctx, err) != nil {
+				return
+			}
+			continue
+		}
 		if errors.As(err, &we) && we.Kind == wire.KindUnreachable {
 			r.log.Warn().Err(err).Msg("session interrupted; will start over when every host is connected")
 			r.event("interrupted", "", "", err.Error()+"; starts over when every host is connected")

@@ -41,6 +41,9 @@ func (w *Watcher) handle(ev rawEvent) {
 	}
 	rel := join(base, ev.name)
 	if !validPath(rel) {
+		if ev.mask&(unix.IN_CREATE|unix.IN_MOVED_TO) != 0 {
+			w.push(skippedName(rel))
+		}
 		return
 	}
 	isDir := ev.mask&unix.IN_ISDIR != 0

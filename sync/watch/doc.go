@@ -10,7 +10,8 @@
 // watcher stops (Close, the end of its context, or a failure that Err then
 // reports). Paths are relative, slash-separated and clean (wire.CheckPath
 // accepts them); names that are not valid watch-set paths (not UTF-8, with a
-// backslash, too long) are left out, as the scan leaves them out. Paths that
+// backslash, too long) are left out, as the scan leaves them out, but for
+// one Skipped event each (Linux), so that the agent can say so. Paths that
 // Options.Filter excludes are not reported, and nothing below an excluded
 // folder is watched. Symlinks are reported as entries but never followed:
 // every folder is opened, and watched, without following a link.

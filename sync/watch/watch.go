@@ -49,9 +49,15 @@ const (
 	// reported; the watcher goes on with what it watches. Reported once
 	// per watcher: from then on the agent scans periodically.
 	Limited
+	// Skipped: a name appeared that no watch-set path can be (not valid
+	// UTF-8, a backslash, too long), so it is not synchronised. Path is
+	// the name made printable (invalid bytes replaced by U+FFFD) for the
+	// agent's warning, Err says what is wrong with it. Nothing else is
+	// reported of it.
+	Skipped
 )
 
-var opNames = [...]string{WriteOpen: "WriteOpen", Closed: "Closed", Created: "Created", Removed: "Removed", Renamed: "Renamed", Changed: "Changed", Overflow: "Overflow", Limited: "Limited"}
+var opNames = [...]string{WriteOpen: "WriteOpen", Closed: "Closed", Created: "Created", Removed: "Removed", Renamed: "Renamed", Changed: "Changed", Overflow: "Overflow", Limited: "Limited", Skipped: "Skipped"}
 
 func (o Op) String() string {
 	if int(o) < len(opNames) && opNames[o] != "" {
@@ -73,7 +79,8 @@ type Event struct {
 	// Closed carrying the same LockFile; other Closed events of the
 	// document in between are saves, not the end of the editing session.
 	LockFile string
-	// Err is set on Limited: a *LimitError.
+	// Err is set on Limited (a *LimitError) and Skipped (what is wrong
+	// with the name).
 	Err error
 }
 
@@ -262,6 +269,11 @@ func moved(p, from, to string) string { return to + p[len(from):] }
 // what wire.CheckPath accepts; other names (not UTF-8, with a backslash,
 // too long) are left out, as the scan leaves them out with a warning.
 func validPath(p string) bool { return wire.CheckPath(p) == nil }
+
+// skippedName is the Skipped event for p, a name validPath refused.
+func skippedName(p string) Event {
+	return Event{Op: Skipped, Path: strings.ToValidUTF8(p, "\uFFFD"), Err: wire.CheckPath(p)}
+}
 
 // rekey moves the entries of m at or below from to the same place below to
 // (a file or folder rename).

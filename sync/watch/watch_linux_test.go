@@ -686,16 +686,30 @@ func TestFolderRemovedWithLockFile(t *testing.T) {
 	}
 }
 
-// TestPathsAreValid: names that are not valid watch-set paths are left out.
+// TestPathsAreValid: names that are not valid watch-set paths are left out
+// of every event but one Skipped each, whose path is printable.
 func TestPathsAreValid(t *testing.T) {
 	root := t.TempDir()
 	r := start(t, root, Options{})
 	write(t, filepath.Join(root, "back\\slash"), "x")
 	write(t, filepath.Join(root, "bad\xff"), "x")
 	r.mark(root)
+	skipped := map[string]int{}
 	for _, e := range r.seen {
+		if e.Op == Skipped {
+			skipped[e.Path]++
+			if e.Err == nil {
+				t.Errorf("Skipped without a reason: %v", e)
+			}
+			continue
+		}
 		if e.Path != "" && !validPath(e.Path) {
 			t.Errorf("invalid path reported: %v", e)
+		}
+	}
+	for _, p := range []string{"back\\slash", "bad\uFFFD"} {
+		if skipped[p] != 1 {
+			t.Errorf("%q reported Skipped %d times, want once (all: %v)", p, skipped[p], skipped)
 		}
 	}
 }

@@ -1,0 +1,368 @@
+package hub
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/peerlink/peerlink/conflict"
+	"github.com/peerlink/peerlink/roles/broker"
+	"github.com/peerlink/peerlink/wire"
+)
+
+// A live op that fails on a target leaves that target behind: it keeps the
+// copy it had while the index moves on without it. Nothing else would ever
+// bring it up to date (the next change's op would find a copy it does not
+// expect and fail too), so the hub remembers what each lagging target
+// holds, builds the next ops to it from that, and repairs it: it looks at
+// the target's copy and at a copy the index names, and sends the index's
+// version again, until the target holds it; or, when the target's copy is
+// neither what the hub left there nor the index's, a user changed it
+// meanwhile and the path goes to the File Conflict List. So a failed op
+// never leaves the hosts apart for good, and a target's failure (a fetch
+// that met the source saving again, a full disk) is never taken for a
+// second writer.
+
+// lag is one target's copy of one path that a live op failed to bring up
+// to date.
+type lag struct {
+	have  *wire.Entry // the target's copy as the hub last knew it; nil: none
+	tries int         // repairs that failed so far
+	due   time.Time   // the next repair
+	// failed is the kind of the last failure, which the session's errors
+	// show once however often a repair meets it again.
+	failed wire.ErrKind
+}
+
+// reconcileError ends a running attempt so that the start-up runs again:
+// every host is scanned and the engine decides on the whole tree, as at a
+// session start. It is the repair of a failed folder rename, whose
+// consequences (two folders merged, the old one left on some hosts) a
+// per-path repair cannot settle.
+type reconcileError struct {
+	path, host, why string
+}
+
+func (e *reconcileError) Error() string {
+	return fmt.Sprintf("%s on %s: %s; every host is scanned and merged again, as at a session start", e.path, e.host, e.why)
+}
+
+// reconcileEvery bounds how often a run starts over to reconcile.
+const reconcileEvery = time.Minute
+
+// repairsPerRound bounds the paths one repair round looks at, so that live
+// messages queued meanwhile wait for a few scans at most.
+const repairsPerRound = 64
+
+// lagging returns host's lag on path, or nil.
+func (r *run) lagging(path, host string) *lag {
+	return r.lags[path][host]
+}
+
+// fallBehind records that op failed on host: host keeps what op expected
+// to find there. A repair is due at once: most failures are over by then
+// (the source saved again, and its new version is what is sent). A failed
+// rename starts the session over instead (see reconcileError).
+func (r *run) fallBehind(host string, op wire.Op, err wire.Error) {
+	if op.Kind == wire.OpRename {
+		r.reconcile(&reconcileError{path: op.Path, host: host, why: fmt.Sprintf("rename %s to %s failed (%s)", op.OldPath, op.Path, err.Msg)})
+		return
+	}
+	if r.lags[op.Path] == nil {
+		r.lags[op.Path] = map[string]*lag{}
+	}
+	l := r.lags[op.Path][host]
+	if l == nil {
+		l = &lag{}
+		r.lags[op.Path][host] = l
+	}
+	l.have = op.Have
+	l.due = time.Now()
+	l.failed = err.Kind
+}
+
+// reconcile ends the running attempt with e, at most once per
+// reconcileEvery: a later one waits for its turn (see repair).
+func (r *run) reconcile(e *reconcileError) {
+	r.addError(wire.Error{Kind: wire.KindConflict, Op: "rename", Host: e.host, Path: e.path, Msg: e.Error()})
+	if r.pendingReconcile == nil {
+		r.pendingReconcile = e
+	}
+	r.reconcileIfDue(time.Now())
+}
+
+// reconcileIfDue starts the run over if a reconcile waits and its turn
+// has come.
+func (r *run) reconcileIfDue(now time.Time) {
+	e := r.pendingReconcile
+	if e == nil || now.Sub(r.reconciled) < reconcileEvery {
+		return
+	}
+	r.pendingReconcile = nil
+	r.reconciled = now
+	r.mu.Lock()
+	abort := r.abort
+	r.mu.Unlock()
+	if abort != nil {
+		abort(e)
+	}
+}
+
+// caughtUp forgets host's lag on path: an op brought it up to date.
+func (r *run) caughtUp(path, host string) {
+	if m := r.lags[path]; m != nil {
+		delete(m, host)
+		if len(m) == 0 {
+			delete(r.lags, path)
+		}
+	}
+}
+
+// nextRepair returns when the earliest repair is due, and false if none is
+// waiting.
+func (r *run) nextRepair() (time.Time, bool) {
+	var next time.Time
+	if r.pendingReconcile != nil {
+		next = r.reconciled.Add(reconcileEvery)
+	}
+	for _, m := range r.lags {
+		for _, l := range m {
+			if next.IsZero() || l.due.Before(next) {
+				next = l.due
+			}
+		}
+	}
+	return next, !next.IsZero()
+}
+
+// repair works through the lags that are due.
+func (r *run) repair(ctx context.Context, c *broker.Client) {
+	now := time.Now()
+	r.reconcileIfDue(now)
+	var due []string
+	for p, m := range r.lags {
+		for _, l := range m {
+			if !l.due.After(now) {
+				due = append(due, p)
+				break
+			}
+		}
+	}
+	sort.Strings(due)
+	if len(due) > repairsPerRound {
+		due = due[:repairsPerRound]
+	}
+	for _, p := range due {
+		if ctx.Err() != nil {
+			return
+		}
+		r.repairPath(ctx, c, p)
+	}
+}
+
+// repairPath brings every lagging host's copy of p to the index's version.
+func (r *run) repairPath(ctx context.Context, c *broker.Client, p string) {
+	if r.quarantined(p) {
+		delete(r.lags, p) // an operator decides now
+		return
+	}
+	if r.locks[p] != nil {
+		// A writer holds it: its close sends the new version, built
+		// from what the lagging hosts hold.
+		r.postpone(p, false)
+		return
+	}
+	rec, had, err := r.h.db.Index(r.cfg.Name, p)
+	if err != nil {
+		r.log.Error().Err(err).Msg("index")
+		r.postpone(p, true)
+		return
+	}
+	ref := ""
+	if had {
+		ref = r.reference(rec)
+		if ref == "" {
+			r.postpone(p, false) // no host holding the index's version is here
+			return
+		}
+	}
+	copies, err := r.lagCopies(ctx, c, p, ref)
+	if err != nil {
+		r.log.Debug().Err(err).Str("path", p).Msg("repair scan")
+		r.postpone(p, true)
+		return
+	}
+	if had && !sameVersion(copies[ref], &rec.Entry) {
+		// The reference changed since: its own report brings the new
+		// version, and the repair follows it.
+		r.postpone(p, false)
+		return
+	}
+	for host, l := range r.lags[p] {
+		if !r.h.connected(host) {
+			continue
+		}
+		r.repairHost(ctx, c, p, host, l, rec, had, ref, copies[host])
+	}
+}
+
+// repairHost settles one lagging host's copy cur of p against the index's
+// record (rec, if had), which ref holds.
+func (r *run) repairHost(ctx context.Context, c *broker.Client, p, host string, l *lag, rec conflict.Record, had bool, ref string, cur *wire.Entry) {
+	switch {
+	case had && sameVersion(cur, &rec.Entry), !had && cur == nil:
+		r.joined(p, host, rec, had)
+		return
+	case !sameVersion(cur, l.have):
+		// Neither what the hub left there nor the index's version: a user
+		// on host changed it while the hub's change was on its way.
+		copies := []conflict.Copy{{Host: host, Entry: *cur}}
+		detail := fmt.Sprintf("changed on %s while a change from elsewhere was being applied", host)
+		if cur == nil {
+			copies = nil
+			detail = fmt.Sprintf("deleted on %s while a change from elsewhere was being applied", host)
+		}
+		if had {
+			copies = append(copies, conflict.Copy{Host: ref, Entry: rec.Entry})
+			detail = fmt.Sprintf("changed on %s while %s's version was being applied", host, ref)
+		}
+		delete(r.lags, p)
+		r.quarantineLive(p, conflict.ReasonConcurrentEdit, detail, copies)
+		return
+	}
+	op := repairOp(p, ref, rec, had, cur)
+	var failed *wire.Error
+	err := r.applyOps(ctx, c, host, []wire.Op{op}, func(results []wire.OpResult) error {
+		for _, res := range results {
+			if res.Error != nil {
+				failed = res.Error
+			}
+		}
+		return nil
+	})
+	if err == nil && failed == nil {
+		if had {
+			r.recent.remember(host, rec.Entry, time.Now())
+		}
+		r.joined(p, host, rec, had)
+		r.event("transfer", ref, p, fmt.Sprintf("repaired on %s after %d failed attempt(s)", host, l.tries+1))
+		return
+	}
+	if failed == nil {
+		failed = wire.ToError("apply", host, p, err)
+	}
+	l.have = cur
+	l.tries++
+	l.due = time.Now().Add(broker.Backoff(l.tries))
+	if failed.Kind != wire.KindChanged && failed.Kind != l.failed {
+		r.addError(*failed)
+	}
+	l.failed = failed.Kind
+}
+
+// repairOp is the op that turns cur, host's copy of p, into the record's
+// version (or removes it, if the index no longer has p).
+func repairOp(p, ref string, rec conflict.Record, had bool, cur *wire.Entry) wire.Op {
+	switch {
+	case !had:
+		return wire.Op{Kind: wire.OpDelete, Path: p, Have: cur}
+	case rec.Entry.Kind == wire.KindDir && cur == nil:
+		return wire.Op{Kind: wire.OpMkdir, Path: p, Want: rec.Entry}
+	case rec.Entry.Kind == wire.KindDir || sameContent(cur, &rec.Entry):
+		return wire.Op{Kind: wire.OpMeta, Path: p, Want: rec.Entry, Have: cur}
+	}
+	return wire.Op{Kind: wire.OpFetch, Path: p, From: ref, Want: rec.Entry, Have: cur}
+}
+
+// joined records that host now holds the index's state of p.
+func (r *run) joined(p, host string, rec conflict.Record, had bool) {
+	r.caughtUp(p, host)
+	if !had || slices.Contains(rec.Hosts, host) {
+		return
+	}
+	rec.Hosts = append(slices.Clone(rec.Hosts), host)
+	if err := r.h.db.PutIndex(r.cfg.Name, []conflict.Record{rec}); err != nil {
+		r.log.Error().Err(err).Msg("index")
+	}
+}
+
+// postpone puts p's repairs off: by the backoff of their tries if the
+// attempt failed, or by a second while something else settles.
+func (r *run) postpone(p string, failed bool) {
+	for _, l := range r.lags[p] {
+		if failed {
+			l.tries++
+			l.due = time.Now().Add(broker.Backoff(l.tries))
+		} else {
+			l.due = time.Now().Add(time.Second)
+		}
+	}
+}
+
+// reference returns a connected host that holds rec's version, or "".
+func (r *run) reference(rec conflict.Record) string {
+	for _, h := range rec.Hosts {
+		if r.lagging(rec.Entry.Path, h) == nil && r.h.connected(h) {
+			return h
+		}
+	}
+	return ""
+}
+
+// lagCopies returns the copy of p (its own entry, nil where absent) on
+// every lagging host that is connected, and on ref.
+func (r *run) lagCopies(ctx context.Context, c *broker.Client, p, ref string) (map[string]*wire.Entry, error) {
+	hosts := []string{}
+	if ref != "" {
+		hosts = append(hosts, ref)
+	}
+	for h := range r.lags[p] {
+		if r.h.connected(h) && h != ref {
+			hosts = append(hosts, h)
+		}
+	}
+	out := make(map[string]*wire.Entry, len(hosts))
+	for _, h := range hosts {
+		var found *wire.Entry
+		err := scanHost(ctx, c, r.cfg.Name, h, p, func(part *wire.ScanPart) error {
+			for _, e := range part.Entries {
+				if e.Path == p {
+					found = &e
+				}
+			}
+			if part.Done {
+				for _, w := range part.Warnings {
+					if w.Path == p {
+						return &w // being written, or unreadable: look again later
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		out[h] = found
+	}
+	return out, nil
+}
+
+// sameVersion reports whether a and b are the same version of a path: both
+// absent, or the same kind and, for a file, the same content and
+// modification time (what a target checks an op's Have against).
+func sameVersion(a, b *wire.Entry) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	if a.Kind != b.Kind {
+		return false
+	}
+	return a.Kind == wire.KindDir || a.Size == b.Size && a.Mtime == b.Mtime && (a.Hash == b.Hash || a.Hash.IsZero() || b.Hash.IsZero())
+}
+
+// sameContent reports whether cur has the content of e.
+func sameContent(cur, e *wire.Entry) bool {
+	return cur != nil && cur.Kind == e.Kind && cur.Size == e.Size && cur.Hash == e.Hash
+}
