@@ -335,7 +335,7 @@ func (h *Hub) waitHosts(ctx context.Context, hosts []string, d time.Duration) er
 		case <-changed:
 		case <-deadline.C:
 			return &wire.Error{Kind: wire.KindUnreachable, Host: missing[0],
-				Msg: fmt.Sprintf("not connected: start `peerlink agent --name %s --broker URL --token TOKEN` on that host (waited %s)", missing[0], d)}
+				Msg: fmt.Sprintf("not connected: start `peerlink agent --name %s --broker URL --token-file FILE` on that host (waited %s)", missing[0], d)}
 		case <-ctx.Done():
 			return ctx.Err()
 		}
