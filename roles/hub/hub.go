@@ -176,7 +176,8 @@ func (h *Hub) serve(ctx context.Context, c *broker.Client) error {
 		case *wire.Warning:
 			h.warning(in.From, m)
 		case *wire.Progress:
-			if r := h.run(m.Session); r != nil {
+			// Counted only from a host of the session, as every report.
+			if r := h.run(m.Session); r != nil && r.isHost(in.From) {
 				r.progress(in.From, m.Bytes)
 			}
 		default:
