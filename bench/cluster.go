@@ -157,7 +157,7 @@ func startCluster(ctx context.Context, bin, dir, logLevel, profile string, agent
 		return nil, err
 	}
 	for _, name := range agents {
-		p, err := c.start("agent-"+name, "agent", "--name", name, "--broker", c.brokerWS, "--token", c.token,
+		p, err := c.start("agent-"+name, "agent", "--name", name, "--broker", c.brokerWS, "--token-file", filepath.Join(data, "token"),
 			"--data", filepath.Join(dir, "agent-"+name))
 		if err != nil {
 			c.stop()
@@ -195,7 +195,7 @@ func (c *cluster) start(name string, args ...string) (*proc, error) {
 	}
 	cmd := exec.Command(c.bin, append([]string{"--log-level", c.logLevel}, args...)...)
 	cmd.Stdout, cmd.Stderr = f, f
-	cmd.Env = append(os.Environ(), "PEERLINK_TOKEN=", "PEERLINK_HUB=", "PEERLINK_CPUPROFILE=")
+	cmd.Env = append(os.Environ(), "PEERLINK_TOKEN=", "PEERLINK_TOKEN_FILE=", "PEERLINK_HUB=", "PEERLINK_CPUPROFILE=")
 	if c.profile != "" {
 		prof := filepath.Join(c.profile, fmt.Sprintf("%s-%d.pprof", name, time.Now().UnixNano()))
 		cmd.Env = append(cmd.Env, "PEERLINK_CPUPROFILE="+prof)

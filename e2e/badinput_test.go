@@ -32,7 +32,7 @@ func runPeerlink(t testing.TB, env []string, args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = append(append(os.Environ(), "PEERLINK_HUB=", "PEERLINK_TOKEN="), env...)
+	cmd.Env = append(append(os.Environ(), "PEERLINK_HUB=", "PEERLINK_TOKEN=", "PEERLINK_TOKEN_FILE="), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -140,7 +140,7 @@ func unchanged(t testing.TB, root string, before map[string]node) {
 func TestBadInputUnreachableBrokerAgentRetries(t *testing.T) {
 	c := newCluster(t)
 	c.proc("hub").stop() // nothing listens on the broker's port now
-	p := c.start("agent-site-a", "agent", "--name", "site-a", "--broker", c.brokerWS, "--token", c.token,
+	p := c.start("agent-site-a", "agent", "--name", "site-a", "--broker", c.brokerWS, "--token-file", c.tokenFile(),
 		"--data", filepath.Join(c.dir, "agent-site-a"))
 	var tries []logLine
 	waitFor(t, 20*time.Second, "three failed connection attempts in the agent's log", func() bool {
@@ -209,7 +209,11 @@ func TestBadInputUnreachableHubCLI(t *testing.T) {
 // even try.
 func TestBadInputWrongTokenAgent(t *testing.T) {
 	c := newCluster(t)
-	p := c.start("agent-site-x", "agent", "--name", "site-x", "--broker", c.brokerWS, "--token", "not-"+c.token,
+	wrong := filepath.Join(c.dir, "wrong-token")
+	if err := os.WriteFile(wrong, []byte("not-"+c.token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := c.start("agent-site-x", "agent", "--name", "site-x", "--broker", c.brokerWS, "--token-file", wrong,
 		"--data", filepath.Join(c.dir, "agent-site-x"))
 	if code := waitExit(t, p, 20*time.Second); code == 0 {
 		t.Errorf("agent with a wrong token exited 0")
@@ -234,7 +238,8 @@ func TestBadInputWrongTokenAgent(t *testing.T) {
 	if code := waitExit(t, p, 20*time.Second); code == 0 {
 		t.Errorf("agent without a token exited 0")
 	}
-	if out, _ := os.ReadFile(p.log); !strings.Contains(string(out), "--token is required") || !strings.Contains(string(out), "DATA/token") {
+	if out, _ := os.ReadFile(p.log); !strings.Contains(string(out), "no token: give --token-file") || !strings.Contains(string(out), "PEERLINK_TOKEN") ||
+		!strings.Contains(string(out), "DATA/token") {
 		t.Errorf("agent without a token does not say it needs one, and where it is:\n%s", out)
 	}
 }
@@ -472,7 +477,9 @@ func (c *cluster) startAgentAs(host string, id uint32) *proc {
 		}
 	}
 	name := "agent-" + host
-	cmd := exec.Command(binary, "--log-level", "debug", "agent", "--name", host, "--broker", c.brokerWS, "--token", c.token, "--data", data)
+	// id cannot read the hub's DATA/token: the token comes by the environment.
+	cmd := exec.Command(binary, "--log-level", "debug", "agent", "--name", host, "--broker", c.brokerWS, "--data", data)
+	cmd.Env = []string{"PEERLINK_TOKEN=" + c.token}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: id, Gid: id}}
 	p, err := c.launch(name, cmd)
 	if err != nil {

@@ -161,8 +161,8 @@ func (c *cluster) start(name string, args ...string) *proc {
 }
 
 // launch starts cmd as the cluster's process name, its output appended to
-// DIR/NAME.log and its environment rid of the CLI's variables, and keeps
-// it for stopAll.
+// DIR/NAME.log and its environment rid of the CLI's variables (but for
+// those cmd.Env sets), and keeps it for stopAll.
 func (c *cluster) launch(name string, cmd *exec.Cmd) (*proc, error) {
 	logPath := filepath.Join(c.dir, name+".log")
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -170,7 +170,7 @@ func (c *cluster) launch(name string, cmd *exec.Cmd) (*proc, error) {
 		return nil, err
 	}
 	cmd.Stdout, cmd.Stderr = f, f
-	cmd.Env = append(os.Environ(), "PEERLINK_TOKEN=", "PEERLINK_HUB=", "PEERLINK_CA=")
+	cmd.Env = append(append(os.Environ(), "PEERLINK_TOKEN=", "PEERLINK_TOKEN_FILE=", "PEERLINK_HUB=", "PEERLINK_CA="), cmd.Env...)
 	if err := cmd.Start(); err != nil {
 		f.Close()
 		return nil, err
@@ -238,10 +238,14 @@ func (c *cluster) root(host string) string {
 	return r
 }
 
+// tokenFile is the hub's DATA/token, where agents read the token: never
+// from their command line, which every user of a host can read.
+func (c *cluster) tokenFile() string { return filepath.Join(c.dir, "hub", "token") }
+
 // startAgent starts an agent named host and waits until the hub sees it.
 func (c *cluster) startAgent(host string) *proc {
 	c.t.Helper()
-	p := c.start("agent-"+host, append([]string{"agent", "--name", host, "--broker", c.brokerWS, "--token", c.token,
+	p := c.start("agent-"+host, append([]string{"agent", "--name", host, "--broker", c.brokerWS, "--token-file", c.tokenFile(),
 		"--data", filepath.Join(c.dir, "agent-"+host)}, c.agentArgs...)...)
 	c.waitAgent(host, true, p)
 	return p
@@ -304,7 +308,7 @@ func (c *cluster) cli(args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = append(os.Environ(), "PEERLINK_HUB="+c.hubURL, "PEERLINK_TOKEN="+c.token, "PEERLINK_CA=")
+	cmd.Env = append(os.Environ(), "PEERLINK_HUB="+c.hubURL, "PEERLINK_TOKEN="+c.token, "PEERLINK_TOKEN_FILE=", "PEERLINK_CA=")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

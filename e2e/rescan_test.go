@@ -35,7 +35,7 @@ func startAgentWatchLimited(t *testing.T, c *cluster, host string, watches int, 
 	}
 	name := "agent-" + host
 	args := append([]string{"-c", `echo "$1" > /proc/sys/user/max_inotify_watches || exit 97; shift; exec "$@"`, "sh",
-		fmt.Sprint(watches), binary, "--log-level", "debug", "agent", "--name", host, "--broker", c.brokerWS, "--token", c.token,
+		fmt.Sprint(watches), binary, "--log-level", "debug", "agent", "--name", host, "--broker", c.brokerWS, "--token-file", c.tokenFile(),
 		"--data", filepath.Join(c.dir, name)}, extra...)
 	cmd := exec.Command("/bin/sh", args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{

@@ -74,7 +74,7 @@ func TestTLS(t *testing.T) {
 	})
 
 	t.Run("agent without --ca is refused", func(t *testing.T) {
-		p := c.start("agent-site-c", "agent", "--name", "site-c", "--broker", c.brokerWS, "--token", c.token,
+		p := c.start("agent-site-c", "agent", "--name", "site-c", "--broker", c.brokerWS, "--token-file", c.tokenFile(),
 			"--data", filepath.Join(dir, "agent-site-c"))
 		const want = "certificate not trusted: tls: failed to verify certificate: x509: certificate signed by unknown authority"
 		// Twice: the agent keeps trying, and is refused again.

@@ -313,7 +313,7 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) {
 const (
 	errSignIn = "sign in"
 	errCSRF   = "missing or wrong CSRF token: reload the console"
-	errToken  = "token refused: pass the hub's token with --token or PEERLINK_TOKEN (it is in the hub's DATA/token file)"
+	errToken  = "token refused: pass the hub's token with --token-file, --token or PEERLINK_TOKEN (it is in the hub's DATA/token file)"
 )
 
 // csrfOK reports whether r carries si's CSRF token.

@@ -133,9 +133,10 @@ func (a *Agent) close() {
 	}
 }
 
-// serve answers frames from one broker connection until it ends. Each
-// request runs in its own goroutine, owned by the errgroup; reads are
-// bounded so a flood of them cannot exhaust memory.
+// serve answers frames from one broker connection until it ends: commands
+// from the hub only, reads as mayRead allows (senders.go). Each request
+// runs in its own goroutine, owned by the errgroup; reads are bounded so a
+// flood of them cannot exhaust memory.
 func (a *Agent) serve(ctx context.Context, c *broker.Client) error {
 	g, ctx := errgroup.WithContext(ctx)
 	// Each read holds up to two chunk buffers and its reply (3.4 MiB): at
@@ -151,6 +152,15 @@ func (a *Agent) serve(ctx context.Context, c *broker.Client) error {
 			return c.Err()
 		case <-ctx.Done():
 			return ctx.Err()
+		}
+		switch in.Msg.(type) {
+		case *wire.Read, *wire.ReadMany:
+			// Other agents read too: read and readMany check who may.
+		default:
+			if !commander(in) {
+				a.refuse(ctx, c, in)
+				continue
+			}
 		}
 		switch m := in.Msg.(type) {
 		case *wire.Attach:

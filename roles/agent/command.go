@@ -1,7 +1,9 @@
 package agent
 
 import (
+	"errors"
 	"fmt"
+	"os"
 
 	"github.com/urfave/cli/v2"
 
@@ -17,7 +19,11 @@ func Command(version string) *cli.Command {
 			&cli.StringFlag{Name: "name", Usage: "this host's name in sessions (letters, digits, - _ .)", Required: true, EnvVars: []string{"PEERLINK_NAME"}},
 			&cli.StringFlag{Name: "broker", Usage: "the broker's URL, ws://HUB:61617 (wss:// if the hub serves TLS)", Required: true, EnvVars: []string{"PEERLINK_BROKER"}},
 			roles.CAFlag("the CA certificates (PEM) that signed the broker's certificate, on top of the system's"),
-			&cli.StringFlag{Name: "token", Usage: "the hub's token (from the hub's DATA/token)", EnvVars: []string{"PEERLINK_TOKEN"}},
+			roles.TokenFileFlag(),
+			// Known, so that it is refused with the reason rather than as
+			// an unknown flag; no environment variable: PEERLINK_TOKEN is
+			// read below, and is welcome.
+			&cli.StringFlag{Name: "token", Hidden: true, Usage: "refused: use --token-file or PEERLINK_TOKEN"},
 			&cli.StringFlag{Name: "data", Usage: "folder for the agent's state (agent.db)", Required: true, EnvVars: []string{"PEERLINK_DATA"}},
 			&cli.DurationFlag{Name: "rescan-interval", Value: DefaultRescanInterval,
 				Usage: "how often a session's root is scanned once the file system watch limit (fs.inotify.max_user_watches) keeps the agent from watching all of it"},
@@ -27,13 +33,25 @@ func Command(version string) *cli.Command {
 			if err != nil {
 				return err
 			}
+			if c.IsSet("token") {
+				// An agent runs for months on a file server that many
+				// people use, and a command line is theirs to read.
+				return errors.New("--token on the agent's command line is refused: every user of this host can read a command line (ps, /proc/PID/cmdline); " +
+					"give --token-file FILE (a copy of the hub's DATA/token, mode 0600) or set PEERLINK_TOKEN")
+			}
+			token := os.Getenv("PEERLINK_TOKEN")
+			if p := c.String("token-file"); p != "" {
+				if token, err = roles.ReadTokenFile(p, log); err != nil {
+					return err
+				}
+			}
 			if c.Duration("rescan-interval") <= 0 {
 				return fmt.Errorf("--rescan-interval %s: want a positive duration, e.g. 30s", c.Duration("rescan-interval"))
 			}
 			ctx, stop := roles.SignalContext(c)
 			defer stop()
 			agentMemoryLimit()
-			return Run(ctx, Options{Name: c.String("name"), BrokerURL: c.String("broker"), Token: c.String("token"),
+			return Run(ctx, Options{Name: c.String("name"), BrokerURL: c.String("broker"), Token: token,
 				DataDir: c.String("data"), Version: version, Log: log, RescanInterval: c.Duration("rescan-interval"), CAFile: c.String("ca")})
 		},
 	}

@@ -82,12 +82,14 @@ func (a *Agent) scan(ctx context.Context, c *broker.Client, in broker.Incoming, 
 	}
 }
 
-// read answers another agent's read of a file in an attached session.
+// read answers a read of a file in an attached session, by another
+// agent or the hub, as mayRead allows.
 func (a *Agent) read(ctx context.Context, c *broker.Client, in broker.Incoming, m *wire.Read) {
 	s, err := a.session(m.Session)
-	// The hub reads too: a diff of two hosts' copies in the console.
-	if err == nil && !s.hosts[in.From] && in.From != wire.HubName {
-		err = &wire.Error{Kind: wire.KindPermission, Msg: fmt.Sprintf("%s is not a host of session %s", in.From, m.Session)}
+	if err == nil {
+		if err = a.mayRead(s, in.From, m.Path); err != nil {
+			a.log.Warn().Str("from", in.From).Str("session", m.Session).Str("path", m.Path).Err(err).Msg("read refused")
+		}
 	}
 	if err != nil {
 		a.fail(ctx, c, in, "read", m.Path, err)

@@ -9,12 +9,18 @@ import (
 	"github.com/peerlink/peerlink/wire"
 )
 
-// readMany answers another agent's ReadMany: several small files of an
-// attached session in one reply.
+// readMany answers a ReadMany, as mayRead allows: several small files of
+// an attached session in one reply.
 func (a *Agent) readMany(ctx context.Context, c *broker.Client, in broker.Incoming, m *wire.ReadMany) {
 	s, err := a.session(m.Session)
-	if err == nil && !s.hosts[in.From] {
-		err = &wire.Error{Kind: wire.KindPermission, Msg: fmt.Sprintf("%s is not a host of session %s", in.From, m.Session)}
+	if err == nil {
+		paths := make([]string, len(m.Files))
+		for i, f := range m.Files {
+			paths[i] = f.Path
+		}
+		if err = a.mayRead(s, in.From, paths...); err != nil {
+			a.log.Warn().Str("from", in.From).Str("session", m.Session).Err(err).Msg("read refused")
+		}
 	}
 	if err != nil {
 		a.fail(ctx, c, in, "read", "", err)

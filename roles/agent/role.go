@@ -22,7 +22,7 @@ type Options struct {
 // Run runs an agent until ctx ends.
 func Run(ctx context.Context, o Options) error {
 	if o.Token == "" {
-		return errors.New("--token is required: copy it from the hub's DATA/token file (or set PEERLINK_TOKEN)")
+		return errors.New("no token: give --token-file FILE, a copy of the hub's DATA/token file, or set PEERLINK_TOKEN")
 	}
 	conf, err := certs.Client(o.CAFile)
 	if err != nil {

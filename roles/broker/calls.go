@@ -20,6 +20,7 @@ type result struct {
 
 // call waits for the replies to one request ID.
 type call struct {
+	to     string      // whom the request went to: only its replies count
 	single bool        // a Request: the first reply completes it
 	ch     chan result // bounded: a full stream makes the reader wait
 	closed chan struct{}
@@ -28,12 +29,12 @@ type call struct {
 
 func (k *call) close() { k.once.Do(func() { close(k.closed) }) }
 
-func (c *Client) register(single bool) (uint64, *call) {
+func (c *Client) register(to string, single bool) (uint64, *call) {
 	size := streamBuf
 	if single {
 		size = 1
 	}
-	k := &call{single: single, ch: make(chan result, size), closed: make(chan struct{})}
+	k := &call{to: to, single: single, ch: make(chan result, size), closed: make(chan struct{})}
 	id := c.ids.Add(1)
 	c.mu.Lock()
 	c.calls[id] = k
@@ -52,10 +53,19 @@ func (c *Client) forget(id uint64) {
 }
 
 // dispatch hands a reply to its call. A reply nobody waits for any more (a
-// request that timed out, a stream closed early) is dropped.
+// request that timed out, a stream closed early) is dropped, and so is one
+// from anyone but the request's destination (or the broker, which answers
+// for a destination it cannot reach): request IDs are easy to guess, and a
+// peer must not answer for another, a scan or a read say.
 func (c *Client) dispatch(in Incoming, derr error) {
 	c.mu.Lock()
 	k := c.calls[in.Reply]
+	if k != nil && in.From != k.to && in.From != FromBroker {
+		c.mu.Unlock()
+		c.log.Warn().Str("from", in.From).Str("to", k.to).Str("type", string(in.Type)).Uint64("reply", in.Reply).
+			Msg("reply from a peer the request did not go to dropped")
+		return
+	}
 	if k != nil && k.single {
 		delete(c.calls, in.Reply) // at most one delivery, so the send below never waits
 	}
@@ -86,7 +96,7 @@ func (c *Client) dispatch(in Incoming, derr error) {
 // returned as its *wire.Error; ctx ending or the connection ending returns
 // an error too, and a reply arriving later is dropped.
 func (c *Client) Request(ctx context.Context, to string, m wire.Message, data []byte) (Incoming, error) {
-	id, k := c.register(true)
+	id, k := c.register(to, true)
 	defer c.forget(id)
 	if err := c.send(ctx, to, id, 0, m, data); err != nil {
 		return Incoming{}, fmt.Errorf("request %s to %s: %w", m.Type(), to, err)
@@ -130,7 +140,7 @@ func (c *Client) wait(ctx context.Context, k *call) (result, error) {
 // returns the Stream that receives them. The receiver decides when the
 // stream is over (a Done field, a Fail); Close the Stream then.
 func (c *Client) Call(ctx context.Context, to string, m wire.Message, data []byte) (*Stream, error) {
-	id, k := c.register(false)
+	id, k := c.register(to, false)
 	if err := c.send(ctx, to, id, 0, m, data); err != nil {
 		c.forget(id)
 		return nil, fmt.Errorf("call %s on %s: %w", m.Type(), to, err)

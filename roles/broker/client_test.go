@@ -334,3 +334,50 @@ func TestBackoff(t *testing.T) {
 		}
 	}
 }
+
+// A reply counts only from the peer the request went to: site-c, which
+// sees (or guesses) the request's ID, answers first for site-b, and its
+// answer is dropped; site-b's own is the one site-a gets.
+func TestReplyFromAnotherPeerIsDropped(t *testing.T) {
+	noLeaks(t)
+	b := startBroker(t, nil)
+	a := connect(t, b, agentHello("site-a"))
+	real := connect(t, b, agentHello("site-b"))
+	spoofer := rawConnect(t, b, agentHello("site-c"))
+
+	type result struct {
+		in  Incoming
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		in, err := a.Request(bg(t), "site-b", readMsg("f"), nil)
+		got <- result{in, err}
+	}()
+	req := next(t, real)
+	fake, err := wire.Marshal("site-a", 0, req.ID, &wire.ReadData{N: 4}, []byte("fake"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Then a notice: frames of one sender to one peer keep their order, so
+	// once site-a has the notice it has dealt with the fake reply.
+	notice, err := wire.Marshal("site-a", 0, 0, &wire.Progress{Session: "s1", Bytes: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range [][]byte{fake, notice} {
+		if err := spoofer.WriteMessage(websocket.BinaryMessage, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if in := next(t, a); in.From != "site-c" || in.Type != wire.TypeProgress {
+		t.Fatalf("site-a got %s from %q, want site-c's notice", in.Type, in.From)
+	}
+	if err := real.Reply(bg(t), req, &wire.ReadData{N: 4}, []byte("real")); err != nil {
+		t.Fatal(err)
+	}
+	r := <-got
+	if r.err != nil || r.in.From != "site-b" || string(r.in.Data) != "real" {
+		t.Fatalf("site-a's request to site-b answered %q from %q (%v), want site-b's own reply", r.in.Data, r.in.From, r.err)
+	}
+}

@@ -14,16 +14,21 @@ func Command() *cli.Command {
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "data", Usage: "folder for the broker's token", Required: true, EnvVars: []string{"PEERLINK_DATA"}},
 			&cli.StringFlag{Name: "listen", Value: ":61617", Usage: "address to listen on"},
-			&cli.StringFlag{Name: "token", Usage: "token peers must present (default: DATA/token, created if missing)", EnvVars: []string{"PEERLINK_TOKEN"}},
+			&cli.StringFlag{Name: "token", Usage: "token peers must present (default: DATA/token, created if missing); --token-file keeps it off the command line", EnvVars: []string{"PEERLINK_TOKEN"}},
+			roles.TokenFileFlag(),
 		}, roles.TLSFlags("the broker")...),
 		Action: func(c *cli.Context) error {
 			log, err := roles.Logger(c)
 			if err != nil {
 				return err
 			}
+			token, err := roles.Token(c, log)
+			if err != nil {
+				return err
+			}
 			ctx, stop := roles.SignalContext(c)
 			defer stop()
-			return Run(ctx, Options{DataDir: c.String("data"), Listen: c.String("listen"), Token: c.String("token"), Log: log,
+			return Run(ctx, Options{DataDir: c.String("data"), Listen: c.String("listen"), Token: token, Log: log,
 				TLSCert: c.String("tls-cert"), TLSKey: c.String("tls-key")})
 		},
 	}

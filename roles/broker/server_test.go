@@ -342,3 +342,33 @@ func TestServeReturnsAfterCancelWithEveryPeerGone(t *testing.T) {
 		t.Error("a stopped broker admits peers")
 	}
 }
+
+// Only the hub is named the hub, so that a From of wire.HubName, which the
+// broker writes from the sender's registered name, means the hub: an agent
+// that registers as "hub" (with a hand-made hello, past the client's own
+// check), or a hub that calls itself something else, is refused.
+func TestNoPeerButTheHubIsNamedHub(t *testing.T) {
+	noLeaks(t)
+	b := startBroker(t, nil)
+	for _, h := range []wire.Hello{
+		{Role: wire.RoleAgent, Name: wire.HubName},
+		{Role: wire.RoleHub, Name: "site-a"},
+		{Role: "", Name: wire.HubName},
+		{Role: "admin", Name: wire.HubName},
+	} {
+		h.Protocol, h.Version, h.Token = wire.ProtocolVersion, "test", testToken
+		conn, _, err := websocket.DefaultDialer.Dial(b.url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = handshake(context.Background(), conn, &h, clientTiming)
+		conn.Close()
+		var we *wire.Error
+		if !errors.As(err, &we) || we.Kind != wire.KindInvalid {
+			t.Errorf("hello as role %q named %q: handshake = %v, want it refused as invalid", h.Role, h.Name, err)
+		}
+		if len(b.Peers()) != 0 {
+			t.Fatalf("role %q named %q registered: %v", h.Role, h.Name, b.Peers())
+		}
+	}
+}

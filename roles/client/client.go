@@ -18,20 +18,29 @@ import (
 func clientFlags(extra ...cli.Flag) []cli.Flag {
 	return append([]cli.Flag{
 		&cli.StringFlag{Name: "hub", Value: "http://127.0.0.1:8181", Usage: "the hub's console/API URL (https:// if it serves TLS)", EnvVars: []string{"PEERLINK_HUB"}},
-		&cli.StringFlag{Name: "token", Usage: "the hub's token (from the hub's DATA/token)", EnvVars: []string{"PEERLINK_TOKEN"}},
+		&cli.StringFlag{Name: "token", Usage: "the hub's token (from the hub's DATA/token); --token-file keeps it off the command line", EnvVars: []string{"PEERLINK_TOKEN"}},
+		roles.TokenFileFlag(),
 		roles.CAFlag("the CA certificates (PEM) that signed the hub's certificate, on top of the system's"),
 	}, extra...)
 }
 
 func client(c *cli.Context) (*api.Client, error) {
-	if c.String("token") == "" {
-		return nil, fmt.Errorf("--token (or PEERLINK_TOKEN) is required: it is in the hub's DATA/token file")
+	log, err := roles.Logger(c)
+	if err != nil {
+		return nil, err
+	}
+	token, err := roles.Token(c, log)
+	if err != nil {
+		return nil, err
+	}
+	if token == "" {
+		return nil, fmt.Errorf("--token (or PEERLINK_TOKEN) is required, or --token-file: it is in the hub's DATA/token file")
 	}
 	conf, err := certs.Client(c.String("ca"))
 	if err != nil {
 		return nil, err
 	}
-	return api.NewClientTLS(c.String("hub"), c.String("token"), conf), nil
+	return api.NewClientTLS(c.String("hub"), token, conf), nil
 }
 
 var jsonFlag = &cli.BoolFlag{Name: "json", Usage: "print JSON (a stable shape, see the README)"}

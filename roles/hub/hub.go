@@ -176,7 +176,8 @@ func (h *Hub) serve(ctx context.Context, c *broker.Client) error {
 		case *wire.Warning:
 			h.warning(in.From, m)
 		case *wire.Progress:
-			if r := h.run(m.Session); r != nil {
+			// Counted only from a host of the session, as every report.
+			if r := h.run(m.Session); r != nil && r.isHost(in.From) {
 				r.progress(in.From, m.Bytes)
 			}
 		default:
@@ -335,7 +336,7 @@ func (h *Hub) waitHosts(ctx context.Context, hosts []string, d time.Duration) er
 		case <-changed:
 		case <-deadline.C:
 			return &wire.Error{Kind: wire.KindUnreachable, Host: missing[0],
-				Msg: fmt.Sprintf("not connected: start `peerlink agent --name %s --broker URL --token TOKEN` on that host (waited %s)", missing[0], d)}
+				Msg: fmt.Sprintf("not connected: start `peerlink agent --name %s --broker URL --token-file FILE` on that host (waited %s)", missing[0], d)}
 		case <-ctx.Done():
 			return ctx.Err()
 		}

@@ -49,7 +49,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	if created {
-		o.Log.Info().Str("file", roles.TokenFile(o.DataDir)).Msg("created the hub token: agents and the CLI need it (--token or PEERLINK_TOKEN)")
+		o.Log.Info().Str("file", roles.TokenFile(o.DataDir)).Msg("created the hub token: agents and the CLI need it (--token-file FILE or PEERLINK_TOKEN)")
 	}
 	var serverTLS, brokerTLS *tls.Config
 	if o.TLSCert != "" || o.TLSKey != "" {
