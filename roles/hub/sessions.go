@@ -20,7 +20,8 @@ func invalid(format string, args ...any) error {
 }
 
 // validate checks a session definition against itself, the agents the hub
-// knows and the other sessions, and fills in the defaults.
+// knows, the hub's own data folder and the other sessions, and fills in
+// the defaults.
 func (h *Hub) validate(cfg *api.SessionConfig, others []store.Session) error {
 	if err := cfg.Check(); err != nil {
 		return err
@@ -32,6 +33,9 @@ func (h *Hub) validate(cfg *api.SessionConfig, others []store.Session) error {
 		h.mu.Unlock()
 		if !known {
 			return invalid("host %s is unknown: no agent named %s has ever connected to this hub; start `peerlink agent --name %s` on it first", hr.Host, hr.Host, hr.Host)
+		}
+		if err := h.checkOwnData(i, hr.Host, cfg.Hosts[i].Root); err != nil {
+			return err
 		}
 	}
 	if _, err := filter.New(cfg.Exclude); err != nil {
@@ -256,7 +260,13 @@ func (h *Hub) Start(name, user string) (api.Session, error) {
 // recheck judges a stored definition again before it runs: one stored by
 // an older hub may hold what this one refuses.
 func (h *Hub) recheck(cfg api.SessionConfig) error {
-	if err := cfg.Check(); err != nil {
+	err := cfg.Check()
+	for i, hr := range cfg.Hosts {
+		if err == nil {
+			err = h.checkOwnData(i, hr.Host, hr.Root)
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("session %s cannot start: %w; fix it with `peerlink session set %s`", cfg.Name, err, cfg.Name)
 	}
 	return nil
