@@ -3,8 +3,13 @@
 package e2e
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io"
 	"io/fs"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +18,8 @@ import (
 )
 
 // Refusals that said the wrong thing: a folder replaced by a symlink was
-// reported as "invalid cross-device link".
+// reported as "invalid cross-device link", and the sign-in limit of all
+// addresses together named an address that never tried.
 
 // A folder replaced by a symlink on one host while the session runs:
 // what the session then writes through it (a folder and a file created in
@@ -66,5 +72,47 @@ func TestInputFolderReplacedBySymlink(t *testing.T) {
 	}
 	if fi, err := os.Lstat(docsB); err != nil || fi.Mode()&os.ModeSymlink == 0 {
 		t.Errorf("site-b's docs is now %v (%v), want the symlink left alone", fi, err)
+	}
+}
+
+// When every address together has used up the sign-in limit, an address
+// that never tried is refused without being named as the guesser.
+func TestInputSignInLimitNamesNoInnocent(t *testing.T) {
+	t.Parallel()
+	pw := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pw, []byte("right-password\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := newCluster(t, "--admin-password-file", pw)
+	from := func(ip string) (int, string) {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 10 * time.Second}
+		cl := &http.Client{Timeout: time.Minute, Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
+		req, err := http.NewRequestWithContext(context.Background(), "POST", c.hubURL+"/api/v1/login", strings.NewReader(`{"password":"guess"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := cl.Do(req)
+		if err != nil {
+			t.Fatalf("sign in from %s: %v", ip, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	// Five guesses from each of twelve addresses: sixty, the limit of all
+	// addresses together.
+	for n := 1; n <= 12; n++ {
+		for range 5 {
+			if code, body := from(fmt.Sprintf("127.0.0.%d", n+1)); code != http.StatusUnauthorized {
+				t.Fatalf("guess from 127.0.0.%d: %d %s, want 401", n+1, code, body)
+			}
+		}
+	}
+	code, body := from("127.0.0.99")
+	if code != http.StatusTooManyRequests {
+		t.Fatalf("a first guess from a new address after sixty: %d %s, want 429", code, body)
+	}
+	if strings.Contains(body, "127.0.0.99") || !strings.Contains(body, "all addresses") {
+		t.Errorf("the refusal of an address that never tried says %s; want all addresses blamed, not it", body)
 	}
 }
