@@ -470,7 +470,7 @@ func TestOptionBadInput(t *testing.T) {
 	refused(t, "create --delete-master outside the session",
 		c.cli("session", "create", "bad", "--host", "site-a="+c.root("site-a"), "--host", "site-b="+c.root("site-b"),
 			"--offline-delete-detection", "--delete-master", "site-z"),
-		"--delete-master site-z is not a host of session bad")
+		"--delete-master", "site-z is not a host of session bad")
 	if r := c.cli("session", "status", "bad"); r.code == 0 {
 		t.Errorf("the refused session was created anyway:\n%s", r.stdout)
 	}
@@ -519,7 +519,7 @@ func TestOptionBadInput(t *testing.T) {
 		"session s is not running", "session start s")
 	same("a resolve while stopped")
 	refused(t, "set --delete-master outside the session", c.cli("session", "set", "s", "--offline-delete-detection", "--delete-master", "site-z"),
-		"--delete-master site-z is not a host of session s")
+		"--delete-master", "site-z is not a host of session s")
 	if s := c.session("s"); s.Options.DeleteMaster != "" || s.Options.OfflineDeleteDetection {
 		t.Errorf("refused set changed the options: %+v", s.Options)
 	}

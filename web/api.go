@@ -201,6 +201,12 @@ func decode(w http.ResponseWriter, r *http.Request, what string, v any) bool {
 		writeProblem(w, http.StatusBadRequest, "bad "+what+": "+err.Error())
 		return false
 	}
+	// Not dec.More(): it reports false for a trailing '}' or ']'. Only
+	// whitespace may follow the value, and then the next token is io.EOF.
+	if _, err := dec.Token(); err != io.EOF {
+		writeProblem(w, http.StatusBadRequest, "bad "+what+": the body holds more than one JSON value; send exactly one")
+		return false
+	}
 	return true
 }
 

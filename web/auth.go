@@ -109,8 +109,10 @@ func randomToken() string {
 }
 
 // attempt reserves a sign-in attempt from ip, counted as a failure until
-// succeeded says otherwise; wait > 0 refuses it for that long.
-func (s *signIns) attempt(ip string) (wait time.Duration) {
+// succeeded says otherwise; wait > 0 refuses it for that long, for
+// everyone when every address's failures together are the cause (ip then
+// may never have tried before).
+func (s *signIns) attempt(ip string) (wait time.Duration, everyone bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
@@ -118,7 +120,7 @@ func (s *signIns) attempt(ip string) (wait time.Duration) {
 		s.all = failures{start: now}
 	}
 	if s.all.n >= maxAllFailures {
-		return s.all.start.Add(failureWindow).Sub(now)
+		return s.all.start.Add(failureWindow).Sub(now), true
 	}
 	ip = admit.Key(ip)
 	f := s.failures[ip]
@@ -134,11 +136,11 @@ func (s *signIns) attempt(ip string) (wait time.Duration) {
 		s.failures[ip] = f
 	}
 	if f.n >= maxFailures {
-		return f.start.Add(failureWindow).Sub(now)
+		return f.start.Add(failureWindow).Sub(now), false
 	}
 	f.n++
 	s.all.n++
-	return 0
+	return 0, false
 }
 
 // succeeded takes back the failure attempt counted in advance.
@@ -257,10 +259,16 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, "sign-in", &req) {
 		return
 	}
-	if wait := s.auth.attempt(ip); wait > 0 {
-		secs := int((wait + time.Second - 1) / time.Second)
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		refuse(w, http.StatusTooManyRequests, "too many wrong passwords from "+ip+": try again in "+strconv.Itoa(secs)+" s")
+	if wait, everyone := s.auth.attempt(ip); wait > 0 {
+		secs := strconv.Itoa(int((wait + time.Second - 1) / time.Second))
+		w.Header().Set("Retry-After", secs)
+		// The address counted: for IPv6 its /64, which this one may
+		// share with the addresses that tried.
+		msg := "too many wrong passwords from " + admit.Key(ip) + ": try again in " + secs + " s"
+		if everyone {
+			msg = "too many wrong passwords from all addresses together in the last minute: sign-in is closed to everyone; try again in " + secs + " s"
+		}
+		refuse(w, http.StatusTooManyRequests, msg)
 		return
 	}
 	hash, err := s.c.AdminPasswordHash()

@@ -127,8 +127,13 @@ func TestFailedSignInsCountAnIPv6NetworkAsOne(t *testing.T) {
 			t.Fatalf("wrong password %d: status %d, want 401", i+1, code)
 		}
 	}
-	if code := login(testPassword, "[2001:db8:1:2:ffff::1]:1000"); code != http.StatusTooManyRequests {
-		t.Errorf("another address of the same /64: status %d, want 429", code)
+	w := do(t, s, request{method: "POST", path: "/api/v1/login", body: `{"password":"` + testPassword + `"}`, remote: "[2001:db8:1:2:ffff::1]:1000"})
+	if w.Code != http.StatusTooManyRequests {
+		t.Errorf("another address of the same /64: status %d, want 429", w.Code)
+	}
+	// It never tried: the message names the network that did.
+	if body := w.Body.String(); strings.Contains(body, "ffff") || !strings.Contains(body, "2001:db8:1:2::/64") {
+		t.Errorf("the refusal of an address that never tried says %s; want the /64 named, not the address", body)
 	}
 	if code := login(testPassword, "[2001:db8:1:3::1]:1000"); code != 200 {
 		t.Errorf("an address of another /64: status %d, want 200", code)
@@ -146,8 +151,13 @@ func TestFailedSignInsFromEveryAddressAreCapped(t *testing.T) {
 			t.Fatalf("wrong password %d from a new address: status %d, want 401", i+1, code)
 		}
 	}
-	if code := login("guess", maxAllFailures); code != http.StatusTooManyRequests {
-		t.Errorf("one more guess from yet another address: status %d, want 429", code)
+	w := do(t, s, request{method: "POST", path: "/api/v1/login", body: `{"password":"guess"}`, remote: "10.200.0.1:1000"})
+	if w.Code != http.StatusTooManyRequests {
+		t.Errorf("one more guess from yet another address: status %d, want 429", w.Code)
+	}
+	// That address never tried: the message blames every address, not it.
+	if body := w.Body.String(); strings.Contains(body, "10.200.0.1") || !strings.Contains(body, "all addresses") {
+		t.Errorf("the refusal of an address that never tried says %s; want all addresses blamed, not it", body)
 	}
 	clk.advance(failureWindow)
 	if code := login(testPassword, maxAllFailures+1); code != 200 {

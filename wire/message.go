@@ -232,8 +232,19 @@ func (m *Attach) Validate() error {
 	if m.Root == "" {
 		return fmt.Errorf("session %s: empty root", m.Session)
 	}
-	if m.ProtectDays < 0 {
-		return fmt.Errorf("session %s: protect_days %d is negative", m.Session, m.ProtectDays)
+	if err := CheckRoot(m.Root); err != nil {
+		return fmt.Errorf("session %s: %w", m.Session, err)
+	}
+	if m.ProtectDays < 0 || m.ProtectDays > MaxProtectDays {
+		return fmt.Errorf("session %s: protect_days %d: give a number of days from 1 to %d", m.Session, m.ProtectDays, MaxProtectDays)
+	}
+	if len(m.Exclude) > MaxExclude {
+		return fmt.Errorf("session %s: %d exclude patterns: at most %d", m.Session, len(m.Exclude), MaxExclude)
+	}
+	for _, p := range m.Exclude {
+		if err := CheckPattern(p); err != nil {
+			return fmt.Errorf("session %s: %w", m.Session, err)
+		}
 	}
 	for _, h := range m.Hosts {
 		if err := CheckName("host", h); err != nil {

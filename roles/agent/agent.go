@@ -240,6 +240,9 @@ func (a *Agent) attach(c *broker.Client, m *wire.Attach) error {
 	if !filepath.IsAbs(m.Root) {
 		return &wire.Error{Kind: wire.KindInvalid, Path: m.Root, Msg: fmt.Sprintf("root %q is not an absolute path: give the full path in --host %s=/path", m.Root, a.cfg.Name)}
 	}
+	if err := a.checkOwnData(m.Root); err != nil {
+		return err
+	}
 	t, err := tree.Open(m.Root)
 	if err != nil {
 		return err

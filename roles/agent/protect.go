@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -181,7 +182,7 @@ func (p *protection) prune(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	cutoff := p.now().Add(-time.Duration(p.days) * 24 * time.Hour)
+	cutoff := p.cutoff()
 	removed := 0
 	for _, e := range ents {
 		if ctx.Err() != nil {
@@ -198,4 +199,17 @@ func (p *protection) prune(ctx context.Context) (int, error) {
 		removed++
 	}
 	return removed, nil
+}
+
+// cutoff is the stamp time before which protected copies are removed. A
+// retention beyond what a time.Duration holds (106,751 days) keeps every
+// copy: multiplied out it would wrap around and put the cutoff in the
+// future, removing them all. The hub and the Attach bound it far lower;
+// this is the last line.
+func (p *protection) cutoff() time.Time {
+	const maxDays = math.MaxInt64 / int64(24*time.Hour)
+	if int64(p.days) > maxDays {
+		return time.Time{}
+	}
+	return p.now().Add(-time.Duration(p.days) * 24 * time.Hour)
 }

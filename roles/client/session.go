@@ -209,14 +209,14 @@ func sessionConfig(c *cli.Context, name string, base *api.SessionConfig) (api.Se
 	}
 	if set("protect-days") {
 		cfg.ProtectDays = c.Int("protect-days")
-		if cfg.ProtectDays < 1 {
-			return cfg, fmt.Errorf("--protect-days %d: give a number of days, 1 or more", cfg.ProtectDays)
+		if cfg.ProtectDays < 1 || cfg.ProtectDays > api.MaxProtectDays {
+			return cfg, fmt.Errorf("--protect-days %d: give a number of days from 1 to %d", cfg.ProtectDays, api.MaxProtectDays)
 		}
 	}
 	if set("lock-grace") {
 		g := c.Duration("lock-grace")
-		if g < 0 {
-			return cfg, fmt.Errorf("--lock-grace %s: give a duration of 0s or more, e.g. 5m", g)
+		if g < 0 || g > api.MaxLockGrace {
+			return cfg, fmt.Errorf("--lock-grace %s: give a duration from 0s to %s, e.g. 5m", g, api.Duration(api.MaxLockGrace))
 		}
 		d := api.Duration(g)
 		cfg.LockGrace = &d
@@ -231,7 +231,8 @@ func sessionConfig(c *cli.Context, name string, base *api.SessionConfig) (api.Se
 			cfg.Hosts = append(cfg.Hosts, api.HostRoot{Host: host, Root: root})
 		}
 	}
-	return cfg, nil
+	// The hub checks the same; checking here first answers without it.
+	return cfg, cfg.Check()
 }
 
 func printSession(w io.Writer, s api.Session) {

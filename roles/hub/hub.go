@@ -41,9 +41,10 @@ type Config struct {
 
 // Hub is the coordinator.
 type Hub struct {
-	cfg Config
-	log zerolog.Logger
-	db  *store.Hub
+	cfg  Config
+	log  zerolog.Logger
+	db   *store.Hub
+	data ownData // cfg.DataDir, which no root may hold
 
 	mu     sync.Mutex
 	conn   *broker.Client // nil while the broker is unreachable
@@ -71,7 +72,7 @@ func Open(cfg Config) (*Hub, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Hub{cfg: cfg, log: cfg.Log.With().Str("role", "hub").Logger(), db: db,
+	h := &Hub{cfg: cfg, log: cfg.Log.With().Str("role", "hub").Logger(), db: db, data: newOwnData(cfg.DataDir),
 		agents: map[string]*api.Agent{}, runs: map[string]*run{}, changed: make(chan struct{})}
 	seen, err := db.AgentsSeen()
 	if err != nil {

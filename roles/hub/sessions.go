@@ -13,7 +13,6 @@ import (
 	"github.com/peerlink/peerlink/store"
 	"github.com/peerlink/peerlink/sync/filter"
 	"github.com/peerlink/peerlink/web/api"
-	"github.com/peerlink/peerlink/wire"
 )
 
 func invalid(format string, args ...any) error {
@@ -21,26 +20,13 @@ func invalid(format string, args ...any) error {
 }
 
 // validate checks a session definition against itself, the agents the hub
-// knows and the other sessions.
+// knows, the hub's own data folder and the other sessions, and fills in
+// the defaults.
 func (h *Hub) validate(cfg *api.SessionConfig, others []store.Session) error {
-	if err := wire.CheckName("session", cfg.Name); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	if err := cfg.Check(); err != nil {
+		return err
 	}
-	if len(cfg.Hosts) < 2 {
-		return invalid("session %s: name at least two hosts (--host NAME=ROOT)", cfg.Name)
-	}
-	seen := map[string]bool{}
 	for i, hr := range cfg.Hosts {
-		if err := wire.CheckName("host", hr.Host); err != nil {
-			return fmt.Errorf("%w: %v", ErrInvalid, err)
-		}
-		if seen[hr.Host] {
-			return invalid("session %s: host %s is named twice", cfg.Name, hr.Host)
-		}
-		seen[hr.Host] = true
-		if !strings.HasPrefix(hr.Root, "/") && !(len(hr.Root) > 2 && hr.Root[1] == ':') {
-			return invalid("session %s: root %q of %s is not an absolute path", cfg.Name, hr.Root, hr.Host)
-		}
 		cfg.Hosts[i].Root = cleanRoot(hr.Root)
 		h.mu.Lock()
 		_, known := h.agents[hr.Host]
@@ -48,36 +34,26 @@ func (h *Hub) validate(cfg *api.SessionConfig, others []store.Session) error {
 		if !known {
 			return invalid("host %s is unknown: no agent named %s has ever connected to this hub; start `peerlink agent --name %s` on it first", hr.Host, hr.Host, hr.Host)
 		}
+		if err := h.checkOwnData(i, hr.Host, cfg.Hosts[i].Root); err != nil {
+			return err
+		}
 	}
 	if _, err := filter.New(cfg.Exclude); err != nil {
 		return fmt.Errorf("%w: session %s: %v", ErrInvalid, cfg.Name, err)
 	}
-	switch cfg.Options.Resolver {
-	case "":
+	if cfg.Options.Resolver == "" {
 		cfg.Options.Resolver = conflict.LastModified
-	case conflict.LastModified, conflict.Manual:
-	default:
-		return invalid("resolver %q: use last-modified or manual", cfg.Options.Resolver)
 	}
 	if cfg.TargetProtection == nil {
 		on := true
 		cfg.TargetProtection = &on
 	}
-	switch {
-	case cfg.ProtectDays < 0:
-		return invalid("--protect-days %d: give a number of days, 1 or more", cfg.ProtectDays)
-	case cfg.ProtectDays == 0:
+	if cfg.ProtectDays == 0 {
 		cfg.ProtectDays = api.DefaultProtectDays
 	}
-	switch {
-	case cfg.LockGrace == nil:
+	if cfg.LockGrace == nil {
 		g := api.Duration(api.DefaultLockGrace)
 		cfg.LockGrace = &g
-	case *cfg.LockGrace < 0:
-		return invalid("--lock-grace %s: give a duration of 0s or more", cfg.LockGrace)
-	}
-	if m := cfg.Options.DeleteMaster; m != "" && !seen[m] {
-		return invalid("--delete-master %s is not a host of session %s", m, cfg.Name)
 	}
 	for _, o := range others {
 		if o.Name == cfg.Name {
@@ -101,10 +77,10 @@ func cleanRoot(r string) string {
 	return r
 }
 
-func rootsOverlap(a, b string) bool {
-	within := func(x, y string) bool { return x == y || strings.HasPrefix(x, strings.TrimSuffix(y, "/")+"/") }
-	return within(a, b) || within(b, a)
-}
+func rootsOverlap(a, b string) bool { return a == b || within(a, b) || within(b, a) }
+
+// within reports whether x lies strictly inside the folder y.
+func within(x, y string) bool { return strings.HasPrefix(x, strings.TrimSuffix(y, "/")+"/") }
 
 func toStore(cfg api.SessionConfig) store.Session {
 	s := store.Session{Name: cfg.Name, Exclude: cfg.Exclude, Options: cfg.Options,
@@ -141,8 +117,13 @@ func (h *Hub) CreateSession(cfg api.SessionConfig, user string) (api.Session, er
 		return api.Session{}, err
 	}
 	for _, o := range all {
-		if o.Name == cfg.Name {
+		switch {
+		case o.Name == cfg.Name:
 			return api.Session{}, fmt.Errorf("%w: session %s already exists", ErrExists, cfg.Name)
+		case strings.EqualFold(o.Name, cfg.Name):
+			// Names reach folders, logs and people: two that differ only
+			// in case are one name to most of them.
+			return api.Session{}, fmt.Errorf("%w: session %s already exists as %s: session names are unique ignoring case; choose another name or use %s", ErrExists, cfg.Name, o.Name, o.Name)
 		}
 	}
 	if err := h.validate(&cfg, all); err != nil {
@@ -262,6 +243,9 @@ func (h *Hub) Start(name, user string) (api.Session, error) {
 	if err != nil {
 		return api.Session{}, err
 	}
+	if err := h.recheck(cfg); err != nil {
+		return api.Session{}, err
+	}
 	if err := h.db.PutSessionState(name, store.SessionState{Desired: store.DesiredRunning, Phase: string(api.PhaseAttaching), Started: time.Now()}); err != nil {
 		return api.Session{}, err
 	}
@@ -271,6 +255,21 @@ func (h *Hub) Start(name, user string) (api.Session, error) {
 	h.audit(name, "start", user, "")
 	h.notify(api.NoticeSessions, name)
 	return h.Session(name)
+}
+
+// recheck judges a stored definition again before it runs: one stored by
+// an older hub may hold what this one refuses.
+func (h *Hub) recheck(cfg api.SessionConfig) error {
+	err := cfg.Check()
+	for i, hr := range cfg.Hosts {
+		if err == nil {
+			err = h.checkOwnData(i, hr.Host, hr.Root)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("session %s cannot start: %w; fix it with `peerlink session set %s`", cfg.Name, err, cfg.Name)
+	}
+	return nil
 }
 
 func (h *Hub) startRun(cfg api.SessionConfig) error {
@@ -326,8 +325,14 @@ func (h *Hub) resume() {
 		if err != nil || st.Desired != store.DesiredRunning {
 			continue
 		}
+		cfg := fromStore(s)
+		if err := h.recheck(cfg); err != nil {
+			h.log.Error().Err(err).Str("session", s.Name).Msg("session not resumed")
+			_ = h.db.PutSessionState(s.Name, store.SessionState{Desired: store.DesiredStopped, Phase: string(api.PhaseFailed), Error: err.Error(), Finished: time.Now()})
+			continue
+		}
 		h.log.Info().Str("session", s.Name).Msg("resuming session")
-		if err := h.startRun(fromStore(s)); err != nil {
+		if err := h.startRun(cfg); err != nil {
 			h.log.Error().Err(err).Str("session", s.Name).Msg("resume")
 		}
 	}

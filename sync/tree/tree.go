@@ -153,7 +153,7 @@ func (t *Tree) openFolder(rel string, create bool) (folder, error) {
 		}
 	}
 	if err != nil {
-		return folder{}, err
+		return folder{}, t.symlinkError(rel, true, err)
 	}
 	return d, nil
 }
@@ -189,7 +189,7 @@ func (t *Tree) Mkdir(path string, mode uint32) error {
 		return err
 	}
 	if err := t.root.MkdirAll(path, dirMode); err != nil {
-		return fmt.Errorf("mkdir: %w", err)
+		return fmt.Errorf("mkdir: %w", t.symlinkError(path, true, err))
 	}
 	t.markDirty(wire.Parent(path))
 	return t.chmod(path, mode)
@@ -208,7 +208,7 @@ func (t *Tree) SetMeta(path string, mtime int64, mode uint32) error {
 	}
 	defer d.close()
 	if err := d.setTimes(base, mtime); err != nil {
-		return &fs.PathError{Op: "utimensat", Path: path, Err: err}
+		return t.symlinkError(path, false, &fs.PathError{Op: "utimensat", Path: path, Err: err})
 	}
 	return nil
 }
@@ -223,7 +223,7 @@ func (t *Tree) chmod(path string, mode uint32) error {
 	}
 	defer d.close()
 	if err := d.chmod(base, mode); err != nil {
-		return &fs.PathError{Op: "chmod", Path: path, Err: err}
+		return t.symlinkError(path, false, &fs.PathError{Op: "chmod", Path: path, Err: err})
 	}
 	return nil
 }
@@ -236,7 +236,7 @@ func (t *Tree) Remove(path string) error {
 		return err
 	}
 	if err := t.root.RemoveAll(path); err != nil {
-		return fmt.Errorf("remove: %w", err)
+		return fmt.Errorf("remove: %w", t.symlinkError(path, false, err))
 	}
 	t.markDirty(wire.Parent(path))
 	return nil

@@ -119,7 +119,7 @@ export async function openConfig(s) {
   };
   const protect = box('cfg-protect', 'Target protection', cfg.target_protection !== false,
     'Before a copy on a target host is overwritten or deleted, keep it in the root’s .peerlink/protected folder.');
-  const days = h('input', { id: 'cfg-days', type: 'number', min: 1, step: 1, value: String(cfg.protect_days || 30), inputmode: 'numeric' });
+  const days = h('input', { id: 'cfg-days', type: 'number', min: 1, max: 3650, step: 1, value: String(cfg.protect_days || 30), inputmode: 'numeric' });
   const grace = h('input', { id: 'cfg-grace', type: 'text', value: cfg.lock_grace || '5m0s', spellcheck: 'false',
     autocomplete: 'off', 'aria-describedby': 'cfg-grace-hint' });
 
@@ -295,8 +295,8 @@ function validate(c, f) {
     }
   }
   if (hosts < 2) out.push({ step: 'participants', el: hosts ? null : $('.host', f.rows), msg: 'A session needs at least two hosts.' });
-  if (c.target_protection && !(Number.isInteger(c.protect_days) && c.protect_days >= 1)) {
-    out.push({ step: 'conflicts', el: f.days, msg: 'Keep protected copies for a whole number of days, 1 or more.' });
+  if (c.target_protection && !(Number.isInteger(c.protect_days) && c.protect_days >= 1 && c.protect_days <= 3650)) {
+    out.push({ step: 'conflicts', el: f.days, msg: 'Keep protected copies for a whole number of days, 1 to 3650.' });
   }
   return out;
 }
