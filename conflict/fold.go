@@ -148,3 +148,9 @@ func hexRune(s string) rune {
 	}
 	return rune(n)
 }
+
+// FoldKey returns the key under which two names count as the same name on
+// a case-insensitive or normalising file system: names with equal keys
+// clash (see foldName). The live path checks a new name with it, as the
+// engine does at a start.
+func FoldKey(name string) string { return string(foldName(nil, name)) }

@@ -265,6 +265,39 @@ func (h *Hub) ForEachIndex(session, prefix string, fn func(conflict.Record) erro
 	return nil
 }
 
+// IndexChildren calls fn with the name of every path the index holds
+// directly below dir ("" for the root), in order, without reading what is
+// deeper: a subtree is skipped by one seek.
+func (h *Hub) IndexChildren(session, dir string, fn func(name string)) error {
+	err := h.db.View(func(tx *bolt.Tx) error {
+		b := subBucket(tx, bucketIndex, session)
+		if b == nil {
+			return nil
+		}
+		pre := []byte(dir)
+		if dir != "" {
+			pre = append(pre, '/')
+		}
+		c := b.Cursor()
+		for k, _ := c.Seek(pre); k != nil && bytes.HasPrefix(k, pre); {
+			rest := k[len(pre):]
+			if i := bytes.IndexByte(rest, '/'); i >= 0 {
+				// Below a child: skip the child's whole subtree.
+				skip := append(append([]byte{}, k[:len(pre)+i]...), '/', 0xff)
+				k, _ = c.Seek(skip)
+				continue
+			}
+			fn(string(rest))
+			k, _ = c.Next()
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: index %s: %w", session, err)
+	}
+	return nil
+}
+
 // LoadIndex returns the whole index of a session, for the conflict engine's
 // Input.Last. Hosts slices are shared as with ForEachIndex.
 func (h *Hub) LoadIndex(session string) (map[string]conflict.Record, error) {

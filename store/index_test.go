@@ -153,6 +153,30 @@ func TestForEachIndexPrefixAndStop(t *testing.T) {
 	}
 }
 
+func TestIndexChildren(t *testing.T) {
+	h, _ := newHub(t)
+	must(t, h.PutIndex("s", []conflict.Record{
+		dirRec("d", "a"), fileRec("d.txt", 1, "a"), fileRec("d/x", 1, "a"), dirRec("d/y", "a"), fileRec("d/y/z", 1, "a"),
+		fileRec("d/y.txt", 1, "a"), fileRec("d-sibling", 1, "a"), dirRec("d0", "a"), fileRec("d0/in", 1, "a"), fileRec("e", 1, "a"),
+	}))
+	for _, tc := range []struct {
+		dir  string
+		want []string
+	}{
+		{"", []string{"d", "d-sibling", "d.txt", "d0", "e"}},
+		{"d", []string{"x", "y", "y.txt"}},
+		{"d/y", []string{"z"}},
+		{"d0", []string{"in"}},
+		{"none", nil},
+	} {
+		var got []string
+		must(t, h.IndexChildren("s", tc.dir, func(name string) { got = append(got, name) }))
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("children of %q: %q, want %q", tc.dir, got, tc.want)
+		}
+	}
+}
+
 func TestDeleteMoveAndClearIndex(t *testing.T) {
 	h, _ := newHub(t)
 	must(t, h.PutIndex("s", []conflict.Record{

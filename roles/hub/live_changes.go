@@ -48,11 +48,13 @@ func (r *run) decide(host string, targets []string, batch []wire.Change) ([]live
 	ops := map[string][]wire.Op{}
 	var done []liveChange
 	inBatch := map[string]*conflict.Record{} // the index as this batch leaves it; nil: removed
+	names := r.newNameFolds()
 	for _, ch := range batch {
 		a, ok := r.classify(host, ch, inBatch)
-		if !ok {
+		if !ok || names.clashes(host, a) {
 			continue
 		}
+		names.follow(ch)
 		for _, t := range targets {
 			if op, ok := changeOp(host, t, a, r.targetHas(a, t)); ok {
 				ops[t] = append(ops[t], op)
