@@ -153,24 +153,7 @@ func TestConsoleAPI(t *testing.T) {
 			notices <- n
 		}
 	}()
-	waitNotice := func(want api.Notice) {
-		t.Helper()
-		deadline := time.After(60 * time.Second)
-		for {
-			select {
-			case n, ok := <-notices:
-				if !ok {
-					t.Fatalf("the live feed closed before %+v", want)
-				}
-				if n == want {
-					return
-				}
-			case <-deadline:
-				t.Fatalf("no %+v notice on the live feed", want)
-			}
-		}
-	}
-	waitNotice(api.Notice{Kind: "hello"})
+	waitNotice(t, notices, api.Notice{Kind: "hello"})
 
 	// Conflicting copies made while the session is stopped: the manual
 	// resolver lists them when it starts again.
@@ -181,7 +164,7 @@ func TestConsoleAPI(t *testing.T) {
 	writeFile(t, c.root("site-a"), "image.bin", "\x89PNG\x00\x01\x02", tAt(0))
 	writeFile(t, c.root("site-b"), "image.bin", "\x89PNG\x00\x03\x04\x05", tAt(time.Hour))
 	b.must("POST", "/api/v1/sessions/web/start", nil, nil, 200)
-	waitNotice(api.Notice{Kind: "conflicts", Session: "web"})
+	waitNotice(t, notices, api.Notice{Kind: "conflicts", Session: "web"})
 	c.waitRunning("web", time.Time{}, 60*time.Second)
 
 	var list []api.Conflict
@@ -225,7 +208,7 @@ func TestConsoleAPI(t *testing.T) {
 		t.Errorf("a resolution without the CSRF token: status %d, want 403", code)
 	}
 	b.must("POST", "/api/v1/sessions/web/conflicts/resolve", api.ResolveRequest{Path: "docs/notes.txt", Winner: "site-b"}, &res, 200)
-	waitNotice(api.Notice{Kind: "conflicts", Session: "web"})
+	waitNotice(t, notices, api.Notice{Kind: "conflicts", Session: "web"})
 	holds(t, c, "docs/notes.txt", fileAt{textB, tAt(time.Hour)}, hostsAB...)
 	var evs []api.Event
 	b.must("GET", "/api/v1/sessions/web/events?kind=conflict-resolved&q=NOTES", nil, &evs, 200)
