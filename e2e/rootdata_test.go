@@ -89,7 +89,7 @@ func TestRootAgentDataRefused(t *testing.T) {
 	}
 	// site-c keeps its state inside what will be its root.
 	rootC := c.root("site-c")
-	p := c.start("agent-site-c", "agent", "--name", "site-c", "--broker", c.brokerWS, "--token", c.token,
+	p := c.start("agent-site-c", "agent", "--name", "site-c", "--broker", c.brokerWS, "--token-file", c.tokenFile(),
 		"--data", filepath.Join(rootC, "state", "agent"))
 	c.waitAgent("site-c", true, p)
 
