@@ -49,7 +49,7 @@ func (r *run) decide(host string, targets []string, batch []wire.Change) ([]live
 	var done []liveChange
 	inBatch := map[string]*conflict.Record{} // the index as this batch leaves it; nil: removed
 	names := r.newNameFolds()
-	for _, ch := range batch {
+	for _, ch := range supersede(batch) {
 		a, ok := r.classify(host, ch, inBatch)
 		if !ok || names.clashes(host, a) {
 			continue
@@ -64,6 +64,41 @@ func (r *run) decide(host string, targets []string, batch []wire.Change) ([]live
 		afterChange(inBatch, host, targets, ch)
 	}
 	return done, ops
+}
+
+// supersede drops from batch the writes and metadata changes of a path
+// that a later one of the same path in batch replaces, with no remove or
+// rename in between: only the last version needs to travel, and sending
+// an earlier one first would have the source read a file that no longer
+// holds it.
+func supersede(batch []wire.Change) []wire.Change {
+	later := map[string]bool{}
+	keep := make([]bool, len(batch))
+	n := 0
+	for i := len(batch) - 1; i >= 0; i-- {
+		ch := batch[i]
+		switch ch.Kind {
+		case wire.ChangeWrite, wire.ChangeMeta:
+			if later[ch.Path] && ch.Entry.Kind == wire.KindFile {
+				continue
+			}
+			later[ch.Path] = ch.Entry.Kind == wire.KindFile && ch.Kind == wire.ChangeWrite
+		case wire.ChangeRemove, wire.ChangeRename:
+			clear(later)
+		}
+		keep[i] = true
+		n++
+	}
+	if n == len(batch) {
+		return batch
+	}
+	out := make([]wire.Change, 0, n)
+	for i, ch := range batch {
+		if keep[i] {
+			out = append(out, ch)
+		}
+	}
+	return out
 }
 
 // afterChange records in inBatch the index as ch leaves it, every target
@@ -186,6 +221,7 @@ type opFailure struct {
 	host string
 	op   wire.Op
 	err  wire.Error
+	seq  int // the op's place in the host's list: results may come in another order
 }
 
 // applyChanges sends every target its ops. It returns, by path, the
@@ -196,8 +232,8 @@ func (r *run) applyChanges(ctx context.Context, c *broker.Client, ops map[string
 	g, gctx := errgroup.WithContext(ctx)
 	for t, list := range ops {
 		if !r.h.connected(t) {
-			for _, op := range list {
-				failures = append(failures, opFailure{t, op, wire.Error{Kind: wire.KindUnreachable, Host: t, Path: op.Path, Msg: "not connected"}})
+			for i, op := range list {
+				failures = append(failures, opFailure{t, op, wire.Error{Kind: wire.KindUnreachable, Host: t, Path: op.Path, Msg: "not connected"}, i})
 			}
 			continue
 		}
@@ -230,30 +266,30 @@ func (r *run) applyTo(ctx context.Context, c *broker.Client, t string, list []wi
 	var failures []opFailure
 	var applied []wire.OpResult
 	bad := map[string]bool{}
-	for len(list) > 0 {
-		n := min(len(list), wire.MaxBatch)
-		chunk := list[:n]
+	for done := 0; done < len(list); {
+		n := min(len(list)-done, wire.MaxBatch)
+		chunk := list[done : done+n]
 		// Results may come in another order than the ops: each is matched
 		// to the first op of its path not answered yet.
 		waiting := map[string][]int{}
 		for i, op := range chunk {
 			waiting[op.Path] = append(waiting[op.Path], i)
 		}
-		answer := func(path string) wire.Op {
+		answer := func(path string) (wire.Op, int) {
 			q := waiting[path]
 			if len(q) == 0 {
-				return wire.Op{Path: path}
+				return wire.Op{Path: path}, done + n
 			}
 			waiting[path] = q[1:]
-			return chunk[q[0]]
+			return chunk[q[0]], done + q[0]
 		}
 		err := r.applyOps(ctx, c, t, chunk, func(results []wire.OpResult) error {
 			for _, res := range results {
-				op := answer(res.Path)
+				op, seq := answer(res.Path)
 				if res.Error != nil {
 					e := *res.Error
 					e.Host = t
-					failures = append(failures, opFailure{t, op, e})
+					failures = append(failures, opFailure{t, op, e, seq})
 					bad[res.Path] = true
 					continue
 				}
@@ -266,14 +302,14 @@ func (r *run) applyTo(ctx context.Context, c *broker.Client, t string, list []wi
 			e := *wire.ToError("apply", t, "", err)
 			for _, q := range waiting {
 				for _, i := range q {
-					failures = append(failures, opFailure{t, chunk[i], e})
+					failures = append(failures, opFailure{t, chunk[i], e, done + i})
 					bad[chunk[i].Path] = true
 				}
 			}
 			r.addError(e)
 			break
 		}
-		list = list[n:]
+		done += n
 	}
 	return failures, slices.DeleteFunc(applied, func(res wire.OpResult) bool { return bad[res.Path] })
 }
@@ -287,7 +323,15 @@ func (r *run) lagBehind(ok map[string]map[string]bool, failures []opFailure) map
 		}
 	}
 	failed := map[string]bool{}
-	first := map[[2]string]bool{} // the first failure on a path is what the host kept
+	// The first failure on a path, in the order of the ops, is what the
+	// host kept; those after it failed because of it.
+	slices.SortStableFunc(failures, func(a, b opFailure) int {
+		if c := strings.Compare(a.host, b.host); c != 0 {
+			return c
+		}
+		return a.seq - b.seq
+	})
+	first := map[[2]string]bool{}
 	for _, f := range failures {
 		failed[f.host] = true
 		key := [2]string{f.op.Path, f.host}

@@ -1,0 +1,63 @@
+package agent
+
+import (
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/peerlink/peerlink/wire"
+)
+
+// The agent's own fetches, one after another at once (a writer elsewhere
+// saving again and again), are echoes whichever of them the watcher's late
+// event finds on disk: the file at any of the last maxEarlier+1 versions
+// the agent fetched is its own; at any other version (a user's write) it is
+// not.
+func TestEchoOfAnyRecentFetch(t *testing.T) {
+	l, root := newTestLive(t)
+	rng := rand.New(rand.NewPCG(3, 4))
+	p := filepath.Join(root, "grow.log")
+	base := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	var fetched []wire.Entry
+	put := func(size int, mtime time.Time) {
+		t.Helper()
+		if err := os.WriteFile(p, []byte(strings.Repeat("x", size)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 40 {
+		v := wire.Entry{Path: "grow.log", Kind: wire.KindFile, Size: int64(100 + 10*i), Mtime: base.Add(time.Duration(i) * time.Second).UnixNano()}
+		l.expectChange("grow.log", expectation{entry: v})
+		fetched = append(fetched, v)
+		// The watcher looks at some version: one fetched lately, one
+		// fetched long before, or one nobody fetched.
+		j := rng.IntN(len(fetched))
+		switch rng.IntN(3) {
+		case 0:
+			put(int(fetched[j].Size), time.Unix(0, fetched[j].Mtime))
+			want := j >= len(fetched)-(maxEarlier+1)
+			if got := l.echo("grow.log"); got != want {
+				t.Fatalf("after %d fetches, the file at fetch %d: echo %v, want %v", len(fetched), j, got, want)
+			}
+		default:
+			put(int(fetched[j].Size)+5, time.Unix(0, fetched[j].Mtime))
+			if l.echo("grow.log") {
+				t.Fatalf("after %d fetches, a user's version (size %d) taken for an echo", len(fetched), fetched[j].Size+5)
+			}
+		}
+	}
+	// A deletion expected after them replaces what was expected of the
+	// file: a file there now is somebody's.
+	l.expectChange("grow.log", expectation{gone: true})
+	last := fetched[len(fetched)-1]
+	put(int(last.Size), time.Unix(0, last.Mtime))
+	if l.echo("grow.log") {
+		t.Error("a file where the agent's own delete left none taken for an echo")
+	}
+}
