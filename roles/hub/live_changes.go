@@ -41,40 +41,144 @@ type liveChange struct {
 }
 
 // decide returns the changes of batch that are propagated, in order, and
-// the ops that carry them to each target.
+// the ops that carry them to each target. Each change is judged against
+// what the changes before it in the batch leave at its path (see
+// batchPaths), the index being that only for paths the batch has not
+// touched yet.
 func (r *run) decide(host string, targets []string, batch []wire.Change) ([]liveChange, map[string][]wire.Op) {
-	ops := map[string][]wire.Op{}
 	var done []liveChange
+	seen := batchPaths{}
 	for _, ch := range batch {
-		a, ok := r.classify(host, ch)
+		key := ch.Path
+		if ch.Kind == wire.ChangeRename {
+			key = ch.OldPath
+		}
+		st, touched := seen[key]
+		if touched && seen.follow(done, st, ch) {
+			continue
+		}
+		var before *batchPath
+		if touched {
+			before = &st
+		}
+		a, ok := r.classify(host, ch, before, targets)
 		if !ok {
 			continue
 		}
+		seen.note(len(done), ch)
+		done = append(done, a)
+	}
+	ops := map[string][]wire.Op{}
+	for _, a := range done {
 		for _, t := range targets {
 			if op, ok := changeOp(host, t, a); ok {
 				ops[t] = append(ops[t], op)
 			}
 		}
-		done = append(done, a)
 	}
 	return done, ops
 }
 
-// classify looks ch up in the index and reports whether it is propagated:
-// it is not if its path is quarantined, if it is an echo, or if another
-// host holds the file (host is then a second writer).
-func (r *run) classify(host string, ch wire.Change) (liveChange, bool) {
+// batchPaths is what the changes of a batch decided so far leave at each
+// path they touched. A host reports some changes twice (its live path and
+// a rescan after lost events may both see a file made in a burst), and
+// the hub gathers a host's reports into one batch: judged against the
+// index alone, which is written after the batch, the second report of a
+// new file would be sent as a second create, which the target refuses
+// because the first put the file there ("appeared since the scan"), and
+// the path would be quarantined as a concurrent edit of a copy the hub
+// itself had just sent (issue 17). Two versions of one file in a batch are
+// one change: the targets fetch a batch's files at once, so the second
+// could not find the first in place.
+type batchPaths map[string]batchPath
+
+// batchPath is one path's state after a batch's changes so far.
+type batchPath struct {
+	at    int        // the index in done of the change that left it so
+	gone  bool       // removed or renamed away
+	entry wire.Entry // otherwise what is there now
+}
+
+// follow handles ch when it only repeats or updates what an earlier change
+// of the batch does at the same path, st: a repeat is dropped, a newer
+// version or mode of a file becomes that change's. It reports whether ch
+// was so handled.
+func (b batchPaths) follow(done []liveChange, st batchPath, ch wire.Change) bool {
+	prev := &done[st.at].change
+	switch {
+	case st.gone || ch.Kind == wire.ChangeRename || ch.Kind == wire.ChangeRemove:
+		return false
+	case ch.Entry == st.entry:
+		return true
+	case fileChange(*prev) && fileChange(ch) && prev.Path == ch.Path:
+		if ch.Kind == wire.ChangeWrite {
+			prev.Kind = wire.ChangeWrite
+		}
+		prev.Entry = ch.Entry
+		b[ch.Path] = batchPath{at: st.at, entry: ch.Entry}
+		return true
+	}
+	return false
+}
+
+// fileChange reports whether ch writes a file or changes its metadata.
+func fileChange(ch wire.Change) bool {
+	return (ch.Kind == wire.ChangeWrite || ch.Kind == wire.ChangeMeta) && ch.Entry.Kind == wire.KindFile
+}
+
+// note records what the change at index i of done leaves. What was below
+// a path removed or renamed is not known any more: the index says it.
+func (b batchPaths) note(i int, ch wire.Change) {
+	switch ch.Kind {
+	case wire.ChangeRemove:
+		b.forgetBelow(ch.Path)
+		b[ch.Path] = batchPath{at: i, gone: true}
+	case wire.ChangeRename:
+		b.forgetBelow(ch.OldPath)
+		b.forgetBelow(ch.Path)
+		b[ch.OldPath] = batchPath{at: i, gone: true}
+		b[ch.Path] = batchPath{at: i, entry: ch.Entry}
+	default:
+		b[ch.Path] = batchPath{at: i, entry: ch.Entry}
+	}
+}
+
+func (b batchPaths) forgetBelow(p string) {
+	for k := range b {
+		if strings.HasPrefix(k, p+"/") {
+			delete(b, k)
+		}
+	}
+}
+
+// classify looks ch up in the index, or in before, what the batch's
+// earlier changes left at its path (nil: they did not touch it), and
+// reports whether it is propagated: it is not if its path is quarantined,
+// if it is an echo, or if another host holds the file (host is then a
+// second writer).
+func (r *run) classify(host string, ch wire.Change, before *batchPath, targets []string) (liveChange, bool) {
 	if r.quarantined(ch.Path) || (ch.Kind == wire.ChangeRename && r.quarantined(ch.OldPath)) {
 		return liveChange{}, false
 	}
-	key := ch.Path
-	if ch.Kind == wire.ChangeRename {
-		key = ch.OldPath
-	}
-	prior, had, err := r.h.db.Index(r.cfg.Name, key)
-	if err != nil {
-		r.log.Error().Err(err).Msg("index")
-		return liveChange{}, false
+	var prior conflict.Record
+	var had bool
+	if before != nil {
+		// Every target is to hold what the batch left there.
+		had = !before.gone
+		if had {
+			prior = conflict.Record{Entry: before.entry, Hosts: append([]string{host}, targets...)}
+		}
+	} else {
+		key := ch.Path
+		if ch.Kind == wire.ChangeRename {
+			key = ch.OldPath
+		}
+		var err error
+		prior, had, err = r.h.db.Index(r.cfg.Name, key)
+		if err != nil {
+			r.log.Error().Err(err).Msg("index")
+			return liveChange{}, false
+		}
 	}
 	if echo(ch, prior, had) {
 		return liveChange{}, false
