@@ -191,16 +191,7 @@ func (l *live) entry(path string) (wire.Entry, bool) {
 		return wire.Entry{}, false
 	}
 	e := info.Entry(path)
-	var c store.Cached
-	cp, cached := l.cache[path]
-	if cached {
-		cached = cp != nil
-		if cached {
-			c = cp.Cached
-		}
-	} else {
-		c, cached = l.a.db.Cached(l.s.name, path)
-	}
+	c, cached := l.cached(path)
 	if cached && c.Size == info.Size && c.Mtime == info.Mtime && c.Ctime == info.Ctime && c.Ino == info.Ino {
 		return wire.Entry{}, false
 	}
@@ -213,6 +204,18 @@ func (l *live) entry(path string) (wire.Entry, bool) {
 	// Only the inode's change time moved (a chmod back and forth, a hard
 	// link): the same content at the same time is no modification.
 	return e, !cached || c.Hash != h || c.Size != info.Size || c.Mtime != info.Mtime
+}
+
+// cached returns path's scan cache record as the agent knows it now: the
+// one waiting for the next flush, else agent.db's.
+func (l *live) cached(path string) (store.Cached, bool) {
+	if cp, ok := l.cache[path]; ok {
+		if cp == nil {
+			return store.Cached{}, false
+		}
+		return cp.Cached, true
+	}
+	return l.a.db.Cached(l.s.name, path)
 }
 
 func hashFile(t *tree.Tree, path string) (wire.Hash, error) {

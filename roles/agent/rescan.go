@@ -263,6 +263,12 @@ func (l *live) reconcile(ctx context.Context, f *finding) bool {
 		if _, ok := l.settle[p]; ok {
 			return false // the live path reports it
 		}
+		if c, ok := l.cached(p); ok && c.Size == info.Size && c.Mtime == info.Mtime && c.Ctime == info.Ctime && c.Ino == info.Ino {
+			// The live path reported this very state since the scan
+			// looked the file up: reported twice, the hub could take
+			// the second for a new change (issue 17).
+			return false
+		}
 		e := f.Entry
 		if r := f.rec; r != nil && (r.Size != info.Size || r.Mtime != info.Mtime || r.Ctime != info.Ctime || r.Ino != info.Ino) ||
 			r == nil && (e.Size != info.Size || e.Mtime != info.Mtime) {
