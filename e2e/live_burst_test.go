@@ -4,7 +4,9 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -217,5 +219,62 @@ func logEvents(t *testing.T, c *cluster, name string) {
 	slices.Reverse(evs)
 	for _, e := range evs {
 		t.Logf("event %s %s %s %s: %s", e.Time.Format("15:04:05.000"), e.Kind, e.Host, e.Path, e.Msg)
+	}
+}
+
+// The same mistake without a burst: a file open for writing on site-a,
+// its copy locked on site-b, is removed, and another is renamed, while
+// their writers still hold them. No close can come under those names any
+// more: their locks go, the removal and the rename reach site-b, and
+// nothing stays locked there under the old names. The renamed file, still
+// open, reaches site-b under its new name once its writer closes it.
+func TestLiveOpenFileRemovedOrRenamed(t *testing.T) {
+	t.Parallel()
+	c := liveCluster(t)
+	hosts := threeHosts[:2]
+	for _, h := range hosts {
+		writeFile(t, c.root(h), "doomed.txt", "doomed\n", liveT0)
+		writeFile(t, c.root(h), "moving.txt", "moving\n", liveT0)
+	}
+	written := time.Now()
+	for _, h := range hosts {
+		c.startAgent(h)
+	}
+	c.createSession("gone", hosts)
+	time.Sleep(time.Until(written.Add(settledAfter)))
+	startClean(t, c, "gone")
+	imm, _ := immutableWorks(t, c.dir)
+	openOn(t, c, "site-a", "doomed.txt")
+	moving := openOn(t, c, "site-a", "moving.txt")
+	waitFor(t, liveWait, "both files to be locked on site-b", func() bool {
+		return len(locks(t, c, "gone")) == 2 && lockedOn(t, c, "site-b", "doomed.txt", imm) && lockedOn(t, c, "site-b", "moving.txt", imm)
+	})
+	if err := os.Remove(livePath(c, "site-a", "doomed.txt")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(livePath(c, "site-a", "moving.txt"), livePath(c, "site-a", "moved.txt")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, liveWait, "the old names to be unlocked and gone on site-b", func() bool {
+		for _, l := range locks(t, c, "gone") {
+			if l.Path == "doomed.txt" || l.Path == "moving.txt" {
+				return false
+			}
+		}
+		_, errD := os.Lstat(livePath(c, "site-b", "doomed.txt"))
+		_, errM := os.Lstat(livePath(c, "site-b", "moving.txt"))
+		return errors.Is(errD, fs.ErrNotExist) && errors.Is(errM, fs.ErrNotExist)
+	})
+	rewrite(t, moving, "moved, then closed\n", true)
+	sameOn(t, c, hosts, liveWait, "the renamed file to reach site-b once closed", func(tr map[string]node) bool {
+		_, doomed := tr["doomed.txt"]
+		_, old := tr["moving.txt"]
+		return !doomed && !old && tr["moved.txt"].Hash == shaHex("moved, then closed\n")
+	})
+	waitFor(t, liveWait, "the lock table to be empty and nothing locked on site-b", func() bool {
+		return len(locks(t, c, "gone")) == 0 && len(immutableBelow(t, c, "site-b")) == 0 && permOf(t, c, "site-b", "moved.txt") == 0o644
+	})
+	if s := c.session("gone"); s.Status.ErrorCount != 0 || s.Status.Quarantined != 0 {
+		t.Errorf("session: %d errors %v, %d quarantined; want none", s.Status.ErrorCount, s.Status.Errors, s.Status.Quarantined)
 	}
 }

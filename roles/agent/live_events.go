@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/peerlink/peerlink/store"
@@ -83,6 +84,27 @@ func (l *live) onClose(ctx context.Context, ev watch.Event) {
 	}
 }
 
+// closeGone reports the close of the files reported open at or below
+// path, which a removal or a rename took away while their writers still
+// held them: no close can come under their names any more, and the hub
+// would hold their locks, and the other hosts' copies stay locked, for
+// good (issue 17). Sent before the removal or rename, so that the hub
+// releases those copies before it removes or moves them. A document held
+// per its office lock file is not: its application saves by replacing it,
+// and its lock file's removal ends it.
+func (l *live) closeGone(ctx context.Context, path string) {
+	for p := range l.opened {
+		if _, office := l.viaLock[p]; office || p != path && !strings.HasPrefix(p, path+"/") {
+			continue
+		}
+		delete(l.opened, p)
+		l.flush(ctx)
+		if err := l.c.Send(ctx, wire.HubName, &wire.Closed{Session: l.s.name, Path: p}, nil); err != nil {
+			l.a.log.Debug().Err(err).Msg("closed")
+		}
+	}
+}
+
 // onChange handles a created or changed path, reported once settled.
 func (l *live) onChange(ctx context.Context, ev watch.Event) {
 	if l.echo(ev.Path) {
@@ -115,6 +137,7 @@ func (l *live) onRemove(ctx context.Context, ev watch.Event) {
 	if l.echo(ev.Path) {
 		return
 	}
+	l.closeGone(ctx, ev.Path)
 	l.cache[ev.Path] = nil
 	l.add(ctx, wire.Change{Kind: wire.ChangeRemove, Path: ev.Path})
 }
@@ -128,6 +151,7 @@ func (l *live) onRename(ctx context.Context, ev watch.Event) {
 	if _, ok := l.viaLock[ev.Path]; ok {
 		return // an application saving by rename over the open document
 	}
+	l.closeGone(ctx, ev.OldPath)
 	info, err := l.s.tree.Lstat(ev.Path)
 	if err != nil {
 		return
