@@ -280,6 +280,40 @@ func TestRescanSkipsWhatTheLivePathReported(t *testing.T) {
 	}
 }
 
+// After a rescan the files reported open for writing are looked at again:
+// those nobody holds open for writing any more, or that are gone, are to be
+// reported closed, since their close may have been among the events lost;
+// those still open, and office documents (their lock file says), are not.
+func TestRescanRechecksOpenFiles(t *testing.T) {
+	l, root := newTestLive(t)
+	for _, n := range []string{"held.txt", "closed.txt", "doc.odt"} {
+		put(t, root, n, "v1")
+	}
+	w, err := watch.New(context.Background(), root, watch.Options{IgnorePid: os.Getpid()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	go func() {
+		for range w.Events() {
+		}
+	}()
+	l.w = w
+	held, err := os.OpenFile(filepath.Join(root, "held.txt"), os.O_RDWR, 0)
+	do(t, err)
+	defer held.Close()
+	for _, p := range []string{"held.txt", "closed.txt", "gone.txt", "doc.odt"} {
+		l.opened[p] = true
+	}
+	l.viaLock["doc.odt"] = ".~lock.doc.odt#"
+	if probe := w.Writing([]string{"held.txt"}); !probe["held.txt"] {
+		t.Skipf("this system cannot tell whether a file is open for writing (%s mode, %v)", w.Mode(), probe)
+	}
+	if got, want := l.closedUnseen(), []string{"closed.txt", "gone.txt"}; !slices.Equal(got, want) {
+		t.Errorf("to report closed: %v, want %v", got, want)
+	}
+}
+
 // A folder the scan cannot read is unknown, not gone: neither it nor what
 // the cache has below it is reported removed.
 func TestRescanUnreadableIsNotRemoved(t *testing.T) {

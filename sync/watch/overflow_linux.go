@@ -48,6 +48,13 @@ func (w *Watcher) recheckOpen() {
 	}
 }
 
+// Writing tells, of each of paths, whether some process has it open for
+// writing now: true if one has, false if none has or the file is gone;
+// a path that cannot be told about is not in the map (see writersNow). It
+// is safe to call from any goroutine: it reads nothing of the watcher's
+// state but its root and mode.
+func (w *Watcher) Writing(paths []string) map[string]bool { return w.writersNow(paths) }
+
 // writersNow tells, of each of rels, whether some process has it open for
 // writing now: true if one has, false if none has or the file is gone, and
 // nothing where that cannot be told. The kernel refuses a read lease
