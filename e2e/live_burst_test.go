@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -32,6 +33,11 @@ import (
 //   - edited.txt, opened, written and closed during the burst: its
 //     modification is seen, but its writer is gone before anyone can name
 //     it, and its close is lost.
+//
+// The hub is paused while site-a catches up, as a hub busy with a burst
+// falls behind: what site-a reports meanwhile (the burst's files, seen by
+// its live path and by its rescan after the overflow, and twice.txt,
+// reported in two versions) reaches the hub's live loop at once.
 //
 // Then every file made reaches site-b, with the content last written, no
 // lock is left in the lock table or on site-b's copies, and neither the
@@ -65,15 +71,7 @@ func TestLiveBurstOverflow(t *testing.T) {
 	if b, err := os.ReadFile("/proc/sys/fs/inotify/max_queued_events"); err == nil {
 		fmt.Sscan(string(b), &queued)
 	}
-	if err := agent.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	stopped := true
-	defer func() {
-		if stopped {
-			agent.cmd.Process.Signal(syscall.SIGCONT)
-		}
-	}()
+	resumeAgent := pause(t, agent)
 	edited := openOn(t, c, "site-a", "edited.txt")
 	rewrite(t, edited, "edited v2, during the burst\n", false)
 	rewrite(t, held, "held v2, during the burst\n", false)
@@ -101,13 +99,28 @@ func TestLiveBurstOverflow(t *testing.T) {
 	for i := range late {
 		writeFile(t, c.root("site-a"), fmt.Sprintf("big/late%03d", i), fmt.Sprintf("late file %d\n", i), time.Time{})
 	}
-	if err := agent.cmd.Process.Signal(syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
-	stopped = false
+	// The hub is paused while site-a catches up, so that what site-a
+	// reports waits for it and reaches its live loop at once, as a hub
+	// busy with a burst gathers it: the live path's and the rescan's
+	// reports of the burst's files, and two versions of one file.
+	resumeHub := pause(t, c.proc("hub"))
+	resumeAgent()
 	waitFor(t, liveWait, "site-a to log the events lost", func() bool {
 		return strings.Contains(agent.logTail(100000), "file system events were lost")
 	})
+	// The rescan's reports should be among those waiting, and twice.txt
+	// reported once in each version (each given the agent's settle time,
+	// 50 ms, many times over). Neither wait is a condition of the test:
+	// on a machine too slow for them the test only checks less.
+	rescanned := time.Now().Add(20 * time.Second)
+	for !strings.Contains(agent.logTail(100000), "rescan done") && time.Now().Before(rescanned) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	writeFile(t, c.root("site-a"), "twice.txt", "twice v1\n", time.Time{})
+	time.Sleep(500 * time.Millisecond)
+	writeFile(t, c.root("site-a"), "twice.txt", "twice v2, longer\n", time.Time{})
+	time.Sleep(500 * time.Millisecond)
+	resumeHub()
 
 	sameOn(t, c, hosts, 2*time.Minute, "the burst to reach site-b", func(tr map[string]node) bool {
 		n := 0
@@ -117,7 +130,7 @@ func TestLiveBurstOverflow(t *testing.T) {
 			}
 		}
 		return n == kept+late && tr["held.txt"].Hash == shaHex("held v2, during the burst\n") &&
-			tr["edited.txt"].Hash == shaHex("edited v2, during the burst\n")
+			tr["edited.txt"].Hash == shaHex("edited v2, during the burst\n") && tr["twice.txt"].Hash == shaHex("twice v2, longer\n")
 	})
 	waitFor(t, time.Minute, "the lock table to be empty and no copy on site-b to stay locked", func() bool {
 		return len(locks(t, c, "burst")) == 0 && len(immutableBelow(t, c, "site-b")) == 0 &&
@@ -142,6 +155,25 @@ func TestLiveBurstOverflow(t *testing.T) {
 	if t.Failed() {
 		logEvents(t, c, "burst")
 	}
+}
+
+// pause stops p (SIGSTOP) and returns what continues it, which the test's
+// end calls too if the test did not.
+func pause(t *testing.T, p *proc) (resume func()) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	resume = func() {
+		once.Do(func() {
+			if err := p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+				t.Errorf("continue %s: %v", p.name, err)
+			}
+		})
+	}
+	t.Cleanup(resume)
+	return resume
 }
 
 // churnFile makes an empty file and removes it: three events (create,
