@@ -2,7 +2,9 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 
 	"github.com/peerlink/peerlink/roles/broker"
 	"github.com/peerlink/peerlink/sync/tree"
@@ -27,11 +29,14 @@ func (a *Agent) applyOne(ctx context.Context, c *broker.Client, s *attached, op 
 	case wire.OpFetch:
 		// The copy being replaced is kept first; a failed fetch leaves a
 		// redundant protected copy, never a lost one.
-		if op.Have != nil {
-			if err = a.checkHave(s, op.Path, op.Have); err == nil {
-				err = s.protect.keep(op.Path)
+		if err = a.checkHave(s, op.Path, op.Have); err != nil {
+			if a.already(s, op, err) {
+				res.Entry, err = op.Want, nil
 			}
-			if err != nil {
+			break
+		}
+		if op.Have != nil {
+			if err = s.protect.keep(op.Path); err != nil {
 				break
 			}
 		}
@@ -56,6 +61,8 @@ func (a *Agent) applyOne(ctx context.Context, c *broker.Client, s *attached, op 
 		if err = a.checkHave(s, op.Path, op.Have); err == nil {
 			s.live.expectChange(op.Path, expectation{dir: op.Want.Kind == wire.KindDir, entry: op.Want})
 			err = s.tree.SetMeta(op.Path, op.Want.Mtime, op.Want.Mode)
+		} else if a.already(s, op, err) {
+			err = nil
 		}
 		res.Entry = op.Want
 	case wire.OpDelete:
@@ -66,6 +73,8 @@ func (a *Agent) applyOne(ctx context.Context, c *broker.Client, s *attached, op 
 			} else {
 				err = s.tree.Remove(op.Path)
 			}
+		} else if a.already(s, op, err) {
+			err = nil
 		}
 	case wire.OpRename:
 		s.live.expectChange(op.OldPath, expectation{gone: true})
@@ -83,6 +92,58 @@ func (a *Agent) applyOne(ctx context.Context, c *broker.Client, s *attached, op 
 		staged = nil
 	}
 	return res, staged
+}
+
+// already reports whether op, which checkHave refused with err, has
+// nothing left to do: path here is exactly what op wants (a file with the
+// wanted content, time and mode, a folder with the wanted time and mode;
+// nothing, for a delete). The hub plans from its index, which can be
+// behind what it had this host apply (a result it never heard of, a change
+// reported twice): refusing such an op as a concurrent edit would put the
+// hub's own copy in the File Conflict List (issue 17). A locked copy a
+// fetch wants as it is is released, as the fetch would have released it;
+// a mode set by nothing but the lock is the recorded one again then.
+func (a *Agent) already(s *attached, op *wire.Op, err error) bool {
+	info, lerr := s.tree.Lstat(op.Path)
+	if op.Kind == wire.OpDelete {
+		return errors.Is(err, fs.ErrNotExist) && errors.Is(lerr, fs.ErrNotExist)
+	}
+	var we *wire.Error
+	w := op.Want
+	if !errors.As(err, &we) || we.Kind != wire.KindChanged || (op.Kind != wire.OpFetch && op.Kind != wire.OpMeta) ||
+		lerr != nil || info.Kind != w.Kind || info.Mtime != w.Mtime || w.Kind == wire.KindFile && info.Size != w.Size {
+		return false
+	}
+	if w.Kind == wire.KindFile {
+		if h, err := a.contentHash(s, op.Path, info); err != nil || h != w.Hash {
+			return false
+		}
+	}
+	if s.live != nil && s.live.locker.Locked(op.Path) {
+		if op.Kind != wire.OpFetch || s.live.locker.Unlock(op.Path) != nil {
+			return false
+		}
+		if info, lerr = s.tree.Lstat(op.Path); lerr != nil {
+			return false
+		}
+	}
+	if info.Mode != w.Mode {
+		s.live.expectChange(op.Path, expectation{dir: w.Kind == wire.KindDir, entry: w})
+		if s.tree.SetMeta(op.Path, w.Mtime, w.Mode) != nil {
+			return false
+		}
+	}
+	a.log.Debug().Str("session", s.name).Str("path", op.Path).Str("op", op.Kind.String()).Msg("already as wanted")
+	return true
+}
+
+// contentHash returns the hash of the file at path, whose state is info:
+// the scan cache's when it describes that very state, else read.
+func (a *Agent) contentHash(s *attached, path string, info tree.Info) (wire.Hash, error) {
+	if c, ok := a.db.Cached(s.name, path); ok && c.Size == info.Size && c.Mtime == info.Mtime && c.Ctime == info.Ctime && c.Ino == info.Ino {
+		return c.Hash, nil
+	}
+	return hashFile(s.tree, path)
 }
 
 // checkHave verifies the local copy of path is still the one the hub saw.

@@ -89,6 +89,27 @@ func (l *live) onClose(ctx context.Context, ev watch.Event) {
 	}
 }
 
+// closeGone reports the close of the files reported open at or below
+// path, which a removal or a rename took away while their writers still
+// held them: no close can come under their names any more, and the hub
+// would hold their locks, and the other hosts' copies stay locked, for
+// good (issue 17). Sent before the removal or rename, so that the hub
+// releases those copies before it removes or moves them. A document held
+// per its office lock file is not: its application saves by replacing it,
+// and its lock file's removal ends it.
+func (l *live) closeGone(ctx context.Context, path string) {
+	for p := range l.opened {
+		if _, office := l.viaLock[p]; office || p != path && !strings.HasPrefix(p, path+"/") {
+			continue
+		}
+		delete(l.opened, p)
+		l.flush(ctx)
+		if err := l.c.Send(ctx, wire.HubName, &wire.Closed{Session: l.s.name, Path: p}, nil); err != nil {
+			l.a.log.Debug().Err(err).Msg("closed")
+		}
+	}
+}
+
 // onChange handles a created or changed path, reported once settled.
 func (l *live) onChange(ctx context.Context, ev watch.Event) {
 	if l.echo(ev.Path) {
@@ -121,6 +142,7 @@ func (l *live) onRemove(ctx context.Context, ev watch.Event) {
 	if l.echo(ev.Path) {
 		return
 	}
+	l.closeGone(ctx, ev.Path)
 	l.cache[ev.Path] = nil
 	l.add(ctx, wire.Change{Kind: wire.ChangeRemove, Path: ev.Path})
 }
@@ -134,6 +156,7 @@ func (l *live) onRename(ctx context.Context, ev watch.Event) {
 	if _, ok := l.viaLock[ev.Path]; ok {
 		return // an application saving by rename over the open document
 	}
+	l.closeGone(ctx, ev.OldPath)
 	info, err := l.s.tree.Lstat(ev.Path)
 	if err != nil {
 		return
@@ -201,16 +224,7 @@ func (l *live) entry(path string) (wire.Entry, bool) {
 		return wire.Entry{}, false
 	}
 	e := info.Entry(path)
-	var c store.Cached
-	cp, cached := l.cache[path]
-	if cached {
-		cached = cp != nil
-		if cached {
-			c = cp.Cached
-		}
-	} else {
-		c, cached = l.a.db.Cached(l.s.name, path)
-	}
+	c, cached := l.cached(path)
 	if cached && c.Size == info.Size && c.Mtime == info.Mtime && c.Ctime == info.Ctime && c.Ino == info.Ino {
 		return wire.Entry{}, false
 	}
@@ -223,6 +237,18 @@ func (l *live) entry(path string) (wire.Entry, bool) {
 	// Only the inode's change time moved (a chmod back and forth, a hard
 	// link): the same content at the same time is no modification.
 	return e, !cached || c.Hash != h || c.Size != info.Size || c.Mtime != info.Mtime
+}
+
+// cached returns path's scan cache record as the agent knows it now: the
+// one waiting for the next flush, else agent.db's.
+func (l *live) cached(path string) (store.Cached, bool) {
+	if cp, ok := l.cache[path]; ok {
+		if cp == nil {
+			return store.Cached{}, false
+		}
+		return cp.Cached, true
+	}
+	return l.a.db.Cached(l.s.name, path)
 }
 
 func hashFile(t *tree.Tree, path string) (wire.Hash, error) {

@@ -82,15 +82,17 @@ func (a *Agent) applyMany(ctx context.Context, c *broker.Client, s *attached, op
 	todo := make([]*wire.Op, 0, len(ops))
 	for i := range ops {
 		op := &ops[i]
-		if op.Have != nil {
-			err := a.checkHave(s, op.Path, op.Have)
-			if err == nil {
-				err = s.protect.keep(op.Path)
-			}
-			if err != nil {
-				out.add(a.failed(s, op, err), nil)
-				continue
-			}
+		err := a.checkHave(s, op.Path, op.Have)
+		if err != nil && a.already(s, op, err) {
+			out.add(wire.OpResult{Kind: op.Kind, Path: op.Path, Entry: op.Want}, nil)
+			continue
+		}
+		if err == nil && op.Have != nil {
+			err = s.protect.keep(op.Path)
+		}
+		if err != nil {
+			out.add(a.failed(s, op, err), nil)
+			continue
 		}
 		todo = append(todo, op)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -222,10 +223,49 @@ func (l *live) rescanned(ctx context.Context, m rescanMsg) {
 		ev.Str("session", l.s.name).Str("why", rs.why).Int("changes", rs.found).Int64("files", m.stats.Files).
 			Int64("hashed", m.stats.Hashed).Dur("took", m.took).Msg("rescan done")
 	}
+	l.recheckOpened(ctx)
 	if rs.again {
 		rs.again = false
 		l.rescan(rs.why)
 	}
+}
+
+// recheckOpened reports the close of the files reported open for writing
+// that nobody has open for writing any more. A rescan means events were
+// lost or not seen, a close among them perhaps: the watcher rechecks what
+// it reported open when it learns of the loss, and this, once the rescan
+// is over, catches what was reported open meanwhile. A close missed would
+// leave the hub holding the file's lock, and the other hosts' copies
+// locked, for good (issue 17). A document held per its office lock file
+// is left to that file.
+func (l *live) recheckOpened(ctx context.Context) {
+	for _, p := range l.closedUnseen() {
+		l.a.log.Info().Str("session", l.s.name).Str("path", p).Msg("no longer open for writing, its close unseen: reported closed")
+		l.onClose(ctx, watch.Event{Op: watch.Closed, Path: p})
+	}
+}
+
+// closedUnseen returns the files reported open for writing, but for office
+// documents, that the watcher finds open for writing by nobody, sorted.
+func (l *live) closedUnseen() []string {
+	if l.w == nil || len(l.opened) == 0 {
+		return nil
+	}
+	var paths []string
+	for p := range l.opened {
+		if _, office := l.viaLock[p]; !office {
+			paths = append(paths, p)
+		}
+	}
+	writing := l.w.Writing(paths)
+	var closed []string
+	for _, p := range paths {
+		if open, known := writing[p]; known && !open {
+			closed = append(closed, p)
+		}
+	}
+	slices.Sort(closed)
+	return closed
 }
 
 // reconcile reports a rescan's finding unless the live path owns it or the
@@ -262,6 +302,12 @@ func (l *live) reconcile(ctx context.Context, f *finding) bool {
 		}
 		if _, ok := l.settle[p]; ok {
 			return false // the live path reports it
+		}
+		if c, ok := l.cached(p); ok && c.Size == info.Size && c.Mtime == info.Mtime && c.Ctime == info.Ctime && c.Ino == info.Ino {
+			// The live path reported this very state since the scan
+			// looked the file up: reported twice, the hub could take
+			// the second for a new change (issue 17).
+			return false
 		}
 		e := f.Entry
 		if r := f.rec; r != nil && (r.Size != info.Size || r.Mtime != info.Mtime || r.Ctime != info.Ctime || r.Ino != info.Ino) ||

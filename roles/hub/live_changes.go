@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/peerlink/peerlink/conflict"
 	"github.com/peerlink/peerlink/roles/broker"
@@ -42,85 +39,52 @@ type liveChange struct {
 }
 
 // decide returns the changes of batch that are propagated, in order, and
-// the ops that carry them to each target. Changes to the same path in one
-// batch follow each other: each one's ops expect what the one before left.
+// the ops that carry them to each target. Each change is judged against
+// what the changes before it in the batch leave at its path (see
+// batchPaths), the index being that only for paths the batch has not
+// touched yet.
 func (r *run) decide(host string, targets []string, batch []wire.Change) ([]liveChange, map[string][]wire.Op) {
-	ops := map[string][]wire.Op{}
 	var done []liveChange
-	inBatch := map[string]*conflict.Record{} // the index as this batch leaves it; nil: removed
+	seen := batchPaths{}
 	names := r.newNameFolds()
-	for _, ch := range supersede(batch) {
-		a, ok := r.classify(host, ch, inBatch)
+	for _, ch := range batch {
+		key := ch.Path
+		if ch.Kind == wire.ChangeRename {
+			key = ch.OldPath
+		}
+		st, touched := seen[key]
+		if touched && seen.follow(done, st, ch) {
+			continue
+		}
+		var before *batchPath
+		if touched {
+			before = &st
+		}
+		a, ok := r.classify(host, ch, before, targets)
 		if !ok || names.clashes(host, a) {
 			continue
 		}
 		names.follow(ch)
+		seen.note(len(done), ch)
+		done = append(done, a)
+	}
+	ops := map[string][]wire.Op{}
+	for _, a := range done {
 		for _, t := range targets {
 			if op, ok := changeOp(host, t, a, r.targetHas(a, t)); ok {
 				ops[t] = append(ops[t], op)
 			}
 		}
-		done = append(done, a)
-		afterChange(inBatch, host, targets, ch)
 	}
 	return done, ops
 }
 
-// supersede drops from batch the writes and metadata changes of a path
-// that a later one of the same path in batch replaces, with no remove or
-// rename in between: only the last version needs to travel, and sending
-// an earlier one first would have the source read a file that no longer
-// holds it.
-func supersede(batch []wire.Change) []wire.Change {
-	later := map[string]bool{}
-	keep := make([]bool, len(batch))
-	n := 0
-	for i := len(batch) - 1; i >= 0; i-- {
-		ch := batch[i]
-		switch ch.Kind {
-		case wire.ChangeWrite, wire.ChangeMeta:
-			if later[ch.Path] && ch.Entry.Kind == wire.KindFile {
-				continue
-			}
-			later[ch.Path] = ch.Entry.Kind == wire.KindFile && ch.Kind == wire.ChangeWrite
-		case wire.ChangeRemove, wire.ChangeRename:
-			clear(later)
-		}
-		keep[i] = true
-		n++
-	}
-	if n == len(batch) {
-		return batch
-	}
-	out := make([]wire.Change, 0, n)
-	for i, ch := range batch {
-		if keep[i] {
-			out = append(out, ch)
-		}
-	}
-	return out
-}
-
-// afterChange records in inBatch the index as ch leaves it, every target
-// assumed to apply it.
-func afterChange(inBatch map[string]*conflict.Record, host string, targets []string, ch wire.Change) {
-	switch ch.Kind {
-	case wire.ChangeRemove:
-		inBatch[ch.Path] = nil
-	default:
-		if ch.Kind == wire.ChangeRename {
-			inBatch[ch.OldPath] = nil
-		}
-		inBatch[ch.Path] = &conflict.Record{Entry: ch.Entry, Hosts: append([]string{host}, targets...)}
-	}
-}
-
-// classify looks ch up in the index (as the batch so far left it) and
+// classify looks ch up in the index, or in before, what the batch's
+// earlier changes left at its path (nil: they did not touch it), and
 // reports whether it is propagated: it is not if its path is quarantined,
-// if it is an echo, if another host holds the file (host is then a second
-// writer), or if host's own copy lags (its change was made to an old
-// version: the repair decides).
-func (r *run) classify(host string, ch wire.Change, inBatch map[string]*conflict.Record) (liveChange, bool) {
+// if it is an echo, or if another host holds the file (host is then a
+// second writer).
+func (r *run) classify(host string, ch wire.Change, before *batchPath, targets []string) (liveChange, bool) {
 	if r.quarantined(ch.Path) || (ch.Kind == wire.ChangeRename && r.quarantined(ch.OldPath)) {
 		return liveChange{}, false
 	}
@@ -128,10 +92,21 @@ func (r *run) classify(host string, ch wire.Change, inBatch map[string]*conflict
 	if ch.Kind == wire.ChangeRename {
 		key = ch.OldPath
 	}
-	prior, had, err := r.priorOf(key, inBatch)
-	if err != nil {
-		r.log.Error().Err(err).Msg("index")
-		return liveChange{}, false
+	var prior conflict.Record
+	var had bool
+	if before != nil {
+		// Every target is to hold what the batch left there.
+		had = !before.gone
+		if had {
+			prior = conflict.Record{Entry: before.entry, Hosts: append([]string{host}, targets...)}
+		}
+	} else {
+		var err error
+		prior, had, err = r.h.db.Index(r.cfg.Name, key)
+		if err != nil {
+			r.log.Error().Err(err).Msg("index")
+			return liveChange{}, false
+		}
 	}
 	if echo(ch, prior, had) {
 		return liveChange{}, false
@@ -149,22 +124,12 @@ func (r *run) classify(host string, ch wire.Change, inBatch map[string]*conflict
 		return liveChange{}, false
 	}
 	if l := r.lagging(key, host); l != nil {
+		// host's own copy lags: its change was made to an old version,
+		// which the repair judges.
 		l.due = time.Now()
 		return liveChange{}, false
 	}
 	return liveChange{change: ch, prior: prior, had: had}, true
-}
-
-// priorOf returns path's record as the batch so far left it, or as the
-// index holds it.
-func (r *run) priorOf(path string, inBatch map[string]*conflict.Record) (conflict.Record, bool, error) {
-	if rec, ok := inBatch[path]; ok {
-		if rec == nil {
-			return conflict.Record{}, false, nil
-		}
-		return *rec, true, nil
-	}
-	return r.h.db.Index(r.cfg.Name, path)
 }
 
 // targetHas returns what target holds of the path a's change replaces: what
@@ -214,140 +179,6 @@ func changeOp(host, target string, a liveChange, have *wire.Entry) (wire.Op, boo
 		op = wire.Op{Kind: wire.OpRename, Path: ch.Path, OldPath: ch.OldPath, Want: ch.Entry, Have: have}
 	}
 	return op, true
-}
-
-// opFailure is an op that failed on its target.
-type opFailure struct {
-	host string
-	op   wire.Op
-	err  wire.Error
-	seq  int // the op's place in the host's list: results may come in another order
-}
-
-// applyChanges sends every target its ops. It returns, by path, the
-// targets on which the path's ops succeeded, and the ops that failed.
-func (r *run) applyChanges(ctx context.Context, c *broker.Client, ops map[string][]wire.Op) (ok map[string]map[string]bool, failures []opFailure) {
-	var mu sync.Mutex
-	ok = map[string]map[string]bool{} // path -> host -> applied
-	g, gctx := errgroup.WithContext(ctx)
-	for t, list := range ops {
-		if !r.h.connected(t) {
-			for i, op := range list {
-				failures = append(failures, opFailure{t, op, wire.Error{Kind: wire.KindUnreachable, Host: t, Path: op.Path, Msg: "not connected"}, i})
-			}
-			continue
-		}
-		g.Go(func() error {
-			fs, applied := r.applyTo(gctx, c, t, list)
-			mu.Lock()
-			defer mu.Unlock()
-			failures = append(failures, fs...)
-			now := time.Now()
-			for _, res := range applied {
-				if ok[res.Path] == nil {
-					ok[res.Path] = map[string]bool{}
-				}
-				ok[res.Path][t] = true
-				if res.Kind != wire.OpDelete {
-					r.recent.remember(t, res.Entry, now)
-				}
-			}
-			return nil
-		})
-	}
-	g.Wait()
-	return ok, failures
-}
-
-// applyTo applies list on t in batches, and returns the ops that failed
-// and the results of those that succeeded. A path that also failed in list
-// is not among the latter.
-func (r *run) applyTo(ctx context.Context, c *broker.Client, t string, list []wire.Op) ([]opFailure, []wire.OpResult) {
-	var failures []opFailure
-	var applied []wire.OpResult
-	bad := map[string]bool{}
-	for done := 0; done < len(list); {
-		n := min(len(list)-done, wire.MaxBatch)
-		chunk := list[done : done+n]
-		// Results may come in another order than the ops: each is matched
-		// to the first op of its path not answered yet.
-		waiting := map[string][]int{}
-		for i, op := range chunk {
-			waiting[op.Path] = append(waiting[op.Path], i)
-		}
-		answer := func(path string) (wire.Op, int) {
-			q := waiting[path]
-			if len(q) == 0 {
-				return wire.Op{Path: path}, done + n
-			}
-			waiting[path] = q[1:]
-			return chunk[q[0]], done + q[0]
-		}
-		err := r.applyOps(ctx, c, t, chunk, func(results []wire.OpResult) error {
-			for _, res := range results {
-				op, seq := answer(res.Path)
-				if res.Error != nil {
-					e := *res.Error
-					e.Host = t
-					failures = append(failures, opFailure{t, op, e, seq})
-					bad[res.Path] = true
-					continue
-				}
-				applied = append(applied, res)
-			}
-			return nil
-		})
-		if err != nil {
-			// The ops not answered are taken as failed.
-			e := *wire.ToError("apply", t, "", err)
-			for _, q := range waiting {
-				for _, i := range q {
-					failures = append(failures, opFailure{t, chunk[i], e, done + i})
-					bad[chunk[i].Path] = true
-				}
-			}
-			r.addError(e)
-			break
-		}
-		done += n
-	}
-	return failures, slices.DeleteFunc(applied, func(res wire.OpResult) bool { return bad[res.Path] })
-}
-
-// lagBehind notes the failed ops' hosts as lagging on their paths, and the
-// hosts that caught up; it returns the hosts on which some op failed.
-func (r *run) lagBehind(ok map[string]map[string]bool, failures []opFailure) map[string]bool {
-	for p, hosts := range ok {
-		for h := range hosts {
-			r.caughtUp(p, h)
-		}
-	}
-	failed := map[string]bool{}
-	// The first failure on a path, in the order of the ops, is what the
-	// host kept; those after it failed because of it.
-	slices.SortStableFunc(failures, func(a, b opFailure) int {
-		if c := strings.Compare(a.host, b.host); c != 0 {
-			return c
-		}
-		return a.seq - b.seq
-	})
-	first := map[[2]string]bool{}
-	for _, f := range failures {
-		failed[f.host] = true
-		key := [2]string{f.op.Path, f.host}
-		if first[key] {
-			continue
-		}
-		first[key] = true
-		r.fallBehind(f.host, f.op, f.err)
-		// A copy that changed under the op is for the repair to judge
-		// (the source saving again, or a user on the target); unreachable
-		// hosts are the supervisor's.
-		if f.err.Kind != wire.KindChanged && f.err.Kind != wire.KindUnreachable {
-			r.addError(f.err)
-		}
-	}
-	return failed
 }
 
 // indexChanges records done in the index and counts it in the status.

@@ -163,12 +163,33 @@ func (w *Watcher) onTimer(now time.Time) {
 		delete(w.rearm, rel)
 		w.retryLease(rel, r)
 	}
+	w.unseenDue(now)
+}
+
+// unseenDue reports, as their WriteOpen, the modifications whose opener
+// fanotify did not name in time, for the files still open for writing. A
+// file nobody has open for writing any more was closed: if its close was
+// seen it is no longer waiting here, so its close is still to come or was
+// lost with other events (an overflow), and a WriteOpen reported now could
+// be followed by no Closed at all, its lock held for ever. Its
+// modification was reported (Changed), and so is its close if it comes.
+func (w *Watcher) unseenDue(now time.Time) {
+	var due []string
 	for rel, t := range w.unseen {
 		if !now.Before(t) {
 			delete(w.unseen, rel)
 			if !w.open[rel] {
-				w.writeOpen(Event{Op: WriteOpen, Path: rel})
+				due = append(due, rel)
 			}
+		}
+	}
+	if len(due) == 0 {
+		return
+	}
+	writing := w.writersNow(due)
+	for _, rel := range due {
+		if open, known := writing[rel]; open || !known {
+			w.writeOpen(Event{Op: WriteOpen, Path: rel})
 		}
 	}
 }

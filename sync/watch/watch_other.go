@@ -105,6 +105,10 @@ func (w *Watcher) Events() <-chan Event { return w.events }
 // Mode returns the detection in use: InotifyOnly (first modification) here.
 func (w *Watcher) Mode() Mode { return InotifyOnly }
 
+// Writing tells, of each of paths, whether some process has it open for
+// writing now. The portable build cannot tell: the map is empty.
+func (w *Watcher) Writing(paths []string) map[string]bool { return map[string]bool{} }
+
 // Root returns the root as given to New, cleaned.
 func (w *Watcher) Root() string { return w.root }
 
