@@ -29,9 +29,12 @@ func (r *run) applyChanges(ctx context.Context, c *broker.Client, ops map[string
 	g, gctx := errgroup.WithContext(ctx)
 	for t, list := range ops {
 		if !r.h.connected(t) {
+			// Under mu: the goroutines of the targets before write too.
+			mu.Lock()
 			for i, op := range list {
 				failures = append(failures, opFailure{t, op, wire.Error{Kind: wire.KindUnreachable, Host: t, Path: op.Path, Msg: "not connected"}, i})
 			}
+			mu.Unlock()
 			continue
 		}
 		g.Go(func() error {
