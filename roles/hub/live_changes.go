@@ -139,7 +139,10 @@ func (r *run) applyChanges(ctx context.Context, c *broker.Client, ops map[string
 	g, gctx := errgroup.WithContext(ctx)
 	for t, list := range ops {
 		if !r.h.connected(t) {
+			// The goroutines started for earlier targets write failed too.
+			mu.Lock()
 			failed[t] = true
+			mu.Unlock()
 			continue
 		}
 		g.Go(func() error {
