@@ -260,7 +260,8 @@ func (r *run) releaseAll(c *broker.Client) {
 
 // releaseLocks drops locks from the table and unlocks their targets that
 // are connected, best effort: a target that misses the release undoes its
-// locks when the session attaches it again. why, if given, says for the
+// locks when the session attaches it again, or when it connects again if
+// the session ended meanwhile (running.go). why, if given, says for the
 // event log why each was released.
 func (r *run) releaseLocks(c *broker.Client, locks []*heldLock, why func(*heldLock) string) {
 	if len(locks) == 0 {

@@ -55,6 +55,10 @@ type run struct {
 	// live loop to end before it returns), when it holds the locks of an
 	// interrupted session for their grace period (see grace.go).
 	locks map[string]*heldLock
+
+	// ending is set, under h.mu, once the run has begun to end: it no
+	// longer counts as running for an agent that connects (running.go).
+	ending bool
 }
 
 func newRun(h *Hub, cfg api.SessionConfig, cancel context.CancelFunc) *run {
@@ -174,6 +178,7 @@ func (r *run) hostChanged(host string, up bool) {
 // host leaves them held for the grace period meanwhile.
 func (r *run) supervise(ctx context.Context) {
 	defer func() {
+		r.end()
 		r.releaseAll(r.h.client())
 		r.events.close() // after the releases' events, before the run is done
 		r.detachAll()
