@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -247,5 +248,68 @@ func TestLiveLocksKeptWhileHubDown(t *testing.T) {
 		}
 		l := locks(t, c, "sh")
 		return len(l) == 2 && l[0].Source == "site-a" && len(l[0].Targets) == 2 && len(l[1].Targets) == 2
+	})
+}
+
+// site-b's agent is stopped (SIGSTOP) while a writer on site-a opens a
+// file: the hub's Lock to site-b times out and the lock lists site-c
+// alone. Continued, site-b's agent serves the Lock still waiting in its
+// queue: the hub must undo it, or site-b's copy would stay locked by a
+// lock that no release reaches, as none lists site-b. A second file opened
+// on site-a, once locked on site-b, shows that site-b has served every
+// request before it.
+func TestLiveLockTimedOutUndone(t *testing.T) {
+	t.Parallel()
+	c := liveCluster(t)
+	const late, next, orig = "t/late.txt", "t/next.txt", "v1\n"
+	for _, h := range threeHosts {
+		for _, rel := range []string{late, next} {
+			writeFile(t, c.root(h), rel, orig, liveT0)
+			chmod(t, c.root(h), rel, 0o664)
+		}
+	}
+	startLive(t, c, "lt")
+	imm, _ := immutableWorks(t, c.dir)
+
+	b := c.proc("agent-site-b")
+	if err := b.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := true
+	defer func() {
+		if stopped {
+			b.cmd.Process.Signal(syscall.SIGCONT)
+		}
+	}()
+	wl := openOn(t, c, "site-a", late)
+	waitFor(t, 2*liveWait, "the lock to list site-c alone, site-b's Lock timed out", func() bool {
+		l, ok := lockOf(t, c, "lt", late)
+		return ok && len(l.Targets) == 1 && l.Targets[0] == "site-c"
+	})
+	if err := b.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	stopped = false
+
+	wn := openOn(t, c, "site-a", next)
+	waitFor(t, liveWait, "the second file locked on site-b and site-c", func() bool {
+		return lockedOn(t, c, "site-b", next, imm) && lockedOn(t, c, "site-c", next, imm)
+	})
+	if lockedOn(t, c, "site-b", late, imm) {
+		t.Errorf("site-b holds a lock on %s that the hub's lock table does not list", late)
+	}
+	for _, w := range []*os.File{wl, wn} {
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, liveWait, "the lock table to be empty", func() bool { return len(locks(t, c, "lt")) == 0 })
+	waitFor(t, liveWait, "both files unlocked on site-b and site-c with their original mode", func() bool {
+		for _, h := range []string{"site-b", "site-c"} {
+			if !releasedOn(t, c, h, late, orig, 0o664) || !releasedOn(t, c, h, next, orig, 0o664) {
+				return false
+			}
+		}
+		return true
 	})
 }
