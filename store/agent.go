@@ -107,15 +107,21 @@ func (a *Agent) DeleteSession(session string) error {
 // identity of the file and the original permission bits and flags to restore.
 // It is written before the lock is applied.
 type LockRecord struct {
-	Session string    `json:"session"`
-	Path    string    `json:"path"`
-	Dev     uint64    `json:"dev"`
-	Ino     uint64    `json:"ino"`
-	Gen     uint64    `json:"gen"`   // inode generation: inode numbers are reused
-	Mode    uint32    `json:"mode"`  // original mode bits
-	Flags   uint32    `json:"flags"` // original inode flags (FS_IOC_GETFLAGS)
-	Holder  string    `json:"holder,omitempty"`
-	Since   time.Time `json:"since"`
+	Session string `json:"session"`
+	// Root is the watch-set root the lock was taken on, as the session's
+	// attachment named it: what an agent opens to undo the lock when the
+	// session is no longer attached (stopped or deleted while the host was
+	// away). Empty in records written before roots were journaled; those
+	// are undone only when the session attaches the host again.
+	Root   string    `json:"root,omitempty"`
+	Path   string    `json:"path"`
+	Dev    uint64    `json:"dev"`
+	Ino    uint64    `json:"ino"`
+	Gen    uint64    `json:"gen"`   // inode generation: inode numbers are reused
+	Mode   uint32    `json:"mode"`  // original mode bits
+	Flags  uint32    `json:"flags"` // original inode flags (FS_IOC_GETFLAGS)
+	Holder string    `json:"holder,omitempty"`
+	Since  time.Time `json:"since"`
 	// LockFile is the application lock file written beside the file, if any.
 	LockFile string `json:"lock_file,omitempty"`
 }

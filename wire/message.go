@@ -32,6 +32,7 @@ const (
 	TypeFail     Type = "fail"
 	TypeAttach   Type = "attach"
 	TypeDetach   Type = "detach"
+	TypeSessions Type = "sessions"
 	TypeScan     Type = "scan"
 	TypeScanPart Type = "scan.part"
 	TypeApply    Type = "apply"
@@ -56,6 +57,7 @@ var registry = map[Type]func() Message{
 	TypeFail:         func() Message { return new(Fail) },
 	TypeAttach:       func() Message { return new(Attach) },
 	TypeDetach:       func() Message { return new(Detach) },
+	TypeSessions:     func() Message { return new(Sessions) },
 	TypeScan:         func() Message { return new(Scan) },
 	TypeScanPart:     func() Message { return new(ScanPart) },
 	TypeApply:        func() Message { return new(Apply) },
@@ -261,6 +263,30 @@ type Detach struct {
 
 func (*Detach) Type() Type        { return TypeDetach }
 func (m *Detach) Validate() error { return CheckName("session", m.Session) }
+
+// Sessions tells an agent, each time it connects, which of the sessions it
+// is a host of run on the hub. A lock the agent journaled for a session not
+// named here, and not attached, outlived its session (stopped or deleted,
+// or the host taken out of it, while the agent was away): the agent undoes
+// it. A lock of a running session stays until the session's next
+// attachment of the host or its release settles it, as the lock grace
+// period wants.
+type Sessions struct {
+	Running []string `json:"running"`
+}
+
+func (*Sessions) Type() Type { return TypeSessions }
+func (m *Sessions) Validate() error {
+	if len(m.Running) > MaxBatch {
+		return fmt.Errorf("sessions: %d running, more than %d", len(m.Running), MaxBatch)
+	}
+	for _, s := range m.Running {
+		if err := CheckName("session", s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // Scan asks an attached agent to scan its root. It answers with ScanParts,
 // the last one Done, or a Fail.

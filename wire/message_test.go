@@ -32,6 +32,8 @@ func samples() []sample {
 		{"attach", &Attach{Session: "docs", Root: "/srv/docs", Exclude: []string{"*.tmp", ".cache/"}}, nil},
 		{"attach without excludes", &Attach{Session: "docs", Root: "/srv/docs"}, nil},
 		{"detach", &Detach{Session: "docs"}, nil},
+		{"sessions", &Sessions{Running: []string{"docs", "plans"}}, nil},
+		{"no session running", &Sessions{Running: []string{}}, nil},
 		{"scan", &Scan{Session: "docs"}, nil},
 		{"scan part", &ScanPart{
 			Session:  "docs",
@@ -219,6 +221,8 @@ func TestMessageValidate(t *testing.T) {
 		{"an attach with a bad session is refused", &Attach{Session: "../x", Root: "/srv"}, `session name "../x"`},
 		{"an attach without a root is refused", &Attach{Session: "docs"}, "session docs: empty root"},
 		{"a detach without a session is refused", &Detach{}, `session name ""`},
+		{"sessions with a bad name are refused", &Sessions{Running: []string{"docs", "../x"}}, `session name "../x"`},
+		{"sessions over the batch limit are refused", &Sessions{Running: make([]string, MaxBatch+1)}, "sessions: 4097 running, more than 4096"},
 		{"a scan without a session is refused", &Scan{}, `session name ""`},
 		{"a scan part with a bad entry is refused", &ScanPart{Session: "docs", Entries: []Entry{fileEntry("a//b")}}, "empty element"},
 		{"a scan part over the batch limit is refused", &ScanPart{Session: "docs", Entries: make([]Entry, MaxBatch+1)}, "4097 entries exceed the batch limit 4096"},

@@ -170,8 +170,9 @@ func (a *Agent) serve(ctx context.Context, c *broker.Client) error {
 		case *wire.Unlock:
 			a.reply(ctx, c, in, a.unlockCopies(m))
 		case *wire.Detach:
-			a.detach(m.Session)
-			a.reply(ctx, c, in, nil)
+			a.reply(ctx, c, in, a.detachEnded(m.Session))
+		case *wire.Sessions:
+			a.settleSessions(m)
 		case *wire.Scan:
 			g.Go(func() error { a.scan(ctx, c, in, m); return nil })
 		case *wire.Apply:
@@ -287,6 +288,11 @@ func (a *Agent) attach(c *broker.Client, m *wire.Attach) error {
 		// which that work takes to finish.
 		old.close()
 	}
+	// Locks left on another root of the session (its root changed while
+	// they were held) are undone there; this root's Locker undoes its own.
+	if _, err := a.undoLocks(m.Session, m.Root, nil); err != nil {
+		a.log.Error().Err(err).Str("session", m.Session).Msg("undo the locks left on the session's former root")
+	}
 	lv, err := a.startLive(s.ctx, c, s)
 	if err != nil {
 		a.log.Error().Err(err).Str("session", m.Session).
@@ -358,6 +364,23 @@ func (a *Agent) detach(name string) {
 	}
 }
 
+// detachEnded ends this host's part in a session whose run ended (the
+// hub's Detach): it detaches it and undoes every lock journaled for it,
+// on whatever root, attached or not.
+func (a *Agent) detachEnded(name string) error {
+	a.detach(name)
+	n, err := a.undoLocks(name, "", nil)
+	if n > 0 {
+		a.log.Info().Str("session", name).Int("locks", n).Msg("undid the locks of a session that ended")
+	}
+	if err != nil {
+		a.log.Error().Err(err).Str("session", name).Msg("undo the locks of a session that ended")
+	}
+	return err
+}
+
+// detachAll ends every attachment and keeps their locks: the broker was
+// lost (or the agent stops), and the hub has not said the sessions ended.
 func (a *Agent) detachAll() {
 	a.mu.Lock()
 	all := a.sessions

@@ -92,11 +92,7 @@ const maxEarlier = 8
 // synchronises at every start; its live changes are missed, which the
 // status says.
 func (a *Agent) startLive(ctx context.Context, c *broker.Client, s *attached) (*live, error) {
-	locker, err := lock.New(s.tree, a.db, s.name, lock.Options{
-		Warn: func(path string, err error) {
-			a.log.Warn().Str("session", s.name).Str("path", path).Err(err).Msg("lock")
-		},
-	})
+	locker, err := a.newLocker(s.tree, s.name)
 	if err != nil {
 		return nil, err
 	}

@@ -24,9 +24,13 @@ func (a *Agent) lockCopy(m *wire.Lock) error {
 	return s.live.locker.Lock(m.Path, lock.Holder{Host: m.Holder, User: m.User})
 }
 
+// unlockCopies releases locks. Those of a session that is not attached
+// (the host came back while the session waits for another host, and the
+// grace period ended) are undone from the journal.
 func (a *Agent) unlockCopies(m *wire.Unlock) error {
 	s, err := a.session(m.Session)
 	if err != nil {
+		_, err := a.undoLocks(m.Session, "", m.Paths)
 		return err
 	}
 	if s.live == nil {

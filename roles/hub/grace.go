@@ -22,7 +22,8 @@ import (
 // start-up ends with the live loop locking again every file still open for
 // writing, which the hosts' agents report as they attach. So no lock
 // outlives the grace period or the return of every host, whichever comes
-// first, nor a stop of the session.
+// first, nor a stop of the session: a host away when the grace period
+// ends or the session stops undoes its locks when it is back (running.go).
 
 // grace returns the session's lock grace period.
 func (r *run) grace() time.Duration {

@@ -171,7 +171,7 @@ func (h *Hub) serve(ctx context.Context, c *broker.Client) error {
 				h.log.Warn().Str("from", in.From).Msg("peer notice not from the broker ignored")
 				continue
 			}
-			h.peer(m)
+			h.peer(ctx, c, m)
 		case *wire.Opened, *wire.Closed, *wire.Changes:
 			h.live(ctx, c, in)
 		case *wire.Warning:
@@ -187,7 +187,9 @@ func (h *Hub) serve(ctx context.Context, c *broker.Client) error {
 	}
 }
 
-func (h *Hub) peer(m *wire.Peer) {
+// peer records an agent coming or going, and tells one that comes which
+// of its sessions run (see running.go).
+func (h *Hub) peer(ctx context.Context, c *broker.Client, m *wire.Peer) {
 	h.mu.Lock()
 	a := h.agents[m.Name]
 	if a == nil {
@@ -204,12 +206,19 @@ func (h *Hub) peer(m *wire.Peer) {
 	for _, r := range h.runs {
 		runs = append(runs, r)
 	}
+	var running []string
+	if m.Up {
+		running = h.runningWith(m.Name)
+	}
 	h.notifyLocked()
 	h.mu.Unlock()
 	h.notify(api.NoticeAgents, "")
 	h.notifyHost(m.Name)
 
 	h.log.Info().Str("agent", m.Name).Bool("connected", m.Up).Str("addr", m.Addr).Msg("agent")
+	if m.Up {
+		h.tellSessions(ctx, c, m.Name, running)
+	}
 	if err := h.db.PutAgentSeen(rec); err != nil {
 		h.log.Error().Err(err).Msg("record agent")
 	}

@@ -114,6 +114,7 @@ func (r *run) opened(ctx context.Context, c *broker.Client, in broker.Incoming, 
 			lctx, cancel := context.WithTimeout(gctx, lockTimeout)
 			defer cancel()
 			_, err := c.Request(lctx, t, &wire.Lock{Session: r.cfg.Name, Path: m.Path, Holder: host, User: m.User}, nil)
+			r.unlockLate(ctx, c, t, m.Path, err)
 			mu.Lock()
 			defer mu.Unlock()
 			var we *wire.Error
@@ -237,6 +238,7 @@ func (r *run) relock(ctx context.Context, c *broker.Client, l *heldLock, targets
 			if err == nil {
 				return
 			}
+			r.unlockLate(ctx, c, t, l.path, err)
 			mu.Lock()
 			defer mu.Unlock()
 			l.targets = slices.DeleteFunc(l.targets, func(h string) bool { return h == t })
@@ -252,6 +254,26 @@ func (r *run) relock(ctx context.Context, c *broker.Client, l *heldLock, targets
 	wg.Wait()
 }
 
+// unlockLate undoes, best effort, a lock that target may still take after
+// its Lock request timed out here: the request waits in the target's
+// queue, and an Unlock sent after it is served after it. Without it the
+// target would hold a lock that the table does not list, which no release
+// reaches. A target that answered, even with a failure, undid what it had
+// done of the lock itself; one the request did not reach (the session
+// ending, the connection lost) is settled by its next attachment or by the
+// session's end (running.go).
+func (r *run) unlockLate(ctx context.Context, c *broker.Client, target, path string, err error) {
+	if !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+		return
+	}
+	uctx, cancel := context.WithTimeout(ctx, lockTimeout)
+	defer cancel()
+	if _, err := c.Request(uctx, target, &wire.Unlock{Session: r.cfg.Name, Paths: []string{path}}, nil); err != nil {
+		r.log.Warn().Err(err).Str("host", target).Str("path", path).
+			Msg("unlock after a lock that timed out: the copy may stay locked until the session attaches the host again")
+	}
+}
+
 // releaseAll drops the lock table, unlocking every target still connected
 // (see releaseLocks).
 func (r *run) releaseAll(c *broker.Client) {
@@ -260,7 +282,8 @@ func (r *run) releaseAll(c *broker.Client) {
 
 // releaseLocks drops locks from the table and unlocks their targets that
 // are connected, best effort: a target that misses the release undoes its
-// locks when the session attaches it again. why, if given, says for the
+// locks when the session attaches it again, or when it connects again if
+// the session ended meanwhile (running.go). why, if given, says for the
 // event log why each was released.
 func (r *run) releaseLocks(c *broker.Client, locks []*heldLock, why func(*heldLock) string) {
 	if len(locks) == 0 {

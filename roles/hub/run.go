@@ -67,6 +67,10 @@ type run struct {
 	// reconcileError); the live loop owns both.
 	reconciled       time.Time
 	pendingReconcile *reconcileError
+
+	// ending is set, under h.mu, once the run has begun to end: it no
+	// longer counts as running for an agent that connects (running.go).
+	ending bool
 }
 
 func newRun(h *Hub, cfg api.SessionConfig, cancel context.CancelFunc) *run {
@@ -186,6 +190,7 @@ func (r *run) hostChanged(host string, up bool) {
 // host leaves them held for the grace period meanwhile.
 func (r *run) supervise(ctx context.Context) {
 	defer func() {
+		r.end()
 		r.releaseAll(r.h.client())
 		r.events.close() // after the releases' events, before the run is done
 		r.detachAll()

@@ -88,7 +88,8 @@
 //
 // # Journal and recovery
 //
-// A lock is journaled in agent.db before the file is touched: path,
+// A lock is journaled in agent.db before the file is touched: the root
+// (so that an agent can undo it after its session is gone), path,
 // device, inode, inode generation (FS_IOC_GETVERSION; inode numbers are
 // reused), the original mode (with setuid, setgid, sticky) and inode flags
 // (FS_IOC_GETFLAGS), holder, time and the lock files it writes

@@ -82,7 +82,7 @@ func (l *Locker) lock(path string, h Holder, old store.LockRecord, held bool, si
 	}
 
 	rec := store.LockRecord{
-		Session: l.session, Path: path,
+		Session: l.session, Root: l.t.Dir(), Path: path,
 		Dev: id.dev, Ino: id.ino, Gen: id.gen,
 		Mode: id.mode, Flags: id.recFlags(),
 		Holder: h.String(), Since: since.UTC(),
@@ -117,8 +117,11 @@ func (l *Locker) lock(path string, h Holder, old store.LockRecord, held bool, si
 // its record and lock files.
 func (l *Locker) relock(path string, f *os.File, id ident, rec store.LockRecord, h Holder, since time.Time) error {
 	prev := parseHolder(rec.Holder)
-	if rec.Holder != h.String() {
-		rec.Holder, rec.Since = h.String(), since.UTC()
+	if rec.Holder != h.String() || rec.Root == "" {
+		if rec.Holder != h.String() {
+			rec.Holder, rec.Since = h.String(), since.UTC()
+		}
+		rec.Root = l.t.Dir()
 		if err := l.j.PutLocks(rec); err != nil {
 			return fmt.Errorf("lock %s: journal: %w", path, err)
 		}

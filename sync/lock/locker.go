@@ -46,7 +46,7 @@ type Options struct {
 // Locker enforces and undoes the target locks of one session on one
 // watch-set root. Its methods are safe for concurrent use; calls for the
 // same path run one at a time. Use one Locker per session and root: the
-// journal's records of the session are the Locker's.
+// journal's records of the session on that root are the Locker's.
 type Locker struct {
 	t       *tree.Tree
 	j       Journal
@@ -92,9 +92,20 @@ func New(t *tree.Tree, j Journal, session string, opts Options) (*Locker, error)
 		immutable: make(map[uint64]bool),
 	}
 	for _, r := range recs {
-		l.setHeld(r)
+		if l.owns(r) {
+			l.setHeld(r)
+		}
 	}
 	return l, nil
+}
+
+// owns reports whether rec journals a lock on this Locker's root. The
+// journal keys a session's records by path alone, so records of another
+// root of the session (its root changed while locks were left there) must
+// be undone by a Locker on that root before this one locks the same path.
+// A record journaled without its root is taken for this root.
+func (l *Locker) owns(rec store.LockRecord) bool {
+	return rec.Root == "" || rec.Root == l.t.Dir()
 }
 
 // Locked reports whether path is locked (journaled and not yet released).

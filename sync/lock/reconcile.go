@@ -5,8 +5,8 @@ import (
 	"fmt"
 )
 
-// Reconcile settles every journaled lock of the session, as an agent must
-// at start-up (before it watches anything) and after losing the hub: a
+// Reconcile settles every journaled lock of the session on the Locker's
+// root, as an agent must at start-up (before it watches anything) and after losing the hub: a
 // lock for which keep is false (or keep is nil) is undone as Unlock does;
 // one for which it is true is enforced again on the same inode (a crash
 // may have cut it short), or, if another file took its place, that file is
@@ -19,6 +19,9 @@ func (l *Locker) Reconcile(keep func(path string) bool) error {
 	}
 	var errs []error
 	for _, rec := range recs {
+		if !l.owns(rec) {
+			continue
+		}
 		err := func() error {
 			defer l.begin(rec.Path)()
 			if cur, ok := l.record(rec.Path); ok {

@@ -130,6 +130,9 @@ func (w *Watcher) fanEvent(fd, pid int, prefix string) {
 // it is looked for again a little later (and then maybe the open is over:
 // a writer that quick still shows as Changed and Closed).
 func (w *Watcher) resolveOpen(r fanOpen, dev, ino uint64, attempt int) {
+	if w.stopped() {
+		return // a look scheduled before the watcher stopped
+	}
 	r.closes, r.dev, r.ino = w.closes.Load(), dev, ino
 	found, write, alive := openerWrites(r.pid, dev, ino)
 	if !found && alive && attempt < len(fanRetry) && !w.stopped() {
@@ -176,8 +179,28 @@ func (w *Watcher) onFanOpen(r fanOpen) {
 		// if one comes, or by the Created of its folder's walk.
 		return
 	}
+	if !w.isAt(r.rel, r.dev, r.ino) {
+		// The file opened is no longer the one at the path: replaced (a
+		// fetch renames a new copy over it), its inode number maybe given
+		// to another file since, which the opener may well hold open for
+		// writing. A writer of the file now at the path is reported by its
+		// own open.
+		return
+	}
 	delete(w.unseen, r.rel)
 	w.writeOpen(Event{Op: WriteOpen, Path: r.rel, Pid: r.pid, User: r.user})
+}
+
+// isAt reports whether rel names the file dev/ino now. It opens rel with
+// O_PATH, which no open detection reports.
+func (w *Watcher) isAt(rel string, dev, ino uint64) bool {
+	fd, err := w.openRel(rel, unix.O_PATH)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	return unix.Fstat(fd, &st) == nil && st.Dev == dev && st.Ino == ino
 }
 
 // writtenNow reports whether anyone has the file open as fd (read-only,
@@ -197,11 +220,15 @@ func writtenNow(fd int) (busy, known bool) {
 	return false, false
 }
 
-// openerWrites looks through the descriptors of process pid for those open
-// on the file dev/ino: found if there is one, write if one of them is open
-// for writing (O_WRONLY or O_RDWR in /proc/PID/fdinfo); alive is false
+// openerWrites is procOpenerWrites, a variable so that tests can make the
+// first look miss the descriptor, as a busy machine makes it.
+var openerWrites = procOpenerWrites
+
+// procOpenerWrites looks through the descriptors of process pid for those
+// open on the file dev/ino: found if there is one, write if one of them is
+// open for writing (O_WRONLY or O_RDWR in /proc/PID/fdinfo); alive is false
 // when the process is gone.
-func openerWrites(pid int, dev, ino uint64) (found, write, alive bool) {
+func procOpenerWrites(pid int, dev, ino uint64) (found, write, alive bool) {
 	base := "/proc/" + strconv.Itoa(pid)
 	d, err := os.Open(base + "/fd")
 	if err != nil {
