@@ -233,7 +233,7 @@ func TestLiveLocksKeptWhileHubDown(t *testing.T) {
 	c.proc("agent-site-b").kill()
 	c.proc("hub").kill()
 	mark := len(agentLog(t, c, "site-b"))
-	c.start("agent-site-b", "agent", "--name", "site-b", "--broker", c.brokerWS, "--token", c.token,
+	c.start("agent-site-b", "agent", "--name", "site-b", "--broker", c.brokerWS, "--token-file", c.tokenFile(),
 		"--data", filepath.Join(c.dir, "agent-site-b"))
 	waitFor(t, liveWait, "site-b's agent to try the broker", func() bool {
 		return agentLogHasSince(t, c, "site-b", mark, "cannot reach the broker")
