@@ -49,5 +49,8 @@ cross:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
+# A demo killed while a file was locked leaves immutable copies, which rm
+# cannot remove: the flags go first.
 clean:
+	-chattr -R -i peerlink-demo 2>/dev/null
 	rm -rf bin peerlink-demo

@@ -145,7 +145,9 @@ func TestLiveLockOutlivesDeletedSession(t *testing.T) {
 	if left := immutableBelow(t, c, "site-b"); len(left) > 0 {
 		t.Errorf("immutable on site-b after its return: %v", left)
 	}
-	c.proc("agent-site-b").stop()
+	// Killed, not stopped: a clean stop empties the journal by itself
+	// (agent_stop_test.go), which would hide what the return left in it.
+	c.proc("agent-site-b").kill()
 	if recs := journalOf(t, c, "site-b"); len(recs) != 0 {
 		t.Errorf("site-b's lock journal after its return: %+v, want empty", recs)
 	}

@@ -128,6 +128,13 @@ func (a *Agent) Run(ctx context.Context) error {
 
 func (a *Agent) close() {
 	a.detachAll()
+	n, err := a.releaseAll()
+	if n > 0 {
+		a.log.Info().Int("locks", n).Msg("released the locked copies: a stopped agent leaves nothing locked; writers still at work elsewhere have them locked again when the agent is back")
+	}
+	if err != nil {
+		a.log.Error().Err(err).Msg("release the locked copies at stop: run `peerlink agent unlock --data DIR` once the agent is stopped")
+	}
 	if err := a.db.Close(); err != nil {
 		a.log.Error().Err(err).Msg("close agent.db")
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -16,19 +17,25 @@ func Command(version string) *cli.Command {
 		Name:  "agent",
 		Usage: "run an agent on a file server",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "name", Usage: "this host's name in sessions (letters, digits, - _ .)", Required: true, EnvVars: []string{"PEERLINK_NAME"}},
-			&cli.StringFlag{Name: "broker", Usage: "the broker's URL, ws://HUB:61617 (wss:// if the hub serves TLS)", Required: true, EnvVars: []string{"PEERLINK_BROKER"}},
+			&cli.StringFlag{Name: "name", Usage: "this host's name in sessions (letters, digits, - _ .)", EnvVars: []string{"PEERLINK_NAME"}},
+			&cli.StringFlag{Name: "broker", Usage: "the broker's URL, ws://HUB:61617 (wss:// if the hub serves TLS)", EnvVars: []string{"PEERLINK_BROKER"}},
 			roles.CAFlag("the CA certificates (PEM) that signed the broker's certificate, on top of the system's"),
 			roles.TokenFileFlag(),
 			// Known, so that it is refused with the reason rather than as
 			// an unknown flag; no environment variable: PEERLINK_TOKEN is
 			// read below, and is welcome.
 			&cli.StringFlag{Name: "token", Hidden: true, Usage: "refused: use --token-file or PEERLINK_TOKEN"},
-			&cli.StringFlag{Name: "data", Usage: "folder for the agent's state (agent.db)", Required: true, EnvVars: []string{"PEERLINK_DATA"}},
+			&cli.StringFlag{Name: "data", Usage: "folder for the agent's state (agent.db)", EnvVars: []string{"PEERLINK_DATA"}},
 			&cli.DurationFlag{Name: "rescan-interval", Value: DefaultRescanInterval,
 				Usage: "how often a session's root is scanned once the file system watch limit (fs.inotify.max_user_watches) keeps the agent from watching all of it"},
 		},
+		Subcommands: []*cli.Command{unlockCommand()},
 		Action: func(c *cli.Context) error {
+			// Checked here, not by the flags: urfave/cli would ask them of
+			// `agent unlock` too.
+			if err := required(c, "name", "broker", "data"); err != nil {
+				return err
+			}
 			log, err := roles.Logger(c)
 			if err != nil {
 				return err
@@ -55,4 +62,45 @@ func Command(version string) *cli.Command {
 				DataDir: c.String("data"), Version: version, Log: log, RescanInterval: c.Duration("rescan-interval"), CAFile: c.String("ca")})
 		},
 	}
+}
+
+// unlockCommand is `peerlink agent unlock`: a stopped agent's locks undone
+// offline.
+func unlockCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "unlock",
+		Usage: "give back their write bits (and remove the immutable flag) to every copy a stopped agent left locked, e.g. on a host whose agent will not run again",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "data", Usage: "the agent's --data folder", Required: true, EnvVars: []string{"PEERLINK_DATA"}},
+		},
+		Action: func(c *cli.Context) error {
+			log, err := roles.Logger(c)
+			if err != nil {
+				return err
+			}
+			n, err := Unlock(c.String("data"), log)
+			if n > 0 || err == nil {
+				fmt.Fprintf(c.App.Writer, "%d locked cop%s released\n", n, map[bool]string{true: "y", false: "ies"}[n == 1])
+			}
+			return err
+		},
+	}
+}
+
+// required fails as urfave/cli does for required flags, naming those not
+// set.
+func required(c *cli.Context, names ...string) error {
+	var missing []string
+	for _, n := range names {
+		if !c.IsSet(n) {
+			missing = append(missing, n)
+		}
+	}
+	switch len(missing) {
+	case 0:
+		return nil
+	case 1:
+		return fmt.Errorf("Required flag %q not set", missing[0])
+	}
+	return fmt.Errorf("Required flags %q not set", strings.Join(missing, ", "))
 }
