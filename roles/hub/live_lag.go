@@ -52,6 +52,9 @@ func (e *reconcileError) Error() string {
 // reconcileEvery bounds how often a run starts over to reconcile.
 const reconcileEvery = time.Minute
 
+// repairScanTimeout bounds the look at the copies of one path.
+const repairScanTimeout = 10 * time.Second
+
 // repairsPerRound bounds the paths one repair round looks at, so that live
 // messages queued meanwhile wait for a few scans at most.
 const repairsPerRound = 64
@@ -188,7 +191,11 @@ func (r *run) repairPath(ctx context.Context, c *broker.Client, p string) {
 			return
 		}
 	}
-	copies, err := r.lagCopies(ctx, c, p, ref)
+	// Bounded: the live loop waits for the repair, and a host that does
+	// not answer must not stop the others' changes for long.
+	sctx, cancel := context.WithTimeout(ctx, repairScanTimeout)
+	copies, err := r.lagCopies(sctx, c, p, ref)
+	cancel()
 	if err != nil {
 		r.log.Debug().Err(err).Str("path", p).Msg("repair scan")
 		r.postpone(p, true)
