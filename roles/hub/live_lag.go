@@ -187,7 +187,7 @@ func (r *run) repairPath(ctx context.Context, c *broker.Client, p string) {
 	if had {
 		ref = r.reference(rec)
 		if ref == "" {
-			r.postpone(p, false) // no host holding the index's version is here
+			r.postpone(p, true) // no host holding the index's version is here
 			return
 		}
 	}
@@ -203,8 +203,9 @@ func (r *run) repairPath(ctx context.Context, c *broker.Client, p string) {
 	}
 	if had && !sameVersion(copies[ref], &rec.Entry) {
 		// The reference changed since: its own report brings the new
-		// version, and the repair follows it.
-		r.postpone(p, false)
+		// version, and the repair follows it (backing off, should the
+		// report never come).
+		r.postpone(p, true)
 		return
 	}
 	for host, l := range r.lags[p] {
@@ -296,7 +297,8 @@ func (r *run) joined(p, host string, rec conflict.Record, had bool) {
 }
 
 // postpone puts p's repairs off: by the backoff of their tries if the
-// attempt failed, or by a second while something else settles.
+// attempt failed or cannot be made, or by a second while a writer holds
+// the file.
 func (r *run) postpone(p string, failed bool) {
 	for _, l := range r.lags[p] {
 		if failed {
