@@ -19,18 +19,30 @@ func FlagsFirst(app *cli.App, args []string) []string {
 	cmds, flags := app.Commands, app.Flags
 	i := 1
 	// Walk down the command names, keeping flags of the levels above where
-	// they are.
+	// they are; a flag a level does not know (`peerlink --hub URL status`)
+	// is carried down to the command that knows it.
+	var carried []string
 	for i < len(args) {
 		a := args[i]
 		if a == "--" {
 			return append(out, args[i:]...)
 		}
 		if strings.HasPrefix(a, "-") && a != "-" {
-			out = append(out, a)
+			flag := []string{a}
 			i++
 			if takesValue(flags, a) && !strings.Contains(a, "=") && i < len(args) {
-				out = append(out, args[i])
+				flag = append(flag, args[i])
 				i++
+			} else if !known(flags, a) && !strings.Contains(a, "=") && i < len(args) && !strings.HasPrefix(args[i], "-") && findCommand(cmds, args[i]) == nil {
+				// Not this level's: its value, if any, is the next word
+				// unless that is a command.
+				flag = append(flag, args[i])
+				i++
+			}
+			if known(flags, a) {
+				out = append(out, flag...)
+			} else {
+				carried = append(carried, flag...)
 			}
 			continue
 		}
@@ -47,6 +59,9 @@ func FlagsFirst(app *cli.App, args []string) []string {
 			break
 		}
 	}
+	// The carried flags go first among the leaf's; one the leaf does not
+	// know either is left for the parser to name.
+	out = append(out, carried...)
 	var positional, global []string
 	for i < len(args) {
 		a := args[i]

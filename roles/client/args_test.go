@@ -64,6 +64,13 @@ func TestFlagsFirst(t *testing.T) {
 		{"value flag missing its value", "session create s --host", "session create --host"},
 		{"value flag missing its value after others", "session create s --host a=/x --exclude",
 			"session create --host a=/x --exclude"},
+		// A command's flags given before it (issue 15: `peerlink --hub URL
+		// status`) are carried down to it.
+		{"client flags before the command", "--hub http://h:1 --token t status --json", "status --hub http://h:1 --token t --json"},
+		{"client flag=value before the command", "--hub=http://h:1 status", "status --hub=http://h:1"},
+		{"bool client flag before a parent command", "--json session status s", "session status --json s"},
+		{"global and client flags before the command", "--log-level debug --hub http://h:1 session list", "--log-level debug session list --hub http://h:1"},
+		{"client flag between command levels", "session --hub http://h:1 status s", "session status --hub http://h:1 s"},
 		// An unknown command is left as it is, for the parser to name it.
 		{"unknown command", "nosuch x --json", "nosuch x --json"},
 		{"unknown subcommand", "session nosuch x --json", "session nosuch x --json"},
