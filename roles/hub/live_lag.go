@@ -213,6 +213,9 @@ func (r *run) repairPath(ctx context.Context, c *broker.Client, p string) {
 			continue
 		}
 		r.repairHost(ctx, c, p, host, l, rec, had, ref, copies[host])
+		if r.lags[p] == nil {
+			return // quarantined, or every host caught up
+		}
 	}
 }
 
@@ -226,17 +229,8 @@ func (r *run) repairHost(ctx context.Context, c *broker.Client, p, host string, 
 	case !sameVersion(cur, l.have):
 		// Neither what the hub left there nor the index's version: a user
 		// on host changed it while the hub's change was on its way.
-		copies := []conflict.Copy{{Host: host, Entry: *cur}}
-		detail := fmt.Sprintf("changed on %s while a change from elsewhere was being applied", host)
-		if cur == nil {
-			copies = nil
-			detail = fmt.Sprintf("deleted on %s while a change from elsewhere was being applied", host)
-		}
-		if had {
-			copies = append(copies, conflict.Copy{Host: ref, Entry: rec.Entry})
-			detail = fmt.Sprintf("changed on %s while %s's version was being applied", host, ref)
-		}
 		delete(r.lags, p)
+		detail, copies := lagConflict(host, cur, ref, rec, had)
 		r.quarantineLive(p, conflict.ReasonConcurrentEdit, detail, copies)
 		return
 	}
@@ -268,6 +262,23 @@ func (r *run) repairHost(ctx context.Context, c *broker.Client, p, host string, 
 		r.addError(*failed)
 	}
 	l.failed = failed.Kind
+}
+
+// lagConflict is the File Conflict List's detail and copies for a lagging
+// copy cur on host that a user changed (or deleted, if nil) meanwhile;
+// ref holds the index's version rec, if had.
+func lagConflict(host string, cur *wire.Entry, ref string, rec conflict.Record, had bool) (string, []conflict.Copy) {
+	var copies []conflict.Copy
+	what := "deleted"
+	if cur != nil {
+		what = "changed"
+		copies = append(copies, conflict.Copy{Host: host, Entry: *cur})
+	}
+	if !had {
+		return fmt.Sprintf("%s on %s while its removal elsewhere was being applied", what, host), copies
+	}
+	copies = append(copies, conflict.Copy{Host: ref, Entry: rec.Entry})
+	return fmt.Sprintf("%s on %s while %s's version was being applied", what, host, ref), copies
 }
 
 // repairOp is the op that turns cur, host's copy of p, into the record's
