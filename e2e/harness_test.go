@@ -108,6 +108,25 @@ func (p *proc) kill() {
 	<-p.done
 }
 
+// pause stops p (SIGSTOP) and returns what continues it, which the test's
+// end calls too if the test did not.
+func pause(t *testing.T, p *proc) (resume func()) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	resume = func() {
+		once.Do(func() {
+			if err := p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+				t.Errorf("continue %s: %v", p.name, err)
+			}
+		})
+	}
+	t.Cleanup(resume)
+	return resume
+}
+
 func (p *proc) logTail(n int) string {
 	b, _ := os.ReadFile(p.log)
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")

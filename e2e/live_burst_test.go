@@ -11,8 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -157,25 +155,6 @@ func TestLiveBurstOverflow(t *testing.T) {
 	}
 }
 
-// pause stops p (SIGSTOP) and returns what continues it, which the test's
-// end calls too if the test did not.
-func pause(t *testing.T, p *proc) (resume func()) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	resume = func() {
-		once.Do(func() {
-			if err := p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
-				t.Errorf("continue %s: %v", p.name, err)
-			}
-		})
-	}
-	t.Cleanup(resume)
-	return resume
-}
-
 // churnFile makes an empty file and removes it: three events (create,
 // close, delete) and nothing left to synchronise.
 func churnFile(t *testing.T, p string) {
@@ -185,43 +164,6 @@ func churnFile(t *testing.T, p string) {
 	}
 	if err := os.Remove(p); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// sameOn waits until the hosts' roots hold the same tree and cond holds of
-// it.
-func sameOn(t *testing.T, c *cluster, hosts []string, d time.Duration, what string, cond func(map[string]node) bool) {
-	t.Helper()
-	var last string
-	deadline := time.Now().Add(d)
-	for {
-		began := time.Now()
-		first, err := trySnapshot(c.root(hosts[0]))
-		last = ""
-		if err != nil {
-			last = err.Error()
-		}
-		for _, h := range hosts[1:] {
-			if last != "" {
-				break
-			}
-			other, err := trySnapshot(c.root(h))
-			if err != nil {
-				last = err.Error()
-			} else if diff := diffTrees(first, other); diff != "" {
-				last = fmt.Sprintf("%s and %s differ:\n%s", hosts[0], h, diff)
-			}
-		}
-		if last == "" && !cond(first) {
-			last = "the trees are equal but not yet as wanted"
-		}
-		if last == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s: %s", d, what, last)
-		}
-		time.Sleep(max(100*time.Millisecond, 3*time.Since(began)))
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/peerlink/peerlink/web/api"
@@ -78,16 +77,7 @@ func TestLiveFolderRenameOntoNewFolderConverges(t *testing.T) {
 	}
 	startLive(t, c, "rename")
 
-	b := c.proc("agent-site-b")
-	if err := b.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	stopped := true
-	defer func() {
-		if stopped {
-			b.cmd.Process.Signal(syscall.SIGCONT)
-		}
-	}()
+	resume := pause(t, c.proc("agent-site-b"))
 	writeFile(t, c.root("site-a"), "m398/a1.txt", "a1 from site-a\n", liveT0)
 	// The hub's live loop waits for site-b's answer from here on: site-c
 	// gets the folder, and its file once site-b goes on.
@@ -98,10 +88,7 @@ func TestLiveFolderRenameOntoNewFolderConverges(t *testing.T) {
 	if err := os.Rename(livePath(c, "site-b", "d2"), livePath(c, "site-b", "m398")); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.cmd.Process.Signal(syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
-	stopped = false
+	resume()
 
 	tr := converged(t, c, 3*liveWait, "one tree with both folders' files", func(tr map[string]node) bool {
 		return tr["m398/a1.txt"].Hash == shaHex("a1 from site-a\n") && tr["m398/f30.txt"].Hash == shaHex("f30 from d2\n")

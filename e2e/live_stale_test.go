@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -276,25 +275,13 @@ func TestLiveLockTimedOutUndone(t *testing.T) {
 	startLive(t, c, "lt")
 	imm, _ := immutableWorks(t, c.dir)
 
-	b := c.proc("agent-site-b")
-	if err := b.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	stopped := true
-	defer func() {
-		if stopped {
-			b.cmd.Process.Signal(syscall.SIGCONT)
-		}
-	}()
+	resume := pause(t, c.proc("agent-site-b"))
 	wl := openOn(t, c, "site-a", late)
 	waitFor(t, 2*liveWait, "the lock to list site-c alone, site-b's Lock timed out", func() bool {
 		l, ok := lockOf(t, c, "lt", late)
 		return ok && len(l.Targets) == 1 && l.Targets[0] == "site-c"
 	})
-	if err := b.cmd.Process.Signal(syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
-	stopped = false
+	resume()
 
 	wn := openOn(t, c, "site-a", next)
 	waitFor(t, liveWait, "the second file locked on site-b and site-c", func() bool {
@@ -351,16 +338,7 @@ func TestLiveReadOfReplacedCopyIsNoWriter(t *testing.T) {
 	}
 	old := st.Ino
 
-	b := c.proc("agent-site-b")
-	if err := b.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	stopped := true
-	defer func() {
-		if stopped {
-			b.cmd.Process.Signal(syscall.SIGCONT)
-		}
-	}()
+	resume := pause(t, c.proc("agent-site-b"))
 	f, err := os.Open(livePath(c, "site-b", rel))
 	if err != nil {
 		t.Fatal(err)
@@ -369,10 +347,7 @@ func TestLiveReadOfReplacedCopyIsNoWriter(t *testing.T) {
 	rewrite(t, w, next, true)
 	// site-c's copy replaced: the fetch for site-b waits in its queue.
 	waitFor(t, liveWait, "the new content on site-c", func() bool { return releasedOn(t, c, "site-c", rel, next, 0o664) })
-	if err := b.cmd.Process.Signal(syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
-	stopped = false
+	resume()
 	waitFor(t, liveWait, "the new content on site-b and site-c with their original mode", func() bool {
 		return releasedOn(t, c, "site-b", rel, next, 0o664) && releasedOn(t, c, "site-c", rel, next, 0o664)
 	})

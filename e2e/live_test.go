@@ -228,22 +228,20 @@ func releasedOn(t *testing.T, c *cluster, host, rel, content string, perm fs.Fil
 	return err == nil && fi.Mode().Perm() == perm && !isImmutable(t, p)
 }
 
-// converged waits until the three roots hold the same tree and cond, if
-// given, holds of it.
-func converged(t *testing.T, c *cluster, d time.Duration, what string, cond func(map[string]node) bool) map[string]node {
+// sameOn waits until the hosts' roots hold the same tree and cond, if
+// given, holds of it, and returns that tree.
+func sameOn(t *testing.T, c *cluster, hosts []string, d time.Duration, what string, cond func(map[string]node) bool) map[string]node {
 	t.Helper()
-	var first map[string]node
 	var last string
 	deadline := time.Now().Add(d)
 	for {
 		began := time.Now()
-		var err error
-		first, err = trySnapshot(c.root(threeHosts[0]))
+		first, err := trySnapshot(c.root(hosts[0]))
 		last = ""
 		if err != nil {
 			last = err.Error()
 		}
-		for _, h := range threeHosts[1:] {
+		for _, h := range hosts[1:] {
 			if last != "" {
 				break
 			}
@@ -251,7 +249,7 @@ func converged(t *testing.T, c *cluster, d time.Duration, what string, cond func
 			if err != nil {
 				last = err.Error()
 			} else if diff := diffTrees(first, other); diff != "" {
-				last = fmt.Sprintf("%s and %s differ:\n%s", threeHosts[0], h, diff)
+				last = fmt.Sprintf("%s and %s differ:\n%s", hosts[0], h, diff)
 			}
 		}
 		if last == "" && cond != nil && !cond(first) {
@@ -266,6 +264,13 @@ func converged(t *testing.T, c *cluster, d time.Duration, what string, cond func
 		// Reading big trees is work the agents then wait for: poll less.
 		time.Sleep(max(100*time.Millisecond, 3*time.Since(began)))
 	}
+}
+
+// converged waits until the three roots hold the same tree and cond, if
+// given, holds of it.
+func converged(t *testing.T, c *cluster, d time.Duration, what string, cond func(map[string]node) bool) map[string]node {
+	t.Helper()
+	return sameOn(t, c, threeHosts, d, what, cond)
 }
 
 // trySnapshot is snapshot for a tree that is changing: a file that goes
