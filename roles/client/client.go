@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"text/tabwriter"
 	"time"
 
@@ -122,4 +123,13 @@ func onSession(action func(c *cli.Context, cl *api.Client, name string) error) c
 // Commands are the client's commands, beside the roles' in the binary.
 func Commands() []*cli.Command {
 	return []*cli.Command{sessionCommand(), conflictsCommand(), locksCommand(), statusCommand()}
+}
+
+// self is the command as the user ran it (bin/peerlink after make demo, or
+// peerlink on the PATH), so that the hints printed run as printed.
+func self() string {
+	if len(os.Args) > 0 && os.Args[0] != "" {
+		return os.Args[0]
+	}
+	return "peerlink"
 }

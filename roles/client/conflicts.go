@@ -140,5 +140,5 @@ func printConflicts(w io.Writer, session string, list []api.Conflict) {
 		}
 		tw.Flush()
 	}
-	fmt.Fprintf(w, "\n%d conflicts. Resolve one with: peerlink conflicts resolve %s PATH --winner HOST\n", len(list), session)
+	fmt.Fprintf(w, "\n%d conflicts. Resolve one with: %s conflicts resolve %s PATH --winner HOST\n", len(list), self(), session)
 }

@@ -50,7 +50,7 @@ func waitSynced(c *cli.Context, cl *api.Client, name string) error {
 				for _, e := range st.Errors {
 					fmt.Fprintf(c.App.ErrWriter, "  %s\n", e.Error())
 				}
-				return cli.Exit(fmt.Sprintf("session %s: %d files could not be synchronised (see above, and `peerlink session status %s`)", name, st.ErrorCount, name), 1)
+				return cli.Exit(fmt.Sprintf("session %s: %d files could not be synchronised (see above, and `%s session status %s`)", name, st.ErrorCount, self(), name), 1)
 			}
 			return nil
 		case api.PhaseFailed, api.PhaseStopped:

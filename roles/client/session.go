@@ -82,7 +82,7 @@ func createSession(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.App.Writer, "session %s created with %d hosts; start it with: peerlink session start %s --wait\n", s.Name, len(s.Hosts), s.Name)
+	fmt.Fprintf(c.App.Writer, "session %s created with %d hosts; start it with: %s session start %s --wait\n", s.Name, len(s.Hosts), self(), s.Name)
 	return nil
 }
 
@@ -111,7 +111,7 @@ func startSession(c *cli.Context, cl *api.Client, name string) error {
 		return err
 	}
 	if !c.Bool("wait") {
-		fmt.Fprintf(c.App.Writer, "session %s starting; follow it with: peerlink session status %s\n", name, name)
+		fmt.Fprintf(c.App.Writer, "session %s starting; follow it with: %s session status %s\n", name, self(), name)
 		return nil
 	}
 	return waitSynced(c, cl, name)

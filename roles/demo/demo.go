@@ -79,6 +79,12 @@ func Run(ctx context.Context, o Options) error {
 				DataDir: filepath.Join(dir, "agent-"+name), Version: o.Version, Log: o.Log})
 		})
 	}
+	// The banner's commands must run as printed: this binary by its full
+	// path, which make demo's bin/ is not on PATH.
+	self, err := os.Executable()
+	if err != nil {
+		self = "peerlink"
+	}
 	g.Go(func() error {
 		if err := startDemoSession(ctx, rd.api, rd.token, siteA, siteB); err != nil {
 			if ctx.Err() != nil {
@@ -96,13 +102,12 @@ Console: http://%s   (sign in as admin, password: %s)
 REST API: http://%s/api/v1/ (token: %s; described at /openapi.yaml)
 Try, in another terminal:
   export PEERLINK_HUB=http://%s PEERLINK_TOKEN=%s
-  peerlink status
-  peerlink session status demo
+  %s status
+  %s session status demo
   echo hello > %s/hello.txt
-  peerlink session stop demo && peerlink session start demo --wait
-  ls %s
+  sleep 1; ls %s
 Press Ctrl-C to stop.
-`, demoSessionName, siteA, siteB, rd.api, shown, rd.api, rd.token, rd.api, rd.token, siteA, siteB)
+`, demoSessionName, siteA, siteB, rd.api, shown, rd.api, rd.token, rd.api, rd.token, self, self, siteA, siteB)
 		return nil
 	})
 	return g.Wait()
