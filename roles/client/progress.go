@@ -44,8 +44,14 @@ func waitSynced(c *cli.Context, cl *api.Client, name string) error {
 			if tty {
 				fmt.Fprint(w, "\r\033[K")
 			}
-			fmt.Fprintf(w, "session %s synchronised: %d files, %s in %s\n", name, st.Files.Done, size(st.Bytes.Done),
-				st.Synced.Sub(st.Started).Round(time.Millisecond))
+			fmt.Fprintf(w, "session %s synchronised: %d files, %s in %s; %s\n", name, st.Files.Done, size(st.Bytes.Done),
+				st.Synced.Sub(st.Started).Round(time.Millisecond), scanned(st))
+			if st.Quarantined > 0 {
+				// Exit 0 all the same: the session runs; what waits for an
+				// operator is said, and `session status --json` counts it.
+				fmt.Fprintf(w, "%d path%s set aside in the File Conflict List, synchronised on no host until resolved: see %s conflicts list %s\n",
+					st.Quarantined, map[bool]string{true: "", false: "s"}[st.Quarantined == 1], self(), name)
+			}
 			if st.ErrorCount > 0 {
 				for _, e := range st.Errors {
 					fmt.Fprintf(c.App.ErrWriter, "  %s\n", e.Error())
@@ -85,14 +91,13 @@ func waitSynced(c *cli.Context, cl *api.Client, name string) error {
 
 func progressLine(st api.SessionStatus, bps float64) string {
 	if st.Phase != api.PhaseSyncing {
-		var entries int64
-		for _, h := range st.Hosts {
-			entries += h.Files
-		}
-		if st.Reason != "" {
+		switch {
+		case st.Reason != "":
 			return fmt.Sprintf("%s: %s", st.Phase, st.Reason)
+		case st.Phase == api.PhaseAttaching:
+			return fmt.Sprintf("%s: waiting for %d hosts to attach", st.Phase, len(st.Hosts))
 		}
-		return fmt.Sprintf("%s: %d entries scanned", st.Phase, entries)
+		return fmt.Sprintf("%s: %s", st.Phase, scanned(st))
 	}
 	frac := 1.0
 	if st.Bytes.Total > 0 {
@@ -127,4 +132,13 @@ func (r *rateMeter) update(now time.Time, bytes int64) float64 {
 	}
 	r.t, r.bytes = now, bytes
 	return r.bps
+}
+
+// scanned says how many files and folders each host's scan found.
+func scanned(st api.SessionStatus) string {
+	parts := make([]string, len(st.Hosts))
+	for i, h := range st.Hosts {
+		parts[i] = fmt.Sprintf("%s %d", h.Host, h.Files)
+	}
+	return "files and folders scanned: " + strings.Join(parts, ", ")
 }

@@ -1,0 +1,45 @@
+//go:build linux
+
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// `session start --wait` says what the start set aside (issue 15, item 2):
+// with the manual resolver and two files changed differently on both
+// sites, it names the number of paths in the File Conflict List and how to
+// list them, and how many files and folders each host's scan found, the
+// real numbers. It exits 0: the session runs (the README says so).
+func TestStartWaitSaysWhatItSetAside(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	for _, h := range hostsAB {
+		c.startAgent(h)
+		for i := range 12 {
+			writeFile(t, c.root(h), fmt.Sprintf("common/f%02d.txt", i), "the same\n", liveT0)
+		}
+		writeFile(t, c.root(h), "a.txt", "a on "+h+"\n", liveT0)
+		writeFile(t, c.root(h), "b.txt", "b on "+h+"\n", liveT0)
+	}
+	c.createSession("w", hostsAB, "--resolver", "manual")
+	r := c.cli("session", "start", "w", "--wait")
+	if r.code != 0 {
+		t.Fatalf("start --wait: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	n := len(snapshot(t, c.root("site-a")))
+	for _, want := range []string{
+		"2 paths set aside in the File Conflict List",
+		"conflicts list w",
+		fmt.Sprintf("site-a %d, site-b %d", n, n),
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("start --wait does not say %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, ": 0 entries scanned") {
+		t.Errorf("start --wait says no entry was scanned:\n%s", r.stdout)
+	}
+}
