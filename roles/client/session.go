@@ -3,6 +3,7 @@ package client
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -19,12 +20,12 @@ func sessionCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{
 				Name: "create", Usage: "define a session", ArgsUsage: "NAME",
-				Flags:  clientFlags(optionFlags()...),
+				Flags:  clientFlags(optionFlags(true)...),
 				Action: createSession,
 			},
 			{
 				Name: "set", Usage: "change a stopped session: the flags of create, only those given change", ArgsUsage: "NAME",
-				Flags:  clientFlags(optionFlags()...),
+				Flags:  clientFlags(optionFlags(false)...),
 				Action: onSession(setSession),
 			},
 			{
@@ -156,21 +157,46 @@ func sessionStatus(c *cli.Context, cl *api.Client, name string) error {
 	return nil
 }
 
-func optionFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.StringSliceFlag{Name: "host", Usage: "a participant and its root folder, HOST=ROOT (repeat for each host)"},
-		&cli.StringFlag{Name: "resolver", Value: "last-modified", Usage: "conflict resolution at start: last-modified or manual"},
+func optionFlags(create bool) []cli.Flag {
+	// set changes only what is given: its flags have no defaults to show.
+	resolver := &cli.StringFlag{Name: "resolver", Usage: "conflict resolution at start: last-modified or manual"}
+	protectDays := &cli.IntFlag{Name: "protect-days", Usage: "days protected copies are kept"}
+	lockGrace := &cli.DurationFlag{Name: "lock-grace", Usage: "how long the other hosts' copies of a file stay locked after the host of its writer disconnects (0s: released at once)"}
+	hostUsage := "change HOST's root folder, or add HOST to the session, HOST=ROOT (repeatable)"
+	if create {
+		resolver.Value, protectDays.Value, lockGrace.Value = "last-modified", 30, api.DefaultLockGrace
+		hostUsage = "a participant and its root folder, HOST=ROOT (repeat for each host)"
+	}
+	flags := []cli.Flag{
+		&cli.StringSliceFlag{Name: "host", Usage: hostUsage},
+		resolver,
 		&cli.BoolFlag{Name: "truncate-ms", Usage: "compare modification times without their milliseconds"},
 		&cli.BoolFlag{Name: "quarantine-offline-conflicts", Usage: "quarantine a file changed on two or more hosts while the session was stopped"},
 		&cli.BoolFlag{Name: "delete-quarantined", Usage: "deleting a quarantined file removes its quarantine"},
 		&cli.BoolFlag{Name: "offline-rename-detection", Usage: "a folder renamed on one host while stopped is renamed on every host"},
 		&cli.BoolFlag{Name: "offline-delete-detection", Usage: "a path deleted on one host while stopped is deleted on every host"},
 		&cli.StringFlag{Name: "delete-master", Usage: "with offline delete detection, only deletions made on this host propagate"},
-		&cli.BoolFlag{Name: "target-protection", Value: true, Usage: "keep every copy peerlink replaces or deletes in ROOT/.peerlink/protected (--target-protection=false to turn off)"},
-		&cli.IntFlag{Name: "protect-days", Value: 30, Usage: "days protected copies are kept"},
-		&cli.DurationFlag{Name: "lock-grace", Value: api.DefaultLockGrace, Usage: "how long the other hosts' copies of a file stay locked after the host of its writer disconnects (0s: released at once)"},
-		&cli.StringSliceFlag{Name: "exclude", Usage: "a glob of paths not to synchronise, on top of the default filter (repeatable)"},
+		&cli.BoolFlag{Name: "target-protection", Value: create, Usage: "keep every copy peerlink replaces or deletes in ROOT/.peerlink/protected (--target-protection=false to turn off)"},
+		protectDays,
+		lockGrace,
+		&cli.StringSliceFlag{Name: "exclude", Usage: "a glob of paths not to synchronise, on top of the default filter (repeatable; on set, the whole list)"},
 	}
+	if !create {
+		for _, f := range flags {
+			switch f := f.(type) {
+			case *cli.BoolFlag:
+				f.DefaultText = "unchanged"
+			case *cli.IntFlag:
+				f.DefaultText = "unchanged"
+			case *cli.DurationFlag:
+				f.DefaultText = "unchanged"
+			case *cli.StringFlag:
+				f.DefaultText = "unchanged"
+			}
+		}
+		flags = append(flags, &cli.StringSliceFlag{Name: "remove-host", Usage: "take HOST out of the session (repeatable); its files are not touched"})
+	}
+	return flags
 }
 
 // sessionConfig builds a definition from the flags; with base, only the
@@ -221,15 +247,8 @@ func sessionConfig(c *cli.Context, name string, base *api.SessionConfig) (api.Se
 		d := api.Duration(g)
 		cfg.LockGrace = &d
 	}
-	if set("host") {
-		cfg.Hosts = nil
-		for _, hr := range c.StringSlice("host") {
-			host, root, ok := strings.Cut(hr, "=")
-			if !ok || host == "" || root == "" {
-				return cfg, fmt.Errorf("--host %q: write HOST=ROOT, e.g. --host site-a=/srv/projects", hr)
-			}
-			cfg.Hosts = append(cfg.Hosts, api.HostRoot{Host: host, Root: root})
-		}
+	if err := setHosts(c, &cfg, base == nil); err != nil {
+		return cfg, err
 	}
 	// The hub checks the same; checking here first answers without it.
 	return cfg, cfg.Check()
@@ -292,4 +311,36 @@ func optionSummary(cfg api.SessionConfig) string {
 		parts = append(parts, "exclude "+strings.Join(cfg.Exclude, " "))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// setHosts applies --host (and, on set, --remove-host) to cfg: on create
+// --host lists the hosts; on set it changes a host's root or adds the
+// host, and --remove-host takes one out.
+func setHosts(c *cli.Context, cfg *api.SessionConfig, create bool) error {
+	if create {
+		cfg.Hosts = nil
+	}
+	for _, hr := range c.StringSlice("host") {
+		host, root, ok := strings.Cut(hr, "=")
+		if !ok || host == "" || root == "" {
+			return fmt.Errorf("--host %q: write HOST=ROOT, e.g. --host site-a=/srv/projects", hr)
+		}
+		i := slices.IndexFunc(cfg.Hosts, func(h api.HostRoot) bool { return h.Host == host })
+		if i >= 0 && !create {
+			cfg.Hosts[i].Root = root
+			continue
+		}
+		cfg.Hosts = append(cfg.Hosts, api.HostRoot{Host: host, Root: root})
+	}
+	if create {
+		return nil
+	}
+	for _, host := range c.StringSlice("remove-host") {
+		i := slices.IndexFunc(cfg.Hosts, func(h api.HostRoot) bool { return h.Host == host })
+		if i < 0 {
+			return fmt.Errorf("--remove-host %s: not a host of session %s", host, cfg.Name)
+		}
+		cfg.Hosts = slices.Delete(cfg.Hosts, i, i+1)
+	}
+	return nil
 }
