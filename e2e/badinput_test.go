@@ -82,10 +82,10 @@ func waitExit(t testing.TB, p *proc, d time.Duration) int {
 
 // logLine is the part of a JSON log line the tests look at.
 type logLine struct {
-	Level   string  `json:"level"`
-	Message string  `json:"message"`
-	Error   string  `json:"error"`
-	RetryIn float64 `json:"retry_in"` // milliseconds
+	Level   string `json:"level"`
+	Message string `json:"message"`
+	Error   string `json:"error"`
+	RetryIn string `json:"retry_in"` // a duration with its unit, "250ms"
 }
 
 // logLines returns the JSON log lines of p with the given message.
@@ -163,7 +163,11 @@ func TestBadInputUnreachableBrokerAgentRetries(t *testing.T) {
 	}
 	// Back-off: 250 ms, then 500 ms, then 1 s, each ±20%.
 	for i, want := range []float64{250, 500, 1000} {
-		if got := tries[i].RetryIn; got < 0.8*want || got > 1.2*want {
+		d, err := time.ParseDuration(tries[i].RetryIn)
+		if err != nil {
+			t.Errorf("attempt %d: retry_in %q is no duration with a unit: %v", i, tries[i].RetryIn, err)
+		}
+		if got := float64(d) / float64(time.Millisecond); got < 0.8*want || got > 1.2*want {
 			t.Errorf("attempt %d: retry in %.0f ms, want %.0f ms ±20%%", i, got, want)
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/peerlink/peerlink/wire"
 )
 
 // What a client of ServeHTTP may take before a handler decides anything:
@@ -78,4 +80,13 @@ func Dialable(a net.Addr) string {
 		ip = net.IPv4(127, 0, 0, 1)
 	}
 	return net.JoinHostPort(ip.String(), fmt.Sprint(tcp.Port))
+}
+
+// ServedBy has h's every response say which of peerlink's servers answered
+// (wire.ServedByHeader).
+func ServedBy(server string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(wire.ServedByHeader, server)
+		h.ServeHTTP(w, r)
+	})
 }

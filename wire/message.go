@@ -121,6 +121,16 @@ const (
 	RoleAgent Role = "agent"
 )
 
+// ServedByHeader names, on every HTTP response, which of peerlink's
+// servers answered: ServedByHub (the console and REST API) or
+// ServedByBroker. A client given the other one's port says so instead of
+// "404 Not Found".
+const (
+	ServedByHeader = "X-Peerlink-Server"
+	ServedByHub    = "hub"
+	ServedByBroker = "broker"
+)
+
 // MaxNameLen bounds a host or session name.
 const MaxNameLen = 64
 

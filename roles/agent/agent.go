@@ -114,9 +114,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		wait := broker.Backoff(attempt)
 		if errors.Is(err, broker.ErrUntrusted) {
 			// Kept trying: the hub's certificate may be replaced while we wait.
-			a.log.Error().Err(err).Dur("retry_in", wait).Msg("the broker's certificate is not trusted; not connecting")
+			a.log.Error().Err(err).Str("retry_in", (wait).Round(time.Millisecond).String()).Msg("the broker's certificate is not trusted; not connecting")
 		} else {
-			a.log.Warn().Err(err).Dur("retry_in", wait).Msg("cannot reach the broker")
+			a.log.Warn().Err(err).Str("retry_in", (wait).Round(time.Millisecond).String()).Msg("cannot reach the broker")
 		}
 		select {
 		case <-time.After(wait):

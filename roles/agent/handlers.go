@@ -75,7 +75,7 @@ func (a *Agent) scan(ctx context.Context, c *broker.Client, in broker.Incoming, 
 		warnings = warnings[warningsPerPart:]
 	}
 	a.log.Info().Str("session", m.Session).Int64("files", stats.Files).Int64("dirs", stats.Dirs).
-		Int64("hashed", stats.Hashed).Dur("took", time.Since(start)).Msg("scan done")
+		Int64("hashed", stats.Hashed).Str("took", (time.Since(start)).Round(time.Millisecond).String()).Msg("scan done")
 	done := &wire.ScanPart{Session: m.Session, Done: true, Stats: stats, Warnings: warnings}
 	if err := c.Reply(ctx, in, done, nil); err != nil {
 		a.log.Debug().Err(err).Msg("scan reply")

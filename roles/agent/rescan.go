@@ -221,7 +221,7 @@ func (l *live) rescanned(ctx context.Context, m rescanMsg) {
 			ev = l.a.log.Debug()
 		}
 		ev.Str("session", l.s.name).Str("why", rs.why).Int("changes", rs.found).Int64("files", m.stats.Files).
-			Int64("hashed", m.stats.Hashed).Dur("took", m.took).Msg("rescan done")
+			Int64("hashed", m.stats.Hashed).Str("took", (m.took).Round(time.Millisecond).String()).Msg("rescan done")
 	}
 	l.recheckOpened(ctx)
 	if rs.again {

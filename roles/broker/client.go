@@ -181,6 +181,11 @@ func dialError(ctx context.Context, u string, resp *http.Response, err error) er
 		if resp.StatusCode == http.StatusBadRequest && strings.HasPrefix(u, "ws://") && bytes.Contains(body, []byte("HTTPS")) {
 			return fmt.Errorf("broker %s answered HTTP %s: it serves TLS: use wss://HOST:PORT", u, resp.Status)
 		}
+		if resp.Header.Get(wire.ServedByHeader) == wire.ServedByHub {
+			// Not worth retrying: the URL names the wrong server.
+			return &wire.Error{Kind: wire.KindInvalid, Msg: fmt.Sprintf("%s is the hub's console and REST API (8181 by default), not its broker: "+
+				"give the broker's URL, ws://HOST:61617 (the port of the hub's --broker-listen)", u)}
+		}
 		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 			return fmt.Errorf("broker %s answered HTTP %s: it is busy with other connections' handshakes: connect again in a moment", u, resp.Status)
 		}

@@ -121,7 +121,10 @@ func (s *Server) Handler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
 	})
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(wire.ServedByHeader, wire.ServedByBroker)
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // Serve runs an http.Server with Handler on ln until ctx ends, then closes

@@ -120,7 +120,7 @@ func (h *Hub) Run(ctx context.Context) error {
 			return fmt.Errorf("hub: %w", err)
 		}
 		wait := broker.Backoff(attempt)
-		h.log.Warn().Err(err).Dur("retry_in", wait).Msg("cannot reach the broker")
+		h.log.Warn().Err(err).Str("retry_in", (wait).Round(time.Millisecond).String()).Msg("cannot reach the broker")
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():

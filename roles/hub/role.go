@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 
+	"github.com/peerlink/peerlink/wire"
+
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
@@ -108,7 +110,7 @@ func Run(ctx context.Context, o Options) error {
 	srv := web.New(h, web.Config{Token: token, Log: o.Log})
 	g.Go(func() error {
 		defer srv.Close() // the live feeds, which Shutdown leaves open
-		return roles.ServeHTTP(ctx, apiLn, srv)
+		return roles.ServeHTTP(ctx, apiLn, roles.ServedBy(wire.ServedByHub, srv))
 	})
 	o.Log.Info().Str("url", roles.Scheme("http", serverTLS)+roles.Dialable(apiLn.Addr())).Msg("console and REST API listening")
 	if o.Ready != nil {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/peerlink/peerlink/web/certs"
+	"github.com/peerlink/peerlink/wire"
 )
 
 // Client calls a hub's REST API.
@@ -132,6 +133,10 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		if json.Unmarshal(b, &p) != nil || p.Error == "" {
 			p.Error = fmt.Sprintf("hub answered %s", resp.Status)
+			if resp.Header.Get(wire.ServedByHeader) == wire.ServedByBroker {
+				p.Error = fmt.Sprintf("%s is the peerlink broker (61617 by default), not the hub's console and REST API: "+
+					"give the hub's URL in --hub (or PEERLINK_HUB), http://HOST:8181 (the port of the hub's --listen)", c.base)
+			}
 			if resp.StatusCode == http.StatusBadRequest && strings.HasPrefix(c.base, "http://") && bytes.Contains(b, []byte("HTTPS")) {
 				p.Error = fmt.Sprintf("hub %s serves HTTPS: use https:// in --hub (or PEERLINK_HUB)", c.base)
 			}
