@@ -267,7 +267,11 @@ func printSession(w io.Writer, s api.Session) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  HOST\tCONNECTED\tSTATE\tROOT\tENTRIES\tERROR")
 	for _, h := range st.Hosts {
-		fmt.Fprintf(tw, "  %s\t%v\t%s\t%s\t%d\t%s\n", h.Host, h.Connected, h.State, h.Root, h.Files, h.Error)
+		entries := h.Files // what its scan found, until the start ends
+		if st.Phase == api.PhaseRunning {
+			entries = h.Held
+		}
+		fmt.Fprintf(tw, "  %s\t%v\t%s\t%s\t%d\t%s\n", h.Host, h.Connected, h.State, h.Root, entries, h.Error)
 	}
 	tw.Flush()
 	for _, e := range st.Errors {

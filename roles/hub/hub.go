@@ -313,8 +313,15 @@ func (h *Hub) Status() api.Status {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	st := api.Status{Version: h.cfg.Version, Protocol: wire.ProtocolVersion, Agents: make([]api.Agent, 0, len(h.agents))}
+	now := time.Now()
 	for _, a := range h.agents {
-		st.Agents = append(st.Agents, *a)
+		ag := *a
+		if ag.Connected {
+			// Heard from within the broker's keep-alive, or it would
+			// have dropped the connection.
+			ag.LastSeen = now
+		}
+		st.Agents = append(st.Agents, ag)
 	}
 	sort.Slice(st.Agents, func(i, j int) bool { return st.Agents[i].Name < st.Agents[j].Name })
 	return st

@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/peerlink/peerlink/conflict"
 	"github.com/peerlink/peerlink/roles/broker"
 	"github.com/peerlink/peerlink/store"
 	"github.com/peerlink/peerlink/web/api"
@@ -61,12 +62,19 @@ func (r *run) startup(ctx context.Context) error {
 	if err := r.transfer(ctx, c, plan); err != nil {
 		return err
 	}
+	held, err := r.countHeld()
+	if err != nil {
+		r.log.Error().Err(err).Msg("count what each host holds")
+	}
 	r.update(func(st *api.SessionStatus) {
 		st.Phase, st.Synced = api.PhaseRunning, time.Now()
+		for i := range st.Hosts {
+			st.Hosts[i].Held = held[st.Hosts[i].Host]
+		}
 	})
 	st := r.status()
 	r.log.Info().Int64("files", st.Files.Done).Int64("bytes", st.Bytes.Done).Int("errors", st.ErrorCount).
-		Dur("took", st.Synced.Sub(st.Started)).Msg("initial synchronisation done")
+		Str("took", st.Synced.Sub(st.Started).Round(time.Millisecond).String()).Msg("initial synchronisation done")
 	r.event("synced", "", "", fmt.Sprintf("initial synchronisation done: %d files, %d bytes, %d errors, %d conflicts, in %s",
 		st.Files.Done, st.Bytes.Done, st.ErrorCount, st.Quarantined, st.Synced.Sub(st.Started).Round(time.Millisecond)))
 	return r.h.db.PutSessionState(r.cfg.Name, store.SessionState{Desired: store.DesiredRunning, Phase: string(api.PhaseRunning), Started: st.Started, Finished: st.Synced})
@@ -104,4 +112,16 @@ func (r *run) drainLive() {
 			return
 		}
 	}
+}
+
+// countHeld returns, by host, how many paths the index says it holds.
+func (r *run) countHeld() (map[string]int64, error) {
+	held := map[string]int64{}
+	err := r.h.db.ForEachIndex(r.cfg.Name, "", func(rec conflict.Record) error {
+		for _, h := range rec.Hosts {
+			held[h]++
+		}
+		return nil
+	})
+	return held, err
 }

@@ -90,6 +90,10 @@ type HostStatus struct {
 	Files     int64  `json:"files"` // files and folders its scan found
 	Bytes     int64  `json:"bytes"`
 	Hashed    int64  `json:"hashed"` // files whose content its scan read
+	// Held is how many files and folders under its root the index says it
+	// holds, counted when the initial synchronisation ends: the same on
+	// every host of a synchronised session, whatever each one's scan found.
+	Held int64 `json:"held"`
 }
 
 // SessionStatus is a session's live state.
