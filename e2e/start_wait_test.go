@@ -43,3 +43,29 @@ func TestStartWaitSaysWhatItSetAside(t *testing.T) {
 		t.Errorf("start --wait says no entry was scanned:\n%s", r.stdout)
 	}
 }
+
+// `session start --wait` ends with the reason when a host is not there
+// (issue 15, item 5), instead of printing "attaching" for ever; with
+// --wait-for-hosts it waits that long for it.
+func TestStartWaitEndsWhenAHostIsAway(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	for _, h := range hostsAB {
+		c.startAgent(h)
+	}
+	c.createSession("away", hostsAB)
+	c.proc("agent-site-b").stop()
+	c.waitAgent("site-b", false, nil)
+	r := c.cli("session", "start", "away", "--wait")
+	if r.code == 0 || !strings.Contains(r.stderr, "site-b, not connected") || !strings.Contains(r.stderr, "--wait-for-hosts") {
+		t.Fatalf("start --wait with site-b away: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	c.mustCLI("session", "stop", "away")
+
+	done := make(chan result, 1)
+	go func() { done <- c.cli("session", "start", "away", "--wait", "--wait-for-hosts", "2m") }()
+	c.startAgent("site-b")
+	if r := <-done; r.code != 0 || !strings.Contains(r.stdout, "session away synchronised") {
+		t.Errorf("start --wait --wait-for-hosts 2m, site-b started meanwhile: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}

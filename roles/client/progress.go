@@ -24,6 +24,7 @@ func waitSynced(c *cli.Context, cl *api.Client, name string) error {
 		rate      rateMeter
 		lastPlain time.Time
 		lastPhase api.Phase
+		absent    time.Time // since when a host has been missing
 	)
 	// Poll often at first, so that a start with nothing to do (a restart
 	// of a synchronised session) returns as soon as it is done, then at
@@ -68,6 +69,17 @@ func waitSynced(c *cli.Context, cl *api.Client, name string) error {
 				reason = "stopped"
 			}
 			return cli.Exit(fmt.Sprintf("session %s failed: %s", name, reason), 1)
+		}
+		if missing := absentHosts(st); len(missing) == 0 {
+			absent = time.Time{}
+		} else if absent.IsZero() {
+			absent = now
+		} else if now.Sub(absent) >= c.Duration("wait-for-hosts") {
+			if tty {
+				fmt.Fprint(w, "\r\033[K")
+			}
+			return cli.Exit(fmt.Sprintf("session %s waits for %s, not connected: start the agent there (the session goes on once it connects; stop it with `%s session stop %s`), or give --wait-for-hosts DURATION to wait here",
+				name, strings.Join(missing, ", "), self(), name), 1)
 		}
 		line := progressLine(st, bps)
 		switch {
@@ -141,4 +153,19 @@ func scanned(st api.SessionStatus) string {
 		parts[i] = fmt.Sprintf("%s %d", h.Host, h.Files)
 	}
 	return "files and folders scanned: " + strings.Join(parts, ", ")
+}
+
+// absentHosts returns the session's hosts that are not connected while it
+// attaches.
+func absentHosts(st api.SessionStatus) []string {
+	if st.Phase != api.PhaseAttaching {
+		return nil
+	}
+	var out []string
+	for _, h := range st.Hosts {
+		if !h.Connected {
+			out = append(out, h.Host)
+		}
+	}
+	return out
 }

@@ -30,7 +30,8 @@ func sessionCommand() *cli.Command {
 			},
 			{
 				Name: "start", Usage: "start a session: scan, merge, resolve, transfer, then run", ArgsUsage: "NAME",
-				Flags:  clientFlags(&cli.BoolFlag{Name: "wait", Usage: "return when the initial synchronisation is done; exit 1 if it fails"}),
+				Flags: clientFlags(&cli.BoolFlag{Name: "wait", Usage: "return when the initial synchronisation is done; exit 1 if it fails"},
+					&cli.DurationFlag{Name: "wait-for-hosts", Usage: "with --wait, how long to wait for hosts that are not connected before exiting 1 (the session itself waits for them)"}),
 				Action: onSession(startSession),
 			},
 			{
