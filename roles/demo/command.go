@@ -16,7 +16,8 @@ func Command(version string) *cli.Command {
 			&cli.StringFlag{Name: "dir", Value: "./peerlink-demo", Usage: "folder for the demo's sites and state"},
 			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8181", Usage: "address of the console and REST API"},
 			&cli.StringFlag{Name: "broker-listen", Value: "127.0.0.1:61617", Usage: "address of the broker"},
-			hub.PasswordFlag(),
+			&cli.StringFlag{Name: "admin-password-file", Usage: "set the console's admin password to the first line of this file (8 characters or more); " +
+				"without it the demo makes a new one at every start and prints it with the commands to try"},
 		},
 		Action: func(c *cli.Context) error {
 			log, err := roles.Logger(c)

@@ -148,7 +148,8 @@ function showSignin(note) {
   } },
   h('h1', null, 'Sign in to peerlink'),
   h('p', { class: 'muted' }, 'User ', h('strong', null, 'admin'), '. The password was set with ',
-    h('code', null, 'peerlink hub --admin-password-file'), ' or printed once when the hub first started.'),
+    h('code', null, 'peerlink hub --admin-password-file'), ', or printed once when the hub first started (by ',
+    h('code', null, 'peerlink demo'), ': at every start).'),
   h('label', { for: 'password' }, 'Password'), pw, err, btn);
   mount($('#main'), form);
   pw.focus();
