@@ -323,7 +323,15 @@ func TestBadInputMissingRoot(t *testing.T) {
 	base := time.Date(2026, 2, 1, 9, 0, 0, 0, time.UTC)
 	writeFile(t, c.root("site-a"), "docs/a.txt", "from a\n", base)
 	missing := filepath.Join(c.dir, "roots", "site-b-missing")
+	// Defined while it exists (a missing root is refused at create, see
+	// TestCreateChecksRoots), then gone before the start.
+	if err := os.Mkdir(missing, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	c.mustCLI("session", "create", "s", "--host", "site-a="+c.root("site-a"), "--host", "site-b="+missing)
+	if err := os.Remove(missing); err != nil {
+		t.Fatal(err)
+	}
 	before := snapshot(t, c.root("site-a"))
 
 	failedStart(t, c, "s", "site-b", missing, "does not exist")
@@ -353,8 +361,8 @@ func TestBadInputReadOnlyRoot(t *testing.T) {
 	writeFile(t, c.root("site-a"), "a.txt", "from a\n", base)
 	writeFile(t, c.root("site-b"), "b.txt", "from b\n", base)
 	ro := c.root("site-b")
-	immutable(t, ro)
 	c.createSession("s", []string{"site-a", "site-b"})
+	immutable(t, ro) // after the create, which would refuse it
 	beforeA, beforeB := snapshot(t, c.root("site-a")), snapshot(t, ro)
 
 	failedStart(t, c, "s", "site-b", ro, "not writable")

@@ -105,11 +105,16 @@ func TestRootAgentDataRefused(t *testing.T) {
 	}
 	for _, tc := range cases {
 		name := "s-" + strings.ReplaceAll(tc.name, " ", "-")
-		c.mustCLI("session", "create", name, "--host", "site-a="+c.root("site-a"), "--host", tc.host+"="+tc.root)
-		failedStart(t, c, name, tc.host, tc.root, tc.how, "no root may hold peerlink's own state", "--data elsewhere")
+		// Refused when the session is defined: the agent, asked, knows
+		// its own data (issue 15: errors at the moment of the mistake).
+		r := c.cli("session", "create", name, "--host", "site-a="+c.root("site-a"), "--host", tc.host+"="+tc.root)
+		if r.code == 0 {
+			t.Errorf("%s: create accepted %s's root %s", tc.name, tc.host, tc.root)
+			c.mustCLI("session", "delete", name)
+			continue
+		}
+		mustFail(t, "session create "+tc.name, r, tc.host, tc.root, tc.how, "no root may hold peerlink's own state", "--data elsewhere")
 		unchanged(t, c.root("site-a"), before)
-		c.mustCLI("session", "stop", name)
-		c.mustCLI("session", "delete", name)
 	}
 	for _, f := range []string{"agent.db", "sub"} {
 		if _, err := os.Lstat(filepath.Join(c.root("site-a"), f)); err == nil {

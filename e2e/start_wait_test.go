@@ -4,8 +4,10 @@ package e2e
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // `session start --wait` says what the start set aside (issue 15, item 2):
@@ -68,4 +70,33 @@ func TestStartWaitEndsWhenAHostIsAway(t *testing.T) {
 	if r := <-done; r.code != 0 || !strings.Contains(r.stdout, "session away synchronised") {
 		t.Errorf("start --wait --wait-for-hosts 2m, site-b started meanwhile: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+}
+
+// A mistyped root is refused when the session is defined (issue 15, item
+// 5), by the agent that would serve it, with a message that names the host
+// (not a literal HOST) and what to do; a root on a host that is not
+// connected is checked when the session starts.
+func TestCreateChecksRoots(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	for _, h := range hostsAB {
+		c.startAgent(h)
+	}
+	missing := filepath.Join(c.dir, "no-such-root")
+	r := c.cli("session", "create", "m", "--host", "site-a="+c.root("site-a"), "--host", "site-b="+missing)
+	mustFail(t, "create with a missing root", r, "site-b: root "+missing+" does not exist", "--host site-b="+missing)
+	if strings.Contains(r.stderr, "HOST=") {
+		t.Errorf("the refusal names no host: %s", r.stderr)
+	}
+	file := filepath.Join(c.dir, "a-file")
+	writeFile(t, c.dir, "a-file", "not a folder\n", time.Time{})
+	mustFail(t, "create with a file as root", c.cli("session", "create", "f", "--host", "site-a="+file, "--host", "site-b="+c.root("site-b")),
+		"site-a: root "+file+" is not a folder")
+	if out := c.mustCLI("session", "list"); strings.Contains(out, "m ") || strings.Contains(out, "f ") {
+		t.Errorf("a refused session was created:\n%s", out)
+	}
+
+	c.proc("agent-site-b").stop()
+	c.waitAgent("site-b", false, nil)
+	c.mustCLI("session", "create", "later", "--host", "site-a="+c.root("site-a"), "--host", "site-b="+missing)
 }

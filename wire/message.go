@@ -24,22 +24,25 @@ type Message interface {
 }
 
 const (
-	TypeHello    Type = "hello"
-	TypeWelcome  Type = "welcome"
-	TypeRefused  Type = "refused"
-	TypePeer     Type = "peer"
-	TypeOK       Type = "ok"
-	TypeFail     Type = "fail"
-	TypeAttach   Type = "attach"
-	TypeDetach   Type = "detach"
-	TypeSessions Type = "sessions"
-	TypeScan     Type = "scan"
-	TypeScanPart Type = "scan.part"
-	TypeApply    Type = "apply"
-	TypeApplied  Type = "applied"
-	TypeProgress Type = "progress"
-	TypeRead     Type = "read"
-	TypeReadData Type = "read.data"
+	TypeHello   Type = "hello"
+	TypeWelcome Type = "welcome"
+	TypeRefused Type = "refused"
+	TypePeer    Type = "peer"
+	TypeOK      Type = "ok"
+	TypeFail    Type = "fail"
+	TypeAttach  Type = "attach"
+	TypeDetach  Type = "detach"
+	// RootCheck asks an agent whether a root would do, before a session
+	// that names it is defined.
+	TypeRootCheck Type = "root.check"
+	TypeSessions  Type = "sessions"
+	TypeScan      Type = "scan"
+	TypeScanPart  Type = "scan.part"
+	TypeApply     Type = "apply"
+	TypeApplied   Type = "applied"
+	TypeProgress  Type = "progress"
+	TypeRead      Type = "read"
+	TypeReadData  Type = "read.data"
 	// ReadMany and its answer fetch many small files in one round trip.
 	TypeReadMany     Type = "read.many"
 	TypeReadManyData Type = "read.many.data"
@@ -57,6 +60,7 @@ var registry = map[Type]func() Message{
 	TypeFail:         func() Message { return new(Fail) },
 	TypeAttach:       func() Message { return new(Attach) },
 	TypeDetach:       func() Message { return new(Detach) },
+	TypeRootCheck:    func() Message { return new(RootCheck) },
 	TypeSessions:     func() Message { return new(Sessions) },
 	TypeScan:         func() Message { return new(Scan) },
 	TypeScanPart:     func() Message { return new(ScanPart) },
@@ -273,6 +277,16 @@ type Detach struct {
 
 func (*Detach) Type() Type        { return TypeDetach }
 func (m *Detach) Validate() error { return CheckName("session", m.Session) }
+
+// RootCheck asks an agent whether Root would do as a session's root on its
+// host: an existing folder it can read and write, outside its own data.
+// The answer is OK or a Fail that says what is wrong.
+type RootCheck struct {
+	Root string `json:"root"`
+}
+
+func (*RootCheck) Type() Type        { return TypeRootCheck }
+func (m *RootCheck) Validate() error { return CheckRoot(m.Root) }
 
 // Sessions tells an agent, each time it connects, which of the sessions it
 // is a host of run on the hub. A lock the agent journaled for a session not

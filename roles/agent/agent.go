@@ -176,6 +176,8 @@ func (a *Agent) serve(ctx context.Context, c *broker.Client) error {
 			a.reply(ctx, c, in, a.lockCopy(m))
 		case *wire.Unlock:
 			a.reply(ctx, c, in, a.unlockCopies(m))
+		case *wire.RootCheck:
+			a.reply(ctx, c, in, a.checkRoot(m.Root))
 		case *wire.Detach:
 			a.reply(ctx, c, in, a.detachEnded(m.Session))
 		case *wire.Sessions:
@@ -242,6 +244,36 @@ func (a *Agent) session(name string) (*attached, error) {
 	return s, nil
 }
 
+// checkRoot says whether root would do as a session's root here, as
+// attach would judge it, without attaching anything.
+func (a *Agent) checkRoot(root string) error {
+	if !filepath.IsAbs(root) {
+		return &wire.Error{Kind: wire.KindInvalid, Path: root, Msg: fmt.Sprintf("root %q is not an absolute path: give the full path in --host %s=/path", root, a.cfg.Name)}
+	}
+	if err := a.checkOwnData(root); err != nil {
+		return err
+	}
+	t, err := a.openRoot(root)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	return t.CheckWritable()
+}
+
+// openRoot opens root, its errors naming this host where tree's leave a
+// placeholder.
+func (a *Agent) openRoot(root string) (*tree.Tree, error) {
+	t, err := tree.Open(root)
+	var we *wire.Error
+	if errors.As(err, &we) {
+		named := *we
+		named.Msg = strings.ReplaceAll(named.Msg, "--host HOST=", "--host "+a.cfg.Name+"=")
+		return nil, &named
+	}
+	return t, err
+}
+
 // attach checks and opens a session's root. The same session may attach
 // again (a hub restart); two sessions may not claim overlapping roots.
 func (a *Agent) attach(c *broker.Client, m *wire.Attach) error {
@@ -251,7 +283,7 @@ func (a *Agent) attach(c *broker.Client, m *wire.Attach) error {
 	if err := a.checkOwnData(m.Root); err != nil {
 		return err
 	}
-	t, err := tree.Open(m.Root)
+	t, err := a.openRoot(m.Root)
 	if err != nil {
 		return err
 	}

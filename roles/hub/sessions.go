@@ -13,6 +13,7 @@ import (
 	"github.com/peerlink/peerlink/store"
 	"github.com/peerlink/peerlink/sync/filter"
 	"github.com/peerlink/peerlink/web/api"
+	"github.com/peerlink/peerlink/wire"
 )
 
 func invalid(format string, args ...any) error {
@@ -35,6 +36,9 @@ func (h *Hub) validate(cfg *api.SessionConfig, others []store.Session) error {
 			return invalid("host %s is unknown: no agent named %s has ever connected to this hub; start `peerlink agent --name %s` on it first", hr.Host, hr.Host, hr.Host)
 		}
 		if err := h.checkOwnData(i, hr.Host, cfg.Hosts[i].Root); err != nil {
+			return err
+		}
+		if err := h.checkRoot(hr.Host, cfg.Hosts[i].Root); err != nil {
 			return err
 		}
 	}
@@ -336,4 +340,31 @@ func (h *Hub) resume() {
 			h.log.Error().Err(err).Str("session", s.Name).Msg("resume")
 		}
 	}
+}
+
+// rootCheckTimeout bounds an agent's answer about a root.
+const rootCheckTimeout = 10 * time.Second
+
+// checkRoot asks host's agent, if it is connected, whether root would do,
+// so that a mistyped root is refused when the session is defined rather
+// than when it starts. A host that is not connected has its root checked
+// at the start.
+func (h *Hub) checkRoot(host, root string) error {
+	c := h.client()
+	if c == nil || !h.connected(host) {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), rootCheckTimeout)
+	defer cancel()
+	_, err := c.Request(ctx, host, &wire.RootCheck{Root: root}, nil)
+	var we *wire.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &we) && we.Kind != wire.KindUnreachable && we.Kind != wire.KindTransient:
+		return invalid("%s: %s", host, we.Msg)
+	}
+	// No answer is no verdict: the start checks the root again.
+	h.log.Debug().Err(err).Str("host", host).Msg("root check")
+	return nil
 }

@@ -43,7 +43,8 @@ type Tree struct {
 // Open opens the watch-set root dir, which must be an absolute path to an
 // existing folder. Its errors say what the administrator should do, cross
 // the wire with that message (they are *wire.Error to errors.As and
-// wire.ToError), and keep the cause reachable with errors.Is.
+// wire.ToError), and keep the cause reachable with errors.Is. Where they
+// say what to fix, HOST stands for the host's name, which the caller knows.
 func Open(dir string) (*Tree, error) {
 	fix := "fix the session's --host HOST=" + dir
 	if !filepath.IsAbs(dir) {
