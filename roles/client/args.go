@@ -15,53 +15,10 @@ func FlagsFirst(app *cli.App, args []string) []string {
 	if len(args) < 2 {
 		return args
 	}
-	out := []string{args[0]}
-	cmds, flags := app.Commands, app.Flags
-	i := 1
-	// Walk down the command names, keeping flags of the levels above where
-	// they are; a flag a level does not know (`peerlink --hub URL status`)
-	// is carried down to the command that knows it.
-	var carried []string
-	for i < len(args) {
-		a := args[i]
-		if a == "--" {
-			return append(out, args[i:]...)
-		}
-		if strings.HasPrefix(a, "-") && a != "-" {
-			flag := []string{a}
-			i++
-			if takesValue(flags, a) && !strings.Contains(a, "=") && i < len(args) {
-				flag = append(flag, args[i])
-				i++
-			} else if !known(flags, a) && !strings.Contains(a, "=") && i < len(args) && !strings.HasPrefix(args[i], "-") && findCommand(cmds, args[i]) == nil {
-				// Not this level's: its value, if any, is the next word
-				// unless that is a command.
-				flag = append(flag, args[i])
-				i++
-			}
-			if known(flags, a) {
-				out = append(out, flag...)
-			} else {
-				carried = append(carried, flag...)
-			}
-			continue
-		}
-		cmd := findCommand(cmds, a)
-		if cmd == nil {
-			// An unknown command: left as it is, the parser names it
-			// rather than complain about a flag moved before it.
-			return args
-		}
-		out = append(out, a)
-		i++
-		cmds, flags = cmd.Subcommands, cmd.Flags
-		if len(cmds) == 0 {
-			break
-		}
+	out, i, flags, ok := walkCommands(app, args)
+	if !ok {
+		return args
 	}
-	// The carried flags go first among the leaf's; one the leaf does not
-	// know either is left for the parser to name.
-	out = append(out, carried...)
 	var positional, global []string
 	for i < len(args) {
 		a := args[i]
@@ -143,4 +100,61 @@ func takesValue(flags []cli.Flag, arg string) bool {
 		}
 	}
 	return false
+}
+
+// walkCommands walks args down the command names, keeping the flags of the
+// levels above where they are and carrying down those a level does not
+// know. It returns the arguments so far, where the leaf command's own
+// arguments begin, and the leaf's flags; ok is false for an unknown
+// command.
+func walkCommands(app *cli.App, args []string) (out []string, i int, flags []cli.Flag, ok bool) {
+	out = []string{args[0]}
+	cmds := app.Commands
+	flags = app.Flags
+	i = 1
+	// Walk down the command names, keeping flags of the levels above where
+	// they are; a flag a level does not know (`peerlink --hub URL status`)
+	// is carried down to the command that knows it.
+	var carried []string
+	for i < len(args) {
+		a := args[i]
+		if a == "--" {
+			return append(out, args[i:]...), len(args), flags, true
+		}
+		if strings.HasPrefix(a, "-") && a != "-" {
+			flag := []string{a}
+			i++
+			if takesValue(flags, a) && !strings.Contains(a, "=") && i < len(args) {
+				flag = append(flag, args[i])
+				i++
+			} else if !known(flags, a) && !strings.Contains(a, "=") && i < len(args) && !strings.HasPrefix(args[i], "-") && findCommand(cmds, args[i]) == nil {
+				// Not this level's: its value, if any, is the next word
+				// unless that is a command.
+				flag = append(flag, args[i])
+				i++
+			}
+			if known(flags, a) {
+				out = append(out, flag...)
+			} else {
+				carried = append(carried, flag...)
+			}
+			continue
+		}
+		cmd := findCommand(cmds, a)
+		if cmd == nil {
+			// An unknown command: left as it is, the parser names it
+			// rather than complain about a flag moved before it.
+			return nil, 0, nil, false
+		}
+		out = append(out, a)
+		i++
+		cmds, flags = cmd.Subcommands, cmd.Flags
+		if len(cmds) == 0 {
+			break
+		}
+	}
+	// The carried flags go first among the leaf's; one the leaf does not
+	// know either is left for the parser to name.
+	out = append(out, carried...)
+	return out, i, flags, true
 }

@@ -45,21 +45,7 @@ func waitSynced(c *cli.Context, cl *api.Client, name string) error {
 			if tty {
 				fmt.Fprint(w, "\r\033[K")
 			}
-			fmt.Fprintf(w, "session %s synchronised: %d files, %s in %s; %s\n", name, st.Files.Done, size(st.Bytes.Done),
-				st.Synced.Sub(st.Started).Round(time.Millisecond), scanned(st))
-			if st.Quarantined > 0 {
-				// Exit 0 all the same: the session runs; what waits for an
-				// operator is said, and `session status --json` counts it.
-				fmt.Fprintf(w, "%d path%s set aside in the File Conflict List, synchronised on no host until resolved: see %s conflicts list %s\n",
-					st.Quarantined, map[bool]string{true: "", false: "s"}[st.Quarantined == 1], self(), name)
-			}
-			if st.ErrorCount > 0 {
-				for _, e := range st.Errors {
-					fmt.Fprintf(c.App.ErrWriter, "  %s\n", e.Error())
-				}
-				return cli.Exit(fmt.Sprintf("session %s: %d files could not be synchronised (see above, and `%s session status %s`)", name, st.ErrorCount, self(), name), 1)
-			}
-			return nil
+			return synced(c, name, st)
 		case api.PhaseFailed, api.PhaseStopped:
 			if tty {
 				fmt.Fprint(w, "\r\033[K")
@@ -99,6 +85,28 @@ func waitSynced(c *cli.Context, cl *api.Client, name string) error {
 			return c.Context.Err()
 		}
 	}
+}
+
+// synced reports the end of a start: what moved, what each scan found,
+// what waits in the File Conflict List, and what could not be synchronised
+// (exit 1).
+func synced(c *cli.Context, name string, st api.SessionStatus) error {
+	w := c.App.Writer
+	fmt.Fprintf(w, "session %s synchronised: %d files, %s in %s; %s\n", name, st.Files.Done, size(st.Bytes.Done),
+		st.Synced.Sub(st.Started).Round(time.Millisecond), scanned(st))
+	if st.Quarantined > 0 {
+		// Exit 0 all the same: the session runs; what waits for an
+		// operator is said, and `session status --json` counts it.
+		fmt.Fprintf(w, "%d path%s set aside in the File Conflict List, synchronised on no host until resolved: see %s conflicts list %s\n",
+			st.Quarantined, map[bool]string{true: "", false: "s"}[st.Quarantined == 1], self(), name)
+	}
+	if st.ErrorCount > 0 {
+		for _, e := range st.Errors {
+			fmt.Fprintf(c.App.ErrWriter, "  %s\n", e.Error())
+		}
+		return cli.Exit(fmt.Sprintf("session %s: %d files could not be synchronised (see above, and `%s session status %s`)", name, st.ErrorCount, self(), name), 1)
+	}
+	return nil
 }
 
 func progressLine(st api.SessionStatus, bps float64) string {
