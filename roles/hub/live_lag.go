@@ -69,7 +69,8 @@ func (r *run) lagging(path, host string) *lag {
 // (the source saved again, and its new version is what is sent). A failed
 // rename starts the session over instead (see reconcileError).
 func (r *run) fallBehind(host string, op wire.Op, err wire.Error) {
-	if op.Kind == wire.OpRename {
+	if op.Kind == wire.OpRename && err.Kind != wire.KindUnreachable {
+		// (An unreachable host interrupts the session anyway.)
 		r.reconcile(&reconcileError{path: op.Path, host: host, why: fmt.Sprintf("rename %s to %s failed (%s)", op.OldPath, op.Path, err.Msg)})
 		return
 	}
