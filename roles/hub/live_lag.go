@@ -69,9 +69,11 @@ func (r *run) lagging(path, host string) *lag {
 // (the source saved again, and its new version is what is sent). A failed
 // rename starts the session over instead (see reconcileError).
 func (r *run) fallBehind(host string, op wire.Op, err wire.Error) {
-	if op.Kind == wire.OpRename && err.Kind != wire.KindUnreachable {
+	if op.Kind == wire.OpRename {
 		// (An unreachable host interrupts the session anyway.)
-		r.reconcile(&reconcileError{path: op.Path, host: host, why: fmt.Sprintf("rename %s to %s failed (%s)", op.OldPath, op.Path, err.Msg)})
+		if err.Kind != wire.KindUnreachable {
+			r.reconcile(&reconcileError{path: op.Path, host: host, why: fmt.Sprintf("rename %s to %s failed (%s)", op.OldPath, op.Path, err.Msg)})
+		}
 		return
 	}
 	if r.lags[op.Path] == nil {
