@@ -426,6 +426,11 @@ func TestBadInputOverlappingRoots(t *testing.T) {
 	}
 	// The same path on another host is another folder; a sibling whose
 	// name merely starts with the root's is no overlap either.
+	for _, d := range []string{a + "-x", c.dir + "/elsewhere"} {
+		if err := os.MkdirAll(d, 0o755); err != nil { // create checks that a root is there
+			t.Fatal(err)
+		}
+	}
 	c.mustCLI("session", "create", "other-host", "--host", "site-c="+a+"-x", "--host", "site-b="+c.dir+"/elsewhere")
 	c.mustCLI("session", "delete", "other-host")
 	sibling := a + "-sibling"
