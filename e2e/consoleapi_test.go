@@ -142,17 +142,7 @@ func TestConsoleAPI(t *testing.T) {
 		t.Fatalf("live feed: %v", err)
 	}
 	defer ws.Close()
-	notices := make(chan api.Notice, 1000)
-	go func() {
-		defer close(notices)
-		for {
-			var n api.Notice
-			if err := ws.ReadJSON(&n); err != nil {
-				return
-			}
-			notices <- n
-		}
-	}()
+	notices := noticesOf(ws)
 	waitNotice(t, notices, api.Notice{Kind: "hello"})
 
 	// Conflicting copies made while the session is stopped: the manual

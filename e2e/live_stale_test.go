@@ -139,11 +139,7 @@ func TestLiveLockOutlivesDeletedSession(t *testing.T) {
 		t.Fatal("site-b's copies are not locked while its agent is down: nothing left to undo, the test proves nothing")
 	}
 
-	c.startAgent("site-b")
-	waitFor(t, 60*time.Second, "site-b's copies released once its agent is back", func() bool { return staleReleased(t, c, "site-b") })
-	if left := immutableBelow(t, c, "site-b"); len(left) > 0 {
-		t.Errorf("immutable on site-b after its return: %v", left)
-	}
+	staleReturn(t, c)
 	// Killed, not stopped: a clean stop empties the journal by itself
 	// (agent_stop_test.go), which would hide what the return left in it.
 	c.proc("agent-site-b").kill()
@@ -165,11 +161,7 @@ func TestLiveLockOutlivesStoppedSession(t *testing.T) {
 	if !staleLocked(t, c, "site-b", imm) {
 		t.Fatal("site-b's copies are not locked while its agent is down: nothing left to undo, the test proves nothing")
 	}
-	c.startAgent("site-b")
-	waitFor(t, 60*time.Second, "site-b's copies released once its agent is back", func() bool { return staleReleased(t, c, "site-b") })
-	if left := immutableBelow(t, c, "site-b"); len(left) > 0 {
-		t.Errorf("immutable on site-b after its return: %v", left)
-	}
+	staleReturn(t, c)
 }
 
 // site-b's and site-c's agents are killed while site-a's writers hold the
@@ -383,4 +375,15 @@ func TestLiveReadOfReplacedCopyIsNoWriter(t *testing.T) {
 		os.Remove(p)
 	}
 	converged(t, c, liveWait, "the three roots to hold the same tree", nil)
+}
+
+// staleReturn starts site-b's agent again and waits until its copies are
+// released, with no immutable flag left below its root.
+func staleReturn(t *testing.T, c *cluster) {
+	t.Helper()
+	c.startAgent("site-b")
+	waitFor(t, 60*time.Second, "site-b's copies released once its agent is back", func() bool { return staleReleased(t, c, "site-b") })
+	if left := immutableBelow(t, c, "site-b"); len(left) > 0 {
+		t.Errorf("immutable on site-b after its return: %v", left)
+	}
 }

@@ -286,6 +286,12 @@ func liveFeed(t *testing.T, c *cluster) <-chan api.Notice {
 		t.Fatalf("live feed: %v", err)
 	}
 	t.Cleanup(func() { ws.Close() })
+	return noticesOf(ws)
+}
+
+// noticesOf returns the notices a live feed's connection delivers; the
+// channel closes with the connection.
+func noticesOf(ws *websocket.Conn) <-chan api.Notice {
 	notices := make(chan api.Notice, 1000)
 	go func() {
 		defer close(notices)

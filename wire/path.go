@@ -62,6 +62,14 @@ func Parent(p string) string {
 	return ""
 }
 
+// Join returns the path of name in the folder dir ("" for the root).
+func Join(dir, name string) string {
+	if dir == "" {
+		return name
+	}
+	return dir + "/" + name
+}
+
 // Base returns the last element of a checked path.
 func Base(p string) string {
 	if i := strings.LastIndexByte(p, '/'); i >= 0 {

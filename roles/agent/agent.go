@@ -247,48 +247,39 @@ func (a *Agent) session(name string) (*attached, error) {
 // checkRoot says whether root would do as a session's root here, as
 // attach would judge it, without attaching anything.
 func (a *Agent) checkRoot(root string) error {
-	if !filepath.IsAbs(root) {
-		return &wire.Error{Kind: wire.KindInvalid, Path: root, Msg: fmt.Sprintf("root %q is not an absolute path: give the full path in --host %s=/path", root, a.cfg.Name)}
-	}
-	if err := a.checkOwnData(root); err != nil {
-		return err
-	}
 	t, err := a.openRoot(root)
 	if err != nil {
 		return err
 	}
-	defer t.Close()
-	return t.CheckWritable()
+	return t.Close()
 }
 
-// openRoot opens root, its errors naming this host where tree's leave a
-// placeholder.
+// openRoot opens root for a session, if it may be one here: an absolute
+// path to a folder the agent can write, outside its own data. Its errors
+// name this host.
 func (a *Agent) openRoot(root string) (*tree.Tree, error) {
-	t, err := tree.Open(root)
-	var we *wire.Error
-	if errors.As(err, &we) {
-		named := *we
-		named.Msg = strings.ReplaceAll(named.Msg, "--host HOST=", "--host "+a.cfg.Name+"=")
-		return nil, &named
+	if !filepath.IsAbs(root) {
+		return nil, &wire.Error{Kind: wire.KindInvalid, Path: root, Msg: fmt.Sprintf("root %q is not an absolute path: give the full path in --host %s=/path", root, a.cfg.Name)}
 	}
-	return t, err
+	if err := a.checkOwnData(root); err != nil {
+		return nil, err
+	}
+	t, err := tree.OpenFor(root, a.cfg.Name)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.CheckWritable(); err != nil {
+		t.Close()
+		return nil, err
+	}
+	return t, nil
 }
 
 // attach checks and opens a session's root. The same session may attach
 // again (a hub restart); two sessions may not claim overlapping roots.
 func (a *Agent) attach(c *broker.Client, m *wire.Attach) error {
-	if !filepath.IsAbs(m.Root) {
-		return &wire.Error{Kind: wire.KindInvalid, Path: m.Root, Msg: fmt.Sprintf("root %q is not an absolute path: give the full path in --host %s=/path", m.Root, a.cfg.Name)}
-	}
-	if err := a.checkOwnData(m.Root); err != nil {
-		return err
-	}
 	t, err := a.openRoot(m.Root)
 	if err != nil {
-		return err
-	}
-	if err := t.CheckWritable(); err != nil {
-		t.Close()
 		return err
 	}
 	f, err := filter.New(append(slices.Clone(filter.Default), m.Exclude...))

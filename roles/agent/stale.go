@@ -105,7 +105,7 @@ func (a *Agent) undoLocks(session, skipRoot string, paths []string) (int, error)
 // undoOn undoes the locks of session on root at paths (all of them on that
 // root if all).
 func (a *Agent) undoOn(session, root string, paths []string, all bool) (int, error) {
-	t, err := tree.Open(root)
+	t, err := tree.OpenFor(root, a.cfg.Name)
 	if err != nil {
 		return 0, fmt.Errorf("session %s: undo %d lock(s) on %s: %w; they stay journaled and are tried again at the next connection", session, len(paths), root, err)
 	}

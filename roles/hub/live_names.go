@@ -15,14 +15,17 @@ import (
 
 // nameFolds holds, for one batch, the folded names of the children of the
 // folders the batch creates names in: read from the index once per folder,
-// kept current by the batch's own changes.
+// the first time a new name needs them, and kept current by the batch's
+// own changes. Only new names read a folder: a removal just notes the name
+// gone, so a change to a big folder costs nothing unless it adds a name.
 type nameFolds struct {
-	r  *run
-	by map[string]map[string]string // folder -> FoldKey -> name
+	r    *run
+	by   map[string]map[string]string // folder -> FoldKey -> name
+	gone map[string]bool              // paths the batch removed or renamed away
 }
 
 func (r *run) newNameFolds() *nameFolds {
-	return &nameFolds{r: r, by: map[string]map[string]string{}}
+	return &nameFolds{r: r, by: map[string]map[string]string{}, gone: map[string]bool{}}
 }
 
 // folder returns dir's children by folded name.
@@ -32,7 +35,9 @@ func (n *nameFolds) folder(dir string) (map[string]string, error) {
 	}
 	m := map[string]string{}
 	err := n.r.h.db.IndexChildren(n.r.cfg.Name, dir, func(name string) {
-		m[conflict.FoldKey(name)] = name
+		if !n.gone[wire.Join(dir, name)] {
+			m[conflict.FoldKey(name)] = name
+		}
 	})
 	if err != nil {
 		return nil, err
@@ -49,7 +54,7 @@ func (n *nameFolds) clash(p string) (string, error) {
 		return "", err
 	}
 	if other, ok := m[conflict.FoldKey(name)]; ok && other != name {
-		return joinPath(dir, other), nil
+		return wire.Join(dir, other), nil
 	}
 	return "", nil
 }
@@ -68,16 +73,15 @@ func (n *nameFolds) follow(ch wire.Change) {
 }
 
 func (n *nameFolds) add(p string) {
+	delete(n.gone, p)
 	if m := n.by[wire.Parent(p)]; m != nil {
 		m[conflict.FoldKey(wire.Base(p))] = wire.Base(p)
 	}
 }
 
 func (n *nameFolds) drop(p string) {
-	// Loaded first: a name created later in the batch is checked against
-	// the folder without p.
-	m, err := n.folder(wire.Parent(p))
-	if err == nil && m[conflict.FoldKey(wire.Base(p))] == wire.Base(p) {
+	n.gone[p] = true
+	if m := n.by[wire.Parent(p)]; m != nil && m[conflict.FoldKey(wire.Base(p))] == wire.Base(p) {
 		delete(m, conflict.FoldKey(wire.Base(p)))
 	}
 }
@@ -109,11 +113,4 @@ func (n *nameFolds) clashes(host string, a liveChange) bool {
 		fmt.Sprintf("made on %s; differs only in case or Unicode form from %s, which the other hosts hold; a case-insensitive host could overwrite one with the other", host, other),
 		[]conflict.Copy{{Host: host, Entry: ch.Entry}})
 	return true
-}
-
-func joinPath(dir, name string) string {
-	if dir == "" {
-		return name
-	}
-	return dir + "/" + name
 }

@@ -44,11 +44,14 @@ type Tree struct {
 // existing folder. Its errors say what the administrator should do, cross
 // the wire with that message (they are *wire.Error to errors.As and
 // wire.ToError), and keep the cause reachable with errors.Is. Where they
-// say what to fix, HOST stands for the host's name, which the caller knows.
-func Open(dir string) (*Tree, error) {
-	fix := "fix the session's --host HOST=" + dir
+// say what to fix, HOST stands for the host's name: OpenFor names it.
+func Open(dir string) (*Tree, error) { return OpenFor(dir, "HOST") }
+
+// OpenFor is Open on the host named host, whose errors name it.
+func OpenFor(dir, host string) (*Tree, error) {
+	fix := "fix the session's --host " + host + "=" + dir
 	if !filepath.IsAbs(dir) {
-		return nil, &wire.Error{Kind: wire.KindInvalid, Msg: fmt.Sprintf("root %q is not an absolute path: give the full path in --host HOST=/path", dir)}
+		return nil, &wire.Error{Kind: wire.KindInvalid, Msg: fmt.Sprintf("root %q is not an absolute path: give the full path in --host %s=/path", dir, host)}
 	}
 	fi, err := os.Stat(dir)
 	switch {
