@@ -152,13 +152,19 @@ func TestConsole(t *testing.T) {
 	b.do(chromedp.SetValue(chromedp.ID("cfg-days"), "7"))
 	b.waitJS("the lock grace as defined", `document.querySelector('#cfg-grace').value === '5m0s'`)
 	b.do(chromedp.SetValue(chromedp.ID("cfg-grace"), "90s"))
+	b.click("#go-delta")
+	b.waitJS("step 4 as defined", `!document.querySelector('#step-delta').hidden &&
+		document.querySelector('#cfg-delta').checked && document.querySelector('#cfg-delta-min').value === '1024'`)
+	b.do(chromedp.SetValue(chromedp.ID("cfg-delta-min"), "256"))
 	b.click("#cfg-save")
 	b.waitJS("the dialog to close", `!document.querySelector('#dialog').open && !!document.querySelector('#phase [data-phase]')`)
 	if s := c.session("docs"); s.ProtectDays != 7 || s.Options.Resolver != "manual" || len(s.Exclude) != 2 ||
-		s.LockGrace == nil || time.Duration(*s.LockGrace) != 90*time.Second {
+		s.LockGrace == nil || time.Duration(*s.LockGrace) != 90*time.Second ||
+		s.Delta == nil || !*s.Delta || s.DeltaMin != 256<<10 {
 		t.Fatalf("after the edit: %+v", s.SessionConfig)
 	}
 	b.waitText("#options", "1m30s")
+	b.waitText("#options", "files of 256 KiB and more")
 	va := fileAt{"shared notes\nline two, as site-a has it\nline three\n", tAt(time.Hour)}
 	vb := fileAt{"shared notes\nline two, as site-b has it\nline three\nand a fourth line\n", tAt(2 * time.Hour)}
 	writeFile(t, c.root("site-a"), "notes.txt", va.content, va.mtime)

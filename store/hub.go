@@ -83,7 +83,11 @@ type Session struct {
 	// LockGrace is how long a disconnected writer's targets stay locked;
 	// nil (a session stored before the setting existed) means the default.
 	LockGrace *time.Duration `json:"lock_grace,omitempty"`
-	Created   time.Time      `json:"created"`
+	// Delta and DeltaMin are the session's delta compression; nil (a
+	// session stored before the setting existed) means on, 0 the default.
+	Delta    *bool     `json:"delta,omitempty"`
+	DeltaMin int64     `json:"delta_min,omitempty"`
+	Created  time.Time `json:"created"`
 }
 
 // HostNames returns the session's hosts in their configured order.

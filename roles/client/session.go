@@ -163,9 +163,11 @@ func optionFlags(create bool) []cli.Flag {
 	resolver := &cli.StringFlag{Name: "resolver", Usage: "conflict resolution at start: last-modified or manual"}
 	protectDays := &cli.IntFlag{Name: "protect-days", Usage: "days protected copies are kept"}
 	lockGrace := &cli.DurationFlag{Name: "lock-grace", Usage: "how long the other hosts' copies of a file stay locked after the host of its writer disconnects (0s: released at once)"}
+	deltaMin := &cli.StringFlag{Name: "delta-min", Usage: "the smallest file delta applies to, e.g. 1MiB or 256KiB"}
 	hostUsage := "change HOST's root folder, or add HOST to the session, HOST=ROOT (repeatable)"
 	if create {
 		resolver.Value, protectDays.Value, lockGrace.Value = "last-modified", 30, api.DefaultLockGrace
+		deltaMin.Value = "1MiB"
 		hostUsage = "a participant and its root folder, HOST=ROOT (repeat for each host)"
 	}
 	flags := []cli.Flag{
@@ -180,6 +182,8 @@ func optionFlags(create bool) []cli.Flag {
 		&cli.BoolFlag{Name: "target-protection", Value: create, Usage: "keep every copy peerlink replaces or deletes in ROOT/.peerlink/protected (--target-protection=false to turn off)"},
 		protectDays,
 		lockGrace,
+		&cli.BoolFlag{Name: "delta", Value: create, Usage: "send a host that holds an older copy of a file only what differs (--delta=false to send files whole)"},
+		deltaMin,
 		&cli.StringSliceFlag{Name: "exclude", Usage: "a glob of paths not to synchronise, on top of the default filter (repeatable; on set, the whole list)"},
 	}
 	if !create {
@@ -248,11 +252,33 @@ func sessionConfig(c *cli.Context, name string, base *api.SessionConfig) (api.Se
 		d := api.Duration(g)
 		cfg.LockGrace = &d
 	}
+	if err := setDelta(c, &cfg, set); err != nil {
+		return cfg, err
+	}
 	if err := setHosts(c, &cfg, base == nil); err != nil {
 		return cfg, err
 	}
 	// The hub checks the same; checking here first answers without it.
 	return cfg, cfg.Check()
+}
+
+// setDelta reads --delta and --delta-min into cfg where set says they count.
+func setDelta(c *cli.Context, cfg *api.SessionConfig, set func(string) bool) error {
+	if set("delta") {
+		on := c.Bool("delta")
+		cfg.Delta = &on
+	}
+	if set("delta-min") {
+		n, err := parseSize(c.String("delta-min"))
+		if err != nil {
+			return fmt.Errorf("--delta-min: %w", err)
+		}
+		if n < 1 || n > api.MaxDeltaMin {
+			return fmt.Errorf("--delta-min %s: give a size from 1 byte to 1TiB, e.g. 1MiB", c.String("delta-min"))
+		}
+		cfg.DeltaMin = n
+	}
+	return nil
 }
 
 func printSession(w io.Writer, s api.Session) {
@@ -311,6 +337,12 @@ func optionSummary(cfg api.SessionConfig) string {
 	}
 	if cfg.LockGrace != nil {
 		parts = append(parts, "lock grace "+cfg.LockGrace.String())
+	}
+	switch {
+	case cfg.Delta != nil && !*cfg.Delta:
+		parts = append(parts, "delta off")
+	case cfg.DeltaMin > 0:
+		parts = append(parts, "delta from "+size(cfg.DeltaMin))
 	}
 	if len(cfg.Exclude) > 0 {
 		parts = append(parts, "exclude "+strings.Join(cfg.Exclude, " "))

@@ -59,6 +59,7 @@ func (h *Hub) validate(cfg *api.SessionConfig, others []store.Session) error {
 		g := api.Duration(api.DefaultLockGrace)
 		cfg.LockGrace = &g
 	}
+	defaultDelta(&cfg.Delta, &cfg.DeltaMin)
 	for _, o := range others {
 		if o.Name == cfg.Name {
 			continue
@@ -88,7 +89,8 @@ func within(x, y string) bool { return strings.HasPrefix(x, strings.TrimSuffix(y
 
 func toStore(cfg api.SessionConfig) store.Session {
 	s := store.Session{Name: cfg.Name, Exclude: cfg.Exclude, Options: cfg.Options,
-		TargetProtection: *cfg.TargetProtection, ProtectDays: cfg.ProtectDays}
+		TargetProtection: *cfg.TargetProtection, ProtectDays: cfg.ProtectDays,
+		Delta: cfg.Delta, DeltaMin: cfg.DeltaMin}
 	if cfg.LockGrace != nil {
 		g := time.Duration(*cfg.LockGrace)
 		s.LockGrace = &g
@@ -101,7 +103,9 @@ func toStore(cfg api.SessionConfig) store.Session {
 
 func fromStore(s store.Session) api.SessionConfig {
 	cfg := api.SessionConfig{Name: s.Name, Exclude: s.Exclude, Options: s.Options,
-		TargetProtection: &s.TargetProtection, ProtectDays: s.ProtectDays}
+		TargetProtection: &s.TargetProtection, ProtectDays: s.ProtectDays,
+		Delta: s.Delta, DeltaMin: s.DeltaMin}
+	defaultDelta(&cfg.Delta, &cfg.DeltaMin)
 	g := api.Duration(api.DefaultLockGrace)
 	if s.LockGrace != nil {
 		g = api.Duration(*s.LockGrace)

@@ -28,6 +28,9 @@ const (
 	// weekend's outage of a site, and more only keeps files locked for a
 	// writer who is not coming back.
 	MaxLockGrace = 7 * 24 * time.Hour
+	// MaxDeltaMin bounds SessionConfig.DeltaMin: a TiB; a larger file is
+	// no reason to send it whole.
+	MaxDeltaMin = 1 << 40
 )
 
 // FieldError is a session definition refused for one of its fields.
@@ -88,6 +91,9 @@ func (c *SessionConfig) Check() error {
 	}
 	if g := c.LockGrace; g != nil && (*g < 0 || time.Duration(*g) > MaxLockGrace) {
 		return fieldErr("lock_grace", "--lock-grace", "%s: give a duration from 0s to %s, e.g. 5m", g, Duration(MaxLockGrace))
+	}
+	if c.DeltaMin < 0 || c.DeltaMin > MaxDeltaMin {
+		return fieldErr("delta_min", "--delta-min", "%d bytes: give a size from 1 byte to 1TiB, e.g. 1MiB (0 means the default, 1MiB)", c.DeltaMin)
 	}
 	return nil
 }

@@ -33,6 +33,15 @@ type SessionConfig struct {
 	// them at once. Nil means DefaultLockGrace; the hub always answers
 	// with it set.
 	LockGrace *Duration `json:"lock_grace,omitempty"`
+	// Delta is the seed's step 5, delta compression: a target that holds an
+	// older copy of a file receives only the parts that differ. Nil means on
+	// (the default); the hub always answers with it set.
+	Delta *bool `json:"delta,omitempty"`
+	// DeltaMin is the smallest file, in bytes, that delta applies to; a
+	// smaller one is sent whole, where the signature's round trips would
+	// cost more than its bytes. 0 means DefaultDeltaMin; the hub always
+	// answers with it set.
+	DeltaMin int64 `json:"delta_min,omitempty"`
 }
 
 // DefaultProtectDays is how long protected copies are kept unless a
@@ -42,6 +51,12 @@ const DefaultProtectDays = 30
 // DefaultLockGrace is a session's lock grace period unless it says
 // otherwise.
 const DefaultLockGrace = 5 * time.Minute
+
+// DefaultDeltaMin is the smallest file delta applies to unless a session
+// says otherwise. Over a 50 Mbit/s link a MiB crosses in about 170 ms, what
+// the signature exchange costs at a 40 ms round trip: below it, sending the
+// file whole is as fast and costs no reads of the old copy.
+const DefaultDeltaMin = 1 << 20
 
 // Duration is a time.Duration that JSON carries as Go writes one: "5m0s".
 type Duration time.Duration

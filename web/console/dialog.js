@@ -1,6 +1,6 @@
 // The session configuration dialog, laid out like the seed's File
 // Collaboration Configuration dialog: participants and root folders, file
-// filters, conflict resolution.
+// filters, conflict resolution, delta compression (the seed's step 5).
 import { h, $, $$, fill, mount, toast } from './dom.js';
 import { call, enc, sessionPath } from './api.js';
 import { go, refresh, known, loadAgents } from './view.js';
@@ -40,6 +40,7 @@ const STEPS = [
   ['participants', '1', 'Participants and root folders'],
   ['filters', '2', 'File filters'],
   ['conflicts', '3', 'Conflict resolution'],
+  ['delta', '4', 'Delta compression'],
 ];
 
 // openConfig opens the session configuration dialog: for a new session
@@ -49,7 +50,7 @@ export async function openConfig(s) {
   dialogOpener = document.activeElement;
   try { await loadAgents(); } catch (e) { /* the host names can be typed */ }
   const editing = !!s;
-  const cfg = s || { name: '', hosts: [], exclude: [], options: { resolver: 'last-modified' }, target_protection: true, protect_days: 30 };
+  const cfg = s || { name: '', hosts: [], exclude: [], options: { resolver: 'last-modified' }, target_protection: true, protect_days: 30, delta: true, delta_min: 1048576 };
   const o = cfg.options || {};
   const dlg = $('#dialog');
   const errors = h('div', { id: 'cfg-errors', class: 'errors', role: 'alert', hidden: true });
@@ -123,11 +124,19 @@ export async function openConfig(s) {
   const grace = h('input', { id: 'cfg-grace', type: 'text', value: cfg.lock_grace || '5m0s', spellcheck: 'false',
     autocomplete: 'off', 'aria-describedby': 'cfg-grace-hint' });
 
+  // Step 4: delta compression, in KiB: a whole number that reads well for
+  // the sizes that matter (256 KiB to a few GiB).
+  const delta = box('cfg-delta', 'Delta compression', cfg.delta !== false,
+    'A host that holds an older copy of a file receives only the parts that changed, found by content, so an insertion that shifts the rest of the file costs only the insertion.');
+  const deltaMin = h('input', { id: 'cfg-delta-min', type: 'number', min: 1, max: 1073741824, step: 1, inputmode: 'numeric',
+    value: String(Math.max(1, Math.round((cfg.delta_min || 1048576) / 1024))), 'aria-describedby': 'cfg-delta-min-hint' });
+
   function sync() {
     const manual = $('input[name=resolver][value=manual]', dlg).checked;
     $('#cfg-truncate', dlg).disabled = manual;
     master.disabled = !$('#cfg-offline-delete', dlg).checked;
     days.disabled = !$('#cfg-protect', dlg).checked;
+    deltaMin.disabled = !$('#cfg-delta', dlg).checked;
   }
 
   const panes = {
@@ -162,6 +171,13 @@ export async function openConfig(s) {
         h('label', { for: 'cfg-grace' }, 'Lock grace period'), grace,
         h('small', { id: 'cfg-grace-hint' }, 'How long the other hosts’ copies of a file stay locked after the host of its writer disconnects, ',
           'e.g. 90s, 5m or 1h; 0s releases them at once.'))),
+    delta: h('fieldset', { id: 'step-delta', class: 'step' },
+      h('legend', null, 'Step 4 — Delta compression'),
+      delta,
+      h('div', { class: 'sub' }, h('label', { for: 'cfg-delta-min' }, 'Smallest file delta applies to (KiB)'), deltaMin,
+        h('small', { id: 'cfg-delta-min-hint' }, 'Smaller files are sent whole: over a WAN, exchanging signatures costs more than their bytes. ',
+          'The default, 1024 KiB (1 MiB), suits links of 10 to 100 Mbit/s.')),
+      h('p', { class: 'muted' }, 'What is sent is also compressed where that pays (text, CAD, office documents); media and archives are sent as they are.')),
   };
 
   let current = 'participants';
@@ -197,6 +213,9 @@ export async function openConfig(s) {
     target_protection: $('#cfg-protect', dlg).checked,
     protect_days: Number(days.value),
     lock_grace: grace.value.trim() || undefined,
+    delta: $('#cfg-delta', dlg).checked,
+    // Off keeps the size that was set, for when it is turned on again.
+    delta_min: $('#cfg-delta', dlg).checked ? Number(deltaMin.value) * 1024 : (cfg.delta_min || undefined),
   });
 
   // An edit makes the last answer stale: the field edited is no longer
@@ -224,7 +243,7 @@ export async function openConfig(s) {
   const form = h('form', { class: 'config', novalidate: true, oninput: edited, onchange: edited, onsubmit: async (ev) => {
     ev.preventDefault();
     const c = read();
-    const problems = validate(c, { name, rows, days, master, hostOf });
+    const problems = validate(c, { name, rows, days, deltaMin, master, hostOf });
     showErrors(problems);
     if (problems.length) return;
     save.disabled = true;
@@ -297,6 +316,10 @@ function validate(c, f) {
   if (hosts < 2) out.push({ step: 'participants', el: hosts ? null : $('.host', f.rows), msg: 'A session needs at least two hosts.' });
   if (c.target_protection && !(Number.isInteger(c.protect_days) && c.protect_days >= 1 && c.protect_days <= 3650)) {
     out.push({ step: 'conflicts', el: f.days, msg: 'Keep protected copies for a whole number of days, 1 to 3650.' });
+  }
+  const kib = c.delta_min / 1024;
+  if (c.delta && !(Number.isInteger(kib) && kib >= 1 && kib <= 1073741824)) {
+    out.push({ step: 'delta', el: f.deltaMin, msg: 'Give the smallest file for delta compression as a whole number of KiB, 1 to 1073741824 (1 TiB).' });
   }
   return out;
 }

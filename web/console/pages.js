@@ -162,6 +162,7 @@ function optionsList(s) {
     ['Delete detection master host', o.delete_master || '—'],
     ['Target protection', s.target_protection === false ? 'off' : 'on, ' + plural(s.protect_days || 30, 'day')],
     ['Lock grace period', s.lock_grace || '5m0s'],
+    ['Delta compression', s.delta === false ? 'off' : 'on, files of ' + fmtBytes(s.delta_min || 1048576) + ' and more'],
     ['Exclude', (s.exclude || []).length ? s.exclude.join('  ') : '—'],
   ];
   return h('dl', { class: 'facts' }, rows.map(([k, v]) => [h('dt', null, k), h('dd', null, v)]));
