@@ -19,7 +19,7 @@ const validConfig = `{"name":"s","hosts":[{"host":"site-a","root":"/srv/a"},{"ho
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
 
 // fieldPattern is every name a FieldError may give.
-var fieldPattern = regexp.MustCompile(`^(name|hosts|hosts\[\d+\]\.(host|root)|exclude|exclude\[\d+\]|options\.resolver|options\.delete_master|protect_days|lock_grace)$`)
+var fieldPattern = regexp.MustCompile(`^(name|hosts|hosts\[\d+\]\.(host|root)|exclude|exclude\[\d+\]|options\.resolver|options\.delete_master|protect_days|lock_grace|delta_min)$`)
 
 func TestSessionConfigCheck(t *testing.T) {
 	many := func(n int, s string) string {
@@ -46,6 +46,10 @@ func TestSessionConfigCheck(t *testing.T) {
 		{"a lock grace of a week passes", `"lock_grace":"168h"`, "", ""},
 		{"a lock grace beyond a week is refused", `"lock_grace":"168h0m1s"`, "lock_grace", "from 0s to 168h0m0s"},
 		{"a negative lock grace is refused", `"lock_grace":"-1s"`, "lock_grace", "from 0s"},
+		{"delta from 1 TiB passes", `"delta":true,"delta_min":1099511627776`, "", ""},
+		{"delta off passes", `"delta":false`, "", ""},
+		{"a delta size beyond 1 TiB is refused", `"delta_min":1099511627777`, "delta_min", "to 1TiB"},
+		{"a negative delta size is refused", `"delta_min":-1`, "delta_min", "from 1 byte"},
 		{"1000 exclude patterns pass", `"exclude":[` + many(1000, "*.bak") + `]`, "", ""},
 		{"1001 exclude patterns are refused", `"exclude":[` + many(1001, "*.bak") + `]`, "exclude", "at most 1000"},
 		{"a long exclude pattern is refused", `"exclude":["` + strings.Repeat("a", 1025) + `"]`, "exclude[0]", "longer than 1024"},
@@ -115,6 +119,7 @@ func FuzzSessionConfig(f *testing.F) {
 		`{"name":"s","hosts":[{"host":"a","root":"/a"},{"host":"b","root":"/b"}],"protect_days":4611686018427387904}`,
 		`{"name":"s","hosts":[{"host":"a","root":"/a"},{"host":"b","root":"/b"}],"protect_days":3650,"lock_grace":"168h"}`,
 		`{"name":"s","hosts":[{"host":"a","root":"/a"},{"host":"b","root":"/b"}],"lock_grace":"2562047h47m16.854775807s"}`,
+		`{"name":"s","hosts":[{"host":"a","root":"/a"},{"host":"b","root":"/b"}],"delta":false,"delta_min":-9223372036854775808}`,
 		`{"name":"s","hosts":[{"host":"a","root":"/a\u0000"},{"host":"b","root":"/b\n"}]}`,
 		`{"name":"s","hosts":[{"host":"a","root":"/a"},{"host":"b","root":"/b"}],"exclude":["*.tmp","a\u0000","/x/**/y/"]}`,
 		`{"name":"S","hosts":[{"host":"a","root":"C:\\a"},{"host":"b","root":"/b"}],"options":{"resolver":"manual","delete_master":"b","truncate_ms":true}}`,
@@ -161,6 +166,8 @@ func outOfBounds(c SessionConfig) string {
 		return "protect_days overflows a duration"
 	case c.LockGrace != nil && (*c.LockGrace < 0 || time.Duration(*c.LockGrace) > MaxLockGrace):
 		return "lock_grace is out of range"
+	case c.DeltaMin < 0 || c.DeltaMin > MaxDeltaMin:
+		return "delta_min is out of range"
 	}
 	switch c.Options.Resolver {
 	case "", conflict.LastModified, conflict.Manual:
