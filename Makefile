@@ -4,7 +4,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 BIN     := bin/peerlink
 
-.PHONY: build demo test test-short bench vet fmt clean cross
+.PHONY: build demo test test-short bench vet fmt clean cross release install
 
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) .
@@ -46,6 +46,33 @@ cross:
 		GOOS=$$os GOARCH=$$arch CGO_ENABLED=0 $(GO) vet ./... || exit 1; \
 	done
 
+# Release binaries: one static binary per platform in dist/, named with the
+# version (git describe, or VERSION=...), which `peerlink version` prints,
+# and SHA256SUMS beside them (check with `sha256sum -c SHA256SUMS`).
+RELEASE := linux/amd64 linux/arm64 darwin/arm64 windows/amd64
+
+release:
+	@rm -rf dist && mkdir -p dist
+	@for p in $(RELEASE); do \
+		os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+		out=dist/peerlink-$(VERSION)-$$os-$$arch$$ext; echo "build $$out"; \
+		GOOS=$$os GOARCH=$$arch CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o $$out . || exit 1; \
+	done
+	cd dist && sha256sum peerlink-* > SHA256SUMS && cat SHA256SUMS
+
+# Installs bin/peerlink as $(PREFIX)/bin/peerlink and, on a systemd host,
+# the hub's and agent's units (not enabled: see "Install as a service" in
+# the README).
+PREFIX ?= /usr/local
+
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/peerlink
+	@if [ -d /etc/systemd/system ] || [ -n "$(DESTDIR)" ]; then \
+		install -D -m 0644 deploy/systemd/peerlink-hub.service $(DESTDIR)/etc/systemd/system/peerlink-hub.service; \
+		install -D -m 0644 deploy/systemd/peerlink-agent.service $(DESTDIR)/etc/systemd/system/peerlink-agent.service; \
+		echo "installed $(PREFIX)/bin/peerlink and the systemd units peerlink-hub and peerlink-agent (not enabled)"; \
+	fi
+
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
@@ -53,4 +80,4 @@ fmt:
 # cannot remove: the flags go first.
 clean:
 	-chattr -R -i peerlink-demo 2>/dev/null
-	rm -rf bin peerlink-demo
+	rm -rf bin dist peerlink-demo

@@ -41,7 +41,7 @@ func Command(version string) *cli.Command {
 // PasswordFlag sets the console's admin password from a file.
 func PasswordFlag() cli.Flag {
 	return &cli.StringFlag{Name: "admin-password-file", Usage: "set the console's admin password to the first line of this file (8 characters or more); " +
-		"without it a password is generated and printed once at first start"}
+		"without it a password is generated and printed once at first start", EnvVars: []string{"PEERLINK_ADMIN_PASSWORD_FILE"}}
 }
 
 // PasswordFromFlag reads --admin-password-file, if given.

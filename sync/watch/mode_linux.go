@@ -14,11 +14,11 @@ import (
 func (w *Watcher) chooseMode() error {
 	switch w.opts.Mode {
 	case Auto:
-		if os.Geteuid() == 0 {
-			if f, err := openFanotify(w.real); err == nil {
-				w.fan, w.mode = f, Fanotify
-				return nil
-			}
+		// Root, or a service user granted CAP_SYS_ADMIN (the systemd
+		// unit in deploy/): the kernel says which, so ask it.
+		if f, err := openFanotify(w.real); err == nil {
+			w.fan, w.mode = f, Fanotify
+			return nil
 		}
 		if leasesEnabled() {
 			w.startLeases()
