@@ -14,6 +14,7 @@ import (
 	"github.com/peerlink/peerlink/roles/broker"
 	"github.com/peerlink/peerlink/roles/client"
 	"github.com/peerlink/peerlink/roles/demo"
+	"github.com/peerlink/peerlink/roles/doctor"
 	"github.com/peerlink/peerlink/roles/hub"
 )
 
@@ -23,7 +24,7 @@ var version = "dev"
 func main() {
 	stopProfile := roles.StartProfile()
 	app := roles.App(version, append([]*cli.Command{
-		hub.Command(version), broker.Command(), agent.Command(version), demo.Command(version),
+		hub.Command(version), broker.Command(), agent.Command(version), demo.Command(version), doctor.Command(),
 	}, client.Commands()...)...)
 	err := app.Run(client.FlagsFirst(app, os.Args))
 	stopProfile()

@@ -87,6 +87,7 @@ func Dialable(a net.Addr) string {
 func ServedBy(server string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(wire.ServedByHeader, server)
+		w.Header().Set(wire.ServerTimeHeader, time.Now().UTC().Format(time.RFC3339Nano))
 		h.ServeHTTP(w, r)
 	})
 }

@@ -135,6 +135,12 @@ const (
 	ServedByBroker = "broker"
 )
 
+// ServerTimeHeader carries, on every HTTP response of the hub and the
+// broker, the server's clock as it answered (RFC 3339 with nanoseconds), so
+// that a client can tell how far its own clock is from the server's (HTTP's
+// Date has whole seconds only).
+const ServerTimeHeader = "X-Peerlink-Time"
+
 // MaxNameLen bounds a host or session name.
 const MaxNameLen = 64
 

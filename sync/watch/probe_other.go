@@ -1,0 +1,11 @@
+//go:build !linux || watch_fsnotify
+
+package watch
+
+import "errors"
+
+func probeFanotify(string) error {
+	return errors.ErrUnsupported
+}
+
+func leasesEnabled() bool { return false }
