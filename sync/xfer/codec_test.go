@@ -25,6 +25,8 @@ func TestCodecRoundTrip(t *testing.T) {
 	}{
 		{"text chunk", compressible(wire.ChunkSize), wire.CodecZstd},
 		{"small text file", compressible(3000), wire.CodecZstd},
+		{"the smallest piece compressed", compressible(minCompress), wire.CodecZstd},
+		{"one byte short of it", compressible(minCompress - 1), wire.CodecNone},
 		{"random chunk", randomBytes(wire.ChunkSize, 1), wire.CodecNone},
 		{"small random file", randomBytes(5000, 2), wire.CodecNone},
 		{"a few bytes", []byte("aaaaaaaaaaaaaaaaaaaaaaaaaaaa"), wire.CodecNone},
