@@ -24,7 +24,8 @@ const (
 	// MaxHeader bounds the JSON header of one frame: a batch of MaxBatch
 	// entries with paths of MaxPathLen bytes fits.
 	MaxHeader = 24 << 20
-	// MaxData bounds the data of one frame: a chunk, snappy's worst case.
+	// MaxData bounds the data of one frame: a chunk, with room to spare (a
+	// source sends a chunk encoded only when that makes it smaller).
 	MaxData = ChunkSize + ChunkSize/6 + 64
 	// MaxFrame is the largest frame a peer accepts.
 	MaxFrame = 5 + MaxHeader + MaxData

@@ -138,7 +138,7 @@ func TestTrailingWhitespaceIsAccepted(t *testing.T) {
 func TestFrameLimits(t *testing.T) {
 	t.Run("data of exactly MaxData is accepted", func(t *testing.T) {
 		data := bytes.Repeat([]byte{0xa5}, MaxData)
-		b, err := Marshal("site-b", 1, 0, &ReadData{N: ChunkSize, Compressed: true}, data)
+		b, err := Marshal("site-b", 1, 0, &ReadData{N: ChunkSize, Codec: CodecZstd}, data)
 		if err != nil {
 			t.Fatal(err)
 		}

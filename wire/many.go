@@ -52,13 +52,13 @@ type ReadManyData struct {
 }
 
 // ReadPart is one file of a ReadManyData: N bytes of content carried in Len
-// bytes of the frame's data (snappy block-compressed when Compressed is
-// set), or the Error that kept the source from reading that file.
+// bytes of the frame's data (encoded with Codec), or the Error that kept the
+// source from reading that file.
 type ReadPart struct {
-	N          int    `json:"n"`
-	Len        int    `json:"len,omitempty"`
-	Compressed bool   `json:"z,omitempty"`
-	Error      *Error `json:"err,omitempty"`
+	N     int    `json:"n"`
+	Len   int    `json:"len,omitempty"`
+	Codec Codec  `json:"c,omitempty"`
+	Error *Error `json:"err,omitempty"`
 }
 
 func (*ReadManyData) Type() Type { return TypeReadManyData }
@@ -71,10 +71,13 @@ func (m *ReadManyData) Validate() error {
 		if p.N < 0 || p.N > ChunkSize || p.Len < 0 || p.Len > MaxData {
 			return fmt.Errorf("read many data: part %d: length %d in %d bytes out of range", i, p.N, p.Len)
 		}
-		if p.Error != nil && (p.N != 0 || p.Len != 0 || p.Compressed) {
+		if err := p.Codec.Check(); err != nil {
+			return fmt.Errorf("read many data: part %d: %w", i, err)
+		}
+		if p.Error != nil && (p.N != 0 || p.Len != 0 || p.Codec != CodecNone) {
 			return fmt.Errorf("read many data: part %d carries both data and an error", i)
 		}
-		if !p.Compressed && p.Len != p.N {
+		if p.Codec == CodecNone && p.Len != p.N {
 			return fmt.Errorf("read many data: part %d: %d uncompressed bytes in %d", i, p.N, p.Len)
 		}
 		total += p.Len

@@ -7,8 +7,8 @@ import (
 
 // ProtocolVersion is the version of the messages below. A peer speaking
 // another version is refused at the handshake with a message saying which
-// side to upgrade.
-const ProtocolVersion = 1
+// side to upgrade. 2: chunks carry a codec (zstd) instead of a snappy flag.
+const ProtocolVersion = 2
 
 // HubName is the peer name the hub always has on the broker.
 const HubName = "hub"

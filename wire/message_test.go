@@ -59,7 +59,7 @@ func samples() []sample {
 		{"progress", &Progress{Session: "docs", Bytes: 1 << 20}, nil},
 		{"read", &Read{Session: "docs", Path: "docs/a.txt", Offset: 1 << 20, Length: ChunkSize, Size: 3 << 20, Mtime: 1_700_000_000_123_456_789}, nil},
 		{"read data", &ReadData{N: len(chunk)}, chunk},
-		{"compressed read data", &ReadData{N: ChunkSize, Compressed: true}, chunk[:777]},
+		{"compressed read data", &ReadData{N: ChunkSize, Codec: CodecZstd}, chunk[:777]},
 		{"read data at the end", &ReadData{N: 0, EOF: true}, nil},
 		{"read many", &ReadMany{Session: "docs", Files: []FileRef{
 			{Path: "docs/a.txt", Size: 6, Mtime: 1_700_000_000_123_456_789},
@@ -67,7 +67,7 @@ func samples() []sample {
 		}}, nil},
 		{"read many data", &ReadManyData{Parts: []ReadPart{
 			{N: 6, Len: 6},
-			{N: ChunkSize, Len: 777, Compressed: true},
+			{N: ChunkSize, Len: 777, Codec: CodecZstd},
 			{},
 			{Error: &Error{Kind: KindChanged, Op: "read", Host: "site-a", Path: "docs/b.txt", Msg: "file changed since it was scanned"}},
 		}}, append([]byte("hello\n"), chunk[:777]...)},
@@ -176,7 +176,9 @@ func TestStableNumbers(t *testing.T) {
 		got, want int
 	}{
 		{"FrameFormat", FrameFormat, 1},
-		{"ProtocolVersion", ProtocolVersion, 1},
+		{"ProtocolVersion", ProtocolVersion, 2},
+		{"CodecNone", int(CodecNone), 0},
+		{"CodecZstd", int(CodecZstd), 1},
 		{"KindFile", int(KindFile), 1},
 		{"KindDir", int(KindDir), 2},
 		{"OpFetch", int(OpFetch), 1},
@@ -238,6 +240,9 @@ func TestMessageValidate(t *testing.T) {
 		{"a read on a bad path is refused", &Read{Session: "docs", Path: "a/../../b", Length: 1}, `".." element`},
 		{"a read at a negative offset is refused", &Read{Session: "docs", Path: "a", Offset: -1, Length: 1}, "read a: offset -1 length 1 out of range"},
 		{"a read of nothing is refused", &Read{Session: "docs", Path: "a"}, "read a: offset 0 length 0 out of range"},
+		{"read data in an unknown codec is refused", &ReadData{N: 10, Codec: 2}, "read data: unknown codec 2"},
+		{"a part in an unknown codec is refused", &ReadManyData{Parts: []ReadPart{{N: 10, Len: 5, Codec: 200}}}, "read many data: part 0: unknown codec 200"},
+		{"an encoded part with an error is refused", &ReadManyData{Parts: []ReadPart{{Codec: CodecZstd, Error: &Error{Kind: KindChanged}}}}, "part 0 carries both data and an error"},
 		{"a read over a chunk is refused", &Read{Session: "docs", Path: "a", Length: ChunkSize + 1}, "length 1048577 out of range"},
 		{"read data of negative length is refused", &ReadData{N: -1}, "read data: length -1 out of range"},
 		{"read data over a chunk is refused", &ReadData{N: ChunkSize + 1}, "read data: length 1048577 out of range"},

@@ -184,18 +184,21 @@ func (m *Read) Validate() error {
 	return nil
 }
 
-// ReadData answers a Read; the bytes travel as the frame's data, snappy
-// block-compressed when Compressed is set.
+// ReadData answers a Read; the bytes travel as the frame's data, encoded
+// with Codec.
 type ReadData struct {
-	N          int  `json:"n"` // uncompressed length of the data
-	Compressed bool `json:"z,omitempty"`
-	EOF        bool `json:"eof,omitempty"`
+	N     int   `json:"n"` // length of the content the data decodes to
+	Codec Codec `json:"c,omitempty"`
+	EOF   bool  `json:"eof,omitempty"`
 }
 
 func (*ReadData) Type() Type { return TypeReadData }
 func (m *ReadData) Validate() error {
 	if m.N < 0 || m.N > ChunkSize {
 		return fmt.Errorf("read data: length %d out of range", m.N)
+	}
+	if err := m.Codec.Check(); err != nil {
+		return fmt.Errorf("read data: %w", err)
 	}
 	return nil
 }

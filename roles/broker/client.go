@@ -108,6 +108,9 @@ func dial(ctx context.Context, rawURL string, hello wire.Hello, conf *tls.Config
 		ReadBufferSize:   bufSize,
 		WriteBufferSize:  bufSize,
 		TLSClientConfig:  conf,
+		// Not offered: the broker refuses it, and chunks are compressed
+		// already (see the broker's Upgrader).
+		EnableCompression: false,
 	}
 	conn, resp, err := d.DialContext(ctx, u, nil)
 	if err != nil {

@@ -81,7 +81,9 @@ func NewServer(token string, log zerolog.Logger) *Server {
 	s.up = websocket.Upgrader{
 		ReadBufferSize:  bufSize,
 		WriteBufferSize: bufSize,
-		// Frames carry snappy-compressed chunks already.
+		// No permessage-deflate: chunks are compressed already where
+		// it pays (sync/xfer), and deflate would spend CPU on every
+		// frame, media and archives included, to gain next to nothing.
 		EnableCompression: false,
 	}
 	return s

@@ -11,8 +11,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/klauspost/compress/snappy"
-
 	"github.com/peerlink/peerlink/roles/broker"
 	"github.com/peerlink/peerlink/web/api"
 	"github.com/peerlink/peerlink/wire"
@@ -129,7 +127,7 @@ func readCopy(ctx context.Context, c *broker.Client, session, host string, e wir
 	if e.Size == 0 {
 		return nil, nil
 	}
-	in, err := c.Request(ctx, host, &wire.Read{Session: session, Path: e.Path, Length: int(e.Size), Size: e.Size, Mtime: e.Mtime}, nil)
+	in, err := c.Request(ctx, host, &wire.Read{Session: session, Path: e.Path, Length: int(e.Size), Size: e.Size, Mtime: e.Mtime, Raw: true}, nil)
 	if err != nil {
 		return nil, wire.ToError("read", host, e.Path, err)
 	}
@@ -137,11 +135,10 @@ func readCopy(ctx context.Context, c *broker.Client, session, host string, e wir
 	if !ok {
 		return nil, fmt.Errorf("read %s on %s: unexpected reply %s", e.Path, host, in.Type)
 	}
+	// Asked raw: a diff is one small file, read seldom, on the hub.
 	data := in.Data
-	if rd.Compressed {
-		if data, err = snappy.Decode(nil, data); err != nil {
-			return nil, fmt.Errorf("read %s on %s: %w", e.Path, host, err)
-		}
+	if rd.Codec != wire.CodecNone {
+		return nil, fmt.Errorf("read %s on %s: sent encoded with %s though asked raw", e.Path, host, rd.Codec)
 	}
 	if len(data) != rd.N || int64(len(data)) != e.Size {
 		return nil, &wire.Error{Kind: wire.KindChanged, Host: host, Path: e.Path, Msg: fmt.Sprintf("read %d bytes of %d", len(data), e.Size)}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sync/atomic"
 
-	"github.com/klauspost/compress/snappy"
 	"github.com/peerlink/peerlink/sync/tree"
 	"github.com/peerlink/peerlink/wire"
 )
@@ -76,8 +75,10 @@ func fetchFile(ctx context.Context, src Source, t *tree.Tree, session string, op
 	// order, so the writer consumes chunks in file order while up to Window
 	// later ones are already on their way.
 	queue := make(chan chan chunkResult, Window)
-	// Once a large chunk arrives uncompressed, the rest is asked for raw:
-	// the file is not worth the source's CPU.
+	// Once a large chunk arrives uncompressed, the rest is asked for raw,
+	// but for every probeEvery-th chunk: the file is not worth the source's
+	// CPU, yet a file that turns compressible further on (an archive's
+	// stored part, a CAD file past its embedded images) is compressed again.
 	var incompressible atomic.Bool
 	// Every chunk requested holds a unit of the budget until it is written;
 	// on the way out, what was requested and not written gives its units
@@ -108,14 +109,14 @@ func fetchFile(ctx context.Context, src Source, t *tree.Tree, session string, op
 				return
 			}
 			r := &wire.Read{Session: session, Path: op.Path, Offset: off, Length: int(min(wire.ChunkSize, want.Size-off)),
-				Size: want.Size, Mtime: want.Mtime, Raw: incompressible.Load()}
+				Size: want.Size, Mtime: want.Mtime, Raw: incompressible.Load() && (off/wire.ChunkSize)%probeEvery != 0}
 			go func() {
 				reply, data, err := src.Read(ctx, op.From, r)
 				if err == nil {
 					data, err = decodeChunk(reply, data, r.Length)
 				}
-				if err == nil && !reply.Compressed && !r.Raw && reply.N >= 64<<10 {
-					incompressible.Store(true)
+				if err == nil && !r.Raw && reply.N >= 64<<10 {
+					incompressible.Store(reply.Codec == wire.CodecNone)
 				}
 				res <- chunkResult{data: data, eof: reply.EOF, err: err}
 			}()
@@ -151,20 +152,15 @@ func fetchFile(ctx context.Context, src Source, t *tree.Tree, session string, op
 	return want, p.Staged(), nil
 }
 
+// decodeChunk returns the content of a chunk asked for want bytes: a reply
+// claiming another length is refused before anything is decoded.
 func decodeChunk(reply wire.ReadData, data []byte, want int) ([]byte, error) {
-	if reply.Compressed {
-		n, err := snappy.DecodedLen(data)
-		if err != nil || n != reply.N {
-			return nil, fmt.Errorf("chunk: bad compressed data (%d bytes, claims %d): %v", n, reply.N, err)
-		}
-		out, err := snappy.Decode(make([]byte, n), data)
-		if err != nil {
-			return nil, fmt.Errorf("chunk: %w", err)
-		}
-		data = out
+	if reply.N != want {
+		return nil, &wire.Error{Kind: wire.KindChanged, Msg: fmt.Sprintf("chunk of %d bytes, expected %d", reply.N, want)}
 	}
-	if len(data) != reply.N || len(data) != want {
-		return nil, &wire.Error{Kind: wire.KindChanged, Msg: fmt.Sprintf("chunk of %d bytes, expected %d", len(data), want)}
+	out, err := decodePiece(reply.Codec, data, want, nil)
+	if err != nil {
+		return nil, fmt.Errorf("chunk: %w", err)
 	}
-	return data, nil
+	return out, nil
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/klauspost/compress/snappy"
 	"github.com/peerlink/peerlink/sync/tree"
 	"github.com/peerlink/peerlink/wire"
 )
@@ -53,8 +52,8 @@ func ServeMany(t *tree.Tree, host string, m *wire.ReadMany) (*Batch, error) {
 		part := wire.ReadPart{N: n, Len: n}
 		if n > 0 {
 			raw := (*out)[pos : pos+n]
-			if enc := snappy.Encode(*scratch, raw); len(enc) < n-n/8 {
-				part.Len, part.Compressed = copy(raw, enc), true
+			if codec, enc := encodePiece((*scratch)[:0], raw); codec != wire.CodecNone {
+				part.Len, part.Codec = copy(raw, enc), codec
 			}
 		}
 		b.Reply.Parts[i] = part
@@ -149,22 +148,21 @@ func FetchMany(ctx context.Context, src ManySource, t *tree.Tree, session string
 			out[i].Err = &e
 			continue
 		}
-		if p.Compressed {
-			n, err := snappy.DecodedLen(content)
-			if err != nil || n != p.N {
-				out[i].Err = fmt.Errorf("fetch many: %s: bad compressed data (%d bytes, claims %d): %v", op.Path, n, p.N, err)
-				continue
-			}
-			if cap(scratch) < n {
-				scratch = make([]byte, n)
-			}
-			if content, err = snappy.Decode(scratch[:n], content); err != nil {
+		// The size claimed is checked against the size asked for before
+		// anything is decoded, so a rogue source costs no more memory
+		// than the batch it was asked for.
+		if int64(p.N) != op.Want.Size {
+			out[i].Err = &wire.Error{Kind: wire.KindChanged, Msg: fmt.Sprintf("received %d bytes, expected %d", p.N, op.Want.Size)}
+			continue
+		}
+		if p.Codec != wire.CodecNone {
+			if content, err = decodePiece(p.Codec, content, p.N, scratch); err != nil {
 				out[i].Err = fmt.Errorf("fetch many: %s: %w", op.Path, err)
 				continue
 			}
-		}
-		if len(content) != p.N || int64(p.N) != op.Want.Size {
-			out[i].Err = &wire.Error{Kind: wire.KindChanged, Msg: fmt.Sprintf("received %d bytes, expected %d", len(content), op.Want.Size)}
+			scratch = content[:0]
+		} else if len(content) != p.N {
+			out[i].Err = fmt.Errorf("fetch many: %s: %w: %d raw bytes, claims %d", op.Path, ErrBadData, len(content), p.N)
 			continue
 		}
 		out[i].Entry, out[i].Staged, out[i].Err = stageWhole(t, op, content)

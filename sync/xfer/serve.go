@@ -7,14 +7,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/klauspost/compress/snappy"
 	"github.com/peerlink/peerlink/sync/tree"
 	"github.com/peerlink/peerlink/wire"
 )
 
-// bufPool holds chunk-sized buffers: the source reads into one, the snappy
-// encoder writes into another, both returned once the frame is sent.
-var bufPool = sync.Pool{New: func() any { b := make([]byte, snappy.MaxEncodedLen(wire.ChunkSize)); return &b }}
+// bufPool holds chunk-sized buffers: the source reads into one, the encoder
+// writes into another, both returned once the frame is sent. MaxData holds
+// a chunk's encoding in the worst case, so the encoder never grows one.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, wire.MaxData); return &b }}
 
 // Chunk is a read answered by the source: the reply and the bytes to send
 // beside it. Release returns its buffer once the bytes have been sent.
@@ -66,11 +66,10 @@ func Serve(t *tree.Tree, host string, r *wire.Read) (*Chunk, error) {
 	}
 	c := &Chunk{Reply: wire.ReadData{N: got, EOF: r.Offset+n >= r.Size}, buf: raw, Data: (*raw)[:got]}
 	if !r.Raw && got > 0 {
-		// Send compressed only where it pays: at least an eighth smaller.
 		out := bufPool.Get().(*[]byte)
-		if enc := snappy.Encode(*out, c.Data); len(enc) < got-got/8 {
+		if codec, enc := encodePiece((*out)[:0], c.Data); codec != wire.CodecNone {
 			bufPool.Put(raw)
-			c.buf, c.Data, c.Reply.Compressed = out, enc, true
+			c.buf, c.Data, c.Reply.Codec = out, enc, codec
 		} else {
 			bufPool.Put(out)
 		}

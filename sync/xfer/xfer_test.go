@@ -261,7 +261,7 @@ func TestFetchMultiChunk(t *testing.T) {
 				}
 			}
 			for _, rep := range src.replies {
-				if rep.Compressed {
+				if rep.Codec != wire.CodecNone {
 					compressed++
 				}
 			}
@@ -529,7 +529,7 @@ func TestServeRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Release()
-	if c.Reply.N != int(e.Size) || !c.Reply.EOF || c.Reply.Compressed || string(c.Data) != "content" {
+	if c.Reply.N != int(e.Size) || !c.Reply.EOF || c.Reply.Codec != wire.CodecNone || string(c.Data) != "content" {
 		t.Errorf("served %+v %q", c.Reply, c.Data)
 	}
 }
