@@ -30,7 +30,8 @@ type Signatures interface {
 }
 
 // DeltaReport says what a fetch moved: Received bytes of file content
-// through Read (the signatures come on top, SigBytes), BasisReused bytes
+// through Read, the failed delta's and the whole fetch's after a fallback
+// (the signatures come on top, SigBytes), BasisReused bytes
 // taken from the old copy. Fallback, when set, says why the file was
 // fetched whole after all.
 type DeltaReport struct {
