@@ -1,11 +1,14 @@
 package hub
 
-import "github.com/peerlink/peerlink/wire"
+import (
+	"github.com/peerlink/peerlink/sync/delta"
+	"github.com/peerlink/peerlink/wire"
+)
 
 // DeltaMinSize is the smallest file a target receives by delta (sync/delta)
 // rather than whole: below it, the signature round trips cost more than
 // the bytes they save on a WAN, and the agent keeps no signature of it.
-const DeltaMinSize = 1 << 20
+const DeltaMinSize = delta.MinSize
 
 // deltaFor reports whether the target of op may rebuild the file from its
 // older copy (wire.Op.Delta): a fetch that replaces a file, of a new

@@ -9,6 +9,9 @@ import (
 // match spans only if they cut alike, so a change here is a change of
 // wire.DeltaVersion.
 const (
+	// MinSize is the smallest file whose signature a scan computes as it
+	// hashes the file (sync/scan); a smaller one's is computed when asked.
+	MinSize  = 1 << 20
 	MinChunk = 4 << 10
 	AvgChunk = 16 << 10
 	MaxChunk = 64 << 10
