@@ -34,7 +34,9 @@ type mapCache struct {
 	updates int
 }
 
-func newMapCache() *mapCache { return &mapCache{m: map[string]Cached{}, spans: map[string][]delta.Block{}} }
+func newMapCache() *mapCache {
+	return &mapCache{m: map[string]Cached{}, spans: map[string][]delta.Block{}}
+}
 
 func (c *mapCache) Lookup(p string) (Cached, bool) {
 	c.mu.Lock()
