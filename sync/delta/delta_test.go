@@ -57,7 +57,7 @@ func truncate(b []byte, rng *rand.Rand) []byte { return b[:len(b)-1-rng.Intn(819
 // exchange runs the protocol as the target does: span lists, chunk lists
 // of unmatched spans, basis chunks of unused basis spans; it returns the
 // plan and the bytes that crossed the wire (signatures and data).
-func exchange(t *testing.T, basis, want []byte, rng *rand.Rand) ([]Piece, int64) {
+func exchange(t testing.TB, basis, want []byte, rng *rand.Rand) ([]Piece, int64) {
 	t.Helper()
 	bs, ws := spansOf(basis, rng), spansOf(want, rng)
 	if Size(bs) != int64(len(basis)) || Size(ws) != int64(len(want)) {
@@ -167,5 +167,37 @@ func BenchmarkSpans(b *testing.B) {
 			s.Write(p[:1<<20])
 		}
 		s.Blocks()
+	}
+}
+
+// BenchmarkWireBytes reports what crosses the wire (signatures and data)
+// for the bench's two edits of a large file: one byte overwritten, and
+// 1 KiB inserted in the middle.
+func BenchmarkWireBytes(b *testing.B) {
+	const size = 256 << 20
+	rng := rand.New(rand.NewSource(5))
+	basis := make([]byte, size)
+	rng.Read(basis)
+	for _, c := range []struct {
+		name string
+		edit func([]byte) []byte
+	}{
+		{"overwrite1B", func(x []byte) []byte { x = bytes.Clone(x); x[size/3] ^= 1; return x }},
+		{"insert1KiB", func(x []byte) []byte {
+			ins := make([]byte, 1024)
+			rng.Read(ins)
+			return append(append(bytes.Clone(x[:size/2]), ins...), x[size/2:]...)
+		}},
+	} {
+		want := c.edit(basis)
+		b.Run(c.name, func(b *testing.B) {
+			var moved int64
+			for b.Loop() {
+				_, moved = exchange(b, basis, want, rng)
+			}
+			spans := int64(len(spansOf(want, rng)) * BlockSize)
+			b.ReportMetric(float64(moved), "wire-bytes")
+			b.ReportMetric(float64(spans), "span-list-bytes")
+		})
 	}
 }
