@@ -16,7 +16,7 @@ var (
 	bucketLocks = []byte("locks")
 )
 
-var agentBuckets = [][]byte{bucketCache, bucketLocks}
+var agentBuckets = [][]byte{bucketCache, bucketLocks, bucketSigs}
 
 // Agent is an agent's state in agent.db: the scan cache and the lock
 // journal. Its methods are safe for concurrent use.
@@ -93,6 +93,9 @@ func (a *Agent) update(fn func(*bolt.Tx) error, after func()) error {
 func (a *Agent) DeleteSession(session string) error {
 	err := a.update(func(tx *bolt.Tx) error {
 		if err := deleteSub(tx, bucketCache, session); err != nil {
+			return err
+		}
+		if err := deleteSub(tx, bucketSigs, session); err != nil {
 			return err
 		}
 		return deleteSub(tx, bucketLocks, session)

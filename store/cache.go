@@ -226,6 +226,9 @@ func (a *Agent) UpdateCache(session string, changed []CachedPath, removed []stri
 			return err
 		}
 		b.FillPercent = indexFill
+		if err := deleteSignatures(tx, session, removed); err != nil {
+			return err
+		}
 		for _, p := range removed {
 			if p == "" {
 				continue

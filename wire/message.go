@@ -49,6 +49,12 @@ const (
 	// Owners and its answer name who owns a few paths' copies on a host.
 	TypeOwners     Type = "owners"
 	TypeOwnersData Type = "owners.data"
+	// Spans and Chunks, and their answers, carry a delta transfer's
+	// signatures (wire/delta.go).
+	TypeSpans      Type = "sig.spans"
+	TypeSpansData  Type = "sig.spans.data"
+	TypeChunks     Type = "sig.chunks"
+	TypeChunksData Type = "sig.chunks.data"
 )
 
 var registry = map[Type]func() Message{
@@ -79,6 +85,10 @@ var registry = map[Type]func() Message{
 	TypeOwners:       func() Message { return new(Owners) },
 	TypeOwnersData:   func() Message { return new(OwnersData) },
 	TypeWarning:      func() Message { return new(Warning) },
+	TypeSpans:        func() Message { return new(Spans) },
+	TypeSpansData:    func() Message { return new(SpansData) },
+	TypeChunks:       func() Message { return new(Chunks) },
+	TypeChunksData:   func() Message { return new(ChunksData) },
 }
 
 // Marshal encodes m as a frame addressed to `to`. id marks a request; reply

@@ -41,6 +41,10 @@ type Op struct {
 	// A target whose copy no longer matches refuses the op (KindChanged)
 	// rather than overwrite a change the hub has not seen.
 	Have *Entry `json:"have,omitempty"`
+	// Delta, on a fetch, lets the target rebuild the file from its copy
+	// (if that is still Have) plus what differs (sync/delta), rather than
+	// receive it whole; the hub sets it by the session's settings.
+	Delta bool `json:"delta,omitempty"`
 }
 
 // Validate checks one op.

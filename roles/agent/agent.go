@@ -161,8 +161,9 @@ func (a *Agent) serve(ctx context.Context, c *broker.Client) error {
 			return ctx.Err()
 		}
 		switch in.Msg.(type) {
-		case *wire.Read, *wire.ReadMany:
-			// Other agents read too: read and readMany check who may.
+		case *wire.Read, *wire.ReadMany, *wire.Spans, *wire.Chunks:
+			// Other agents read too: read, readMany, spans and chunks
+			// check who may.
 		default:
 			if !commander(in) {
 				a.refuse(ctx, c, in)
@@ -202,6 +203,20 @@ func (a *Agent) serve(ctx context.Context, c *broker.Client) error {
 				return ctx.Err()
 			}
 			g.Go(func() error { defer func() { <-reads }(); a.readMany(ctx, c, in, m); return nil })
+		case *wire.Spans:
+			select {
+			case reads <- struct{}{}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			g.Go(func() error { defer func() { <-reads }(); a.spans(ctx, c, in, m); return nil })
+		case *wire.Chunks:
+			select {
+			case reads <- struct{}{}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			g.Go(func() error { defer func() { <-reads }(); a.chunks(ctx, c, in, m); return nil })
 		default:
 			a.log.Warn().Str("type", string(in.Type)).Str("from", in.From).Msg("unexpected message ignored")
 		}

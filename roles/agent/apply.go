@@ -8,7 +8,6 @@ import (
 
 	"github.com/peerlink/peerlink/roles/broker"
 	"github.com/peerlink/peerlink/sync/tree"
-	"github.com/peerlink/peerlink/sync/xfer"
 	"github.com/peerlink/peerlink/wire"
 )
 
@@ -46,11 +45,11 @@ func (a *Agent) applyOne(ctx context.Context, c *broker.Client, s *attached, op 
 			// the locked copy, which leaves the lock released.
 			err = s.live.locker.Replace(op.Path, func() error {
 				var err error
-				res.Entry, err = xfer.Fetch(ctx, source{c}, s.tree, s.name, op, progress)
+				res.Entry, _, err = a.fetch(ctx, c, s, op, progress, false)
 				return err
 			})
 		} else {
-			res.Entry, staged, err = xfer.FetchStaged(ctx, source{c}, s.tree, s.name, op, progress)
+			res.Entry, staged, err = a.fetch(ctx, c, s, op, progress, true)
 		}
 		res.Bytes = op.Want.Size
 	case wire.OpMkdir:

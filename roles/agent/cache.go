@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/peerlink/peerlink/store"
+	"github.com/peerlink/peerlink/sync/delta"
 	"github.com/peerlink/peerlink/sync/scan"
 	"github.com/peerlink/peerlink/sync/tree"
 	"github.com/peerlink/peerlink/wire"
@@ -73,8 +74,20 @@ func (c *scanCache) Lookup(path string) (scan.Cached, bool) {
 }
 
 func (c *scanCache) Update(changed []scan.CachedPath) error {
+	var sigs []store.PathSignature
 	for _, p := range changed {
 		c.pending = append(c.pending, store.CachedPath{Path: p.Path, Cached: store.Cached(p.Cached)})
+		if p.Spans != nil {
+			sigs = append(sigs, store.PathSignature{Path: p.Path, Signature: store.Signature{Size: p.Size, Mtime: p.Mtime,
+				Ctime: p.Ctime, Ino: p.Ino, Spans: delta.AppendBlocks(nil, p.Spans)}})
+		}
+	}
+	// Signatures come with large files only, a few per batch: written at
+	// once, so that a delta asked right after the scan finds them.
+	if len(sigs) > 0 {
+		if err := c.a.db.PutSignatures(c.session, sigs); err != nil {
+			return err
+		}
 	}
 	if len(c.pending) < cacheBatch {
 		return nil

@@ -187,8 +187,9 @@ func movedBelow(index map[string]conflict.Record, ops []wire.Op) map[string][]st
 
 // applyOps has host apply ops in order and calls each with every batch of
 // results as they arrive.
-func applyOps(ctx context.Context, c *broker.Client, session, host string, ops []wire.Op, each func([]wire.OpResult) error) error {
-	s, err := c.Call(ctx, host, &wire.Apply{Session: session, Ops: ops}, nil)
+func applyOps(ctx context.Context, c *broker.Client, cfg *api.SessionConfig, host string, ops []wire.Op, each func([]wire.OpResult) error) error {
+	markDelta(ops, cfg)
+	s, err := c.Call(ctx, host, &wire.Apply{Session: cfg.Name, Ops: ops}, nil)
 	if err != nil {
 		return wire.ToError("apply", host, "", err)
 	}

@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"github.com/peerlink/peerlink/sync/delta"
 	"github.com/peerlink/peerlink/sync/tree"
 	"github.com/peerlink/peerlink/wire"
 )
@@ -17,10 +18,13 @@ type Cached struct {
 	Hash  wire.Hash
 }
 
-// CachedPath is a cache record with its path.
+// CachedPath is a cache record with its path, and the delta signature
+// (span list, sync/delta) the scan computed with the hash of a file of
+// delta.MinSize or more, which the cache keeps beside the record.
 type CachedPath struct {
 	Path string
 	Cached
+	Spans []delta.Block
 }
 
 // Cache is the scan cache of one root, implemented by the agent over its

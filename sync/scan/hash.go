@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"time"
 
+	"github.com/peerlink/peerlink/sync/delta"
 	"github.com/peerlink/peerlink/sync/tree"
 	"github.com/peerlink/peerlink/wire"
 )
@@ -29,6 +30,7 @@ type job struct {
 	read   bool // content was read (counts in ScanStats.Hashed)
 	cache  bool // cached is worth recording
 	cached Cached
+	spans  []delta.Block // the file's delta signature, for one of delta.MinSize or more
 
 	// again, when set, runs before the file is read a second time: tests
 	// change the file there, which a real writer does when it pleases.
@@ -63,7 +65,13 @@ func (j *job) hash(ctx context.Context, t *tree.Tree, buf []byte) {
 			j.again()
 		}
 		start := time.Now()
-		sum, after, whole, err := hashFile(ctx, t, j.path, buf)
+		// A large file's delta signature is computed in the same read as
+		// its hash, so that an unchanged file is never read for it.
+		var signer *delta.Signer
+		if before.Size >= delta.MinSize {
+			signer = delta.NewSpans()
+		}
+		sum, after, whole, err := hashFile(ctx, t, j.path, buf, signer)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			return // removed since the walk: simply not there
@@ -80,6 +88,9 @@ func (j *job) hash(ctx context.Context, t *tree.Tree, buf []byte) {
 			j.entry = after.Entry(j.path)
 			j.entry.Hash = sum
 			j.cached = cachedOf(after, sum)
+			if signer != nil {
+				j.spans = signer.Blocks()
+			}
 			j.cache = after.Ctime < start.Add(-racyWindow).UnixNano()
 			return
 		}
@@ -93,10 +104,10 @@ func same(a, b tree.Info) bool {
 	return a.Kind == b.Kind && a.Size == b.Size && a.Mtime == b.Mtime && a.Ctime == b.Ctime && a.Ino == b.Ino
 }
 
-// hashFile streams the file through SHA-256 and returns its state after the
-// read; whole is false when the bytes read are not the size that state
+// hashFile streams the file through SHA-256, and through spans unless it is
+// nil, and returns its state after the read; whole is false when the bytes read are not the size that state
 // reports (the file changed under the read).
-func hashFile(ctx context.Context, t *tree.Tree, path string, buf []byte) (sum wire.Hash, after tree.Info, whole bool, err error) {
+func hashFile(ctx context.Context, t *tree.Tree, path string, buf []byte, spans *delta.Signer) (sum wire.Hash, after tree.Info, whole bool, err error) {
 	f, err := t.OpenRead(path)
 	if err != nil {
 		return sum, after, false, err
@@ -110,6 +121,9 @@ func hashFile(ctx context.Context, t *tree.Tree, path string, buf []byte) (sum w
 		}
 		k, err := f.Read(buf)
 		h.Write(buf[:k])
+		if spans != nil {
+			spans.Write(buf[:k])
+		}
 		n += int64(k)
 		if err == io.EOF {
 			break

@@ -144,7 +144,7 @@ func (c *collector) run(chunks <-chan []item) error {
 				}
 				it.entry, it.warn = j.entry, j.warn
 				if j.cache && c.opts.Cache != nil {
-					c.changed = append(c.changed, CachedPath{Path: j.entry.Path, Cached: j.cached})
+					c.changed = append(c.changed, CachedPath{Path: j.entry.Path, Cached: j.cached, Spans: j.spans})
 				}
 				if _, ok := c.opts.Cache.(Reads); ok && j.read && j.warn == nil && j.entry.Kind == wire.KindFile {
 					c.read = append(c.read, ReadFile{CachedPath{Path: j.entry.Path, Cached: j.cached}, j.cache})

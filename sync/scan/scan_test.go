@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peerlink/peerlink/sync/delta"
 	"github.com/peerlink/peerlink/sync/filter"
 	"github.com/peerlink/peerlink/sync/tree"
 	"github.com/peerlink/peerlink/wire"
@@ -28,11 +29,14 @@ func TestMain(m *testing.M) {
 type mapCache struct {
 	mu      sync.Mutex
 	m       map[string]Cached
+	spans   map[string][]delta.Block
 	seen    []string
 	updates int
 }
 
-func newMapCache() *mapCache { return &mapCache{m: map[string]Cached{}} }
+func newMapCache() *mapCache {
+	return &mapCache{m: map[string]Cached{}, spans: map[string][]delta.Block{}}
+}
 
 func (c *mapCache) Lookup(p string) (Cached, bool) {
 	c.mu.Lock()
@@ -46,6 +50,9 @@ func (c *mapCache) Update(changed []CachedPath) error {
 	defer c.mu.Unlock()
 	for _, cp := range changed {
 		c.m[cp.Path] = cp.Cached
+		if cp.Spans != nil {
+			c.spans[cp.Path] = cp.Spans
+		}
 	}
 	c.updates += len(changed)
 	return nil

@@ -1,0 +1,156 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/peerlink/peerlink/roles/broker"
+	"github.com/peerlink/peerlink/store"
+	"github.com/peerlink/peerlink/sync/delta"
+	"github.com/peerlink/peerlink/sync/tree"
+	"github.com/peerlink/peerlink/sync/xfer"
+	"github.com/peerlink/peerlink/wire"
+)
+
+// Delta transfer (sync/delta, sync/xfer/delta.go): this agent answers
+// another's Spans and Chunks exactly as it answers a Read (mayRead), and,
+// as a target, rebuilds a file from its old copy when the hub allows it
+// (wire.Op.Delta).
+
+// signatures serves span lists of one session's files from the agent's
+// scan cache (store.Signature), computing and recording those it lacks.
+// A signature that no longer describes the file only costs a full
+// transfer (the rebuilt file's hash is checked), so one recorded however
+// recently the file changed is harmless, unlike a cached hash.
+type signatures struct {
+	a       *Agent
+	session string
+}
+
+func (g signatures) Spans(path string, f *os.File) ([]delta.Block, error) {
+	before, err := tree.Stat(f)
+	if err != nil {
+		return nil, err
+	}
+	stamp := store.Cached{Size: before.Size, Mtime: before.Mtime, Ctime: before.Ctime, Ino: before.Ino}
+	if s, ok := g.a.db.Signature(g.session, path); ok && s.Holds(stamp) {
+		if spans, err := delta.ParseBlocks(s.Spans, delta.MaxSpan); err == nil && delta.Size(spans) == before.Size {
+			return spans, nil
+		}
+	}
+	signer := delta.NewSpans()
+	n, err := io.CopyBuffer(signer, io.NewSectionReader(f, 0, before.Size), make([]byte, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("signature of %s: %w", path, err)
+	}
+	after, err := tree.Stat(f)
+	if err != nil {
+		return nil, err
+	}
+	if n != before.Size || after.Size != before.Size || after.Mtime != before.Mtime || after.Ctime != before.Ctime {
+		return nil, &wire.Error{Kind: wire.KindChanged, Path: path, Msg: "changed while its signature was computed"}
+	}
+	spans := signer.Blocks()
+	rec := store.PathSignature{Path: path, Signature: store.Signature{Size: before.Size, Mtime: before.Mtime,
+		Ctime: before.Ctime, Ino: before.Ino, Spans: delta.AppendBlocks(nil, spans)}}
+	if err := g.a.db.PutSignatures(g.session, []store.PathSignature{rec}); err != nil {
+		g.a.log.Warn().Err(err).Str("session", g.session).Str("path", path).Msg("record a signature")
+	}
+	return spans, nil
+}
+
+// spans answers a Spans of an attached session's file, as mayRead allows.
+func (a *Agent) spans(ctx context.Context, c *broker.Client, in broker.Incoming, m *wire.Spans) {
+	s, err := a.mayServe(in, m.Session, m.Path)
+	if err != nil {
+		a.fail(ctx, c, in, "spans", m.Path, err)
+		return
+	}
+	reply, data, err := xfer.ServeSpans(s.tree, a.cfg.Name, signatures{a, s.name}, m)
+	if err != nil {
+		a.fail(ctx, c, in, "spans", m.Path, err)
+		return
+	}
+	if err := c.Reply(ctx, in, &reply, data); err != nil {
+		a.log.Debug().Err(err).Msg("spans reply")
+	}
+}
+
+// chunks answers a Chunks of an attached session's file, as mayRead
+// allows.
+func (a *Agent) chunks(ctx context.Context, c *broker.Client, in broker.Incoming, m *wire.Chunks) {
+	s, err := a.mayServe(in, m.Session, m.Path)
+	if err != nil {
+		a.fail(ctx, c, in, "chunks", m.Path, err)
+		return
+	}
+	reply, data, err := xfer.ServeChunks(s.tree, a.cfg.Name, m)
+	if err != nil {
+		a.fail(ctx, c, in, "chunks", m.Path, err)
+		return
+	}
+	if err := c.Reply(ctx, in, &reply, data); err != nil {
+		a.log.Debug().Err(err).Msg("chunks reply")
+	}
+}
+
+// mayServe returns the attached session whose file in asks about, if
+// in's sender may read it (mayRead).
+func (a *Agent) mayServe(in broker.Incoming, session, path string) (*attached, error) {
+	s, err := a.session(session)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.mayRead(s, in.From, path); err != nil {
+		a.log.Warn().Str("from", in.From).Str("session", session).Str("path", path).Err(err).Msg("read refused")
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s source) Spans(ctx context.Context, from string, m *wire.Spans) (wire.SpansData, []byte, error) {
+	in, err := s.c.Request(ctx, from, m, nil)
+	if err != nil {
+		return wire.SpansData{}, nil, err
+	}
+	rd, ok := in.Msg.(*wire.SpansData)
+	if !ok {
+		return wire.SpansData{}, nil, fmt.Errorf("spans %s from %s: unexpected reply %s", m.Path, from, in.Type)
+	}
+	return *rd, in.Data, nil
+}
+
+func (s source) Chunks(ctx context.Context, from string, m *wire.Chunks) (wire.ChunksData, []byte, error) {
+	in, err := s.c.Request(ctx, from, m, nil)
+	if err != nil {
+		return wire.ChunksData{}, nil, err
+	}
+	rd, ok := in.Msg.(*wire.ChunksData)
+	if !ok {
+		return wire.ChunksData{}, nil, fmt.Errorf("chunks %s from %s: unexpected reply %s", m.Path, from, in.Type)
+	}
+	return *rd, in.Data, nil
+}
+
+// fetch pulls op's file: by delta when the hub allows it and the local
+// copy is a file the op replaces, else whole. deferSync as in
+// xfer.FetchStaged.
+func (a *Agent) fetch(ctx context.Context, c *broker.Client, s *attached, op *wire.Op, progress func(int64), deferSync bool) (wire.Entry, *tree.Staged, error) {
+	if !op.Delta || op.Have == nil || op.Have.Kind != wire.KindFile {
+		if deferSync {
+			return xfer.FetchStaged(ctx, source{c}, s.tree, s.name, op, progress)
+		}
+		e, err := xfer.Fetch(ctx, source{c}, s.tree, s.name, op, progress)
+		return e, nil, err
+	}
+	e, staged, rep, err := xfer.FetchDelta(ctx, source{c}, signatures{a, s.name}, s.tree, s.name, op, progress, deferSync)
+	ev := a.log.Info()
+	if rep.Fallback != nil {
+		ev = ev.AnErr("fallback", rep.Fallback)
+	}
+	ev.Str("session", s.name).Str("path", op.Path).Int64("size", rep.Size).Int64("received", rep.Received).
+		Int64("signatures", rep.SigBytes).Int64("basis_reused", rep.BasisReused).Bool("ok", err == nil).Msg("delta")
+	return e, staged, err
+}
