@@ -116,4 +116,20 @@ func TestDeltaLiveAndAtStart(t *testing.T) {
 	}
 	startClean(t, c, "delta")
 	check(content, 2, "at start")
+
+	// With delta turned off for the session, the file goes whole.
+	c.mustCLI("session", "stop", "delta")
+	c.mustCLI("session", "set", "delta", "--delta=false")
+	content = insertMiddle(content, 1024, 3)
+	if err := os.WriteFile(livePath(c, "site-a", rel), content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	startClean(t, c, "delta")
+	wantHash := hashOf(content)
+	sameOn(t, c, hosts, liveWait, "site-a's third version on both hosts", func(tr map[string]node) bool {
+		return tr[rel].Hash == wantHash
+	})
+	if got := deltaLines(t, agentB, rel); len(got) != 2 {
+		t.Errorf("with --delta=false site-b logged %d delta lines, want the 2 from before: %+v", len(got), got)
+	}
 }
