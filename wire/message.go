@@ -49,6 +49,9 @@ const (
 	// Owners and its answer name who owns a few paths' copies on a host.
 	TypeOwners     Type = "owners"
 	TypeOwnersData Type = "owners.data"
+	// Clock and its answer measure an agent's clock against the hub's.
+	TypeClock     Type = "clock"
+	TypeClockData Type = "clock.data"
 )
 
 var registry = map[Type]func() Message{
@@ -79,6 +82,8 @@ var registry = map[Type]func() Message{
 	TypeOwners:       func() Message { return new(Owners) },
 	TypeOwnersData:   func() Message { return new(OwnersData) },
 	TypeWarning:      func() Message { return new(Warning) },
+	TypeClock:        func() Message { return new(Clock) },
+	TypeClockData:    func() Message { return new(ClockData) },
 }
 
 // Marshal encodes m as a frame addressed to `to`. id marks a request; reply

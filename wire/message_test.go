@@ -85,6 +85,8 @@ func samples() []sample {
 		}}, nil},
 		{"lock", &Lock{Session: "docs", Path: "docs/a.txt", Holder: "site-a", User: "anna"}, nil},
 		{"unlock", &Unlock{Session: "docs", Paths: []string{"docs/a.txt", "名前/ファイル.txt"}}, nil},
+		{"clock", &Clock{}, nil},
+		{"clock data", &ClockData{Received: 1_700_000_000_123_456_789, Sent: 1_700_000_000_123_457_000}, nil},
 		{"warning", &Warning{Session: "docs", Msg: "inotify watch limit reached (fs.inotify.max_user_watches=8192): raise it, e.g. sysctl -w fs.inotify.max_user_watches=1048576; until then site-b scans /srv/docs every 30s"}, nil},
 	}
 }
