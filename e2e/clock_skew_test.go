@@ -49,6 +49,7 @@ func TestClockSkewQuarantine(t *testing.T) {
 		if a.Name == "site-b" {
 			want = 5 * time.Second
 		}
+		t.Logf("%s: measured clock offset %s ± %s", a.Name, off, time.Duration(a.Clock.Error))
 		if d := off - want; d > 500*time.Millisecond || d < -500*time.Millisecond {
 			t.Errorf("%s: clock offset %s, want about %s", a.Name, off, want)
 		}
