@@ -82,7 +82,9 @@ func (e *engine) decideAll() {
 //     account for), the edit wins and the path is brought back, unless
 //     Quarantine Offline Version Conflicts is on: then ReasonDeleteEdit;
 //  8. Manual resolver and files whose contents differ: ReasonManual;
-//  9. otherwise every host ends with the winner's copy (see winner).
+//  9. Last Modified Time Wins between edits whose times are closer than
+//     the skew of the clocks that stamped them: ReasonClockSkew (clockSkew);
+//  10. otherwise every host ends with the winner's copy (see winner).
 func (e *engine) decide(r int) fate {
 	row := &e.rows[r]
 	if row.parent >= 0 {
@@ -123,6 +125,9 @@ func (e *engine) decide(r int) fate {
 	}
 	if e.opt.Resolver == Manual && e.contentsDiffer(r) {
 		return e.quarantine(r, ReasonManual, "copies differ and the resolver is manual")
+	}
+	if detail, ok := e.clockSkew(r); ok {
+		return e.quarantine(r, ReasonClockSkew, detail)
 	}
 	return fateKeep
 }

@@ -93,6 +93,14 @@
 // Folder modification times are never synchronised; a folder's mode follows
 // the same mode rules.
 //
+// Clock skew: "Last Modified Time Wins" trusts the clocks that stamped the
+// times. With Input.Clocks, a file edited on two hosts (changed since the
+// record, or new to it) to different contents, one of them the winning
+// content, whose two modification times differ by less than the skew
+// between the two hosts' clocks (the difference of their offsets plus
+// each measurement's error), is quarantined (ReasonClockSkew) instead of
+// decided. Without clocks, or with every clock exact, nothing changes.
+//
 // # Ops
 //
 // Each host gets renames first, then mkdirs parents first, then fetches and

@@ -43,6 +43,7 @@ type tcase struct {
 	scans       map[string][]wire.Entry
 	last        []Record
 	quarantined []string
+	clocks      map[string]Clock
 
 	ops      map[string]string
 	quar     []string // "path reason"
@@ -55,7 +56,7 @@ type tcase struct {
 }
 
 func (tc tcase) input() Input {
-	in := Input{Hosts: tc.hosts, Scans: tc.scans, Options: tc.opt}
+	in := Input{Hosts: tc.hosts, Scans: tc.scans, Options: tc.opt, Clocks: tc.clocks}
 	if in.Hosts == nil {
 		in.Hosts = []string{"a", "b"}
 	}

@@ -14,8 +14,9 @@ type engine struct {
 	opt        Options
 	hosts      []string
 	hostIdx    map[string]int
-	masterMode bool // DeleteMaster applies
-	master     int  // index of DeleteMaster in hosts; -1 when not a participant
+	masterMode bool    // DeleteMaster applies
+	master     int     // index of DeleteMaster in hosts; -1 when not a participant
+	clocks     []Clock // per host; nil when no clock is off (see setClocks)
 
 	rows  []row
 	recs  []Record      // the last index's trusted records, in tree order

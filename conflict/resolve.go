@@ -33,6 +33,7 @@ func Resolve(in Input) Plan {
 		e.opt.Resolver = Manual
 	}
 	e.setHosts(&in)
+	e.setClocks(&in)
 	p := Plan{Ops: map[string][]wire.Op{}}
 	nh := e.nh()
 	if nh == 0 {

@@ -58,6 +58,10 @@ type Input struct {
 	// alone until an operator resolves them.
 	Quarantined map[string]bool
 	Options     Options
+	// Clocks are the hosts' clocks as the hub measured them, by host. A
+	// host not listed counts as exact; without any (or all zero) the plan
+	// is what it would be without clocks. See ReasonClockSkew.
+	Clocks map[string]Clock
 }
 
 // Reason says why a path was quarantined, in the seed's categories.
@@ -74,6 +78,10 @@ const (
 	ReasonNameClash Reason = "name-clash"
 	// ReasonDeleteEdit: deleted on one host, edited on another while stopped.
 	ReasonDeleteEdit Reason = "delete-edit-conflict"
+	// ReasonClockSkew: changed on two hosts to different contents at
+	// modification times closer than their clocks can be told apart, so
+	// "Last Modified Time Wins" cannot name the later change.
+	ReasonClockSkew Reason = "clock-skew"
 	// ReasonConcurrentEdit: modified on two hosts at once while the session
 	// ran (both opened it for writing, or a target could not be locked).
 	// The hub sets it; Resolve never does.

@@ -37,8 +37,14 @@ func (e *engine) winner(r int) int {
 			best = h
 			continue
 		}
+		// best stays the latest copy of its content: a later copy of the
+		// same content (touched on one host) speaks for that content
+		// against the others.
 		b := e.cell(r, best)
-		if c.Kind == wire.KindFile && !sameContent(c, b) && e.newerContent(r, c, b) {
+		if c.Kind != wire.KindFile {
+			continue
+		}
+		if sameContent(c, b) && e.mtime(c.Mtime) > e.mtime(b.Mtime) || !sameContent(c, b) && e.newerContent(r, c, b) {
 			best = h
 		}
 	}

@@ -55,6 +55,9 @@ const (
 	TypeSpansData  Type = "sig.spans.data"
 	TypeChunks     Type = "sig.chunks"
 	TypeChunksData Type = "sig.chunks.data"
+	// Clock and its answer measure an agent's clock against the hub's.
+	TypeClock     Type = "clock"
+	TypeClockData Type = "clock.data"
 )
 
 var registry = map[Type]func() Message{
@@ -89,6 +92,8 @@ var registry = map[Type]func() Message{
 	TypeSpansData:    func() Message { return new(SpansData) },
 	TypeChunks:       func() Message { return new(Chunks) },
 	TypeChunksData:   func() Message { return new(ChunksData) },
+	TypeClock:        func() Message { return new(Clock) },
+	TypeClockData:    func() Message { return new(ClockData) },
 }
 
 // Marshal encodes m as a frame addressed to `to`. id marks a request; reply

@@ -89,6 +89,8 @@ func samples() []sample {
 		{"spans data", &SpansData{N: 2, Total: 32770}, make([]byte, 2*SigBlockSize)},
 		{"chunks", &Chunks{Session: "docs", Path: "docs/a.vmdk", Size: 3 << 30, Mtime: 1, Spans: []ByteRange{{Off: 0, Len: 1 << 20}, {Off: 5 << 20, Len: MaxSpanLen}}}, nil},
 		{"chunks data", &ChunksData{Counts: []int{60, 1}}, make([]byte, 61*SigBlockSize)},
+		{"clock", &Clock{}, nil},
+		{"clock data", &ClockData{Received: 1_700_000_000_123_456_789, Sent: 1_700_000_000_123_457_000}, nil},
 		{"warning", &Warning{Session: "docs", Msg: "inotify watch limit reached (fs.inotify.max_user_watches=8192): raise it, e.g. sysctl -w fs.inotify.max_user_watches=1048576; until then site-b scans /srv/docs every 30s"}, nil},
 	}
 }

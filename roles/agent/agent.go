@@ -34,6 +34,10 @@ type Config struct {
 	// file system watch limit keeps the agent from watching all of it;
 	// 0 means DefaultRescanInterval.
 	RescanInterval time.Duration
+	// ClockOffset shifts the time this agent reports to the hub's clock
+	// measurement, and nothing else. For tests only (--clock-offset): it
+	// fakes a host whose clock is off without changing the test machine's.
+	ClockOffset time.Duration
 }
 
 // Agent serves one file server's part in every session it is attached to.
@@ -183,6 +187,8 @@ func (a *Agent) serve(ctx context.Context, c *broker.Client) error {
 			a.reply(ctx, c, in, a.detachEnded(m.Session))
 		case *wire.Sessions:
 			a.settleSessions(m)
+		case *wire.Clock:
+			a.clock(ctx, c, in)
 		case *wire.Scan:
 			g.Go(func() error { a.scan(ctx, c, in, m); return nil })
 		case *wire.Apply:

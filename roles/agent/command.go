@@ -28,6 +28,11 @@ func Command(version string) *cli.Command {
 			&cli.StringFlag{Name: "data", Usage: "folder for the agent's state (agent.db)", EnvVars: []string{"PEERLINK_DATA"}},
 			&cli.DurationFlag{Name: "rescan-interval", Value: DefaultRescanInterval,
 				Usage: "how often a session's root is scanned once the file system watch limit (fs.inotify.max_user_watches) keeps the agent from watching all of it"},
+			// For tests only, hence hidden: fakes a host whose clock is off
+			// (the e2e clock skew test) by shifting the time the agent
+			// reports to the hub's clock measurement; file times are not
+			// touched.
+			&cli.DurationFlag{Name: "clock-offset", Hidden: true, Usage: "tests only: shift the clock this agent reports to the hub by this much"},
 		},
 		Subcommands: []*cli.Command{unlockCommand()},
 		Action: func(c *cli.Context) error {
@@ -59,7 +64,8 @@ func Command(version string) *cli.Command {
 			defer stop()
 			agentMemoryLimit()
 			return Run(ctx, Options{Name: c.String("name"), BrokerURL: c.String("broker"), Token: token,
-				DataDir: c.String("data"), Version: version, Log: log, RescanInterval: c.Duration("rescan-interval"), CAFile: c.String("ca")})
+				DataDir: c.String("data"), Version: version, Log: log, RescanInterval: c.Duration("rescan-interval"), CAFile: c.String("ca"),
+				ClockOffset: c.Duration("clock-offset")})
 		},
 	}
 }

@@ -17,6 +17,7 @@ type Options struct {
 	Log                                      zerolog.Logger
 	RescanInterval                           time.Duration // 0: DefaultRescanInterval
 	CAFile                                   string        // more CAs to trust for a wss:// broker
+	ClockOffset                              time.Duration // tests only: see Config.ClockOffset
 }
 
 // Run runs an agent until ctx ends.
@@ -32,7 +33,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	a, err := New(Config{Name: o.Name, BrokerURL: o.BrokerURL, TLS: conf, Token: o.Token, DataDir: o.DataDir, Version: o.Version, Log: o.Log,
-		RescanInterval: o.RescanInterval})
+		RescanInterval: o.RescanInterval, ClockOffset: o.ClockOffset})
 	if err != nil {
 		return err
 	}

@@ -77,17 +77,43 @@ func statusCommand() *cli.Command {
 			}
 			fmt.Fprintf(c.App.Writer, "hub %s (protocol %d)\n", st.Version, st.Protocol)
 			tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "AGENT\tCONNECTED\tVERSION\tADDRESS\tLAST SEEN")
+			fmt.Fprintln(tw, "AGENT\tCONNECTED\tVERSION\tADDRESS\tLAST SEEN\tCLOCK")
 			for _, a := range st.Agents {
 				seen := "-"
 				if !a.LastSeen.IsZero() {
 					seen = a.LastSeen.Local().Format(time.DateTime)
 				}
-				fmt.Fprintf(tw, "%s\t%v\t%s\t%s\t%s\n", a.Name, a.Connected, a.Version, a.Addr, seen)
+				fmt.Fprintf(tw, "%s\t%v\t%s\t%s\t%s\t%s\n", a.Name, a.Connected, a.Version, a.Addr, seen, clockOffset(a.Clock))
 			}
 			return tw.Flush()
 		},
 	}
+}
+
+// clockOffset prints a host's clock against the hub's: "+5.002s", "-300ms"
+// (to the millisecond, or the microsecond below one), "-" before the
+// first measurement.
+func clockOffset(c *api.Clock) string {
+	if c == nil {
+		return "-"
+	}
+	d := time.Duration(c.Offset)
+	d = roundClock(d)
+	if d >= 0 {
+		return "+" + d.String()
+	}
+	return d.String()
+}
+
+// clockError prints how far a clock's measurement may be off.
+func clockError(c *api.Clock) string { return roundClock(time.Duration(c.Error)).String() }
+
+// roundClock keeps milliseconds, or microseconds below one.
+func roundClock(d time.Duration) time.Duration {
+	if d >= time.Millisecond || d <= -time.Millisecond {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(time.Microsecond)
 }
 
 // size prints a byte count in binary units.

@@ -301,11 +301,26 @@ func printSession(w io.Writer, s api.Session) {
 		fmt.Fprintf(tw, "  %s\t%v\t%s\t%s\t%d\t%s\n", h.Host, h.Connected, h.State, h.Root, entries, h.Error)
 	}
 	tw.Flush()
+	printClocks(w, st.Hosts)
 	for _, e := range st.Errors {
 		fmt.Fprintf(w, "  error: %s\n", e.Error())
 	}
 	for _, warn := range st.Warnings {
 		fmt.Fprintf(w, "  warning: %s\n", warn)
+	}
+}
+
+// printClocks prints each host's clock against the hub's, on one line:
+// "clocks vs hub: site-a +12µs (±40µs), site-b +5.001s (±35µs)".
+func printClocks(w io.Writer, hosts []api.HostStatus) {
+	var parts []string
+	for _, h := range hosts {
+		if h.Clock != nil {
+			parts = append(parts, fmt.Sprintf("%s %s (±%s)", h.Host, clockOffset(h.Clock), clockError(h.Clock)))
+		}
+	}
+	if len(parts) > 0 {
+		fmt.Fprintf(w, "  clocks vs hub: %s\n", strings.Join(parts, ", "))
 	}
 }
 

@@ -61,6 +61,7 @@ type Hub struct {
 
 	notices notifier // change notices for the console's live feed
 	owners  owners   // who owns the copies of listed conflicts
+	clocks  clocks   // the agents' clocks as measured (clock.go)
 }
 
 // Open opens the hub's state under cfg.DataDir.
@@ -73,7 +74,7 @@ func Open(cfg Config) (*Hub, error) {
 		return nil, err
 	}
 	h := &Hub{cfg: cfg, log: cfg.Log.With().Str("role", "hub").Logger(), db: db, data: newOwnData(cfg.DataDir),
-		agents: map[string]*api.Agent{}, runs: map[string]*run{}, changed: make(chan struct{})}
+		agents: map[string]*api.Agent{}, runs: map[string]*run{}, changed: make(chan struct{}), clocks: newClocks()}
 	seen, err := db.AgentsSeen()
 	if err != nil {
 		db.Close()
@@ -103,7 +104,9 @@ func (h *Hub) Run(ctx context.Context) error {
 			attempt = 0
 			h.log.Info().Str("broker", h.cfg.BrokerURL).Msg("connected to broker")
 			h.setConn(c)
+			stopClocks := h.startClocks(ctx, c)
 			err = h.serve(ctx, c)
+			stopClocks()
 			h.setConn(nil)
 			c.Close()
 			if ctx.Err() != nil {
@@ -218,6 +221,7 @@ func (h *Hub) peer(ctx context.Context, c *broker.Client, m *wire.Peer) {
 	h.log.Info().Str("agent", m.Name).Bool("connected", m.Up).Str("addr", m.Addr).Msg("agent")
 	if m.Up {
 		h.tellSessions(ctx, c, m.Name, running)
+		h.clocks.connected(m.Name)
 	}
 	if err := h.db.PutAgentSeen(rec); err != nil {
 		h.log.Error().Err(err).Msg("record agent")
@@ -321,6 +325,7 @@ func (h *Hub) Status() api.Status {
 			// have dropped the connection.
 			ag.LastSeen = now
 		}
+		ag.Clock = h.clocks.view(ag.Name)
 		st.Agents = append(st.Agents, ag)
 	}
 	sort.Slice(st.Agents, func(i, j int) bool { return st.Agents[i].Name < st.Agents[j].Name })

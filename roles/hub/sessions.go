@@ -220,7 +220,9 @@ func (h *Hub) Sessions() ([]api.Session, error) {
 
 func (h *Hub) view(cfg api.SessionConfig) api.Session {
 	if r := h.run(cfg.Name); r != nil {
-		return api.Session{SessionConfig: cfg, Status: r.status()}
+		st := r.status()
+		h.clockStatus(&st)
+		return api.Session{SessionConfig: cfg, Status: st}
 	}
 	st := api.SessionStatus{Phase: api.PhaseStopped}
 	if state, err := h.db.SessionState(cfg.Name); err == nil {
@@ -236,6 +238,7 @@ func (h *Hub) view(cfg api.SessionConfig) api.Session {
 	for _, hr := range cfg.Hosts {
 		st.Hosts = append(st.Hosts, api.HostStatus{Host: hr.Host, Root: hr.Root, Connected: h.connected(hr.Host), State: "stopped"})
 	}
+	h.clockStatus(&st)
 	return api.Session{SessionConfig: cfg, Status: st}
 }
 

@@ -61,7 +61,8 @@ func (r *run) resolveScans(scans map[string][]wire.Entry, last map[string]confli
 		opt.OfflineDeleteDetection = false
 		optWarn = "offline delete detection is inactive because target protection is off: paths deleted while the session was stopped are brought back (turn protection on with `peerlink session set " + r.cfg.Name + " --target-protection=true`)"
 	}
-	plan := conflict.Resolve(conflict.Input{Hosts: r.hostNames(), Scans: scans, Last: last, Quarantined: leftAlone, Options: opt})
+	plan := conflict.Resolve(conflict.Input{Hosts: r.hostNames(), Scans: scans, Last: last, Quarantined: leftAlone, Options: opt,
+		Clocks: r.clockInput()})
 	if optWarn != "" {
 		plan.Warnings = append([]string{optWarn}, plan.Warnings...)
 	}

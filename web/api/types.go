@@ -109,6 +109,26 @@ type HostStatus struct {
 	// holds, counted when the initial synchronisation ends: the same on
 	// every host of a synchronised session, whatever each one's scan found.
 	Held int64 `json:"held"`
+	// Clock is the host's clock as the hub last measured it; nil before
+	// the first measurement.
+	Clock *Clock `json:"clock,omitempty"`
+}
+
+// ClockWarn is how far a host's clock may be off the hub's before the
+// session status warns about it.
+const ClockWarn = time.Second
+
+// Clock is a host's clock as the hub measured it, NTP-style, from the
+// timestamps of a request and its answer. Offsets between two hosts
+// matter to "Last Modified Time Wins": offline edits closer in time than
+// their clocks' skew are quarantined (reason clock-skew), not decided.
+type Clock struct {
+	// Offset is the host's clock minus the hub's: positive when it is ahead.
+	Offset Duration `json:"offset"`
+	// Error bounds the measurement: half its round trip.
+	Error Duration `json:"error"`
+	// Measured is when the sample this comes from was taken.
+	Measured time.Time `json:"measured"`
 }
 
 // SessionStatus is a session's live state.
@@ -186,6 +206,7 @@ type Agent struct {
 	Version   string    `json:"version,omitempty"`
 	Addr      string    `json:"addr,omitempty"`
 	LastSeen  time.Time `json:"last_seen,omitzero"`
+	Clock     *Clock    `json:"clock,omitempty"` // as last measured; nil before that
 }
 
 // Status is the hub's overview.

@@ -8,7 +8,7 @@ import { openConfig } from './dialog.js';
 // conflicts.go); kinds seen in a fetched log are added to the filter as they
 // appear.
 const EVENT_KINDS = ['created', 'changed', 'start', 'stop', 'synced', 'interrupted', 'failed',
-  'lock', 'unlock', 'release', 'lock-contended', 'conflict', 'conflict-settled', 'conflict-resolved'];
+  'lock', 'unlock', 'release', 'lock-contended', 'conflict', 'conflict-settled', 'conflict-resolved', 'clock'];
 
 const EVENT_PAGE = 100;
 
@@ -37,9 +37,9 @@ export function dashboardPage(main) {
             : '0',
           String(s.status.locks || 0),
         ]), 'No sessions yet. Start an agent on each file server, then define a session with “New session”.'));
-      fill(agents, table('Agents', ['Agent', 'Connected', 'Version', 'Last seen', 'Address'],
+      fill(agents, table('Agents', ['Agent', 'Connected', 'Version', 'Last seen', 'Address', 'Clock vs hub'],
         (st.agents || []).map((a) => [h('strong', null, a.name), yes(a.connected, 'connected', 'not connected'),
-          a.version || '—', a.connected ? 'now' : when(a.last_seen), a.addr || '—']),
+          a.version || '—', a.connected ? 'now' : when(a.last_seen), a.addr || '—', clockCell(a.clock)]),
         'No agent has connected yet: run `peerlink agent --name NAME --broker …` on each file server.'));
     },
   };
@@ -130,10 +130,10 @@ export function sessionPage(main, r) {
         (st.errors || []).length ? h('ul', { class: 'errors', 'aria-label': 'First errors of this run' },
           st.errors.map((e) => h('li', null, [e.host, e.op, e.path].filter(Boolean).join(' ') + ': ' + (e.msg || e.kind)))) : null,
         (st.warnings || []).length ? h('ul', { class: 'warnings', 'aria-label': 'Warnings' }, st.warnings.map((w) => h('li', null, w))) : null);
-      fill(hosts, table('Hosts', ['Host', 'Root folder', 'Connected', 'State', 'Files', 'Bytes'],
+      fill(hosts, table('Hosts', ['Host', 'Root folder', 'Connected', 'State', 'Files', 'Bytes', 'Clock vs hub'],
         (st.hosts || sess.hosts).map((x) => [h('strong', null, x.host), h('code', null, x.root), yes(x.connected),
           h('span', null, x.state || '—', x.error ? h('span', { class: 'error' }, ' — ' + x.error) : null),
-          String(x.files || 0), fmtBytes(x.bytes)]), 'No hosts.'));
+          String(x.files || 0), fmtBytes(x.bytes), clockCell(x.clock)]), 'No hosts.'));
       fill(options, optionsList(sess));
       fill(locks, table('Live locks', ['Path', 'Source', 'User', 'Since', 'Locked on'],
         (lk || []).map((l) => [h('code', null, l.path), l.source, l.user || '—', when(l.since),
@@ -147,6 +147,26 @@ export function sessionPage(main, r) {
       await log.refresh();
     },
   };
+}
+
+// clockCell shows a host's clock against the hub's ("+5.000123s ±41µs",
+// Go durations as the API carries them), flagged past a second: offline
+// changes closer in time than two hosts' clocks differ are quarantined
+// as clock-skew.
+function clockCell(c) {
+  if (!c) return '—';
+  const off = c.offset.startsWith('-') ? c.offset : '+' + c.offset;
+  const far = Math.abs(goSeconds(c.offset)) > 1;
+  return h('span', far ? { class: 'error', title: 'More than a second off the hub’s clock: set its time synchronisation (NTP) right' } : null,
+    off + ' ±' + c.error);
+}
+
+// goSeconds reads a Go duration string ("1h2m3.5s", "-300ms", "41µs").
+function goSeconds(d) {
+  const unit = { h: 3600, m: 60, s: 1, ms: 1e-3, 'µs': 1e-6, 'us': 1e-6, ns: 1e-9 };
+  let total = 0;
+  for (const [, n, u] of d.matchAll(/([\d.]+)(h|ms|m|s|µs|us|ns)/g)) total += parseFloat(n) * unit[u];
+  return d.startsWith('-') ? -total : total;
 }
 
 function optionsList(s) {
