@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -70,10 +71,11 @@ func TestHubProtocolMismatchNamesTheHub(t *testing.T) {
 	noLeaks(t)
 	b := startBroker(t, nil)
 	h := hubHello()
-	h.Protocol = 3
+	h.Protocol = wire.ProtocolVersion + 1
 	_, err := Dial(context.Background(), b.url, h, testLog(t))
 	var we *wire.Error
-	if !errors.As(err, &we) || !strings.HasPrefix(we.Msg, "hub speaks protocol 3, broker speaks 1") {
+	want := fmt.Sprintf("hub speaks protocol %d, broker speaks %d", wire.ProtocolVersion+1, wire.ProtocolVersion)
+	if !errors.As(err, &we) || !strings.HasPrefix(we.Msg, want) {
 		t.Fatalf("Dial = %v", err)
 	}
 }
