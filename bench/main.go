@@ -275,20 +275,6 @@ type bench struct {
 	wanRun  *wanRun  // the wan scenarios, if they ran
 }
 
-// loadAverage returns the 1-minute load average, to show how busy the
-// machine was while it was measured.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return "?"
-	}
-	return f[0]
-}
-
 func (b *bench) logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "%s bench: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 }
@@ -537,18 +523,4 @@ func scenarioName(name string, spec treeSpec) string {
 		return fmt.Sprintf("initial sync, one %s file", size(spec.size))
 	}
 	return fmt.Sprintf("initial sync, %s × %s files", count(spec.files), size(spec.size))
-}
-
-// removeAll removes a tree, making folders writable first if need be.
-func removeAll(dir string) error {
-	if err := os.RemoveAll(dir); err == nil {
-		return nil
-	}
-	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			os.Chmod(p, 0o755)
-		}
-		return nil
-	})
-	return os.RemoveAll(dir)
 }
