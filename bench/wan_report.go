@@ -72,9 +72,12 @@ func (b *bench) wanMarkdown() string {
 	fmt.Fprintf(&w, "- *On the wire* is what entered the link in both directions, payload bytes as TCP carries them (headers not counted), from the link's own counters: the same counters for peerlink and rsync. *Up* is from the agent (from rsync's client), *down* towards it. peerlink's traffic goes from site-a's agent to the broker and from the broker to site-b's agent, so each agent's link carries the content: the busier of the two is shown and judged, as the office link that would carry it. rsync goes point to point through its one link; its `--stats` counts are its own protocol bytes, a cross-check of the link's counters.\n")
 	fmt.Fprintf(&w, "- An edit of the large file is timed from just before the write on site-a (for the insert, the rename of the editor's temp file over the file) until site-b's copy is a new file (inode) of the new size with the new bytes at the edit's offset; its bytes on the wire are counted until site-b's lock is released. rsync pushes the same change onto its old copy of the file (rsync's delta algorithm, `rsync -a` to the daemon, which reads the basis file and sends its block checksums). Both copies are then compared with the source, untimed.\n")
 	fmt.Fprintf(&w, "- An initial sync is `session start --wait` of a session whose site-b is empty, as in the loopback table; rsync copies the same tree to an empty folder of its module.\n")
-	fmt.Fprintf(&w, "- The live rows are the live latency section's lock and change rows with every agent behind its link; the goals are the issue's, in round trips of one link: the lock one round trip + 10 ms, the change two round trips + 60 ms.\n\n")
+	fmt.Fprintf(&w, "- The live rows are the live latency section's lock and change rows with every agent behind its link; the goals are the issue's, in round trips of one link: the lock one round trip + 10 ms, the change two round trips + 60 ms.\n")
+	w.WriteString(wanLoadNote + "\n")
 	return w.String()
 }
+
+const wanLoadNote = "- The load average is the machine's at the start and the end of the section: a figure of 10 or more on 2 CPUs means other work took most of the CPU, and then the live rows' tails (p90, p99) measure the scheduler at least as much as the link; the bytes on the wire do not depend on it.\n"
 
 func (r wanRow) verdict() string {
 	if r.err != nil || r.took <= 0 {
