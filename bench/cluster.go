@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/peerlink/peerlink/testkit/wanlink"
 	"github.com/peerlink/peerlink/web/api"
 )
 
@@ -100,6 +101,9 @@ type cluster struct {
 	hub      *proc
 	agents   map[string]*proc
 	order    []string
+	// links are the agents' emulated WAN links to the broker, when the
+	// cluster runs over one (the wan profile); empty on plain loopback.
+	links map[string]*wanlink.Link
 }
 
 // rss is the peak resident set size of each process of one cluster run.
@@ -119,8 +123,10 @@ func freePort() (int, error) {
 
 // startCluster starts a hub and the named agents on fresh ports, with state
 // under dir (kept between calls, so a restarted cluster sees its old
-// sessions), and waits until the hub sees every agent connected.
-func startCluster(ctx context.Context, bin, dir, logLevel, profile string, agents ...string) (*cluster, error) {
+// sessions), and waits until the hub sees every agent connected. With a
+// shape, each agent reaches the broker through an emulated WAN link of its
+// own (testkit/wanlink) shaped so.
+func startCluster(ctx context.Context, bin, dir, logLevel, profile string, shape *wanlink.Shape, agents ...string) (*cluster, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -132,7 +138,7 @@ func startCluster(ctx context.Context, bin, dir, logLevel, profile string, agent
 	if err != nil {
 		return nil, err
 	}
-	c := &cluster{bin: bin, dir: dir, logLevel: logLevel, profile: profile, agents: map[string]*proc{},
+	c := &cluster{bin: bin, dir: dir, logLevel: logLevel, profile: profile, agents: map[string]*proc{}, links: map[string]*wanlink.Link{},
 		hubURL:   fmt.Sprintf("http://127.0.0.1:%d", apiPort),
 		brokerWS: fmt.Sprintf("ws://127.0.0.1:%d", brkPort)}
 	data := filepath.Join(dir, "hub")
@@ -157,7 +163,17 @@ func startCluster(ctx context.Context, bin, dir, logLevel, profile string, agent
 		return nil, err
 	}
 	for _, name := range agents {
-		p, err := c.start("agent-"+name, "agent", "--name", name, "--broker", c.brokerWS, "--token-file", filepath.Join(data, "token"),
+		broker := c.brokerWS
+		if shape != nil {
+			link, err := wanlink.Start(fmt.Sprintf("127.0.0.1:%d", brkPort), *shape)
+			if err != nil {
+				c.stop()
+				return nil, err
+			}
+			c.links[name] = link
+			broker = "ws://" + link.Addr()
+		}
+		p, err := c.start("agent-"+name, "agent", "--name", name, "--broker", broker, "--token-file", filepath.Join(data, "token"),
 			"--data", filepath.Join(dir, "agent-"+name))
 		if err != nil {
 			c.stop()
@@ -250,10 +266,47 @@ func (c *cluster) stop() rss {
 	for _, name := range c.order {
 		r.agents[name] = c.agents[name].maxRSS()
 	}
+	for _, l := range c.links {
+		l.Close()
+	}
 	if c.hub != nil {
 		r.hub = c.hub.stop()
 	}
 	return r
+}
+
+// wireCount is what crossed each agent's emulated link: bytes to the broker
+// (up) and from it (down).
+type wireCount map[string][2]int64
+
+// wireBytes reads every link's counters.
+func (c *cluster) wireBytes() wireCount {
+	w := wireCount{}
+	for name, l := range c.links {
+		up, down := l.Bytes()
+		w[name] = [2]int64{up, down}
+	}
+	return w
+}
+
+// since is what crossed each link between then and w.
+func (w wireCount) since(then wireCount) wireCount {
+	d := wireCount{}
+	for name, v := range w {
+		d[name] = [2]int64{v[0] - then[name][0], v[1] - then[name][1]}
+	}
+	return d
+}
+
+// busiest returns the link that carried the most bytes, both directions
+// counted, and its bytes up and down.
+func (w wireCount) busiest() (name string, up, down int64) {
+	for n, v := range w {
+		if name == "" || v[0]+v[1] > up+down || (v[0]+v[1] == up+down && n < name) {
+			name, up, down = n, v[0], v[1]
+		}
+	}
+	return name, up, down
 }
 
 // cli runs the peerlink CLI against the cluster's hub and returns its

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/peerlink/peerlink/testkit/wanlink"
 )
 
 // The live scenarios (issue 5's `make bench` proof): a session of three
@@ -112,8 +114,10 @@ func (s *liveSession) content(avoid int) []byte {
 	return b
 }
 
-// live runs the selected live scenarios on one three-host session.
-func (b *bench) live(ctx context.Context) *liveRun {
+// live runs the named live scenarios on one three-host session under
+// b.tmp/dir, its agents on loopback or, with a shape, each behind an
+// emulated WAN link of its own.
+func (b *bench) live(ctx context.Context, dir string, shape *wanlink.Shape, names []string) *liveRun {
 	run := &liveRun{started: time.Now(), loadStart: loadAverage()}
 	defer func() { run.loadEnd = loadAverage() }()
 	fail := func(err error) *liveRun {
@@ -128,7 +132,7 @@ func (b *bench) live(ctx context.Context) *liveRun {
 	if spec.samples < 1 || spec.minSize < 1 || spec.maxSize < spec.minSize {
 		return fail(fmt.Errorf("-live-samples %d, -live-min-size %d, -live-max-size %d: want at least one sample of at least one byte", spec.samples, spec.minSize, spec.maxSize))
 	}
-	base := filepath.Join(b.tmp, "live")
+	base := filepath.Join(b.tmp, dir)
 	s := &liveSession{roots: map[string]string{}, spec: spec, rng: rand.New(rand.NewPCG(1, 2))}
 	hosts := []string{siteA, siteB, siteC}
 	for _, h := range hosts {
@@ -144,7 +148,7 @@ func (b *bench) live(ctx context.Context) *liveRun {
 		return fail(err)
 	}
 	written := time.Now()
-	c, err := startCluster(ctx, b.o.bin, filepath.Join(base, "state"), b.o.logLevel, b.o.profile, hosts...)
+	c, err := startCluster(ctx, b.o.bin, filepath.Join(base, "state"), b.o.logLevel, b.o.profile, shape, hosts...)
 	if err != nil {
 		return fail(err)
 	}
@@ -180,7 +184,7 @@ func (b *bench) live(ctx context.Context) *liveRun {
 		return fail(fmt.Errorf("warm-up: %w\n%s", err, c.logs(15)))
 	}
 	for _, name := range liveScenarios {
-		if !b.o.only[name] || ctx.Err() != nil {
+		if !slices.Contains(names, name) || ctx.Err() != nil {
 			continue
 		}
 		b.logf("live: %s, %d samples (load average %s)", name, spec.samples, loadAverage())

@@ -14,8 +14,10 @@
 // Scenarios (-only, comma separated): small (10,000 × 10 KiB), tiny
 // (100,000 × 1 KiB), big (one 1 GiB file), medium (64 × 16 MiB: many large
 // files in flight at once, the worst case for the agents' memory), restart
-// (session stop + start --wait of the synchronised tiny tree). Sizes have
-// flags of their own, for quick runs during development.
+// (session stop + start --wait of the synchronised tiny tree), the live
+// scenarios (lock, change, create: live.go) and the wan scenarios, the
+// agents and rsync behind emulated WAN links (wan.go). Sizes have flags of
+// their own, for quick runs during development.
 package main
 
 import (
@@ -28,6 +30,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -51,6 +54,7 @@ type options struct {
 	noRsync   bool
 	rsyncPath string
 	live      liveSpec
+	wan       wanSpec
 }
 
 func main() {
@@ -58,7 +62,7 @@ func main() {
 	var only string
 	flag.StringVar(&o.bin, "bin", "bin/peerlink", "the peerlink binary to measure (make build writes bin/peerlink)")
 	flag.StringVar(&o.out, "out", "", "also write the results as markdown to this file")
-	flag.StringVar(&only, "only", "small,tiny,big,medium,restart,lock,change,create", "scenarios to run: small, tiny, big, medium, restart, lock, change, create (live: the last three)")
+	flag.StringVar(&only, "only", "small,tiny,big,medium,restart,lock,change,create,wan", "scenarios to run: small, tiny, big, medium, restart, lock, change, create (live: these three), wan-edit, wan-small, wan-corpus, wan-lock, wan-change (wan: these five)")
 	flag.IntVar(&o.small.files, "small-files", 10_000, "files of the small scenario")
 	flag.Int64Var(&o.small.size, "small-size", 10<<10, "bytes per file of the small scenario")
 	flag.IntVar(&o.tiny.files, "tiny-files", 100_000, "files of the tiny scenario (and of restart)")
@@ -71,6 +75,14 @@ func main() {
 	flag.IntVar(&o.live.minSize, "live-min-size", 1<<10, "smallest file of the change and create scenarios, bytes")
 	flag.IntVar(&o.live.maxSize, "live-max-size", 4<<10, "largest file of the change and create scenarios, bytes")
 	flag.DurationVar(&o.live.gap, "live-gap", 50*time.Millisecond, "pause before each live sample, so that it starts on a quiet session")
+	flag.Float64Var(&o.wan.rateMbit, "wan-rate", 50, "bandwidth of each emulated WAN link, Mbit/s each way (the wan scenarios)")
+	flag.DurationVar(&o.wan.rtt, "wan-rtt", 40*time.Millisecond, "round trip of each emulated WAN link, half of it each way")
+	flag.Int64Var(&o.wan.big, "wan-big", 1<<30, "bytes of the large file of the wan-edit rows")
+	flag.IntVar(&o.wan.small.files, "wan-small-files", 10_000, "files of the wan-small scenario")
+	flag.Int64Var(&o.wan.small.size, "wan-small-size", 10<<10, "bytes per file of the wan-small scenario")
+	flag.Int64Var(&o.wan.corpus, "wan-corpus", 200<<20, "bytes of the compressible corpus of the wan-corpus scenario")
+	flag.StringVar(&o.wan.corpusSrc, "wan-corpus-from", filepath.Join(runtime.GOROOT(), "src"), "source tree copied (as many times as needed) to make the corpus")
+	flag.DurationVar(&o.wan.timeout, "wan-timeout", 30*time.Minute, "longest wait for one wan-edit propagation")
 	flag.StringVar(&o.dir, "dir", "", "folder to create the bench's temp folder in (default $TMPDIR): the file system measured")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp folder (logs, trees) instead of removing it")
 	flag.BoolVar(&o.verify, "verify", true, "check every synchronised tree against its source (not timed)")
@@ -84,14 +96,19 @@ func main() {
 		s = strings.TrimSpace(s)
 		switch s {
 		case "":
-		case "small", "tiny", "big", "medium", "restart", "lock", "change", "create":
+		case "small", "tiny", "big", "medium", "restart", "lock", "change", "create",
+			"wan-edit", "wan-small", "wan-corpus", "wan-lock", "wan-change":
 			o.only[s] = true
 		case "live":
 			for _, n := range liveScenarios {
 				o.only[n] = true
 			}
+		case "wan":
+			for _, n := range wanScenarios {
+				o.only[n] = true
+			}
 		default:
-			fmt.Fprintf(os.Stderr, "bench: -only %q: unknown scenario %q (small, tiny, big, medium, restart, lock, change, create, live)\n", only, s)
+			fmt.Fprintf(os.Stderr, "bench: -only %q: unknown scenario %q (small, tiny, big, medium, restart, lock, change, create, live, wan-edit, wan-small, wan-corpus, wan-lock, wan-change, wan)\n", only, s)
 			os.Exit(2)
 		}
 	}
@@ -185,26 +202,38 @@ func run(ctx context.Context, o options) error {
 		b.rows = append(b.rows, b.restart(ctx, tiny)...)
 	}
 	if slices.ContainsFunc(liveScenarios, func(n string) bool { return o.only[n] }) && ctx.Err() == nil {
-		b.liveRun = b.live(ctx)
+		var names []string
+		for _, n := range liveScenarios {
+			if o.only[n] {
+				names = append(names, n)
+			}
+		}
+		b.liveRun = b.live(ctx, "live", nil, names)
+	}
+	if o.wanSelected() && ctx.Err() == nil {
+		b.wanRun = b.wan(ctx)
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("interrupted: %w", ctx.Err())
 	}
-	var syncMD, liveMD string
+	var syncMD, liveMD, wanMD string
 	if len(b.rows) > 0 {
 		syncMD = b.markdown()
 	}
 	if b.liveRun != nil {
 		liveMD = b.liveMarkdown()
 	}
+	if b.wanRun != nil {
+		wanMD = b.wanMarkdown()
+	}
 	fmt.Println()
-	fmt.Print(mergeResults("", syncMD, liveMD))
+	fmt.Print(mergeResults("", syncMD, liveMD, wanMD))
 	if o.out != "" {
 		old, err := os.ReadFile(o.out)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
-		if err := os.WriteFile(o.out, []byte(mergeResults(string(old), syncMD, liveMD)), 0o644); err != nil {
+		if err := os.WriteFile(o.out, []byte(mergeResults(string(old), syncMD, liveMD, wanMD)), 0o644); err != nil {
 			return err
 		}
 		b.logf("wrote %s", o.out)
@@ -216,6 +245,17 @@ func run(ctx context.Context, o options) error {
 	if b.liveRun != nil {
 		for _, r := range b.liveRun.rows {
 			failed = failed || r.err != nil
+		}
+	}
+	if w := b.wanRun; w != nil {
+		failed = failed || w.err != nil || (w.live != nil && w.live.err != nil)
+		for _, r := range w.rows {
+			failed = failed || r.err != nil
+		}
+		if w.live != nil {
+			for _, r := range w.live.rows {
+				failed = failed || r.err != nil
+			}
 		}
 	}
 	if failed {
@@ -232,20 +272,7 @@ type bench struct {
 	rows    []row
 	load    []string // the load average as each scenario started
 	liveRun *liveRun // the live scenarios, if they ran
-}
-
-// loadAverage returns the 1-minute load average, to show how busy the
-// machine was while it was measured.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return "?"
-	}
-	return f[0]
+	wanRun  *wanRun  // the wan scenarios, if they ran
 }
 
 func (b *bench) logf(format string, args ...any) {
@@ -323,7 +350,7 @@ func (b *bench) initial(ctx context.Context, name string, spec treeSpec, keep bo
 	if err := os.MkdirAll(s.roots[siteB], 0o755); err != nil {
 		return fail(err)
 	}
-	c, err := startCluster(ctx, b.o.bin, s.state, b.o.logLevel, b.o.profile, siteA, siteB)
+	c, err := startCluster(ctx, b.o.bin, s.state, b.o.logLevel, b.o.profile, nil, siteA, siteB)
 	if err != nil {
 		return fail(err)
 	}
@@ -434,7 +461,7 @@ func (b *bench) restart(ctx context.Context, s *synced) []row {
 	if s.rsyncNC > 0 {
 		r.rsync, r.rsyncWhy = s.rsyncNC, "no change"
 	}
-	c, err := startCluster(ctx, b.o.bin, s.state, b.o.logLevel, b.o.profile, siteA, siteB)
+	c, err := startCluster(ctx, b.o.bin, s.state, b.o.logLevel, b.o.profile, nil, siteA, siteB)
 	if err != nil {
 		return fail(err)
 	}
@@ -496,18 +523,4 @@ func scenarioName(name string, spec treeSpec) string {
 		return fmt.Sprintf("initial sync, one %s file", size(spec.size))
 	}
 	return fmt.Sprintf("initial sync, %s × %s files", count(spec.files), size(spec.size))
-}
-
-// removeAll removes a tree, making folders writable first if need be.
-func removeAll(dir string) error {
-	if err := os.RemoveAll(dir); err == nil {
-		return nil
-	}
-	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			os.Chmod(p, 0o755)
-		}
-		return nil
-	})
-	return os.RemoveAll(dir)
 }

@@ -255,25 +255,68 @@ func liveVerdict(r liveRow, q quants) string {
 
 // mergeResults returns results.md as old was, with what this run measured
 // in place of what it held: the initial-sync part (everything before the
-// live section) if sync is not empty, the live section if live is not.
-func mergeResults(old, sync, live string) string {
-	oldSync, oldLive := old, ""
-	if i := strings.Index(old, "\n"+liveHeading); i >= 0 {
-		oldSync, oldLive = old[:i+1], old[i+1:]
-	}
+// live and wan sections) if sync is not empty, the live section if live is
+// not, the wan section if wan is not.
+func mergeResults(old, sync, live, wan string) string {
+	oldSync, oldLive, oldWan := splitResults(old)
 	if sync == "" {
 		sync = oldSync
 		if strings.TrimSpace(sync) == "" {
 			sync = "# peerlink benchmark\n\n"
 		}
-		// The table was measured by another run than the live section.
+		// The table was measured by another run than the sections after it.
 		sync = strings.Replace(sync, "every number below comes from that one run", "every number of the table below comes from that one run (the live latency section says when it was measured)", 1)
 	}
 	if live == "" {
 		live = oldLive
 	}
-	if live != "" && !strings.HasSuffix(sync, "\n\n") {
-		sync = strings.TrimRight(sync, "\n") + "\n\n"
+	if wan == "" {
+		wan = oldWan
 	}
-	return sync + live
+	out := sync
+	for _, sec := range []string{live, wan} {
+		if sec == "" {
+			continue
+		}
+		if !strings.HasSuffix(out, "\n\n") {
+			out = strings.TrimRight(out, "\n") + "\n\n"
+		}
+		out += sec
+	}
+	return out
+}
+
+// splitResults cuts results.md at its sections' headings: the initial-sync
+// part before the first of them, the live section, the wan section (each
+// "" if absent), in whatever order the file has them.
+func splitResults(old string) (sync, live, wan string) {
+	at := func(heading string) int {
+		if strings.HasPrefix(old, heading) {
+			return 0
+		}
+		if i := strings.Index(old, "\n"+heading); i >= 0 {
+			return i + 1
+		}
+		return -1
+	}
+	starts := []int{at(liveHeading), at(wanHeading)}
+	section := func(i int) string {
+		if i < 0 {
+			return ""
+		}
+		end := len(old)
+		for _, j := range starts {
+			if j > i && j < end {
+				end = j
+			}
+		}
+		return old[i:end]
+	}
+	first := len(old)
+	for _, i := range starts {
+		if i >= 0 && i < first {
+			first = i
+		}
+	}
+	return old[:first], section(starts[0]), section(starts[1])
 }
