@@ -46,6 +46,9 @@ const maxBody = 1 << 20
 type Config struct {
 	Token string // the hub's token, which the CLI presents as a Bearer token
 	Log   zerolog.Logger
+	// Metrics serves GET /metrics (Prometheus' text format), to a client
+	// with the token or signed in; nil answers 404.
+	Metrics http.Handler
 }
 
 // Server serves the REST API on /api/v1/, its OpenAPI document, the live
@@ -56,6 +59,8 @@ type Server struct {
 	log   zerolog.Logger
 	mux   *http.ServeMux
 	auth  *signIns
+	// metrics serves GET /metrics; nil if the hub has none.
+	metrics http.Handler
 
 	// ctx ends with Close; feeds counts the live feeds being served.
 	ctx    context.Context
@@ -67,7 +72,7 @@ type Server struct {
 
 // New returns the hub's web server.
 func New(c Coordinator, cfg Config) *Server {
-	s := &Server{c: c, token: cfg.Token, log: cfg.Log, mux: http.NewServeMux(), auth: newSignIns(time.Now)}
+	s := &Server{c: c, token: cfg.Token, log: cfg.Log, mux: http.NewServeMux(), auth: newSignIns(time.Now), metrics: cfg.Metrics}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for _, rt := range s.routes() {
 		s.mux.HandleFunc(rt.pattern, rt.handler)
@@ -104,6 +109,7 @@ func (s *Server) routes() []route {
 		{"GET /api/v1/live", s.authed(s.live)},
 		{"GET /api/v1/openapi.yaml", s.openapi},
 		{"GET /openapi.yaml", s.openapi},
+		{"GET /metrics", s.authed(s.serveMetrics)},
 		{"GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") }},
 		{"GET /{$}", s.index},
 		{"GET /assets/{file}", s.asset},

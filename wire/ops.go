@@ -118,6 +118,10 @@ type OpResult struct {
 	Path  string `json:"path"`
 	Entry Entry  `json:"entry,omitzero"` // the path as it now is on the target
 	Bytes int64  `json:"bytes,omitempty"`
+	// Wire is, for a fetch, the bytes of content that crossed the link for
+	// it, after delta and compression (a batch of small files has its
+	// whole count on its first file).
+	Wire  int64  `json:"wire,omitempty"`
 	Error *Error `json:"error,omitempty"`
 }
 

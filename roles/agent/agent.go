@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/peerlink/peerlink/metrics"
 	"github.com/peerlink/peerlink/roles/broker"
 	"github.com/peerlink/peerlink/store"
 	"github.com/peerlink/peerlink/sync/filter"
@@ -49,6 +51,7 @@ type Agent struct {
 	mu       sync.Mutex
 	sessions map[string]*attached
 	names    userNames // owners of files, for the hub's conflict list
+	metrics  *metrics.Agent
 }
 
 // attached is one session's watch set on this host.
@@ -85,8 +88,12 @@ func New(cfg Config) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agent %s: %w", cfg.Name, err)
 	}
-	return &Agent{cfg: cfg, log: cfg.Log.With().Str("agent", cfg.Name).Logger(), db: db, sessions: map[string]*attached{}}, nil
+	return &Agent{cfg: cfg, log: cfg.Log.With().Str("agent", cfg.Name).Logger(), db: db, sessions: map[string]*attached{},
+		metrics: metrics.NewAgent()}, nil
 }
+
+// Metrics serves the agent's metrics in Prometheus' text format.
+func (a *Agent) Metrics() http.Handler { return a.metrics.Handler() }
 
 // Run keeps the agent connected to the broker until ctx ends, reconnecting
 // with back-off. It returns early only for errors a retry cannot fix: a

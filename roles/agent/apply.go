@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"sync/atomic"
 
 	"github.com/peerlink/peerlink/roles/broker"
 	"github.com/peerlink/peerlink/sync/tree"
@@ -40,18 +41,22 @@ func (a *Agent) applyOne(ctx context.Context, c *broker.Client, s *attached, op 
 			}
 		}
 		s.live.expectChange(op.Path, expectation{entry: op.Want})
+		var onWire atomic.Int64
 		if s.live != nil && s.live.locker.Locked(op.Path) {
 			// A writer elsewhere closed the file: its new content replaces
 			// the locked copy, which leaves the lock released.
 			err = s.live.locker.Replace(op.Path, func() error {
 				var err error
-				res.Entry, _, err = a.fetch(ctx, c, s, op, progress, false)
+				res.Entry, _, err = a.fetch(ctx, c, s, op, progress, false, &onWire)
 				return err
 			})
 		} else {
-			res.Entry, staged, err = a.fetch(ctx, c, s, op, progress, true)
+			res.Entry, staged, err = a.fetch(ctx, c, s, op, progress, true, &onWire)
 		}
-		res.Bytes = op.Want.Size
+		res.Bytes, res.Wire = op.Want.Size, onWire.Load()
+		if err == nil {
+			a.metrics.Received(s.name, res.Bytes, res.Wire)
+		}
 	case wire.OpMkdir:
 		s.live.expectChange(op.Path, expectation{dir: true})
 		err = s.tree.Mkdir(op.Path, op.Want.Mode)

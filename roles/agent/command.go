@@ -33,6 +33,7 @@ func Command(version string) *cli.Command {
 			// reports to the hub's clock measurement; file times are not
 			// touched.
 			&cli.DurationFlag{Name: "clock-offset", Hidden: true, Usage: "tests only: shift the clock this agent reports to the hub by this much"},
+			roles.MetricsFlag(),
 		},
 		Subcommands: []*cli.Command{unlockCommand()},
 		Action: func(c *cli.Context) error {
@@ -65,7 +66,7 @@ func Command(version string) *cli.Command {
 			agentMemoryLimit()
 			return Run(ctx, Options{Name: c.String("name"), BrokerURL: c.String("broker"), Token: token,
 				DataDir: c.String("data"), Version: version, Log: log, RescanInterval: c.Duration("rescan-interval"), CAFile: c.String("ca"),
-				ClockOffset: c.Duration("clock-offset")})
+				ClockOffset: c.Duration("clock-offset"), MetricsListen: c.String("metrics-listen")})
 		},
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 
 	"github.com/peerlink/peerlink/roles/broker"
 	"github.com/peerlink/peerlink/store"
@@ -119,6 +120,7 @@ func (s source) Spans(ctx context.Context, from string, m *wire.Spans) (wire.Spa
 	if !ok {
 		return wire.SpansData{}, nil, fmt.Errorf("spans %s from %s: unexpected reply %s", m.Path, from, in.Type)
 	}
+	s.count(in.Data)
 	return *rd, in.Data, nil
 }
 
@@ -131,21 +133,23 @@ func (s source) Chunks(ctx context.Context, from string, m *wire.Chunks) (wire.C
 	if !ok {
 		return wire.ChunksData{}, nil, fmt.Errorf("chunks %s from %s: unexpected reply %s", m.Path, from, in.Type)
 	}
+	s.count(in.Data)
 	return *rd, in.Data, nil
 }
 
 // fetch pulls op's file: by delta when the hub allows it and the local
 // copy is a file the op replaces, else whole. deferSync as in
 // xfer.FetchStaged.
-func (a *Agent) fetch(ctx context.Context, c *broker.Client, s *attached, op *wire.Op, progress func(int64), deferSync bool) (wire.Entry, *tree.Staged, error) {
+func (a *Agent) fetch(ctx context.Context, c *broker.Client, s *attached, op *wire.Op, progress func(int64), deferSync bool, onWire *atomic.Int64) (wire.Entry, *tree.Staged, error) {
+	src := source{c, onWire}
 	if !op.Delta || op.Have == nil || op.Have.Kind != wire.KindFile {
 		if deferSync {
-			return xfer.FetchStaged(ctx, source{c}, s.tree, s.name, op, progress)
+			return xfer.FetchStaged(ctx, src, s.tree, s.name, op, progress)
 		}
-		e, err := xfer.Fetch(ctx, source{c}, s.tree, s.name, op, progress)
+		e, err := xfer.Fetch(ctx, src, s.tree, s.name, op, progress)
 		return e, nil, err
 	}
-	e, staged, rep, err := xfer.FetchDelta(ctx, source{c}, signatures{a, s.name}, s.tree, s.name, op, progress, deferSync)
+	e, staged, rep, err := xfer.FetchDelta(ctx, src, signatures{a, s.name}, s.tree, s.name, op, progress, deferSync)
 	ev := a.log.Info()
 	if rep.Fallback != nil {
 		ev = ev.AnErr("fallback", rep.Fallback)

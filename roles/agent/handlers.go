@@ -107,7 +107,19 @@ func (a *Agent) read(ctx context.Context, c *broker.Client, in broker.Incoming, 
 }
 
 // source lets xfer pull chunks from other agents through the broker.
-type source struct{ c *broker.Client }
+// source is a fetch's link to the source agent, through the broker.
+// onWire, if set, counts the bytes of content that came over the link for
+// the fetch: after delta and compression, what the link really carried.
+type source struct {
+	c      *broker.Client
+	onWire *atomic.Int64
+}
+
+func (s source) count(data []byte) {
+	if s.onWire != nil {
+		s.onWire.Add(int64(len(data)))
+	}
+}
 
 func (s source) Read(ctx context.Context, from string, r *wire.Read) (wire.ReadData, []byte, error) {
 	in, err := s.c.Request(ctx, from, r, nil)
@@ -118,6 +130,7 @@ func (s source) Read(ctx context.Context, from string, r *wire.Read) (wire.ReadD
 	if !ok {
 		return wire.ReadData{}, nil, fmt.Errorf("read %s from %s: unexpected reply %s", r.Path, from, in.Type)
 	}
+	s.count(in.Data)
 	return *rd, in.Data, nil
 }
 

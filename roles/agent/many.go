@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/peerlink/peerlink/roles/broker"
 	"github.com/peerlink/peerlink/sync/xfer"
@@ -46,6 +47,7 @@ func (s source) ReadMany(ctx context.Context, from string, r *wire.ReadMany) (wi
 	if !ok {
 		return wire.ReadManyData{}, nil, fmt.Errorf("read many from %s: unexpected reply %s", from, in.Type)
 	}
+	s.count(in.Data)
 	return *rd, in.Data, nil
 }
 
@@ -99,13 +101,18 @@ func (a *Agent) applyMany(ctx context.Context, c *broker.Client, s *attached, op
 	if len(todo) == 0 {
 		return
 	}
-	for i, f := range xfer.FetchMany(ctx, source{c}, s.tree, s.name, todo, out.progress) {
+	// The batch came in one reply: its bytes on the wire go on its first
+	// file that lands, so that they add up per host and session.
+	var onWire atomic.Int64
+	for i, f := range xfer.FetchMany(ctx, source{c, &onWire}, s.tree, s.name, todo, out.progress) {
 		op := todo[i]
 		if f.Err != nil {
 			out.add(a.failed(s, op, f.Err), nil)
 			continue
 		}
-		out.add(wire.OpResult{Kind: op.Kind, Path: op.Path, Entry: f.Entry, Bytes: op.Want.Size}, f.Staged)
+		res := wire.OpResult{Kind: op.Kind, Path: op.Path, Entry: f.Entry, Bytes: op.Want.Size, Wire: onWire.Swap(0)}
+		a.metrics.Received(s.name, res.Bytes, res.Wire)
+		out.add(res, f.Staged)
 	}
 }
 

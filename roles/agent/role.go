@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/peerlink/peerlink/roles"
 	"github.com/peerlink/peerlink/web/certs"
@@ -18,6 +19,9 @@ type Options struct {
 	RescanInterval                           time.Duration // 0: DefaultRescanInterval
 	CAFile                                   string        // more CAs to trust for a wss:// broker
 	ClockOffset                              time.Duration // tests only: see Config.ClockOffset
+	// MetricsListen, if set, serves GET /metrics there without
+	// authentication.
+	MetricsListen string
 }
 
 // Run runs an agent until ctx ends.
@@ -37,5 +41,16 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	return a.Run(ctx)
+	if o.MetricsListen == "" {
+		return a.Run(ctx)
+	}
+	ln, err := roles.MetricsListener(o.MetricsListen, o.Log)
+	if err != nil {
+		a.close()
+		return err
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return roles.ServeMetrics(ctx, ln, a.Metrics()) })
+	g.Go(func() error { return a.Run(ctx) })
+	return g.Wait()
 }

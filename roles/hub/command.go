@@ -19,6 +19,7 @@ func Command(version string) *cli.Command {
 			// No PEERLINK_CA here: the CLI on the hub's machine may use it.
 			&cli.StringFlag{Name: "ca", Usage: "the CA certificates (PEM) that signed a standalone broker's certificate, on top of the system's (for a self-signed deployment)"},
 			PasswordFlag(),
+			roles.MetricsFlag(),
 		}, roles.TLSFlags("the console, the REST API and the embedded broker")...),
 		Action: func(c *cli.Context) error {
 			log, err := roles.Logger(c)
@@ -33,7 +34,8 @@ func Command(version string) *cli.Command {
 			defer stop()
 			return Run(ctx, Options{DataDir: c.String("data"), Listen: c.String("listen"),
 				BrokerListen: c.String("broker-listen"), BrokerURL: c.String("broker-url"), Version: version, Log: log,
-				AdminPassword: pw, TLSCert: c.String("tls-cert"), TLSKey: c.String("tls-key"), CAFile: c.String("ca")})
+				AdminPassword: pw, TLSCert: c.String("tls-cert"), TLSKey: c.String("tls-key"), CAFile: c.String("ca"),
+				MetricsListen: c.String("metrics-listen")})
 		},
 	}
 }

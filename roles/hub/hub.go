@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/peerlink/peerlink/metrics"
 	"github.com/peerlink/peerlink/roles/broker"
 	"github.com/peerlink/peerlink/store"
 	"github.com/peerlink/peerlink/web/api"
@@ -62,6 +64,7 @@ type Hub struct {
 	notices notifier // change notices for the console's live feed
 	owners  owners   // who owns the copies of listed conflicts
 	clocks  clocks   // the agents' clocks as measured (clock.go)
+	metrics *metrics.Hub
 }
 
 // Open opens the hub's state under cfg.DataDir.
@@ -83,8 +86,12 @@ func Open(cfg Config) (*Hub, error) {
 	for _, a := range seen {
 		h.agents[a.Name] = &api.Agent{Name: a.Name, Version: a.Version, Addr: a.Addr, LastSeen: a.LastSeen}
 	}
+	h.metrics = metrics.NewHub(h)
 	return h, nil
 }
+
+// Metrics serves the hub's metrics in Prometheus' text format.
+func (h *Hub) Metrics() http.Handler { return h.metrics.Handler() }
 
 // Run connects to the broker and serves until ctx ends, then stops every
 // session run and closes the state. Sessions that were running when the hub

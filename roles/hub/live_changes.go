@@ -17,12 +17,16 @@ import (
 // and keeps the index current. It returns the hosts on which some op
 // failed; those hosts lag on the op's path until a repair (live_lag.go).
 func (r *run) changes(ctx context.Context, c *broker.Client, host string, batch []wire.Change) map[string]bool {
+	start := time.Now()
 	targets := r.otherHosts(host)
 	done, ops := r.decide(host, targets, batch)
 	if len(done) == 0 {
 		return nil
 	}
 	ok, failures := r.applyChanges(ctx, c, ops)
+	if len(failures) == 0 {
+		r.h.metrics.Propagated(r.cfg.Name, time.Since(start))
+	}
 	r.indexChanges(host, targets, done, ok)
 	failed := r.lagBehind(ok, failures)
 	r.recordTransfer(host, targets, sentChanges(done), failed)

@@ -132,6 +132,9 @@ func (r *run) opened(ctx context.Context, c *broker.Client, in broker.Incoming, 
 		})
 	}
 	g.Wait()
+	if len(l.targets) > 0 {
+		r.h.metrics.Locked(r.cfg.Name, time.Since(l.since))
+	}
 	r.event("lock", host, m.Path, fmt.Sprintf("opened for writing on %s (%s); locked on %s", host, m.User, strings.Join(slices.Sorted(slices.Values(l.targets)), ", ")))
 	r.log.Debug().Str("path", m.Path).Str("source", host).Strs("targets", l.targets).Msg("locked")
 }

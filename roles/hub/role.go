@@ -36,6 +36,10 @@ type Options struct {
 	// printed once to Stderr.
 	AdminPassword string
 	Stderr        io.Writer // nil means os.Stderr
+	// MetricsListen, if set, serves GET /metrics there without
+	// authentication, for a Prometheus on the same host or network; the
+	// API port serves it with the API's token either way.
+	MetricsListen string
 	// Ready, if set, is called once the listeners are open.
 	Ready func(apiAddr, brokerURL, token string)
 }
@@ -107,7 +111,14 @@ func Run(ctx context.Context, o Options) error {
 		o.Log.Info().Str("listen", bLn.Addr().String()).Str("url", brokerURL).Msg("embedded broker listening")
 	}
 	g.Go(func() error { return h.Run(ctx) })
-	srv := web.New(h, web.Config{Token: token, Log: o.Log})
+	if o.MetricsListen != "" {
+		ln, err := roles.MetricsListener(o.MetricsListen, o.Log)
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return roles.ServeMetrics(ctx, ln, h.Metrics()) })
+	}
+	srv := web.New(h, web.Config{Token: token, Log: o.Log, Metrics: h.Metrics()})
 	g.Go(func() error {
 		defer srv.Close() // the live feeds, which Shutdown leaves open
 		return roles.ServeHTTP(ctx, apiLn, roles.ServedBy(wire.ServedByHub, srv))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -27,6 +28,7 @@ func (r *run) scan(ctx context.Context, c *broker.Client) (scans map[string][]wi
 	for i, hr := range r.cfg.Hosts {
 		g.Go(func() error {
 			r.setHost(hr.Host, "scanning", nil)
+			started := time.Now()
 			err := scanHost(ctx, c, r.cfg.Name, hr.Host, "", func(part *wire.ScanPart) error {
 				results[i] = append(results[i], part.Entries...)
 				r.mu.Lock()
@@ -62,6 +64,7 @@ func (r *run) scan(ctx context.Context, c *broker.Client) (scans map[string][]wi
 				return err
 			}
 			r.setHost(hr.Host, "scanned", nil)
+			r.h.metrics.Scanned(r.cfg.Name, hr.Host, time.Since(started))
 			return nil
 		})
 	}

@@ -138,6 +138,11 @@ func (r *run) applyOps(ctx context.Context, c *broker.Client, host string, ops [
 	defer r.flights.drop(host, ops)
 	return applyOps(ctx, c, &r.cfg, host, ops, func(results []wire.OpResult) error {
 		r.flights.finish(host, results)
+		for _, res := range results {
+			if res.Kind == wire.OpFetch && res.Error == nil {
+				r.h.metrics.Received(r.cfg.Name, host, res.Bytes, res.Wire)
+			}
+		}
 		return each(results)
 	})
 }
