@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/peerlink/peerlink/testkit/wanlink"
+	"github.com/peerlink/peerlink/web/api"
 )
 
 // Issue 11's proof through an emulated WAN (testkit/wanlink): site-b, the
@@ -125,4 +126,87 @@ func TestDeltaOverEmulatedWANLiveAndAtStart(t *testing.T) {
 			t.Errorf("%s holds temp files: %v", h, tmp)
 		}
 	}
+}
+
+// A user saves site-b's copy while the delta that replaces it is being
+// rebuilt from it (the link slowed so that the rebuild takes a moment;
+// the temp file's appearance says it has begun). The agent checks the
+// copy against the one the hub planned from (op.Have) before the rename:
+// the rebuilt file, made from a basis that changed under it, never lands,
+// and no whole fetch is made for a copy the commit would refuse. The start
+// reports the refused fetch; site-b's save is then a change like any
+// other, which the session sends to site-a. No host ever holds anything
+// but a version that was written, and no temp file is left.
+func TestDeltaOverEmulatedWANBasisChangedInFlight(t *testing.T) {
+	t.Parallel()
+	const rel = "models/plant.rvt"
+	hosts := []string{"site-a", "site-b"}
+	v0 := randomBytes(4<<20, 21)
+	c, agentB, link := wanDeltaCluster(t, "wanbasis", rel, v0)
+	rootB := c.root("site-b")
+
+	c.mustCLI("session", "stop", "wanbasis")
+	v1 := insertMiddle(v0, 1024, 1)
+	if err := os.WriteFile(livePath(c, "site-a", rel), v1, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// site-b's user appends to its copy, in place: the open basis sees it.
+	v2 := append(append([]byte(nil), v0...), "edited on site-b"...)
+	h0, h1, h2 := hashHex(v0), hashHex(v1), hashHex(v2)
+
+	// About 20 KB go down for the delta (chunk lists and the changed
+	// chunks): at 8 KB/s the rebuild takes seconds, the save a moment.
+	slow := wanlink.Shape{RTT: wanShape.RTT, Rate: 8_000}
+	if err := link.Reshape(slow); err != nil {
+		t.Fatal(err)
+	}
+	started := time.Now()
+	c.mustCLI("session", "start", "wanbasis")
+	waitFor(t, liveWait, "site-b's rebuild to begin (a temp file)", func() bool {
+		if h := fileHash(rootB, rel); h != h0 {
+			t.Fatalf("site-b's copy changed before its user saved it: %s, want v0 %s", h, h0)
+		}
+		return len(tempFiles(t, rootB)) > 0
+	})
+	if err := os.WriteFile(livePath(c, "site-b", rel), v2, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := link.Reshape(wanShape); err != nil {
+		t.Fatal(err)
+	}
+
+	// From the save on: site-b holds its user's version and nothing else;
+	// site-a holds its own, until site-b's comes.
+	allowed := map[string]map[string]bool{"site-a": {h1: true, h2: true}, "site-b": {h2: true}}
+	check := func() {
+		t.Helper()
+		for _, h := range hosts {
+			if got := fileHash(c.root(h), rel); !allowed[h][got] {
+				t.Fatalf("%s holds %s (%q if unreadable): neither v1 %s nor site-b's v2 %s", h, rel, got, h1, h2)
+			}
+		}
+	}
+	waitFor(t, liveWait, "the start to end", func() bool {
+		check()
+		s := c.session("wanbasis")
+		return s.Status.Phase == api.PhaseRunning && !s.Status.Started.Before(started)
+	})
+	s := c.session("wanbasis")
+	if s.Status.ErrorCount != 1 || len(s.Status.Errors) != 1 || s.Status.Errors[0].Host != "site-b" || s.Status.Errors[0].Path != rel {
+		t.Errorf("after the start: %d errors %+v; want site-b's refused fetch of %s", s.Status.ErrorCount, s.Status.Errors, rel)
+	}
+	waitFor(t, liveWait, "site-b's version on both hosts", func() bool {
+		check()
+		return fileHash(c.root("site-a"), rel) == h2
+	})
+	for _, h := range hosts {
+		if tmp := tempFiles(t, c.root(h)); len(tmp) != 0 {
+			t.Errorf("%s holds temp files: %v", h, tmp)
+		}
+	}
+	got := deltaLines(t, agentB, rel)
+	if len(got) != 1 || got[0].OK || got[0].Fallback != "" || got[0].Received >= int64(len(v1))/5 {
+		t.Errorf("site-b's delta lines %+v; want one, refused, without a whole fetch", got)
+	}
+	t.Logf("site-b's delta: %+v; start errors %+v", got, s.Status.Errors)
 }
