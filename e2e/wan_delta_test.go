@@ -210,3 +210,69 @@ func TestDeltaOverEmulatedWANBasisChangedInFlight(t *testing.T) {
 	}
 	t.Logf("site-b's delta: %+v; start errors %+v", got, s.Status.Errors)
 }
+
+// site-b's link is reset after 1 MiB of a 4 MiB file it is receiving (a
+// new version with nothing in common with its copy), and stays down until
+// healed. The old copy stays in place throughout (site-b holds the old
+// version or the new one whenever it is looked at, never a part), no temp
+// file is left, and once the link is back the session runs again and the
+// file converges.
+func TestDeltaOverEmulatedWANLinkResetMidTransfer(t *testing.T) {
+	t.Parallel()
+	const rel = "models/site.dwg"
+	hosts := []string{"site-a", "site-b"}
+	v0 := randomBytes(4<<20, 31)
+	c, p, link := wanDeltaCluster(t, "wanreset", rel, v0)
+	rootB := c.root("site-b")
+	v1 := randomBytes(4<<20, 32)
+	h0, h1 := hashHex(v0), hashHex(v1)
+	oldOrNew := func() string {
+		t.Helper()
+		got := fileHash(rootB, rel)
+		if got != h0 && got != h1 {
+			t.Fatalf("site-b holds %s as %q (empty if unreadable): neither the old version %s nor the new %s", rel, got, h0, h1)
+		}
+		return got
+	}
+
+	const after = 1 << 20
+	if err := link.ResetAfter(after); err != nil {
+		t.Fatal(err)
+	}
+	_, before := link.Bytes()
+	if err := os.WriteFile(livePath(c, "site-a", rel), v1, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, liveWait, "site-b's link to be reset", func() bool {
+		oldOrNew()
+		return link.Resets() > 0
+	})
+	// At most 1 MiB of the 4 went down before the reset: the transfer was
+	// under way, and the old copy is still in place.
+	if got := oldOrNew(); got != h0 {
+		t.Fatalf("site-b holds the new version right after its link was reset %d bytes into it", after)
+	}
+	c.waitAgent("site-b", false, nil)
+	if got := oldOrNew(); got != h0 {
+		t.Fatalf("site-b holds the new version while its link is down")
+	}
+
+	healed := time.Now()
+	if err := link.Heal(); err != nil {
+		t.Fatal(err)
+	}
+	c.waitAgent("site-b", true, p)
+	c.waitRunning("wanreset", healed, 60*time.Second)
+	waitFor(t, liveWait, "the new version on site-b", func() bool { return oldOrNew() == h1 })
+	sameOn(t, c, hosts, liveWait, "the new version on both hosts", func(tr map[string]node) bool { return tr[rel].Hash == h1 })
+	for _, h := range hosts {
+		if tmp := tempFiles(t, c.root(h)); len(tmp) != 0 {
+			t.Errorf("%s holds temp files after the file converged: %v", h, tmp)
+		}
+	}
+	// The count includes what the link read from the broker and dropped
+	// at the reset.
+	_, down := link.Bytes()
+	t.Logf("%d connection(s) reset; %d bytes down site-b's link from the write to convergence, for a %d-byte file; delta lines %+v",
+		link.Resets(), down-before, len(v1), deltaLines(t, p, rel))
+}
