@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"sync/atomic"
 
@@ -48,12 +49,20 @@ type DeltaReport struct {
 // fetch is (size and hash checked against op.Want, op.Have checked at the
 // rename). Whatever keeps the delta from completing (the copy unreadable,
 // changed, the source without signatures, a rebuilt file whose hash is
-// wrong) ends in one full fetch instead; never in a mixed file.
+// wrong) ends in one full fetch instead; never in a mixed file. But a
+// local copy that is no longer op.Have ends in the KindChanged error a
+// whole fetch's commit would meet, without that fetch.
 func FetchDelta(ctx context.Context, src DeltaSource, sigs Signatures, t *tree.Tree, session string, op *wire.Op, progress func(int64), deferSync bool) (wire.Entry, *tree.Staged, DeltaReport, error) {
 	rep := DeltaReport{Size: op.Want.Size}
 	e, staged, err := fetchDelta(ctx, src, sigs, t, session, op, progress, deferSync, &rep)
 	if err == nil || ctx.Err() != nil {
 		return e, staged, rep, err
+	}
+	if moved := notHave(t, op); moved != nil {
+		// The copy to replace is no longer op.Have (a user saved it, or
+		// removed it): the commit of a whole fetch would refuse it too, after
+		// the whole file had crossed the link for nothing.
+		return wire.Entry{}, nil, rep, moved
 	}
 	rep.Fallback = err
 	rep.BasisReused = 0
@@ -65,6 +74,26 @@ func FetchDelta(ctx context.Context, src DeltaSource, sigs Signatures, t *tree.T
 	}
 	e, staged, err = fetchFile(ctx, src, t, session, op, counted, deferSync)
 	return e, staged, rep, err
+}
+
+// notHave returns a *wire.Error of KindChanged if the local copy of op's
+// path is no longer the file op.Have, as the commit checks it; nil if it
+// still is, or cannot be looked at (the whole fetch then finds out).
+func notHave(t *tree.Tree, op *wire.Op) error {
+	if op.Have == nil {
+		return nil
+	}
+	info, err := t.Lstat(op.Path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return &wire.Error{Kind: wire.KindChanged, Path: op.Path, Msg: "removed while its new version was rebuilt from it"}
+	case err != nil:
+		return nil
+	case info.Kind != op.Have.Kind || info.Size != op.Have.Size || info.Mtime != op.Have.Mtime:
+		return &wire.Error{Kind: wire.KindChanged, Path: op.Path, Msg: fmt.Sprintf(
+			"changed while its new version was rebuilt from it (now a %s of %d bytes, modified %d)", info.TypeString(), info.Size, info.Mtime)}
+	}
+	return nil
 }
 
 func fetchDelta(ctx context.Context, src DeltaSource, sigs Signatures, t *tree.Tree, session string, op *wire.Op, progress func(int64), deferSync bool, rep *DeltaReport) (wire.Entry, *tree.Staged, error) {

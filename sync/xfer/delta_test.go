@@ -207,3 +207,33 @@ func TestWireBoundsAreDeltaSizes(t *testing.T) {
 		t.Fatalf("wire: span %d, block %d; delta: span %d, block %d", wire.MaxSpanLen, wire.SigBlockSize, delta.MaxSpan, delta.BlockSize)
 	}
 }
+
+// A user's save of the target's copy while the delta is rebuilt from it
+// (size and mtime changed) ends the fetch as the commit would, with the
+// user's copy in place: a whole fetch would only cross the link for its
+// commit to refuse it.
+func TestDeltaBasisSavedMidwayKeepsTheSaveWithoutAWholeFetch(t *testing.T) {
+	tr := newTrees(t)
+	src, op, _ := deltaCase(t, tr, 6<<20)
+	basis := filepath.Join(tr.dstDir, "big.bin")
+	saved := randomBytes(5<<20, 13)
+	once := sync.Once{}
+	src.before = func(*wire.Read) {
+		once.Do(func() {
+			if err := os.WriteFile(basis, saved, 0o644); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	rep, err := fetchDeltaOnce(t, src, readSignatures{}, tr, op)
+	if !isKind(err, wire.KindChanged) || rep.Fallback != nil {
+		t.Fatalf("fetch: %v, fallback %v; want the change refused, no whole fetch", err, rep.Fallback)
+	}
+	if got, _ := os.ReadFile(basis); !bytes.Equal(got, saved) {
+		t.Errorf("the target's copy is not the user's save (%d bytes)", len(got))
+	}
+	noTemp(t, tr.dstDir)
+	if rep.Received >= op.Want.Size/2 {
+		t.Errorf("received %d bytes of a %d-byte file whose copy changed: a whole fetch went on", rep.Received, op.Want.Size)
+	}
+}

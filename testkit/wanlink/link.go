@@ -38,8 +38,12 @@ type Link struct {
 	proxy    *toxiproxy.Proxy
 	up, down *countToxic // bytes entering the link client→upstream, upstream→client
 
-	mu    sync.Mutex // serialises Reshape, Cut, Restore and Close
+	mu    sync.Mutex // serialises Reshape, Cut, Restore, ResetAfter, Heal and Close
 	shape Shape
+	// reset is the armed reset toxic (ResetAfter), nil once healed;
+	// lastResets is the count of the one healed last.
+	reset      *resetToxic
+	lastResets int64
 }
 
 // Start listens on a free port of 127.0.0.1 and forwards every connection

@@ -171,3 +171,62 @@ func isTimeout(err error) bool {
 	ne, ok := err.(net.Error)
 	return ok && ne.Timeout()
 }
+
+func TestResetAfterEndsConnectionsMidStreamUntilHealed(t *testing.T) {
+	const total, allowed = 300_000, 70_001
+	upstream := serve(t, func(c net.Conn) {
+		c.Write(bytes.Repeat([]byte{'d'}, total))
+	})
+	l := start(t, upstream, Shape{RTT: 2 * time.Millisecond})
+	readAll := func() int {
+		t.Helper()
+		c, err := net.Dial("tcp", l.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		n, err := io.Copy(io.Discard, c)
+		if isTimeout(err) {
+			t.Fatalf("read %d bytes, then the connection stayed open", n)
+		}
+		return int(n)
+	}
+	if err := l.ResetAfter(allowed); err != nil {
+		t.Fatal(err)
+	}
+	// The connection is ended once the allowance is used, mid-stream.
+	if n := readAll(); n != allowed {
+		t.Errorf("read %d bytes through a link reset after %d, want exactly %d", n, allowed, allowed)
+	}
+	if n := l.Resets(); n != 1 {
+		t.Errorf("Resets() = %d after one connection was reset, want 1", n)
+	}
+	// Until healed, a new connection is ended at its first byte.
+	if n := readAll(); n != 0 {
+		t.Errorf("read %d bytes on a new connection of an armed link with no allowance left, want 0", n)
+	}
+	if n := l.Resets(); n != 2 {
+		t.Errorf("Resets() = %d after two connections were reset, want 2", n)
+	}
+	if err := l.Heal(); err != nil {
+		t.Fatal(err)
+	}
+	if n := readAll(); n != total {
+		t.Errorf("read %d bytes through the healed link, want all %d", n, total)
+	}
+	if n := l.Resets(); n != 2 {
+		t.Errorf("Resets() = %d after healing, want the 2 of before", n)
+	}
+	// Armed again, the link starts a new allowance; the bytes that went
+	// down before do not count against it.
+	if err := l.ResetAfter(total + 1); err != nil {
+		t.Fatal(err)
+	}
+	if n := readAll(); n != total {
+		t.Errorf("read %d bytes with an allowance above the stream's %d, want all of it", n, total)
+	}
+	if n := l.Resets(); n != 0 {
+		t.Errorf("Resets() = %d on a link armed again that reset nothing, want 0", n)
+	}
+}
