@@ -9,6 +9,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/peerlink/peerlink/conflict"
+	"github.com/peerlink/peerlink/wire"
 )
 
 // Hosts away from a running session (issue 14). The session goes on with
@@ -246,6 +247,106 @@ func (l *awayLedgers) note(path []byte, prior []byte) error {
 		if err := hb.Put(bytes.Clone(path), v); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// CaughtUp is one op of a catch-up that host applied: it now holds Entry
+// at Path (nil: it deleted the path).
+type CaughtUp struct {
+	Path  string
+	Entry *wire.Entry
+}
+
+// CatchUpApplied records, in one transaction, the ops of a catch-up that
+// host applied, against what the index holds now: the live hosts may have
+// changed a path meanwhile. Where the index still holds what host now
+// holds (or, for a deletion, nothing), host joins the record and the path
+// leaves its ledger; where it changed, the ledger says host holds the op's
+// result, so that its next catch-up round brings it the change.
+func (h *Hub) CatchUpApplied(session, host string, done []CaughtUp, participants []string) error {
+	err := h.db.Update(func(tx *bolt.Tx) error {
+		hb := awayBucket(tx, session, host)
+		w, err := newIndexWriter(tx, session)
+		if err != nil {
+			return err
+		}
+		w.away = nil // the ledger of host is written here, as the ops say
+		for _, d := range done {
+			k := []byte(d.Path)
+			v := w.b.Get(k)
+			current := false
+			if v != nil && d.Entry != nil {
+				rv, err := parseRecord(v)
+				if err != nil {
+					return fmt.Errorf("%s: %w", d.Path, err)
+				}
+				e := rv.entry(d.Path)
+				current = e == *d.Entry
+				if current {
+					w.mask = append(w.mask[:0], rv.mask...)
+					if w.mask, err = w.hosts.setBit(w.mask, host); err != nil {
+						return fmt.Errorf("%s: %w", d.Path, err)
+					}
+					rv.mask = w.mask
+					w.buf = appendRecord(w.buf[:0], &rv)
+					if err := w.b.Put(k, w.values.copy(w.buf)); err != nil {
+						return err
+					}
+				}
+			} else if v == nil && d.Entry == nil {
+				current = true
+			}
+			if hb == nil {
+				continue
+			}
+			if current {
+				if err := hb.Delete(k); err != nil {
+					return err
+				}
+				continue
+			}
+			base := AwayBase{}
+			if d.Entry != nil {
+				base = AwayBase{Had: true, Record: conflict.Record{Entry: *d.Entry, Hosts: participants}}
+			}
+			b, err := json.Marshal(base)
+			if err != nil {
+				return err
+			}
+			if err := hb.Put(bytes.Clone(k), b); err != nil {
+				return err
+			}
+		}
+		return w.hosts.save(tx, session)
+	})
+	if err != nil {
+		return fmt.Errorf("store: catch-up of %s in %s: %w", host, session, err)
+	}
+	return nil
+}
+
+// PutAway sets host's ledger at the given paths, replacing what it held:
+// a catch-up round notes what host holds where its ops are yet to land.
+func (h *Hub) PutAway(session, host string, bases map[string]AwayBase) error {
+	err := h.db.Update(func(tx *bolt.Tx) error {
+		hb := awayBucket(tx, session, host)
+		if hb == nil {
+			return nil
+		}
+		for p, b := range bases {
+			v, err := json.Marshal(b)
+			if err != nil {
+				return err
+			}
+			if err := hb.Put([]byte(p), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: away ledger of %s in %s: %w", host, session, err)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -272,7 +273,7 @@ func printSession(w io.Writer, s api.Session) {
 		if st.Phase == api.PhaseRunning {
 			entries = h.Held
 		}
-		fmt.Fprintf(tw, "  %s\t%v\t%s\t%s\t%d\t%s\n", h.Host, h.Connected, h.State, h.Root, entries, h.Error)
+		fmt.Fprintf(tw, "  %s\t%v\t%s\t%s\t%d\t%s\n", h.Host, h.Connected, hostState(h), h.Root, entries, h.Error)
 	}
 	tw.Flush()
 	for _, e := range st.Errors {
@@ -281,6 +282,15 @@ func printSession(w io.Writer, s api.Session) {
 	for _, warn := range st.Warnings {
 		fmt.Fprintf(w, "  warning: %s\n", warn)
 	}
+}
+
+// hostState is h's state, with since when it is away and what it has to
+// catch up.
+func hostState(h api.HostStatus) string {
+	if h.AwaySince.IsZero() {
+		return h.State
+	}
+	return fmt.Sprintf("%s since %s, %d path(s) to catch up", h.State, h.AwaySince.Local().Format(time.DateTime), h.CatchUp)
 }
 
 // optionSummary names a session's settings in the CLI's flag words.

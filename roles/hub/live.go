@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/peerlink/peerlink/conflict"
@@ -36,8 +37,17 @@ func (r *run) liveLoop(ctx context.Context, c *broker.Client) {
 	r.lags = map[string]map[string]*lag{}
 	r.recent = recentApplied{}
 	r.pendingReconcile = nil // the start-up that just ran reconciled everything
+	// Hosts away and their catch-ups (away.go, catchup.go): the catch-ups'
+	// goroutines end with ctx, and the loop waits for them.
+	r.away = map[string]*awayHost{}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	lc := &liveCtx{ctx: ctx, c: c, wg: &wg}
+	r.settleHosts(lc)
 	repairs := time.NewTimer(time.Hour)
 	defer repairs.Stop()
+	grace := time.NewTimer(time.Hour)
+	defer grace.Stop()
 	var next *broker.Incoming // taken from the queue too early, served first
 	for {
 		if at, ok := r.nextRepair(); ok {
@@ -45,6 +55,12 @@ func (r *run) liveLoop(ctx context.Context, c *broker.Client) {
 		} else {
 			repairs.Stop()
 		}
+		if at, ok := r.nextExpiry(); ok {
+			grace.Reset(time.Until(at))
+		} else {
+			grace.Stop()
+		}
+		r.refreshAway(time.Now())
 		var in broker.Incoming
 		if next != nil {
 			in, next = *next, nil
@@ -55,12 +71,26 @@ func (r *run) liveLoop(ctx context.Context, c *broker.Client) {
 				r.repair(ctx, c)
 				r.publishLocks()
 				continue
+			case <-grace.C:
+				r.expireHeld(time.Now())
+				continue
+			case <-r.hostKick:
+				r.settleHosts(lc)
+				r.publishLocks()
+				continue
+			case res := <-r.catchIn:
+				r.caughtUpStep(lc, res)
+				r.publishLocks()
+				continue
 			case <-ctx.Done():
 				return
 			}
 		}
 		if ctx.Err() != nil {
 			return
+		}
+		if r.holdBack(ctx, c, in) {
+			continue
 		}
 		// Hub.live let only the session's hosts in.
 		switch m := in.Msg.(type) {
@@ -76,7 +106,7 @@ func (r *run) liveLoop(ctx context.Context, c *broker.Client) {
 			for len(batch) < changeBatch {
 				select {
 				case more := <-r.liveIn:
-					if mm, ok := more.Msg.(*wire.Changes); ok && more.From == in.From {
+					if mm, ok := more.Msg.(*wire.Changes); ok && more.From == in.From && r.away[more.From] == nil {
 						batch = append(batch, mm.Changes...)
 						continue
 					}
@@ -107,10 +137,12 @@ func (r *run) refuse(ctx context.Context, c *broker.Client, in broker.Incoming, 
 	}
 }
 
+// otherHosts returns the hosts that take part besides host: not those
+// away (away.go).
 func (r *run) otherHosts(host string) []string {
 	var out []string
 	for _, hr := range r.cfg.Hosts {
-		if hr.Host != host {
+		if hr.Host != host && r.away[hr.Host] == nil {
 			out = append(out, hr.Host)
 		}
 	}

@@ -67,6 +67,16 @@ type run struct {
 	// reconcileError); the live loop owns both.
 	reconciled       time.Time
 	pendingReconcile *reconcileError
+	// away are the hosts that left the running session, which goes on
+	// without them (away.go); the live loop owns it, and awayCounted (when
+	// their catch-up counts were last read). dropped, guarded by mu, are
+	// the hosts that left since the live loop last looked, and hostKick
+	// tells it to look. catchIn carries the catch-ups' results to it.
+	away        map[string]*awayHost
+	awayCounted time.Time
+	dropped     map[string]bool
+	hostKick    chan struct{}
+	catchIn     chan catchResult
 
 	// ending is set, under h.mu, once the run has begun to end: it no
 	// longer counts as running for an agent that connects (running.go).
@@ -76,6 +86,7 @@ type run struct {
 func newRun(h *Hub, cfg api.SessionConfig, cancel context.CancelFunc) *run {
 	r := &run{h: h, cfg: cfg, cancel: cancel, done: make(chan struct{}), host: map[string]*api.HostStatus{},
 		quarantine: map[string]bool{}, liveIn: make(chan broker.Incoming, liveQueue), locks: map[string]*heldLock{},
+		away: map[string]*awayHost{}, dropped: map[string]bool{}, hostKick: make(chan struct{}, 1), catchIn: make(chan catchResult, len(cfg.Hosts)),
 		log: h.log.With().Str("session", cfg.Name).Logger()}
 	r.filter = sessionFilter(cfg.Exclude, r.log)
 	r.events = newEventLog(h, cfg.Name, r.log)
@@ -165,22 +176,6 @@ func (r *run) progress(host string, n int64) {
 			st.Bytes.Done += n
 		}
 	})
-}
-
-// hostChanged is told of every agent coming or going. A participant lost
-// mid-run aborts the current attempt; the supervisor holds the locks for
-// the grace period and starts over once every host is back, so the
-// returning host's offline changes go through the same scan and merge as a
-// session start.
-func (r *run) hostChanged(host string, up bool) {
-	r.mu.Lock()
-	_, ours := r.host[host]
-	abort := r.abort
-	r.mu.Unlock()
-	if !ours || up || abort == nil {
-		return
-	}
-	abort(&wire.Error{Kind: wire.KindUnreachable, Host: host, Msg: "disconnected"})
 }
 
 // supervise runs attempts until the session is stopped: an attempt that

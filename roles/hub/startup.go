@@ -30,6 +30,9 @@ func (r *run) startup(ctx context.Context) error {
 		r.confirmed = 0
 		st.Started, st.Synced = time.Now(), time.Time{}
 		st.Files, st.Bytes, st.Errors, st.ErrorCount, st.Warnings = api.Counter{}, api.Counter{}, nil, 0, nil
+		for i := range st.Hosts {
+			st.Hosts[i].AwaySince, st.Hosts[i].CatchUp = time.Time{}, 0
+		}
 	})
 	// What the hosts reported while the session was not running is stale
 	// once they attach again: the scan sees where it led, and a remove
@@ -54,6 +57,11 @@ func (r *run) startup(ctx context.Context) error {
 		return err
 	}
 	scans = nil
+	// Every host was scanned and merged: what the hosts away from the last
+	// run had to catch up is in this merge.
+	if err := r.h.db.ClearAway(r.cfg.Name, ""); err != nil {
+		return err
+	}
 
 	r.setPhase(api.PhaseSyncing)
 	r.update(func(st *api.SessionStatus) {

@@ -85,7 +85,10 @@ type HostStatus struct {
 	Host      string `json:"host"`
 	Root      string `json:"root"`
 	Connected bool   `json:"connected"`
-	State     string `json:"state"` // waiting, attached, scanning, scanned, applying, synced, failed
+	// State is waiting, attached, scanning, scanned, applying, synced or
+	// failed during a start; away or catching-up while the session runs
+	// without the host (it is live in every other state).
+	State string `json:"state"`
 	Error     string `json:"error,omitempty"`
 	Files     int64  `json:"files"` // files and folders its scan found
 	Bytes     int64  `json:"bytes"`
@@ -94,7 +97,20 @@ type HostStatus struct {
 	// holds, counted when the initial synchronisation ends: the same on
 	// every host of a synchronised session, whatever each one's scan found.
 	Held int64 `json:"held"`
+	// AwaySince is when the host left the running session, which goes on
+	// without it; zero while it takes part.
+	AwaySince time.Time `json:"away_since,omitzero"`
+	// CatchUp counts the paths changed elsewhere since the host left
+	// (created, changed, renamed or deleted), which its catch-up brings
+	// it when it returns.
+	CatchUp int64 `json:"catch_up,omitempty"`
 }
+
+// Host states of a running session's hosts that do not take part.
+const (
+	HostAway       = "away"
+	HostCatchingUp = "catching-up"
+)
 
 // SessionStatus is a session's live state.
 type SessionStatus struct {
