@@ -196,22 +196,19 @@ func (r *run) setAwayStatus(host, state string, since time.Time) {
 	}
 }
 
-// awayCountsEvery bounds how often the status's catch-up counts are read.
-const awayCountsEvery = time.Second
-
-// refreshAway updates the status's catch-up counts, at most once per
-// awayCountsEvery.
-func (r *run) refreshAway(now time.Time) {
-	if len(r.away) == 0 || now.Sub(r.awayCounted) < awayCountsEvery {
-		return
-	}
-	r.awayCounted = now
-	for host, a := range r.away {
-		state := api.HostAway
-		if a.catching != nil {
-			state = api.HostCatchingUp
+// awayCounts fills in the catch-up counts of the hosts away: read when
+// asked, so the status is current however quiet the session is.
+func (r *run) awayCounts(st *api.SessionStatus) {
+	for i := range st.Hosts {
+		if st.Hosts[i].AwaySince.IsZero() {
+			continue
 		}
-		r.setAwayStatus(host, state, a.since)
+		n, err := r.h.db.AwayCount(r.cfg.Name, st.Hosts[i].Host)
+		if err != nil {
+			r.log.Error().Err(err).Msg("away count")
+			continue
+		}
+		st.Hosts[i].CatchUp = int64(n)
 	}
 }
 

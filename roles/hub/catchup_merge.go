@@ -70,8 +70,9 @@ func (r *run) mergeCatchUp(host string, cu *catchUp, scan []wire.Entry, skipped 
 		plan.Ops[host] = append(plan.Ops[host], delOps...)
 	}
 	r.keepAwayHosts(plan, current, participants)
+	r.sparedWriters(host, cu, plan, current, scan)
 	for p := range leftAlone {
-		if _, lock := r.locks[p]; lock || r.lags[p] != nil {
+		if r.lags[p] != nil {
 			cu.lagAt[p] = scanned(scan, p)
 		}
 	}
@@ -88,9 +89,8 @@ func (r *run) mergeCatchUp(host string, cu *catchUp, scan []wire.Entry, skipped 
 }
 
 // catchUpLeftAlone returns what a catch-up leaves alone: the File Conflict
-// List, what the returning host could not read, files open for writing
-// (their writer's close decides) and paths a live host lags on (the
-// repair's).
+// List, what the returning host could not read and paths a live host lags
+// on (the repair's).
 func (r *run) catchUpLeftAlone(skipped map[string]bool) map[string]bool {
 	out := maps.Clone(skipped)
 	r.mu.Lock()
@@ -98,13 +98,41 @@ func (r *run) catchUpLeftAlone(skipped map[string]bool) map[string]bool {
 		out[p] = true
 	}
 	r.mu.Unlock()
-	for p := range r.locks {
-		out[p] = true
-	}
 	for p := range r.lags {
 		out[p] = true
 	}
 	return out
+}
+
+// sparedWriters keeps a round's plan off the files open for writing on a
+// live host: the returning host may fetch such a file (its lock is taken
+// there once it holds its copy, see goLive), but nothing goes to a live
+// host, whose writer's close decides; where the plan would send
+// something, the path is left as it is, and the returning host lags on it
+// with its own copy, which the close's propagation replaces.
+func (r *run) sparedWriters(host string, cu *catchUp, plan conflict.Plan, current map[string]conflict.Record, scan []wire.Entry) {
+	spare := map[string]bool{}
+	for p := range r.locks {
+		for h, ops := range plan.Ops {
+			if h != host && slices.ContainsFunc(ops, func(op wire.Op) bool { return op.Path == p }) {
+				spare[p] = true
+			}
+		}
+	}
+	if len(spare) == 0 {
+		return
+	}
+	for h, ops := range plan.Ops {
+		plan.Ops[h] = slices.DeleteFunc(ops, func(op wire.Op) bool { return spare[op.Path] })
+	}
+	for p := range spare {
+		if rec, ok := current[p]; ok {
+			plan.Index[p] = rec
+		} else {
+			delete(plan.Index, p)
+		}
+		cu.lagAt[p] = scanned(scan, p)
+	}
 }
 
 // keepAwayHosts lists again, in the plan's records, the other hosts still

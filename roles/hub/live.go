@@ -60,7 +60,6 @@ func (r *run) liveLoop(ctx context.Context, c *broker.Client) {
 		} else {
 			grace.Stop()
 		}
-		r.refreshAway(time.Now())
 		var in broker.Incoming
 		if next != nil {
 			in, next = *next, nil

@@ -68,12 +68,10 @@ type run struct {
 	reconciled       time.Time
 	pendingReconcile *reconcileError
 	// away are the hosts that left the running session, which goes on
-	// without them (away.go); the live loop owns it, and awayCounted (when
-	// their catch-up counts were last read). dropped, guarded by mu, are
+	// without them (away.go); the live loop owns it. dropped, guarded by mu, are
 	// the hosts that left since the live loop last looked, and hostKick
 	// tells it to look. catchIn carries the catch-ups' results to it.
 	away        map[string]*awayHost
-	awayCounted time.Time
 	dropped     map[string]bool
 	hostKick    chan struct{}
 	catchIn     chan catchResult
@@ -120,7 +118,6 @@ func (r *run) phase() api.Phase {
 
 func (r *run) status() api.SessionStatus {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	st := r.st
 	st.Hosts = append([]api.HostStatus(nil), r.st.Hosts...)
 	for i := range st.Hosts {
@@ -129,7 +126,9 @@ func (r *run) status() api.SessionStatus {
 	st.Locks = len(r.lockView)
 	st.Errors = append([]wire.Error(nil), r.st.Errors...)
 	st.Warnings = append([]string(nil), r.st.Warnings...)
+	r.mu.Unlock()
 	st.Transfers = r.flights.list()
+	r.awayCounts(&st)
 	return st
 }
 
