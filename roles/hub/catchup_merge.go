@@ -225,4 +225,3 @@ func (r *run) hostOrder(host string) int {
 	}
 	return len(r.cfg.Hosts)
 }
-

@@ -71,10 +71,10 @@ type run struct {
 	// without them (away.go); the live loop owns it. dropped, guarded by mu, are
 	// the hosts that left since the live loop last looked, and hostKick
 	// tells it to look. catchIn carries the catch-ups' results to it.
-	away        map[string]*awayHost
-	dropped     map[string]bool
-	hostKick    chan struct{}
-	catchIn     chan catchResult
+	away     map[string]*awayHost
+	dropped  map[string]bool
+	hostKick chan struct{}
+	catchIn  chan catchResult
 
 	// ending is set, under h.mu, once the run has begun to end: it no
 	// longer counts as running for an agent that connects (running.go).

@@ -88,11 +88,11 @@ type HostStatus struct {
 	// State is waiting, attached, scanning, scanned, applying, synced or
 	// failed during a start; away or catching-up while the session runs
 	// without the host (it is live in every other state).
-	State string `json:"state"`
-	Error     string `json:"error,omitempty"`
-	Files     int64  `json:"files"` // files and folders its scan found
-	Bytes     int64  `json:"bytes"`
-	Hashed    int64  `json:"hashed"` // files whose content its scan read
+	State  string `json:"state"`
+	Error  string `json:"error,omitempty"`
+	Files  int64  `json:"files"` // files and folders its scan found
+	Bytes  int64  `json:"bytes"`
+	Hashed int64  `json:"hashed"` // files whose content its scan read
 	// Held is how many files and folders under its root the index says it
 	// holds, counted when the initial synchronisation ends: the same on
 	// every host of a synchronised session, whatever each one's scan found.
