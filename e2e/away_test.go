@@ -249,3 +249,48 @@ func TestAwayCatchUpConflict(t *testing.T) {
 		})
 	}
 }
+
+// A partition is not a crash (issue 14, item 3): with the hub down, the
+// agents keep running, and the copies they locked for a writer elsewhere
+// are released once the session's grace period (3 s here) is over, not
+// kept until the hub is back. The hub back, the session locks them again
+// for the writer still at work.
+func TestAwayCutOffAgentReleasesAfterGrace(t *testing.T) {
+	t.Parallel()
+	c := liveCluster(t)
+	const rel, orig = "p/open.txt", "open v1\n"
+	for _, h := range threeHosts {
+		writeFile(t, c.root(h), rel, orig, liveT0)
+		chmod(t, c.root(h), rel, 0o664)
+	}
+	startLiveWith(t, c, "pc", "--lock-grace", "3s")
+	imm, _ := immutableWorks(t, c.dir)
+	w := openOn(t, c, "site-a", rel)
+	waitFor(t, liveWait, "the copies on site-b and site-c to be locked", func() bool {
+		return lockedOn(t, c, "site-b", rel, imm) && lockedOn(t, c, "site-c", rel, imm)
+	})
+
+	c.proc("hub").kill()
+	waitFor(t, liveWait, "site-b and site-c released after the grace period, the hub still down", func() bool {
+		return releasedOn(t, c, "site-b", rel, orig, 0o664) && releasedOn(t, c, "site-c", rel, orig, 0o664)
+	})
+	for _, h := range threeHosts {
+		if p := c.proc("agent-" + h); p.exited() {
+			t.Fatalf("agent %s exited while cut off from the hub: %v", h, p.err)
+		}
+	}
+	if !strings.Contains(agentLog(t, c, "site-b"), "cut off from the hub for the grace period") {
+		t.Error("site-b's log does not say why it released its copies")
+	}
+
+	since := time.Now()
+	c.startHub()
+	c.waitRunning("pc", since, 60*time.Second)
+	waitFor(t, liveWait, "the copies locked again for the writer still at work", func() bool {
+		return lockedOn(t, c, "site-b", rel, imm) && lockedOn(t, c, "site-c", rel, imm)
+	})
+	rewrite(t, w, "open v2\n", true)
+	waitFor(t, liveWait, "the new content on site-b and site-c, released", func() bool {
+		return releasedOn(t, c, "site-b", rel, "open v2\n", 0o664) && releasedOn(t, c, "site-c", rel, "open v2\n", 0o664)
+	})
+}

@@ -133,6 +133,8 @@ func (r *run) attachOne(ctx context.Context, c *broker.Client, host string) erro
 		if r.cfg.TargetProtection == nil || *r.cfg.TargetProtection {
 			m.ProtectDays = max(r.cfg.ProtectDays, 1)
 		}
+		grace := r.grace().Milliseconds()
+		m.LockGraceMs = &grace
 		if _, err := c.Request(ctx, host, m, nil); err != nil {
 			return wire.ToError("attach", host, "", err)
 		}

@@ -96,6 +96,8 @@ func (r *run) attach(ctx context.Context, c *broker.Client) error {
 			if r.cfg.TargetProtection == nil || *r.cfg.TargetProtection {
 				m.ProtectDays = max(r.cfg.ProtectDays, 1)
 			}
+			grace := r.grace().Milliseconds()
+			m.LockGraceMs = &grace
 			if _, err := c.Request(ctx, hr.Host, m, nil); err != nil {
 				err = wire.ToError("attach", hr.Host, "", err)
 				r.setHost(hr.Host, "failed", err)
