@@ -43,13 +43,18 @@ func waitLive(t *testing.T, c *cluster, name, host string) {
 	})
 }
 
-// waitAway waits until host shows as away from the running session.
-func waitAway(t *testing.T, c *cluster, name, host string) api.HostStatus {
+// waitAway waits until host shows as away from the running session,
+// which must stay running meanwhile (unless starting: a resumed session
+// first starts).
+func waitAway(t *testing.T, c *cluster, name, host string, starting ...bool) api.HostStatus {
 	t.Helper()
 	var hs api.HostStatus
-	waitFor(t, liveWait, host+" away from "+name, func() bool {
+	waitFor(t, 2*liveWait, host+" away from "+name, func() bool {
 		st, h := hostOf(t, c, name, host)
 		hs = h
+		if len(starting) > 0 && st.Phase != api.PhaseFailed && st.Phase != api.PhaseStopped {
+			return st.Phase == api.PhaseRunning && h.State == api.HostAway
+		}
 		if st.Phase != api.PhaseRunning {
 			t.Fatalf("session %s is %s (%s) with %s gone: the others must go on", name, st.Phase, st.Reason, host)
 		}
@@ -295,4 +300,48 @@ func TestAwayCutOffAgentReleasesAfterGrace(t *testing.T) {
 	waitFor(t, liveWait, "the new content on site-b and site-c, released", func() bool {
 		return releasedOn(t, c, "site-b", rel, "open v2\n", 0o664) && releasedOn(t, c, "site-c", rel, "open v2\n", 0o664)
 	})
+}
+
+// The hub restarts while site-c's agent is down: the resumed session does
+// not wait for it, after the hub's host wait, but goes live with site-a
+// and site-b (a write-open on site-a locks site-b's copy), and site-c is
+// caught up when it returns, both ways.
+func TestAwayHubRestartGoesOnWithoutAHost(t *testing.T) {
+	t.Parallel()
+	c := liveCluster(t)
+	const shared, fromA, fromC, orig = "r/shared.txt", "r/from-a.txt", "r/from-c.txt", "v1\n"
+	for _, h := range threeHosts {
+		writeFile(t, c.root(h), shared, orig, liveT0)
+		chmod(t, c.root(h), shared, 0o664)
+	}
+	startLive(t, c, "rs")
+	imm, _ := immutableWorks(t, c.dir)
+
+	c.proc("hub").kill()
+	c.proc("agent-site-c").stop()
+	writeFile(t, c.root("site-a"), fromA, "written on site-a while the hub was down\n", time.Time{})
+	writeFile(t, c.root("site-c"), fromC, "written on site-c while it was away\n", time.Time{})
+	c.startHub()
+	waitAway(t, c, "rs", "site-c", true)
+	waitFor(t, liveWait, "site-a's file on site-b", func() bool {
+		return hasContent(c, "site-b", fromA, "written on site-a while the hub was down\n")
+	})
+	w := openOn(t, c, "site-a", shared)
+	waitFor(t, liveWait, "site-a's write-open to lock site-b's copy, site-c away", func() bool { return lockedOn(t, c, "site-b", shared, imm) })
+	if evs := eventsOf(t, c, "rs", "resumed"); len(evs) == 0 {
+		t.Error("event log has no resumed event naming the host left out")
+	}
+
+	c.startAgent("site-c")
+	waitLive(t, c, "rs", "site-c")
+	waitFor(t, liveWait, "site-c caught up both ways, and locked for the writer on site-a", func() bool {
+		return hasContent(c, "site-c", fromA, "written on site-a while the hub was down\n") &&
+			hasContent(c, "site-a", fromC, "written on site-c while it was away\n") &&
+			hasContent(c, "site-b", fromC, "written on site-c while it was away\n") && lockedOn(t, c, "site-c", shared, imm)
+	})
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, liveWait, "the lock table to be empty", func() bool { return len(locks(t, c, "rs")) == 0 })
+	converged(t, c, liveWait, "the three roots to hold the same tree", nil)
 }

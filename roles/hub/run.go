@@ -76,6 +76,13 @@ type run struct {
 	hostKick chan struct{}
 	catchIn  chan catchResult
 
+	// resumed is set for a run the hub resumed at its start: its first
+	// start-up may go on without the hosts that are not back
+	// (startup_away.go). absent are the hosts the current start-up goes
+	// without. The supervisor goroutine owns both.
+	resumed bool
+	absent  map[string]bool
+
 	// ending is set, under h.mu, once the run has begun to end: it no
 	// longer counts as running for an agent that connects (running.go).
 	ending bool

@@ -19,9 +19,11 @@ import (
 func (r *run) startup(ctx context.Context) error {
 	hosts := r.hostNames()
 	r.setPhase(api.PhaseAttaching)
-	if err := r.h.waitHosts(ctx, hosts, r.h.cfg.HostWait); err != nil {
+	r.absent = nil
+	if err := r.h.waitHosts(ctx, hosts, r.h.cfg.HostWait); err != nil && !r.startWithout(err) {
 		return err
 	}
+	r.resumed = false // a later attempt waits for every host again
 	c := r.h.client()
 	if c == nil {
 		return errUnreachableBroker()
@@ -57,9 +59,7 @@ func (r *run) startup(ctx context.Context) error {
 		return err
 	}
 	scans = nil
-	// Every host was scanned and merged: what the hosts away from the last
-	// run had to catch up is in this merge.
-	if err := r.h.db.ClearAway(r.cfg.Name, ""); err != nil {
+	if err := r.clearBack(); err != nil {
 		return err
 	}
 
@@ -90,7 +90,7 @@ func (r *run) startup(ctx context.Context) error {
 
 func (r *run) attach(ctx context.Context, c *broker.Client) error {
 	g, ctx := errgroup.WithContext(ctx)
-	for _, hr := range r.cfg.Hosts {
+	for _, hr := range r.startHosts() {
 		g.Go(func() error {
 			m := &wire.Attach{Session: r.cfg.Name, Root: hr.Root, Exclude: r.cfg.Exclude, Hosts: r.hostNames()}
 			if r.cfg.TargetProtection == nil || *r.cfg.TargetProtection {

@@ -34,7 +34,16 @@ func (r *run) merge(scans map[string][]wire.Entry, skipped map[string]bool) (con
 	for p := range skipped {
 		leftAlone[p] = true
 	}
-	plan := r.resolveScans(scans, last, leftAlone)
+	// The hosts back from being away are judged against what they held
+	// when they left; those still away keep their ledger (startup_away.go).
+	judged, err := r.awayBases(last)
+	if err != nil {
+		return conflict.Plan{}, err
+	}
+	plan := r.resolveScans(scans, judged, leftAlone)
+	if len(r.absent) > 0 {
+		r.keepAwayHosts(plan, last, r.participants())
+	}
 	changed, gone, err := r.storeIndex(plan, last, leftAlone)
 	if err != nil {
 		return conflict.Plan{}, err
@@ -53,7 +62,7 @@ func (r *run) merge(scans map[string][]wire.Entry, skipped map[string]bool) (con
 // resolveScans plans the start-up from the scans, the last index and the
 // paths left alone.
 func (r *run) resolveScans(scans map[string][]wire.Entry, last map[string]conflict.Record, leftAlone map[string]bool) conflict.Plan {
-	return r.resolveFor(r.hostNames(), scans, last, leftAlone)
+	return r.resolveFor(r.participants(), scans, last, leftAlone)
 }
 
 // resolveFor plans for hosts, all of the session's at a start or the live
