@@ -80,9 +80,10 @@ func (r *run) awayBases(last map[string]conflict.Record) (map[string]conflict.Re
 	}
 	judged := last
 	done := map[string]bool{}
+	participants := r.participants()
 	for _, h := range slices.Sorted(maps.Keys(marked)) {
-		if r.absent[h] {
-			continue
+		if !slices.Contains(participants, h) {
+			continue // still away, or no longer a host of the session
 		}
 		ledger, err := r.h.db.AwayLedger(r.cfg.Name, h)
 		if err != nil {
