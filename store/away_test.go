@@ -74,3 +74,35 @@ func TestAwayLedgerKeepsTheRecordBeforeTheFirstChange(t *testing.T) {
 		t.Errorf("away hosts after ClearAway = %v", away)
 	}
 }
+
+// A catch-up op that landed joins its host to the record only if the
+// index still holds what it brought; otherwise the host's ledger says what
+// it holds now, for its next round.
+func TestCatchUpAppliedChecksTheIndexAsItIsNow(t *testing.T) {
+	h, _ := newHub(t)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(h.PutIndex("s", []conflict.Record{fileRec("same", 1, "a"), fileRec("moved-on", 2, "a")}))
+	must(h.MarkAway("s", "b", time.Now()))
+	must(h.PutAway("s", "b", map[string]AwayBase{"same": {}, "moved-on": {}, "deleted": {Had: true, Record: fileRec("deleted", 3, "a", "b")}}))
+	brought := fileRec("moved-on", 2, "a").Entry
+	must(h.PutIndex("s", []conflict.Record{fileRec("moved-on", 20, "a")})) // a live change meanwhile
+	same := fileRec("same", 1, "a").Entry
+	must(h.CatchUpApplied("s", "b", []CaughtUp{{Path: "same", Entry: &same}, {Path: "moved-on", Entry: &brought}, {Path: "deleted"}}, []string{"a", "b"}))
+
+	if rec, _, _ := h.Index("s", "same"); !sameRecord(rec, fileRec("same", 1, "a", "b")) {
+		t.Errorf("same: %+v, want b added", rec)
+	}
+	if rec, _, _ := h.Index("s", "moved-on"); !sameRecord(rec, fileRec("moved-on", 20, "a")) {
+		t.Errorf("moved-on: %+v, want the live change's record, without b", rec)
+	}
+	ledger, err := h.AwayLedger("s", "b")
+	must(err)
+	if len(ledger) != 1 || !ledger["moved-on"].Had || ledger["moved-on"].Record.Entry != brought {
+		t.Errorf("ledger %+v, want only moved-on, as b now holds it", ledger)
+	}
+}
