@@ -39,12 +39,15 @@ type catchUp struct {
 	ctx     context.Context
 	round   int
 	started time.Time
-	// pending are the host's live messages, served once it is live.
+	// pending are the host's live messages, served once it is live; at
+	// most liveQueue changes: beyond, they are dropped and rescan set, so
+	// that one more round's scan sees what they said.
 	pending []broker.Incoming
+	rescan  bool
 	// lagAt are paths the merge left alone because a live host writes
 	// them or lags on them, with the host's copy: it lags there once live.
 	lagAt map[string]*wire.Entry
-	// fetched and failed count the round's ops, for the event log.
+	// ops and failed count the catch-up's ops, for the event log.
 	ops, failed int
 }
 
@@ -204,7 +207,8 @@ func (r *run) endRound(lc *liveCtx, host string, a *awayHost, plan *conflict.Pla
 	if err != nil {
 		r.log.Error().Err(err).Msg("away count")
 	}
-	if left > 0 && cu.round < maxCatchUpRounds && r.h.connected(host) {
+	if (cu.rescan || left > 0 && cu.round < maxCatchUpRounds) && r.h.connected(host) {
+		cu.rescan = false
 		r.log.Info().Str("host", host).Int("paths", left).Int("round", cu.round).Msg("catch-up: changed elsewhere meanwhile; another round")
 		r.setAwayStatus(host, api.HostCatchingUp, a.since)
 		r.scanRound(lc, host, cu, false)
@@ -288,7 +292,12 @@ func (r *run) holdBack(ctx context.Context, c *broker.Client, in broker.Incoming
 		}
 		in.ID = 0
 	}
-	a.catching.pending = append(a.catching.pending, in)
+	cu := a.catching
+	if _, ok := in.Msg.(*wire.Changes); ok && len(cu.pending) >= liveQueue {
+		cu.rescan = true
+		return true
+	}
+	cu.pending = append(cu.pending, in)
 	return true
 }
 

@@ -98,27 +98,32 @@ func (r *run) liveLoop(ctx context.Context, c *broker.Client) {
 		case *wire.Closed:
 			r.closed(ctx, c, in.From, m)
 		case *wire.Changes:
-			// Gather what else this host reported meanwhile, in order, so
-			// a burst goes to each target in few Applies.
-			batch := slices.Clone(m.Changes)
-		gather:
-			for len(batch) < changeBatch {
-				select {
-				case more := <-r.liveIn:
-					if mm, ok := more.Msg.(*wire.Changes); ok && more.From == in.From && r.away[more.From] == nil {
-						batch = append(batch, mm.Changes...)
-						continue
-					}
-					next = &more
-					break gather
-				default:
-					break gather
-				}
-			}
+			var batch []wire.Change
+			batch, next = r.gather(in.From, m)
 			r.changes(ctx, c, in.From, batch)
 		}
 		r.publishLocks()
 	}
+}
+
+// gather returns m's changes with what else host reported meanwhile, in
+// order, so that a burst goes to each target in few Applies, and the
+// message it took from the queue too early, if any.
+func (r *run) gather(host string, m *wire.Changes) ([]wire.Change, *broker.Incoming) {
+	batch := slices.Clone(m.Changes)
+	for len(batch) < changeBatch {
+		select {
+		case more := <-r.liveIn:
+			if mm, ok := more.Msg.(*wire.Changes); ok && more.From == host && r.away[host] == nil {
+				batch = append(batch, mm.Changes...)
+				continue
+			}
+			return batch, &more
+		default:
+			return batch, nil
+		}
+	}
+	return batch, nil
 }
 
 func (r *run) isHost(host string) bool {
