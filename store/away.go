@@ -144,26 +144,6 @@ func (h *Hub) NoteAway(session, host, path string, base AwayBase) error {
 	return nil
 }
 
-// TakeAway drops paths from host's ledger: a catch-up merged them.
-func (h *Hub) TakeAway(session, host string, paths []string) error {
-	err := h.db.Update(func(tx *bolt.Tx) error {
-		hb := awayBucket(tx, session, host)
-		if hb == nil {
-			return nil
-		}
-		for _, p := range paths {
-			if err := hb.Delete([]byte(p)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("store: away ledger of %s in %s: %w", host, session, err)
-	}
-	return nil
-}
-
 // ClearAway ends host's ledger in session (every host's with host ""):
 // it is live again, or a session start scans every host anyway.
 func (h *Hub) ClearAway(session, host string) error {
@@ -333,6 +313,42 @@ func (h *Hub) PutAway(session, host string, bases map[string]AwayBase) error {
 		hb := awayBucket(tx, session, host)
 		if hb == nil {
 			return nil
+		}
+		for p, b := range bases {
+			v, err := json.Marshal(b)
+			if err != nil {
+				return err
+			}
+			if err := hb.Put([]byte(p), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: away ledger of %s in %s: %w", host, session, err)
+	}
+	return nil
+}
+
+// ResetAway replaces host's whole ledger with bases, keeping its time:
+// a catch-up round merged everything it held.
+func (h *Hub) ResetAway(session, host string, bases map[string]AwayBase) error {
+	err := h.db.Update(func(tx *bolt.Tx) error {
+		sb := subBucket(tx, bucketAway, session)
+		if sb == nil || sb.Bucket([]byte(host)) == nil {
+			return nil
+		}
+		since := bytes.Clone(sb.Bucket([]byte(host)).Get(keySince))
+		if err := sb.DeleteBucket([]byte(host)); err != nil {
+			return err
+		}
+		hb, err := sb.CreateBucket([]byte(host))
+		if err != nil {
+			return err
+		}
+		if err := hb.Put(keySince, since); err != nil {
+			return err
 		}
 		for p, b := range bases {
 			v, err := json.Marshal(b)

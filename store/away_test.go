@@ -61,9 +61,12 @@ func TestAwayLedgerKeepsTheRecordBeforeTheFirstChange(t *testing.T) {
 	if n, err := h.AwayCount("s", "b"); err != nil || n != len(want) {
 		t.Errorf("AwayCount = %d, %v; want %d", n, err, len(want))
 	}
-	must(h.TakeAway("s", "b", []string{"edited", "new"}))
-	if n, _ := h.AwayCount("s", "b"); n != len(want)-2 {
-		t.Errorf("AwayCount after TakeAway = %d, want %d", n, len(want)-2)
+	must(h.ResetAway("s", "b", map[string]AwayBase{"edited": {}}))
+	if n, _ := h.AwayCount("s", "b"); n != 1 {
+		t.Errorf("AwayCount after ResetAway = %d, want 1", n)
+	}
+	if away, _ := h.AwayHosts("s"); !away["b"].Equal(since) {
+		t.Errorf("ResetAway changed the time: %v", away)
 	}
 	must(h.ClearAway("s", "b"))
 	must(h.PutIndex("s", []conflict.Record{fileRec("later", 6, "a")}))

@@ -76,7 +76,7 @@ func (r *run) mergeCatchUp(host string, cu *catchUp, scan []wire.Entry, skipped 
 			cu.lagAt[p] = scanned(scan, p)
 		}
 	}
-	if err := r.storeCatchUp(host, plan, current, leftAlone, ledger, participants); err != nil {
+	if err := r.storeCatchUp(host, plan, current, leftAlone, participants); err != nil {
 		r.log.Error().Err(err).Msg("catch-up: store the merge")
 		return &conflict.Plan{}
 	}
@@ -159,10 +159,11 @@ func (r *run) keepAwayHosts(plan conflict.Plan, current map[string]conflict.Reco
 // lands (so a round cut short loses nothing), and what changes elsewhere
 // from here on.
 func (r *run) storeCatchUp(host string, plan conflict.Plan, current map[string]conflict.Record, leftAlone map[string]bool,
-	ledger map[string]store.AwayBase, participants []string) error {
-	if err := r.h.db.TakeAway(r.cfg.Name, host, slices.Collect(maps.Keys(ledger))); err != nil {
+	participants []string) error {
+	if _, _, err := r.storeIndex(plan, current, leftAlone); err != nil {
 		return err
 	}
+	// After the index: its writes are the merge's, not changes elsewhere.
 	bases := map[string]store.AwayBase{}
 	for _, op := range plan.Ops[host] {
 		b := store.AwayBase{}
@@ -171,10 +172,7 @@ func (r *run) storeCatchUp(host string, plan conflict.Plan, current map[string]c
 		}
 		bases[op.Path] = b
 	}
-	if err := r.h.db.PutAway(r.cfg.Name, host, bases); err != nil {
-		return err
-	}
-	if _, _, err := r.storeIndex(plan, current, leftAlone); err != nil {
+	if err := r.h.db.ResetAway(r.cfg.Name, host, bases); err != nil {
 		return err
 	}
 	if err := r.storeQuarantines(plan); err != nil {
