@@ -345,3 +345,49 @@ func TestAwayHubRestartGoesOnWithoutAHost(t *testing.T) {
 	waitFor(t, liveWait, "the lock table to be empty", func() bool { return len(locks(t, c, "rs")) == 0 })
 	converged(t, c, liveWait, "the three roots to hold the same tree", nil)
 }
+
+// Two hosts away at once, each changed meanwhile, and site-a goes on
+// alone: they return one after the other, each caught up on its own
+// (the second one also with what the first brought back), and all three
+// converge.
+func TestAwayTwoHostsReturnInTurn(t *testing.T) {
+	t.Parallel()
+	c := liveCluster(t)
+	const fromA, fromB, fromC, edited, orig = "t/from-a.txt", "t/from-b.txt", "t/from-c.txt", "t/edited.txt", "v1\n"
+	for _, h := range threeHosts {
+		writeFile(t, c.root(h), edited, orig, liveT0)
+	}
+	startLive(t, c, "tw")
+	c.proc("agent-site-b").stop()
+	c.proc("agent-site-c").stop()
+	waitAway(t, c, "tw", "site-b")
+	waitAway(t, c, "tw", "site-c")
+	writeFile(t, c.root("site-a"), fromA, "from a\n", time.Time{})
+	writeFile(t, c.root("site-a"), edited, "edited on a\n", time.Time{})
+	writeFile(t, c.root("site-b"), fromB, "from b\n", time.Time{})
+	writeFile(t, c.root("site-c"), fromC, "from c\n", time.Time{})
+	waitFor(t, liveWait, "site-b and site-c to count what they must catch up", func() bool {
+		_, b := hostOf(t, c, "tw", "site-b")
+		_, cc := hostOf(t, c, "tw", "site-c")
+		return b.CatchUp >= 2 && cc.CatchUp >= 2
+	})
+
+	c.startAgent("site-c")
+	waitLive(t, c, "tw", "site-c")
+	waitFor(t, liveWait, "site-c and site-a to hold each other's changes, site-b still away", func() bool {
+		return hasContent(c, "site-c", fromA, "from a\n") && hasContent(c, "site-c", edited, "edited on a\n") &&
+			hasContent(c, "site-a", fromC, "from c\n")
+	})
+	if _, h := hostOf(t, c, "tw", "site-b"); h.State != "away" || h.CatchUp < 3 {
+		t.Errorf("site-b %s with %d to catch up, want away with site-a's two changes and site-c's file", h.State, h.CatchUp)
+	}
+
+	c.startAgent("site-b")
+	waitLive(t, c, "tw", "site-b")
+	converged(t, c, liveWait, "the three roots to hold every host's changes", func(tree map[string]node) bool {
+		return hasContent(c, "site-b", fromC, "from c\n") && hasContent(c, "site-a", fromB, "from b\n") && hasContent(c, "site-b", edited, "edited on a\n")
+	})
+	if s := c.session("tw"); s.Status.ErrorCount != 0 || s.Status.Quarantined != 0 {
+		t.Errorf("session: %d errors %v, %d quarantined; want none", s.Status.ErrorCount, s.Status.Errors, s.Status.Quarantined)
+	}
+}
