@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -388,6 +389,37 @@ func TestAwayTwoHostsReturnInTurn(t *testing.T) {
 		return hasContent(c, "site-b", fromC, "from c\n") && hasContent(c, "site-a", fromB, "from b\n") && hasContent(c, "site-b", edited, "edited on a\n")
 	})
 	if s := c.session("tw"); s.Status.ErrorCount != 0 || s.Status.Quarantined != 0 {
+		t.Errorf("session: %d errors %v, %d quarantined; want none", s.Status.ErrorCount, s.Status.Errors, s.Status.Quarantined)
+	}
+}
+
+// A folder renamed on site-a while site-c is away: back, site-c holds it
+// under its new name only, its files unchanged.
+func TestAwayFolderRenamedElsewhere(t *testing.T) {
+	t.Parallel()
+	c := liveCluster(t)
+	for _, h := range threeHosts {
+		for i := range 5 {
+			writeFile(t, c.root(h), fmt.Sprintf("proj/old/f%d.txt", i), fmt.Sprintf("file %d\n", i), liveT0)
+		}
+	}
+	startLive(t, c, "rn")
+	c.proc("agent-site-c").stop()
+	waitAway(t, c, "rn", "site-c")
+	if err := os.Rename(livePath(c, "site-a", "proj/old"), livePath(c, "site-a", "proj/new")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, liveWait, "the rename on site-b", func() bool {
+		return absentOn(c, "site-b", "proj/old") && hasContent(c, "site-b", "proj/new/f3.txt", "file 3\n")
+	})
+	c.startAgent("site-c")
+	waitLive(t, c, "rn", "site-c")
+	converged(t, c, liveWait, "site-c to hold the folder under its new name only", func(tree map[string]node) bool {
+		_, old := tree["proj/old"]
+		_, renamed := tree["proj/new/f4.txt"]
+		return !old && renamed
+	})
+	if s := c.session("rn"); s.Status.ErrorCount != 0 || s.Status.Quarantined != 0 {
 		t.Errorf("session: %d errors %v, %d quarantined; want none", s.Status.ErrorCount, s.Status.Errors, s.Status.Quarantined)
 	}
 }
