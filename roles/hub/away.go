@@ -58,6 +58,27 @@ func (r *run) hostChanged(host string, up bool) {
 	abort(&wire.Error{Kind: wire.KindUnreachable, Host: host, Msg: "disconnected"})
 }
 
+// brokerLost interrupts every run whose attempt is under way: the hub is
+// cut off from every host at once, and its live loop's broker client is
+// gone with the connection. The supervisor starts over once the broker
+// and every host are back.
+func (h *Hub) brokerLost() {
+	h.mu.Lock()
+	runs := make([]*run, 0, len(h.runs))
+	for _, r := range h.runs {
+		runs = append(runs, r)
+	}
+	h.mu.Unlock()
+	for _, r := range runs {
+		r.mu.Lock()
+		abort := r.abort
+		r.mu.Unlock()
+		if abort != nil {
+			abort(errUnreachableBroker())
+		}
+	}
+}
+
 // settleHosts compares every host's connection with the live loop's view:
 // a host that left goes away, one that is back is caught up.
 func (r *run) settleHosts(lc *liveCtx) {
