@@ -203,11 +203,16 @@ func (r *run) endRound(lc *liveCtx, host string, a *awayHost, plan *conflict.Pla
 	if err := r.forgetDeleted(*plan, undeleted); err != nil {
 		r.log.Error().Err(err).Msg("index")
 	}
+	if !r.h.connected(host) {
+		// Gone again: its ledger keeps what did not land.
+		r.stopCatchUp(a, host)
+		return
+	}
 	left, err := r.h.db.AwayCount(r.cfg.Name, host)
 	if err != nil {
 		r.log.Error().Err(err).Msg("away count")
 	}
-	if (cu.rescan || left > 0 && cu.round < maxCatchUpRounds) && r.h.connected(host) {
+	if cu.rescan || left > 0 && cu.round < maxCatchUpRounds {
 		cu.rescan = false
 		r.log.Info().Str("host", host).Int("paths", left).Int("round", cu.round).Msg("catch-up: changed elsewhere meanwhile; another round")
 		r.setAwayStatus(host, api.HostCatchingUp, a.since)
