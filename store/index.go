@@ -28,6 +28,7 @@ type indexWriter struct {
 	values arena
 	mask   []byte
 	buf    []byte
+	away   *awayLedgers // nil: no host of the session is away (see away.go)
 }
 
 // newIndexWriter opens the session's index bucket for writing in tx. An
@@ -45,7 +46,7 @@ func newIndexWriter(tx *bolt.Tx, session string) (*indexWriter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &indexWriter{b: b, hosts: t}, nil
+	return &indexWriter{b: b, hosts: t, away: loadAwayLedgers(tx, session, t.names)}, nil
 }
 
 // put writes one record under path.
@@ -61,6 +62,9 @@ func (w *indexWriter) put(path string, r *conflict.Record) error {
 		if w.mask, err = w.hosts.setBit(w.mask, h); err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
+	}
+	if err := w.away.note([]byte(path), w.b.Get([]byte(path))); err != nil {
+		return err
 	}
 	v := recordOf(&e, w.mask)
 	w.buf = appendRecord(w.buf[:0], &v)
@@ -316,9 +320,18 @@ func (h *Hub) DeleteIndex(session string, paths []string) error {
 		if b == nil {
 			return nil
 		}
+		away, err := awayOf(tx, session)
+		if err != nil {
+			return err
+		}
 		for _, p := range paths {
 			if p == "" {
 				continue
+			}
+			if v := b.Get([]byte(p)); v != nil {
+				if err := away.note([]byte(p), v); err != nil {
+					return err
+				}
 			}
 			if err := b.Delete([]byte(p)); err != nil {
 				return fmt.Errorf("%s: %w", p, err)
@@ -410,7 +423,14 @@ func (h *Hub) MoveIndex(session, from, to string) (int, error) {
 		if len(olds) == 0 {
 			return nil
 		}
+		away, err := awayOf(tx, session)
+		if err != nil {
+			return err
+		}
 		for _, k := range subtree(b, to) {
+			if err := away.note(k, b.Get(k)); err != nil {
+				return err
+			}
 			if err := b.Delete(k); err != nil {
 				return err
 			}
@@ -421,13 +441,19 @@ func (h *Hub) MoveIndex(session, from, to string) (int, error) {
 		for i, k := range olds {
 			vals[i] = bytes.Clone(b.Get(k))
 		}
-		for _, k := range olds {
+		for i, k := range olds {
+			if err := away.note(k, vals[i]); err != nil {
+				return err
+			}
 			if err := b.Delete(k); err != nil {
 				return err
 			}
 		}
 		for i, k := range olds {
 			nk := to + string(k[len(from):])
+			if err := away.note([]byte(nk), nil); err != nil {
+				return err
+			}
 			if err := b.Put([]byte(nk), vals[i]); err != nil {
 				return err
 			}
@@ -439,6 +465,18 @@ func (h *Hub) MoveIndex(session, from, to string) (int, error) {
 		return 0, fmt.Errorf("store: index %s: move %s to %s: %w", session, from, to, err)
 	}
 	return moved, nil
+}
+
+// awayOf returns the session's away ledgers in tx (nil: none).
+func awayOf(tx *bolt.Tx, session string) (*awayLedgers, error) {
+	if subBucket(tx, bucketAway, session) == nil {
+		return nil, nil
+	}
+	r, err := newIndexReader(tx, session)
+	if err != nil {
+		return nil, err
+	}
+	return loadAwayLedgers(tx, session, r.sets.names), nil
 }
 
 // subtree returns copies of the keys p and p/... present in b.

@@ -259,6 +259,11 @@ type Attach struct {
 	// overwrites or deletes a copy it keeps it, for that many days, in the
 	// root's protected area.
 	ProtectDays int `json:"protect_days,omitempty"`
+	// LockGraceMs is the session's lock grace period in milliseconds: an
+	// agent cut off from the hub keeps the copies it locked for the
+	// session's writers that long, then releases them. Nil (an older hub):
+	// the agent's default.
+	LockGraceMs *int64 `json:"lock_grace_ms,omitempty"`
 }
 
 func (*Attach) Type() Type { return TypeAttach }
@@ -274,6 +279,9 @@ func (m *Attach) Validate() error {
 	}
 	if m.ProtectDays < 0 || m.ProtectDays > MaxProtectDays {
 		return fmt.Errorf("session %s: protect_days %d: give a number of days from 1 to %d", m.Session, m.ProtectDays, MaxProtectDays)
+	}
+	if m.LockGraceMs != nil && *m.LockGraceMs < 0 {
+		return fmt.Errorf("session %s: lock_grace_ms %d: negative", m.Session, *m.LockGraceMs)
 	}
 	if len(m.Exclude) > MaxExclude {
 		return fmt.Errorf("session %s: %d exclude patterns: at most %d", m.Session, len(m.Exclude), MaxExclude)

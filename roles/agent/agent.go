@@ -52,6 +52,9 @@ type Agent struct {
 	sessions map[string]*attached
 	names    userNames // owners of files, for the hub's conflict list
 	metrics  *metrics.Agent
+	// graces are the sessions' lock grace periods, from their attachments
+	// (cutoff.go).
+	graces map[string]time.Duration
 }
 
 // attached is one session's watch set on this host.
@@ -88,7 +91,7 @@ func New(cfg Config) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agent %s: %w", cfg.Name, err)
 	}
-	return &Agent{cfg: cfg, log: cfg.Log.With().Str("agent", cfg.Name).Logger(), db: db, sessions: map[string]*attached{},
+	return &Agent{cfg: cfg, log: cfg.Log.With().Str("agent", cfg.Name).Logger(), db: db, sessions: map[string]*attached{}, graces: map[string]time.Duration{},
 		metrics: metrics.NewAgent()}, nil
 }
 
@@ -100,11 +103,19 @@ func (a *Agent) Metrics() http.Handler { return a.metrics.Handler() }
 // refused token, a protocol mismatch or a name already in use.
 func (a *Agent) Run(ctx context.Context) error {
 	defer a.close()
+	// cut releases, while the agent is cut off from the hub, the copies it
+	// locked for writers elsewhere once their grace period is over
+	// (cutoff.go); it is stopped when the agent is connected. An agent
+	// that starts without the hub is cut off from the start.
+	cut := a.cutOff(ctx)
+	defer func() { cut() }()
 	hello := wire.Hello{Role: wire.RoleAgent, Name: a.cfg.Name, Protocol: wire.ProtocolVersion, Version: a.cfg.Version, Token: a.cfg.Token}
 	for attempt := 0; ; attempt++ {
 		c, err := broker.DialTLS(ctx, a.cfg.BrokerURL, hello, a.cfg.TLS, a.log)
 		if err == nil {
 			attempt = 0
+			cut()
+			cut = func() {}
 			a.log.Info().Str("broker", a.cfg.BrokerURL).Msg("connected")
 			err = a.serve(ctx, c)
 			c.Close()
@@ -113,6 +124,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			}
 			a.log.Warn().Err(err).Msg("lost the broker; reconnecting")
 			a.detachAll()
+			cut = a.cutOff(ctx)
 			continue
 		}
 		if ctx.Err() != nil {
@@ -320,6 +332,7 @@ func (a *Agent) attach(c *broker.Client, m *wire.Attach) error {
 		t.Close()
 		return err
 	}
+	a.noteGrace(m.Session, m.LockGraceMs)
 	s := &attached{name: m.Session, root: m.Root, real: real, tree: t, filter: f, hosts: map[string]bool{},
 		protect: newProtection(t, m.ProtectDays)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())

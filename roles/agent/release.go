@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -55,7 +56,7 @@ func Unlock(dataDir string, log zerolog.Logger) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("agent unlock --data %s: %w (stop the agent first: a clean stop undoes its locks itself)", dataDir, err)
 	}
-	a := &Agent{log: log, db: db, sessions: map[string]*attached{}}
+	a := &Agent{log: log, db: db, sessions: map[string]*attached{}, graces: map[string]time.Duration{}}
 	n, err := a.releaseAll()
 	if cerr := db.Close(); err == nil {
 		err = cerr

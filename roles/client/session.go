@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -298,7 +299,7 @@ func printSession(w io.Writer, s api.Session) {
 		if st.Phase == api.PhaseRunning {
 			entries = h.Held
 		}
-		fmt.Fprintf(tw, "  %s\t%v\t%s\t%s\t%d\t%s\n", h.Host, h.Connected, h.State, h.Root, entries, h.Error)
+		fmt.Fprintf(tw, "  %s\t%v\t%s\t%s\t%d\t%s\n", h.Host, h.Connected, hostState(h), h.Root, entries, h.Error)
 	}
 	tw.Flush()
 	printClocks(w, st.Hosts)
@@ -322,6 +323,15 @@ func printClocks(w io.Writer, hosts []api.HostStatus) {
 	if len(parts) > 0 {
 		fmt.Fprintf(w, "  clocks vs hub: %s\n", strings.Join(parts, ", "))
 	}
+}
+
+// hostState is h's state, with since when it is away and what it has to
+// catch up.
+func hostState(h api.HostStatus) string {
+	if h.AwaySince.IsZero() {
+		return h.State
+	}
+	return fmt.Sprintf("%s since %s, %d path(s) to catch up", h.State, h.AwaySince.Local().Format(time.DateTime), h.CatchUp)
 }
 
 // optionSummary names a session's settings in the CLI's flag words.

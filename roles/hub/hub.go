@@ -119,6 +119,7 @@ func (h *Hub) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
+			h.brokerLost()
 			h.log.Warn().Err(err).Msg("lost the broker; reconnecting")
 			continue
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/peerlink/peerlink/conflict"
@@ -36,14 +37,28 @@ func (r *run) liveLoop(ctx context.Context, c *broker.Client) {
 	r.lags = map[string]map[string]*lag{}
 	r.recent = recentApplied{}
 	r.pendingReconcile = nil // the start-up that just ran reconciled everything
+	// Hosts away and their catch-ups (away.go, catchup.go): the catch-ups'
+	// goroutines end with ctx, and the loop waits for them.
+	r.away = map[string]*awayHost{}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	lc := &liveCtx{ctx: ctx, c: c, wg: &wg}
+	r.settleHosts(lc)
 	repairs := time.NewTimer(time.Hour)
 	defer repairs.Stop()
+	grace := time.NewTimer(time.Hour)
+	defer grace.Stop()
 	var next *broker.Incoming // taken from the queue too early, served first
 	for {
 		if at, ok := r.nextRepair(); ok {
 			repairs.Reset(time.Until(at))
 		} else {
 			repairs.Stop()
+		}
+		if at, ok := r.nextExpiry(); ok {
+			grace.Reset(time.Until(at))
+		} else {
+			grace.Stop()
 		}
 		var in broker.Incoming
 		if next != nil {
@@ -55,12 +70,26 @@ func (r *run) liveLoop(ctx context.Context, c *broker.Client) {
 				r.repair(ctx, c)
 				r.publishLocks()
 				continue
+			case <-grace.C:
+				r.expireHeld(time.Now())
+				continue
+			case <-r.hostKick:
+				r.settleHosts(lc)
+				r.publishLocks()
+				continue
+			case res := <-r.catchIn:
+				r.caughtUpStep(lc, res)
+				r.publishLocks()
+				continue
 			case <-ctx.Done():
 				return
 			}
 		}
 		if ctx.Err() != nil {
 			return
+		}
+		if r.holdBack(ctx, c, in) {
+			continue
 		}
 		// Hub.live let only the session's hosts in.
 		switch m := in.Msg.(type) {
@@ -69,27 +98,32 @@ func (r *run) liveLoop(ctx context.Context, c *broker.Client) {
 		case *wire.Closed:
 			r.closed(ctx, c, in.From, m)
 		case *wire.Changes:
-			// Gather what else this host reported meanwhile, in order, so
-			// a burst goes to each target in few Applies.
-			batch := slices.Clone(m.Changes)
-		gather:
-			for len(batch) < changeBatch {
-				select {
-				case more := <-r.liveIn:
-					if mm, ok := more.Msg.(*wire.Changes); ok && more.From == in.From {
-						batch = append(batch, mm.Changes...)
-						continue
-					}
-					next = &more
-					break gather
-				default:
-					break gather
-				}
-			}
+			var batch []wire.Change
+			batch, next = r.gather(in.From, m)
 			r.changes(ctx, c, in.From, batch)
 		}
 		r.publishLocks()
 	}
+}
+
+// gather returns m's changes with what else host reported meanwhile, in
+// order, so that a burst goes to each target in few Applies, and the
+// message it took from the queue too early, if any.
+func (r *run) gather(host string, m *wire.Changes) ([]wire.Change, *broker.Incoming) {
+	batch := slices.Clone(m.Changes)
+	for len(batch) < changeBatch {
+		select {
+		case more := <-r.liveIn:
+			if mm, ok := more.Msg.(*wire.Changes); ok && more.From == host && r.away[host] == nil {
+				batch = append(batch, mm.Changes...)
+				continue
+			}
+			return batch, &more
+		default:
+			return batch, nil
+		}
+	}
+	return batch, nil
 }
 
 func (r *run) isHost(host string) bool {
@@ -107,10 +141,12 @@ func (r *run) refuse(ctx context.Context, c *broker.Client, in broker.Incoming, 
 	}
 }
 
+// otherHosts returns the hosts that take part besides host: not those
+// away (away.go).
 func (r *run) otherHosts(host string) []string {
 	var out []string
 	for _, hr := range r.cfg.Hosts {
-		if hr.Host != host {
+		if hr.Host != host && r.away[hr.Host] == nil {
 			out = append(out, hr.Host)
 		}
 	}

@@ -210,7 +210,8 @@ func (r *run) indexChange(host string, targets []string, a liveChange, ok map[st
 		var left []string
 		if a.had {
 			for _, h := range a.prior.Hosts {
-				if h != host && !ok[ch.Path][h] {
+				// A host away keeps its copy in its ledger (away.go).
+				if h != host && !ok[ch.Path][h] && r.away[h] == nil {
 					left = append(left, h)
 				}
 			}

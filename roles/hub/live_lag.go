@@ -70,8 +70,12 @@ func (r *run) lagging(path, host string) *lag {
 // rename starts the session over instead (see reconcileError).
 func (r *run) fallBehind(host string, op wire.Op, err wire.Error) {
 	if op.Kind == wire.OpRename {
-		// (An unreachable host interrupts the session anyway.)
-		if err.Kind != wire.KindUnreachable {
+		if err.Kind == wire.KindUnreachable {
+			// The host is leaving: it goes away holding the old tree.
+			if r.away[host] == nil {
+				r.noteLostRename(host, op)
+			}
+		} else {
 			r.reconcile(&reconcileError{path: op.Path, host: host, why: fmt.Sprintf("rename %s to %s failed (%s)", op.OldPath, op.Path, err.Msg)})
 		}
 		return

@@ -67,6 +67,21 @@ type run struct {
 	// reconcileError); the live loop owns both.
 	reconciled       time.Time
 	pendingReconcile *reconcileError
+	// away are the hosts that left the running session, which goes on
+	// without them (away.go); the live loop owns it. dropped, guarded by mu, are
+	// the hosts that left since the live loop last looked, and hostKick
+	// tells it to look. catchIn carries the catch-ups' results to it.
+	away     map[string]*awayHost
+	dropped  map[string]bool
+	hostKick chan struct{}
+	catchIn  chan catchResult
+
+	// resumed is set for a run the hub resumed at its start: its first
+	// start-up may go on without the hosts that are not back
+	// (startup_away.go). absent are the hosts the current start-up goes
+	// without. The supervisor goroutine owns both.
+	resumed bool
+	absent  map[string]bool
 
 	// ending is set, under h.mu, once the run has begun to end: it no
 	// longer counts as running for an agent that connects (running.go).
@@ -76,6 +91,7 @@ type run struct {
 func newRun(h *Hub, cfg api.SessionConfig, cancel context.CancelFunc) *run {
 	r := &run{h: h, cfg: cfg, cancel: cancel, done: make(chan struct{}), host: map[string]*api.HostStatus{},
 		quarantine: map[string]bool{}, liveIn: make(chan broker.Incoming, liveQueue), locks: map[string]*heldLock{},
+		away: map[string]*awayHost{}, dropped: map[string]bool{}, hostKick: make(chan struct{}, 1), catchIn: make(chan catchResult, len(cfg.Hosts)),
 		log: h.log.With().Str("session", cfg.Name).Logger()}
 	r.filter = sessionFilter(cfg.Exclude, r.log)
 	r.events = newEventLog(h, cfg.Name, r.log)
@@ -109,7 +125,6 @@ func (r *run) phase() api.Phase {
 
 func (r *run) status() api.SessionStatus {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	st := r.st
 	st.Hosts = append([]api.HostStatus(nil), r.st.Hosts...)
 	for i := range st.Hosts {
@@ -118,7 +133,9 @@ func (r *run) status() api.SessionStatus {
 	st.Locks = len(r.lockView)
 	st.Errors = append([]wire.Error(nil), r.st.Errors...)
 	st.Warnings = append([]string(nil), r.st.Warnings...)
+	r.mu.Unlock()
 	st.Transfers = r.flights.list()
+	r.awayCounts(&st)
 	return st
 }
 
@@ -165,22 +182,6 @@ func (r *run) progress(host string, n int64) {
 			st.Bytes.Done += n
 		}
 	})
-}
-
-// hostChanged is told of every agent coming or going. A participant lost
-// mid-run aborts the current attempt; the supervisor holds the locks for
-// the grace period and starts over once every host is back, so the
-// returning host's offline changes go through the same scan and merge as a
-// session start.
-func (r *run) hostChanged(host string, up bool) {
-	r.mu.Lock()
-	_, ours := r.host[host]
-	abort := r.abort
-	r.mu.Unlock()
-	if !ours || up || abort == nil {
-		return
-	}
-	abort(&wire.Error{Kind: wire.KindUnreachable, Host: host, Msg: "disconnected"})
 }
 
 // supervise runs attempts until the session is stopped: an attempt that

@@ -260,7 +260,7 @@ func (h *Hub) Start(name, user string) (api.Session, error) {
 	if err := h.db.PutSessionState(name, store.SessionState{Desired: store.DesiredRunning, Phase: string(api.PhaseAttaching), Started: time.Now()}); err != nil {
 		return api.Session{}, err
 	}
-	if err := h.startRun(cfg); err != nil {
+	if err := h.startRun(cfg, false); err != nil {
 		return api.Session{}, err
 	}
 	h.audit(name, "start", user, "")
@@ -283,7 +283,7 @@ func (h *Hub) recheck(cfg api.SessionConfig) error {
 	return nil
 }
 
-func (h *Hub) startRun(cfg api.SessionConfig) error {
+func (h *Hub) startRun(cfg api.SessionConfig, resumed bool) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.runs[cfg.Name] != nil {
@@ -295,6 +295,7 @@ func (h *Hub) startRun(cfg api.SessionConfig) error {
 	ctx, cancel := context.WithCancel(h.runCtx)
 	r := newRun(h, cfg, cancel)
 	r.base = ctx
+	r.resumed = resumed
 	h.runs[cfg.Name] = r
 	h.runWG.Add(1)
 	go func() {
@@ -343,7 +344,7 @@ func (h *Hub) resume() {
 			continue
 		}
 		h.log.Info().Str("session", s.Name).Msg("resuming session")
-		if err := h.startRun(cfg); err != nil {
+		if err := h.startRun(cfg, true); err != nil {
 			h.log.Error().Err(err).Str("session", s.Name).Msg("resume")
 		}
 	}

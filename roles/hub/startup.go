@@ -19,9 +19,11 @@ import (
 func (r *run) startup(ctx context.Context) error {
 	hosts := r.hostNames()
 	r.setPhase(api.PhaseAttaching)
-	if err := r.h.waitHosts(ctx, hosts, r.h.cfg.HostWait); err != nil {
+	r.absent = nil
+	if err := r.h.waitHosts(ctx, hosts, r.h.cfg.HostWait); err != nil && !r.startWithout(err) {
 		return err
 	}
+	r.resumed = false // a later attempt waits for every host again
 	c := r.h.client()
 	if c == nil {
 		return errUnreachableBroker()
@@ -30,6 +32,9 @@ func (r *run) startup(ctx context.Context) error {
 		r.confirmed = 0
 		st.Started, st.Synced = time.Now(), time.Time{}
 		st.Files, st.Bytes, st.Errors, st.ErrorCount, st.Warnings = api.Counter{}, api.Counter{}, nil, 0, nil
+		for i := range st.Hosts {
+			st.Hosts[i].AwaySince, st.Hosts[i].CatchUp = time.Time{}, 0
+		}
 	})
 	// What the hosts reported while the session was not running is stale
 	// once they attach again: the scan sees where it led, and a remove
@@ -54,6 +59,9 @@ func (r *run) startup(ctx context.Context) error {
 		return err
 	}
 	scans = nil
+	if err := r.clearBack(); err != nil {
+		return err
+	}
 
 	r.setPhase(api.PhaseSyncing)
 	r.update(func(st *api.SessionStatus) {
@@ -82,12 +90,14 @@ func (r *run) startup(ctx context.Context) error {
 
 func (r *run) attach(ctx context.Context, c *broker.Client) error {
 	g, ctx := errgroup.WithContext(ctx)
-	for _, hr := range r.cfg.Hosts {
+	for _, hr := range r.startHosts() {
 		g.Go(func() error {
 			m := &wire.Attach{Session: r.cfg.Name, Root: hr.Root, Exclude: r.cfg.Exclude, Hosts: r.hostNames()}
 			if r.cfg.TargetProtection == nil || *r.cfg.TargetProtection {
 				m.ProtectDays = max(r.cfg.ProtectDays, 1)
 			}
+			grace := r.grace().Milliseconds()
+			m.LockGraceMs = &grace
 			if _, err := c.Request(ctx, hr.Host, m, nil); err != nil {
 				err = wire.ToError("attach", hr.Host, "", err)
 				r.setHost(hr.Host, "failed", err)

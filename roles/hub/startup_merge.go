@@ -34,7 +34,16 @@ func (r *run) merge(scans map[string][]wire.Entry, skipped map[string]bool) (con
 	for p := range skipped {
 		leftAlone[p] = true
 	}
-	plan := r.resolveScans(scans, last, leftAlone)
+	// The hosts back from being away are judged against what they held
+	// when they left; those still away keep their ledger (startup_away.go).
+	judged, err := r.awayBases(last)
+	if err != nil {
+		return conflict.Plan{}, err
+	}
+	plan := r.resolveScans(scans, judged, leftAlone)
+	if len(r.absent) > 0 {
+		r.keepAwayHosts(plan, last, r.participants())
+	}
 	changed, gone, err := r.storeIndex(plan, last, leftAlone)
 	if err != nil {
 		return conflict.Plan{}, err
@@ -53,6 +62,13 @@ func (r *run) merge(scans map[string][]wire.Entry, skipped map[string]bool) (con
 // resolveScans plans the start-up from the scans, the last index and the
 // paths left alone.
 func (r *run) resolveScans(scans map[string][]wire.Entry, last map[string]conflict.Record, leftAlone map[string]bool) conflict.Plan {
+	return r.resolveFor(r.participants(), scans, last, leftAlone)
+}
+
+// resolveFor plans for hosts, all of the session's at a start or the live
+// ones and a returning host at its catch-up (catchup.go), by the session's
+// rules.
+func (r *run) resolveFor(hosts []string, scans map[string][]wire.Entry, last map[string]conflict.Record, leftAlone map[string]bool) conflict.Plan {
 	// Offline Delete Detection acts only "if this option is enabled and
 	// target protection is enabled" (the seed): without protection, what
 	// was deleted offline is brought back.
@@ -61,7 +77,7 @@ func (r *run) resolveScans(scans map[string][]wire.Entry, last map[string]confli
 		opt.OfflineDeleteDetection = false
 		optWarn = "offline delete detection is inactive because target protection is off: paths deleted while the session was stopped are brought back (turn protection on with `peerlink session set " + r.cfg.Name + " --target-protection=true`)"
 	}
-	plan := conflict.Resolve(conflict.Input{Hosts: r.hostNames(), Scans: scans, Last: last, Quarantined: leftAlone, Options: opt,
+	plan := conflict.Resolve(conflict.Input{Hosts: hosts, Scans: scans, Last: last, Quarantined: leftAlone, Options: opt,
 		Clocks: r.clockInput()})
 	if optWarn != "" {
 		plan.Warnings = append([]string{optWarn}, plan.Warnings...)

@@ -20,12 +20,13 @@ import (
 // they are left alone this time, on every host, since an unreadable copy
 // must not pass for a deleted one.
 func (r *run) scan(ctx context.Context, c *broker.Client) (scans map[string][]wire.Entry, skipped map[string]bool, err error) {
-	scans = make(map[string][]wire.Entry, len(r.cfg.Hosts))
+	hosts := r.startHosts()
+	scans = make(map[string][]wire.Entry, len(hosts))
 	skipped = map[string]bool{}
 	var skippedMu sync.Mutex
-	results := make([][]wire.Entry, len(r.cfg.Hosts))
+	results := make([][]wire.Entry, len(hosts))
 	g, ctx := errgroup.WithContext(ctx)
-	for i, hr := range r.cfg.Hosts {
+	for i, hr := range hosts {
 		g.Go(func() error {
 			r.setHost(hr.Host, "scanning", nil)
 			started := time.Now()
@@ -71,7 +72,7 @@ func (r *run) scan(ctx context.Context, c *broker.Client) (scans map[string][]wi
 	if err := g.Wait(); err != nil {
 		return nil, nil, err
 	}
-	for i, hr := range r.cfg.Hosts {
+	for i, hr := range hosts {
 		scans[hr.Host] = results[i]
 	}
 	return scans, skipped, nil

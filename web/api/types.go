@@ -100,15 +100,25 @@ type HostStatus struct {
 	Host      string `json:"host"`
 	Root      string `json:"root"`
 	Connected bool   `json:"connected"`
-	State     string `json:"state"` // waiting, attached, scanning, scanned, applying, synced, failed
-	Error     string `json:"error,omitempty"`
-	Files     int64  `json:"files"` // files and folders its scan found
-	Bytes     int64  `json:"bytes"`
-	Hashed    int64  `json:"hashed"` // files whose content its scan read
+	// State is waiting, attached, scanning, scanned, applying, synced or
+	// failed during a start; away or catching-up while the session runs
+	// without the host (it is live in every other state).
+	State  string `json:"state"`
+	Error  string `json:"error,omitempty"`
+	Files  int64  `json:"files"` // files and folders its scan found
+	Bytes  int64  `json:"bytes"`
+	Hashed int64  `json:"hashed"` // files whose content its scan read
 	// Held is how many files and folders under its root the index says it
 	// holds, counted when the initial synchronisation ends: the same on
 	// every host of a synchronised session, whatever each one's scan found.
 	Held int64 `json:"held"`
+	// AwaySince is when the host left the running session, which goes on
+	// without it; zero while it takes part.
+	AwaySince time.Time `json:"away_since,omitzero"`
+	// CatchUp counts the paths changed elsewhere since the host left
+	// (created, changed, renamed or deleted), which its catch-up brings
+	// it when it returns.
+	CatchUp int64 `json:"catch_up,omitempty"`
 	// Clock is the host's clock as the hub last measured it; nil before
 	// the first measurement.
 	Clock *Clock `json:"clock,omitempty"`
@@ -130,6 +140,12 @@ type Clock struct {
 	// Measured is when the sample this comes from was taken.
 	Measured time.Time `json:"measured"`
 }
+
+// Host states of a running session's hosts that do not take part.
+const (
+	HostAway       = "away"
+	HostCatchingUp = "catching-up"
+)
 
 // SessionStatus is a session's live state.
 type SessionStatus struct {

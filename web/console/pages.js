@@ -8,7 +8,8 @@ import { openConfig } from './dialog.js';
 // conflicts.go); kinds seen in a fetched log are added to the filter as they
 // appear.
 const EVENT_KINDS = ['created', 'changed', 'start', 'stop', 'synced', 'interrupted', 'failed',
-  'lock', 'unlock', 'release', 'lock-contended', 'conflict', 'conflict-settled', 'conflict-resolved', 'clock'];
+  'lock', 'unlock', 'release', 'lock-contended', 'conflict', 'conflict-settled', 'conflict-resolved',
+  'away', 'catch-up', 'caught-up', 'catch-up-failed', 'resumed', 'clock'];
 
 const EVENT_PAGE = 100;
 
@@ -132,7 +133,9 @@ export function sessionPage(main, r) {
         (st.warnings || []).length ? h('ul', { class: 'warnings', 'aria-label': 'Warnings' }, st.warnings.map((w) => h('li', null, w))) : null);
       fill(hosts, table('Hosts', ['Host', 'Root folder', 'Connected', 'State', 'Files', 'Bytes', 'Clock vs hub'],
         (st.hosts || sess.hosts).map((x) => [h('strong', null, x.host), h('code', null, x.root), yes(x.connected),
-          h('span', null, x.state || '—', x.error ? h('span', { class: 'error' }, ' — ' + x.error) : null),
+          h('span', null, x.state || '—',
+            x.away_since ? ' since ' + when(x.away_since) + ', ' + plural(x.catch_up || 0, 'path') + ' to catch up' : null,
+            x.error ? h('span', { class: 'error' }, ' — ' + x.error) : null),
           String(x.files || 0), fmtBytes(x.bytes), clockCell(x.clock)]), 'No hosts.'));
       fill(options, optionsList(sess));
       fill(locks, table('Live locks', ['Path', 'Source', 'User', 'Since', 'Locked on'],

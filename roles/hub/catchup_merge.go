@@ -1,0 +1,225 @@
+package hub
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/peerlink/peerlink/conflict"
+	"github.com/peerlink/peerlink/store"
+	"github.com/peerlink/peerlink/web/api"
+	"github.com/peerlink/peerlink/wire"
+)
+
+// mergeCatchUp merges the scan of host, back, with the index the live
+// hosts kept current, in the live loop (so no live change comes between
+// the index it reads and the one it writes), and returns the round's
+// plan. It reuses the start-up's merge: the engine gets, as a session
+// start does, every participant's copies (the live hosts' as the index
+// lists them, the returning host's as scanned) and the last synchronised
+// state (the index, where the host's ledger says what it held before the
+// others changed it), so what changed only elsewhere is fetched, what
+// changed only on the host goes out, and what changed on both is decided
+// by the session's conflict rules exactly as at a start.
+func (r *run) mergeCatchUp(host string, cu *catchUp, scan []wire.Entry, skipped map[string]bool) *conflict.Plan {
+	cu.round++
+	participants := r.liveHosts()
+	participants = append(participants, host)
+	slices.SortFunc(participants, func(a, b string) int { return r.hostOrder(a) - r.hostOrder(b) })
+	current, err := r.h.db.LoadIndex(r.cfg.Name)
+	if err != nil {
+		r.log.Error().Err(err).Msg("catch-up: load the index")
+		return &conflict.Plan{}
+	}
+	ledger, err := r.h.db.AwayLedger(r.cfg.Name, host)
+	if err != nil {
+		r.log.Error().Err(err).Msg("catch-up: away ledger")
+		return &conflict.Plan{}
+	}
+	leftAlone := r.catchUpLeftAlone(skipped)
+	// Deleted while it was away, and unchanged on it: deleted there too.
+	deleted := map[string]wire.Entry{}
+	for p, b := range ledger {
+		if _, still := current[p]; !still && b.Had && slices.Contains(b.Record.Hosts, host) {
+			deleted[p] = b.Record.Entry
+		}
+	}
+	delOps, settled := conflict.AwayDeletes(scan, deleted, r.cfg.Options)
+	mine := slices.DeleteFunc(slices.Clone(scan), func(e wire.Entry) bool { return settled[e.Path] })
+
+	scans := map[string][]wire.Entry{host: mine}
+	for _, rec := range current { // map order: the engine sorts each scan
+		for _, h := range rec.Hosts {
+			if h != host && slices.Contains(participants, h) {
+				scans[h] = append(scans[h], rec.Entry)
+			}
+		}
+	}
+	last := maps.Clone(current)
+	for p, b := range ledger {
+		switch {
+		case settled[p] || !b.Had:
+			delete(last, p)
+		default:
+			rec := b.Record
+			rec.Hosts = slices.DeleteFunc(slices.Clone(rec.Hosts), func(h string) bool { return !slices.Contains(participants, h) })
+			last[p] = rec
+		}
+	}
+	plan := r.resolveFor(participants, scans, last, leftAlone)
+	if len(delOps) > 0 {
+		plan.Ops[host] = append(plan.Ops[host], delOps...)
+	}
+	r.keepAwayHosts(plan, current, participants)
+	r.sparedWriters(host, cu, plan, current, scan)
+	for p := range leftAlone {
+		if r.lags[p] != nil {
+			cu.lagAt[p] = scanned(scan, p)
+		}
+	}
+	if err := r.storeCatchUp(host, plan, current, leftAlone, participants); err != nil {
+		r.log.Error().Err(err).Msg("catch-up: store the merge")
+		return &conflict.Plan{}
+	}
+	for _, ops := range plan.Ops {
+		cu.ops += len(ops)
+	}
+	r.log.Info().Str("host", host).Int("round", cu.round).Int("ledger", len(ledger)).Int("scanned", len(scan)).
+		Int("to_host", len(plan.Ops[host])).Int("quarantined", len(plan.Quarantines)).Msg("catch-up merged")
+	return &plan
+}
+
+// catchUpLeftAlone returns what a catch-up leaves alone: the File Conflict
+// List, what the returning host could not read and paths a live host lags
+// on (the repair's).
+func (r *run) catchUpLeftAlone(skipped map[string]bool) map[string]bool {
+	out := maps.Clone(skipped)
+	r.mu.Lock()
+	for p := range r.quarantine {
+		out[p] = true
+	}
+	r.mu.Unlock()
+	for p := range r.lags {
+		out[p] = true
+	}
+	return out
+}
+
+// sparedWriters keeps a round's plan off the files open for writing on a
+// live host: the returning host may fetch such a file (its lock is taken
+// there once it holds its copy, see goLive), but nothing goes to a live
+// host, whose writer's close decides; where the plan would send
+// something, the path is left as it is, and the returning host lags on it
+// with its own copy, which the close's propagation replaces.
+func (r *run) sparedWriters(host string, cu *catchUp, plan conflict.Plan, current map[string]conflict.Record, scan []wire.Entry) {
+	spare := map[string]bool{}
+	for p := range r.locks {
+		for h, ops := range plan.Ops {
+			if h != host && slices.ContainsFunc(ops, func(op wire.Op) bool { return op.Path == p }) {
+				spare[p] = true
+			}
+		}
+	}
+	if len(spare) == 0 {
+		return
+	}
+	for h, ops := range plan.Ops {
+		plan.Ops[h] = slices.DeleteFunc(ops, func(op wire.Op) bool { return spare[op.Path] })
+	}
+	for p := range spare {
+		if rec, ok := current[p]; ok {
+			plan.Index[p] = rec
+		} else {
+			delete(plan.Index, p)
+		}
+		cu.lagAt[p] = scanned(scan, p)
+	}
+}
+
+// keepAwayHosts lists again, in the plan's records, the other hosts still
+// away that held a path's unchanged state: the plan knows only its
+// participants, and their ledgers would otherwise count every path.
+func (r *run) keepAwayHosts(plan conflict.Plan, current map[string]conflict.Record, participants []string) {
+	for p, rec := range plan.Index {
+		old, ok := current[p]
+		if !ok || old.Entry != rec.Entry {
+			continue
+		}
+		for _, h := range old.Hosts {
+			if !slices.Contains(participants, h) && !slices.Contains(rec.Hosts, h) {
+				rec.Hosts = append(rec.Hosts, h)
+			}
+		}
+		plan.Index[p] = rec
+	}
+}
+
+// storeCatchUp records the merge: the index and the File Conflict List as
+// the start-up's merge records them, and the host's ledger, which from now
+// on holds, for each op to the host, what the host holds until the op
+// lands (so a round cut short loses nothing), and what changes elsewhere
+// from here on.
+func (r *run) storeCatchUp(host string, plan conflict.Plan, current map[string]conflict.Record, leftAlone map[string]bool,
+	participants []string) error {
+	if _, _, err := r.storeIndex(plan, current, leftAlone); err != nil {
+		return err
+	}
+	// After the index: its writes are the merge's, not changes elsewhere.
+	bases := map[string]store.AwayBase{}
+	for _, op := range plan.Ops[host] {
+		b := store.AwayBase{}
+		if op.Have != nil && op.Kind != wire.OpRename {
+			b = store.AwayBase{Had: true, Record: recordOf(*op.Have, participants)}
+		}
+		bases[op.Path] = b
+	}
+	if err := r.h.db.ResetAway(r.cfg.Name, host, bases); err != nil {
+		return err
+	}
+	if err := r.storeQuarantines(plan); err != nil {
+		return err
+	}
+	r.recordConflicts(plan)
+	if len(plan.Quarantines) > 0 || len(plan.Released) > 0 {
+		r.update(func(st *api.SessionStatus) {
+			for _, q := range plan.Quarantines {
+				if !r.quarantine[q.Path] {
+					r.quarantine[q.Path] = true
+					st.Quarantined++
+				}
+			}
+			for _, p := range plan.Released {
+				if r.quarantine[p] {
+					delete(r.quarantine, p)
+					st.Quarantined--
+				}
+			}
+		})
+		r.h.notify(api.NoticeConflicts, r.cfg.Name)
+	}
+	for _, w := range plan.Warnings {
+		r.log.Warn().Str("host", host).Msg(w)
+	}
+	return nil
+}
+
+// scanned returns the entry of a scan at p, nil if it has none.
+func scanned(scan []wire.Entry, p string) *wire.Entry {
+	for i := range scan {
+		if scan[i].Path == p {
+			e := scan[i]
+			return &e
+		}
+	}
+	return nil
+}
+
+// hostOrder returns host's place in the session's configuration: the
+// engine's last tie-break.
+func (r *run) hostOrder(host string) int {
+	for i, hr := range r.cfg.Hosts {
+		if hr.Host == host {
+			return i
+		}
+	}
+	return len(r.cfg.Hosts)
+}
