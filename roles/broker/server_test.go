@@ -30,9 +30,9 @@ func TestHandshake(t *testing.T) {
 		{name: "a wrong token is refused with where to find the right one", hello: func(h *wire.Hello) { h.Token = "guess" },
 			kind: wire.KindPermission, message: "token refused: copy the token from the hub's DATA/token file"},
 		{name: "an empty token is refused", hello: func(h *wire.Hello) { h.Token = "" }, kind: wire.KindPermission},
-		{name: "another protocol is refused with which side to upgrade", hello: func(h *wire.Hello) { h.Protocol = 2 },
-			kind: wire.KindInvalid, message: "agent speaks protocol 2, broker speaks 1: run the same peerlink version on hub and agents"},
-		{name: "the protocol is checked before the token", hello: func(h *wire.Hello) { h.Protocol = 2; h.Token = "guess" },
+		{name: "another protocol is refused with which side to upgrade", hello: func(h *wire.Hello) { h.Protocol = wire.ProtocolVersion + 1 },
+			kind: wire.KindInvalid, message: fmt.Sprintf("agent speaks protocol %d, broker speaks %d: run the same peerlink version on hub and agents", wire.ProtocolVersion+1, wire.ProtocolVersion)},
+		{name: "the protocol is checked before the token", hello: func(h *wire.Hello) { h.Protocol = wire.ProtocolVersion + 1; h.Token = "guess" },
 			kind: wire.KindInvalid},
 	}
 	for _, tt := range tests {
