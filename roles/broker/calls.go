@@ -25,9 +25,38 @@ type call struct {
 	ch     chan result // bounded: a full stream makes the reader wait
 	closed chan struct{}
 	once   sync.Once
+	// gone, set before closed is closed, is why the call ended without
+	// its reply: its destination disconnected.
+	gone error
 }
 
 func (k *call) close() { k.once.Do(func() { close(k.closed) }) }
+
+func (k *call) fail(err error) {
+	k.once.Do(func() {
+		k.gone = err
+		close(k.closed)
+	})
+}
+
+// peerGone ends every request and stream waiting on name, which the
+// broker says disconnected: its replies will never come, and a caller
+// waiting for them (the hub's live loop applying a change there) must not
+// wait for ever. Replies already received are still returned first.
+func (c *Client) peerGone(name string) {
+	c.mu.Lock()
+	var gone []*call
+	for id, k := range c.calls {
+		if k.to == name {
+			delete(c.calls, id)
+			gone = append(gone, k)
+		}
+	}
+	c.mu.Unlock()
+	for _, k := range gone {
+		k.fail(&wire.Error{Kind: wire.KindUnreachable, Host: name, Msg: "disconnected before it answered"})
+	}
+}
 
 func (c *Client) register(to string, single bool) (uint64, *call) {
 	size := streamBuf
@@ -125,6 +154,14 @@ func (c *Client) wait(ctx context.Context, k *call) (result, error) {
 	case <-ctx.Done():
 		return result{}, ctx.Err()
 	case <-k.closed:
+		select {
+		case r := <-k.ch:
+			return r, nil
+		default:
+		}
+		if k.gone != nil {
+			return result{}, k.gone
+		}
 		return result{}, errStreamClosed
 	case <-c.tr.done():
 		select {

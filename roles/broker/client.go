@@ -359,6 +359,10 @@ func (c *Client) handle(b []byte) error {
 		}
 		return nil
 	}
+	if p, ok := m.(*wire.Peer); ok && !p.Up && f.From == FromBroker {
+		// Before Incoming hears of it: nothing waits on the gone peer.
+		c.peerGone(p.Name)
+	}
 	select {
 	case c.incoming <- in:
 	case <-c.tr.done():

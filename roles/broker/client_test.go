@@ -381,3 +381,61 @@ func TestReplyFromAnotherPeerIsDropped(t *testing.T) {
 		t.Fatalf("site-a's request to site-b answered %q from %q (%v), want site-b's own reply", r.in.Data, r.in.From, r.err)
 	}
 }
+
+// A request or a stream waiting on a peer that disconnects ends at once
+// with KindUnreachable naming it, for the hub (told of the disconnect by
+// the broker): its replies will never come, and nothing may wait for ever
+// on them. Replies that came before are still delivered.
+func TestPeerGoneEndsWhatWaitsOnIt(t *testing.T) {
+	noLeaks(t)
+	b := startBroker(t, nil)
+	hub := connect(t, b, hubHello())
+	a := connect(t, b, agentHello("site-a"))
+	// Drain the hub's Incoming (Peer notices) so its reader never waits.
+	go func() {
+		for {
+			select {
+			case <-hub.Incoming():
+			case <-hub.Done():
+				return
+			}
+		}
+	}()
+	got := make(chan Incoming, 2)
+	go func() {
+		for {
+			select {
+			case in := <-a.Incoming():
+				got <- in
+			case <-a.Done():
+				return
+			}
+		}
+	}()
+	s, err := hub.Call(bg(t), "site-a", &wire.Scan{Session: "s1"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	reqErr := make(chan error, 1)
+	go func() {
+		_, err := hub.Request(bg(t), "site-a", readMsg("a.txt"), nil)
+		reqErr <- err
+	}()
+	scan := <-got
+	if err := a.Reply(bg(t), scan, &wire.ScanPart{Session: "s1"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	<-got // the read arrived: both wait on site-a now
+	if _, err := s.Recv(bg(t)); err != nil {
+		t.Fatalf("the reply sent before the disconnect: %v", err)
+	}
+	a.Close()
+	var we *wire.Error
+	if err := <-reqErr; !errors.As(err, &we) || we.Kind != wire.KindUnreachable || we.Host != "site-a" {
+		t.Errorf("request to a peer that disconnected: %v, want KindUnreachable naming site-a", err)
+	}
+	if _, err := s.Recv(bg(t)); !errors.As(err, &we) || we.Kind != wire.KindUnreachable {
+		t.Errorf("stream from a peer that disconnected: %v, want KindUnreachable", err)
+	}
+}
