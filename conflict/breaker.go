@@ -23,18 +23,19 @@ const (
 )
 
 // Trip says whether a host's deletions of deleted files, of the total
-// files the session tracks, trip g, and why: a host that held files and
-// now holds none (emptied, so 100%) always does unless the guard is off;
-// otherwise both the count (at least Min) and the share (more than
-// Percent) must be crossed.
+// files the session tracks, trip g, and why: both the count (at least
+// Min) and the share (more than Percent) must be crossed. A root that
+// held files and turns up empty counts as a 100% delete, whatever share
+// of the session it held, so its count alone decides: a host that
+// deleted its only file still may.
 func (g Guard) Trip(deleted, total int, empty bool) (string, bool) {
-	if g.Percent >= 100 || deleted <= 0 || total <= 0 {
+	if g.Percent >= 100 || deleted <= 0 || total <= 0 || deleted < g.Min {
 		return "", false
 	}
 	if empty {
 		return HeldEmptyRoot, true
 	}
-	if deleted >= g.Min && deleted*100 > g.Percent*total {
+	if deleted*100 > g.Percent*total {
 		return HeldMassDelete, true
 	}
 	return "", false

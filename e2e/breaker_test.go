@@ -77,7 +77,8 @@ func numbered(n int, dir string) map[string]string {
 	return out
 }
 
-// A host's root emptied while its agent was stopped (an unmounted share):
+// A host's root emptied while its agent was stopped (an unmounted share),
+// with a guard of 3 files (the default's 1,000 would make a large test):
 // at the next start, with Offline Delete Detection on, nothing is deleted
 // elsewhere, the status and the event log say the deletions are held, a
 // file added meanwhile on another host still goes everywhere, and a
@@ -86,7 +87,7 @@ func TestBreakerHoldsAnEmptiedRootAndDiscardBringsItBack(t *testing.T) {
 	t.Parallel()
 	files := numbered(4, "docs/")
 	files["top.txt"] = "top\n"
-	c := breakerCluster(t, files)
+	c := breakerCluster(t, files, "--delete-guard-min", "3")
 
 	c.mustCLI("session", "stop", "s")
 	c.proc("agent-site-c").stop()

@@ -46,7 +46,7 @@ type SessionConfig struct {
 	// (issue 14): one host's deletions, at a scan or in a live burst, of
 	// at least DeleteGuardMin files and more than DeleteGuardPercent of
 	// the session's files are held until an operator approves or discards
-	// them (a root that turns up empty always is). 0 means the defaults;
+	// them (a root that turns up empty counts as 100%). 0 means the defaults;
 	// 100 percent turns the guard off. The hub always answers with both set.
 	DeleteGuardPercent int `json:"delete_guard_percent,omitempty"`
 	DeleteGuardMin     int `json:"delete_guard_min,omitempty"`
