@@ -25,7 +25,7 @@ var (
 
 var hubBuckets = [][]byte{
 	bucketSessions, bucketStates, bucketIndex, bucketIndexHosts, bucketIndexNew,
-	bucketQuarantines, bucketEvents, bucketAgents, bucketSettings, bucketAway,
+	bucketQuarantines, bucketEvents, bucketAgents, bucketSettings, bucketAway, bucketHeld,
 }
 
 // Hub is the hub's state in hub.db. Its methods are safe for concurrent use.
@@ -85,9 +85,14 @@ type Session struct {
 	LockGrace *time.Duration `json:"lock_grace,omitempty"`
 	// Delta and DeltaMin are the session's delta compression; nil (a
 	// session stored before the setting existed) means on, 0 the default.
-	Delta    *bool     `json:"delta,omitempty"`
-	DeltaMin int64     `json:"delta_min,omitempty"`
-	Created  time.Time `json:"created"`
+	Delta    *bool `json:"delta,omitempty"`
+	DeltaMin int64 `json:"delta_min,omitempty"`
+	// DeleteGuardPercent and DeleteGuardMin are the mass-delete breaker's
+	// threshold; 0 (a session stored before the setting existed) means the
+	// default.
+	DeleteGuardPercent int       `json:"delete_guard_percent,omitempty"`
+	DeleteGuardMin     int       `json:"delete_guard_min,omitempty"`
+	Created            time.Time `json:"created"`
 }
 
 // HostNames returns the session's hosts in their configured order.
@@ -180,7 +185,7 @@ func (h *Hub) DeleteSession(name string) error {
 				return err
 			}
 		}
-		for _, top := range [][]byte{bucketIndex, bucketIndexNew, bucketQuarantines, bucketEvents, bucketAway} {
+		for _, top := range [][]byte{bucketIndex, bucketIndexNew, bucketQuarantines, bucketEvents, bucketAway, bucketHeld} {
 			if err := deleteSub(tx, top, name); err != nil {
 				return err
 			}

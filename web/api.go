@@ -26,6 +26,9 @@ type Coordinator interface {
 	Conflicts(session string) ([]api.Conflict, error)
 	Locks(session string) ([]api.Lock, error)
 	Resolve(session string, req api.ResolveRequest, user string) (api.ResolveResult, error)
+	// Deletions approves or discards a host's deletions held by the
+	// mass-delete breaker.
+	Deletions(session string, req api.DeletionsRequest, user string) (api.DeletionsResult, error)
 	DeleteSession(name string) error
 	Start(name, user string) (api.Session, error)
 	Stop(name, user string) (api.Session, error)
@@ -101,6 +104,7 @@ func (s *Server) routes() []route {
 		{"DELETE /api/v1/sessions/{name}", s.authed(s.delete)},
 		{"GET /api/v1/sessions/{name}/conflicts", s.authed(s.conflicts)},
 		{"POST /api/v1/sessions/{name}/conflicts/resolve", s.authed(s.resolve)},
+		{"POST /api/v1/sessions/{name}/deletions", s.authed(s.deletions)},
 		{"GET /api/v1/sessions/{name}/diff", s.authed(s.diff)},
 		{"GET /api/v1/sessions/{name}/events", s.authed(s.events)},
 		{"GET /api/v1/sessions/{name}/locks", s.authed(s.locks)},
@@ -270,6 +274,19 @@ func (s *Server) resolve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := s.c.Resolve(r.PathValue("name"), req, caller(r).audit())
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Server) deletions(w http.ResponseWriter, r *http.Request) {
+	var req api.DeletionsRequest
+	if !decode(w, r, "deletions", &req) {
+		return
+	}
+	res, err := s.c.Deletions(r.PathValue("name"), req, caller(r).audit())
 	if err != nil {
 		s.fail(w, err)
 		return

@@ -63,6 +63,13 @@ func sessionCommand() *cli.Command {
 				Name: "status", Usage: "show a session's phase, hosts and progress", ArgsUsage: "NAME", Flags: clientFlags(jsonFlag),
 				Action: onSession(sessionStatus),
 			},
+			{
+				Name: "deletions", Usage: "approve or discard a host's deletions held by the mass-delete breaker (see session status)", ArgsUsage: "NAME",
+				Flags: clientFlags(&cli.BoolFlag{Name: "approve", Usage: "delete them on every host"},
+					&cli.BoolFlag{Name: "discard", Usage: "bring the files back to the host that lost them"},
+					&cli.StringFlag{Name: "host", Usage: "the host whose deletions are held (needed where several hosts' are)"}),
+				Action: onSession(sessionDeletions),
+			},
 		},
 	}
 }
@@ -185,6 +192,8 @@ func optionFlags(create bool) []cli.Flag {
 		lockGrace,
 		&cli.BoolFlag{Name: "delta", Value: create, Usage: "send a host that holds an older copy of a file only what differs (--delta=false to send files whole)"},
 		deltaMin,
+		&cli.IntFlag{Name: "delete-guard-percent", Usage: "hold one host's deletions (at a scan or in a burst) of more than this share of the session's files, and at least --delete-guard-min files, until approved (`session deletions`); 100 turns the guard off (default 50)"},
+		&cli.IntFlag{Name: "delete-guard-min", Usage: "the fewest files a held mass delete counts (default 1000)"},
 		&cli.StringSliceFlag{Name: "exclude", Usage: "a glob of paths not to synchronise, on top of the default filter (repeatable; on set, the whole list)"},
 	}
 	if !create {
@@ -256,6 +265,12 @@ func sessionConfig(c *cli.Context, name string, base *api.SessionConfig) (api.Se
 	if err := setDelta(c, &cfg, set); err != nil {
 		return cfg, err
 	}
+	if set("delete-guard-percent") {
+		cfg.DeleteGuardPercent = c.Int("delete-guard-percent")
+	}
+	if set("delete-guard-min") {
+		cfg.DeleteGuardMin = c.Int("delete-guard-min")
+	}
 	if err := setHosts(c, &cfg, base == nil); err != nil {
 		return cfg, err
 	}
@@ -309,6 +324,33 @@ func printSession(w io.Writer, s api.Session) {
 	for _, warn := range st.Warnings {
 		fmt.Fprintf(w, "  warning: %s\n", warn)
 	}
+	for _, d := range st.HeldDeletions {
+		fmt.Fprintf(w, "  held deletions: %s deleted %d paths (%d files, %s) since %s: deleted nowhere else until `peerlink session deletions %s --host %s --approve` or `--discard`\n",
+			d.Host, d.Paths, d.Files, d.Reason, d.Since.Local().Format(time.DateTime), s.Name, d.Host)
+	}
+}
+
+// sessionDeletions approves or discards held deletions.
+func sessionDeletions(c *cli.Context, cl *api.Client, name string) error {
+	req := api.DeletionsRequest{Host: c.String("host")}
+	switch {
+	case c.Bool("approve") == c.Bool("discard"):
+		return fmt.Errorf("give one of --approve (delete them on every host) or --discard (bring the files back)")
+	case c.Bool("approve"):
+		req.Action = api.DeletionsApprove
+	default:
+		req.Action = api.DeletionsDiscard
+	}
+	res, err := cl.Deletions(c.Context, name, req)
+	if err != nil {
+		return err
+	}
+	if res.Action == api.DeletionsApprove {
+		fmt.Fprintf(c.App.Writer, "session %s: %s's %d held deletions approved: deleted on every host\n", name, res.Host, res.Paths)
+	} else {
+		fmt.Fprintf(c.App.Writer, "session %s: %s's %d held deletions discarded: the files are brought back to it\n", name, res.Host, res.Paths)
+	}
+	return nil
 }
 
 // printClocks prints each host's clock against the hub's, on one line:
@@ -368,6 +410,12 @@ func optionSummary(cfg api.SessionConfig) string {
 		parts = append(parts, "delta off")
 	case cfg.DeltaMin > 0:
 		parts = append(parts, "delta from "+size(cfg.DeltaMin))
+	}
+	switch {
+	case cfg.DeleteGuardPercent >= 100:
+		parts = append(parts, "delete guard off")
+	case cfg.DeleteGuardPercent > 0:
+		parts = append(parts, fmt.Sprintf("delete guard %d%% and %d files", cfg.DeleteGuardPercent, cfg.DeleteGuardMin))
 	}
 	if len(cfg.Exclude) > 0 {
 		parts = append(parts, "exclude "+strings.Join(cfg.Exclude, " "))

@@ -65,6 +65,10 @@ func (r *run) mergeCatchUp(host string, cu *catchUp, scan []wire.Entry, skipped 
 			last[p] = rec
 		}
 	}
+	if err := r.breakScans(map[string][]wire.Entry{host: mine}, last, leftAlone, true); err != nil {
+		r.log.Error().Err(err).Msg("catch-up: breaker")
+		return &conflict.Plan{}
+	}
 	plan := r.resolveFor(participants, scans, last, leftAlone)
 	if len(delOps) > 0 {
 		plan.Ops[host] = append(plan.Ops[host], delOps...)

@@ -77,6 +77,10 @@ func (r *run) liveLoop(ctx context.Context, c *broker.Client) {
 				r.settleHosts(lc)
 				r.publishLocks()
 				continue
+			case o := <-r.deletionsIn:
+				r.decideHeld(lc, o)
+				r.publishLocks()
+				continue
 			case res := <-r.catchIn:
 				r.caughtUpStep(lc, res)
 				r.publishLocks()
@@ -100,7 +104,7 @@ func (r *run) liveLoop(ctx context.Context, c *broker.Client) {
 		case *wire.Changes:
 			var batch []wire.Change
 			batch, next = r.gather(in.From, m)
-			r.changes(ctx, c, in.From, batch)
+			r.changes(ctx, c, in.From, r.breakLive(in.From, batch))
 		}
 		r.publishLocks()
 	}

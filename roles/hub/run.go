@@ -76,6 +76,15 @@ type run struct {
 	hostKick chan struct{}
 	catchIn  chan catchResult
 
+	// held are the hosts' deletions the mass-delete breaker holds, by
+	// host and path, and burst each host's recent live deletions
+	// (breaker.go); loaded before each start's merge, then the live
+	// loop's. deletionsIn carries an operator's decisions on them to the
+	// live loop (breaker_act.go).
+	held        map[string]map[string]wire.Entry
+	burst       map[string]*burst
+	deletionsIn chan deletionsOrder
+
 	// resumed is set for a run the hub resumed at its start: its first
 	// start-up may go on without the hosts that are not back
 	// (startup_away.go). absent are the hosts the current start-up goes
@@ -92,7 +101,8 @@ func newRun(h *Hub, cfg api.SessionConfig, cancel context.CancelFunc) *run {
 	r := &run{h: h, cfg: cfg, cancel: cancel, done: make(chan struct{}), host: map[string]*api.HostStatus{},
 		quarantine: map[string]bool{}, liveIn: make(chan broker.Incoming, liveQueue), locks: map[string]*heldLock{},
 		away: map[string]*awayHost{}, dropped: map[string]bool{}, hostKick: make(chan struct{}, 1), catchIn: make(chan catchResult, len(cfg.Hosts)),
-		log: h.log.With().Str("session", cfg.Name).Logger()}
+		deletionsIn: make(chan deletionsOrder),
+		log:         h.log.With().Str("session", cfg.Name).Logger()}
 	r.filter = sessionFilter(cfg.Exclude, r.log)
 	r.events = newEventLog(h, cfg.Name, r.log)
 	r.st.Phase = api.PhaseAttaching

@@ -60,6 +60,7 @@ func (h *Hub) validate(cfg *api.SessionConfig, others []store.Session) error {
 		cfg.LockGrace = &g
 	}
 	defaultDelta(&cfg.Delta, &cfg.DeltaMin)
+	defaultGuard(cfg)
 	for _, o := range others {
 		if o.Name == cfg.Name {
 			continue
@@ -90,7 +91,8 @@ func within(x, y string) bool { return strings.HasPrefix(x, strings.TrimSuffix(y
 func toStore(cfg api.SessionConfig) store.Session {
 	s := store.Session{Name: cfg.Name, Exclude: cfg.Exclude, Options: cfg.Options,
 		TargetProtection: *cfg.TargetProtection, ProtectDays: cfg.ProtectDays,
-		Delta: cfg.Delta, DeltaMin: cfg.DeltaMin}
+		Delta: cfg.Delta, DeltaMin: cfg.DeltaMin,
+		DeleteGuardPercent: cfg.DeleteGuardPercent, DeleteGuardMin: cfg.DeleteGuardMin}
 	if cfg.LockGrace != nil {
 		g := time.Duration(*cfg.LockGrace)
 		s.LockGrace = &g
@@ -104,8 +106,10 @@ func toStore(cfg api.SessionConfig) store.Session {
 func fromStore(s store.Session) api.SessionConfig {
 	cfg := api.SessionConfig{Name: s.Name, Exclude: s.Exclude, Options: s.Options,
 		TargetProtection: &s.TargetProtection, ProtectDays: s.ProtectDays,
-		Delta: s.Delta, DeltaMin: s.DeltaMin}
+		Delta: s.Delta, DeltaMin: s.DeltaMin,
+		DeleteGuardPercent: s.DeleteGuardPercent, DeleteGuardMin: s.DeleteGuardMin}
 	defaultDelta(&cfg.Delta, &cfg.DeltaMin)
+	defaultGuard(&cfg)
 	g := api.Duration(api.DefaultLockGrace)
 	if s.LockGrace != nil {
 		g = api.Duration(*s.LockGrace)
@@ -222,6 +226,7 @@ func (h *Hub) view(cfg api.SessionConfig) api.Session {
 	if r := h.run(cfg.Name); r != nil {
 		st := r.status()
 		h.clockStatus(&st)
+		h.heldStatus(cfg.Name, &st)
 		return api.Session{SessionConfig: cfg, Status: st}
 	}
 	st := api.SessionStatus{Phase: api.PhaseStopped}
@@ -239,6 +244,7 @@ func (h *Hub) view(cfg api.SessionConfig) api.Session {
 		st.Hosts = append(st.Hosts, api.HostStatus{Host: hr.Host, Root: hr.Root, Connected: h.connected(hr.Host), State: "stopped"})
 	}
 	h.clockStatus(&st)
+	h.heldStatus(cfg.Name, &st)
 	return api.Session{SessionConfig: cfg, Status: st}
 }
 

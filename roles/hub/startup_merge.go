@@ -40,6 +40,11 @@ func (r *run) merge(scans map[string][]wire.Entry, skipped map[string]bool) (con
 	if err != nil {
 		return conflict.Plan{}, err
 	}
+	// The mass-delete breaker holds what a host deleted beyond the
+	// session's guard, and every path held before (breaker.go).
+	if err := r.breakScans(scans, judged, leftAlone, false); err != nil {
+		return conflict.Plan{}, err
+	}
 	plan := r.resolveScans(scans, judged, leftAlone)
 	if len(r.absent) > 0 {
 		r.keepAwayHosts(plan, last, r.participants())

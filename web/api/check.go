@@ -95,6 +95,12 @@ func (c *SessionConfig) Check() error {
 	if c.DeltaMin < 0 || c.DeltaMin > MaxDeltaMin {
 		return fieldErr("delta_min", "--delta-min", "%d bytes: give a size from 1 byte to 1TiB, e.g. 1MiB (0 means the default, 1MiB)", c.DeltaMin)
 	}
+	if c.DeleteGuardPercent < 0 || c.DeleteGuardPercent > 100 {
+		return fieldErr("delete_guard_percent", "--delete-guard-percent", "%d: give a percentage from 1 to 100 (100 turns the guard off; 0 means the default, %d)", c.DeleteGuardPercent, DefaultDeleteGuardPercent)
+	}
+	if c.DeleteGuardMin < 0 || c.DeleteGuardMin > MaxDeleteGuardMin {
+		return fieldErr("delete_guard_min", "--delete-guard-min", "%d: give a number of files from 1 to %d (0 means the default, %d)", c.DeleteGuardMin, MaxDeleteGuardMin, DefaultDeleteGuardMin)
+	}
 	return nil
 }
 

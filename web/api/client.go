@@ -202,6 +202,12 @@ func (c *Client) Resolve(ctx context.Context, session string, req ResolveRequest
 	return r, c.do(ctx, http.MethodPost, sessionPath(session)+"/conflicts/resolve", req, &r)
 }
 
+// Deletions approves or discards a host's held deletions.
+func (c *Client) Deletions(ctx context.Context, session string, req DeletionsRequest) (DeletionsResult, error) {
+	var r DeletionsResult
+	return r, c.do(ctx, http.MethodPost, sessionPath(session)+"/deletions", req, &r)
+}
+
 // DeleteSession removes a stopped session.
 func (c *Client) DeleteSession(ctx context.Context, name string) error {
 	return c.do(ctx, http.MethodDelete, sessionPath(name), nil, nil)

@@ -42,7 +42,24 @@ type SessionConfig struct {
 	// cost more than its bytes. 0 means DefaultDeltaMin; the hub always
 	// answers with it set.
 	DeltaMin int64 `json:"delta_min,omitempty"`
+	// DeleteGuardPercent and DeleteGuardMin are the mass-delete breaker
+	// (issue 14): one host's deletions, at a scan or in a live burst, of
+	// at least DeleteGuardMin files and more than DeleteGuardPercent of
+	// the session's files are held until an operator approves or discards
+	// them (a root that turns up empty counts as 100%). 0 means the defaults;
+	// 100 percent turns the guard off. The hub always answers with both set.
+	DeleteGuardPercent int `json:"delete_guard_percent,omitempty"`
+	DeleteGuardMin     int `json:"delete_guard_min,omitempty"`
 }
+
+// Defaults of the mass-delete breaker: half a session's files, and at
+// least a thousand, so that an ordinary cleanup never trips it.
+const (
+	DefaultDeleteGuardPercent = 50
+	DefaultDeleteGuardMin     = 1000
+	// MaxDeleteGuardMin bounds SessionConfig.DeleteGuardMin.
+	MaxDeleteGuardMin = 1_000_000_000
+)
 
 // DefaultProtectDays is how long protected copies are kept unless a
 // session says otherwise.
@@ -166,6 +183,40 @@ type SessionStatus struct {
 	Warnings []string `json:"warnings,omitempty"`
 	// Transfers are file contents moving right now (see Transfer).
 	Transfers []Transfer `json:"transfers,omitempty"`
+	// HeldDeletions are the hosts whose deletions the mass-delete breaker
+	// holds until an operator approves or discards them.
+	HeldDeletions []HeldDeletions `json:"held_deletions,omitempty"`
+}
+
+// HeldDeletions are one host's deletions that would have removed too much
+// of a session elsewhere: they are deleted nowhere else until approved
+// (then deleted everywhere) or discarded (then brought back to the host).
+type HeldDeletions struct {
+	Host   string    `json:"host"`
+	Paths  int       `json:"paths"` // files and folders
+	Files  int       `json:"files"`
+	Since  time.Time `json:"since"`
+	Reason string    `json:"reason"` // empty-root or mass-delete
+}
+
+// Actions on held deletions.
+const (
+	DeletionsApprove = "approve"
+	DeletionsDiscard = "discard"
+)
+
+// DeletionsRequest approves or discards a host's held deletions; Host may
+// be empty where one host's are held.
+type DeletionsRequest struct {
+	Host   string `json:"host,omitempty"`
+	Action string `json:"action"`
+}
+
+// DeletionsResult says what an approval or a discard did.
+type DeletionsResult struct {
+	Host   string `json:"host"`
+	Action string `json:"action"`
+	Paths  int    `json:"paths"` // the held paths acted on
 }
 
 // Transfer is a file content on its way to a host. The hub lists only

@@ -50,7 +50,7 @@ export async function openConfig(s) {
   dialogOpener = document.activeElement;
   try { await loadAgents(); } catch (e) { /* the host names can be typed */ }
   const editing = !!s;
-  const cfg = s || { name: '', hosts: [], exclude: [], options: { resolver: 'last-modified' }, target_protection: true, protect_days: 30, delta: true, delta_min: 1048576 };
+  const cfg = s || { name: '', hosts: [], exclude: [], options: { resolver: 'last-modified' }, target_protection: true, protect_days: 30, delta: true, delta_min: 1048576, delete_guard_percent: 50, delete_guard_min: 1000 };
   const o = cfg.options || {};
   const dlg = $('#dialog');
   const errors = h('div', { id: 'cfg-errors', class: 'errors', role: 'alert', hidden: true });
@@ -121,6 +121,12 @@ export async function openConfig(s) {
   const protect = box('cfg-protect', 'Target protection', cfg.target_protection !== false,
     'Before a copy on a target host is overwritten or deleted, keep it in the root’s .peerlink/protected folder.');
   const days = h('input', { id: 'cfg-days', type: 'number', min: 1, max: 3650, step: 1, value: String(cfg.protect_days || 30), inputmode: 'numeric' });
+  // The mass-delete guard (issue 14): one host's deletions of more than
+  // this share of the files, and at least this many, are held.
+  const guardPct = h('input', { id: 'cfg-guard-percent', type: 'number', min: 1, max: 100, step: 1, inputmode: 'numeric',
+    value: String(cfg.delete_guard_percent || 50), 'aria-describedby': 'cfg-guard-hint' });
+  const guardMin = h('input', { id: 'cfg-guard-min', type: 'number', min: 1, max: 1000000000, step: 1, inputmode: 'numeric',
+    value: String(cfg.delete_guard_min || 1000), 'aria-describedby': 'cfg-guard-hint' });
   const grace = h('input', { id: 'cfg-grace', type: 'text', value: cfg.lock_grace || '5m0s', spellcheck: 'false',
     autocomplete: 'off', 'aria-describedby': 'cfg-grace-hint' });
 
@@ -167,6 +173,10 @@ export async function openConfig(s) {
         h('div', { class: 'sub' }, h('label', { for: 'cfg-master' }, 'Delete detection master host (optional)'), master)),
       h('fieldset', null, h('legend', null, 'Target protection'), protect,
         h('div', { class: 'sub' }, h('label', { for: 'cfg-days' }, 'Keep protected copies for (days)'), days)),
+      h('fieldset', null, h('legend', null, 'Mass-delete guard'),
+        h('label', { for: 'cfg-guard-percent' }, 'Hold one host’s deletions of more than (% of the files)'), guardPct,
+        h('label', { for: 'cfg-guard-min' }, 'and at least (files)'), guardMin,
+        h('small', { id: 'cfg-guard-hint' }, 'Deletions beyond this (or a root folder that turns up empty) are deleted nowhere else until you approve or discard them; 100% turns the guard off.')),
       h('fieldset', null, h('legend', null, 'Real-time locks'),
         h('label', { for: 'cfg-grace' }, 'Lock grace period'), grace,
         h('small', { id: 'cfg-grace-hint' }, 'How long the other hosts’ copies of a file stay locked after the host of its writer disconnects, ',
@@ -213,6 +223,8 @@ export async function openConfig(s) {
     target_protection: $('#cfg-protect', dlg).checked,
     protect_days: Number(days.value),
     lock_grace: grace.value.trim() || undefined,
+    delete_guard_percent: Number(guardPct.value),
+    delete_guard_min: Number(guardMin.value),
     delta: $('#cfg-delta', dlg).checked,
     // Off keeps the size that was set, for when it is turned on again.
     delta_min: $('#cfg-delta', dlg).checked ? Number(deltaMin.value) * 1024 : (cfg.delta_min || undefined),
@@ -243,7 +255,7 @@ export async function openConfig(s) {
   const form = h('form', { class: 'config', novalidate: true, oninput: edited, onchange: edited, onsubmit: async (ev) => {
     ev.preventDefault();
     const c = read();
-    const problems = validate(c, { name, rows, days, deltaMin, master, hostOf });
+    const problems = validate(c, { name, rows, days, deltaMin, guardPct, guardMin, master, hostOf });
     showErrors(problems);
     if (problems.length) return;
     save.disabled = true;
@@ -316,6 +328,12 @@ function validate(c, f) {
   if (hosts < 2) out.push({ step: 'participants', el: hosts ? null : $('.host', f.rows), msg: 'A session needs at least two hosts.' });
   if (c.target_protection && !(Number.isInteger(c.protect_days) && c.protect_days >= 1 && c.protect_days <= 3650)) {
     out.push({ step: 'conflicts', el: f.days, msg: 'Keep protected copies for a whole number of days, 1 to 3650.' });
+  }
+  if (!(Number.isInteger(c.delete_guard_percent) && c.delete_guard_percent >= 1 && c.delete_guard_percent <= 100)) {
+    out.push({ step: 'conflicts', el: f.guardPct, msg: 'Give the mass-delete guard’s share as a whole percentage, 1 to 100 (100 turns it off).' });
+  }
+  if (!(Number.isInteger(c.delete_guard_min) && c.delete_guard_min >= 1 && c.delete_guard_min <= 1000000000)) {
+    out.push({ step: 'conflicts', el: f.guardMin, msg: 'Give the mass-delete guard’s count as a whole number of files, 1 to 1000000000.' });
   }
   const kib = c.delta_min / 1024;
   if (c.delta && !(Number.isInteger(kib) && kib >= 1 && kib <= 1073741824)) {

@@ -119,6 +119,7 @@ export function sessionPage(main, r) {
       drawActions();
       fill(summary, progress(st),
         st.phase === 'failed' && st.reason ? h('p', { class: 'error reason', role: 'alert' }, 'Failed: ' + st.reason) : null,
+        heldBanners(name, st, act),
         h('dl', { class: 'facts' },
           h('dt', null, 'Hosts connected'), h('dd', null, hostsConnected(sess)),
           h('dt', null, 'Open conflicts'), h('dd', { id: 'open-conflicts' }, String(st.quarantined || 0)),
@@ -186,6 +187,8 @@ function optionsList(s) {
     ['Target protection', s.target_protection === false ? 'off' : 'on, ' + plural(s.protect_days || 30, 'day')],
     ['Lock grace period', s.lock_grace || '5m0s'],
     ['Delta compression', s.delta === false ? 'off' : 'on, files of ' + fmtBytes(s.delta_min || 1048576) + ' and more'],
+    ['Mass-delete guard', (s.delete_guard_percent || 50) >= 100 ? 'off'
+      : 'holds one host\'s deletions of more than ' + (s.delete_guard_percent || 50) + '% of the files, and at least ' + (s.delete_guard_min || 1000)],
     ['Exclude', (s.exclude || []).length ? s.exclude.join('  ') : '—'],
   ];
   return h('dl', { class: 'facts' }, rows.map(([k, v]) => [h('dt', null, k), h('dd', null, v)]));
@@ -253,4 +256,26 @@ function eventLog(name) {
     } catch (e) { pageError('Event log: ' + e.message); }
   }
   return { el: h('div', null, form, body), refresh };
+}
+
+// heldBanners says which hosts' deletions the mass-delete breaker holds
+// (an emptied root, or a burst beyond the session's guard), with the
+// operator's two choices: Approve deletes them on every host, Discard
+// brings the files back to that host.
+function heldBanners(name, st, act) {
+  const held = st.held_deletions || [];
+  if (!held.length) return null;
+  return held.map((d) => {
+    const why = d.reason === 'empty-root'
+      ? d.host + '\'s root folder is empty (an unmounted share or a wrong folder?)'
+      : d.host + ' deleted many of the session\'s files at once';
+    const decide = (action) => act(action === 'approve' ? 'Approve' : 'Discard',
+      () => call('POST', sessionPath(name) + '/deletions', { host: d.host, action }));
+    return h('div', { class: 'held', role: 'alert', 'data-host': d.host },
+      h('p', null, h('strong', null, 'Deletions held: '), why + ': ' + plural(d.paths, 'path') + ' (' + plural(d.files, 'file') +
+        ') since ' + when(d.since) + ' are deleted nowhere else until you decide.'),
+      h('button', { type: 'button', class: 'danger', 'data-key': 'held-approve-' + d.host, onclick: () => decide('approve') }, 'Approve: delete them everywhere'),
+      ' ',
+      h('button', { type: 'button', 'data-key': 'held-discard-' + d.host, onclick: () => decide('discard') }, 'Discard: bring them back to ' + d.host));
+  });
 }

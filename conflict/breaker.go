@@ -1,0 +1,98 @@
+package conflict
+
+import "github.com/peerlink/peerlink/wire"
+
+// The mass-delete breaker (issue 14): a root that turns up empty (an
+// unmounted share, a mistyped mount) or a host that deleted most of a
+// session's files at once must not delete them everywhere else. The hub
+// counts a host's deletions against the session's tracked files and, when
+// Guard trips, holds them until an operator approves or discards them.
+
+// Guard is a session's mass-delete threshold: deletions by one host trip
+// it when they reach Min files and exceed Percent of the files the index
+// tracks. Percent 100 turns the guard off.
+type Guard struct {
+	Percent int
+	Min     int
+}
+
+// Why a host's deletions were held.
+const (
+	HeldEmptyRoot  = "empty-root"
+	HeldMassDelete = "mass-delete"
+)
+
+// Trip says whether a host's deletions of deleted files, of the total
+// files the session tracks, trip g, and why: both the count (at least
+// Min) and the share (more than Percent) must be crossed. A root that
+// held files and turns up empty counts as a 100% delete, whatever share
+// of the session it held, so its count alone decides: a host that
+// deleted its only file still may.
+func (g Guard) Trip(deleted, total int, empty bool) (string, bool) {
+	if g.Percent >= 100 || deleted <= 0 || total <= 0 || deleted < g.Min {
+		return "", false
+	}
+	if empty {
+		return HeldEmptyRoot, true
+	}
+	if deleted*100 > g.Percent*total {
+		return HeldMassDelete, true
+	}
+	return "", false
+}
+
+// ScanDeletes returns what host deleted according to its scan: every
+// path of last that lists host and that scan lacks, with the version the
+// index held, and how many of those are files. Paths in skip (left alone
+// this time, or already held) are not counted.
+func ScanDeletes(host string, scan []wire.Entry, last map[string]Record, skip func(string) bool) (map[string]wire.Entry, int) {
+	have := make(map[string]bool, len(scan))
+	for _, e := range scan {
+		have[e.Path] = true
+	}
+	deleted := map[string]wire.Entry{}
+	files := 0
+	for p, rec := range last {
+		if have[p] || !holds(rec, host) || (skip != nil && skip(p)) {
+			continue
+		}
+		deleted[p] = rec.Entry
+		if rec.Entry.Kind == wire.KindFile {
+			files++
+		}
+	}
+	return deleted, files
+}
+
+// TrackedFiles counts the files of last: the share a breaker measures
+// against.
+func TrackedFiles(last map[string]Record) int {
+	n := 0
+	for _, rec := range last {
+		if rec.Entry.Kind == wire.KindFile {
+			n++
+		}
+	}
+	return n
+}
+
+// HeldFiles counts the files host held of last: an emptied root is one
+// with none of them left (and none other either).
+func HeldFiles(host string, last map[string]Record) int {
+	n := 0
+	for _, rec := range last {
+		if rec.Entry.Kind == wire.KindFile && holds(rec, host) {
+			n++
+		}
+	}
+	return n
+}
+
+func holds(rec Record, host string) bool {
+	for _, h := range rec.Hosts {
+		if h == host {
+			return true
+		}
+	}
+	return false
+}
