@@ -76,6 +76,13 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer apiLn.Close()
+	var metricsLn net.Listener
+	if o.MetricsListen != "" {
+		if metricsLn, err = roles.MetricsListener(o.MetricsListen, o.Log); err != nil {
+			return err
+		}
+		defer metricsLn.Close()
+	}
 
 	brokerURL := o.BrokerURL
 	var bLn net.Listener
@@ -111,21 +118,23 @@ func Run(ctx context.Context, o Options) error {
 		o.Log.Info().Str("listen", bLn.Addr().String()).Str("url", brokerURL).Msg("embedded broker listening")
 	}
 	g.Go(func() error { return h.Run(ctx) })
-	if o.MetricsListen != "" {
-		ln, err := roles.MetricsListener(o.MetricsListen, o.Log)
-		if err != nil {
-			return err
-		}
-		g.Go(func() error { return roles.ServeMetrics(ctx, ln, h.Metrics()) })
-	}
-	srv := web.New(h, web.Config{Token: token, Log: o.Log, Metrics: h.Metrics()})
-	g.Go(func() error {
-		defer srv.Close() // the live feeds, which Shutdown leaves open
-		return roles.ServeHTTP(ctx, apiLn, roles.ServedBy(wire.ServedByHub, srv))
-	})
+	serveWeb(ctx, g, h, apiLn, metricsLn, token, o.Log)
 	o.Log.Info().Str("url", roles.Scheme("http", serverTLS)+roles.Dialable(apiLn.Addr())).Msg("console and REST API listening")
 	if o.Ready != nil {
 		o.Ready(roles.Dialable(apiLn.Addr()), brokerURL, token)
 	}
 	return g.Wait()
+}
+
+// serveWeb serves the console and REST API on apiLn and, if metricsLn is
+// set, the metrics without authentication on it, in g until ctx ends.
+func serveWeb(ctx context.Context, g *errgroup.Group, h *Hub, apiLn, metricsLn net.Listener, token string, log zerolog.Logger) {
+	if metricsLn != nil {
+		g.Go(func() error { return roles.ServeMetrics(ctx, metricsLn, h.Metrics()) })
+	}
+	srv := web.New(h, web.Config{Token: token, Log: log, Metrics: h.Metrics()})
+	g.Go(func() error {
+		defer srv.Close() // the live feeds, which Shutdown leaves open
+		return roles.ServeHTTP(ctx, apiLn, roles.ServedBy(wire.ServedByHub, srv))
+	})
 }
