@@ -77,6 +77,11 @@ type attached struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	work   sync.WaitGroup
+	// received holds, by path, the span list of a file just rebuilt by
+	// delta (the source's, of the very content): recordApplied stamps it
+	// with the file's state once in place, so that the next delta to this
+	// host need not read the file again for its signature.
+	received sync.Map
 }
 
 // New opens the agent's state under cfg.DataDir.

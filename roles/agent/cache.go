@@ -141,8 +141,10 @@ func (a *Agent) recordApplied(session string, results []wire.OpResult, staged []
 	}
 	var changed []store.CachedPath
 	var removed []string
+	var sigs []store.PathSignature
 	for i := range results {
 		r := &results[i]
+		spans, rebuilt := s.received.LoadAndDelete(r.Path)
 		if r.Error != nil {
 			continue
 		}
@@ -163,6 +165,15 @@ func (a *Agent) recordApplied(session string, results []wire.OpResult, staged []
 			}
 			changed = append(changed, store.CachedPath{Path: r.Path, Cached: store.Cached{
 				Size: info.Size, Mtime: info.Mtime, Ctime: info.Ctime, Ino: info.Ino, Hash: r.Entry.Hash}})
+			if sp, ok := spans.([]delta.Block); rebuilt && ok && delta.Size(sp) == info.Size {
+				sigs = append(sigs, store.PathSignature{Path: r.Path, Signature: store.Signature{Size: info.Size, Mtime: info.Mtime,
+					Ctime: info.Ctime, Ino: info.Ino, Spans: delta.AppendBlocks(nil, sp)}})
+			}
+		}
+	}
+	if len(sigs) > 0 {
+		if err := a.db.PutSignatures(session, sigs); err != nil {
+			a.log.Warn().Err(err).Str("session", session).Msg("record the signatures of files rebuilt by delta")
 		}
 	}
 	if len(changed) == 0 && len(removed) == 0 {

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"os"
@@ -154,7 +155,44 @@ func (a *Agent) fetch(ctx context.Context, c *broker.Client, s *attached, op *wi
 	if rep.Fallback != nil {
 		ev = ev.AnErr("fallback", rep.Fallback)
 	}
+	if err == nil && rep.Spans != nil {
+		s.received.Store(op.Path, rep.Spans)
+	}
 	ev.Str("session", s.name).Str("path", op.Path).Int64("size", rep.Size).Int64("received", rep.Received).
 		Int64("signatures", rep.SigBytes).Int64("basis_reused", rep.BasisReused).Bool("ok", err == nil).Msg("delta")
 	return e, staged, err
+}
+
+// hashSigned hashes the file at path, whose state is info, and for a file
+// delta may be asked of (delta.MinSize or more) computes its span list in
+// the same read and records it, stamped with that state, if the file did
+// not change meanwhile: a delta asked of this version right after it was
+// saved then reads nothing more on this host.
+func (a *Agent) hashSigned(s *attached, path string, info tree.Info) (wire.Hash, error) {
+	if info.Size < delta.MinSize {
+		return hashFile(s.tree, path)
+	}
+	f, err := s.tree.OpenRead(path)
+	if err != nil {
+		return wire.Hash{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	signer := delta.NewSpans()
+	n, err := io.CopyBuffer(io.MultiWriter(h, signer), f, make([]byte, 1<<20))
+	if err != nil {
+		return wire.Hash{}, err
+	}
+	var sum wire.Hash
+	h.Sum(sum[:0])
+	after, err := tree.Stat(f)
+	if err != nil || n != info.Size || after.Size != info.Size || after.Mtime != info.Mtime || after.Ctime != info.Ctime || after.Ino != info.Ino {
+		return sum, nil // the hash is the caller's to judge; no signature of a moving file
+	}
+	rec := store.PathSignature{Path: path, Signature: store.Signature{Size: info.Size, Mtime: info.Mtime,
+		Ctime: info.Ctime, Ino: info.Ino, Spans: delta.AppendBlocks(nil, signer.Blocks())}}
+	if err := a.db.PutSignatures(s.name, []store.PathSignature{rec}); err != nil {
+		a.log.Warn().Err(err).Str("session", s.name).Str("path", path).Msg("record a signature")
+	}
+	return sum, nil
 }

@@ -228,7 +228,7 @@ func (l *live) entry(path string) (wire.Entry, bool) {
 	if cached && c.Size == info.Size && c.Mtime == info.Mtime && c.Ctime == info.Ctime && c.Ino == info.Ino {
 		return wire.Entry{}, false
 	}
-	h, err := hashFile(l.s.tree, path)
+	h, err := l.a.hashSigned(l.s, path, info)
 	if err != nil {
 		return wire.Entry{}, false
 	}

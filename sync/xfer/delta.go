@@ -41,6 +41,10 @@ type DeltaReport struct {
 	SigBytes    int64
 	BasisReused int64
 	Fallback    error
+	// Spans, after a delta that completed, are the new version's span
+	// list as the source sent it: the target's signature of the file it
+	// now holds, which it need not read again to compute.
+	Spans []delta.Block
 }
 
 // FetchDelta is FetchStaged (deferSync) or Fetch of a file the target holds
@@ -112,7 +116,7 @@ func fetchDelta(ctx context.Context, src DeltaSource, sigs Signatures, t *tree.T
 	if before.Size != op.Have.Size || before.Mtime != op.Have.Mtime {
 		return wire.Entry{}, nil, &wire.Error{Kind: wire.KindChanged, Path: op.Path, Msg: "delta: the old copy changed since the scan"}
 	}
-	plan, err := planDelta(ctx, src, sigs, session, op, basis, rep)
+	plan, want, err := planDelta(ctx, src, sigs, session, op, basis, rep)
 	if err != nil {
 		return wire.Entry{}, nil, err
 	}
@@ -141,38 +145,40 @@ func fetchDelta(ctx context.Context, src DeltaSource, sigs Signatures, t *tree.T
 		return wire.Entry{}, nil, err
 	}
 	committed = true
+	rep.Spans = want
 	return op.Want, p.Staged(), nil
 }
 
 // planDelta asks the source for the wanted version's signatures and
-// matches them with the basis's: the pieces of the new file, in order.
-func planDelta(ctx context.Context, src DeltaSource, sigs Signatures, session string, op *wire.Op, basis *os.File, rep *DeltaReport) ([]delta.Piece, error) {
+// matches them with the basis's: the pieces of the new file, in order, and
+// the new version's spans.
+func planDelta(ctx context.Context, src DeltaSource, sigs Signatures, session string, op *wire.Op, basis *os.File, rep *DeltaReport) ([]delta.Piece, []delta.Block, error) {
 	have, err := sigs.Spans(op.Path, basis)
 	if err != nil {
-		return nil, fmt.Errorf("delta: basis signature: %w", err)
+		return nil, nil, fmt.Errorf("delta: basis signature: %w", err)
 	}
 	want, err := wantSpans(ctx, src, session, op, rep)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	spans := delta.Index{}
 	spans.Add(0, have)
 	idx, ranges := delta.Unmatched(want, spans)
 	chunks, err := wantChunks(ctx, src, session, op, idx, ranges, rep)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	basisChunks := delta.Index{}
 	if len(idx) > 0 {
 		for _, r := range delta.Unused(have, want) {
 			c := delta.NewChunks()
 			if _, err := io.Copy(c, io.NewSectionReader(basis, r.Off, r.Len)); err != nil {
-				return nil, fmt.Errorf("delta: basis: %w", err)
+				return nil, nil, fmt.Errorf("delta: basis: %w", err)
 			}
 			basisChunks.Add(r.Off, c.Blocks())
 		}
 	}
-	return delta.Plan(want, spans, chunks, basisChunks), nil
+	return delta.Plan(want, spans, chunks, basisChunks), want, nil
 }
 
 // wantSpans pages through the span list of the version op wants.
