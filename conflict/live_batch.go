@@ -1,4 +1,4 @@
-package hub
+package conflict
 
 import (
 	"strings"
@@ -30,8 +30,8 @@ type batchPath struct {
 // of the batch does at the same path, st: a repeat is dropped, a newer
 // version or mode of a file becomes that change's. It reports whether ch
 // was so handled.
-func (b batchPaths) follow(done []liveChange, st batchPath, ch wire.Change) bool {
-	prev := &done[st.at].change
+func (b batchPaths) follow(done []LiveChange, st batchPath, ch wire.Change) bool {
+	prev := &done[st.at].Change
 	switch {
 	case st.gone || ch.Kind == wire.ChangeRename || ch.Kind == wire.ChangeRemove:
 		return false
