@@ -16,10 +16,14 @@ import (
 
 func v(path string, n int) wire.Entry { return F(path, strings.Repeat(string(rune('0'+n)), n), 1) }
 
-func write(e wire.Entry) wire.Change { return wire.Change{Kind: wire.ChangeWrite, Path: e.Path, Entry: e} }
-func meta(e wire.Entry) wire.Change  { return wire.Change{Kind: wire.ChangeMeta, Path: e.Path, Entry: e} }
-func mkdir(p string) wire.Change     { return wire.Change{Kind: wire.ChangeMkdir, Path: p, Entry: D(p)} }
-func remove(p string) wire.Change    { return wire.Change{Kind: wire.ChangeRemove, Path: p} }
+func write(e wire.Entry) wire.Change {
+	return wire.Change{Kind: wire.ChangeWrite, Path: e.Path, Entry: e}
+}
+func meta(e wire.Entry) wire.Change {
+	return wire.Change{Kind: wire.ChangeMeta, Path: e.Path, Entry: e}
+}
+func mkdir(p string) wire.Change  { return wire.Change{Kind: wire.ChangeMkdir, Path: p, Entry: D(p)} }
+func remove(p string) wire.Change { return wire.Change{Kind: wire.ChangeRemove, Path: p} }
 func renamed(old string, e wire.Entry) wire.Change {
 	return wire.Change{Kind: wire.ChangeRename, Path: e.Path, OldPath: old, Entry: e}
 }
@@ -151,8 +155,6 @@ func acceptedOf(batch []wire.Change, refused []LiveRefusal) []string {
 	}
 	return s
 }
-
-
 
 func TestLiveEachKindOfChange(t *testing.T) {
 	runLive(t, []liveCase{{
