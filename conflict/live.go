@@ -22,8 +22,8 @@ type LiveInput struct {
 	Targets []string
 	// Batch is what Host reported, in order.
 	Batch []wire.Change
-	// Index holds the index's record of each path a change is judged
-	// against: its Path, or a rename's OldPath. A path absent has none.
+	// Index holds the index's record of each path a change may be judged
+	// against (LiveIndexPaths says which). A path absent has none.
 	Index map[string]Record
 	// Unread are paths whose record could not be read: their changes are
 	// refused (LiveUnread) rather than judged against nothing.
@@ -110,11 +110,11 @@ type LivePlan struct {
 // being that only for the paths the batch has not touched yet.
 func Live(in LiveInput) LivePlan {
 	d := &liveDecider{
-		in:    &in,
-		seen:  batchPaths{},
-		names: newLiveNames(in.Folders),
-		quar:  map[string]bool{},
+		in:   &in,
+		seen: batchPaths{},
+		quar: map[string]bool{},
 	}
+	d.names = newLiveNames(d, in.Folders)
 	for p := range in.Quarantined {
 		d.quar[p] = true
 	}
@@ -171,10 +171,18 @@ func (d *liveDecider) judge(ch wire.Change) (LiveChange, LiveWhy) {
 		if had {
 			prior = Record{Entry: st.entry, Hosts: append([]string{d.in.Host}, d.in.Targets...)}
 		}
-	case d.in.Unread[key]:
-		return LiveChange{}, LiveUnread
 	default:
-		prior, had = d.in.Index[key]
+		at, ok := indexPath(d.done, key)
+		if !ok {
+			break // removed or moved away earlier in the batch
+		}
+		if d.in.Unread[at] {
+			return LiveChange{}, LiveUnread
+		}
+		prior, had = d.in.Index[at]
+		if had && at != key {
+			prior.Entry.Path = key // moved with its folder
+		}
 	}
 	if echo(ch, prior, had) {
 		return LiveChange{}, LiveEcho

@@ -2,6 +2,8 @@ package conflict
 
 import (
 	"fmt"
+	"maps"
+	"strings"
 
 	"github.com/peerlink/peerlink/wire"
 )
@@ -17,13 +19,14 @@ import (
 // first time a new name needs them, and kept current by the batch's own
 // changes.
 type liveNames struct {
+	d       *liveDecider // for where the index holds a folder moved in the batch
 	folders map[string][]string
 	by      map[string]map[string]string // folder -> FoldKey -> name
 	gone    map[string]bool              // paths the batch removed or renamed away
 }
 
-func newLiveNames(folders map[string][]string) *liveNames {
-	return &liveNames{folders: folders, by: map[string]map[string]string{}, gone: map[string]bool{}}
+func newLiveNames(d *liveDecider, folders map[string][]string) *liveNames {
+	return &liveNames{d: d, folders: folders, by: map[string]map[string]string{}, gone: map[string]bool{}}
 }
 
 // folder returns dir's children by folded name.
@@ -32,9 +35,11 @@ func (n *liveNames) folder(dir string) map[string]string {
 		return m
 	}
 	m := map[string]string{}
-	for _, name := range n.folders[dir] {
-		if !n.gone[wire.Join(dir, name)] {
-			m[FoldKey(name)] = name
+	if at, ok := indexPath(n.d.done, dir); ok {
+		for _, name := range n.folders[at] {
+			if !n.gone[wire.Join(dir, name)] {
+				m[FoldKey(name)] = name
+			}
 		}
 	}
 	n.by[dir] = m
@@ -46,11 +51,37 @@ func (n *liveNames) follow(ch wire.Change) {
 	switch ch.Kind {
 	case wire.ChangeRemove:
 		n.drop(ch.Path)
+		n.below(ch.Path, "")
 	case wire.ChangeRename:
 		n.drop(ch.OldPath)
+		n.below(ch.Path, "")
+		n.below(ch.OldPath, ch.Path)
 		n.add(ch.Path)
 	default:
 		n.add(ch.Path)
+	}
+}
+
+// below forgets the folds of the folders at and below p, and the names
+// gone there, or moves them to to if not "".
+func (n *liveNames) below(p, to string) {
+	moved := map[string]map[string]string{}
+	for dir, m := range n.by {
+		if dir == p || strings.HasPrefix(dir, p+"/") {
+			delete(n.by, dir)
+			if to != "" {
+				moved[to+dir[len(p):]] = m
+			}
+		}
+	}
+	maps.Copy(n.by, moved)
+	for g := range n.gone {
+		if strings.HasPrefix(g, p+"/") {
+			delete(n.gone, g)
+			if to != "" {
+				n.gone[to+g[len(p):]] = true
+			}
+		}
 	}
 }
 
@@ -73,7 +104,7 @@ func (n *liveNames) drop(p string) {
 // batch has.
 func newName(a LiveChange) bool {
 	switch a.Change.Kind {
-	case wire.ChangeRemove, wire.ChangeMeta:
+	case wire.ChangeRemove:
 		return false
 	case wire.ChangeRename:
 		return true
@@ -88,14 +119,11 @@ func (n *liveNames) clash(host string, a LiveChange) (Quarantine, bool) {
 	if !newName(a) {
 		return Quarantine{}, false
 	}
-	if ch.Kind == wire.ChangeRename {
-		// A rename that changes only a name's case does not clash with
-		// the name it leaves.
-		n.drop(ch.OldPath)
-	}
 	dir, name := wire.Parent(ch.Path), wire.Base(ch.Path)
 	other, ok := n.folder(dir)[FoldKey(name)]
-	if !ok || other == name {
+	// A rename that changes only a name's case does not clash with the
+	// name it leaves.
+	if !ok || other == name || (ch.Kind == wire.ChangeRename && wire.Join(dir, other) == ch.OldPath) {
 		return Quarantine{}, false
 	}
 	return Quarantine{
@@ -111,7 +139,8 @@ func (n *liveNames) clash(host string, a LiveChange) (Quarantine, bool) {
 // batch's new names against (LiveInput.Folders), given index, the records
 // of LiveInput.Index: the folder of every rename's new path, and of every
 // file or folder made at a path the index lacks or the batch removes or
-// renames away first. Only new names need a folder, so a change to a big
+// renames away first (a change of mode there is a new name too: the
+// rename that brought it was refused). Only new names need a folder, so a change to a big
 // folder costs nothing unless it adds a name.
 func LiveFolders(batch []wire.Change, index map[string]Record) []string {
 	left := map[string]bool{}
@@ -125,19 +154,21 @@ func LiveFolders(batch []wire.Change, index map[string]Record) []string {
 	}
 	seen := map[string]bool{}
 	var dirs []string
-	for _, ch := range batch {
+	for i, ch := range batch {
 		switch ch.Kind {
 		case wire.ChangeRename:
-		case wire.ChangeWrite, wire.ChangeMkdir:
+		case wire.ChangeWrite, wire.ChangeMkdir, wire.ChangeMeta:
 			if _, had := index[ch.Path]; had && !left[ch.Path] {
 				continue
 			}
 		default:
 			continue
 		}
-		if dir := wire.Parent(ch.Path); !seen[dir] {
-			seen[dir] = true
-			dirs = append(dirs, dir)
+		for _, dir := range priorPaths(batch, i, wire.Parent(ch.Path)) {
+			if !seen[dir] {
+				seen[dir] = true
+				dirs = append(dirs, dir)
+			}
 		}
 	}
 	return dirs

@@ -89,16 +89,15 @@ func (r *run) liveInput(host string, targets []string, batch []wire.Change) conf
 		if ch.Kind != wire.ChangeRemove && ch.Kind != wire.ChangeRename && r.recent.echo(host, ch.Entry, now) {
 			in.Applied[ch.Entry] = true
 		}
-		if _, ok := in.Index[key]; ok || in.Unread[key] {
-			continue
-		}
-		rec, had, err := r.h.db.Index(r.cfg.Name, key)
+	}
+	for _, p := range conflict.LiveIndexPaths(batch) {
+		rec, had, err := r.h.db.Index(r.cfg.Name, p)
 		switch {
 		case err != nil:
 			r.log.Error().Err(err).Msg("index")
-			in.Unread[key] = true
+			in.Unread[p] = true
 		case had:
-			in.Index[key] = rec
+			in.Index[p] = rec
 		}
 	}
 	for _, dir := range conflict.LiveFolders(batch, in.Index) {
