@@ -314,6 +314,11 @@ func TestLiveBatchIsJudgedChangeAfterChange(t *testing.T) {
 		ops:     map[string]string{"*": "delete f have v1"},
 		refused: "echo f",
 	}, {
+		name:  "a file below a folder renamed earlier in the batch is fetched over the moved copy",
+		index: []Record{R(D("d"), abc...), R(v("d/f", 1), abc...)},
+		batch: []wire.Change{renamed("d", D("e")), write(v("e/f", 2)), write(v("d/f", 3))},
+		ops:   map[string]string{"*": "rename e from d have dir; fetch e/f want v2 have v1; fetch d/f want v3 have none"},
+	}, {
 		name:  "a new folder renamed in the same batch is made, then renamed",
 		batch: []wire.Change{mkdir("d"), renamed("d", D("e"))},
 		ops:   map[string]string{"*": "mkdir d; rename e from d have dir"},
