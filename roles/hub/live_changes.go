@@ -3,7 +3,6 @@ package hub
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -34,162 +33,93 @@ func (r *run) changes(ctx context.Context, c *broker.Client, host string, batch 
 	return failed
 }
 
-// liveChange is a change being propagated, with what the index held for
-// it.
-type liveChange struct {
-	change wire.Change
-	prior  conflict.Record // the index before
-	had    bool
-}
-
 // decide returns the changes of batch that are propagated, in order, and
-// the ops that carry them to each target. Each change is judged against
-// what the changes before it in the batch leave at its path (see
-// batchPaths), the index being that only for paths the batch has not
-// touched yet.
-func (r *run) decide(host string, targets []string, batch []wire.Change) ([]liveChange, map[string][]wire.Op) {
-	var done []liveChange
-	seen := batchPaths{}
-	names := r.newNameFolds()
+// the ops that carry them to each target: the engine decides
+// (conflict.Live) from what the hub gathers here, and the hub notes what
+// it refused (name clashes quarantined, second writers, lagging sources).
+func (r *run) decide(host string, targets []string, batch []wire.Change) ([]conflict.LiveChange, map[string][]wire.Op) {
+	plan := conflict.Live(r.liveInput(host, targets, batch))
+	for _, q := range plan.Quarantines {
+		r.quarantineLive(q.Path, q.Reason, q.Detail, q.Copies)
+	}
+	for _, ref := range plan.Refused {
+		ch := ref.Change
+		switch ref.Why {
+		case conflict.LiveSecondWriter:
+			// A change to a file another host holds: a second writer.
+			l := r.locks[ch.Path]
+			l.writers[host] = true
+			if ch.Kind == wire.ChangeWrite {
+				e := ch.Entry
+				l.closed[host] = &e
+			}
+		case conflict.LiveLagging:
+			r.lagging(conflict.LiveChange{Change: ch}.Key(), host).due = time.Now()
+		}
+	}
+	return plan.Done, plan.Ops
+}
+
+// liveInput gathers what the engine decides batch from: the index records
+// of its paths, the folders it may add names to, and the parts of the
+// lock table, the File Conflict List, the lags and the versions applied
+// lately that concern its paths.
+func (r *run) liveInput(host string, targets []string, batch []wire.Change) conflict.LiveInput {
+	in := conflict.LiveInput{Host: host, Targets: targets, Batch: batch,
+		Index: map[string]conflict.Record{}, Unread: map[string]bool{}, Folders: map[string][]string{},
+		Quarantined: map[string]bool{}, Locks: map[string]string{},
+		Lagging: map[string]map[string]*wire.Entry{}, Applied: map[wire.Entry]bool{}}
+	now := time.Now()
 	for _, ch := range batch {
-		key := ch.Path
-		if ch.Kind == wire.ChangeRename {
-			key = ch.OldPath
-		}
-		st, touched := seen[key]
-		if touched && seen.follow(done, st, ch) {
-			continue
-		}
-		var before *batchPath
-		if touched {
-			before = &st
-		}
-		a, ok := r.classify(host, ch, before, targets)
-		if !ok || names.clashes(host, a) {
-			continue
-		}
-		names.follow(ch)
-		seen.note(len(done), ch)
-		done = append(done, a)
-	}
-	ops := map[string][]wire.Op{}
-	for _, a := range done {
-		for _, t := range targets {
-			if op, ok := changeOp(host, t, a, r.targetHas(a, t)); ok {
-				ops[t] = append(ops[t], op)
+		key := conflict.LiveChange{Change: ch}.Key()
+		for _, p := range []string{ch.Path, key} {
+			if r.quarantined(p) {
+				in.Quarantined[p] = true
 			}
 		}
-	}
-	return done, ops
-}
-
-// classify looks ch up in the index, or in before, what the batch's
-// earlier changes left at its path (nil: they did not touch it), and
-// reports whether it is propagated: it is not if its path is quarantined,
-// if it is an echo, or if another host holds the file (host is then a
-// second writer).
-func (r *run) classify(host string, ch wire.Change, before *batchPath, targets []string) (liveChange, bool) {
-	if r.quarantined(ch.Path) || (ch.Kind == wire.ChangeRename && r.quarantined(ch.OldPath)) {
-		return liveChange{}, false
-	}
-	key := ch.Path
-	if ch.Kind == wire.ChangeRename {
-		key = ch.OldPath
-	}
-	var prior conflict.Record
-	var had bool
-	if before != nil {
-		// Every target is to hold what the batch left there.
-		had = !before.gone
-		if had {
-			prior = conflict.Record{Entry: before.entry, Hosts: append([]string{host}, targets...)}
+		if l := r.locks[ch.Path]; l != nil {
+			in.Locks[ch.Path] = l.source
 		}
-	} else {
-		var err error
-		prior, had, err = r.h.db.Index(r.cfg.Name, key)
-		if err != nil {
+		for h, l := range r.lags[key] {
+			if in.Lagging[key] == nil {
+				in.Lagging[key] = map[string]*wire.Entry{}
+			}
+			in.Lagging[key][h] = l.have
+		}
+		if ch.Kind != wire.ChangeRemove && ch.Kind != wire.ChangeRename && r.recent.echo(host, ch.Entry, now) {
+			in.Applied[ch.Entry] = true
+		}
+	}
+	for _, p := range conflict.LiveIndexPaths(batch) {
+		rec, had, err := r.h.db.Index(r.cfg.Name, p)
+		switch {
+		case err != nil:
 			r.log.Error().Err(err).Msg("index")
-			return liveChange{}, false
+			in.Unread[p] = true
+		case had:
+			in.Index[p] = rec
 		}
 	}
-	if echo(ch, prior, had) {
-		return liveChange{}, false
-	}
-	if ch.Kind != wire.ChangeRemove && ch.Kind != wire.ChangeRename && r.recent.echo(host, ch.Entry, time.Now()) {
-		return liveChange{}, false // a version the hub had host apply, reported late
-	}
-	if l := r.locks[ch.Path]; l != nil && l.source != host {
-		// A change to a file another host holds: a second writer.
-		l.writers[host] = true
-		if ch.Kind == wire.ChangeWrite {
-			e := ch.Entry
-			l.closed[host] = &e
+	for _, dir := range conflict.LiveFolders(batch, in.Index) {
+		var names []string
+		if err := r.h.db.IndexChildren(r.cfg.Name, dir, func(name string) { names = append(names, name) }); err != nil {
+			r.log.Error().Err(err).Msg("index")
+			continue
 		}
-		return liveChange{}, false
+		in.Folders[dir] = names
 	}
-	if l := r.lagging(key, host); l != nil {
-		// host's own copy lags: its change was made to an old version,
-		// which the repair judges.
-		l.due = time.Now()
-		return liveChange{}, false
-	}
-	return liveChange{change: ch, prior: prior, had: had}, true
-}
-
-// targetHas returns what target holds of the path a's change replaces: what
-// the index lists it with, or, if it lags there, what it kept.
-func (r *run) targetHas(a liveChange, target string) *wire.Entry {
-	key := a.change.Path
-	if a.change.Kind == wire.ChangeRename {
-		key = a.change.OldPath
-	}
-	if l := r.lagging(key, target); l != nil {
-		return l.have
-	}
-	if a.had && slices.Contains(a.prior.Hosts, target) {
-		e := a.prior.Entry
-		return &e
-	}
-	return nil
-}
-
-// changeOp returns the op that carries a's change from host to target,
-// which holds have, if target needs one.
-func changeOp(host, target string, a liveChange, have *wire.Entry) (wire.Op, bool) {
-	ch := a.change
-	var op wire.Op
-	switch ch.Kind {
-	case wire.ChangeWrite:
-		op = wire.Op{Kind: wire.OpFetch, Path: ch.Path, From: host, Want: ch.Entry, Have: have}
-	case wire.ChangeMkdir:
-		op = wire.Op{Kind: wire.OpMkdir, Path: ch.Path, Want: ch.Entry}
-	case wire.ChangeMeta:
-		op = wire.Op{Kind: wire.OpMeta, Path: ch.Path, Want: ch.Entry, Have: have}
-	case wire.ChangeRemove:
-		if have == nil {
-			return wire.Op{}, false
-		}
-		op = wire.Op{Kind: wire.OpDelete, Path: ch.Path, Have: have}
-	case wire.ChangeRename:
-		if have == nil {
-			// Nothing there to move: the moved path arrives whole.
-			if ch.Entry.Kind == wire.KindDir {
-				op = wire.Op{Kind: wire.OpMkdir, Path: ch.Path, Want: ch.Entry}
-			} else {
-				op = wire.Op{Kind: wire.OpFetch, Path: ch.Path, From: host, Want: ch.Entry}
-			}
-			break
-		}
-		op = wire.Op{Kind: wire.OpRename, Path: ch.Path, OldPath: ch.OldPath, Want: ch.Entry, Have: have}
-	}
-	return op, true
+	return in
 }
 
 // indexChanges records done in the index and counts it in the status.
-func (r *run) indexChanges(host string, targets []string, done []liveChange, ok map[string]map[string]bool) {
+func (r *run) indexChanges(host string, targets []string, done []conflict.LiveChange, ok map[string]map[string]bool) {
+	away := map[string]bool{}
+	for h, a := range r.away {
+		away[h] = a != nil
+	}
 	for _, a := range done {
-		ch := a.change
-		r.indexChange(host, targets, a, ok)
+		ch := a.Change
+		r.indexUpdate(a.Update(host, targets, ok[ch.Path], away))
 		r.update(func(st *api.SessionStatus) {
 			if ch.Kind == wire.ChangeWrite {
 				st.Live.Files++
@@ -200,64 +130,39 @@ func (r *run) indexChanges(host string, targets []string, done []liveChange, ok 
 	}
 }
 
-// indexChange records a's change in the index.
-func (r *run) indexChange(host string, targets []string, a liveChange, ok map[string]map[string]bool) {
-	// The index follows: the source holds the new state, and every target
-	// whose op succeeded.
-	ch := a.change
-	switch ch.Kind {
-	case wire.ChangeRemove:
-		var left []string
-		if a.had {
-			for _, h := range a.prior.Hosts {
-				// A host away keeps its copy in its ledger (away.go).
-				if h != host && !ok[ch.Path][h] && r.away[h] == nil {
-					left = append(left, h)
-				}
-			}
-		}
-		if len(left) == 0 {
-			r.forget(ch.Path)
-		} else if err := r.h.db.PutIndex(r.cfg.Name, []conflict.Record{{Entry: a.prior.Entry, Hosts: left}}); err != nil {
+// indexUpdate writes u to the index.
+func (r *run) indexUpdate(u conflict.LiveUpdate) {
+	if u.Forget != "" {
+		r.forget(u.Forget)
+	}
+	if u.MoveFrom != "" {
+		if _, err := r.h.db.MoveIndex(r.cfg.Name, u.MoveFrom, u.MoveTo); err != nil {
 			r.log.Error().Err(err).Msg("index")
 		}
-	default:
-		if ch.Kind == wire.ChangeRename {
-			// What the destination held is replaced; the records
-			// below the old path move with it (a folder's files).
-			r.forget(ch.Path)
-			if _, err := r.h.db.MoveIndex(r.cfg.Name, ch.OldPath, ch.Path); err != nil {
-				r.log.Error().Err(err).Msg("index")
-			}
-		}
-		hosts := []string{host}
-		for _, t := range targets {
-			if ok[ch.Path][t] {
-				hosts = append(hosts, t)
-			}
-		}
-		if err := r.h.db.PutIndex(r.cfg.Name, []conflict.Record{{Entry: ch.Entry, Hosts: hosts}}); err != nil {
+	}
+	if u.Put != nil {
+		if err := r.h.db.PutIndex(r.cfg.Name, []conflict.Record{*u.Put}); err != nil {
 			r.log.Error().Err(err).Msg("index")
 		}
 	}
 }
 
 // sentChanges returns the changes of done.
-func sentChanges(done []liveChange) []wire.Change {
+func sentChanges(done []conflict.LiveChange) []wire.Change {
 	sent := make([]wire.Change, len(done))
 	for i, a := range done {
-		sent[i] = a.change
+		sent[i] = a.Change
 	}
 	return sent
 }
 
 // relockSaved locks again the files of done that host still holds.
-func (r *run) relockSaved(ctx context.Context, c *broker.Client, host string, done []liveChange, ok map[string]map[string]bool) {
+func (r *run) relockSaved(ctx context.Context, c *broker.Client, host string, done []conflict.LiveChange, ok map[string]map[string]bool) {
 	// A save by a source that keeps the file open (an office document,
 	// whose lock file stays): the fetch replaced each locked copy and so
 	// released its lock; the new copy is locked again.
 	for _, a := range done {
-		ch := a.change
+		ch := a.Change
 		if l := r.locks[ch.Path]; ch.Kind == wire.ChangeWrite && l != nil && l.source == host && !r.quarantined(ch.Path) {
 			var relock []string
 			for _, t := range l.targets {
@@ -282,20 +187,6 @@ func (r *run) forget(path string) {
 	}
 	if err != nil {
 		r.log.Error().Err(err).Msg("index")
-	}
-}
-
-// echo reports a change that only repeats what the index already holds:
-// a target reporting the op the hub had it apply, or a touch that changed
-// nothing. Propagating it would bounce between hosts.
-func echo(ch wire.Change, prior conflict.Record, had bool) bool {
-	switch ch.Kind {
-	case wire.ChangeRemove:
-		return !had
-	case wire.ChangeRename:
-		return false
-	default:
-		return had && prior.Entry == ch.Entry
 	}
 }
 
