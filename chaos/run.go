@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-
 )
 
 // session is the one session every schedule runs.
