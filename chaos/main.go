@@ -100,7 +100,7 @@ func report(out io.Writer, res result, keep, verbose bool) {
 		return
 	}
 	fmt.Fprintf(out, "seed %d: FAILED in %s (rerun: -seed %d -steps %d -agents %d; state in %s)\n",
-		res.plan.Seed, res.took.Round(time.Millisecond), res.plan.Seed, len(res.plan.Steps), len(res.plan.Hosts), res.dir)
+		res.plan.Seed, res.took.Round(time.Millisecond), res.plan.Seed, res.plan.Random, len(res.plan.Hosts), res.dir)
 	printLog(out, res.log)
 	for _, n := range res.notes {
 		fmt.Fprintln(out, "  note: "+n)

@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/peerlink/peerlink/sync/filter"
 )
 
 // session is the one session every schedule runs.
@@ -199,18 +201,60 @@ func (r *runner) rename(i int, s Step, from, to string) error {
 	}
 	r.hist.Touch(i, s.Host, s.Path)
 	r.hist.Touch(i, s.Host, s.To)
+	root := r.c.root(s.Host)
 	return filepath.WalkDir(to, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+		rel, _ := filepath.Rel(root, p)
+		rel = filepath.ToSlash(rel)
+		switch {
+		case err != nil:
 			return nil // what vanished meanwhile is not the step's
-		}
-		sum, err := hashFile(p)
-		if err != nil {
+		case excluded.Excluded(rel, d.IsDir()):
+			// A transfer's temp file, an owner file: not a user's
+			// version, nothing the session takes.
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		case d.IsDir():
 			return nil
 		}
-		rel, _ := filepath.Rel(r.c.root(s.Host), p)
-		r.hist.Version(i, s.Host, filepath.ToSlash(rel), sum)
+		if sum, err := hashFile(p); err == nil {
+			r.hist.Version(i, s.Host, rel, sum)
+		}
 		return nil
 	})
+}
+
+// excluded is what every session leaves alone (sync/filter's Default).
+var excluded = mustFilter(filter.Default)
+
+func mustFilter(patterns []string) *filter.Filter {
+	f, err := filter.New(patterns)
+	if err != nil {
+		panic(err)
+	}
+	return f
+}
+
+// whereNow finds the path of host's root at which the file fi is now:
+// a held file follows the renames of its folders, the harness's and those
+// the host's agent applied. "" when it is nowhere under the root.
+func whereNow(root string, fi os.FileInfo) string {
+	found := ""
+	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || found != "" {
+			return fs.SkipDir
+		}
+		if d.Type().IsRegular() {
+			if now, err := os.Lstat(p); err == nil && os.SameFile(fi, now) {
+				rel, _ := filepath.Rel(root, p)
+				found = filepath.ToSlash(rel)
+				return fs.SkipAll
+			}
+		}
+		return nil
+	})
+	return found
 }
 
 // open holds a file open for writing (an application keeping a document
@@ -261,8 +305,9 @@ func (r *runner) close(i int, s Step, p string) error {
 		err = cerr
 	}
 	if err == nil && herr == nil && serr == nil {
-		if now, err := os.Lstat(p); err == nil && os.SameFile(fi, now) {
-			r.hist.Version(i, s.Host, s.Path, sum)
+		if at := whereNow(r.c.root(s.Host), fi); at != "" {
+			r.hist.Touch(i, s.Host, at)
+			r.hist.Version(i, s.Host, at, sum)
 		}
 	}
 	return errors.Join(err, herr, serr)

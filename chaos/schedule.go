@@ -82,6 +82,9 @@ type Plan struct {
 	Seed  uint64
 	Hosts []string
 	Steps []Step
+	// Random is how many of the steps are random, after the first few
+	// that make files: Generate's steps argument.
+	Random int
 }
 
 // The names the file work draws from: few, so that steps on different
@@ -118,7 +121,7 @@ type faults struct {
 func Generate(seed uint64, steps int, hosts []string) Plan {
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	f := faults{agentDown: map[string]bool{}, linkCut: map[string]bool{}, open: map[int]Step{}}
-	p := Plan{Seed: seed, Hosts: hosts}
+	p := Plan{Seed: seed, Hosts: hosts, Random: steps}
 	handle := 0
 	// A few files first, so that the steps after find something to work on.
 	for range 4 {
