@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math/rand/v2"
+	"sort"
 	"strings"
 )
 
@@ -114,6 +115,8 @@ type faults struct {
 	stopped   bool
 	// open holds the host and path of each held handle.
 	open map[int]Step
+	// written are the paths of the writes so far.
+	written []string
 }
 
 // Generate returns the schedule of seed: five steps that make a few files,
@@ -131,15 +134,18 @@ func Generate(seed uint64, steps int, hosts []string) Plan {
 	for len(p.Steps) < steps+5 {
 		var s Step
 		switch x := r.IntN(100); {
-		case x < 60:
+		case x < 70:
 			s = fileStep(r, hosts, &f, &handle)
-		case x < 85:
+		case x < 88:
 			s = faultStep(r, hosts, &f)
 		default:
 			s = Step{Kind: Pause, Millis: 100 + r.IntN(1500)}
 		}
 		if s.Kind == "" {
 			continue
+		}
+		if s.Kind == Write || s.Kind == Save {
+			f.written = append(f.written, s.Path)
 		}
 		p.Steps = append(p.Steps, s)
 	}
@@ -168,6 +174,9 @@ func size(r *rand.Rand) int {
 
 func fileStep(r *rand.Rand, hosts []string, f *faults, handle *int) Step {
 	h := hosts[r.IntN(len(hosts))]
+	if s, ok := lockedWrite(r, hosts, f); ok {
+		return s
+	}
 	switch x := r.IntN(100); {
 	case x < 25:
 		return Step{Kind: Write, Host: h, Path: randFile(r), Size: size(r)}
@@ -206,7 +215,12 @@ func holdStep(r *rand.Rand, h string, f *faults, handle *int) Step {
 		return closeStep(r, f)
 	}
 	*handle++
-	s := Step{Kind: Open, Host: h, Path: randFile(r), Handle: *handle}
+	p := randFile(r)
+	if len(f.written) > 0 && r.IntN(3) > 0 {
+		// A file that exists somewhere: its other copies get locked.
+		p = f.written[r.IntN(len(f.written))]
+	}
+	s := Step{Kind: Open, Host: h, Path: p, Handle: *handle}
 	if r.IntN(3) == 0 {
 		s = Step{Kind: Office, Host: h, Path: join(folders[r.IntN(len(folders))], docNames[r.IntN(len(docNames))]), Handle: *handle}
 	}
@@ -268,4 +282,42 @@ func faultStep(r *rand.Rand, hosts []string, f *faults) Step {
 		}
 		return Step{Kind: StartSession}
 	}
+}
+
+// lockedWrite now and then writes, truncates or deletes a file held open
+// on one host from another host, where the copy should be locked.
+func lockedWrite(r *rand.Rand, hosts []string, f *faults) (Step, bool) {
+	if len(f.open) == 0 || r.IntN(4) != 0 {
+		return Step{}, false
+	}
+	var held []Step
+	for _, h := range sortedHandles(f.open) {
+		if o := f.open[h]; o.Kind == Open {
+			held = append(held, o)
+		}
+	}
+	if len(held) == 0 {
+		return Step{}, false
+	}
+	o := held[r.IntN(len(held))]
+	h := hosts[r.IntN(len(hosts))]
+	if h == o.Host {
+		return Step{}, false
+	}
+	switch r.IntN(3) {
+	case 0:
+		return Step{Kind: Truncate, Host: h, Path: o.Path, Size: r.IntN(100)}, true
+	case 1:
+		return Step{Kind: Delete, Host: h, Path: o.Path}, true
+	}
+	return Step{Kind: Write, Host: h, Path: o.Path, Size: size(r)}, true
+}
+
+func sortedHandles(m map[int]Step) []int {
+	hs := make([]int, 0, len(m))
+	for h := range m {
+		hs = append(hs, h)
+	}
+	sort.Ints(hs)
+	return hs
 }
