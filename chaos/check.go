@@ -117,7 +117,9 @@ func differing(o Observed, hosts []string) []string {
 	}
 	var out []string
 	for _, p := range sortedKeys(paths) {
-		if o.conflicted(p) {
+		// What no session takes (owner files, temp files) is the
+		// leftovers check's.
+		if o.conflicted(p) || excluded.Excluded(p, false) {
 			continue
 		}
 		var desc []string

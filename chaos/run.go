@@ -30,7 +30,7 @@ type runner struct {
 	// held are the files a step opened for writing and the Office lock
 	// files a step made, by handle, until a close step ends them.
 	held   map[int]*os.File
-	office map[int]string
+	office map[int]os.FileInfo
 	// log is one line per step carried out, with its outcome.
 	log   []string
 	notes []string
@@ -265,8 +265,15 @@ func (r *runner) open(i int, s Step, p string) error {
 	}
 	if s.Kind == Office {
 		lock := filepath.Join(filepath.Dir(p), "~$"+filepath.Base(p))
-		r.office[s.Handle] = lock
-		return os.WriteFile(lock, []byte("chaos harness\n"), 0o644)
+		if err := os.WriteFile(lock, []byte("chaos harness\n"), 0o644); err != nil {
+			return err
+		}
+		fi, err := os.Lstat(lock)
+		if err != nil {
+			return err
+		}
+		r.office[s.Handle] = fi
+		return nil
 	}
 	r.hist.Touch(i, s.Host, s.Path)
 	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
@@ -284,10 +291,14 @@ func (r *runner) open(i int, s Step, p string) error {
 func (r *runner) close(i int, s Step, p string) error {
 	if s.Kind == Unoffice {
 		err := r.write(i, Step{Kind: Save, Host: s.Host, Path: s.Path, Size: s.Size}, p, true)
-		if lock, ok := r.office[s.Handle]; ok {
+		// The owner file goes where it is now: a folder above it may
+		// have been renamed meanwhile.
+		if fi, ok := r.office[s.Handle]; ok {
 			delete(r.office, s.Handle)
-			if rerr := os.Remove(lock); err == nil && !errors.Is(rerr, fs.ErrNotExist) {
-				err = rerr
+			if at := whereNow(r.c.root(s.Host), fi); at != "" {
+				if rerr := os.Remove(filepath.Join(r.c.root(s.Host), filepath.FromSlash(at))); err == nil {
+					err = rerr
+				}
 			}
 		}
 		return err
