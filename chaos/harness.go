@@ -56,7 +56,7 @@ func runSchedule(ctx context.Context, cfg config, plan Plan) (res result) {
 		fail("%v", err)
 		return res
 	}
-	r := &runner{c: c, plan: plan, held: map[int]*os.File{}, office: map[int]os.FileInfo{}}
+	r := &runner{c: c, plan: plan, held: map[int]*os.File{}, office: map[int]*os.File{}}
 	defer func() { res.log, res.notes = r.log, r.notes }()
 	for i, s := range plan.Steps {
 		if ctx.Err() != nil {

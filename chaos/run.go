@@ -30,7 +30,7 @@ type runner struct {
 	// held are the files a step opened for writing and the Office lock
 	// files a step made, by handle, until a close step ends them.
 	held   map[int]*os.File
-	office map[int]os.FileInfo
+	office map[int]*os.File
 	// log is one line per step carried out, with its outcome.
 	log   []string
 	notes []string
@@ -265,15 +265,16 @@ func (r *runner) open(i int, s Step, p string) error {
 	}
 	if s.Kind == Office {
 		lock := filepath.Join(filepath.Dir(p), "~$"+filepath.Base(p))
-		if err := os.WriteFile(lock, []byte("chaos harness\n"), 0o644); err != nil {
-			return err
-		}
-		fi, err := os.Lstat(lock)
+		// Kept open (Office does not, but the harness must find it again):
+		// the open file pins its inode, so no later file can take its
+		// number and be taken for it.
+		f, err := os.OpenFile(lock, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 		if err != nil {
 			return err
 		}
-		r.office[s.Handle] = fi
-		return nil
+		r.office[s.Handle] = f
+		_, err = f.WriteString("chaos harness\n")
+		return err
 	}
 	r.hist.Touch(i, s.Host, s.Path)
 	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
@@ -293,8 +294,13 @@ func (r *runner) close(i int, s Step, p string) error {
 		err := r.write(i, Step{Kind: Save, Host: s.Host, Path: s.Path, Size: s.Size}, p, true)
 		// The owner file goes where it is now: a folder above it may
 		// have been renamed meanwhile.
-		if fi, ok := r.office[s.Handle]; ok {
+		if f, ok := r.office[s.Handle]; ok {
 			delete(r.office, s.Handle)
+			defer f.Close()
+			fi, serr := f.Stat()
+			if serr != nil {
+				return errors.Join(err, serr)
+			}
 			if at := whereNow(r.c.root(s.Host), fi); at != "" {
 				if rerr := os.Remove(filepath.Join(r.c.root(s.Host), filepath.FromSlash(at))); err == nil {
 					err = rerr
