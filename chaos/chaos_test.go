@@ -1,0 +1,43 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/peerlink/peerlink/testkit/wanlink"
+)
+
+// TestSchedules runs a few short schedules end to end, as `make chaos`
+// does, with the peerlink binary built from this module: a failure prints
+// the seed, the schedule and what differed. Long batches are `make chaos`'s
+// (CHAOS='-schedules 500').
+func TestSchedules(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs hubs and agents for a minute or two")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "peerlink")
+	build := exec.Command("go", "build", "-o", bin, "..")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		t.Fatalf("build peerlink: %v", err)
+	}
+	t.Cleanup(func() { unlockAll(dir) })
+	cfg := config{bin: bin, dir: dir, quiet: 2 * time.Minute, shape: wanlink.Shape{RTT: 10 * time.Millisecond}}
+	ctx := context.Background()
+	for _, seed := range []uint64{1, 2, 3} {
+		res := runSchedule(ctx, cfg, Generate(seed, 15, Hosts(3)))
+		if len(res.failures) > 0 {
+			var b bytes.Buffer
+			report(&b, res, true, false)
+			t.Errorf("%s", b.String())
+		}
+	}
+}
