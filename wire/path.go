@@ -77,3 +77,14 @@ func Base(p string) string {
 	}
 	return p
 }
+
+// Moved is p after a rename of from to to, if p is from or below it.
+func Moved(p, from, to string) (string, bool) {
+	if p == from {
+		return to, true
+	}
+	if rest, ok := strings.CutPrefix(p, from+"/"); ok {
+		return to + "/" + rest, true
+	}
+	return "", false
+}

@@ -196,3 +196,21 @@ func FuzzCheckPath(f *testing.F) {
 		}
 	})
 }
+
+func TestMoved(t *testing.T) {
+	for _, tc := range []struct {
+		p, from, to, want string
+		ok                bool
+	}{
+		{"a/b", "a", "c", "c/b", true},
+		{"a", "a", "c", "c", true},
+		{"ab/c", "a", "x", "", false},
+		{"x/a/b", "a", "c", "", false},
+		{"a/b/c", "a/b", "d", "d/c", true},
+	} {
+		got, ok := Moved(tc.p, tc.from, tc.to)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("Moved(%q, %q, %q) = %q, %v; want %q, %v", tc.p, tc.from, tc.to, got, ok, tc.want, tc.ok)
+		}
+	}
+}

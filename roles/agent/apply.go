@@ -84,6 +84,9 @@ func (a *Agent) applyOne(ctx context.Context, c *broker.Client, s *attached, op 
 		s.live.expectChange(op.OldPath, expectation{gone: true})
 		s.live.expectChange(op.Path, expectation{dir: op.Want.Kind == wire.KindDir, entry: op.Want})
 		err = s.tree.Rename(op.OldPath, op.Path)
+		if err == nil && s.live != nil && op.Want.Kind == wire.KindDir {
+			err = s.live.locker.Moved(op.OldPath, op.Path)
+		}
 		res.Entry = op.Want
 	default:
 		err = &wire.Error{Kind: wire.KindInvalid, Msg: fmt.Sprintf("unknown op %d", op.Kind)}

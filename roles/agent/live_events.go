@@ -151,6 +151,10 @@ func (l *live) onRemove(ctx context.Context, ev watch.Event) {
 func (l *live) onRename(ctx context.Context, ev watch.Event) {
 	delete(l.settle, ev.OldPath)
 	if l.echo(ev.Path) && l.echo(ev.OldPath) {
+		// The hub's own rename, of a folder renamed elsewhere: the files
+		// open for writing in it moved with it, and their closes come
+		// under the new paths, where the hub moved their locks too.
+		l.moveOpened(ev.OldPath, ev.Path)
 		return
 	}
 	if _, ok := l.viaLock[ev.Path]; ok {
@@ -168,6 +172,10 @@ func (l *live) onRename(ctx context.Context, ev watch.Event) {
 		l.add(ctx, wire.Change{Kind: wire.ChangeRemove, Path: ev.OldPath})
 		l.later(ev.Path)
 		return
+	}
+	// A folder renamed here carries the copies locked in it.
+	if err := l.locker.Moved(ev.OldPath, ev.Path); err != nil {
+		l.a.log.Warn().Err(err).Str("session", l.s.name).Msg("lock records of a renamed folder")
 	}
 	l.add(ctx, wire.Change{Kind: wire.ChangeRename, Path: ev.Path, OldPath: ev.OldPath, Entry: info.Entry(ev.Path)})
 }
@@ -329,5 +337,25 @@ func (l *live) flush(ctx context.Context) {
 	l.pending = nil
 	if err := l.c.Send(ctx, wire.HubName, &wire.Changes{Session: l.s.name, Changes: batch}, nil); err != nil {
 		l.a.log.Warn().Err(err).Str("session", l.s.name).Int("changes", len(batch)).Msg("report changes")
+	}
+}
+
+// moveOpened follows a rename of from to to in the write-opens reported to
+// the hub.
+func (l *live) moveOpened(from, to string) {
+	for p := range l.opened {
+		if np, ok := wire.Moved(p, from, to); ok {
+			delete(l.opened, p)
+			l.opened[np] = true
+		}
+	}
+	for p, lf := range l.viaLock {
+		if np, ok := wire.Moved(p, from, to); ok {
+			delete(l.viaLock, p)
+			if nlf, ok := wire.Moved(lf, from, to); ok {
+				lf = nlf
+			}
+			l.viaLock[np] = lf
+		}
 	}
 }

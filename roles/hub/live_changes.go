@@ -27,6 +27,7 @@ func (r *run) changes(ctx context.Context, c *broker.Client, host string, batch 
 		r.h.metrics.Propagated(r.cfg.Name, time.Since(start))
 	}
 	r.indexChanges(host, targets, done, ok)
+	r.moveLocks(done)
 	failed := r.lagBehind(ok, failures)
 	r.recordTransfer(host, targets, sentChanges(done), failed)
 	r.relockSaved(ctx, c, host, done, ok)

@@ -349,3 +349,25 @@ func (r *run) lockList() []api.Lock {
 	defer r.mu.Unlock()
 	return slices.Clone(r.lockView)
 }
+
+// moveLocks follows the folder renames of done: a file locked for its
+// writer moved with its folder (renamed on another host meanwhile), and
+// its writer's close and the targets' copies are at the new path now.
+func (r *run) moveLocks(done []conflict.LiveChange) {
+	for _, a := range done {
+		ch := a.Change
+		if ch.Kind != wire.ChangeRename {
+			continue
+		}
+		for p, l := range r.locks {
+			np, ok := wire.Moved(p, ch.OldPath, ch.Path)
+			if !ok {
+				continue
+			}
+			delete(r.locks, p)
+			l.path = np
+			r.locks[np] = l
+			r.event("lock-moved", l.source, np, fmt.Sprintf("the lock of %s follows its folder, renamed to %s", p, ch.Path))
+		}
+	}
+}

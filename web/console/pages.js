@@ -9,7 +9,7 @@ import { openConfig } from './dialog.js';
 // appear.
 const EVENT_KINDS = ['created', 'changed', 'start', 'stop', 'synced', 'interrupted', 'failed',
   'lock', 'unlock', 'release', 'lock-contended', 'conflict', 'conflict-settled', 'conflict-resolved',
-  'away', 'catch-up', 'caught-up', 'catch-up-failed', 'resumed', 'clock'];
+  'away', 'catch-up', 'caught-up', 'catch-up-failed', 'resumed', 'clock', 'lock-moved'];
 
 const EVENT_PAGE = 100;
 

@@ -1,0 +1,61 @@
+//go:build linux
+
+package e2e
+
+import (
+	"os"
+	"testing"
+)
+
+// A folder renamed on a target host while a file in it is locked for its
+// writer elsewhere (make chaos, seed 30): the lock follows the folder, the
+// writer's close at the new path settles it, the new content reaches every
+// host there, and no copy stays locked.
+func TestLiveLockFollowsItsFolderRenamed(t *testing.T) {
+	t.Parallel()
+	c := liveCluster(t)
+	const rel, moved, orig, next = "proj/plan.txt", "renamed/plan.txt", "plan v1\n", "plan v2, written on site-a\n"
+	for _, h := range threeHosts {
+		writeFile(t, c.root(h), rel, orig, liveT0)
+		chmod(t, c.root(h), rel, 0o664)
+	}
+	startLive(t, c, "lm")
+	imm, _ := immutableWorks(t, c.dir)
+	w, err := os.OpenFile(livePath(c, "site-a", rel), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	waitFor(t, liveWait, "the copies on site-b and site-c to be locked", func() bool {
+		return lockedOn(t, c, "site-b", rel, imm) && lockedOn(t, c, "site-c", rel, imm)
+	})
+	if err := os.Rename(livePath(c, "site-c", "proj"), livePath(c, "site-c", "renamed")); err != nil {
+		t.Fatalf("renaming the folder of a locked copy: %v", err)
+	}
+	waitFor(t, liveWait, "the folder renamed on every host", func() bool {
+		for _, h := range threeHosts {
+			if _, err := os.Stat(livePath(c, h, moved)); err != nil {
+				return false
+			}
+		}
+		return true
+	})
+	waitFor(t, liveWait, "the lock listed at its new path", func() bool {
+		l := locks(t, c, "lm")
+		return len(l) == 1 && l[0].Path == moved
+	})
+	if err := w.Truncate(0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.WriteAt([]byte(next), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, liveWait, "site-b and site-c to hold the new content, released, at the new path", func() bool {
+		return releasedOn(t, c, "site-b", moved, next, 0o664) && releasedOn(t, c, "site-c", moved, next, 0o664)
+	})
+	waitFor(t, liveWait, "the lock table to be empty", func() bool { return len(locks(t, c, "lm")) == 0 })
+	converged(t, c, liveWait, "the three roots to hold the same tree", nil)
+}

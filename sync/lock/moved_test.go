@@ -1,0 +1,62 @@
+package lock
+
+import (
+	"os"
+	"testing"
+)
+
+// A folder renamed with a locked copy in it: the lock follows, in memory,
+// in the journal and after a restart, and the unlock at the new path
+// restores the copy exactly.
+func TestLockFollowsItsFolderRenamed(t *testing.T) {
+	e := newEnv(t, Options{})
+	if err := os.MkdirAll(e.path("proj/sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := e.write("proj/sub/plan.odt", "x", 0o644)
+	other := e.write("other.odt", "y", 0o644)
+	before := stateOf(t, p)
+	for _, rel := range []string{"proj/sub/plan.odt", "other.odt"} {
+		if err := e.l.Lock(rel, alice); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Rename(e.path("proj"), e.path("renamed")); err != nil {
+		t.Fatalf("a folder holding a locked copy could not be renamed: %v", err)
+	}
+	if err := e.l.Moved("proj", "renamed"); err != nil {
+		t.Fatal(err)
+	}
+	if e.l.Locked("proj/sub/plan.odt") || !e.l.Locked("renamed/sub/plan.odt") || !e.l.Locked("other.odt") {
+		t.Fatalf("held after the move: %v", e.l.Held())
+	}
+	var paths []string
+	for _, r := range e.journal() {
+		paths = append(paths, r.Path)
+	}
+	if len(paths) != 2 || !contains(paths, "renamed/sub/plan.odt") || !contains(paths, "other.odt") {
+		t.Fatalf("journal after the move: %v", paths)
+	}
+	e.restart()
+	if !e.l.Locked("renamed/sub/plan.odt") {
+		t.Fatalf("after a restart: %v", e.l.Held())
+	}
+	if err := e.l.Unlock("renamed/sub/plan.odt"); err != nil {
+		t.Fatal(err)
+	}
+	if after := stateOf(t, e.path("renamed/sub/plan.odt")); after != before {
+		t.Errorf("after the unlock %+v, want %+v", after, before)
+	}
+	if s := stateOf(t, other); s.mode&0o222 != 0 {
+		t.Errorf("the other copy's lock was undone too: mode %o", s.mode)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
