@@ -55,16 +55,19 @@ func batchable(op *wire.Op) bool {
 	return op.Kind == wire.OpFetch && op.Want.Size <= xfer.SmallFile
 }
 
-// batchFiles bounds the files of one batch: small enough that an Apply of
-// small files makes many batches, to keep fetchesInFlight of them going.
-const batchFiles = 64
+// batchFiles bounds the files of one batch: as many as a ReadMany may
+// carry, so that one round trip brings up to wire.ChunkSize bytes of small
+// files however small they are. An Apply of 4,096 files of 1 KiB is eight
+// requests, all in flight at once (fetchesInFlight), where batches of 64
+// were four round trips one after the other.
+const batchFiles = wire.MaxReadMany
 
 // nextBatch returns how many ops from ops[0] on (ops[0] batchable) fetch
 // together: same source, at most batchFiles files and wire.ChunkSize bytes.
 func nextBatch(ops []wire.Op) int {
 	var bytes int64
 	n := 0
-	for n < len(ops) && n < min(batchFiles, wire.MaxReadMany) && batchable(&ops[n]) && ops[n].From == ops[0].From {
+	for n < len(ops) && n < batchFiles && batchable(&ops[n]) && ops[n].From == ops[0].From {
 		if bytes+ops[n].Want.Size > wire.ChunkSize {
 			break
 		}
