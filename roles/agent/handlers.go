@@ -143,28 +143,13 @@ func (a *Agent) apply(ctx context.Context, c *broker.Client, in broker.Incoming,
 		for j < len(ops) && parallel(ops[j].Kind) {
 			j++
 		}
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, fetchesInFlight)
-		for k := i; k < j; {
-			// Small files go by the batch, one round trip for many
-			// (applyMany); the rest one by one, each streamed in chunks.
-			n := 1
-			if batchable(&ops[k]) {
-				n = nextBatch(ops[k:j])
+		fetchAll(ops[i:j], func(batch []wire.Op) {
+			if len(batch) == 1 {
+				out.add(a.applyOne(ctx, c, s, &batch[0], out.progress))
+			} else {
+				a.applyMany(ctx, c, s, batch, out)
 			}
-			sem <- struct{}{}
-			wg.Add(1)
-			go func(batch []wire.Op) {
-				defer func() { <-sem; wg.Done() }()
-				if len(batch) == 1 {
-					out.add(a.applyOne(ctx, c, s, &batch[0], out.progress))
-				} else {
-					a.applyMany(ctx, c, s, batch, out)
-				}
-			}(ops[k : k+n])
-			k += n
-		}
-		wg.Wait()
+		})
 		i = j
 		if i < len(ops) {
 			// The ops after this run (renames, deletes) must find the

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/peerlink/peerlink/roles/broker"
 	"github.com/peerlink/peerlink/sync/xfer"
@@ -75,6 +76,31 @@ func nextBatch(ops []wire.Op) int {
 		n++
 	}
 	return n
+}
+
+// fetchAll runs ops, fetches and metadata changes that may run in any
+// order, through apply: small files by the batch (nextBatch), one round
+// trip for many, the rest one by one, each streamed in chunks; up to
+// fetchesInFlight of them at once, so that the round trips overlap and an
+// Apply waits for about one of them however many files it holds (what the
+// batches hold in memory is bounded by xfer's budget, not by their number).
+func fetchAll(ops []wire.Op, apply func(batch []wire.Op)) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, fetchesInFlight)
+	for k := 0; k < len(ops); {
+		n := 1
+		if batchable(&ops[k]) {
+			n = nextBatch(ops[k:])
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(batch []wire.Op) {
+			defer func() { <-sem; wg.Done() }()
+			apply(batch)
+		}(ops[k : k+n])
+		k += n
+	}
+	wg.Wait()
 }
 
 // applyMany fetches a batch of small files (see nextBatch) in one round
