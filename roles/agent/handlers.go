@@ -133,6 +133,15 @@ func (a *Agent) apply(ctx context.Context, c *broker.Client, in broker.Incoming,
 	out := newResults(ctx, c, in, s, a)
 	defer out.close()
 	ops := m.Ops
+	// What it took, for the debug log: how many requests went to sources
+	// (a ReadMany for each batch of small files, a Fetch for each other
+	// file), which fetchAll keeps in flight together.
+	start := time.Now()
+	var requests atomic.Int64
+	defer func() {
+		a.log.Debug().Str("session", s.name).Int("ops", len(ops)).Int64("requests", requests.Load()).
+			Dur("took", time.Since(start)).Msg("apply fetched")
+	}()
 	for i := 0; i < len(ops) && ctx.Err() == nil; {
 		if !parallel(ops[i].Kind) {
 			out.add(a.applyOne(ctx, c, s, &ops[i], out.progress))
@@ -144,6 +153,9 @@ func (a *Agent) apply(ctx context.Context, c *broker.Client, in broker.Incoming,
 			j++
 		}
 		fetchAll(ops[i:j], func(batch []wire.Op) {
+			if batch[0].Kind == wire.OpFetch {
+				requests.Add(1)
+			}
 			if len(batch) == 1 {
 				out.add(a.applyOne(ctx, c, s, &batch[0], out.progress))
 			} else {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -43,10 +44,13 @@ func (r *run) transfer(ctx context.Context, c *broker.Client, plan conflict.Plan
 			// Batches of fetches stream: up to applyWindow of them in
 			// flight, so the next ones are on their way while one is made
 			// durable (see pipeline).
+			start := time.Now()
 			if err := pipeline(ops, applyBatch, applyWindow, func(_ int, batch []wire.Op) error { return apply(batch) }); err != nil {
 				r.setHost(host, "failed", err)
 				return err
 			}
+			r.log.Debug().Str("host", host).Int("ops", len(ops)).Int("applies", (len(ops)+applyBatch-1)/applyBatch).
+				Int("window", applyWindow).Dur("took", time.Since(start)).Msg("transfer to host done")
 			return nil
 		})
 	}
