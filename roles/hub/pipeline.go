@@ -15,10 +15,15 @@ const applyBatch = wire.MaxBatch
 // and a reply: with one at a time the link would idle for a round trip
 // and a sync per batch, so the number of round trips a start-up waits for
 // would grow with its files. With a window, the next batches are already
-// at the target while one is made durable. The target bounds what they
-// cost it (its fetches share one memory budget), so the window bounds
-// only what waits in its queue: applyWindow × applyBatch ops.
-const applyWindow = 4
+// at the target while others are made durable. A target's syncs run one
+// at a time and, on a busy disk, take as long as fetching a batch or
+// longer (2-3 s per syncfs on the shared test machine, where 4 Applies
+// fetched in 2.5 s): with 4 in flight, all four waited for their syncs
+// together and nothing was fetched meanwhile, so the window holds twice
+// that. The target bounds what they cost it (its fetches share one memory
+// budget), so the window bounds only what waits in its queue:
+// applyWindow × applyBatch ops.
+const applyWindow = 8
 
 // parallelOnly reports whether ops are all fetches and metadata changes,
 // which a target applies in any order: such batches may overlap.
