@@ -123,6 +123,12 @@ func (a *Agent) applyMany(ctx context.Context, c *broker.Client, s *attached, op
 			out.add(a.failed(s, op, err), nil)
 			continue
 		}
+		// As applyOne's fetch does: the file's arrival is the agent's own
+		// change. Without it, the live loop took each file put in place
+		// before its flush recorded it in the scan cache (a sync of a few
+		// seconds on a busy disk, a settle of 50 ms) for a user's change:
+		// it read it again to hash it and reported it to the hub.
+		s.live.expectChange(op.Path, expectation{entry: op.Want})
 		todo = append(todo, op)
 	}
 	if len(todo) == 0 {
