@@ -73,16 +73,17 @@ func TestFetchAllRoundTripsDoNotGrowWithFiles(t *testing.T) {
 	}
 }
 
-// Small files of one source travel together, up to a ReadMany's bounds;
+// Small files of one source travel together, up to batchFiles files and a
+// chunk of bytes;
 // a large file, or one of another source, goes alone.
 func TestNextBatch(t *testing.T) {
-	tiny := smallFetches(wire.MaxReadMany+10, 1<<10)
-	if n := nextBatch(tiny); n != wire.MaxReadMany {
-		t.Errorf("1 KiB files: batch of %d, want %d", n, wire.MaxReadMany)
+	tiny := smallFetches(batchFiles+10, 1<<10)
+	if n := nextBatch(tiny); n != batchFiles {
+		t.Errorf("1 KiB files: batch of %d, want %d", n, batchFiles)
 	}
-	small := smallFetches(200, 10<<10)
-	if n := nextBatch(small); n != wire.ChunkSize/(10<<10) {
-		t.Errorf("10 KiB files: batch of %d, want %d", n, wire.ChunkSize/(10<<10))
+	large := smallFetches(200, 64<<10)
+	if n := nextBatch(large); n != wire.ChunkSize/(64<<10) {
+		t.Errorf("64 KiB files: batch of %d, want %d", n, wire.ChunkSize/(64<<10))
 	}
 	mixed := smallFetches(10, 1<<10)
 	mixed[3].From = "site-c"

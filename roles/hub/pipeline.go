@@ -36,6 +36,20 @@ func parallelOnly(ops []wire.Op) bool {
 	return true
 }
 
+// sameClass returns how many ops from ops[0] on, at most batch, are all
+// parallelOnly or all not: a batch never mixes both, so the folders a
+// start-up makes first go alone in a short Apply, and the fetches after
+// them stream, rather than the first 4,096 fetches waiting in an Apply
+// that has to run alone for its mkdirs.
+func sameClass(ops []wire.Op, batch int) int {
+	par := parallelOnly(ops[:1])
+	n := 1
+	for n < len(ops) && n < batch && parallelOnly(ops[n:n+1]) == par {
+		n++
+	}
+	return n
+}
+
 // pipeline sends ops to a target by the batch through apply, up to window
 // batches in flight while they are parallelOnly. A batch with ops whose
 // order matters (mkdir, rename, delete) waits for every batch before it
@@ -54,7 +68,7 @@ func pipeline(ops []wire.Op, batch, window int, apply func(first int, ops []wire
 	}
 	slots := make(chan struct{}, max(window, 1))
 	for done := 0; done < len(ops); {
-		n := min(len(ops)-done, batch)
+		n := sameClass(ops[done:], batch)
 		chunk, at := ops[done:done+n], done
 		done += n
 		par := parallelOnly(chunk)

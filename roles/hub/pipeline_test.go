@@ -101,6 +101,31 @@ func TestPipelineOrdersWhatMustRunInOrder(t *testing.T) {
 	}
 }
 
+// The folders a start-up makes go in Applies of their own: the fetches
+// after them are not held in a batch that must run alone.
+func TestPipelineBatchesDoNotMixOrderedAndParallel(t *testing.T) {
+	ops := fetches(10)
+	for i := range 3 {
+		ops[i].Kind = wire.OpMkdir
+	}
+	var mu sync.Mutex
+	var got [][2]int
+	err := pipeline(ops, 4, 2, func(first int, b []wire.Op) error {
+		mu.Lock()
+		got = append(got, [2]int{first, len(b)})
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(got, func(a, b [2]int) int { return a[0] - b[0] })
+	want := [][2]int{{0, 3}, {3, 4}, {7, 3}}
+	if !slices.Equal(got, want) {
+		t.Errorf("batches (first, length) %v, want %v", got, want)
+	}
+}
+
 // The first error stops the sending: with one batch at a time, nothing is
 // sent after the batch that failed.
 func TestPipelineStopsAtFirstError(t *testing.T) {
