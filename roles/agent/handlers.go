@@ -146,6 +146,15 @@ func (a *Agent) apply(ctx context.Context, c *broker.Client, in broker.Incoming,
 	out := newResults(ctx, c, in, s, a)
 	defer out.close()
 	ops := m.Ops
+	// What it took, for the debug log: how many requests went to sources
+	// (a ReadMany for each batch of small files, a Fetch for each other
+	// file), which fetchAll keeps in flight together.
+	start := time.Now()
+	var requests atomic.Int64
+	defer func() {
+		a.log.Debug().Str("session", s.name).Int("ops", len(ops)).Int64("requests", requests.Load()).
+			Dur("took", time.Since(start)).Msg("apply fetched")
+	}()
 	for i := 0; i < len(ops) && ctx.Err() == nil; {
 		if !parallel(ops[i].Kind) {
 			out.add(a.applyOne(ctx, c, s, &ops[i], out.progress))
@@ -156,28 +165,16 @@ func (a *Agent) apply(ctx context.Context, c *broker.Client, in broker.Incoming,
 		for j < len(ops) && parallel(ops[j].Kind) {
 			j++
 		}
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, fetchesInFlight)
-		for k := i; k < j; {
-			// Small files go by the batch, one round trip for many
-			// (applyMany); the rest one by one, each streamed in chunks.
-			n := 1
-			if batchable(&ops[k]) {
-				n = nextBatch(ops[k:j])
+		fetchAll(ops[i:j], func(batch []wire.Op) {
+			if batch[0].Kind == wire.OpFetch {
+				requests.Add(1)
 			}
-			sem <- struct{}{}
-			wg.Add(1)
-			go func(batch []wire.Op) {
-				defer func() { <-sem; wg.Done() }()
-				if len(batch) == 1 {
-					out.add(a.applyOne(ctx, c, s, &batch[0], out.progress))
-				} else {
-					a.applyMany(ctx, c, s, batch, out)
-				}
-			}(ops[k : k+n])
-			k += n
-		}
-		wg.Wait()
+			if len(batch) == 1 {
+				out.add(a.applyOne(ctx, c, s, &batch[0], out.progress))
+			} else {
+				a.applyMany(ctx, c, s, batch, out)
+			}
+		})
 		i = j
 		if i < len(ops) {
 			// The ops after this run (renames, deletes) must find the

@@ -58,7 +58,9 @@ type live struct {
 	settle  map[string]time.Time // files waiting to be reported, by when
 	settleQ []settleItem         // the same, in the order they are due
 	pruned  time.Time            // when expired expectations were last dropped
-	pending []wire.Change
+	// opensLostWarned is when the loss of write-opens was last logged.
+	opensLostWarned time.Time
+	pending         []wire.Change
 	// cache holds the scan cache records to write at the next flush (nil:
 	// delete the path's record): one bbolt commit, and its fsync, for a
 	// burst rather than one per file.

@@ -22,6 +22,15 @@ func (l *live) handle(ctx context.Context, ev watch.Event) {
 		l.a.log.Warn().Str("session", l.s.name).Msg("file system events were lost: rescanning the root")
 		l.rescan("events were lost")
 		return
+	case watch.OpensLost:
+		// Nothing to rescan: what changed still comes by inotify. Any
+		// busy process on the file system can cause it, so it is said at
+		// most once a minute.
+		if now := time.Now(); now.Sub(l.opensLostWarned) >= time.Minute {
+			l.opensLostWarned = now
+			l.a.log.Warn().Str("session", l.s.name).Msg("write-opens were lost (fanotify's queue overflowed): a file opened for writing meanwhile is not locked on the other hosts until it is opened again")
+		}
+		return
 	case watch.Limited:
 		l.limited(ctx, ev.Err)
 		return

@@ -59,16 +59,18 @@ func (r *run) applyChanges(ctx context.Context, c *broker.Client, ops map[string
 	return ok, failures
 }
 
-// applyTo applies list on t in batches, and returns the ops that failed
-// and the results of those that succeeded. A path that also failed in list
-// is not among the latter.
+// applyTo applies list on t in batches, up to applyWindow of them in
+// flight (see pipeline), and returns the ops that failed and the results
+// of those that succeeded. A path that also failed in list is not among
+// the latter.
 func (r *run) applyTo(ctx context.Context, c *broker.Client, t string, list []wire.Op) ([]opFailure, []wire.OpResult) {
-	var failures []opFailure
-	var applied []wire.OpResult
-	bad := map[string]bool{}
-	for done := 0; done < len(list); {
-		n := min(len(list)-done, wire.MaxBatch)
-		chunk := list[done : done+n]
+	var (
+		mu       sync.Mutex // over the three below: batches answer at once
+		failures []opFailure
+		applied  []wire.OpResult
+		bad      = map[string]bool{}
+	)
+	err := pipeline(list, wire.MaxBatch, applyWindow, func(done int, chunk []wire.Op) error {
 		// Results may come in another order than the ops: each is matched
 		// to the first op of its path not answered yet.
 		waiting := map[string][]int{}
@@ -78,12 +80,14 @@ func (r *run) applyTo(ctx context.Context, c *broker.Client, t string, list []wi
 		answer := func(path string) (wire.Op, int) {
 			q := waiting[path]
 			if len(q) == 0 {
-				return wire.Op{Path: path}, done + n
+				return wire.Op{Path: path}, done + len(chunk)
 			}
 			waiting[path] = q[1:]
 			return chunk[q[0]], done + q[0]
 		}
 		err := r.applyOps(ctx, c, t, chunk, func(results []wire.OpResult) error {
+			mu.Lock()
+			defer mu.Unlock()
 			for _, res := range results {
 				op, seq := answer(res.Path)
 				if res.Error != nil {
@@ -100,16 +104,19 @@ func (r *run) applyTo(ctx context.Context, c *broker.Client, t string, list []wi
 		if err != nil {
 			// The ops not answered are taken as failed.
 			e := *wire.ToError("apply", t, "", err)
+			mu.Lock()
 			for _, q := range waiting {
 				for _, i := range q {
 					failures = append(failures, opFailure{t, chunk[i], e, done + i})
 					bad[chunk[i].Path] = true
 				}
 			}
-			r.addError(e)
-			break
+			mu.Unlock()
 		}
-		done += n
+		return err
+	})
+	if err != nil {
+		r.addError(*wire.ToError("apply", t, "", err))
 	}
 	return failures, slices.DeleteFunc(applied, func(res wire.OpResult) bool { return bad[res.Path] })
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -14,23 +15,6 @@ import (
 	"github.com/peerlink/peerlink/web/api"
 	"github.com/peerlink/peerlink/wire"
 )
-
-// applyBatch is how many ops one Apply carries: the most a message may
-// (wire.MaxBatch), since each Apply ends with the target's sync and a round
-// trip during which nothing moves; 100,000 small files take 25 of them. Its
-// header stays far below the frame limit.
-const applyBatch = wire.MaxBatch
-
-// parallelOnly reports whether ops are all fetches and metadata changes,
-// which a target applies in any order: two such batches may overlap.
-func parallelOnly(ops []wire.Op) bool {
-	for i := range ops {
-		if k := ops[i].Kind; k != wire.OpFetch && k != wire.OpMeta {
-			return false
-		}
-	}
-	return true
-}
 
 // transfer sends every host its ops, all hosts at once, and records each
 // completed op in the index.
@@ -57,44 +41,16 @@ func (r *run) transfer(ctx context.Context, c *broker.Client, plan conflict.Plan
 					return r.applied(host, results, moved)
 				})
 			}
-			// Two batches of fetches may be in flight at once: the next
-			// one starts while the last one's files are made durable
-			// (each Apply ends with the target's sync), so the link does
-			// not idle between them. A batch with ops whose order matters
-			// (mkdir, rename, delete) runs alone.
-			var prev chan error
-			var prevParallel bool
-			wait := func() error {
-				if prev == nil {
-					return nil
-				}
-				err := <-prev
-				prev = nil
-				return err
-			}
-			for len(ops) > 0 {
-				n := min(len(ops), applyBatch)
-				batch, par := ops[:n], parallelOnly(ops[:n])
-				ops = ops[n:]
-				if !(par && prevParallel) {
-					if err := wait(); err != nil {
-						r.setHost(host, "failed", err)
-						return err
-					}
-				}
-				done := make(chan error, 1)
-				go func() { done <- apply(batch) }()
-				if err := wait(); err != nil {
-					<-done
-					r.setHost(host, "failed", err)
-					return err
-				}
-				prev, prevParallel = done, par
-			}
-			if err := wait(); err != nil {
+			// Batches of fetches stream: up to applyWindow of them in
+			// flight, so the next ones are on their way while one is made
+			// durable (see pipeline).
+			start := time.Now()
+			if err := pipeline(ops, applyBatch, applyWindow, func(_ int, batch []wire.Op) error { return apply(batch) }); err != nil {
 				r.setHost(host, "failed", err)
 				return err
 			}
+			r.log.Debug().Str("host", host).Int("ops", len(ops)).Int("applies", (len(ops)+applyBatch-1)/applyBatch).
+				Int("window", applyWindow).Dur("took", time.Since(start)).Msg("transfer to host done")
 			return nil
 		})
 	}

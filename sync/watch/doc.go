@@ -41,7 +41,8 @@
 //     leases reconciled) but reports nothing of what it finds, except the
 //     Closed of files reported open that nobody has open for writing any
 //     more (their close may have been lost; Linux, where a read lease can
-//     tell).
+//     tell). A fanotify overflow loses only write-opens: it is OpensLost,
+//     not an Overflow, and nothing is rescanned for it.
 //   - Events from one source keep their order. Write-opens found by fanotify
 //     or a lease break travel another way than inotify's events, so a
 //     WriteOpen may come just before or after the Created or Changed of the

@@ -46,7 +46,7 @@ type fanOpen struct {
 // file on the file system holding path, with the opener's pid and a
 // descriptor of the opened file.
 func openFanotify(path string) (*os.File, error) {
-	fd, err := unix.FanotifyInit(unix.FAN_CLASS_NOTIF|unix.FAN_CLOEXEC|unix.FAN_NONBLOCK, unix.O_RDONLY|unix.O_LARGEFILE|unix.O_CLOEXEC)
+	fd, err := fanotifyInit()
 	if err != nil {
 		return nil, fmt.Errorf("fanotify_init: %w", err)
 	}
@@ -55,6 +55,12 @@ func openFanotify(path string) (*os.File, error) {
 		return nil, fmt.Errorf("fanotify_mark FAN_MARK_FILESYSTEM %s: %w", path, err)
 	}
 	return os.NewFile(uintptr(fd), "fanotify"), nil
+}
+
+// fanotifyInit makes the fanotify group; a variable, so that a test can
+// give it a tiny queue.
+var fanotifyInit = func() (int, error) {
+	return unix.FanotifyInit(unix.FAN_CLASS_NOTIF|unix.FAN_CLOEXEC|unix.FAN_NONBLOCK, unix.O_RDONLY|unix.O_LARGEFILE|unix.O_CLOEXEC)
 }
 
 const fanMetaLen = 24 // sizeof(struct fanotify_event_metadata)
@@ -155,7 +161,7 @@ func (w *Watcher) sendFan(r fanOpen) {
 // onFanOpen reports a write-open found by fanotify.
 func (w *Watcher) onFanOpen(r fanOpen) {
 	if r.overflow {
-		w.push(Event{Op: Overflow})
+		w.push(Event{Op: OpensLost})
 		return
 	}
 	if _, isLock := officeLock(r.rel[strings.LastIndexByte(r.rel, '/')+1:], false); isLock || w.opts.Filter.Excluded(r.rel, false) {

@@ -124,6 +124,16 @@ func FetchMany(ctx context.Context, src ManySource, t *tree.Tree, session string
 	if err := req.Validate(); err != nil {
 		return failAll(fmt.Errorf("fetch many: %w", err))
 	}
+	// A batch holds up to a chunk's worth of data from the request until
+	// its files are staged: it takes a unit of the budget the chunks of
+	// large files take, so that however many batches the Applies in
+	// flight start, the agent's memory for them stays bounded.
+	select {
+	case budget <- struct{}{}:
+	case <-ctx.Done():
+		return failAll(ctx.Err())
+	}
+	defer func() { <-budget }()
 	reply, data, err := src.ReadMany(ctx, ops[0].From, req)
 	if err != nil {
 		return failAll(err)
