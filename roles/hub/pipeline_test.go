@@ -78,7 +78,7 @@ func TestPipelineOrdersWhatMustRunInOrder(t *testing.T) {
 	)
 	err := pipeline(ops, 2, 3, func(first int, b []wire.Op) error {
 		mu.Lock()
-		if !parallelOnly(b) && len(running) > 0 || slices.ContainsFunc(running, func(f int) bool { return !parallelOnly(ops[f : f+2]) }) {
+		if !parallelOnly(b) && len(running) > 0 || slices.ContainsFunc(running, func(f int) bool { return !parallelOnly(ops[f:min(f+2, len(ops))]) }) {
 			overlaps = append(overlaps, fmt.Sprintf("batch %d with %v", first, running))
 		}
 		running = append(running, first)
