@@ -159,7 +159,7 @@ func (d *liveDecider) judge(ch wire.Change) (LiveChange, LiveWhy) {
 	if touched && d.seen.follow(d.done, st, ch) {
 		return LiveChange{}, LiveMerged
 	}
-	if underSet(ch.Path, d.quar) || (ch.Kind == wire.ChangeRename && underSet(ch.OldPath, d.quar)) {
+	if UnderAny(ch.Path, d.quar) || (ch.Kind == wire.ChangeRename && UnderAny(ch.OldPath, d.quar)) {
 		return LiveChange{}, LiveQuarantined
 	}
 	var prior Record
@@ -270,8 +270,8 @@ func changeKey(ch wire.Change) string {
 	return ch.Path
 }
 
-// underSet reports whether p or one of its parent folders is in set.
-func underSet(p string, set map[string]bool) bool {
+// UnderAny reports whether p or one of its parent folders is in set.
+func UnderAny(p string, set map[string]bool) bool {
 	for {
 		if set[p] {
 			return true

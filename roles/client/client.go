@@ -117,18 +117,7 @@ func roundClock(d time.Duration) time.Duration {
 }
 
 // size prints a byte count in binary units.
-func size(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+func size(n int64) string { return roles.Size(n) }
 
 // onSession is the prologue of every command about one session: its one
 // argument is the session's name, and it talks to the hub.

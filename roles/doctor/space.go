@@ -1,6 +1,10 @@
 package doctor
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/peerlink/peerlink/roles"
+)
 
 // Free space below which doctor warns, and fails: a transfer needs room
 // for the new copy beside the old, and target protection keeps the old.
@@ -29,15 +33,4 @@ func space(root string) Result {
 	return Result{Check: "space", Status: OK, Detail: detail}
 }
 
-func bytes(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+func bytes(n uint64) string { return roles.Size(int64(min(n, 1<<62))) }

@@ -86,7 +86,7 @@ func (r *run) breakScans(scans map[string][]wire.Entry, last map[string]conflict
 		if r.absent[host] {
 			continue
 		}
-		deleted, files := conflict.ScanDeletes(host, scan, last, func(p string) bool { return underAny(p, leftAlone) })
+		deleted, files := conflict.ScanDeletes(host, scan, last, func(p string) bool { return conflict.UnderAny(p, leftAlone) })
 		if len(deleted) == 0 {
 			continue
 		}
@@ -168,7 +168,7 @@ func (r *run) breakLive(host string, batch []wire.Change) []wire.Change {
 	}
 	out := batch[:0:0]
 	for _, ch := range batch {
-		if ch.Kind == wire.ChangeRemove && underAny(ch.Path, r.heldSet(host)) {
+		if ch.Kind == wire.ChangeRemove && conflict.UnderAny(ch.Path, r.heldSet(host)) {
 			continue
 		}
 		out = append(out, ch)

@@ -160,7 +160,7 @@ func (r *run) approveHeld(lc *liveCtx, host, user string) (int, error) {
 	// removes what is below it on every target.
 	var batch []wire.Change
 	for p := range set {
-		if parent, ok := parentOf(p); !ok || !underAny(parent, set) {
+		if parent, ok := parentOf(p); !ok || !conflict.UnderAny(parent, set) {
 			batch = append(batch, wire.Change{Kind: wire.ChangeRemove, Path: p})
 		}
 	}

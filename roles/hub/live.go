@@ -3,7 +3,6 @@ package hub
 import (
 	"context"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -164,21 +163,7 @@ func (r *run) event(kind, host, path, msg string) {
 func (r *run) quarantined(path string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return underAny(path, r.quarantine)
-}
-
-// underAny reports whether p or one of its parent folders is in set.
-func underAny(p string, set map[string]bool) bool {
-	for {
-		if set[p] {
-			return true
-		}
-		i := strings.LastIndexByte(p, '/')
-		if i < 0 {
-			return false
-		}
-		p = p[:i]
-	}
+	return conflict.UnderAny(path, r.quarantine)
 }
 
 func (r *run) quarantineLive(path string, reason conflict.Reason, detail string, copies []conflict.Copy) {

@@ -104,7 +104,7 @@ func (r *run) storeIndex(plan conflict.Plan, last map[string]conflict.Record, le
 	deleting := deletedPaths(plan.Ops)
 	var gone []string
 	for p := range last {
-		if _, ok := plan.Index[p]; !ok && !underAny(p, leftAlone) && !underAny(p, deleting) {
+		if _, ok := plan.Index[p]; !ok && !conflict.UnderAny(p, leftAlone) && !conflict.UnderAny(p, deleting) {
 			gone = append(gone, p)
 		}
 	}

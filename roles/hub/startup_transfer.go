@@ -92,7 +92,7 @@ func deletedPaths(ops map[string][]wire.Op) map[string]bool {
 func (r *run) forgetDeleted(plan conflict.Plan, undeleted map[string]bool) error {
 	var forget []string
 	for d := range deletedPaths(plan.Ops) {
-		if underAny(d, undeleted) {
+		if conflict.UnderAny(d, undeleted) {
 			continue
 		}
 		err := r.h.db.ForEachIndex(r.cfg.Name, d, func(rec conflict.Record) error {
@@ -100,7 +100,7 @@ func (r *run) forgetDeleted(plan conflict.Plan, undeleted map[string]bool) error
 			if p != d && !strings.HasPrefix(p, d+"/") {
 				return nil
 			}
-			if _, ok := plan.Index[p]; !ok && !underAny(p, undeleted) {
+			if _, ok := plan.Index[p]; !ok && !conflict.UnderAny(p, undeleted) {
 				forget = append(forget, p)
 			}
 			return nil
