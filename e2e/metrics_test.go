@@ -116,6 +116,11 @@ func TestMetrics(t *testing.T) {
 	if v, _ := metricValue(page, "peerlink_session_hosts", "session=m", "connected=true"); v != 2 {
 		t.Errorf("peerlink_session_hosts{connected=true} %v, want 2", v)
 	}
+	for _, h := range append([]string{"hub"}, hostsAB...) {
+		if _, ok := metricValue(page, "peerlink_broker_queue_frames", "peer="+h); !ok {
+			t.Errorf("no broker queue depth for %s", h)
+		}
+	}
 	if code, open := scrape(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", hubMetrics), ""); code != http.StatusOK || !strings.Contains(open, "peerlink_sessions") {
 		t.Errorf("--metrics-listen without a token: %d", code)
 	}

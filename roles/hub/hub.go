@@ -90,6 +90,18 @@ func Open(cfg Config) (*Hub, error) {
 	return h, nil
 }
 
+// watchBroker adds the embedded broker's queue depths to the metrics.
+func (h *Hub) watchBroker(srv *broker.Server) {
+	h.metrics.WatchBroker(func() []metrics.QueueDepth {
+		qs := srv.Queues()
+		out := make([]metrics.QueueDepth, len(qs))
+		for i, q := range qs {
+			out[i] = metrics.QueueDepth{Peer: q.Peer, Frames: q.Frames, Bytes: q.Bytes}
+		}
+		return out
+	})
+}
+
 // Metrics serves the hub's metrics in Prometheus' text format.
 func (h *Hub) Metrics() http.Handler { return h.metrics.Handler() }
 

@@ -114,6 +114,7 @@ func Run(ctx context.Context, o Options) error {
 	g, ctx := errgroup.WithContext(ctx)
 	if bLn != nil {
 		srv := broker.NewServer(token, o.Log.With().Str("role", "broker").Logger())
+		h.watchBroker(srv)
 		g.Go(func() error { return srv.Serve(ctx, bLn) })
 		o.Log.Info().Str("listen", bLn.Addr().String()).Str("url", brokerURL).Msg("embedded broker listening")
 	}
