@@ -83,14 +83,11 @@ func TestAgentOverEmulatedWANConvergesAndReconnectsAfterACut(t *testing.T) {
 		return !hostConnected(t, c.session("wan"), "site-b")
 	})
 
-	restored := time.Now()
 	if err := link.Restore(); err != nil {
 		t.Fatal(err)
 	}
 	c.waitAgent("site-b", true, p)
-	s := c.waitRunning("wan", restored, 60*time.Second)
-	if !hostConnected(t, s, "site-b") {
-		t.Errorf("session running again with site-b shown disconnected: %+v", s.Status.Hosts)
-	}
+	// The session went on without site-b (issue 14): it is caught up.
+	waitLive(t, c, "wan", "site-b")
 	waitHolds("after.txt", "changed after the link came back")
 }
