@@ -93,6 +93,11 @@ const maxEarlier = 8
 // startLive starts watching s's root. A root that cannot be watched still
 // synchronises at every start; its live changes are missed, which the
 // status says.
+// openRecheck is how often the files reported open for writing are checked
+// for a close the watcher did not see; each check is a lease attempt per
+// such file.
+const openRecheck = 3 * time.Second
+
 func (a *Agent) startLive(ctx context.Context, c *broker.Client, s *attached) (*live, error) {
 	locker, err := a.newLocker(s.tree, s.name)
 	if err != nil {
@@ -182,6 +187,12 @@ func (l *live) loop(ctx context.Context) {
 	defer l.rs.stop()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	// A close the watcher cannot see (the writer's file replaced under it,
+	// its inode no longer in a folder) would leave the copies elsewhere
+	// locked until the hub's grace period: files reported open are checked
+	// now and then (make chaos, seed 4).
+	recheck := time.NewTicker(openRecheck)
+	defer recheck.Stop()
 	var events <-chan watch.Event
 	if l.w != nil {
 		events = l.w.Events()
@@ -207,6 +218,10 @@ func (l *live) loop(ctx context.Context) {
 			l.rescanned(ctx, m)
 		case <-l.rs.tick():
 			l.rescan("periodic scan: a watch limit was reached")
+		case <-recheck.C:
+			if len(l.opened) > 0 {
+				l.recheckOpened(ctx)
+			}
 		case <-timer.C:
 			l.due(ctx)
 		case <-ctx.Done():
