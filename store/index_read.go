@@ -1,0 +1,154 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/peerlink/peerlink/conflict"
+	"github.com/peerlink/peerlink/wire"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Index returns the record at path; false if there is none.
+func (h *Hub) Index(session, path string) (conflict.Record, bool, error) {
+	var rec conflict.Record
+	var found bool
+	err := h.db.View(func(tx *bolt.Tx) error {
+		b := subBucket(tx, bucketIndex, session)
+		if b == nil {
+			return nil
+		}
+		v := b.Get([]byte(path))
+		if v == nil {
+			return nil
+		}
+		r, err := newIndexReader(tx, session)
+		if err != nil {
+			return err
+		}
+		rec, err = r.record([]byte(path), v)
+		found = err == nil
+		return err
+	})
+	if err != nil {
+		return conflict.Record{}, false, fmt.Errorf("store: index %s: %w", session, err)
+	}
+	return rec, found, nil
+}
+
+// indexReader decodes a session's records in one read transaction.
+type indexReader struct {
+	sets hostSets
+}
+
+func newIndexReader(tx *bolt.Tx, session string) (*indexReader, error) {
+	var names []string
+	if v := tx.Bucket(bucketIndexHosts).Get([]byte(session)); v != nil {
+		var err error
+		if names, err = parseHostTable(v); err != nil {
+			return nil, fmt.Errorf("host table: %w", err)
+		}
+	}
+	return &indexReader{sets: hostSets{names: names, sets: make(map[string][]string)}}, nil
+}
+
+// record decodes the value v stored under key k.
+func (r *indexReader) record(k, v []byte) (conflict.Record, error) {
+	path := string(k)
+	if err := wire.CheckPath(path); err != nil {
+		return conflict.Record{}, fmt.Errorf("%w: key: %v", ErrCorrupt, err)
+	}
+	rv, err := parseRecord(v)
+	if err != nil {
+		return conflict.Record{}, fmt.Errorf("%s: %w", path, err)
+	}
+	hosts, err := r.sets.hosts(rv.mask)
+	if err != nil {
+		return conflict.Record{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return conflict.Record{Entry: rv.entry(path), Hosts: hosts}, nil
+}
+
+// ForEachIndex calls fn with every record of the session whose path starts
+// with prefix ("" for all; "dir/" for what is below dir), in path order,
+// inside one read transaction. fn must not write to h. An error from fn
+// stops the walk and is returned as is.
+//
+// Records share their Hosts slices with every other record of the same host
+// set: append to them (their capacity is clipped) but do not modify them.
+func (h *Hub) ForEachIndex(session, prefix string, fn func(conflict.Record) error) error {
+	var fnErr error
+	err := h.db.View(func(tx *bolt.Tx) error {
+		b := subBucket(tx, bucketIndex, session)
+		if b == nil {
+			return nil
+		}
+		r, err := newIndexReader(tx, session)
+		if err != nil {
+			return err
+		}
+		c := b.Cursor()
+		pre := []byte(prefix)
+		for k, v := c.Seek(pre); k != nil && bytes.HasPrefix(k, pre); k, v = c.Next() {
+			rec, err := r.record(k, v)
+			if err != nil {
+				return err
+			}
+			if fnErr = fn(rec); fnErr != nil {
+				return fnErr
+			}
+		}
+		return nil
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	if err != nil {
+		return fmt.Errorf("store: index %s: %w", session, err)
+	}
+	return nil
+}
+
+// IndexChildren calls fn with the name of every path the index holds
+// directly below dir ("" for the root), in order, without reading what is
+// deeper: a subtree is skipped by one seek.
+func (h *Hub) IndexChildren(session, dir string, fn func(name string)) error {
+	err := h.db.View(func(tx *bolt.Tx) error {
+		b := subBucket(tx, bucketIndex, session)
+		if b == nil {
+			return nil
+		}
+		pre := []byte(dir)
+		if dir != "" {
+			pre = append(pre, '/')
+		}
+		c := b.Cursor()
+		for k, _ := c.Seek(pre); k != nil && bytes.HasPrefix(k, pre); {
+			rest := k[len(pre):]
+			if i := bytes.IndexByte(rest, '/'); i >= 0 {
+				// Below a child: skip the child's whole subtree.
+				skip := append(append([]byte{}, k[:len(pre)+i]...), '/', 0xff)
+				k, _ = c.Seek(skip)
+				continue
+			}
+			fn(string(rest))
+			k, _ = c.Next()
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: index %s: %w", session, err)
+	}
+	return nil
+}
+
+// LoadIndex returns the whole index of a session, for the conflict engine's
+// Input.Last. Hosts slices are shared as with ForEachIndex.
+func (h *Hub) LoadIndex(session string) (map[string]conflict.Record, error) {
+	m := make(map[string]conflict.Record)
+	err := h.ForEachIndex(session, "", func(r conflict.Record) error {
+		m[r.Entry.Path] = r
+		return nil
+	})
+	return m, err
+}
