@@ -201,12 +201,7 @@ func (b *bench) liveMarkdown() string {
 	f := b.facts
 	var w strings.Builder
 	w.WriteString(liveHeading + "\n")
-	var ran []string
-	for _, n := range liveScenarios {
-		if b.o.only[n] {
-			ran = append(ran, n)
-		}
-	}
+	ran := b.ran(liveScenarios)
 	fmt.Fprintf(&w, "Measured by `go run ./bench -only %s` on %s (%d × %s, %s; file system: %s). Load average (1 min): %s at the start, %s at the end (%d CPUs, shared with other work).\n\n",
 		strings.Join(ran, ","), r.started.Format("2006-01-02 15:04 MST"), f.CPUs, orUnknown(f.CPUModel), orUnknown(f.Kernel), f.FileSystem, r.loadStart, r.loadEnd, f.CPUs)
 	if r.err != nil {
@@ -319,4 +314,15 @@ func splitResults(old string) (sync, live, wan string) {
 		}
 	}
 	return old[:first], section(starts[0]), section(starts[1])
+}
+
+// ran returns those of names the run measured (-only), in order.
+func (b *bench) ran(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if b.o.only[n] {
+			out = append(out, n)
+		}
+	}
+	return out
 }

@@ -17,12 +17,7 @@ func (b *bench) wanMarkdown() string {
 	f := b.facts
 	var w strings.Builder
 	w.WriteString(wanHeading + "\n")
-	var ran []string
-	for _, n := range wanScenarios {
-		if b.o.only[n] {
-			ran = append(ran, n)
-		}
-	}
+	ran := b.ran(wanScenarios)
 	fmt.Fprintf(&w, "Measured by `go run ./bench -only %s` (%s; large file %s, small files %s × %s, corpus %s) on %s (%d × %s, %s; file system: %s). Load average (1 min): %s at the start, %s at the end (%d CPUs, shared with other work).\n\n",
 		strings.Join(ran, ","), r.shape, size(b.o.wan.big), count(b.o.wan.small.files), size(b.o.wan.small.size), size(b.o.wan.corpus),
 		r.started.Format("2006-01-02 15:04 MST"), f.CPUs, orUnknown(f.CPUModel), orUnknown(f.Kernel), f.FileSystem, r.loadStart, r.loadEnd, f.CPUs)

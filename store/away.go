@@ -314,16 +314,7 @@ func (h *Hub) PutAway(session, host string, bases map[string]AwayBase) error {
 		if hb == nil {
 			return nil
 		}
-		for p, b := range bases {
-			v, err := json.Marshal(b)
-			if err != nil {
-				return err
-			}
-			if err := hb.Put([]byte(p), v); err != nil {
-				return err
-			}
-		}
-		return nil
+		return putBases(hb, bases)
 	})
 	if err != nil {
 		return fmt.Errorf("store: away ledger of %s in %s: %w", host, session, err)
@@ -350,19 +341,24 @@ func (h *Hub) ResetAway(session, host string, bases map[string]AwayBase) error {
 		if err := hb.Put(keySince, since); err != nil {
 			return err
 		}
-		for p, b := range bases {
-			v, err := json.Marshal(b)
-			if err != nil {
-				return err
-			}
-			if err := hb.Put([]byte(p), v); err != nil {
-				return err
-			}
-		}
-		return nil
+		return putBases(hb, bases)
 	})
 	if err != nil {
 		return fmt.Errorf("store: away ledger of %s in %s: %w", host, session, err)
+	}
+	return nil
+}
+
+// putBases writes bases into a host's ledger bucket.
+func putBases(hb *bolt.Bucket, bases map[string]AwayBase) error {
+	for p, b := range bases {
+		v, err := json.Marshal(b)
+		if err != nil {
+			return err
+		}
+		if err := hb.Put([]byte(p), v); err != nil {
+			return err
+		}
 	}
 	return nil
 }
