@@ -84,7 +84,7 @@ const (
 	ReasonClockSkew Reason = "clock-skew"
 	// ReasonConcurrentEdit: modified on two hosts at once while the session
 	// ran (both opened it for writing, or a target could not be locked).
-	// The hub sets it; Resolve never does.
+	// SettleClose sets it; Resolve never does.
 	ReasonConcurrentEdit Reason = "concurrent-edit"
 )
 

@@ -27,16 +27,6 @@ import (
 // (breakLive, before they are decided). A live burst is counted over
 // burstWindow: removes that a host reports less than that apart add up.
 
-// burstWindow is how far apart one host's live removes may come and still
-// count as one burst.
-const burstWindow = time.Minute
-
-// burst counts one host's recent live deletions.
-type burst struct {
-	files int
-	last  time.Time
-}
-
 func defaultGuard(cfg *api.SessionConfig) {
 	if cfg.DeleteGuardPercent == 0 {
 		cfg.DeleteGuardPercent = api.DefaultDeleteGuardPercent
@@ -115,14 +105,10 @@ func (r *run) breakScans(scans map[string][]wire.Entry, last map[string]conflict
 
 // breakLive returns batch without host's removes that the breaker holds:
 // those of paths already held, all of them once host's deletions are
-// held, and those of a burst that trips the guard.
+// held, and those of a burst that trips the guard. The hub reads the
+// index the decision needs; conflict decides.
 func (r *run) breakLive(host string, batch []wire.Change) []wire.Change {
-	var removes []int
-	for i, ch := range batch {
-		if ch.Kind == wire.ChangeRemove && !r.quarantined(ch.Path) {
-			removes = append(removes, i)
-		}
-	}
+	removes := conflict.LiveRemoves(batch, r.quarantined)
 	if len(removes) == 0 {
 		return batch
 	}
@@ -137,43 +123,32 @@ func (r *run) breakLive(host string, batch []wire.Change) []wire.Change {
 		files += n
 	}
 	if r.burst == nil {
-		r.burst = map[string]*burst{}
+		r.burst = map[string]conflict.Burst{}
 	}
-	b := r.burst[host]
-	now := time.Now()
-	if b == nil || now.Sub(b.last) > burstWindow {
-		b = &burst{}
-		r.burst[host] = b
-	}
-	b.files += files
-	b.last = now
-	trip := r.held[host] != nil
-	reason := conflict.HeldMassDelete
-	if !trip && b.files >= r.guard().Min {
-		total, err := r.trackedFiles()
-		if err != nil {
+	b := r.burst[host].Add(files, time.Now())
+	r.burst[host] = b
+	g, held := r.guard(), r.held[host] != nil
+	total := 0
+	if !held && g.Reached(b.Files) {
+		var err error
+		if total, err = r.trackedFiles(); err != nil {
 			r.log.Error().Err(err).Msg("breaker: index")
 			return batch
 		}
-		reason, trip = r.guard().Trip(b.files, total, false)
 	}
+	reason, trip := g.BurstTrip(b, held, total)
 	if !trip || len(deleted) == 0 {
 		return batch
 	}
-	total, _ := r.trackedFiles()
+	if held {
+		total, _ = r.trackedFiles()
+	}
 	if err := r.hold(host, reason, deleted, files, total); err != nil {
 		// Unable to record the hold, the hub keeps the deletions from
 		// propagating anyway: losing them is safer than losing the files.
 		r.log.Error().Err(err).Msg("breaker: hold")
 	}
-	out := batch[:0:0]
-	for _, ch := range batch {
-		if ch.Kind == wire.ChangeRemove && conflict.UnderAny(ch.Path, r.heldSet(host)) {
-			continue
-		}
-		out = append(out, ch)
-	}
-	return out
+	return conflict.WithoutHeld(batch, r.heldSet(host))
 }
 
 // indexedBelow adds to deleted what the index says host holds at p and

@@ -151,53 +151,34 @@ func (r *run) closed(ctx context.Context, c *broker.Client, host string, m *wire
 		}
 		return
 	}
-	e := m.Entry
-	if e != nil {
-		// The agent reports a close as modified when it cannot tell
-		// otherwise (a file too new for its scan cache); a copy equal to
-		// the index is no modification: nothing is sent, and no fetch
-		// releases the targets' locks, so the close must.
-		if prior, had, err := r.h.db.Index(r.cfg.Name, m.Path); err == nil && had && prior.Entry == *e {
-			e = nil
-		}
+	prior, had, err := r.h.db.Index(r.cfg.Name, m.Path)
+	if err != nil {
+		had = false
 	}
-	l.closed[host] = e
+	l.closed[host] = conflict.Closed(m.Entry, prior, had)
 	if l.open() {
 		return
 	}
 	delete(r.locks, m.Path)
-	var modified []string
-	for h, e := range l.closed {
-		if e != nil {
-			modified = append(modified, h)
-		}
-	}
-	sort.Strings(modified)
-	switch len(modified) {
-	case 0:
+	d := conflict.SettleClose(l.closed)
+	switch d.Kind {
+	case conflict.CloseUnchanged:
 		r.unlock(ctx, c, l.targets, m.Path)
 		r.event("unlock", l.source, m.Path, "closed without changes")
-	case 1:
-		src := modified[0]
-		e := *l.closed[src]
+	case conflict.ClosePropagate:
 		// The fetch replaces each locked copy and releases its lock; the
 		// targets it fails on are unlocked after.
-		failed := r.changes(ctx, c, src, []wire.Change{{Kind: wire.ChangeWrite, Path: m.Path, Entry: e}})
+		failed := r.changes(ctx, c, d.Source, []wire.Change{{Kind: wire.ChangeWrite, Path: m.Path, Entry: d.Entry}})
 		var still []string
 		for _, t := range l.targets {
-			if failed[t] || !r.hasEntry(m.Path, t, e) {
+			if failed[t] || !r.hasEntry(m.Path, t, d.Entry) {
 				still = append(still, t)
 			}
 		}
 		r.unlock(ctx, c, still, m.Path)
-		r.event("unlock", src, m.Path, fmt.Sprintf("modified on %s and propagated", src))
-	default:
-		copies := make([]conflict.Copy, 0, len(modified))
-		for _, h := range modified {
-			copies = append(copies, conflict.Copy{Host: h, Entry: *l.closed[h]})
-		}
-		r.quarantineLive(m.Path, conflict.ReasonConcurrentEdit,
-			fmt.Sprintf("modified at the same time on %s", strings.Join(modified, " and ")), copies)
+		r.event("unlock", d.Source, m.Path, fmt.Sprintf("modified on %s and propagated", d.Source))
+	case conflict.CloseConflict:
+		r.quarantineLive(m.Path, d.Reason, d.Why, d.Copies)
 		r.unlock(ctx, c, l.targets, m.Path)
 	}
 }

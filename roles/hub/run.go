@@ -8,6 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/peerlink/peerlink/conflict"
 	"github.com/peerlink/peerlink/roles/broker"
 	"github.com/peerlink/peerlink/store"
 	"github.com/peerlink/peerlink/sync/filter"
@@ -82,7 +83,7 @@ type run struct {
 	// loop's. deletionsIn carries an operator's decisions on them to the
 	// live loop (breaker_act.go).
 	held        map[string]map[string]wire.Entry
-	burst       map[string]*burst
+	burst       map[string]conflict.Burst
 	deletionsIn chan deletionsOrder
 
 	// resumed is set for a run the hub resumed at its start: its first
