@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/peerlink/peerlink/conflict"
-
 	"github.com/peerlink/peerlink/wire"
 )
 
@@ -55,28 +53,6 @@ func TestRecentAppliedIsAnEchoOnlyOfWhatWasApplied(t *testing.T) {
 			if got := ra.echo(h, e, now); got != want {
 				t.Fatalf("round %d step %d: echo(%s, %+v) = %v, want %v", round, step, h, e, got, want)
 			}
-		}
-	}
-}
-
-// A lagging copy a user changed or deleted meanwhile is quarantined with
-// what is known of each version: never a nil copy dereferenced.
-func TestLagConflict(t *testing.T) {
-	cur := &wire.Entry{Path: "f", Kind: wire.KindFile, Size: 3}
-	rec := conflict.Record{Entry: wire.Entry{Path: "f", Kind: wire.KindFile, Size: 5}, Hosts: []string{"site-a"}}
-	for _, tc := range []struct {
-		cur    *wire.Entry
-		had    bool
-		detail string
-		copies int
-	}{
-		{cur, true, "changed on site-b while site-a's version was being applied", 2},
-		{nil, true, "deleted on site-b while site-a's version was being applied", 1},
-		{cur, false, "changed on site-b while its removal elsewhere was being applied", 1},
-	} {
-		detail, copies := lagConflict("site-b", tc.cur, "site-a", rec, tc.had)
-		if detail != tc.detail || len(copies) != tc.copies {
-			t.Errorf("lagConflict(%v, had %v) = %q, %d copies; want %q, %d", tc.cur, tc.had, detail, len(copies), tc.detail, tc.copies)
 		}
 	}
 }

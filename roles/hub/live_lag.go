@@ -208,7 +208,7 @@ func (r *run) repairPath(ctx context.Context, c *broker.Client, p string) {
 		r.postpone(p, true)
 		return
 	}
-	if had && !sameVersion(copies[ref], &rec.Entry) {
+	if had && !conflict.SameVersion(copies[ref], &rec.Entry) {
 		// The reference changed since: its own report brings the new
 		// version, and the repair follows it (backing off, should the
 		// report never come).
@@ -229,19 +229,17 @@ func (r *run) repairPath(ctx context.Context, c *broker.Client, p string) {
 // repairHost settles one lagging host's copy cur of p against the index's
 // record (rec, if had), which ref holds.
 func (r *run) repairHost(ctx context.Context, c *broker.Client, p, host string, l *lag, rec conflict.Record, had bool, ref string, cur *wire.Entry) {
-	switch {
-	case had && sameVersion(cur, &rec.Entry), !had && cur == nil:
+	d := conflict.Repair(p, host, ref, cur, l.have, rec, had)
+	switch d.Kind {
+	case conflict.RepairCaughtUp:
 		r.joined(p, host, rec, had)
 		return
-	case !sameVersion(cur, l.have):
-		// Neither what the hub left there nor the index's version: a user
-		// on host changed it while the hub's change was on its way.
+	case conflict.RepairConflict:
 		delete(r.lags, p)
-		detail, copies := lagConflict(host, cur, ref, rec, had)
-		r.quarantineLive(p, conflict.ReasonConcurrentEdit, detail, copies)
+		r.quarantineLive(p, d.Reason, d.Why, d.Copies)
 		return
 	}
-	op := repairOp(p, ref, rec, had, cur)
+	op := d.Op
 	var failed *wire.Error
 	err := r.applyOps(ctx, c, host, []wire.Op{op}, func(results []wire.OpResult) error {
 		for _, res := range results {
@@ -269,37 +267,6 @@ func (r *run) repairHost(ctx context.Context, c *broker.Client, p, host string, 
 		r.addError(*failed)
 	}
 	l.failed = failed.Kind
-}
-
-// lagConflict is the File Conflict List's detail and copies for a lagging
-// copy cur on host that a user changed (or deleted, if nil) meanwhile;
-// ref holds the index's version rec, if had.
-func lagConflict(host string, cur *wire.Entry, ref string, rec conflict.Record, had bool) (string, []conflict.Copy) {
-	var copies []conflict.Copy
-	what := "deleted"
-	if cur != nil {
-		what = "changed"
-		copies = append(copies, conflict.Copy{Host: host, Entry: *cur})
-	}
-	if !had {
-		return fmt.Sprintf("%s on %s while its removal elsewhere was being applied", what, host), copies
-	}
-	copies = append(copies, conflict.Copy{Host: ref, Entry: rec.Entry})
-	return fmt.Sprintf("%s on %s while %s's version was being applied", what, host, ref), copies
-}
-
-// repairOp is the op that turns cur, host's copy of p, into the record's
-// version (or removes it, if the index no longer has p).
-func repairOp(p, ref string, rec conflict.Record, had bool, cur *wire.Entry) wire.Op {
-	switch {
-	case !had:
-		return wire.Op{Kind: wire.OpDelete, Path: p, Have: cur}
-	case rec.Entry.Kind == wire.KindDir && cur == nil:
-		return wire.Op{Kind: wire.OpMkdir, Path: p, Want: rec.Entry}
-	case rec.Entry.Kind == wire.KindDir || sameContent(cur, &rec.Entry):
-		return wire.Op{Kind: wire.OpMeta, Path: p, Want: rec.Entry, Have: cur}
-	}
-	return wire.Op{Kind: wire.OpFetch, Path: p, From: ref, Want: rec.Entry, Have: cur}
 }
 
 // joined records that host now holds the index's state of p.
@@ -374,22 +341,4 @@ func (r *run) lagCopies(ctx context.Context, c *broker.Client, p, ref string) (m
 		out[h] = found
 	}
 	return out, nil
-}
-
-// sameVersion reports whether a and b are the same version of a path: both
-// absent, or the same kind and, for a file, the same content and
-// modification time (what a target checks an op's Have against).
-func sameVersion(a, b *wire.Entry) bool {
-	if a == nil || b == nil {
-		return a == nil && b == nil
-	}
-	if a.Kind != b.Kind {
-		return false
-	}
-	return a.Kind == wire.KindDir || a.Size == b.Size && a.Mtime == b.Mtime && (a.Hash == b.Hash || a.Hash.IsZero() || b.Hash.IsZero())
-}
-
-// sameContent reports whether cur has the content of e.
-func sameContent(cur, e *wire.Entry) bool {
-	return cur != nil && cur.Kind == e.Kind && cur.Size == e.Size && cur.Hash == e.Hash
 }
