@@ -31,6 +31,8 @@ type awayHost struct {
 	since time.Time
 	// catching is the catch-up under way, nil while the host is away.
 	catching *catchUp
+	// failed: its catch-up failed; it waits for the host to connect again.
+	failed bool
 }
 
 // hostChanged is told of every agent coming or going. While the session
@@ -46,10 +48,7 @@ func (r *run) hostChanged(host string, up bool) {
 		if !up {
 			r.dropped[host] = true
 		}
-		select {
-		case r.hostKick <- struct{}{}:
-		default:
-		}
+		r.kickHosts()
 	}
 	r.mu.Unlock()
 	if !ours || up || abort == nil || running {
@@ -98,15 +97,43 @@ func (r *run) settleHosts(lc *liveCtx) {
 			a = r.goAway(host, marked[host])
 		}
 		if dropped[host] || !up {
-			if a == nil {
+			switch {
+			case a == nil:
 				a = r.goAway(host, time.Now())
-			} else if a.catching != nil {
+			case a.catching != nil:
 				r.stopCatchUp(a, host)
 			}
+			a.failed = false // connecting again retries a failed catch-up
 		}
-		if up && a != nil && a.catching == nil {
+		if up && a != nil && a.catching == nil && !a.failed && r.catchingUp() == "" {
 			r.startCatchUp(lc, host, a)
 		}
+	}
+}
+
+// catchingUp names the host catching up, if one is. Catch-ups go one at a
+// time: a round merges its host with the live hosts only, so two at once
+// would each take the other for absent. What one sends out would then
+// miss the other (live by the time it lands, so never in its ledger), and
+// its merge would drop from the index a path only the other holds, which
+// the other's next round reads as deleted while it was away and deletes
+// (make chaos, seed 1008). One at a time, a host waiting keeps its
+// ledger, which the catch-up before it fills.
+func (r *run) catchingUp() string {
+	for _, h := range r.hostNames() {
+		if a := r.away[h]; a != nil && a.catching != nil {
+			return h
+		}
+	}
+	return ""
+}
+
+// kickHosts has the live loop look at the hosts again: a catch-up ended,
+// so the next host waiting may start its own.
+func (r *run) kickHosts() {
+	select {
+	case r.hostKick <- struct{}{}:
+	default:
 	}
 }
 

@@ -89,6 +89,7 @@ func (r *run) stopCatchUp(a *awayHost, host string) {
 	a.catching = nil
 	r.setAwayStatus(host, api.HostAway, a.since)
 	r.event("away", host, "", fmt.Sprintf("%s left again during its catch-up; it resumes when the host returns", host))
+	r.kickHosts()
 }
 
 // scanRound has host rescan its root (attached first if attach), in a
@@ -159,9 +160,10 @@ func (r *run) caughtUpStep(lc *liveCtx, res catchResult) {
 			r.log.Warn().Err(res.err).Str("host", res.host).Msg("catch-up failed; the host stays away until it connects again")
 			r.event("catch-up-failed", res.host, "", res.err.Error()+"; the host stays away until it connects again")
 			cu.cancel()
-			a.catching = nil
+			a.catching, a.failed = nil, true
 			r.setAwayStatus(res.host, api.HostAway, a.since)
 			r.setHostError(res.host, res.err)
+			r.kickHosts()
 		}
 		return
 	}
@@ -275,6 +277,7 @@ func (r *run) goLive(lc *liveCtx, host string, a *awayHost) {
 		r.serveLive(lc.ctx, lc.c, in)
 	}
 	r.publishLocks()
+	r.kickHosts()
 }
 
 // holdBack keeps a message of a host that is not live from the live loop:
@@ -350,8 +353,5 @@ func (r *run) noteLostRename(host string, op wire.Op) {
 	if err != nil {
 		r.log.Error().Err(err).Msg("away ledger")
 	}
-	select {
-	case r.hostKick <- struct{}{}:
-	default:
-	}
+	r.kickHosts()
 }

@@ -73,7 +73,7 @@ func (r *run) mergeCatchUp(host string, cu *catchUp, scan []wire.Entry, skipped 
 	if len(delOps) > 0 {
 		plan.Ops[host] = append(plan.Ops[host], delOps...)
 	}
-	r.keepAwayHosts(plan, current, participants)
+	keepAwayHosts(plan, current, participants)
 	r.sparedWriters(host, cu, plan, current, scan)
 	for p := range leftAlone {
 		if r.lags[p] != nil {
@@ -84,8 +84,13 @@ func (r *run) mergeCatchUp(host string, cu *catchUp, scan []wire.Entry, skipped 
 		r.log.Error().Err(err).Msg("catch-up: store the merge")
 		return &conflict.Plan{}
 	}
-	for _, ops := range plan.Ops {
+	for h, ops := range plan.Ops {
 		cu.ops += len(ops)
+		if e := r.log.Debug(); e.Enabled() {
+			for _, op := range ops {
+				r.log.Debug().Str("host", host).Int("round", cu.round).Str("to", h).Stringer("op", op.Kind).Str("path", op.Path).Str("from", op.From).Msg("catch-up op")
+			}
+		}
 	}
 	r.log.Info().Str("host", host).Int("round", cu.round).Int("ledger", len(ledger)).Int("scanned", len(scan)).
 		Int("to_host", len(plan.Ops[host])).Int("quarantined", len(plan.Quarantines)).Msg("catch-up merged")
@@ -141,11 +146,30 @@ func (r *run) sparedWriters(host string, cu *catchUp, plan conflict.Plan, curren
 
 // keepAwayHosts lists again, in the plan's records, the other hosts still
 // away that held a path's unchanged state: the plan knows only its
-// participants, and their ledgers would otherwise count every path.
-func (r *run) keepAwayHosts(plan conflict.Plan, current map[string]conflict.Record, participants []string) {
-	for p, rec := range plan.Index {
-		old, ok := current[p]
-		if !ok || old.Entry != rec.Entry {
+// participants, and their ledgers would otherwise count every path. A
+// path that only hosts away hold, which no participant held either, and
+// which the plan does not touch, keeps its record as it is: the merge knew
+// nothing of it, and dropping the record would tell those hosts' ledgers
+// it was deleted elsewhere, which their return would carry out.
+func keepAwayHosts(plan conflict.Plan, current map[string]conflict.Record, participants []string) {
+	touched := map[string]bool{}
+	for _, ops := range plan.Ops {
+		for _, op := range ops {
+			touched[op.Path] = true
+			if op.OldPath != "" {
+				touched[op.OldPath] = true
+			}
+		}
+	}
+	for p, old := range current {
+		rec, ok := plan.Index[p]
+		if !ok {
+			if !touched[p] && !slices.ContainsFunc(old.Hosts, func(h string) bool { return slices.Contains(participants, h) }) {
+				plan.Index[p] = old
+			}
+			continue
+		}
+		if old.Entry != rec.Entry {
 			continue
 		}
 		for _, h := range old.Hosts {

@@ -47,7 +47,7 @@ func (r *run) merge(scans map[string][]wire.Entry, skipped map[string]bool) (con
 	}
 	plan := r.resolveScans(scans, judged, leftAlone)
 	if len(r.absent) > 0 {
-		r.keepAwayHosts(plan, last, r.participants())
+		keepAwayHosts(plan, last, r.participants())
 	}
 	changed, gone, err := r.storeIndex(plan, last, leftAlone)
 	if err != nil {
