@@ -13,6 +13,7 @@ type Agent struct {
 	reg   *prometheus.Registry
 	files *prometheus.CounterVec
 	bytes *prometheus.CounterVec
+	reads *prometheus.CounterVec
 }
 
 // NewAgent registers an agent's metrics in a registry of their own.
@@ -23,7 +24,10 @@ func NewAgent() *Agent {
 	a.bytes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "peerlink_agent_received_bytes_total",
 		Help: "Bytes of file content this agent received: kind=raw is the files' size, kind=wire what crossed the link for them (after delta and compression)."},
 		[]string{"session", "kind"})
-	a.reg.MustRegister(a.files, a.bytes, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.reads = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "peerlink_agent_reads_served_total",
+		Help: "Reads of file content this agent answered for other hosts: a chunk of a large file, or a batch of small ones. Small files saved here travel with their change instead (inline), and cost none."},
+		[]string{"session"})
+	a.reg.MustRegister(a.files, a.bytes, a.reads, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return a
 }
 
@@ -39,5 +43,12 @@ func (a *Agent) Received(session string, raw, wire int64) {
 		a.files.WithLabelValues(session).Inc()
 		a.bytes.WithLabelValues(session, "raw").Add(float64(raw))
 		a.bytes.WithLabelValues(session, "wire").Add(float64(wire))
+	}
+}
+
+// Served counts a read this agent answered for another host.
+func (a *Agent) Served(session string) {
+	if a != nil {
+		a.reads.WithLabelValues(session).Inc()
 	}
 }

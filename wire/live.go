@@ -39,6 +39,8 @@ type Closed struct {
 	Session string `json:"session"`
 	Path    string `json:"path"`
 	Entry   *Entry `json:"entry,omitempty"`
+	// Inline is the new content of a small file (see Inline).
+	Inline *Inline `json:"inline,omitempty"`
 }
 
 func (*Closed) Type() Type { return TypeClosed }
@@ -55,6 +57,14 @@ func (m *Closed) Validate() error {
 		}
 		if m.Entry.Path != m.Path || m.Entry.Kind != KindFile {
 			return fmt.Errorf("closed %s: entry %s is not that file", m.Path, m.Entry.Path)
+		}
+	}
+	if m.Inline != nil {
+		if m.Entry == nil {
+			return fmt.Errorf("closed %s: inline content without a version", m.Path)
+		}
+		if err := m.Inline.check(m.Entry.Size); err != nil {
+			return fmt.Errorf("closed %s: %w", m.Path, err)
 		}
 	}
 	return nil
@@ -93,6 +103,8 @@ type Change struct {
 	Path    string     `json:"p"`
 	OldPath string     `json:"o,omitempty"`
 	Entry   Entry      `json:"e,omitzero"`
+	// Inline, on a write of a small file, is its content (see Inline).
+	Inline *Inline `json:"i,omitempty"`
 }
 
 // Changes reports changes in the order they happened.
@@ -130,8 +142,26 @@ func (m *Changes) Validate() error {
 		default:
 			return fmt.Errorf("change %s: unknown kind %d", c.Path, c.Kind)
 		}
+		if c.Inline != nil {
+			if c.Kind != ChangeWrite || c.Entry.Kind != KindFile {
+				return fmt.Errorf("change %s: inline content on a %s", c.Path, c.Kind)
+			}
+			if err := c.Inline.check(c.Entry.Size); err != nil {
+				return fmt.Errorf("change %s: %w", c.Path, err)
+			}
+		}
 	}
 	return nil
+}
+
+// Inlines returns the inline parts of m's changes, in order, for
+// SplitInline.
+func (m *Changes) Inlines() []*Inline {
+	out := make([]*Inline, len(m.Changes))
+	for i := range m.Changes {
+		out[i] = m.Changes[i].Inline
+	}
+	return out
 }
 
 // Lock tells a target to lock its copy of Path for Holder's user: the hub

@@ -45,6 +45,9 @@ type Op struct {
 	// (if that is still Have) plus what differs (sync/delta), rather than
 	// receive it whole; the hub sets it by the session's settings.
 	Delta bool `json:"delta,omitempty"`
+	// Inline, on a fetch of a small file, is its content, in the Apply's
+	// data (see Inline): the target need not ask the source for it.
+	Inline *Inline `json:"inline,omitempty"`
 }
 
 // Validate checks one op.
@@ -60,6 +63,11 @@ func (o *Op) Validate() error {
 		if o.Want.Kind != KindFile {
 			return fmt.Errorf("fetch %s: wants a file", o.Path)
 		}
+		if o.Inline != nil {
+			if err := o.Inline.check(o.Want.Size); err != nil {
+				return fmt.Errorf("fetch %s: %w", o.Path, err)
+			}
+		}
 	case OpMkdir:
 		if o.Want.Kind != KindDir {
 			return fmt.Errorf("mkdir %s: wants a folder", o.Path)
@@ -72,6 +80,9 @@ func (o *Op) Validate() error {
 		}
 	default:
 		return fmt.Errorf("%s: unknown op %d", o.Path, o.Kind)
+	}
+	if o.Inline != nil && o.Kind != OpFetch {
+		return fmt.Errorf("%s %s: inline content", o.Kind, o.Path)
 	}
 	if o.Kind != OpDelete {
 		if o.Want.Path != o.Path {

@@ -143,7 +143,8 @@ func (s source) Chunks(ctx context.Context, from string, m *wire.Chunks) (wire.C
 // xfer.FetchStaged.
 func (a *Agent) fetch(ctx context.Context, c *broker.Client, s *attached, op *wire.Op, progress func(int64), deferSync bool, onWire *atomic.Int64) (wire.Entry, *tree.Staged, error) {
 	src := source{c, onWire}
-	if !op.Delta || op.Have == nil || op.Have.Kind != wire.KindFile {
+	// Content that came inline is smaller than any delta's exchange.
+	if !op.Delta || op.Inline != nil || op.Have == nil || op.Have.Kind != wire.KindFile {
 		if deferSync {
 			return xfer.FetchStaged(ctx, src, s.tree, s.name, op, progress)
 		}

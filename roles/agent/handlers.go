@@ -101,6 +101,7 @@ func (a *Agent) read(ctx context.Context, c *broker.Client, in broker.Incoming, 
 		return
 	}
 	defer chunk.Release()
+	a.metrics.Served(m.Session)
 	if err := c.Reply(ctx, in, &chunk.Reply, chunk.Data); err != nil {
 		a.log.Debug().Err(err).Msg("read reply")
 	}
@@ -122,6 +123,9 @@ func (s source) count(data []byte) {
 }
 
 func (s source) Read(ctx context.Context, from string, r *wire.Read) (wire.ReadData, []byte, error) {
+	if rd, data, ok := readInline(ctx, r, s.onWire); ok {
+		return rd, data, nil
+	}
 	in, err := s.c.Request(ctx, from, r, nil)
 	if err != nil {
 		return wire.ReadData{}, nil, err
@@ -145,6 +149,7 @@ func (a *Agent) apply(ctx context.Context, c *broker.Client, in broker.Incoming,
 	}
 	out := newResults(ctx, c, in, s, a)
 	defer out.close()
+	ctx = a.withInline(ctx, m, in.Data)
 	ops := m.Ops
 	// What it took, for the debug log: how many requests went to sources
 	// (a ReadMany for each batch of small files, a Fetch for each other

@@ -93,7 +93,11 @@ func (l *live) onClose(ctx context.Context, ev watch.Event) {
 		m.Entry = &e
 	}
 	l.flush(ctx)
-	if err := l.c.Send(ctx, wire.HubName, m, nil); err != nil {
+	data, b := l.inlineClosed(m)
+	if b != nil {
+		defer b.Release()
+	}
+	if err := l.c.Send(ctx, wire.HubName, m, data); err != nil {
 		l.a.log.Debug().Err(err).Msg("closed")
 	}
 }
@@ -344,7 +348,12 @@ func (l *live) flush(ctx context.Context) {
 	}
 	batch := l.pending
 	l.pending = nil
-	if err := l.c.Send(ctx, wire.HubName, &wire.Changes{Session: l.s.name, Changes: batch}, nil); err != nil {
+	var data []byte
+	if b := l.inline(batch); b != nil {
+		defer b.Release()
+		data = b.Data
+	}
+	if err := l.c.Send(ctx, wire.HubName, &wire.Changes{Session: l.s.name, Changes: batch}, data); err != nil {
 		l.a.log.Warn().Err(err).Str("session", l.s.name).Int("changes", len(batch)).Msg("report changes")
 	}
 }

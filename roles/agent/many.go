@@ -34,12 +34,16 @@ func (a *Agent) readMany(ctx context.Context, c *broker.Client, in broker.Incomi
 		return
 	}
 	defer b.Release()
+	a.metrics.Served(m.Session)
 	if err := c.Reply(ctx, in, &b.Reply, b.Data); err != nil {
 		a.log.Debug().Err(err).Msg("read many reply")
 	}
 }
 
 func (s source) ReadMany(ctx context.Context, from string, r *wire.ReadMany) (wire.ReadManyData, []byte, error) {
+	if rd, data, ok := readManyInline(ctx, r, s.onWire); ok {
+		return rd, data, nil
+	}
 	in, err := s.c.Request(ctx, from, r, nil)
 	if err != nil {
 		return wire.ReadManyData{}, nil, err
@@ -69,11 +73,14 @@ func batchable(op *wire.Op) bool {
 const batchFiles = 64
 
 // nextBatch returns how many ops from ops[0] on (ops[0] batchable) fetch
-// together: same source, at most batchFiles files and wire.ChunkSize bytes.
+// together: same source, at most batchFiles files and wire.ChunkSize bytes,
+// all with their content inline or none (a batch asks the source only if
+// some file of it is not here).
 func nextBatch(ops []wire.Op) int {
 	var bytes int64
 	n := 0
-	for n < len(ops) && n < batchFiles && batchable(&ops[n]) && ops[n].From == ops[0].From {
+	inline := ops[0].Inline != nil
+	for n < len(ops) && n < batchFiles && batchable(&ops[n]) && ops[n].From == ops[0].From && (ops[n].Inline != nil) == inline {
 		if bytes+ops[n].Want.Size > wire.ChunkSize {
 			break
 		}

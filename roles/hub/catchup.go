@@ -311,12 +311,15 @@ func (r *run) holdBack(ctx context.Context, c *broker.Client, in broker.Incoming
 
 // serveLive serves one live message of a host back from its catch-up.
 func (r *run) serveLive(ctx context.Context, c *broker.Client, in broker.Incoming) {
+	defer r.inline.reset()
 	switch m := in.Msg.(type) {
 	case *wire.Opened:
 		r.opened(ctx, c, in, m)
 	case *wire.Closed:
+		r.inline.addClosed(in.From, m, in.Data)
 		r.closed(ctx, c, in.From, m)
 	case *wire.Changes:
+		r.inline.add(in.From, m.Changes, in.Data)
 		r.changes(ctx, c, in.From, m.Changes)
 	}
 }

@@ -99,26 +99,32 @@ func (r *run) liveLoop(ctx context.Context, c *broker.Client) {
 		case *wire.Opened:
 			r.opened(ctx, c, in, m)
 		case *wire.Closed:
+			r.inline.addClosed(in.From, m, in.Data)
 			r.closed(ctx, c, in.From, m)
 		case *wire.Changes:
 			var batch []wire.Change
-			batch, next = r.gather(in.From, m)
+			batch, next = r.gather(in, m)
 			r.changes(ctx, c, in.From, r.breakLive(in.From, batch))
 		}
+		r.inline.reset()
 		r.publishLocks()
 	}
 }
 
-// gather returns m's changes with what else host reported meanwhile, in
-// order, so that a burst goes to each target in few Applies, and the
-// message it took from the queue too early, if any.
-func (r *run) gather(host string, m *wire.Changes) ([]wire.Change, *broker.Incoming) {
+// gather returns m's changes, which in brought, with what else its host
+// reported meanwhile, in order, so that a burst goes to each target in few
+// Applies, and the message it took from the queue too early, if any. The
+// content that came with them goes to r.inline.
+func (r *run) gather(in broker.Incoming, m *wire.Changes) ([]wire.Change, *broker.Incoming) {
+	host := in.From
 	batch := slices.Clone(m.Changes)
+	r.inline.add(host, m.Changes, in.Data)
 	for len(batch) < changeBatch {
 		select {
 		case more := <-r.liveIn:
 			if mm, ok := more.Msg.(*wire.Changes); ok && more.From == host && r.away[host] == nil {
 				batch = append(batch, mm.Changes...)
+				r.inline.add(host, mm.Changes, more.Data)
 				continue
 			}
 			return batch, &more

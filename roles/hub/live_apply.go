@@ -85,7 +85,9 @@ func (r *run) applyTo(ctx context.Context, c *broker.Client, t string, list []wi
 			waiting[path] = q[1:]
 			return chunk[q[0]], done + q[0]
 		}
-		err := r.applyOps(ctx, c, t, chunk, func(results []wire.OpResult) error {
+		// The content that came with the changes goes with their fetches.
+		chunk, data := r.inline.attach(chunk)
+		err := r.applyOps(ctx, c, t, chunk, data, func(results []wire.OpResult) error {
 			mu.Lock()
 			defer mu.Unlock()
 			for _, res := range results {

@@ -241,7 +241,7 @@ func (r *run) repairHost(ctx context.Context, c *broker.Client, p, host string, 
 	}
 	op := d.Op
 	var failed *wire.Error
-	err := r.applyOps(ctx, c, host, []wire.Op{op}, func(results []wire.OpResult) error {
+	err := r.applyOps(ctx, c, host, []wire.Op{op}, nil, func(results []wire.OpResult) error {
 		for _, res := range results {
 			if res.Error != nil {
 				failed = res.Error

@@ -82,8 +82,11 @@ type run struct {
 	// (breaker.go); loaded before each start's merge, then the live
 	// loop's. deletionsIn carries an operator's decisions on them to the
 	// live loop (breaker_act.go).
-	held        map[string]map[string]wire.Entry
-	burst       map[string]conflict.Burst
+	held  map[string]map[string]wire.Entry
+	burst map[string]conflict.Burst
+	// inline is the content that came with the live message being served
+	// (inline.go); the live loop owns it.
+	inline      inlineSet
 	deletionsIn chan deletionsOrder
 
 	// resumed is set for a run the hub resumed at its start: its first

@@ -74,7 +74,11 @@ func (r *run) inScope(ctx context.Context, c *broker.Client, in broker.Incoming)
 			return in, false
 		}
 		if len(kept) < len(m.Changes) {
-			in.Msg = &wire.Changes{Session: m.Session, Changes: kept}
+			// Without their content: the data held the refused ones' too.
+			for i := range kept {
+				kept[i].Inline = nil
+			}
+			in.Msg, in.Data = &wire.Changes{Session: m.Session, Changes: kept}, nil
 		}
 		return in, true
 	default:

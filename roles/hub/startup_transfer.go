@@ -30,7 +30,7 @@ func (r *run) transfer(ctx context.Context, c *broker.Client, plan conflict.Plan
 			r.setHost(host, "applying", nil)
 			moved := movedBelow(plan.Index, ops)
 			apply := func(batch []wire.Op) error {
-				return r.applyOps(ctx, c, host, batch, func(results []wire.OpResult) error {
+				return r.applyOps(ctx, c, host, batch, nil, func(results []wire.OpResult) error {
 					undelMu.Lock()
 					for _, res := range results {
 						if res.Error != nil && res.Kind == wire.OpDelete {
@@ -142,10 +142,10 @@ func movedBelow(index map[string]conflict.Record, ops []wire.Op) map[string][]st
 }
 
 // applyOps has host apply ops in order and calls each with every batch of
-// results as they arrive.
-func applyOps(ctx context.Context, c *broker.Client, cfg *api.SessionConfig, host string, ops []wire.Op, each func([]wire.OpResult) error) error {
+// results as they arrive; data is the content inline in ops (wire.Inline).
+func applyOps(ctx context.Context, c *broker.Client, cfg *api.SessionConfig, host string, ops []wire.Op, data []byte, each func([]wire.OpResult) error) error {
 	markDelta(ops, cfg)
-	s, err := c.Call(ctx, host, &wire.Apply{Session: cfg.Name, Ops: ops}, nil)
+	s, err := c.Call(ctx, host, &wire.Apply{Session: cfg.Name, Ops: ops}, data)
 	if err != nil {
 		return wire.ToError("apply", host, "", err)
 	}

@@ -133,10 +133,10 @@ func (f *flights) list() []api.Transfer {
 
 // applyOps is the package's applyOps for the run's own Applies, keeping
 // its transfers in flight current.
-func (r *run) applyOps(ctx context.Context, c *broker.Client, host string, ops []wire.Op, each func([]wire.OpResult) error) error {
+func (r *run) applyOps(ctx context.Context, c *broker.Client, host string, ops []wire.Op, data []byte, each func([]wire.OpResult) error) error {
 	r.flights.start(host, ops)
 	defer r.flights.drop(host, ops)
-	return applyOps(ctx, c, &r.cfg, host, ops, func(results []wire.OpResult) error {
+	return applyOps(ctx, c, &r.cfg, host, ops, data, func(results []wire.OpResult) error {
 		r.flights.finish(host, results)
 		for _, res := range results {
 			if res.Kind == wire.OpFetch && res.Error == nil {
