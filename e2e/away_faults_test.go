@@ -90,3 +90,40 @@ func TestAwayHubKilledDuringCatchUp(t *testing.T) {
 		t.Errorf("session: %d quarantined; want none", s.Status.Quarantined)
 	}
 }
+
+// site-c's clock jumps three hours ahead while it is away (its agent comes
+// back with --clock-offset 3h, and its user's save is stamped by that
+// clock). The same file was saved on site-a a moment after, in real time:
+// by the two modification times site-c's save is three hours later, but
+// the hub measured the jump, so the catch-up does not decide by them: the
+// file goes to the File Conflict List as clock-skew, both copies kept
+// (without the measurement site-c's older save would win).
+func TestAwayClockJumpedIsQuarantined(t *testing.T) {
+	t.Parallel()
+	c := liveCluster(t)
+	const rel = "j/plan.txt"
+	for _, h := range threeHosts {
+		writeFile(t, c.root(h), rel, "v1\n", liveT0)
+	}
+	startLive(t, c, "cj")
+	c.proc("agent-site-c").stop()
+	waitAway(t, c, "cj", "site-c")
+	// site-c's user saves first, site-a's a moment later: by the times
+	// stamped, site-c's save is three hours later.
+	writeFile(t, c.root("site-c"), rel, "saved on site-c, its clock 3h ahead\n", time.Now().Add(3*time.Hour))
+	time.Sleep(50 * time.Millisecond) // two saves, one after the other, as two users make them
+	writeFile(t, c.root("site-a"), rel, "saved on site-a\n", time.Now())
+	waitFor(t, liveWait, "site-a's save on site-b", func() bool { return hasContent(c, "site-b", rel, "saved on site-a\n") })
+
+	p := c.start("agent-site-c", "agent", "--name", "site-c", "--broker", c.brokerWS, "--token-file", c.tokenFile(),
+		"--data", filepath.Join(c.dir, "agent-site-c"), "--clock-offset", "3h")
+	c.waitAgent("site-c", true, p)
+	waitLive(t, c, "cj", "site-c")
+	list := conflictList(t, c, "cj")
+	if cf, ok := list[rel]; !ok || cf.Reason != "clock-skew" {
+		t.Fatalf("%s in the File Conflict List: %+v (%v), want clock-skew", rel, cf, ok)
+	}
+	if !hasContent(c, "site-a", rel, "saved on site-a\n") || !hasContent(c, "site-c", rel, "saved on site-c, its clock 3h ahead\n") {
+		t.Error("a copy of the skewed conflict was overwritten")
+	}
+}
