@@ -60,7 +60,11 @@ func (e *engine) classify(r int) {
 // a folder keep the folder.
 func (e *engine) decideAll() {
 	for r := range e.rows {
-		e.rows[r].fate = e.decide(r)
+		f := e.decide(r)
+		if e.writing != nil && (f == fateKeep || f == fateDelete) {
+			f = e.openConflict(r, f)
+		}
+		e.rows[r].fate = f
 	}
 	e.keepAncestors()
 }
@@ -85,6 +89,9 @@ func (e *engine) decideAll() {
 //  9. Last Modified Time Wins between edits whose times are closer than
 //     the skew of the clocks that stamped them: ReasonClockSkew (clockSkew);
 //  10. otherwise every host ends with the winner's copy (see winner).
+//
+// decideAll then quarantines a kept or deleted file that is open for
+// writing where the plan would replace or remove it (openConflict).
 func (e *engine) decide(r int) fate {
 	row := &e.rows[r]
 	if row.parent >= 0 {

@@ -101,6 +101,14 @@
 // each measurement's error), is quarantined (ReasonClockSkew) instead of
 // decided. Without clocks, or with every clock exact, nothing changes.
 //
+// Open files: with Input.Writing, a file open for writing on two or more
+// hosts, or on a host whose copy the plan would replace with another
+// host's content or remove, is quarantined (ReasonOpen) whatever the
+// rules above decided: the seed counts both as conflicts, and a copy
+// replaced under its writer would lose what the writer saves next. An
+// open copy whose content wins, or that gets only a new time or mode, is
+// planned as usual.
+//
 // # Ops
 //
 // Each host gets renames first, then mkdirs parents first, then fetches and

@@ -44,6 +44,7 @@ type tcase struct {
 	last        []Record
 	quarantined []string
 	clocks      map[string]Clock
+	writing     map[string][]string
 
 	ops      map[string]string
 	quar     []string // "path reason"
@@ -56,7 +57,7 @@ type tcase struct {
 }
 
 func (tc tcase) input() Input {
-	in := Input{Hosts: tc.hosts, Scans: tc.scans, Options: tc.opt, Clocks: tc.clocks}
+	in := Input{Hosts: tc.hosts, Scans: tc.scans, Options: tc.opt, Clocks: tc.clocks, Writing: tc.writing}
 	if in.Hosts == nil {
 		in.Hosts = []string{"a", "b"}
 	}

@@ -14,9 +14,10 @@ type engine struct {
 	opt        Options
 	hosts      []string
 	hostIdx    map[string]int
-	masterMode bool    // DeleteMaster applies
-	master     int     // index of DeleteMaster in hosts; -1 when not a participant
-	clocks     []Clock // per host; nil when no clock is off (see setClocks)
+	masterMode bool              // DeleteMaster applies
+	master     int               // index of DeleteMaster in hosts; -1 when not a participant
+	clocks     []Clock           // per host; nil when no clock is off (see setClocks)
+	writing    []map[string]bool // per host, files open for writing; nil when none (see setWriting)
 
 	rows  []row
 	recs  []Record      // the last index's trusted records, in tree order

@@ -34,6 +34,7 @@ func Resolve(in Input) Plan {
 	}
 	e.setHosts(&in)
 	e.setClocks(&in)
+	e.setWriting(&in)
 	p := Plan{Ops: map[string][]wire.Op{}}
 	nh := e.nh()
 	if nh == 0 {

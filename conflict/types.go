@@ -62,6 +62,10 @@ type Input struct {
 	// host not listed counts as exact; without any (or all zero) the plan
 	// is what it would be without clocks. See ReasonClockSkew.
 	Clocks map[string]Clock
+	// Writing are, by host, the files its scan found open for writing
+	// (wire.ScanPart.Open). Such a file is never replaced or removed on
+	// that host: see ReasonOpen.
+	Writing map[string][]string
 }
 
 // Reason says why a path was quarantined, in the seed's categories.
@@ -82,6 +86,15 @@ const (
 	// modification times closer than their clocks can be told apart, so
 	// "Last Modified Time Wins" cannot name the later change.
 	ReasonClockSkew Reason = "clock-skew"
+	// ReasonOpen: open for writing on a host where the plan would replace
+	// or remove that host's copy (another host's copy wins, or it is
+	// deleted elsewhere), or open for writing on two or more hosts at
+	// once, when the session starts or a host returns. The seed counts
+	// both as conflicts: replaced, the writer's later writes would go to
+	// a file no longer in the tree and be lost. The hub also sets it when
+	// a target refuses an op because the file is open there
+	// (wire.KindOpen).
+	ReasonOpen Reason = "open-for-writing"
 	// ReasonConcurrentEdit: modified on two hosts at once while the session
 	// ran (both opened it for writing, or a target could not be locked).
 	// SettleClose sets it; Resolve never does.

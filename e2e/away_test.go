@@ -348,13 +348,22 @@ func TestAwayHubRestartGoesOnWithoutAHost(t *testing.T) {
 }
 
 // Two hosts away at once, each changed meanwhile, and site-a goes on
-// alone: they return one after the other, each caught up on its own
-// (the second one also with what the first brought back), and all three
-// converge.
+// alone: they return one after the other, in either order, each caught up
+// on its own (the second one also with what the first brought back), and
+// all three converge with nothing lost.
 func TestAwayTwoHostsReturnInTurn(t *testing.T) {
-	t.Parallel()
+	for _, order := range [][2]string{{"site-c", "site-b"}, {"site-b", "site-c"}} {
+		t.Run(order[0]+"-first", func(t *testing.T) {
+			t.Parallel()
+			twoAwayReturn(t, order[0], order[1])
+		})
+	}
+}
+
+func twoAwayReturn(t *testing.T, first, second string) {
 	c := liveCluster(t)
-	const fromA, fromB, fromC, edited, orig = "t/from-a.txt", "t/from-b.txt", "t/from-c.txt", "t/edited.txt", "v1\n"
+	const fromA, edited, orig = "t/from-a.txt", "t/edited.txt", "v1\n"
+	from := func(h string) string { return "t/from-" + h + ".txt" }
 	for _, h := range threeHosts {
 		writeFile(t, c.root(h), edited, orig, liveT0)
 	}
@@ -365,28 +374,30 @@ func TestAwayTwoHostsReturnInTurn(t *testing.T) {
 	waitAway(t, c, "tw", "site-c")
 	writeFile(t, c.root("site-a"), fromA, "from a\n", time.Time{})
 	writeFile(t, c.root("site-a"), edited, "edited on a\n", time.Time{})
-	writeFile(t, c.root("site-b"), fromB, "from b\n", time.Time{})
-	writeFile(t, c.root("site-c"), fromC, "from c\n", time.Time{})
+	writeFile(t, c.root("site-b"), from("site-b"), "from b\n", time.Time{})
+	writeFile(t, c.root("site-c"), from("site-c"), "from c\n", time.Time{})
 	waitFor(t, liveWait, "site-b and site-c to count what they must catch up", func() bool {
 		_, b := hostOf(t, c, "tw", "site-b")
 		_, cc := hostOf(t, c, "tw", "site-c")
 		return b.CatchUp >= 2 && cc.CatchUp >= 2
 	})
 
-	c.startAgent("site-c")
-	waitLive(t, c, "tw", "site-c")
-	waitFor(t, liveWait, "site-c and site-a to hold each other's changes, site-b still away", func() bool {
-		return hasContent(c, "site-c", fromA, "from a\n") && hasContent(c, "site-c", edited, "edited on a\n") &&
-			hasContent(c, "site-a", fromC, "from c\n")
+	c.startAgent(first)
+	waitLive(t, c, "tw", first)
+	waitFor(t, liveWait, first+" and site-a to hold each other's changes, "+second+" still away", func() bool {
+		return hasContent(c, first, fromA, "from a\n") && hasContent(c, first, edited, "edited on a\n") &&
+			hasContent(c, "site-a", from(first), "from "+first[len(first)-1:]+"\n")
 	})
-	if _, h := hostOf(t, c, "tw", "site-b"); h.State != "away" || h.CatchUp < 3 {
-		t.Errorf("site-b %s with %d to catch up, want away with site-a's two changes and site-c's file", h.State, h.CatchUp)
+	if _, h := hostOf(t, c, "tw", second); h.State != "away" || h.CatchUp < 3 {
+		t.Errorf("%s %s with %d to catch up, want away with site-a's two changes and %s's file", second, h.State, h.CatchUp, first)
 	}
 
-	c.startAgent("site-b")
-	waitLive(t, c, "tw", "site-b")
+	c.startAgent(second)
+	waitLive(t, c, "tw", second)
 	converged(t, c, liveWait, "the three roots to hold every host's changes", func(tree map[string]node) bool {
-		return hasContent(c, "site-b", fromC, "from c\n") && hasContent(c, "site-a", fromB, "from b\n") && hasContent(c, "site-b", edited, "edited on a\n")
+		return hasContent(c, second, from(first), "from "+first[len(first)-1:]+"\n") &&
+			hasContent(c, "site-a", from(second), "from "+second[len(second)-1:]+"\n") &&
+			hasContent(c, first, from(second), "from "+second[len(second)-1:]+"\n") && hasContent(c, second, edited, "edited on a\n")
 	})
 	if s := c.session("tw"); s.Status.ErrorCount != 0 || s.Status.Quarantined != 0 {
 		t.Errorf("session: %d errors %v, %d quarantined; want none", s.Status.ErrorCount, s.Status.Errors, s.Status.Quarantined)

@@ -24,9 +24,14 @@ const (
 	KindChanged     ErrKind = 8 // the source changed while it was being read
 	KindUnreachable ErrKind = 9 // the destination peer is not connected
 	KindConflict    ErrKind = 10
+	// KindOpen: the op would replace or remove a file that a process on
+	// the target has open for writing; its writer's later writes would go
+	// to a file no longer in the tree, so the target refuses, and the hub
+	// quarantines the path rather than try again until it is overwritten.
+	KindOpen ErrKind = 11
 )
 
-var kindNames = [...]string{"error", "permission denied", "not found", "busy", "invalid", "transient", "already exists", "no space left", "changed while being read", "unreachable", "conflict"}
+var kindNames = [...]string{"error", "permission denied", "not found", "busy", "invalid", "transient", "already exists", "no space left", "changed while being read", "unreachable", "conflict", "open for writing"}
 
 func (k ErrKind) String() string {
 	if int(k) < len(kindNames) {

@@ -380,6 +380,11 @@ type ScanPart struct {
 	Done     bool      `json:"done,omitempty"`
 	Stats    ScanStats `json:"stats"`
 	Warnings []Error   `json:"warnings,omitempty"` // entries skipped and why
+	// Open are files of Entries that a process on the host had open for
+	// writing when they were scanned, as far as the agent can tell: the
+	// hub must not replace or remove them (seed, "a file is open at the
+	// start of a job"), so the engine quarantines them where it would.
+	Open []string `json:"open,omitempty"`
 }
 
 func (*ScanPart) Type() Type { return TypeScanPart }
@@ -392,6 +397,14 @@ func (m *ScanPart) Validate() error {
 	}
 	for i := range m.Entries {
 		if err := m.Entries[i].Validate(); err != nil {
+			return err
+		}
+	}
+	if len(m.Open) > MaxBatch {
+		return fmt.Errorf("%d open files exceed the batch limit %d", len(m.Open), MaxBatch)
+	}
+	for _, p := range m.Open {
+		if err := CheckPath(p); err != nil {
 			return err
 		}
 	}

@@ -203,6 +203,7 @@ func TestStableNumbers(t *testing.T) {
 		{"KindChanged", int(KindChanged), 8},
 		{"KindUnreachable", int(KindUnreachable), 9},
 		{"KindConflict", int(KindConflict), 10},
+		{"KindOpen", int(KindOpen), 11},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {

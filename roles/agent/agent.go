@@ -375,6 +375,10 @@ func (a *Agent) attach(c *broker.Client, m *wire.Attach) error {
 			Msg("cannot watch the root: changes made while the session runs are seen at its next start only")
 	}
 	s.live = lv
+	if lv != nil {
+		// No fetched file replaces one open for writing here (live.go).
+		t.GuardReplace(lv.guardReplace)
+	}
 	a.mu.Lock()
 	a.sessions[m.Session] = s
 	s.startPruning(a)

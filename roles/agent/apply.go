@@ -36,6 +36,12 @@ func (a *Agent) applyOne(ctx context.Context, c *broker.Client, s *attached, op 
 			break
 		}
 		if op.Have != nil {
+			// Refused before any byte moves; the tree asks again right
+			// before its rename (GuardReplace), for a writer that opens
+			// it meanwhile.
+			if err = s.live.refuseOpen(op.Path, op.Have); err != nil {
+				break
+			}
 			if err = s.protect.keep(op.Path); err != nil {
 				break
 			}
@@ -71,6 +77,9 @@ func (a *Agent) applyOne(ctx context.Context, c *broker.Client, s *attached, op 
 		res.Entry = op.Want
 	case wire.OpDelete:
 		if err = a.checkHave(s, op.Path, op.Have); err == nil {
+			err = s.live.refuseOpen(op.Path, op.Have)
+		}
+		if err == nil {
 			s.live.expectChange(op.Path, expectation{gone: true})
 			if s.protect != nil {
 				err = s.protect.move(op.Path)

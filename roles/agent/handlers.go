@@ -64,6 +64,18 @@ func (a *Agent) scan(ctx context.Context, c *broker.Client, in broker.Incoming, 
 	for i := range warnings {
 		warnings[i].Host = a.cfg.Name
 	}
+	// Looked for once the walk is over, so that a writer that opened a
+	// file during it counts too: the hub must not replace those files.
+	open := s.live.writingNow(m.Path, false, true)
+	for len(open) > 0 {
+		n := min(len(open), wire.MaxBatch)
+		if err := c.Reply(ctx, in, &wire.ScanPart{Session: m.Session, Open: open[:n]}, nil); err != nil {
+			a.log.Debug().Err(err).Msg("scan reply")
+			return
+		}
+		a.log.Info().Str("session", m.Session).Strs("paths", open[:min(n, 10)]).Int("open", n).Msg("scanned files open for writing")
+		open = open[n:]
+	}
 	// Every skipped path goes to the hub, which must not mistake it for a
 	// deletion; in parts, so that no frame outgrows its limit.
 	for len(warnings) > warningsPerPart {

@@ -53,7 +53,7 @@ type live struct {
 	expect map[string]expectation // the agent's own changes, not to be reported
 
 	// Below: owned by the loop goroutine.
-	opened  map[string]bool      // write-opens reported to the hub and not closed yet
+	opened  *openSet             // write-opens reported to the hub and not closed yet
 	viaLock map[string]string    // documents opened per an office lock file: their lock file
 	settle  map[string]time.Time // files waiting to be reported, by when
 	settleQ []settleItem         // the same, in the order they are due
@@ -109,7 +109,7 @@ func (a *Agent) startLive(ctx context.Context, c *broker.Client, s *attached) (*
 		a.log.Error().Err(err).Str("session", s.name).Msg("undo stale locks")
 	}
 	l := &live{a: a, s: s, c: c, locker: locker, expect: map[string]expectation{},
-		opened: map[string]bool{}, viaLock: map[string]string{}, settle: map[string]time.Time{},
+		opened: newOpenSet(), viaLock: map[string]string{}, settle: map[string]time.Time{},
 		cache: map[string]*store.CachedPath{}, rs: newRescans(a.cfg.RescanInterval), done: make(chan struct{}),
 		warned: map[string]bool{}}
 	w, err := watch.New(ctx, s.root, watch.Options{Filter: s.filter, IgnorePid: os.Getpid()})
@@ -219,7 +219,7 @@ func (l *live) loop(ctx context.Context) {
 		case <-l.rs.tick():
 			l.rescan("periodic scan: a watch limit was reached")
 		case <-recheck.C:
-			if len(l.opened) > 0 {
+			if l.opened.size() > 0 {
 				l.recheckOpened(ctx)
 			}
 		case <-timer.C:
@@ -237,7 +237,7 @@ func (l *live) loop(ctx context.Context) {
 // plain change, batched with the rest of a burst, rather than costing a
 // lock and an unlock on every target through the hub, one file at a time.
 func (l *live) lookAhead(ev watch.Event) []watch.Event {
-	if ev.Op != watch.WriteOpen || ev.LockFile != "" || ev.IsDir || l.opened[ev.Path] || l.locker.Locked(ev.Path) {
+	if ev.Op != watch.WriteOpen || ev.LockFile != "" || ev.IsDir || l.opened.has(ev.Path) || l.locker.Locked(ev.Path) {
 		return []watch.Event{ev}
 	}
 	select {

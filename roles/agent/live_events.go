@@ -58,13 +58,13 @@ func (l *live) handle(ctx context.Context, ev watch.Event) {
 
 // onWriteOpen handles a write-open: the hub locks the other hosts' copies.
 func (l *live) onWriteOpen(ctx context.Context, ev watch.Event) {
-	if ev.IsDir || l.opened[ev.Path] {
+	if ev.IsDir || l.opened.has(ev.Path) {
 		return
 	}
 	if ev.LockFile != "" {
 		l.viaLock[ev.Path] = ev.LockFile
 	}
-	l.opened[ev.Path] = true
+	l.opened.add(ev.Path)
 	delete(l.settle, ev.Path)
 	l.flush(ctx) // what happened before the open reaches the hub first
 	rctx, cancel := context.WithTimeout(ctx, openTimeout)
@@ -81,11 +81,11 @@ func (l *live) onClose(ctx context.Context, ev watch.Event) {
 	if lf, ok := l.viaLock[ev.Path]; ok && ev.LockFile != lf {
 		return // a save while the document stays open in its application
 	}
-	if !l.opened[ev.Path] {
+	if !l.opened.has(ev.Path) {
 		l.later(ev.Path)
 		return
 	}
-	delete(l.opened, ev.Path)
+	l.opened.remove(ev.Path)
 	delete(l.viaLock, ev.Path)
 	e, modified := l.entry(ev.Path)
 	m := &wire.Closed{Session: l.s.name, Path: ev.Path}
@@ -111,11 +111,11 @@ func (l *live) onClose(ctx context.Context, ev watch.Event) {
 // per its office lock file is not: its application saves by replacing it,
 // and its lock file's removal ends it.
 func (l *live) closeGone(ctx context.Context, path string) {
-	for p := range l.opened {
+	for _, p := range l.opened.paths() {
 		if _, office := l.viaLock[p]; office || p != path && !strings.HasPrefix(p, path+"/") {
 			continue
 		}
-		delete(l.opened, p)
+		l.opened.remove(p)
 		l.flush(ctx)
 		if err := l.c.Send(ctx, wire.HubName, &wire.Closed{Session: l.s.name, Path: p}, nil); err != nil {
 			l.a.log.Debug().Err(err).Msg("closed")
@@ -141,7 +141,7 @@ func (l *live) onChange(ctx context.Context, ev watch.Event) {
 		}
 		return
 	}
-	if l.opened[ev.Path] {
+	if l.opened.has(ev.Path) {
 		if _, ok := l.viaLock[ev.Path]; !ok {
 			return // its close reports it
 		}
@@ -361,10 +361,10 @@ func (l *live) flush(ctx context.Context) {
 // moveOpened follows a rename of from to to in the write-opens reported to
 // the hub.
 func (l *live) moveOpened(from, to string) {
-	for p := range l.opened {
+	for _, p := range l.opened.paths() {
 		if np, ok := wire.Moved(p, from, to); ok {
-			delete(l.opened, p)
-			l.opened[np] = true
+			l.opened.remove(p)
+			l.opened.add(np)
 		}
 	}
 	for p, lf := range l.viaLock {

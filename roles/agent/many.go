@@ -143,7 +143,9 @@ func (a *Agent) applyMany(ctx context.Context, c *broker.Client, s *attached, op
 			continue
 		}
 		if err == nil && op.Have != nil {
-			err = s.protect.keep(op.Path)
+			if err = s.live.refuseOpen(op.Path, op.Have); err == nil {
+				err = s.protect.keep(op.Path)
+			}
 		}
 		if err != nil {
 			out.add(a.failed(s, op, err), nil)

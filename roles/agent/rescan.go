@@ -248,11 +248,11 @@ func (l *live) recheckOpened(ctx context.Context) {
 // closedUnseen returns the files reported open for writing, but for office
 // documents, that the watcher finds open for writing by nobody, sorted.
 func (l *live) closedUnseen() []string {
-	if l.w == nil || len(l.opened) == 0 {
+	if l.w == nil || l.opened.size() == 0 {
 		return nil
 	}
 	var paths []string
-	for p := range l.opened {
+	for _, p := range l.opened.paths() {
 		if _, office := l.viaLock[p]; !office {
 			paths = append(paths, p)
 		}
@@ -297,7 +297,7 @@ func (l *live) reconcile(ctx context.Context, f *finding) bool {
 		}
 		fallthrough
 	case wire.ChangeWrite:
-		if err != nil || info.Kind != wire.KindFile || l.echo(p) || l.locker.Locked(p) || l.opened[p] {
+		if err != nil || info.Kind != wire.KindFile || l.echo(p) || l.locker.Locked(p) || l.opened.has(p) {
 			return false // gone since, the agent's own, a lock's, or its close reports it
 		}
 		if _, ok := l.settle[p]; ok {

@@ -55,7 +55,7 @@ func newTestLive(t *testing.T) (*live, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := &live{a: a, s: s, locker: locker, expect: map[string]expectation{}, opened: map[string]bool{},
+	l := &live{a: a, s: s, locker: locker, expect: map[string]expectation{}, opened: newOpenSet(),
 		viaLock: map[string]string{}, settle: map[string]time.Time{}, cache: map[string]*store.CachedPath{},
 		rs: newRescans(0), done: make(chan struct{})}
 	l.rs.start(context.Background())
@@ -212,7 +212,7 @@ func TestRescanLeavesTheLivePathItsOwn(t *testing.T) {
 	info, err := l.s.tree.Lstat("own.txt")
 	do(t, err)
 	l.expectChange("own.txt", expectation{entry: info.Entry("own.txt")})
-	l.opened["open.txt"] = true
+	l.opened.add("open.txt")
 	l.later("settling.txt")
 
 	l.rescan("test")
@@ -303,7 +303,7 @@ func TestRescanRechecksOpenFiles(t *testing.T) {
 	do(t, err)
 	defer held.Close()
 	for _, p := range []string{"held.txt", "closed.txt", "gone.txt", "doc.odt"} {
-		l.opened[p] = true
+		l.opened.add(p)
 	}
 	l.viaLock["doc.odt"] = ".~lock.doc.odt#"
 	if probe := w.Writing([]string{"held.txt"}); !probe["held.txt"] {

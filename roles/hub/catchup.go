@@ -58,6 +58,7 @@ type catchResult struct {
 	cu       *catchUp
 	scan     []wire.Entry
 	skipped  map[string]bool
+	writing  []string // the files the host had open for writing
 	plan     *conflict.Plan
 	failures []opFailure
 	err      error
@@ -104,6 +105,7 @@ func (r *run) scanRound(lc *liveCtx, host string, cu *catchUp, attach bool) {
 			res.skipped = map[string]bool{}
 			res.err = scanHost(cu.ctx, lc.c, r.cfg.Name, host, "", func(part *wire.ScanPart) error {
 				res.scan = append(res.scan, part.Entries...)
+				res.writing = append(res.writing, part.Open...)
 				for _, w := range part.Warnings {
 					if w.Path != "" {
 						res.skipped[w.Path] = true
@@ -168,7 +170,7 @@ func (r *run) caughtUpStep(lc *liveCtx, res catchResult) {
 		return
 	}
 	if res.plan == nil {
-		plan := r.mergeCatchUp(res.host, cu, res.scan, res.skipped)
+		plan := r.mergeCatchUp(res.host, cu, res.scan, res.skipped, res.writing)
 		r.applyRound(lc, res.host, cu, plan)
 		return
 	}
@@ -192,6 +194,11 @@ func (r *run) endRound(lc *liveCtx, host string, a *awayHost, plan *conflict.Pla
 		cu.failed++
 		if f.op.Kind == wire.OpDelete {
 			undeleted[f.op.Path] = true
+		}
+		if f.err.Kind == wire.KindOpen {
+			rec, had := plan.Index[f.op.Path]
+			r.openRefused(f.host, f.op, rec, had, f.err)
+			continue
 		}
 		if f.host == host {
 			continue // its ledger keeps the path (see mergeCatchUp)

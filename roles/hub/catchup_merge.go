@@ -20,7 +20,7 @@ import (
 // others changed it), so what changed only elsewhere is fetched, what
 // changed only on the host goes out, and what changed on both is decided
 // by the session's conflict rules exactly as at a start.
-func (r *run) mergeCatchUp(host string, cu *catchUp, scan []wire.Entry, skipped map[string]bool) *conflict.Plan {
+func (r *run) mergeCatchUp(host string, cu *catchUp, scan []wire.Entry, skipped map[string]bool, writing []string) *conflict.Plan {
 	cu.round++
 	participants := r.liveHosts()
 	participants = append(participants, host)
@@ -69,7 +69,9 @@ func (r *run) mergeCatchUp(host string, cu *catchUp, scan []wire.Entry, skipped 
 		r.log.Error().Err(err).Msg("catch-up: breaker")
 		return &conflict.Plan{}
 	}
-	plan := r.resolveFor(participants, scans, last, leftAlone)
+	// The live hosts' writers are in the lock table (sparedWriters); the
+	// returning host's, not yet served, in its scan.
+	plan := r.resolveFor(participants, scans, map[string][]string{host: writing}, last, leftAlone)
 	if len(delOps) > 0 {
 		plan.Ops[host] = append(plan.Ops[host], delOps...)
 	}

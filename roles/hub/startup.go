@@ -48,13 +48,13 @@ func (r *run) startup(ctx context.Context) error {
 	r.dropHeld()
 
 	r.setPhase(api.PhaseScanning)
-	scans, skipped, err := r.scan(ctx, c)
+	scans, skipped, writing, err := r.scan(ctx, c)
 	if err != nil {
 		return err
 	}
 
 	r.setPhase(api.PhaseMerging)
-	plan, err := r.merge(scans, skipped)
+	plan, err := r.merge(scans, skipped, writing)
 	if err != nil {
 		return err
 	}

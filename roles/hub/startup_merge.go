@@ -13,7 +13,7 @@ import (
 // index before anything moves: a record lists only the hosts that already
 // hold its state, and each host is added as its transfer completes, so a
 // crash in between leaves an index that is true.
-func (r *run) merge(scans map[string][]wire.Entry, skipped map[string]bool) (conflict.Plan, error) {
+func (r *run) merge(scans map[string][]wire.Entry, skipped map[string]bool, writing map[string][]string) (conflict.Plan, error) {
 	last, err := r.h.db.LoadIndex(r.cfg.Name)
 	if err != nil {
 		return conflict.Plan{}, err
@@ -45,7 +45,7 @@ func (r *run) merge(scans map[string][]wire.Entry, skipped map[string]bool) (con
 	if err := r.breakScans(scans, judged, leftAlone, false); err != nil {
 		return conflict.Plan{}, err
 	}
-	plan := r.resolveScans(scans, judged, leftAlone)
+	plan := r.resolveFor(r.participants(), scans, writing, judged, leftAlone)
 	if len(r.absent) > 0 {
 		keepAwayHosts(plan, last, r.participants())
 	}
@@ -64,16 +64,10 @@ func (r *run) merge(scans map[string][]wire.Entry, skipped map[string]bool) (con
 	return plan, nil
 }
 
-// resolveScans plans the start-up from the scans, the last index and the
-// paths left alone.
-func (r *run) resolveScans(scans map[string][]wire.Entry, last map[string]conflict.Record, leftAlone map[string]bool) conflict.Plan {
-	return r.resolveFor(r.participants(), scans, last, leftAlone)
-}
-
 // resolveFor plans for hosts, all of the session's at a start or the live
 // ones and a returning host at its catch-up (catchup.go), by the session's
-// rules.
-func (r *run) resolveFor(hosts []string, scans map[string][]wire.Entry, last map[string]conflict.Record, leftAlone map[string]bool) conflict.Plan {
+// rules; writing are the files each scanned host had open for writing.
+func (r *run) resolveFor(hosts []string, scans map[string][]wire.Entry, writing map[string][]string, last map[string]conflict.Record, leftAlone map[string]bool) conflict.Plan {
 	// Offline Delete Detection acts only "if this option is enabled and
 	// target protection is enabled" (the seed): without protection, what
 	// was deleted offline is brought back.
@@ -83,7 +77,7 @@ func (r *run) resolveFor(hosts []string, scans map[string][]wire.Entry, last map
 		optWarn = "offline delete detection is inactive because target protection is off: paths deleted while the session was stopped are brought back (turn protection on with `peerlink session set " + r.cfg.Name + " --target-protection=true`)"
 	}
 	plan := conflict.Resolve(conflict.Input{Hosts: hosts, Scans: scans, Last: last, Quarantined: leftAlone, Options: opt,
-		Clocks: r.clockInput()})
+		Clocks: r.clockInput(), Writing: writing})
 	if optWarn != "" {
 		plan.Warnings = append([]string{optWarn}, plan.Warnings...)
 	}

@@ -18,13 +18,16 @@ import (
 //
 // skipped holds the paths some host could not read (its scan's warnings):
 // they are left alone this time, on every host, since an unreadable copy
-// must not pass for a deleted one.
-func (r *run) scan(ctx context.Context, c *broker.Client) (scans map[string][]wire.Entry, skipped map[string]bool, err error) {
+// must not pass for a deleted one. writing holds, by host, the files it
+// had open for writing (conflict.Input.Writing).
+func (r *run) scan(ctx context.Context, c *broker.Client) (scans map[string][]wire.Entry, skipped map[string]bool, writing map[string][]string, err error) {
 	hosts := r.startHosts()
 	scans = make(map[string][]wire.Entry, len(hosts))
+	writing = make(map[string][]string, len(hosts))
 	skipped = map[string]bool{}
 	var skippedMu sync.Mutex
 	results := make([][]wire.Entry, len(hosts))
+	open := make([][]string, len(hosts))
 	g, ctx := errgroup.WithContext(ctx)
 	for i, hr := range hosts {
 		g.Go(func() error {
@@ -32,6 +35,7 @@ func (r *run) scan(ctx context.Context, c *broker.Client) (scans map[string][]wi
 			started := time.Now()
 			err := scanHost(ctx, c, r.cfg.Name, hr.Host, "", func(part *wire.ScanPart) error {
 				results[i] = append(results[i], part.Entries...)
+				open[i] = append(open[i], part.Open...)
 				r.mu.Lock()
 				defer r.mu.Unlock()
 				r.h.notify(api.NoticeSessions, r.cfg.Name)
@@ -70,12 +74,15 @@ func (r *run) scan(ctx context.Context, c *broker.Client) (scans map[string][]wi
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	for i, hr := range hosts {
 		scans[hr.Host] = results[i]
+		if len(open[i]) > 0 {
+			writing[hr.Host] = open[i]
+		}
 	}
-	return scans, skipped, nil
+	return scans, skipped, writing, nil
 }
 
 // unreadable tells a scan warning about a file or folder the agent could

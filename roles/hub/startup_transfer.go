@@ -38,6 +38,7 @@ func (r *run) transfer(ctx context.Context, c *broker.Client, plan conflict.Plan
 						}
 					}
 					undelMu.Unlock()
+					r.openRefusedIn(host, batch, results, plan)
 					return r.applied(host, results, moved)
 				})
 			}
@@ -177,7 +178,9 @@ func (r *run) applied(host string, results []wire.OpResult, moved map[string][]s
 		if res.Error != nil {
 			e := *res.Error
 			e.Host = host
-			r.addError(e)
+			if e.Kind != wire.KindOpen { // quarantined (openRefusedIn)
+				r.addError(e)
+			}
 			if res.Kind == wire.OpFetch {
 				files++
 			}

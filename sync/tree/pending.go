@@ -204,7 +204,7 @@ func (p *Pending) Commit(want wire.Entry, have *wire.Entry) (err error) {
 			return fmt.Errorf("commit %s: %w", p.path, err)
 		}
 	}
-	s := staged{path: p.path, tmp: p.tmp}
+	s := staged{path: p.path, tmp: p.tmp, guard: p.t.replaceGuard()}
 	if have != nil {
 		h := *have
 		s.have = &h
@@ -254,7 +254,9 @@ type staged struct {
 	path string      // destination
 	tmp  string      // temp file's name in the destination's folder
 	have *wire.Entry // what the destination must still be; nil: absent
-	out  *Staged     // outcome, for the Commit's caller; nil outside a Sync batch
+	// guard, when set, is asked before a file is replaced (GuardReplace).
+	guard func(path string) error
+	out   *Staged // outcome, for the Commit's caller; nil outside a Sync batch
 }
 
 // place checks the destination against have and renames the temp file over
@@ -273,6 +275,12 @@ func (s *staged) place(d folder, f *os.File) error {
 	case s.have != nil:
 		if cur.Kind != s.have.Kind || s.have.Kind == wire.KindFile && (cur.Size != s.have.Size || cur.Mtime != s.have.Mtime) {
 			return changed(s.path, "changed since the scan (now a %s of %d bytes, modified %d)", cur.TypeString(), cur.Size, cur.Mtime)
+		}
+		// Asked after the other checks, right before the rename.
+		if s.guard != nil && cur.Kind == wire.KindFile {
+			if err := s.guard(s.path); err != nil {
+				return err
+			}
 		}
 		// A replaced file keeps its owner and group, as an in-place save
 		// would. Only a root agent may do this; otherwise it is skipped.

@@ -120,3 +120,52 @@ func TestCloseFailsWhatIsStaged(t *testing.T) {
 		t.Errorf("temp files %v, want the dropped one left for the next scan", left)
 	}
 }
+
+// A replace that the tree's guard refuses (the agent: the file is open
+// for writing) leaves the destination as it was, staged or not; a new
+// file is not asked about.
+func TestGuardRefusesReplace(t *testing.T) {
+	tr, dir := openTree(t)
+	writeFile(t, filepath.Join(dir, "open"), "being written")
+	have, err := tr.Lstat("open")
+	if err != nil {
+		t.Fatal(err)
+	}
+	haveEntry := have.Entry("open")
+	var asked []string
+	tr.GuardReplace(func(p string) error {
+		asked = append(asked, p)
+		return &wire.Error{Kind: wire.KindOpen, Path: p, Msg: "open for writing"}
+	})
+	for _, deferSync := range []bool{false, true} {
+		p, err := tr.Create("open")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if deferSync {
+			p.DeferSync()
+		}
+		io.WriteString(p, "winner")
+		err = p.Commit(entryFor("open", "winner", 7, 0o644), &haveEntry)
+		if deferSync && err == nil {
+			if _, err := tr.Sync(); err != nil {
+				t.Fatal(err)
+			}
+			err = p.Staged().Err()
+		}
+		if !isKind(err, wire.KindOpen) {
+			t.Errorf("deferSync %v: commit over an open file: %v, want refused as open for writing", deferSync, err)
+		}
+		if got := readFile(t, filepath.Join(dir, "open")); got != "being written" {
+			t.Errorf("deferSync %v: the open file was replaced: %q", deferSync, got)
+		}
+	}
+	if st := stage(t, tr, "new", "fresh"); st != nil {
+		if _, err := tr.Sync(); err != nil || st.Err() != nil {
+			t.Errorf("a new file: sync %v, staged %v", err, st.Err())
+		}
+	}
+	if len(asked) != 2 {
+		t.Errorf("guard asked about %q, want the two replaces only", asked)
+	}
+}

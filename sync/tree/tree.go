@@ -38,6 +38,24 @@ type Tree struct {
 	dirty  map[string]struct{} // folders whose entries changed since the last Sync
 	staged []staged            // Commits with DeferSync waiting for Sync
 	syncMu sync.Mutex          // held by Sync: one at a time
+	guard  func(path string) error
+}
+
+// GuardReplace has every Commit that replaces an existing file ask guard
+// first, right before its rename, and give up with guard's error if it
+// returns one. The agent refuses so to replace a file that a process has
+// open for writing (wire.KindOpen): the writer's later writes would go to
+// the replaced inode, out of the tree. Set it before the first Commit.
+func (t *Tree) GuardReplace(guard func(path string) error) {
+	t.mu.Lock()
+	t.guard = guard
+	t.mu.Unlock()
+}
+
+func (t *Tree) replaceGuard() func(string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.guard
 }
 
 // Open opens the watch-set root dir, which must be an absolute path to an

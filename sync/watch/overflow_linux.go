@@ -55,6 +55,24 @@ func (w *Watcher) recheckOpen() {
 // state but its root and mode.
 func (w *Watcher) Writing(paths []string) map[string]bool { return w.writersNow(paths) }
 
+// Writers returns the files below the root that some process other than
+// the one named by Options.IgnorePid has open for writing now, where the
+// mode can find them without being told which: in Fanotify mode by a look
+// through /proc; nil in the other modes, where only the WriteOpen events
+// name them. Safe from any goroutine, as Writing is.
+func (w *Watcher) Writers() []string {
+	if w.mode != Fanotify {
+		return nil
+	}
+	var out []string
+	for rel := range w.openWriters() {
+		if !w.opts.Filter.Excluded(rel, false) {
+			out = append(out, rel)
+		}
+	}
+	return out
+}
+
 // writersNow tells, of each of rels, whether some process has it open for
 // writing now: true if one has, false if none has or the file is gone, and
 // nothing where that cannot be told. The kernel refuses a read lease

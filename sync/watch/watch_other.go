@@ -109,6 +109,10 @@ func (w *Watcher) Mode() Mode { return InotifyOnly }
 // writing now. The portable build cannot tell: the map is empty.
 func (w *Watcher) Writing(paths []string) map[string]bool { return map[string]bool{} }
 
+// Writers returns the files below the root open for writing now, where the
+// mode can find them: the portable build cannot; nil.
+func (w *Watcher) Writers() []string { return nil }
+
 // Root returns the root as given to New, cleaned.
 func (w *Watcher) Root() string { return w.root }
 
