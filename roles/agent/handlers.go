@@ -37,6 +37,16 @@ func (a *Agent) scan(ctx context.Context, c *broker.Client, in broker.Incoming, 
 		return
 	}
 	start := time.Now()
+	var journal uint64
+	if m.Changed {
+		roots, seq, why := a.changedRoots(ctx, s, m)
+		if why == "" {
+			a.scanRoots(ctx, c, in, s, roots, seq)
+			return
+		}
+		journal = seq
+		a.log.Info().Str("session", m.Session).Str("why", why).Msg("catch-up: the whole root is rescanned")
+	}
 	cache, err := a.openCache(m.Session)
 	if err != nil {
 		a.fail(ctx, c, in, "scan", "", err)
@@ -76,7 +86,7 @@ func (a *Agent) scan(ctx context.Context, c *broker.Client, in broker.Incoming, 
 	}
 	a.log.Info().Str("session", m.Session).Int64("files", stats.Files).Int64("dirs", stats.Dirs).
 		Int64("hashed", stats.Hashed).Str("took", (time.Since(start)).Round(time.Millisecond).String()).Msg("scan done")
-	done := &wire.ScanPart{Session: m.Session, Done: true, Stats: stats, Warnings: warnings}
+	done := &wire.ScanPart{Session: m.Session, Done: true, Stats: stats, Warnings: warnings, Journal: journal}
 	if err := c.Reply(ctx, in, done, nil); err != nil {
 		a.log.Debug().Err(err).Msg("scan reply")
 	}
