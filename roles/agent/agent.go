@@ -104,7 +104,7 @@ func New(cfg Config) (*Agent, error) {
 	}
 	return &Agent{cfg: cfg, log: cfg.Log.With().Str("agent", cfg.Name).Logger(), db: db, sessions: map[string]*attached{}, graces: map[string]time.Duration{},
 		journals: map[string]*journaler{},
-		metrics: metrics.NewAgent()}, nil
+		metrics:  metrics.NewAgent()}, nil
 }
 
 // Metrics serves the agent's metrics in Prometheus' text format.
