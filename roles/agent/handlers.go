@@ -46,6 +46,12 @@ func (a *Agent) scan(ctx context.Context, c *broker.Client, in broker.Incoming, 
 		}
 		journal = seq
 		a.log.Info().Str("session", m.Session).Str("why", why).Msg("catch-up: the whole root is rescanned")
+	} else if m.Path == "" {
+		// A whole scan sees everything the journal recorded before it
+		// starts: the hub clears it up to here once it merged the scan.
+		if j, err := a.db.ReadJournal(m.Session); err == nil {
+			journal = j.Seq
+		}
 	}
 	cache, err := a.openCache(m.Session)
 	if err != nil {
