@@ -153,10 +153,10 @@ func (h *Hub) LoadIndex(session string) (map[string]conflict.Record, error) {
 	return m, err
 }
 
-// IndexUnder returns the records at roots and below them, read in one
-// transaction by one seek per root: what a partial catch-up merges, with
-// nothing else of the index in memory.
-func (h *Hub) IndexUnder(session string, roots []string) (map[string]conflict.Record, error) {
+// IndexUnder returns the records at roots and below them, and those at
+// exact (only), read in one transaction by one seek per root: what a
+// partial catch-up merges, with nothing else of the index in memory.
+func (h *Hub) IndexUnder(session string, roots, exact []string) (map[string]conflict.Record, error) {
 	out := map[string]conflict.Record{}
 	err := h.db.View(func(tx *bolt.Tx) error {
 		b := subBucket(tx, bucketIndex, session)
@@ -173,6 +173,13 @@ func (h *Hub) IndexUnder(session string, roots []string) (map[string]conflict.Re
 				out[rec.Entry.Path] = rec
 			}
 			return err
+		}
+		for _, p := range exact {
+			if v := b.Get([]byte(p)); v != nil {
+				if err := add([]byte(p), v); err != nil {
+					return err
+				}
+			}
 		}
 		c := b.Cursor()
 		for _, root := range roots {

@@ -81,6 +81,30 @@ func (a *Agent) scanRoots(ctx context.Context, c *broker.Client, in broker.Incom
 	emit := func(batch []wire.Entry) error {
 		return c.Reply(ctx, in, &wire.ScanPart{Session: s.name, Entries: batch}, nil)
 	}
+	// The roots' folders, as they are: the hub judges a path with its
+	// folders (a scan listing a path without them contradicts itself).
+	var folders []wire.Entry
+	seen := map[string]bool{}
+	for _, p := range roots {
+		for i := strings.LastIndexByte(p, '/'); i > 0; i = strings.LastIndexByte(p, '/') {
+			p = p[:i]
+			if seen[p] {
+				break
+			}
+			seen[p] = true
+			if info, err := s.tree.Lstat(p); err == nil && info.Kind == wire.KindDir {
+				folders = append(folders, info.Entry(p))
+			}
+		}
+	}
+	for len(folders) > 0 {
+		n := min(len(folders), wire.MaxBatch)
+		if err := emit(folders[:n]); err != nil {
+			a.log.Debug().Err(err).Msg("scan reply")
+			return
+		}
+		folders = folders[n:]
+	}
 	var stats wire.ScanStats
 	var warnings []wire.Error
 	for _, root := range roots {

@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/peerlink/peerlink/conflict"
@@ -69,7 +70,10 @@ func (r *run) catchUpScan(ctx context.Context, c *broker.Client, host string, ea
 // the scan was asked for) stays in it, for the next round.
 func (r *run) mergePartial(host string, cu *catchUp, res catchResult) *conflict.Plan {
 	cu.round++
-	current, err := r.h.db.IndexUnder(r.cfg.Name, res.roots)
+	// The roots' folders too, as they are (the engine judges a path with
+	// its folders); the agent's scan lists them (ancestors).
+	folders := ancestors(res.roots)
+	current, err := r.h.db.IndexUnder(r.cfg.Name, res.roots, folders)
 	if err != nil {
 		r.log.Error().Err(err).Msg("catch-up: read the index")
 		return &conflict.Plan{}
@@ -85,7 +89,7 @@ func (r *run) mergePartial(host string, cu *catchUp, res catchResult) *conflict.
 	}
 	outside := map[string]store.AwayBase{}
 	for p, b := range ledger {
-		if !underRoots(p, roots) {
+		if !underRoots(p, roots) && !slices.Contains(folders, p) {
 			outside[p] = b
 			delete(ledger, p)
 		}
@@ -106,6 +110,23 @@ func (r *run) mergePartial(host string, cu *catchUp, res catchResult) *conflict.
 		}
 	}
 	return plan
+}
+
+// ancestors returns the folders above roots, each once, in no order.
+func ancestors(roots []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range roots {
+		for i := strings.LastIndexByte(p, '/'); i > 0; i = strings.LastIndexByte(p, '/') {
+			p = p[:i]
+			if seen[p] {
+				break
+			}
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // underRoots says whether p is one of roots or below one.
