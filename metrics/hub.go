@@ -26,6 +26,7 @@ type Hub struct {
 	transfers   *prometheus.CounterVec
 	bytes       *prometheus.CounterVec
 	scan        *prometheus.HistogramVec
+	catchUp     *prometheus.CounterVec
 }
 
 // Latency buckets, in seconds: from a millisecond (a lock on loopback) to
@@ -47,7 +48,10 @@ func NewHub(state State) *Hub {
 		[]string{"session", "host", "kind"})
 	h.scan = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "peerlink_scan_duration_seconds",
 		Help: "A host's scan of its root at a session's start.", Buckets: prometheus.ExponentialBuckets(0.01, 4, 10)}, []string{"session", "host"})
-	h.reg.MustRegister(h.lock, h.propagation, h.transfers, h.bytes, h.scan, &hubCollector{state: state},
+	h.catchUp = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "peerlink_catchup_scanned_entries_total",
+		Help: "Entries a returning host's catch-up scan sent to the hub: scan=partial where its change journal named what changed, full where it rescanned its root."},
+		[]string{"session", "host", "scan"})
+	h.reg.MustRegister(h.lock, h.propagation, h.transfers, h.bytes, h.scan, h.catchUp, &hubCollector{state: state},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return h
 }
@@ -85,5 +89,16 @@ func (h *Hub) Received(session, host string, raw, wire int64) {
 func (h *Hub) Scanned(session, host string, took time.Duration) {
 	if h != nil {
 		h.scan.WithLabelValues(session, host).Observe(took.Seconds())
+	}
+}
+
+// CatchUpScanned counts the entries of a catch-up's scan of host.
+func (h *Hub) CatchUpScanned(session, host string, partial bool, entries int) {
+	if h != nil {
+		kind := "full"
+		if partial {
+			kind = "partial"
+		}
+		h.catchUp.WithLabelValues(session, host, kind).Add(float64(entries))
 	}
 }

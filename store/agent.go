@@ -16,7 +16,7 @@ var (
 	bucketLocks = []byte("locks")
 )
 
-var agentBuckets = [][]byte{bucketCache, bucketLocks, bucketSigs}
+var agentBuckets = [][]byte{bucketCache, bucketLocks, bucketSigs, bucketJournal}
 
 // Agent is an agent's state in agent.db: the scan cache and the lock
 // journal. Its methods are safe for concurrent use.
@@ -96,6 +96,9 @@ func (a *Agent) DeleteSession(session string) error {
 			return err
 		}
 		if err := deleteSub(tx, bucketSigs, session); err != nil {
+			return err
+		}
+		if err := deleteSub(tx, bucketJournal, session); err != nil {
 			return err
 		}
 		return deleteSub(tx, bucketLocks, session)

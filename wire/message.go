@@ -58,6 +58,9 @@ const (
 	// Clock and its answer measure an agent's clock against the hub's.
 	TypeClock     Type = "clock"
 	TypeClockData Type = "clock.data"
+	// JournalClear tells an agent that the hub merged what its change
+	// journal said: it may forget it.
+	TypeJournalClear Type = "journal.clear"
 )
 
 var registry = map[Type]func() Message{
@@ -94,6 +97,7 @@ var registry = map[Type]func() Message{
 	TypeChunksData:   func() Message { return new(ChunksData) },
 	TypeClock:        func() Message { return new(Clock) },
 	TypeClockData:    func() Message { return new(ClockData) },
+	TypeJournalClear: func() Message { return new(JournalClear) },
 }
 
 // Marshal encodes m as a frame addressed to `to`. id marks a request; reply
@@ -348,6 +352,13 @@ type Scan struct {
 	// Path, when set, limits the scan to that path and what is below it:
 	// the hub's look at the copies of one conflicted path.
 	Path string `json:"path,omitempty"`
+	// Changed asks for a catch-up's scan: where the agent's change journal
+	// names what changed since the hub last merged it, only those paths
+	// and Paths (with what is below each) are scanned, and the parts name
+	// them in Roots; otherwise the whole root is. Either way the last
+	// part's Journal is the journal's number to clear up to.
+	Changed bool     `json:"changed,omitempty"`
+	Paths   []string `json:"paths,omitempty"`
 }
 
 func (*Scan) Type() Type { return TypeScan }
@@ -355,11 +366,30 @@ func (m *Scan) Validate() error {
 	if err := CheckName("session", m.Session); err != nil {
 		return err
 	}
+	if len(m.Paths) > MaxBatch {
+		return fmt.Errorf("%d paths exceed the batch limit %d", len(m.Paths), MaxBatch)
+	}
+	for _, p := range m.Paths {
+		if err := CheckPath(p); err != nil {
+			return err
+		}
+	}
 	if m.Path != "" {
 		return CheckPath(m.Path)
 	}
 	return nil
 }
+
+// JournalClear tells an agent that the hub merged its session's scan made
+// at journal number Seq (ScanPart.Journal), and took the host live: what
+// the journal recorded up to it is forgotten. The answer is OK.
+type JournalClear struct {
+	Session string `json:"session"`
+	Seq     uint64 `json:"seq"`
+}
+
+func (*JournalClear) Type() Type        { return TypeJournalClear }
+func (m *JournalClear) Validate() error { return CheckName("session", m.Session) }
 
 // ScanStats counts what a scan saw.
 type ScanStats struct {
@@ -385,6 +415,13 @@ type ScanPart struct {
 	// hub must not replace or remove them (seed, "a file is open at the
 	// start of a job"), so the engine quarantines them where it would.
 	Open []string `json:"open,omitempty"`
+	// A catch-up's scan (Scan.Changed): Roots are paths it covered (each
+	// with what is below it); Partial, on the last part, says that the
+	// scan covered those only, and Journal is the change journal's
+	// number it was read at.
+	Roots   []string `json:"roots,omitempty"`
+	Partial bool     `json:"partial,omitempty"`
+	Journal uint64   `json:"journal,omitempty"`
 }
 
 func (*ScanPart) Type() Type { return TypeScanPart }
@@ -394,6 +431,14 @@ func (m *ScanPart) Validate() error {
 	}
 	if len(m.Entries) > MaxBatch {
 		return fmt.Errorf("%d entries exceed the batch limit %d", len(m.Entries), MaxBatch)
+	}
+	if len(m.Roots) > MaxBatch {
+		return fmt.Errorf("%d roots exceed the batch limit %d", len(m.Roots), MaxBatch)
+	}
+	for _, p := range m.Roots {
+		if err := CheckPath(p); err != nil {
+			return err
+		}
 	}
 	for i := range m.Entries {
 		if err := m.Entries[i].Validate(); err != nil {

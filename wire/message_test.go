@@ -36,6 +36,8 @@ func samples() []sample {
 		{"sessions", &Sessions{Running: []string{"docs", "plans"}}, nil},
 		{"no session running", &Sessions{Running: []string{}}, nil},
 		{"scan", &Scan{Session: "docs"}, nil},
+		{"catch-up scan", &Scan{Session: "docs", Changed: true, Paths: []string{"a/b.txt", "c"}}, nil},
+		{"journal clear", &JournalClear{Session: "docs", Seq: 42}, nil},
 		{"scan part", &ScanPart{
 			Session:  "docs",
 			Entries:  []Entry{dirEntry("docs"), fileEntry("docs/a.txt"), fileEntry("名前/ファイル.txt")},
@@ -231,6 +233,8 @@ func TestMessageValidate(t *testing.T) {
 		{"an attach with a bad session is refused", &Attach{Session: "../x", Root: "/srv"}, `session name "../x"`},
 		{"an attach without a root is refused", &Attach{Session: "docs"}, "session docs: empty root"},
 		{"a detach without a session is refused", &Detach{}, `session name ""`},
+		{"a catch-up scan of a path out of the root is refused", &Scan{Session: "docs", Changed: true, Paths: []string{"../etc"}}, ".."},
+		{"a scan part with a root out of the root is refused", &ScanPart{Session: "docs", Roots: []string{"/etc"}}, "/etc"},
 		{"a root check without a root is refused", &RootCheck{}, "root is empty"},
 		{"sessions with a bad name are refused", &Sessions{Running: []string{"docs", "../x"}}, `session name "../x"`},
 		{"sessions over the batch limit are refused", &Sessions{Running: make([]string, MaxBatch+1)}, "sessions: 4097 running, more than 4096"},

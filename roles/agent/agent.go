@@ -55,6 +55,9 @@ type Agent struct {
 	// graces are the sessions' lock grace periods, from their attachments
 	// (cutoff.go).
 	graces map[string]time.Duration
+	// journals keep the sessions' change journals (journal.go), across
+	// losses of the hub.
+	journals map[string]*journaler
 }
 
 // attached is one session's watch set on this host.
@@ -82,6 +85,9 @@ type attached struct {
 	// with the file's state once in place, so that the next delta to this
 	// host need not read the file again for its signature.
 	received sync.Map
+	// attachedAt is when the live watcher started: what changed before is
+	// the journal's to name (journal.go).
+	attachedAt time.Time
 }
 
 // New opens the agent's state under cfg.DataDir.
@@ -97,7 +103,8 @@ func New(cfg Config) (*Agent, error) {
 		return nil, fmt.Errorf("agent %s: %w", cfg.Name, err)
 	}
 	return &Agent{cfg: cfg, log: cfg.Log.With().Str("agent", cfg.Name).Logger(), db: db, sessions: map[string]*attached{}, graces: map[string]time.Duration{},
-		metrics: metrics.NewAgent()}, nil
+		journals: map[string]*journaler{},
+		metrics:  metrics.NewAgent()}, nil
 }
 
 // Metrics serves the agent's metrics in Prometheus' text format.
@@ -156,6 +163,7 @@ func (a *Agent) Run(ctx context.Context) error {
 
 func (a *Agent) close() {
 	a.detachAll()
+	a.stopJournals()
 	n, err := a.releaseAll()
 	if n > 0 {
 		a.log.Info().Int("locks", n).Msg("released the locked copies: a stopped agent leaves nothing locked; writers still at work elsewhere have them locked again when the agent is back")
@@ -209,6 +217,8 @@ func (a *Agent) serve(ctx context.Context, c *broker.Client) error {
 			a.reply(ctx, c, in, a.checkRoot(m.Root))
 		case *wire.Detach:
 			a.reply(ctx, c, in, a.detachEnded(m.Session))
+		case *wire.JournalClear:
+			a.reply(ctx, c, in, a.db.ClearJournal(m.Session, m.Seq))
 		case *wire.Sessions:
 			a.settleSessions(m)
 		case *wire.Clock:
@@ -379,6 +389,8 @@ func (a *Agent) attach(c *broker.Client, m *wire.Attach) error {
 		// No fetched file replaces one open for writing here (live.go).
 		t.GuardReplace(lv.guardReplace)
 	}
+	s.attachedAt = time.Now()
+	a.startJournal(s)
 	a.mu.Lock()
 	a.sessions[m.Session] = s
 	s.startPruning(a)
@@ -449,6 +461,7 @@ func (a *Agent) detach(name string) {
 // on whatever root, attached or not.
 func (a *Agent) detachEnded(name string) error {
 	a.detach(name)
+	a.stopJournal(name)
 	n, err := a.undoLocks(name, "", nil)
 	if n > 0 {
 		a.log.Info().Str("session", name).Int("locks", n).Msg("undid the locks of a session that ended")

@@ -28,6 +28,24 @@ func (a *Agent) fail(ctx context.Context, c *broker.Client, in broker.Incoming, 
 	}
 }
 
+// sendOpen tells the hub, in a scan's reply, the files under path open
+// for writing here: looked for once the walk is over, so that a writer
+// that opened a file during it counts too. The hub must not replace those
+// files. It reports whether the reply could be sent.
+func (a *Agent) sendOpen(ctx context.Context, c *broker.Client, in broker.Incoming, s *attached, path string) bool {
+	open := s.live.writingNow(path, false, true)
+	for len(open) > 0 {
+		n := min(len(open), wire.MaxBatch)
+		if err := c.Reply(ctx, in, &wire.ScanPart{Session: s.name, Open: open[:n]}, nil); err != nil {
+			a.log.Debug().Err(err).Msg("scan reply")
+			return false
+		}
+		a.log.Info().Str("session", s.name).Strs("paths", open[:min(n, 10)]).Int("open", n).Msg("scanned files open for writing")
+		open = open[n:]
+	}
+	return true
+}
+
 // scan streams the session's entries to the hub in batches.
 func (a *Agent) scan(ctx context.Context, c *broker.Client, in broker.Incoming, m *wire.Scan) {
 	s, ctx, end, err := a.begin(ctx, m.Session)
@@ -37,6 +55,22 @@ func (a *Agent) scan(ctx context.Context, c *broker.Client, in broker.Incoming, 
 		return
 	}
 	start := time.Now()
+	var journal uint64
+	if m.Changed {
+		roots, seq, why := a.changedRoots(ctx, s, m)
+		if why == "" {
+			a.scanRoots(ctx, c, in, s, roots, seq)
+			return
+		}
+		journal = seq
+		a.log.Info().Str("session", m.Session).Str("why", why).Msg("catch-up: the whole root is rescanned")
+	} else if m.Path == "" {
+		// A whole scan sees everything the journal recorded before it
+		// starts: the hub clears it up to here once it merged the scan.
+		if j, err := a.db.ReadJournal(m.Session); err == nil {
+			journal = j.Seq
+		}
+	}
 	cache, err := a.openCache(m.Session)
 	if err != nil {
 		a.fail(ctx, c, in, "scan", "", err)
@@ -64,17 +98,8 @@ func (a *Agent) scan(ctx context.Context, c *broker.Client, in broker.Incoming, 
 	for i := range warnings {
 		warnings[i].Host = a.cfg.Name
 	}
-	// Looked for once the walk is over, so that a writer that opened a
-	// file during it counts too: the hub must not replace those files.
-	open := s.live.writingNow(m.Path, false, true)
-	for len(open) > 0 {
-		n := min(len(open), wire.MaxBatch)
-		if err := c.Reply(ctx, in, &wire.ScanPart{Session: m.Session, Open: open[:n]}, nil); err != nil {
-			a.log.Debug().Err(err).Msg("scan reply")
-			return
-		}
-		a.log.Info().Str("session", m.Session).Strs("paths", open[:min(n, 10)]).Int("open", n).Msg("scanned files open for writing")
-		open = open[n:]
+	if !a.sendOpen(ctx, c, in, s, m.Path) {
+		return
 	}
 	// Every skipped path goes to the hub, which must not mistake it for a
 	// deletion; in parts, so that no frame outgrows its limit.
@@ -88,7 +113,7 @@ func (a *Agent) scan(ctx context.Context, c *broker.Client, in broker.Incoming, 
 	}
 	a.log.Info().Str("session", m.Session).Int64("files", stats.Files).Int64("dirs", stats.Dirs).
 		Int64("hashed", stats.Hashed).Str("took", (time.Since(start)).Round(time.Millisecond).String()).Msg("scan done")
-	done := &wire.ScanPart{Session: m.Session, Done: true, Stats: stats, Warnings: warnings}
+	done := &wire.ScanPart{Session: m.Session, Done: true, Stats: stats, Warnings: warnings, Journal: journal}
 	if err := c.Reply(ctx, in, done, nil); err != nil {
 		a.log.Debug().Err(err).Msg("scan reply")
 	}

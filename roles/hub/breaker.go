@@ -66,12 +66,26 @@ func (r *run) loadHeld() error {
 // so that the engine neither deletes it anywhere nor brings it back. A
 // host whose deletions are held already has every new one held too.
 func (r *run) breakScans(scans map[string][]wire.Entry, last map[string]conflict.Record, leftAlone map[string]bool, loaded bool) error {
+	return r.breakScansOf(scans, last, leftAlone, loaded, nil)
+}
+
+// breakScansOf is breakScans where total, when set, counts the session's
+// tracked files: last is then only the part of the index a partial
+// catch-up merges (catchup_partial.go), which says nothing of the
+// session's size nor of an emptied root (the journal would say
+// "everything" for a root that vanished). total is called only when
+// enough files are deleted to trip the guard.
+func (r *run) breakScansOf(scans map[string][]wire.Entry, last map[string]conflict.Record, leftAlone map[string]bool, loaded bool,
+	total func() (int, error)) error {
 	if !loaded {
 		if err := r.loadHeld(); err != nil {
 			return err
 		}
 	}
-	total := conflict.TrackedFiles(last)
+	tracked := 0
+	if total == nil {
+		tracked = conflict.TrackedFiles(last)
+	}
 	for host, scan := range scans {
 		if r.absent[host] {
 			continue
@@ -80,8 +94,15 @@ func (r *run) breakScans(scans map[string][]wire.Entry, last map[string]conflict
 		if len(deleted) == 0 {
 			continue
 		}
-		empty := len(scan) == 0 && conflict.HeldFiles(host, last) > 0
-		reason, trip := r.guard().Trip(files, total, empty)
+		empty := total == nil && len(scan) == 0 && conflict.HeldFiles(host, last) > 0
+		n := tracked
+		if total != nil && files >= r.guard().Min {
+			var err error
+			if n, err = total(); err != nil {
+				return err
+			}
+		}
+		reason, trip := r.guard().Trip(files, n, empty)
 		if r.held[host] != nil {
 			trip = true
 			if reason == "" {
@@ -91,7 +112,7 @@ func (r *run) breakScans(scans map[string][]wire.Entry, last map[string]conflict
 		if !trip {
 			continue
 		}
-		if err := r.hold(host, reason, deleted, files, total); err != nil {
+		if err := r.hold(host, reason, deleted, files, n); err != nil {
 			return err
 		}
 	}

@@ -49,16 +49,24 @@ type catchUp struct {
 	lagAt map[string]*wire.Entry
 	// ops and failed count the catch-up's ops, for the event log.
 	ops, failed int
+	// journal is the number of the host's change journal that the last
+	// round's scan read: cleared up to it once the host is live.
+	journal uint64
 }
 
 // catchResult is what a catch-up's goroutine hands back to the live loop:
 // a scan, or the end of a round's ops.
 type catchResult struct {
-	host     string
-	cu       *catchUp
-	scan     []wire.Entry
-	skipped  map[string]bool
-	writing  []string // the files the host had open for writing
+	host    string
+	cu      *catchUp
+	scan    []wire.Entry
+	skipped map[string]bool
+	writing []string // the files the host had open for writing
+	// A partial scan (catchup_partial.go) covered roots only; journal is
+	// the host's change journal's number it read.
+	partial  bool
+	roots    []string
+	journal  uint64
 	plan     *conflict.Plan
 	failures []opFailure
 	err      error
@@ -103,9 +111,13 @@ func (r *run) scanRound(lc *liveCtx, host string, cu *catchUp, attach bool) {
 		}
 		if res.err == nil {
 			res.skipped = map[string]bool{}
-			res.err = scanHost(cu.ctx, lc.c, r.cfg.Name, host, "", func(part *wire.ScanPart) error {
+			res.err = r.catchUpScan(cu.ctx, lc.c, host, func(part *wire.ScanPart) error {
 				res.scan = append(res.scan, part.Entries...)
 				res.writing = append(res.writing, part.Open...)
+				res.roots = append(res.roots, part.Roots...)
+				if part.Done {
+					res.partial, res.journal = part.Partial, part.Journal
+				}
 				for _, w := range part.Warnings {
 					if w.Path != "" {
 						res.skipped[w.Path] = true
@@ -170,7 +182,13 @@ func (r *run) caughtUpStep(lc *liveCtx, res catchResult) {
 		return
 	}
 	if res.plan == nil {
-		plan := r.mergeCatchUp(res.host, cu, res.scan, res.skipped, res.writing)
+		cu.journal = res.journal
+		var plan *conflict.Plan
+		if res.partial {
+			plan = r.mergePartial(res.host, cu, res)
+		} else {
+			plan = r.mergeCatchUp(res.host, cu, res.scan, res.skipped, res.writing)
+		}
 		r.applyRound(lc, res.host, cu, plan)
 		return
 	}
@@ -255,6 +273,7 @@ func (r *run) goLive(lc *liveCtx, host string, a *awayHost) {
 	if err := r.h.db.ClearAway(r.cfg.Name, host); err != nil {
 		r.log.Error().Err(err).Msg("clear away")
 	}
+	r.clearJournal(lc, host, cu.journal)
 	delete(r.away, host)
 	cu.cancel()
 	r.setAwayStatus(host, "synced", time.Time{})

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 
@@ -22,9 +23,8 @@ import (
 // by the session's conflict rules exactly as at a start.
 func (r *run) mergeCatchUp(host string, cu *catchUp, scan []wire.Entry, skipped map[string]bool, writing []string) *conflict.Plan {
 	cu.round++
-	participants := r.liveHosts()
-	participants = append(participants, host)
-	slices.SortFunc(participants, func(a, b string) int { return r.hostOrder(a) - r.hostOrder(b) })
+	r.h.metrics.CatchUpScanned(r.cfg.Name, host, false, len(scan))
+	r.event("catch-up-scan", host, "", fmt.Sprintf("%s: full catch-up: scanned %d paths (its whole root)", host, len(scan)))
 	current, err := r.h.db.LoadIndex(r.cfg.Name)
 	if err != nil {
 		r.log.Error().Err(err).Msg("catch-up: load the index")
@@ -35,6 +35,19 @@ func (r *run) mergeCatchUp(host string, cu *catchUp, scan []wire.Entry, skipped 
 		r.log.Error().Err(err).Msg("catch-up: away ledger")
 		return &conflict.Plan{}
 	}
+	return r.mergeRound(host, cu, scan, skipped, writing, current, ledger, nil)
+}
+
+// mergeRound is a catch-up round's merge of host's scan (with the files
+// open for writing there) with current (the index, or the part of it the
+// scan covered) and host's ledger (as much of it); total, when set, counts
+// the session's tracked files for the breaker (current being only part of
+// the index).
+func (r *run) mergeRound(host string, cu *catchUp, scan []wire.Entry, skipped map[string]bool, writing []string, current map[string]conflict.Record,
+	ledger map[string]store.AwayBase, total func() (int, error)) *conflict.Plan {
+	participants := r.liveHosts()
+	participants = append(participants, host)
+	slices.SortFunc(participants, func(a, b string) int { return r.hostOrder(a) - r.hostOrder(b) })
 	leftAlone := r.catchUpLeftAlone(skipped)
 	// Deleted while it was away, and unchanged on it: deleted there too.
 	deleted := map[string]wire.Entry{}
@@ -65,7 +78,7 @@ func (r *run) mergeCatchUp(host string, cu *catchUp, scan []wire.Entry, skipped 
 			last[p] = rec
 		}
 	}
-	if err := r.breakScans(map[string][]wire.Entry{host: mine}, last, leftAlone, true); err != nil {
+	if err := r.breakScansOf(map[string][]wire.Entry{host: mine}, last, leftAlone, true, total); err != nil {
 		r.log.Error().Err(err).Msg("catch-up: breaker")
 		return &conflict.Plan{}
 	}

@@ -72,10 +72,13 @@ type run struct {
 	// without them (away.go); the live loop owns it. dropped, guarded by mu, are
 	// the hosts that left since the live loop last looked, and hostKick
 	// tells it to look. catchIn carries the catch-ups' results to it.
-	away     map[string]*awayHost
-	dropped  map[string]bool
-	hostKick chan struct{}
-	catchIn  chan catchResult
+	away    map[string]*awayHost
+	dropped map[string]bool
+	// scanJournal is, by host, the change journal's number its start-up
+	// scan read (catchup_partial.go); guarded by mu.
+	scanJournal map[string]uint64
+	hostKick    chan struct{}
+	catchIn     chan catchResult
 
 	// held are the hosts' deletions the mass-delete breaker holds, by
 	// host and path, and burst each host's recent live deletions
@@ -104,7 +107,7 @@ type run struct {
 func newRun(h *Hub, cfg api.SessionConfig, cancel context.CancelFunc) *run {
 	r := &run{h: h, cfg: cfg, cancel: cancel, done: make(chan struct{}), host: map[string]*api.HostStatus{},
 		quarantine: map[string]bool{}, liveIn: make(chan broker.Incoming, liveQueue), locks: map[string]*heldLock{},
-		away: map[string]*awayHost{}, dropped: map[string]bool{}, hostKick: make(chan struct{}, 1), catchIn: make(chan catchResult, len(cfg.Hosts)),
+		away: map[string]*awayHost{}, dropped: map[string]bool{}, scanJournal: map[string]uint64{}, hostKick: make(chan struct{}, 1), catchIn: make(chan catchResult, len(cfg.Hosts)),
 		deletionsIn: make(chan deletionsOrder),
 		log:         h.log.With().Str("session", cfg.Name).Logger()}
 	r.filter = sessionFilter(cfg.Exclude, r.log)

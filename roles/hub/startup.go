@@ -83,6 +83,7 @@ func (r *run) startup(ctx context.Context) error {
 	st := r.status()
 	r.log.Info().Int64("files", st.Files.Done).Int64("bytes", st.Bytes.Done).Int("errors", st.ErrorCount).
 		Str("took", st.Synced.Sub(st.Started).Round(time.Millisecond).String()).Msg("initial synchronisation done")
+	r.clearJournals(ctx, c)
 	r.event("synced", "", "", fmt.Sprintf("initial synchronisation done: %d files, %d bytes, %d errors, %d conflicts, in %s",
 		st.Files.Done, st.Bytes.Done, st.ErrorCount, st.Quarantined, st.Synced.Sub(st.Started).Round(time.Millisecond)))
 	return r.h.db.PutSessionState(r.cfg.Name, store.SessionState{Desired: store.DesiredRunning, Phase: string(api.PhaseRunning), Started: st.Started, Finished: st.Synced})

@@ -43,6 +43,7 @@ func (r *run) scan(ctx context.Context, c *broker.Client) (scans map[string][]wi
 				hs.Files = int64(len(results[i]))
 				if part.Done {
 					hs.Bytes, hs.Hashed = part.Stats.Bytes, part.Stats.Hashed
+					r.scanJournal[hr.Host] = part.Journal
 				}
 				for _, w := range part.Warnings {
 					switch {
