@@ -20,11 +20,11 @@ type Options struct {
 	// Join, with HubURL, enrols the agent with a join code first (see
 	// identity.go); once joined, Name and BrokerURL come from the stored
 	// identity and no token is used.
-	Join, HubURL string
-	Log                                      zerolog.Logger
-	RescanInterval                           time.Duration // 0: DefaultRescanInterval
-	CAFile                                   string        // more CAs to trust for a wss:// broker
-	ClockOffset                              time.Duration // tests only: see Config.ClockOffset
+	Join, HubURL   string
+	Log            zerolog.Logger
+	RescanInterval time.Duration // 0: DefaultRescanInterval
+	CAFile         string        // more CAs to trust for a wss:// broker
+	ClockOffset    time.Duration // tests only: see Config.ClockOffset
 	// MetricsListen, if set, serves GET /metrics there without
 	// authentication.
 	MetricsListen string
@@ -79,7 +79,8 @@ func credentials(ctx context.Context, o *Options) (*tls.Config, error) {
 	if id == nil {
 		if o.Token == "" {
 			return nil, fmt.Errorf("agent not enrolled (no identity in %s): run it once with --join CODE --hub https://HUB:8181, "+
-				"with a code from `peerlink join-code create --name HOST` on the hub (a hub of an older release takes --token-file FILE instead)", identityDir(o.DataDir))
+				"with a code from `peerlink join-code create --name HOST` where the hub runs; "+
+				"or, for a hub that still accepts the shared token, no token: give --token-file FILE (a copy of the hub's DATA/token) or set PEERLINK_TOKEN", identityDir(o.DataDir))
 		}
 		if o.Name == "" || o.BrokerURL == "" {
 			return nil, errors.New("an agent using the hub's token needs --name and --broker (an enrolled agent has them from its join)")

@@ -33,8 +33,8 @@ func (s *Server) handshake(conn *websocket.Conn, addr string, state *tls.Connect
 	p := &peer{
 		PeerInfo: PeerInfo{Name: h.Name, Role: h.Role, Version: h.Version, Addr: addr, Since: time.Now(),
 			Certified: state != nil && len(state.VerifiedChains) > 0 && s.authorize != nil},
-		link:     newLink(conn, s.lim, s.t),
-		gone:     make(chan struct{}),
+		link: newLink(conn, s.lim, s.t),
+		gone: make(chan struct{}),
 	}
 	if werr := s.register(p); werr != nil {
 		s.refuse(conn, addr, h, werr)

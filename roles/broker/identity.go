@@ -59,11 +59,11 @@ func (s *Server) authenticate(h *wire.Hello, state *tls.ConnectionState) *wire.E
 	// length or content.
 	got := sha256.Sum256([]byte(h.Token))
 	ok := !noToken && subtle.ConstantTimeCompare(got[:], sum[:]) == 1
-	if s.authorize != nil && (!ok || h.Role != wire.RoleAgent) {
+	switch {
+	case s.authorize != nil && (noToken || h.Role != wire.RoleAgent):
 		return &wire.Error{Kind: wire.KindPermission, Msg: "this hub admits agents by certificate: enrol this host with a join code " +
 			"(`peerlink join-code create --name HOST` where the hub runs, then `peerlink agent --join CODE --hub https://HUB:8181 --data DIR` here)"}
-	}
-	if !ok {
+	case !ok:
 		return &wire.Error{Kind: wire.KindPermission, Msg: "token refused: copy the token from the hub's DATA/token file"}
 	}
 	return nil

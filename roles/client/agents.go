@@ -16,7 +16,7 @@ func joinCodeCommand() *cli.Command {
 			Name: "create", Usage: "print a single-use join code for host --name: run `peerlink agent --join CODE --hub https://HUB:8181 --data DIR` there",
 			Flags: clientFlags(
 				&cli.StringFlag{Name: "name", Usage: "the host the code enrols (its name in sessions)", Required: true},
-				&cli.DurationFlag{Name: "ttl", Value: time.Hour, Usage: "how long the code may be used (1m to 720h)"}),
+				&cli.DurationFlag{Name: "ttl", Value: time.Hour, Usage: "how long the code may be used (up to 720h)"}),
 			Action: func(c *cli.Context) error {
 				cl, err := client(c)
 				if err != nil {

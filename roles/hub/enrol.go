@@ -52,8 +52,8 @@ func (h *Hub) CreateJoinCode(name, ttl, user string) (api.JoinCode, error) {
 	d := defaultCodeTTL
 	if ttl != "" {
 		var err error
-		if d, err = time.ParseDuration(ttl); err != nil || d < time.Minute || d > maxCodeTTL {
-			return api.JoinCode{}, fmt.Errorf("%w: ttl %q: give a duration from 1m to 720h, e.g. 1h", api.ErrInvalid, ttl)
+		if d, err = time.ParseDuration(ttl); err != nil || d < time.Second || d > maxCodeTTL {
+			return api.JoinCode{}, fmt.Errorf("%w: ttl %q: give a duration from 1s to 720h, e.g. 1h", api.ErrInvalid, ttl)
 		}
 	}
 	code, err := enrol.NewCode(name, e.anchorHash)
