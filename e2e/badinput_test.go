@@ -212,8 +212,8 @@ func TestBadInputUnreachableHubCLI(t *testing.T) {
 // saying so and where the right token is; one without a token does not
 // even try.
 func TestBadInputWrongTokenAgent(t *testing.T) {
-	// A hub upgraded from the shared token, whose agents may use it.
-	c := startCluster(&cluster{t: t, dir: t.TempDir(), upgraded: true})
+	// A plain hub on loopback, whose agents present the token.
+	c := newCluster(t, "--insecure-plain")
 	wrong := filepath.Join(c.dir, "wrong-token")
 	if err := os.WriteFile(wrong, []byte("not-"+c.token+"\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -5,6 +5,10 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,8 +23,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
+	"github.com/peerlink/peerlink/roles/broker"
 	"github.com/peerlink/peerlink/web/api"
 	"github.com/peerlink/peerlink/web/certs"
+	"github.com/peerlink/peerlink/web/enrol"
+	"github.com/peerlink/peerlink/wire"
 )
 
 // binary is the peerlink binary built once for the whole package.
@@ -506,4 +515,36 @@ func (p *proc) peakRSS() int64 {
 		}
 	}
 	return -1
+}
+
+// dialPeer connects to the cluster's broker as a peer the test plays
+// (a fake or rogue agent): on a TLS hub it enrols hello.Name with a join
+// code first, as a real agent would, and connects by its certificate;
+// on a plain hub it presents the token.
+func (c *cluster) dialPeer(ctx context.Context, hello wire.Hello) (*broker.Client, error) {
+	c.t.Helper()
+	if c.ca == "" {
+		hello.Token = c.token
+		return broker.Dial(ctx, c.brokerWS, hello, zerolog.Nop())
+	}
+	hello.Token = ""
+	code, err := enrol.ParseCode(c.joinCode(hello.Name))
+	if err != nil {
+		return nil, err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	j, err := enrol.Join(ctx, c.hubURL, code, key)
+	if err != nil {
+		return nil, err
+	}
+	conf, err := certs.Client(c.ca)
+	if err != nil {
+		return nil, err
+	}
+	conf.RootCAs.AddCert(j.Anchor)
+	conf.Certificates = []tls.Certificate{{Certificate: [][]byte{j.Cert.Raw}, PrivateKey: key, Leaf: j.Cert}}
+	return broker.DialTLS(ctx, c.brokerWS, hello, conf, zerolog.Nop())
 }
