@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/peerlink/peerlink/web/certs"
 	"io"
 	"net"
 	"net/http"
@@ -100,6 +101,10 @@ func TestFloodHugeHellos(t *testing.T) {
 	var upgraded, refused, failed atomic.Int64
 	var wg sync.WaitGroup
 	start := make(chan struct{})
+	strangerTLS, err := certs.Client(c.ca)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := range conns {
 		wg.Add(1)
 		go func() {
@@ -109,7 +114,8 @@ func TestFloodHugeHellos(t *testing.T) {
 			// bounds the flood, only what the hub reads of a stranger.
 			local := &net.TCPAddr{IP: net.IPv4(127, 0, 1, byte(1+i%50))}
 			nd := net.Dialer{LocalAddr: local}
-			d := websocket.Dialer{HandshakeTimeout: time.Minute, NetDialContext: nd.DialContext}
+			// A stranger: it trusts the hub's CA but has no certificate.
+			d := websocket.Dialer{HandshakeTimeout: time.Minute, NetDialContext: nd.DialContext, TLSClientConfig: strangerTLS}
 			conn, resp, err := d.DialContext(ctx, c.brokerWS+"/ws", nil)
 			if err != nil {
 				if resp != nil {
