@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/peerlink/peerlink/web/certs"
 	"io"
 	"net"
 	"net/http"
@@ -22,6 +21,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/peerlink/peerlink/web/api"
+	"github.com/peerlink/peerlink/web/certs"
 	"github.com/peerlink/peerlink/wire"
 )
 
