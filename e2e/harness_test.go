@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -547,4 +548,17 @@ func (c *cluster) dialPeer(ctx context.Context, hello wire.Hello) (*broker.Clien
 	conf.RootCAs.AddCert(j.Anchor)
 	conf.Certificates = []tls.Certificate{{Certificate: [][]byte{j.Cert.Raw}, PrivateKey: key, Leaf: j.Cert}}
 	return broker.DialTLS(ctx, c.brokerWS, hello, conf, zerolog.Nop())
+}
+
+// trusting is an HTTP transport that trusts ca (the cluster's c.ca) on top
+// of the system's roots.
+func trusting(t testing.TB, ca string) http.RoundTripper {
+	t.Helper()
+	conf, err := certs.Client(ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = conf
+	return tr
 }

@@ -256,7 +256,7 @@ func TestFloodSlowLoginBodies(t *testing.T) {
 	waitFor(t, 30*time.Second, "every slow sign-in to send its headers", func() bool {
 		return flood.started.Load()+int64(len(errs)) == conns
 	})
-	b := newBrowser(t, c.hubURL)
+	b := newBrowser(t, c.hubURL, c.ca)
 	var me api.Me
 	if code := b.call("POST", "/api/v1/login", api.LoginRequest{Password: password}, &me, false); code != http.StatusOK {
 		t.Fatalf("sign in during the flood: status %d, want 200", code)
@@ -287,7 +287,7 @@ func TestFloodSlowLoginBodies(t *testing.T) {
 func liveFeed(t *testing.T, c *cluster) <-chan api.Notice {
 	t.Helper()
 	wsURL := "ws" + strings.TrimPrefix(c.hubURL, "http") + "/api/v1/live"
-	ws, _, err := websocket.DefaultDialer.Dial(wsURL, http.Header{"Authorization": {"Bearer " + c.token}})
+	ws, _, err := (&websocket.Dialer{TLSClientConfig: trusting(t, c.ca).(*http.Transport).TLSClientConfig}).Dial(wsURL, http.Header{"Authorization": {"Bearer " + c.token}})
 	if err != nil {
 		t.Fatalf("live feed: %v", err)
 	}
