@@ -212,7 +212,8 @@ func TestBadInputUnreachableHubCLI(t *testing.T) {
 // saying so and where the right token is; one without a token does not
 // even try.
 func TestBadInputWrongTokenAgent(t *testing.T) {
-	c := newCluster(t)
+	// A plain hub on loopback, whose agents present the token.
+	c := newCluster(t, "--insecure-plain")
 	wrong := filepath.Join(c.dir, "wrong-token")
 	if err := os.WriteFile(wrong, []byte("not-"+c.token+"\n"), 0o600); err != nil {
 		t.Fatal(err)

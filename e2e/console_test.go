@@ -4,6 +4,8 @@ package e2e
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -17,6 +19,8 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	"github.com/peerlink/peerlink/web/certs"
 )
 
 // The hub's web console (issue 6) in a real browser: headless Chromium,
@@ -58,7 +62,7 @@ func TestConsole(t *testing.T) {
 	}
 	writeFile(t, c.root("site-b"), "bulk/large.bin", strings.Repeat("0123456789abcdef", 1<<20), tAt(0))
 
-	b := newChrome(t, filepath.Join(c.dir, "chromium"))
+	b := newChrome(t, filepath.Join(c.dir, "chromium"), hubSPKI(t, c))
 	shots := filepath.Join(c.dir, "screenshots")
 	if err := os.MkdirAll(shots, 0o755); err != nil {
 		t.Fatal(err)
@@ -321,11 +325,30 @@ type chrome struct {
 	errors []string
 }
 
+// hubSPKI is the base64 SHA-256 of the public key of the certificate the
+// cluster's hub serves, as Chromium's SPKI pin list takes it.
+func hubSPKI(t *testing.T, c *cluster) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(c.dir, "hub", "tls", "server.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := certs.ParseCert("server.pem", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
 // newChrome starts Chromium on a fresh profile in dir; the test's cleanup
 // ends it (cancelling the allocator kills the process and waits for it).
-func newChrome(t *testing.T, dir string) *chrome {
+func newChrome(t *testing.T, dir, spki string) *chrome {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		// The hub's own certificate, pinned by its key as an administrator
+		// who imported the hub's CA would trust it; nothing else is.
+		chromedp.Flag("ignore-certificate-errors-spki-list", spki),
 		chromedp.ExecPath(chromiumPath),
 		chromedp.Headless,
 		chromedp.NoSandbox,

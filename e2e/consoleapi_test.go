@@ -31,12 +31,12 @@ type browser struct {
 	csrf string
 }
 
-func newBrowser(t *testing.T, base string) *browser {
+func newBrowser(t *testing.T, base, ca string) *browser {
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &browser{t: t, base: base, http: &http.Client{Jar: jar, Timeout: time.Minute}}
+	return &browser{t: t, base: base, http: &http.Client{Jar: jar, Timeout: time.Minute, Transport: trusting(t, ca)}}
 }
 
 // call sends a request, with the CSRF token if withCSRF, and decodes a
@@ -103,7 +103,7 @@ func TestConsoleAPI(t *testing.T) {
 		t.Error("the hub printed a generated password although it was given one")
 	}
 
-	b := newBrowser(t, c.hubURL)
+	b := newBrowser(t, c.hubURL, c.ca)
 	if code := b.call("GET", "/api/v1/sessions", nil, nil, false); code != 401 {
 		t.Fatalf("sessions before signing in: status %d, want 401", code)
 	}
@@ -137,7 +137,7 @@ func TestConsoleAPI(t *testing.T) {
 	for _, ck := range b.http.Jar.Cookies(hubURL) {
 		h.Add("Cookie", ck.String())
 	}
-	ws, _, err := websocket.DefaultDialer.Dial(wsURL, h)
+	ws, _, err := (&websocket.Dialer{TLSClientConfig: trusting(t, c.ca).(*http.Transport).TLSClientConfig}).Dial(wsURL, h)
 	if err != nil {
 		t.Fatalf("live feed: %v", err)
 	}

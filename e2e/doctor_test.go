@@ -66,7 +66,7 @@ func TestDoctorHealthyHost(t *testing.T) {
 	t.Parallel()
 	c := optCluster(t, hostsAB...)
 	c.createSession("d", hostsAB)
-	got, r := doctorRun(t, nil, "--hub", c.hubURL, "--token-file", c.tokenFile(), "--name", "site-a", "--broker", c.brokerWS)
+	got, r := doctorRun(t, nil, "--hub", c.hubURL, "--ca", c.ca, "--token-file", c.tokenFile(), "--name", "site-a", "--broker", c.brokerWS)
 	if r.code != 0 {
 		t.Errorf("doctor exit %d on a healthy host: %s %s", r.code, r.stdout, r.stderr)
 	}
@@ -87,12 +87,12 @@ func TestDoctorHealthyHost(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("not-the-token\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	got, r = doctorRun(t, nil, "--hub", c.hubURL, "--token-file", bad)
+	got, r = doctorRun(t, nil, "--hub", c.hubURL, "--ca", c.ca, "--token-file", bad)
 	wantCheck(t, got, "token", doctor.Fail, "copy the hub's DATA/token")
 	if r.code == 0 {
 		t.Error("doctor exit 0 with a refused token")
 	}
-	got, _ = doctorRun(t, nil, "--hub", strings.Replace(c.brokerWS, "ws://", "http://", 1), "--broker", strings.Replace(c.hubURL, "http://", "ws://", 1))
+	got, _ = doctorRun(t, nil, "--ca", c.ca, "--hub", strings.Replace(c.brokerWS, "wss://", "https://", 1), "--broker", strings.Replace(c.hubURL, "https://", "wss://", 1))
 	wantCheck(t, got, "hub", doctor.Fail, "peerlink's broker")
 	wantCheck(t, got, "broker", doctor.Fail, "peerlink's hub")
 }

@@ -5,21 +5,32 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
+	"github.com/peerlink/peerlink/roles/broker"
 	"github.com/peerlink/peerlink/web/api"
 	"github.com/peerlink/peerlink/web/certs"
+	"github.com/peerlink/peerlink/web/enrol"
+	"github.com/peerlink/peerlink/wire"
 )
 
 // binary is the peerlink binary built once for the whole package.
@@ -150,6 +161,12 @@ type cluster struct {
 	// CA file that signed the hub's certificate: the hub serves TLS.
 	agentArgs []string
 	ca        string
+	// ownCA is set when the hub serves TLS with its own CA (the default):
+	// ca is then its DATA/tls/ca.pem. Agents of a TLS hub enrol with join
+	// codes.
+	// upgraded starts the hub on a data directory of an older release (a
+	// shared token and no CA), whose agents may still use the token.
+	ownCA, upgraded bool
 
 	mu    sync.Mutex
 	procs map[string]*proc
@@ -190,6 +207,7 @@ func (c *cluster) launch(name string, cmd *exec.Cmd) (*proc, error) {
 	}
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.Env = append(append(os.Environ(), "PEERLINK_TOKEN=", "PEERLINK_TOKEN_FILE=", "PEERLINK_HUB=", "PEERLINK_CA="), cmd.Env...)
+	c.enrolInstead(cmd)
 	if err := cmd.Start(); err != nil {
 		f.Close()
 		return nil, err
@@ -210,16 +228,26 @@ func (c *cluster) launch(name string, cmd *exec.Cmd) (*proc, error) {
 // until its API answers.
 func (c *cluster) startHub() *proc {
 	c.t.Helper()
+	data := filepath.Join(c.dir, "hub")
 	if c.apiPort == 0 {
 		c.apiPort, c.brkPort = freePort(c.t), freePort(c.t)
-		s := ""
-		if c.ca != "" {
-			s = "s"
+		s := "s"
+		if slices.Contains(c.hubArgs, "--insecure-plain") {
+			s = ""
+		} else if c.ca == "" {
+			c.ownCA, c.ca = true, filepath.Join(data, "tls", "ca.pem")
+		}
+		if c.upgraded {
+			if err := os.MkdirAll(data, 0o700); err != nil {
+				c.t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(data, "token"), []byte("a-token-of-an-older-release\n"), 0o600); err != nil {
+				c.t.Fatal(err)
+			}
 		}
 		c.hubURL = fmt.Sprintf("http%s://127.0.0.1:%d", s, c.apiPort)
 		c.brokerWS = fmt.Sprintf("ws%s://127.0.0.1:%d", s, c.brkPort)
 	}
-	data := filepath.Join(c.dir, "hub")
 	args := []string{"hub", "--data", data,
 		"--listen", fmt.Sprintf("127.0.0.1:%d", c.apiPort), "--broker-listen", fmt.Sprintf("127.0.0.1:%d", c.brkPort)}
 	p := c.start("hub", append(args, c.hubArgs...)...)
@@ -230,6 +258,10 @@ func (c *cluster) startHub() *proc {
 		}
 		return c.token != "" || p.exited()
 	})
+	waitFor(c.t, 20*time.Second, "the hub's CA", func() bool {
+		_, err := os.Stat(c.ca)
+		return !c.ownCA || err == nil || p.exited()
+	})
 	waitFor(c.t, 20*time.Second, "the hub's API", func() bool {
 		_, err := c.client().Status(context.Background())
 		return err == nil || p.exited()
@@ -238,6 +270,15 @@ func (c *cluster) startHub() *proc {
 		c.t.Fatalf("hub exited: %v\n%s", p.err, p.logTail(30))
 	}
 	return p
+}
+
+// ownCAFile is the hub's own CA, which the CLI trusts it by
+// (PEERLINK_CA); empty unless the hub serves TLS with its own CA.
+func (c *cluster) ownCAFile() string {
+	if c.ownCA {
+		return c.ca
+	}
+	return ""
 }
 
 func (c *cluster) client() *api.Client {
@@ -262,12 +303,76 @@ func (c *cluster) root(host string) string {
 func (c *cluster) tokenFile() string { return filepath.Join(c.dir, "hub", "token") }
 
 // startAgent starts an agent named host and waits until the hub sees it.
+// On a hub with its own CA the agent enrols with a join code the first
+// time (enrolInstead) and connects by its certificate.
 func (c *cluster) startAgent(host string) *proc {
 	c.t.Helper()
-	p := c.start("agent-"+host, append([]string{"agent", "--name", host, "--broker", c.brokerWS, "--token-file", c.tokenFile(),
-		"--data", filepath.Join(c.dir, "agent-"+host)}, c.agentArgs...)...)
+	data := filepath.Join(c.dir, "agent-"+host)
+	args := []string{"agent", "--name", host, "--broker", c.brokerWS, "--data", data}
+	switch {
+	case c.ca == "":
+		args = append(args, "--token-file", c.tokenFile())
+	case !hasIdentity(data):
+		args = append(args, "--join", c.joinCode(host), "--hub", c.hubURL)
+	}
+	p := c.start("agent-"+host, append(args, c.agentArgs...)...)
 	c.waitAgent(host, true, p)
 	return p
+}
+
+// enrolInstead has an agent that cmd starts with the hub's token on a TLS
+// hub not upgraded from the shared token (by
+// --token-file DATA/token or PEERLINK_TOKEN) enrol instead, as agents of
+// a hub with its own CA do: the token goes, and an agent whose --data
+// holds no identity yet gets --join with a new code for its --name and
+// --hub. So every test's agents connect by mutual TLS.
+func (c *cluster) enrolInstead(cmd *exec.Cmd) {
+	c.t.Helper()
+	i := slices.Index(cmd.Args, "agent")
+	if c.ca == "" || c.upgraded || i < 0 {
+		return
+	}
+	args := slices.Clone(cmd.Args[:i+1])
+	var name, data string
+	byToken := slices.Contains(cmd.Env, "PEERLINK_TOKEN="+c.token)
+	for j := i + 1; j < len(cmd.Args); j++ {
+		a := cmd.Args[j]
+		switch {
+		case a == "--token-file" && j+1 < len(cmd.Args) && cmd.Args[j+1] == c.tokenFile():
+			byToken = true
+			j++
+			continue
+		case a == "--name" && j+1 < len(cmd.Args):
+			name = cmd.Args[j+1]
+		case a == "--data" && j+1 < len(cmd.Args):
+			data = cmd.Args[j+1]
+		}
+		args = append(args, a)
+	}
+	if !byToken || name == "" || data == "" {
+		return
+	}
+	cmd.Env = slices.DeleteFunc(cmd.Env, func(e string) bool { return e == "PEERLINK_TOKEN="+c.token })
+	if !hasIdentity(data) {
+		args = append(args, "--join", c.joinCode(name), "--hub", c.hubURL)
+	}
+	cmd.Args = args
+}
+
+// joinCode creates a join code for host through the API.
+func (c *cluster) joinCode(host string) string {
+	c.t.Helper()
+	jc, err := c.client().CreateJoinCode(context.Background(), host, 0)
+	if err != nil {
+		c.t.Fatalf("join code for %s: %v", host, err)
+	}
+	return jc.Code
+}
+
+// hasIdentity reports whether an agent's data holds the identity of a join.
+func hasIdentity(data string) bool {
+	_, err := os.Stat(filepath.Join(data, "identity", "identity.json"))
+	return err == nil
 }
 
 func (c *cluster) waitAgent(host string, connected bool, p *proc) {
@@ -327,7 +432,7 @@ func (c *cluster) cli(args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = append(os.Environ(), "PEERLINK_HUB="+c.hubURL, "PEERLINK_TOKEN="+c.token, "PEERLINK_TOKEN_FILE=", "PEERLINK_CA=")
+	cmd.Env = append(os.Environ(), "PEERLINK_HUB="+c.hubURL, "PEERLINK_TOKEN="+c.token, "PEERLINK_TOKEN_FILE=", "PEERLINK_CA="+c.ownCAFile())
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -411,4 +516,49 @@ func (p *proc) peakRSS() int64 {
 		}
 	}
 	return -1
+}
+
+// dialPeer connects to the cluster's broker as a peer the test plays
+// (a fake or rogue agent): on a TLS hub it enrols hello.Name with a join
+// code first, as a real agent would, and connects by its certificate;
+// on a plain hub it presents the token.
+func (c *cluster) dialPeer(ctx context.Context, hello wire.Hello) (*broker.Client, error) {
+	c.t.Helper()
+	if c.ca == "" {
+		hello.Token = c.token
+		return broker.Dial(ctx, c.brokerWS, hello, zerolog.Nop())
+	}
+	hello.Token = ""
+	code, err := enrol.ParseCode(c.joinCode(hello.Name))
+	if err != nil {
+		return nil, err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	j, err := enrol.Join(ctx, c.hubURL, code, key)
+	if err != nil {
+		return nil, err
+	}
+	conf, err := certs.Client(c.ca)
+	if err != nil {
+		return nil, err
+	}
+	conf.RootCAs.AddCert(j.Anchor)
+	conf.Certificates = []tls.Certificate{{Certificate: [][]byte{j.Cert.Raw}, PrivateKey: key, Leaf: j.Cert}}
+	return broker.DialTLS(ctx, c.brokerWS, hello, conf, zerolog.Nop())
+}
+
+// trusting is an HTTP transport that trusts ca (the cluster's c.ca) on top
+// of the system's roots.
+func trusting(t testing.TB, ca string) http.RoundTripper {
+	t.Helper()
+	conf, err := certs.Client(ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = conf
+	return tr
 }

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/peerlink/peerlink/roles/broker"
 	"github.com/peerlink/peerlink/wire"
 )
@@ -24,7 +22,7 @@ import (
 func fakeAgent(t *testing.T, c *cluster, name string) *broker.Client {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	d, err := broker.Dial(ctx, c.brokerWS, wire.Hello{Role: wire.RoleAgent, Name: name, Protocol: wire.ProtocolVersion, Token: c.token}, zerolog.Nop())
+	d, err := c.dialPeer(ctx, wire.Hello{Role: wire.RoleAgent, Name: name, Protocol: wire.ProtocolVersion})
 	if err != nil {
 		cancel()
 		t.Fatalf("connect as %s: %v", name, err)

@@ -19,10 +19,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
-	"github.com/peerlink/peerlink/roles/broker"
 	"github.com/peerlink/peerlink/web/api"
 	"github.com/peerlink/peerlink/wire"
 )
@@ -953,7 +951,7 @@ func TestLiveForeignHostRefused(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	d, err := broker.Dial(ctx, c.brokerWS, wire.Hello{Role: wire.RoleAgent, Name: "site-d", Protocol: wire.ProtocolVersion, Token: c.token}, zerolog.Nop())
+	d, err := c.dialPeer(ctx, wire.Hello{Role: wire.RoleAgent, Name: "site-d", Protocol: wire.ProtocolVersion})
 	if err != nil {
 		t.Fatalf("connect as site-d: %v", err)
 	}

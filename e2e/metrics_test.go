@@ -16,7 +16,7 @@ import (
 )
 
 // scrape GETs a metrics page; token, if set, goes as the Bearer token.
-func scrape(t *testing.T, url, token string) (int, string) {
+func scrape(t *testing.T, url, token, ca string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
@@ -25,7 +25,7 @@ func scrape(t *testing.T, url, token string) (int, string) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := (&http.Client{Transport: trusting(t, ca)}).Do(req)
 	if err != nil {
 		t.Fatalf("scrape %s: %v", url, err)
 	}
@@ -96,14 +96,14 @@ func TestMetrics(t *testing.T) {
 	c.createSession("m", hostsAB)
 	startClean(t, c, "m")
 
-	if code, _ := scrape(t, c.hubURL+"/metrics", ""); code != http.StatusUnauthorized {
+	if code, _ := scrape(t, c.hubURL+"/metrics", "", c.ca); code != http.StatusUnauthorized {
 		t.Errorf("/metrics without the token: %d, want 401", code)
 	}
-	if code, _ := scrape(t, c.hubURL+"/metrics", "wrong"); code != http.StatusUnauthorized {
+	if code, _ := scrape(t, c.hubURL+"/metrics", "wrong", c.ca); code != http.StatusUnauthorized {
 		t.Errorf("/metrics with a wrong token: %d, want 401", code)
 	}
 	hub := func() string {
-		code, page := scrape(t, c.hubURL+"/metrics", c.token)
+		code, page := scrape(t, c.hubURL+"/metrics", c.token, c.ca)
 		if code != http.StatusOK {
 			t.Fatalf("/metrics with the token: %d %s", code, page)
 		}
@@ -121,7 +121,7 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("no broker queue depth for %s", h)
 		}
 	}
-	if code, open := scrape(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", hubMetrics), ""); code != http.StatusOK || !strings.Contains(open, "peerlink_sessions") {
+	if code, open := scrape(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", hubMetrics), "", c.ca); code != http.StatusOK || !strings.Contains(open, "peerlink_sessions") {
 		t.Errorf("--metrics-listen without a token: %d", code)
 	}
 
@@ -167,7 +167,7 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("peerlink_propagation_latency_seconds_count %v, want the changes observed", v)
 	}
 
-	code, agentPage := scrape(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", agentMetrics["site-b"]), "")
+	code, agentPage := scrape(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", agentMetrics["site-b"]), "", c.ca)
 	if code != http.StatusOK {
 		t.Fatalf("site-b's metrics: %d", code)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/peerlink/peerlink/web/api"
+	"github.com/peerlink/peerlink/web/certs"
 	"github.com/peerlink/peerlink/wire"
 )
 
@@ -100,6 +101,10 @@ func TestFloodHugeHellos(t *testing.T) {
 	var upgraded, refused, failed atomic.Int64
 	var wg sync.WaitGroup
 	start := make(chan struct{})
+	strangerTLS, err := certs.Client(c.ca)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := range conns {
 		wg.Add(1)
 		go func() {
@@ -109,7 +114,8 @@ func TestFloodHugeHellos(t *testing.T) {
 			// bounds the flood, only what the hub reads of a stranger.
 			local := &net.TCPAddr{IP: net.IPv4(127, 0, 1, byte(1+i%50))}
 			nd := net.Dialer{LocalAddr: local}
-			d := websocket.Dialer{HandshakeTimeout: time.Minute, NetDialContext: nd.DialContext}
+			// A stranger: it trusts the hub's CA but has no certificate.
+			d := websocket.Dialer{HandshakeTimeout: time.Minute, NetDialContext: nd.DialContext, TLSClientConfig: strangerTLS}
 			conn, resp, err := d.DialContext(ctx, c.brokerWS+"/ws", nil)
 			if err != nil {
 				if resp != nil {
@@ -250,7 +256,7 @@ func TestFloodSlowLoginBodies(t *testing.T) {
 	waitFor(t, 30*time.Second, "every slow sign-in to send its headers", func() bool {
 		return flood.started.Load()+int64(len(errs)) == conns
 	})
-	b := newBrowser(t, c.hubURL)
+	b := newBrowser(t, c.hubURL, c.ca)
 	var me api.Me
 	if code := b.call("POST", "/api/v1/login", api.LoginRequest{Password: password}, &me, false); code != http.StatusOK {
 		t.Fatalf("sign in during the flood: status %d, want 200", code)
@@ -281,7 +287,7 @@ func TestFloodSlowLoginBodies(t *testing.T) {
 func liveFeed(t *testing.T, c *cluster) <-chan api.Notice {
 	t.Helper()
 	wsURL := "ws" + strings.TrimPrefix(c.hubURL, "http") + "/api/v1/live"
-	ws, _, err := websocket.DefaultDialer.Dial(wsURL, http.Header{"Authorization": {"Bearer " + c.token}})
+	ws, _, err := (&websocket.Dialer{TLSClientConfig: trusting(t, c.ca).(*http.Transport).TLSClientConfig}).Dial(wsURL, http.Header{"Authorization": {"Bearer " + c.token}})
 	if err != nil {
 		t.Fatalf("live feed: %v", err)
 	}

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/peerlink/peerlink/roles/broker"
 	"github.com/peerlink/peerlink/wire"
 )
@@ -52,7 +50,7 @@ func TestRogueBrokerPeerIsNotObeyed(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	evil, err := broker.Dial(ctx, c.brokerWS, wire.Hello{Role: wire.RoleAgent, Name: "evil", Protocol: wire.ProtocolVersion, Token: c.token}, zerolog.Nop())
+	evil, err := c.dialPeer(ctx, wire.Hello{Role: wire.RoleAgent, Name: "evil", Protocol: wire.ProtocolVersion})
 	if err != nil {
 		t.Fatalf("connect as evil: %v", err)
 	}

@@ -43,7 +43,9 @@ func TestTLS(t *testing.T) {
 	if err := os.WriteFile(pwFile, []byte(password+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c := startCluster(&cluster{t: t, dir: dir, ca: ca,
+	// Upgraded from the shared token, so that an agent given the token
+	// meets the certificate check below; startAgent's agents join.
+	c := startCluster(&cluster{t: t, dir: dir, ca: ca, upgraded: true,
 		hubArgs:   []string{"--tls-cert", cert, "--tls-key", key, "--admin-password-file", pwFile},
 		agentArgs: []string{"--ca", ca}})
 	if !strings.HasPrefix(c.hubURL, "https://") || !strings.HasPrefix(c.brokerWS, "wss://") {

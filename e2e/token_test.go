@@ -27,7 +27,8 @@ const looseTokenWarning = "the token file can be read by other users: chmod 600 
 // --token-file (its first line, trimmed) and PEERLINK_TOKEN work. The CLI
 // and a standalone broker take --token-file too.
 func TestAgentTokenNotOnTheCommandLine(t *testing.T) {
-	c := newCluster(t)
+	// A plain hub on loopback, whose agents present the token.
+	c := newCluster(t, "--insecure-plain")
 	for _, flag := range [][]string{{"--token", c.token}, {"--token=" + c.token}} {
 		args := append([]string{"agent", "--name", "site-x", "--broker", c.brokerWS, "--data", filepath.Join(c.dir, "agent-site-x")}, flag...)
 		mustFail(t, "agent "+flag[0], runPeerlink(t, nil, args...), "--token on the agent's command line is refused",

@@ -19,12 +19,12 @@ func TestWrongPortsAreNamed(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t)
 
-	r := c.cli("status", "--hub", fmt.Sprintf("http://127.0.0.1:%d", c.brkPort))
+	r := c.cli("status", "--hub", fmt.Sprintf("https://127.0.0.1:%d", c.brkPort))
 	if r.code == 0 || !strings.Contains(r.stderr, "is the peerlink broker") || !strings.Contains(r.stderr, "8181") {
 		t.Errorf("the CLI at the broker's port: exit %d, %q", r.code, r.stderr)
 	}
 
-	p := c.start("agent-lost", "agent", "--name", "lost", "--broker", fmt.Sprintf("ws://127.0.0.1:%d", c.apiPort),
+	p := c.start("agent-lost", "agent", "--name", "lost", "--broker", fmt.Sprintf("wss://127.0.0.1:%d", c.apiPort),
 		"--token-file", c.tokenFile(), "--data", filepath.Join(c.dir, "agent-lost"))
 	if code := waitExit(t, p, 30*time.Second); code == 0 {
 		t.Errorf("the agent at the console's port exited with 0")

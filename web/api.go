@@ -52,6 +52,9 @@ type Config struct {
 	// Metrics serves GET /metrics (Prometheus' text format), to a client
 	// with the token or signed in; nil answers 404.
 	Metrics http.Handler
+	// Agents enrols agents and revokes their credentials (agents.go);
+	// nil answers 404.
+	Agents Enroller
 }
 
 // Server serves the REST API on /api/v1/, its OpenAPI document, the live
@@ -64,6 +67,7 @@ type Server struct {
 	auth  *signIns
 	// metrics serves GET /metrics; nil if the hub has none.
 	metrics http.Handler
+	agents  Enroller
 
 	// ctx ends with Close; feeds counts the live feeds being served.
 	ctx    context.Context
@@ -75,7 +79,7 @@ type Server struct {
 
 // New returns the hub's web server.
 func New(c Coordinator, cfg Config) *Server {
-	s := &Server{c: c, token: cfg.Token, log: cfg.Log, mux: http.NewServeMux(), auth: newSignIns(time.Now), metrics: cfg.Metrics}
+	s := &Server{c: c, token: cfg.Token, log: cfg.Log, mux: http.NewServeMux(), auth: newSignIns(time.Now), metrics: cfg.Metrics, agents: cfg.Agents}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for _, rt := range s.routes() {
 		s.mux.HandleFunc(rt.pattern, rt.handler)
@@ -92,7 +96,7 @@ type route struct {
 // routes lists every route; web/openapi.yaml documents each (a test
 // checks).
 func (s *Server) routes() []route {
-	return []route{
+	return append([]route{
 		{"POST /api/v1/login", s.login},
 		{"POST /api/v1/logout", s.logout},
 		{"GET /api/v1/me", s.me},
@@ -117,7 +121,7 @@ func (s *Server) routes() []route {
 		{"GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") }},
 		{"GET /{$}", s.index},
 		{"GET /assets/{file}", s.asset},
-	}
+	}, s.agentRoutes()...)
 }
 
 // securityHeaders go on every response: the console loads nothing from

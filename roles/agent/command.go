@@ -17,8 +17,10 @@ func Command(version string) *cli.Command {
 		Name:  "agent",
 		Usage: "run an agent on a file server",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "name", Usage: "this host's name in sessions (letters, digits, - _ .)", EnvVars: []string{"PEERLINK_NAME"}},
-			&cli.StringFlag{Name: "broker", Usage: "the broker's URL, ws://HUB:61617 (wss:// if the hub serves TLS)", EnvVars: []string{"PEERLINK_BROKER"}},
+			&cli.StringFlag{Name: "join", Usage: "enrol with the hub using this join code (from `peerlink join-code create --name HOST`), with --hub; needed once"},
+			&cli.StringFlag{Name: "hub", Usage: "with --join: the hub's console and API address, https://HUB:8181"},
+			&cli.StringFlag{Name: "name", Usage: "this host's name in sessions; an enrolled agent's comes from its join code", EnvVars: []string{"PEERLINK_NAME"}},
+			&cli.StringFlag{Name: "broker", Usage: "the broker's URL, wss://HUB:61617; an enrolled agent's comes from its join", EnvVars: []string{"PEERLINK_BROKER"}},
 			roles.CAFlag("the CA certificates (PEM) that signed the broker's certificate, on top of the system's"),
 			roles.TokenFileFlag(),
 			// Known, so that it is refused with the reason rather than as
@@ -39,7 +41,7 @@ func Command(version string) *cli.Command {
 		Action: func(c *cli.Context) error {
 			// Checked here, not by the flags: urfave/cli would ask them of
 			// `agent unlock` too.
-			if err := required(c, "name", "broker", "data"); err != nil {
+			if err := required(c, "data"); err != nil {
 				return err
 			}
 			log, err := roles.Logger(c)
@@ -65,6 +67,7 @@ func Command(version string) *cli.Command {
 			defer stop()
 			agentMemoryLimit()
 			return Run(ctx, Options{Name: c.String("name"), BrokerURL: c.String("broker"), Token: token,
+				Join: c.String("join"), HubURL: c.String("hub"),
 				DataDir: c.String("data"), Version: version, Log: log, RescanInterval: c.Duration("rescan-interval"), CAFile: c.String("ca"),
 				ClockOffset: c.Duration("clock-offset"), MetricsListen: c.String("metrics-listen")})
 		},

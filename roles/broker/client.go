@@ -194,6 +194,11 @@ func dialError(ctx context.Context, u string, resp *http.Response, err error) er
 		}
 		return fmt.Errorf("broker %s answered HTTP %s: is the URL right? The broker serves ws://HOST:PORT/ws", u, resp.Status)
 	}
+	if strings.Contains(err.Error(), "remote error: tls:") {
+		// Not worth retrying: the broker will not take this certificate.
+		return &wire.Error{Kind: wire.KindPermission, Msg: fmt.Sprintf("broker %s refused this peer's certificate in the TLS handshake (%v): "+
+			"it was not issued by this hub's CA; enrol with a join code of this hub (peerlink agent --join CODE --hub https://HUB:8181 --data DIR)", u, err)}
+	}
 	if certs.IsUntrusted(err) {
 		return fmt.Errorf("broker %s: %w: %w: if the hub's certificate is self-signed, give its CA with --ca FILE (or PEERLINK_CA)", u, ErrUntrusted, err)
 	}

@@ -1,8 +1,7 @@
 package broker
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,7 +13,7 @@ import (
 
 // handshake reads the Hello that must open conn, admits or refuses its
 // sender, and returns the registered peer, or nil once conn is refused.
-func (s *Server) handshake(conn *websocket.Conn, addr string) *peer {
+func (s *Server) handshake(conn *websocket.Conn, addr string, state *tls.ConnectionState) *peer {
 	conn.SetReadDeadline(time.Now().Add(s.t.hello))
 	mt, b, err := conn.ReadMessage()
 	if errors.Is(err, websocket.ErrReadLimit) {
@@ -26,15 +25,16 @@ func (s *Server) handshake(conn *websocket.Conn, addr string) *peer {
 		s.log.Debug().Err(err).Str("addr", addr).Msg("no hello")
 		return nil
 	}
-	h, werr := s.checkHello(mt, b)
+	h, werr := s.checkHello(mt, b, state)
 	if werr != nil {
 		s.refuse(conn, addr, h, werr)
 		return nil
 	}
 	p := &peer{
-		PeerInfo: PeerInfo{Name: h.Name, Role: h.Role, Version: h.Version, Addr: addr, Since: time.Now()},
-		link:     newLink(conn, s.lim, s.t),
-		gone:     make(chan struct{}),
+		PeerInfo: PeerInfo{Name: h.Name, Role: h.Role, Version: h.Version, Addr: addr, Since: time.Now(),
+			Certified: state != nil && len(state.VerifiedChains) > 0 && s.authorize != nil},
+		link: newLink(conn, s.lim, s.t),
+		gone: make(chan struct{}),
 	}
 	if werr := s.register(p); werr != nil {
 		s.refuse(conn, addr, h, werr)
@@ -58,7 +58,7 @@ func (s *Server) handshake(conn *websocket.Conn, addr string) *peer {
 // another version learns which side to upgrade, whatever else changed),
 // then the token, then the name. It returns what it could decode of the
 // Hello even when refusing, for the log.
-func (s *Server) checkHello(mt int, b []byte) (*wire.Hello, *wire.Error) {
+func (s *Server) checkHello(mt int, b []byte, state *tls.ConnectionState) (*wire.Hello, *wire.Error) {
 	h := new(wire.Hello)
 	if mt != websocket.BinaryMessage {
 		return h, &wire.Error{Kind: wire.KindInvalid, Msg: "expected a binary hello frame: is this a peerlink agent or hub?"}
@@ -79,11 +79,8 @@ func (s *Server) checkHello(mt int, b []byte) (*wire.Hello, *wire.Error) {
 		}
 		return h, &wire.Error{Kind: wire.KindInvalid, Msg: fmt.Sprintf("%s speaks protocol %d, broker speaks %d: run the same peerlink version on hub and agents", who, h.Protocol, wire.ProtocolVersion)}
 	}
-	// Compare digests so the time taken does not depend on the token's
-	// length or content.
-	sum := sha256.Sum256([]byte(h.Token))
-	if s.noToken || subtle.ConstantTimeCompare(sum[:], s.tokenSum[:]) != 1 {
-		return h, &wire.Error{Kind: wire.KindPermission, Msg: "token refused: copy the token from the hub's DATA/token file"}
+	if werr := s.authenticate(h, state); werr != nil {
+		return h, werr
 	}
 	m, err := wire.Decode(f)
 	if err != nil {

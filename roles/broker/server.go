@@ -32,6 +32,9 @@ type PeerInfo struct {
 	Version string    // the peer's software version, from its Hello
 	Addr    string    // remote address of its connection
 	Since   time.Time // when its handshake completed
+	// Certified is set for a peer admitted by its client certificate,
+	// not by the token.
+	Certified bool
 }
 
 // Server is the message broker: it authenticates peers and routes frames
@@ -49,6 +52,9 @@ type Server struct {
 
 	// handshakes bounds the connections upgraded but not yet admitted.
 	handshakes *admit.Bound
+	// authorize, if set, admits peers by their verified client
+	// certificate (identity.go); set before the first connection.
+	authorize Authorizer
 
 	mu          sync.Mutex
 	closing     bool
@@ -256,7 +262,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) *peer {
 	s.mu.Unlock()
 	p := (*peer)(nil)
 	if !closing {
-		p = s.handshake(conn, r.RemoteAddr)
+		p = s.handshake(conn, r.RemoteAddr, r.TLS)
 	}
 	s.mu.Lock()
 	delete(s.handshaking, conn)

@@ -18,10 +18,10 @@ import (
 // clientFlags find and authenticate to the hub.
 func clientFlags(extra ...cli.Flag) []cli.Flag {
 	return append([]cli.Flag{
-		&cli.StringFlag{Name: "hub", Value: "http://127.0.0.1:8181", Usage: "the hub's console/API URL (https:// if it serves TLS)", EnvVars: []string{"PEERLINK_HUB"}},
+		&cli.StringFlag{Name: "hub", Value: "https://127.0.0.1:8181", Usage: "the hub's console/API URL (http:// only for a hub run with --insecure-plain)", EnvVars: []string{"PEERLINK_HUB"}},
 		&cli.StringFlag{Name: "token", Usage: "the hub's token (from the hub's DATA/token); --token-file keeps it off the command line", EnvVars: []string{"PEERLINK_TOKEN"}},
 		roles.TokenFileFlag(),
-		roles.CAFlag("the CA certificates (PEM) that signed the hub's certificate, on top of the system's"),
+		roles.CAFlag("the CA certificates (PEM) that signed the hub's certificate, on top of the system's: the hub's own CA is HUBDATA/tls/ca.pem"),
 	}, extra...)
 }
 
@@ -85,7 +85,13 @@ func statusCommand() *cli.Command {
 				}
 				fmt.Fprintf(tw, "%s\t%v\t%s\t%s\t%s\t%s\n", a.Name, a.Connected, a.Version, a.Addr, seen, clockOffset(a.Clock))
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			for _, w := range st.Warnings {
+				fmt.Fprintf(c.App.Writer, "WARNING: %s\n", w)
+			}
+			return nil
 		},
 	}
 }
@@ -137,7 +143,7 @@ func onSession(action func(c *cli.Context, cl *api.Client, name string) error) c
 
 // Commands are the client's commands, beside the roles' in the binary.
 func Commands() []*cli.Command {
-	return []*cli.Command{sessionCommand(), conflictsCommand(), locksCommand(), statusCommand()}
+	return []*cli.Command{sessionCommand(), conflictsCommand(), locksCommand(), statusCommand(), joinCodeCommand(), agentsCommand()}
 }
 
 // self is the command as the user ran it (bin/peerlink after make demo, or

@@ -15,6 +15,7 @@ import (
 	"github.com/peerlink/peerlink/roles/agent"
 	"github.com/peerlink/peerlink/roles/hub"
 	"github.com/peerlink/peerlink/web/api"
+	"github.com/peerlink/peerlink/web/certs"
 )
 
 // Options are the demo's settings, from its command line.
@@ -60,24 +61,32 @@ func Run(ctx context.Context, o Options) error {
 		shown = "the one in " + o.AdminPasswordFile
 	}
 	g, ctx := errgroup.WithContext(ctx)
-	type ready struct{ api, broker, token string }
-	readyc := make(chan ready, 1)
+	readyc := make(chan hub.Ready, 1)
 	g.Go(func() error {
 		return hub.Run(ctx, hub.Options{DataDir: filepath.Join(dir, "hub"), Listen: o.Listen, BrokerListen: o.BrokerListen,
 			Version: o.Version, Log: o.Log, AdminPassword: password,
-			Ready: func(a, b, t string) { readyc <- ready{a, b, t} }})
+			Ready: func(r hub.Ready) { readyc <- r }})
 	})
-	var rd ready
+	var rd hub.Ready
 	select {
 	case rd = <-readyc:
 	case <-ctx.Done():
 		return g.Wait()
 	}
 	for _, name := range []string{"site-a", "site-b"} {
-		g.Go(func() error {
-			return agent.Run(ctx, agent.Options{Name: name, BrokerURL: rd.broker, Token: rd.token,
-				DataDir: filepath.Join(dir, "agent-"+name), Version: o.Version, Log: o.Log})
-		})
+		// Each agent enrols as an administrator's would, with a join code
+		// of its own, the first time; after that its identity suffices.
+		data := filepath.Join(dir, "agent-"+name)
+		opts := agent.Options{DataDir: data, Version: o.Version, Log: o.Log}
+		if id, err := agent.LoadIdentity(data); err != nil {
+			return err
+		} else if id == nil {
+			if opts.Join, err = rd.JoinCode(name); err != nil {
+				return fmt.Errorf("demo: join code for %s: %w", name, err)
+			}
+			opts.HubURL = "https://" + rd.API
+		}
+		g.Go(func() error { return agent.Run(ctx, opts) })
 	}
 	// The banner's commands must run as printed: this binary by its full
 	// path, which make demo's bin/ is not on PATH.
@@ -86,7 +95,7 @@ func Run(ctx context.Context, o Options) error {
 		self = "peerlink"
 	}
 	g.Go(func() error {
-		if err := startDemoSession(ctx, rd.api, rd.token, siteA, siteB); err != nil {
+		if err := startDemoSession(ctx, rd, siteA, siteB); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -98,16 +107,18 @@ keeping these two folders identical:
   site-a  %s
   site-b  %s
 
-Console: http://%s   (sign in as admin, password: %s)
-REST API: http://%s/api/v1/ (token: %s; described at /openapi.yaml)
+Console: https://%s   (sign in as admin, password: %s; the browser warns once
+         about the hub's own CA, %s, unless you import it)
+REST API: https://%s/api/v1/ (token: %s; described at /openapi.yaml)
 Try, in another terminal:
-  export PEERLINK_HUB=http://%s PEERLINK_TOKEN=%s
+  export PEERLINK_HUB=https://%s PEERLINK_TOKEN=%s PEERLINK_CA=%s
   %s status
+  %s agents list
   %s session status demo
   echo hello > %s/hello.txt
   sleep 1; ls %s
 Press Ctrl-C to stop.
-`, demoSessionName, siteA, siteB, rd.api, shown, rd.api, rd.token, rd.api, rd.token, self, self, siteA, siteB)
+`, demoSessionName, siteA, siteB, rd.API, shown, rd.CAFile, rd.API, rd.Token, rd.API, rd.Token, rd.CAFile, self, self, self, siteA, siteB)
 		return nil
 	})
 	return g.Wait()
@@ -115,8 +126,12 @@ Press Ctrl-C to stop.
 
 // startDemoSession waits for both agents, defines the session on first run and
 // starts it.
-func startDemoSession(ctx context.Context, apiAddr, token, siteA, siteB string) error {
-	c := api.NewClient(apiAddr, token)
+func startDemoSession(ctx context.Context, rd hub.Ready, siteA, siteB string) error {
+	conf, err := certs.Client(rd.CAFile)
+	if err != nil {
+		return err
+	}
+	c := api.NewClientTLS("https://"+rd.API, rd.Token, conf)
 	for {
 		st, err := c.Status(ctx)
 		if err == nil && connected(st, "site-a") && connected(st, "site-b") {
@@ -128,7 +143,7 @@ func startDemoSession(ctx context.Context, apiAddr, token, siteA, siteB string) 
 			return ctx.Err()
 		}
 	}
-	_, err := c.Session(ctx, demoSessionName)
+	_, err = c.Session(ctx, demoSessionName)
 	var se *api.StatusError
 	if errors.As(err, &se) && se.Code == 404 {
 		_, err = c.CreateSession(ctx, api.SessionConfig{Name: demoSessionName,

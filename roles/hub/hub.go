@@ -65,6 +65,9 @@ type Hub struct {
 	owners  owners   // who owns the copies of listed conflicts
 	clocks  clocks   // the agents' clocks as measured (clock.go)
 	metrics *metrics.Hub
+	// enrol admits agents by certificate (enrol.go); nil without TLS or
+	// with a standalone broker. Set before Run.
+	enrol *enrolment
 }
 
 // Open opens the hub's state under cfg.DataDir.
@@ -349,6 +352,7 @@ func (h *Hub) Status() api.Status {
 		st.Agents = append(st.Agents, ag)
 	}
 	sort.Slice(st.Agents, func(i, j int) bool { return st.Agents[i].Name < st.Agents[j].Name })
+	st.Warnings = h.agentAuthWarnings()
 	return st
 }
 

@@ -13,7 +13,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/peerlink/peerlink/roles"
-	"github.com/peerlink/peerlink/roles/broker"
 	"github.com/peerlink/peerlink/web"
 	"github.com/peerlink/peerlink/web/certs"
 )
@@ -24,9 +23,14 @@ type Options struct {
 	Listen       string // console and REST API
 	BrokerListen string // embedded broker; ignored with BrokerURL
 	BrokerURL    string // an external broker instead of the embedded one
-	// TLSCert and TLSKey, both or neither, make the console and API serve
-	// HTTPS and the embedded broker wss://, with the same certificate.
-	TLSCert, TLSKey string
+	// The console and API serve HTTPS and the embedded broker wss://, by
+	// default with a certificate the hub's own CA signs for TLSNames (or
+	// the defaults, defaultNames). TLSCert and TLSKey, both or neither,
+	// replace that certificate. InsecurePlain serves plain text instead,
+	// on loopback only unless InsecurePlainNonLoopback.
+	TLSCert, TLSKey                         string
+	TLSNames                                []string
+	InsecurePlain, InsecurePlainNonLoopback bool
 	// CAFile adds CAs to the system's roots for a wss:// BrokerURL.
 	CAFile  string
 	Version string
@@ -41,7 +45,19 @@ type Options struct {
 	// API port serves it with the API's token either way.
 	MetricsListen string
 	// Ready, if set, is called once the listeners are open.
-	Ready func(apiAddr, brokerURL, token string)
+	Ready func(Ready)
+}
+
+// Ready is what a hub tells Options.Ready once it serves.
+type Ready struct {
+	API       string // host:port of the console and API
+	Scheme    string // "https" or "http"
+	BrokerURL string
+	Token     string
+	CAFile    string // the file the CLI trusts the hub by; empty without TLS
+	// JoinCode makes a join code, as `peerlink join-code create` does;
+	// nil without TLS.
+	JoinCode func(name string) (string, error)
 }
 
 // Run runs a hub, with its embedded broker unless told to use another,
@@ -57,12 +73,13 @@ func Run(ctx context.Context, o Options) error {
 	if created {
 		o.Log.Info().Str("file", roles.TokenFile(o.DataDir)).Msg("created the hub token: agents and the CLI need it (--token-file FILE or PEERLINK_TOKEN)")
 	}
-	var serverTLS, brokerTLS *tls.Config
-	if o.TLSCert != "" || o.TLSKey != "" {
-		if serverTLS, err = certs.Server(o.TLSCert, o.TLSKey); err != nil {
-			return err
-		}
+	upgraded := !created && !fileExists(certs.CAFile(TLSDir(o.DataDir)))
+	ht, err := setupTLS(o)
+	if err != nil {
+		return err
 	}
+	serverTLS := ht.server
+	var brokerTLS *tls.Config
 	switch {
 	case o.BrokerURL != "":
 		if brokerTLS, err = certs.Client(o.CAFile); err != nil {
@@ -87,7 +104,7 @@ func Run(ctx context.Context, o Options) error {
 	brokerURL := o.BrokerURL
 	var bLn net.Listener
 	if brokerURL == "" {
-		bLn, err = roles.Listen("embedded broker --broker-listen", o.BrokerListen, serverTLS)
+		bLn, err = roles.Listen("embedded broker --broker-listen", o.BrokerListen, ht.brokerServer())
 		if err != nil {
 			return err
 		}
@@ -100,6 +117,13 @@ func Run(ctx context.Context, o Options) error {
 			if brokerTLS, err = certs.Pinned(serverTLS); err != nil {
 				return err
 			}
+			// and connect with a certificate of the hub's own, which the
+			// broker takes the hub's identity from.
+			pair, err := ht.ca.ClientPair(certs.RoleHub, wire.HubName)
+			if err != nil {
+				return err
+			}
+			brokerTLS.Certificates = []tls.Certificate{pair}
 		}
 	}
 
@@ -113,16 +137,33 @@ func Run(ctx context.Context, o Options) error {
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	if bLn != nil {
-		srv := broker.NewServer(token, o.Log.With().Str("role", "broker").Logger())
+		srv, err := embeddedBroker(h, ht, brokerTLS, bLn, token, upgraded, o)
+		if err != nil {
+			h.Close()
+			return err
+		}
 		h.watchBroker(srv)
 		g.Go(func() error { return srv.Serve(ctx, bLn) })
 		o.Log.Info().Str("listen", bLn.Addr().String()).Str("url", brokerURL).Msg("embedded broker listening")
 	}
 	g.Go(func() error { return h.Run(ctx) })
 	serveWeb(ctx, g, h, apiLn, metricsLn, token, o.Log)
+	if serverTLS != nil && o.TLSCert == "" {
+		o.Log.Info().Str("ca", certs.CAFile(TLSDir(o.DataDir))).Msg("the CLI trusts this hub with --ca FILE or PEERLINK_CA=FILE naming this CA")
+	}
 	o.Log.Info().Str("url", roles.Scheme("http", serverTLS)+roles.Dialable(apiLn.Addr())).Msg("console and REST API listening")
 	if o.Ready != nil {
-		o.Ready(roles.Dialable(apiLn.Addr()), brokerURL, token)
+		rd := Ready{API: roles.Dialable(apiLn.Addr()), Scheme: "http", BrokerURL: brokerURL, Token: token}
+		if serverTLS != nil {
+			rd.Scheme, rd.CAFile = "https", certs.CAFile(TLSDir(o.DataDir))
+		}
+		if h.enrol != nil {
+			rd.JoinCode = func(name string) (string, error) {
+				jc, err := h.CreateJoinCode(name, "", "demo")
+				return jc.Code, err
+			}
+		}
+		o.Ready(rd)
 	}
 	return g.Wait()
 }
@@ -133,7 +174,7 @@ func serveWeb(ctx context.Context, g *errgroup.Group, h *Hub, apiLn, metricsLn n
 	if metricsLn != nil {
 		g.Go(func() error { return roles.ServeMetrics(ctx, metricsLn, h.Metrics()) })
 	}
-	srv := web.New(h, web.Config{Token: token, Log: log, Metrics: h.Metrics()})
+	srv := web.New(h, web.Config{Token: token, Log: log, Metrics: h.Metrics(), Agents: h})
 	g.Go(func() error {
 		defer srv.Close() // the live feeds, which Shutdown leaves open
 		return roles.ServeHTTP(ctx, apiLn, roles.ServedBy(wire.ServedByHub, srv))

@@ -281,6 +281,9 @@ type Status struct {
 	Version  string  `json:"version"`
 	Protocol int     `json:"protocol"`
 	Agents   []Agent `json:"agents"`
+	// Warnings are what the administrator should act on, such as agents
+	// still admitted by the shared token of older releases.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Problem is the body of every error response.

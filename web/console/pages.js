@@ -3,6 +3,7 @@ import { h, $, fill, mount, toast, fmtBytes, fmtTime, when, plural } from './dom
 import { call, enc, sessionPath } from './api.js';
 import { go, refresh, pageError, header, section, table, phaseBadge, progress, hostsConnected, yes, loadAgents } from './view.js';
 import { openConfig } from './dialog.js';
+import { enrolment } from './agents.js';
 
 // Event kinds the hub writes (roles/hub/sessions.go, run.go, startup.go, live.go,
 // conflicts.go); kinds seen in a fetched log are added to the filter as they
@@ -17,10 +18,11 @@ export function dashboardPage(main) {
   document.title = 'Dashboard · peerlink';
   const sessions = h('div', { id: 'sessions' });
   const agents = h('div', { id: 'agents' });
+  const enrolled = enrolment();
   mount(main, header([['Dashboard']], 'Dashboard',
     h('button', { type: 'button', class: 'primary', id: 'new-session', onclick: () => openConfig(null) }, 'New session')),
   section('sessions', 'Sessions', sessions),
-  section('agents', 'Agents', agents));
+  section('agents', 'Agents', agents, enrolled.el));
   return {
     wants: (n) => ['sessions', 'agents', 'conflicts', 'locks'].includes(n.kind),
     async refresh() {
@@ -41,7 +43,8 @@ export function dashboardPage(main) {
       fill(agents, table('Agents', ['Agent', 'Connected', 'Version', 'Last seen', 'Address', 'Clock vs hub'],
         (st.agents || []).map((a) => [h('strong', null, a.name), yes(a.connected, 'connected', 'not connected'),
           a.version || '—', a.connected ? 'now' : when(a.last_seen), a.addr || '—', clockCell(a.clock)]),
-        'No agent has connected yet: run `peerlink agent --name NAME --broker …` on each file server.'));
+        'No agent has connected yet: create a join code below and run `peerlink agent --join CODE --hub … --data DIR` on each file server.'));
+      await enrolled.refresh(st);
     },
   };
 }

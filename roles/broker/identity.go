@@ -1,0 +1,84 @@
+package broker
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/tls"
+	"fmt"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/peerlink/peerlink/web/certs"
+	"github.com/peerlink/peerlink/wire"
+)
+
+// Authorizer decides, at every handshake, whether the holder of a client
+// certificate the TLS layer verified may connect: the hub answers from
+// hub.db (revoked, or replaced by a newer join). Its error is told to the
+// peer, so it says what to do.
+type Authorizer func(id certs.Identity) error
+
+// SetAuthorizer has the broker admit peers by their verified client
+// certificate, the name and role of which the broker takes from the
+// certificate, never from the Hello. A peer without a certificate is then
+// admitted by token only as an agent, and only while the broker has a token
+// (a hub upgraded from the shared token, until `peerlink agents
+// require-certs`). Call it before Serve.
+func (s *Server) SetAuthorizer(a Authorizer) { s.authorize = a }
+
+// SetToken replaces the token agents without a certificate may present;
+// the empty string admits none. The hub calls it when the operator ends
+// the shared token's use.
+func (s *Server) SetToken(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokenSum = sha256.Sum256([]byte(token))
+	s.noToken = token == ""
+}
+
+// authenticate admits h's sender by its certificate or its token.
+func (s *Server) authenticate(h *wire.Hello, state *tls.ConnectionState) *wire.Error {
+	if state != nil && len(state.VerifiedChains) > 0 && s.authorize != nil {
+		id, err := certs.IdentityOf(state.VerifiedChains[0][0])
+		if err != nil {
+			return &wire.Error{Kind: wire.KindPermission, Msg: err.Error()}
+		}
+		if string(h.Role) != id.Role || h.Name != id.Name {
+			return &wire.Error{Kind: wire.KindPermission, Msg: fmt.Sprintf("this connection's certificate is for %s %q, but its hello claims to be %s %q: "+
+				"an agent is the host it joined as; run it without --name, or join with a code for that host", id.Role, id.Name, h.Role, h.Name)}
+		}
+		if err := s.authorize(id); err != nil {
+			return &wire.Error{Kind: wire.KindPermission, Msg: err.Error()}
+		}
+		return nil
+	}
+	s.mu.Lock()
+	sum, noToken := s.tokenSum, s.noToken
+	s.mu.Unlock()
+	// Compare digests so the time taken does not depend on the token's
+	// length or content.
+	got := sha256.Sum256([]byte(h.Token))
+	ok := !noToken && subtle.ConstantTimeCompare(got[:], sum[:]) == 1
+	switch {
+	case s.authorize != nil && (noToken || h.Role != wire.RoleAgent):
+		return &wire.Error{Kind: wire.KindPermission, Msg: "this hub admits agents by certificate: enrol this host with a join code " +
+			"(`peerlink join-code create --name HOST` where the hub runs, then `peerlink agent --join CODE --hub https://HUB:8181 --data DIR` here)"}
+	case !ok:
+		return &wire.Error{Kind: wire.KindPermission, Msg: "token refused: copy the token from the hub's DATA/token file"}
+	}
+	return nil
+}
+
+// Drop ends the connection of the peer named name at once, telling it why;
+// false if none is connected. The hub drops an agent whose credential it
+// revoked.
+func (s *Server) Drop(name, why string) bool {
+	s.mu.Lock()
+	p := s.peers[name]
+	s.mu.Unlock()
+	if p == nil {
+		return false
+	}
+	p.link.end(fmt.Errorf("dropped: %s", why), websocket.ClosePolicyViolation, why)
+	return true
+}
