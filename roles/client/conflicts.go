@@ -78,8 +78,9 @@ func conflictsCommand() *cli.Command {
 
 func locksCommand() *cli.Command {
 	return &cli.Command{
-		Name: "locks", Usage: "list a running session's live locks: path, source host, since, targets locked", ArgsUsage: "SESSION",
-		Flags: clientFlags(jsonFlag),
+		Name: "locks", Usage: "list a running session's live locks: path, source host, since, targets locked; locks release SESSION PATH releases one", ArgsUsage: "SESSION",
+		Flags:       clientFlags(jsonFlag),
+		Subcommands: []*cli.Command{lockReleaseCommand()},
 		Action: onSession(func(c *cli.Context, cl *api.Client, name string) error {
 			list, err := cl.Locks(c.Context, name)
 			if err != nil {

@@ -349,6 +349,7 @@ func (h *Hub) Status() api.Status {
 		st.Agents = append(st.Agents, ag)
 	}
 	sort.Slice(st.Agents, func(i, j int) bool { return st.Agents[i].Name < st.Agents[j].Name })
+	st.Warnings = h.peopleWarnings()
 	return st
 }
 

@@ -107,7 +107,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	if err := adminPassword(h, o); err != nil {
+	if err := setUpPeople(h, o); err != nil {
 		h.Close()
 		return err
 	}

@@ -281,6 +281,9 @@ type Status struct {
 	Version  string  `json:"version"`
 	Protocol int     `json:"protocol"`
 	Agents   []Agent `json:"agents"`
+	// Warnings are what an administrator must act on, each saying what
+	// to do (the shared token still signing people in, for one).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Problem is the body of every error response.
@@ -394,6 +397,8 @@ type DiffSide struct {
 
 // LoginRequest signs the console in.
 type LoginRequest struct {
+	// User is the account's name; empty means "admin", as before accounts.
+	User     string `json:"user,omitempty"`
 	Password string `json:"password"`
 }
 
@@ -401,7 +406,10 @@ type LoginRequest struct {
 // must carry in the X-CSRF-Token header.
 type Me struct {
 	User string `json:"user"`
+	Role Role   `json:"role"`
 	CSRF string `json:"csrf"`
+	// Warnings are what an administrator must act on (Status.Warnings).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Kinds of the live feed's notices (GET /api/v1/live): what changed, so
