@@ -33,10 +33,10 @@ func TestCLIFlagsBeforeTheCommand(t *testing.T) {
 		return out.String(), errb.String(), err
 	}
 	for _, args := range [][]string{
-		{"--hub", c.hubURL, "--token", c.token, "status", "--json"},
-		{"--hub=" + c.hubURL, "--json", "--token", c.token, "status"},
-		{"--log-level", "warn", "--hub", c.hubURL, "--token", c.token, "--json", "status"},
-		{"status", "--json", "--hub", c.hubURL, "--token", c.token},
+		{"--hub", c.hubURL, "--token", c.apiToken, "status", "--json"},
+		{"--hub=" + c.hubURL, "--json", "--token", c.apiToken, "status"},
+		{"--log-level", "warn", "--hub", c.hubURL, "--token", c.apiToken, "--json", "status"},
+		{"status", "--json", "--hub", c.hubURL, "--token", c.apiToken},
 	} {
 		out, errOut, err := run(args...)
 		if err != nil {
@@ -48,7 +48,7 @@ func TestCLIFlagsBeforeTheCommand(t *testing.T) {
 			t.Errorf("peerlink %s: not JSON: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
-	out, _, err := run("--hub", c.hubURL, "--token", c.token, "session", "list")
+	out, _, err := run("--hub", c.hubURL, "--token", c.apiToken, "session", "list")
 	if err != nil || !strings.Contains(out, "NAME") {
 		t.Errorf("peerlink --hub URL --token T session list: %v\n%s", err, out)
 	}

@@ -101,8 +101,9 @@ func forbidden(id identity, need api.Role) string {
 
 // The answers to a bad token, each saying what to do.
 const (
-	errTokenUnknown = "API token refused: the hub does not know it: check --token-file, --token or PEERLINK_TOKEN, or ask an admin for one (peerlink tokens create)"
-	errSharedToken  = "the hub's shared token no longer signs people in: use an API token (an admin makes one with peerlink tokens create; the first is in the hub's DATA/admin-token)"
+	tokenHint       = ": pass an API token with --token-file, --token or PEERLINK_TOKEN (an admin makes one with peerlink tokens create; the hub's first is in its DATA/admin-token)"
+	errTokenUnknown = "API token refused: the hub does not know it" + tokenHint
+	errSharedToken  = "API token refused: the hub's shared token (DATA/token) is for agents and no longer signs people in" + tokenHint
 )
 
 // tokenIdentity finds who secret belongs to; a non-empty message refuses it.
@@ -117,21 +118,21 @@ func (s *Server) tokenIdentity(secret string, id identity) (identity, string) {
 			id.kind, id.name, id.role = "shared token", "shared", api.RoleAdmin
 			return id, ""
 		}
-		return id, "API token refused: malformed: " + strings.TrimPrefix(err.Error(), api.ErrInvalid.Error()+": ")
+		return id, "API token refused: malformed (" + strings.TrimPrefix(err.Error(), api.ErrInvalid.Error()+": ") + ")" + tokenHint
 	}
 	sum := sha256.Sum256([]byte(secret))
 	tok, err := s.c.TokenByHash(sum[:])
 	var revoked *api.RevokedError
 	switch {
 	case errors.As(err, &revoked):
-		return id, "API token " + revoked.Name + " was revoked (" + revoked.When.Format(time.RFC3339) + " by " + revoked.By + "): ask an admin for a new one (peerlink tokens create) and pass it with --token-file, --token or PEERLINK_TOKEN"
+		return id, "API token refused: " + revoked.Name + " was revoked at " + revoked.When.Format(time.RFC3339) + " by " + revoked.By + ": ask an admin for a new one" + tokenHint
 	case err != nil:
 		if !errors.Is(err, api.ErrNotFound) {
 			s.log.Error().Err(err).Msg("token check")
 		}
 		return id, errTokenUnknown
 	case !tok.Expires.IsZero() && !time.Now().Before(tok.Expires):
-		return id, "API token " + tok.Name + " expired at " + tok.Expires.Format(time.RFC3339) + ": ask an admin for a new one (peerlink tokens create)"
+		return id, "API token refused: " + tok.Name + " expired at " + tok.Expires.Format(time.RFC3339) + ": ask an admin for a new one" + tokenHint
 	}
 	id.kind, id.name, id.role = "token", tok.Name, tok.Role
 	return id, ""

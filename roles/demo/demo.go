@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/peerlink/peerlink/roles"
 	"github.com/peerlink/peerlink/roles/agent"
 	"github.com/peerlink/peerlink/roles/hub"
 	"github.com/peerlink/peerlink/web/api"
@@ -86,7 +87,14 @@ func Run(ctx context.Context, o Options) error {
 		self = "peerlink"
 	}
 	g.Go(func() error {
-		if err := startDemoSession(ctx, rd.api, rd.token, siteA, siteB); err != nil {
+		// People use the hub's first admin API token; the shared token is
+		// the agents'.
+		tokenFile := hub.AdminTokenFile(filepath.Join(dir, "hub"))
+		apiToken, err := roles.ReadFirstLine(tokenFile, "the demo hub's admin-token")
+		if err != nil {
+			return err
+		}
+		if err := startDemoSession(ctx, rd.api, apiToken, siteA, siteB); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -99,15 +107,15 @@ keeping these two folders identical:
   site-b  %s
 
 Console: http://%s   (sign in as admin, password: %s)
-REST API: http://%s/api/v1/ (token: %s; described at /openapi.yaml)
+REST API: http://%s/api/v1/ (API token in %s; described at /openapi.yaml)
 Try, in another terminal:
-  export PEERLINK_HUB=http://%s PEERLINK_TOKEN=%s
+  export PEERLINK_HUB=http://%s PEERLINK_TOKEN_FILE=%s
   %s status
   %s session status demo
   echo hello > %s/hello.txt
   sleep 1; ls %s
 Press Ctrl-C to stop.
-`, demoSessionName, siteA, siteB, rd.api, shown, rd.api, rd.token, rd.api, rd.token, self, self, siteA, siteB)
+`, demoSessionName, siteA, siteB, rd.api, shown, rd.api, tokenFile, rd.api, tokenFile, self, self, siteA, siteB)
 		return nil
 	})
 	return g.Wait()

@@ -20,7 +20,7 @@ func Command(version string) *cli.Command {
 			&cli.StringFlag{Name: "ca", Usage: "the CA certificates (PEM) that signed a standalone broker's certificate, on top of the system's (for a self-signed deployment)"},
 			PasswordFlag(),
 			roles.MetricsFlag(),
-		}, roles.TLSFlags("the console, the REST API and the embedded broker")...),
+		}, append(directoryFlags(), roles.TLSFlags("the console, the REST API and the embedded broker")...)...),
 		Action: func(c *cli.Context) error {
 			log, err := roles.Logger(c)
 			if err != nil {
@@ -30,12 +30,16 @@ func Command(version string) *cli.Command {
 			if err != nil {
 				return err
 			}
+			dir, err := directoryFromFlags(c)
+			if err != nil {
+				return err
+			}
 			ctx, stop := roles.SignalContext(c)
 			defer stop()
 			return Run(ctx, Options{DataDir: c.String("data"), Listen: c.String("listen"),
 				BrokerListen: c.String("broker-listen"), BrokerURL: c.String("broker-url"), Version: version, Log: log,
 				AdminPassword: pw, TLSCert: c.String("tls-cert"), TLSKey: c.String("tls-key"), CAFile: c.String("ca"),
-				MetricsListen: c.String("metrics-listen")})
+				MetricsListen: c.String("metrics-listen"), Directory: dir})
 		},
 	}
 }

@@ -40,6 +40,9 @@ type Options struct {
 	// authentication, for a Prometheus on the same host or network; the
 	// API port serves it with the API's token either way.
 	MetricsListen string
+	// Directory, if set, signs in people without a local account
+	// (--ldap-url and the other --ldap-* flags).
+	Directory web.Directory
 	// Ready, if set, is called once the listeners are open.
 	Ready func(apiAddr, brokerURL, token string)
 }
@@ -119,7 +122,7 @@ func Run(ctx context.Context, o Options) error {
 		o.Log.Info().Str("listen", bLn.Addr().String()).Str("url", brokerURL).Msg("embedded broker listening")
 	}
 	g.Go(func() error { return h.Run(ctx) })
-	serveWeb(ctx, g, h, apiLn, metricsLn, token, o.Log)
+	serveWeb(ctx, g, h, apiLn, metricsLn, token, o)
 	o.Log.Info().Str("url", roles.Scheme("http", serverTLS)+roles.Dialable(apiLn.Addr())).Msg("console and REST API listening")
 	if o.Ready != nil {
 		o.Ready(roles.Dialable(apiLn.Addr()), brokerURL, token)
@@ -129,11 +132,12 @@ func Run(ctx context.Context, o Options) error {
 
 // serveWeb serves the console and REST API on apiLn and, if metricsLn is
 // set, the metrics without authentication on it, in g until ctx ends.
-func serveWeb(ctx context.Context, g *errgroup.Group, h *Hub, apiLn, metricsLn net.Listener, token string, log zerolog.Logger) {
+func serveWeb(ctx context.Context, g *errgroup.Group, h *Hub, apiLn, metricsLn net.Listener, token string, o Options) {
+	log := o.Log
 	if metricsLn != nil {
 		g.Go(func() error { return roles.ServeMetrics(ctx, metricsLn, h.Metrics()) })
 	}
-	srv := web.New(h, web.Config{Token: token, Log: log, Metrics: h.Metrics()})
+	srv := web.New(h, web.Config{Token: token, Log: log, Metrics: h.Metrics(), Directory: o.Directory})
 	g.Go(func() error {
 		defer srv.Close() // the live feeds, which Shutdown leaves open
 		return roles.ServeHTTP(ctx, apiLn, roles.ServedBy(wire.ServedByHub, srv))
