@@ -212,30 +212,25 @@ func usersCommand() *cli.Command {
 	}
 }
 
-// lockReleaseCommand is `peerlink locks release SESSION PATH` (helpdesk).
-func lockReleaseCommand() *cli.Command {
-	return &cli.Command{
-		Name: "release", Usage: "release a stuck lock by hand: every other host's copy is restored (helpdesk or admin)",
-		ArgsUsage: "SESSION PATH", Flags: clientFlags(jsonFlag),
-		Action: func(c *cli.Context) error {
-			if c.NArg() != 2 {
-				return fmt.Errorf("%s: give the session and the locked path (got %d arguments; see peerlink locks SESSION)", c.Command.FullName(), c.NArg())
-			}
-			cl, err := client(c)
-			if err != nil {
-				return err
-			}
-			rel, err := cl.ReleaseLock(c.Context, c.Args().Get(0), c.Args().Get(1))
-			if err != nil {
-				return err
-			}
-			if c.Bool("json") {
-				return printJSON(c.App.Writer, rel)
-			}
-			fmt.Fprintf(c.App.Writer, "lock of %s released (held for %s); copies restored on %s\n", rel.Path, rel.Source, orNone(rel.Targets))
-			return nil
-		},
+// releaseLock is `peerlink locks release SESSION PATH` (helpdesk): every
+// other host's copy is restored as on a normal release.
+func releaseLock(c *cli.Context) error {
+	if c.NArg() != 3 {
+		return fmt.Errorf("locks release: give the session and the locked path (got %d arguments; see peerlink locks SESSION)", c.NArg()-1)
 	}
+	cl, err := client(c)
+	if err != nil {
+		return err
+	}
+	rel, err := cl.ReleaseLock(c.Context, c.Args().Get(1), c.Args().Get(2))
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, rel)
+	}
+	fmt.Fprintf(c.App.Writer, "lock of %s released (held for %s); copies restored on %s\n", rel.Path, rel.Source, orNone(rel.Targets))
+	return nil
 }
 
 func orNone(hosts []string) string {

@@ -66,7 +66,7 @@ func (h *Hub) ReleaseLock(name, path, by string) (api.Released, error) {
 func (r *run) releaseByHand(o releaseOrder) {
 	l := r.locks[o.path]
 	if l == nil {
-		o.reply <- releaseReply{err: fmt.Errorf("%w: %s holds no lock in session %s (see peerlink locks list %s)", ErrNotFound, o.path, r.cfg.Name, r.cfg.Name)}
+		o.reply <- releaseReply{err: fmt.Errorf("%w: %s holds no lock in session %s (see peerlink locks %s)", ErrNotFound, o.path, r.cfg.Name, r.cfg.Name)}
 		return
 	}
 	rel := api.Released{Path: l.path, Source: l.source, Targets: slices.Sorted(slices.Values(l.targets))}
