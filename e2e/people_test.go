@@ -79,6 +79,7 @@ func TestPeopleRolesAndLockReleasedByHand(t *testing.T) {
 	if l := locks(t, c, "pr"); len(l) != 0 {
 		t.Errorf("locks after the release by hand: %+v, want none", l)
 	}
+	// The CLI's answer came after the hub recorded the release.
 	evs, err := c.client().Events(context.Background(), "pr", api.EventQuery{Kind: "release-by-hand"})
 	if err != nil || len(evs) != 1 || !strings.HasPrefix(evs[0].User, "token hal (") || evs[0].Path != rel {
 		t.Errorf("release-by-hand events %+v (%v), want one for %s by token hal", evs, err, rel)
