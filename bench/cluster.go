@@ -97,7 +97,8 @@ type cluster struct {
 	profile  string // folder for CPU profiles, "" for none
 	hubURL   string
 	brokerWS string
-	token    string
+	token    string // the agents'
+	apiToken string // the CLI's and the API's: the hub's DATA/admin-token
 	hub      *proc
 	agents   map[string]*proc
 	order    []string
@@ -157,6 +158,13 @@ func startCluster(ctx context.Context, bin, dir, logLevel, profile string, shape
 				return false
 			}
 			c.token = strings.TrimSpace(string(b))
+		}
+		if c.apiToken == "" {
+			b, err := os.ReadFile(filepath.Join(data, "admin-token"))
+			if err != nil {
+				return false
+			}
+			c.apiToken = strings.TrimSpace(string(b))
 		}
 		_, err := c.client().Status(ctx)
 		return err == nil
@@ -253,7 +261,7 @@ func (c *cluster) waitFor(ctx context.Context, d time.Duration, what string, p *
 	return nil
 }
 
-func (c *cluster) client() *api.Client { return api.NewClient(c.hubURL, c.token) }
+func (c *cluster) client() *api.Client { return api.NewClient(c.hubURL, c.apiToken) }
 
 // stop ends every process (agents first, then the hub) and returns their
 // peak RSS.
@@ -316,7 +324,7 @@ func (w wireCount) busiest() (name string, up, down int64) {
 // standard output; a non-zero exit is an error carrying both outputs.
 func (c *cluster) cli(ctx context.Context, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, c.bin, args...)
-	cmd.Env = append(os.Environ(), "PEERLINK_HUB="+c.hubURL, "PEERLINK_TOKEN="+c.token, "PEERLINK_CPUPROFILE=")
+	cmd.Env = append(os.Environ(), "PEERLINK_HUB="+c.hubURL, "PEERLINK_TOKEN="+c.apiToken, "PEERLINK_CPUPROFILE=")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {

@@ -66,7 +66,8 @@ type cluster struct {
 	dir      string
 	apiAddr  string
 	brkAddr  string
-	token    string
+	token    string // the agents'
+	apiToken string // the CLI's and the API's: the hub's DATA/admin-token
 	hosts    []string
 	hub      *proc
 	agents   map[string]*proc
@@ -130,7 +131,7 @@ func newCluster(ctx context.Context, bin, dir string, hosts []string, shape wanl
 
 func (c *cluster) root(host string) string { return filepath.Join(c.dir, "roots", host) }
 
-func (c *cluster) client() *api.Client { return api.NewClient("http://"+c.apiAddr, c.token) }
+func (c *cluster) client() *api.Client { return api.NewClient("http://"+c.apiAddr, c.apiToken) }
 
 func (c *cluster) launch(name string, args ...string) (*proc, error) {
 	c.starts++
@@ -179,6 +180,13 @@ func (c *cluster) startHub(ctx context.Context) error {
 				return false, nil
 			}
 			c.token = strings.TrimSpace(string(b))
+		}
+		if c.apiToken == "" {
+			b, err := os.ReadFile(filepath.Join(data, "admin-token"))
+			if err != nil {
+				return false, nil
+			}
+			c.apiToken = strings.TrimSpace(string(b))
 		}
 		_, err := c.client().Status(ctx)
 		return err == nil, nil

@@ -259,9 +259,9 @@ func TestBadInputWrongTokenCLI(t *testing.T) {
 	create := []string{"session", "create", "s", "--host", "site-a=" + c.root("site-a"), "--host", "site-b=" + c.root("site-b")}
 	for _, args := range [][]string{{"status"}, {"session", "list", "--json"}, create, {"session", "start", "s", "--wait"}} {
 		what := strings.Join(args, " ")
-		mustFail(t, what+" (wrong token)", runPeerlink(t, bad, args...), "token refused", "--token or PEERLINK_TOKEN", "DATA/token")
+		mustFail(t, what+" (wrong token)", runPeerlink(t, bad, args...), "token refused", "--token or PEERLINK_TOKEN", "DATA/admin-token")
 		mustFail(t, what+" (no token)", runPeerlink(t, []string{"PEERLINK_HUB=" + c.hubURL}, args...),
-			"--token (or PEERLINK_TOKEN) is required", "DATA/token")
+			"API token is required", "PEERLINK_TOKEN", "DATA/admin-token")
 	}
 	if list, err := c.client().Sessions(context.Background()); err != nil || len(list) != 0 {
 		t.Errorf("sessions after refused commands: %v, %v; want none", list, err)

@@ -33,10 +33,10 @@ func TestCLIFlagsBeforeTheCommand(t *testing.T) {
 		return out.String(), errb.String(), err
 	}
 	for _, args := range [][]string{
-		{"--hub", c.hubURL, "--token", c.token, "--ca", c.ca, "status", "--json"},
-		{"--hub=" + c.hubURL, "--json", "--token", c.token, "--ca=" + c.ca, "status"},
-		{"--log-level", "warn", "--ca", c.ca, "--hub", c.hubURL, "--token", c.token, "--json", "status"},
-		{"status", "--json", "--hub", c.hubURL, "--token", c.token, "--ca", c.ca},
+		{"--hub", c.hubURL, "--token", c.apiToken, "--ca", c.ca, "status", "--json"},
+		{"--hub=" + c.hubURL, "--json", "--token", c.apiToken, "--ca=" + c.ca, "status"},
+		{"--log-level", "warn", "--ca", c.ca, "--hub", c.hubURL, "--token", c.apiToken, "--json", "status"},
+		{"status", "--json", "--hub", c.hubURL, "--token", c.apiToken, "--ca", c.ca},
 	} {
 		out, errOut, err := run(args...)
 		if err != nil {
@@ -48,7 +48,7 @@ func TestCLIFlagsBeforeTheCommand(t *testing.T) {
 			t.Errorf("peerlink %s: not JSON: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
-	out, _, err := run("--hub", c.hubURL, "--token", c.token, "--ca", c.ca, "session", "list")
+	out, _, err := run("--hub", c.hubURL, "--token", c.apiToken, "--ca", c.ca, "session", "list")
 	if err != nil || !strings.Contains(out, "NAME") {
 		t.Errorf("peerlink --hub URL --token T session list: %v\n%s", err, out)
 	}

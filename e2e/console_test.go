@@ -74,7 +74,7 @@ func TestConsole(t *testing.T) {
 	b.waitJS("the sign-in form", `!!document.querySelector('#password') && document.activeElement.id === 'password'`)
 	b.do(chromedp.SendKeys(chromedp.ID("password"), "not the password"))
 	b.click("#signin-button")
-	b.waitText("#signin-error", "Wrong password")
+	b.waitText("#signin-error", "Wrong user name or password")
 	b.screenshot(shots, "signin")
 	b.do(chromedp.SendKeys(chromedp.ID("password"), consolePassword))
 	b.click("#signin-button")

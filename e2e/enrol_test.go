@@ -268,7 +268,7 @@ func TestEnrolPlainToTLSPorts(t *testing.T) {
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("plain HTTP to the broker port: %s", resp.Status)
 	}
-	r := runPeerlink(t, []string{"PEERLINK_HUB=" + plainAPI, "PEERLINK_TOKEN=" + c.token}, "status")
+	r := runPeerlink(t, []string{"PEERLINK_HUB=" + plainAPI, "PEERLINK_TOKEN=" + c.apiToken}, "status")
 	mustFail(t, "CLI over http:// to the TLS port", r, "https://")
 	r = runPeerlink(t, nil, "agent", "--join", c.joinCode("site-a"), "--hub", plainAPI, "--data", filepath.Join(c.dir, "agent-x"))
 	mustFail(t, "join over http://", r, "joining needs https://")

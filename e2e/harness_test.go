@@ -155,7 +155,10 @@ type cluster struct {
 	brkPort  int
 	hubURL   string
 	brokerWS string
-	token    string
+	token    string // the hub's shared token, which agents present
+	// apiToken is the hub's first admin API token (DATA/admin-token),
+	// which the CLI and the API client present.
+	apiToken string
 	hubArgs  []string // more flags for the hub
 	// agentArgs are more flags for startAgent's agents; ca, if set, is the
 	// CA file that signed the hub's certificate: the hub serves TLS.
@@ -256,7 +259,10 @@ func (c *cluster) startHub() *proc {
 		if err == nil {
 			c.token = strings.TrimSpace(string(b))
 		}
-		return c.token != "" || p.exited()
+		if b, err := os.ReadFile(filepath.Join(data, "admin-token")); err == nil {
+			c.apiToken = strings.TrimSpace(string(b))
+		}
+		return c.token != "" && c.apiToken != "" || p.exited()
 	})
 	waitFor(c.t, 20*time.Second, "the hub's CA", func() bool {
 		_, err := os.Stat(c.ca)
@@ -286,7 +292,7 @@ func (c *cluster) client() *api.Client {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	return api.NewClientTLS(c.hubURL, c.token, conf)
+	return api.NewClientTLS(c.hubURL, c.apiToken, conf)
 }
 
 // root returns (creating it) the root folder of host.
@@ -432,7 +438,7 @@ func (c *cluster) cli(args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = append(os.Environ(), "PEERLINK_HUB="+c.hubURL, "PEERLINK_TOKEN="+c.token, "PEERLINK_TOKEN_FILE=", "PEERLINK_CA="+c.ownCAFile())
+	cmd.Env = append(os.Environ(), "PEERLINK_HUB="+c.hubURL, "PEERLINK_TOKEN="+c.apiToken, "PEERLINK_TOKEN_FILE=", "PEERLINK_CA="+c.ownCAFile())
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -28,7 +28,7 @@ func TestLiveSmallFileContentNeedsNoRequestToTheSource(t *testing.T) {
 	c.createSession("inline", []string{"site-a", "site-b"})
 	c.mustCLI("session", "start", "inline", "--wait")
 	served := func() float64 {
-		code, page := scrape(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsA), "")
+		code, page := scrape(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsA), "", "")
 		if code != 200 {
 			t.Fatalf("site-a's metrics: %d", code)
 		}

@@ -103,7 +103,7 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("/metrics with a wrong token: %d, want 401", code)
 	}
 	hub := func() string {
-		code, page := scrape(t, c.hubURL+"/metrics", c.token, c.ca)
+		code, page := scrape(t, c.hubURL+"/metrics", c.apiToken, c.ca)
 		if code != http.StatusOK {
 			t.Fatalf("/metrics with the token: %d %s", code, page)
 		}

@@ -287,7 +287,7 @@ func TestFloodSlowLoginBodies(t *testing.T) {
 func liveFeed(t *testing.T, c *cluster) <-chan api.Notice {
 	t.Helper()
 	wsURL := "ws" + strings.TrimPrefix(c.hubURL, "http") + "/api/v1/live"
-	ws, _, err := (&websocket.Dialer{TLSClientConfig: trusting(t, c.ca).(*http.Transport).TLSClientConfig}).Dial(wsURL, http.Header{"Authorization": {"Bearer " + c.token}})
+	ws, _, err := (&websocket.Dialer{TLSClientConfig: trusting(t, c.ca).(*http.Transport).TLSClientConfig}).Dial(wsURL, http.Header{"Authorization": {"Bearer " + c.apiToken}})
 	if err != nil {
 		t.Fatalf("live feed: %v", err)
 	}

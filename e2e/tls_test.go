@@ -115,7 +115,7 @@ func TestTLS(t *testing.T) {
 	})
 
 	t.Run("plain text to the TLS ports gets nothing", func(t *testing.T) {
-		plain := api.NewClient(strings.Replace(c.hubURL, "https://", "http://", 1), c.token)
+		plain := api.NewClient(strings.Replace(c.hubURL, "https://", "http://", 1), c.apiToken)
 		_, err := plain.Status(context.Background())
 		if err == nil || !strings.Contains(err.Error(), "serves HTTPS") {
 			t.Errorf("status over http:// to the TLS port: %v; want a refusal saying it serves HTTPS", err)

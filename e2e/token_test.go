@@ -78,8 +78,12 @@ func TestAgentTokenNotOnTheCommandLine(t *testing.T) {
 
 	badTokenFiles(t, c)
 
-	// The CLI.
-	r := runPeerlink(t, []string{"PEERLINK_HUB=" + c.hubURL}, "status", "--token-file", file)
+	// The CLI, with an API token in a file of the same shape.
+	apiFile := filepath.Join(c.dir, "api-token")
+	if err := os.WriteFile(apiFile, []byte("  "+c.apiToken+" \nsecond line\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runPeerlink(t, []string{"PEERLINK_HUB=" + c.hubURL}, "status", "--token-file", apiFile)
 	if r.code != 0 || !strings.Contains(r.stdout, "site-a") {
 		t.Errorf("status --token-file: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}

@@ -25,11 +25,12 @@ type Enroller interface {
 // no token or sign-in: its join code is its credential.
 func (s *Server) agentRoutes() []route {
 	return []route{
-		{"POST " + enrol.Path, s.join},
-		{"POST /api/v1/join-codes", s.authed(s.createJoinCode)},
-		{"GET /api/v1/agent-credentials", s.authed(s.agentCredentials)},
-		{"POST /api/v1/agent-credentials/{name}/revoke", s.authed(s.revokeAgent)},
-		{"POST /api/v1/agent-auth/require-certs", s.authed(s.requireCerts)},
+		// A join is authenticated by its code, not by a person.
+		{"POST " + enrol.Path, public, s.join},
+		{"POST /api/v1/join-codes", api.RoleAdmin, s.createJoinCode},
+		{"GET /api/v1/agent-credentials", api.RoleViewer, s.agentCredentials},
+		{"POST /api/v1/agent-credentials/{name}/revoke", api.RoleAdmin, s.revokeAgent},
+		{"POST /api/v1/agent-auth/require-certs", api.RoleAdmin, s.requireCerts},
 	}
 }
 

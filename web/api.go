@@ -34,9 +34,7 @@ type Coordinator interface {
 	Stop(name, user string) (api.Session, error)
 	Events(session string, q api.EventQuery) ([]api.Event, error)
 	Diff(session, path, a, b string) (api.Diff, error)
-	// AdminPasswordHash is the bcrypt hash of the console's password; nil
-	// if none is set.
-	AdminPasswordHash() ([]byte, error)
+	People
 	// Subscribe registers for change notices: ready signals that take has
 	// some; cancel ends the subscription.
 	Subscribe() (ready <-chan struct{}, take func() []api.Notice, cancel func())
@@ -55,6 +53,16 @@ type Config struct {
 	// Agents enrols agents and revokes their credentials (agents.go);
 	// nil answers 404.
 	Agents Enroller
+	// Directory, if set, signs in the people who have no local account
+	// (Active Directory, LDAP).
+	Directory Directory
+}
+
+// Directory checks a person's password and finds their role elsewhere
+// than hub.db; its errors wrap directory.ErrWrongPassword, ErrNoRole or
+// ErrUnavailable.
+type Directory interface {
+	SignIn(ctx context.Context, user, password string) (api.Role, error)
 }
 
 // Server serves the REST API on /api/v1/, its OpenAPI document, the live
@@ -68,6 +76,7 @@ type Server struct {
 	// metrics serves GET /metrics; nil if the hub has none.
 	metrics http.Handler
 	agents  Enroller
+	dir     Directory // nil: local accounts only
 
 	// ctx ends with Close; feeds counts the live feeds being served.
 	ctx    context.Context
@@ -79,48 +88,76 @@ type Server struct {
 
 // New returns the hub's web server.
 func New(c Coordinator, cfg Config) *Server {
-	s := &Server{c: c, token: cfg.Token, log: cfg.Log, mux: http.NewServeMux(), auth: newSignIns(time.Now), metrics: cfg.Metrics, agents: cfg.Agents}
+	s := &Server{c: c, token: cfg.Token, log: cfg.Log, mux: http.NewServeMux(), auth: newSignIns(time.Now), metrics: cfg.Metrics, agents: cfg.Agents, dir: cfg.Directory}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for _, rt := range s.routes() {
-		s.mux.HandleFunc(rt.pattern, rt.handler)
+		h := rt.handler
+		switch {
+		case rt.need == public:
+		case rt.need.Rank() > 0:
+			h = s.authed(rt.need, h)
+		default:
+			// A route without a role is a programming error, caught by
+			// any test that starts a server.
+			panic("web: route " + rt.pattern + " names no role")
+		}
+		s.mux.HandleFunc(rt.pattern, h)
 	}
 	return s
 }
 
-// route is one pattern of the server's mux.
+// route is one pattern of the server's mux and the role it needs.
 type route struct {
 	pattern string
+	need    api.Role // public, or the least role allowed
 	handler http.HandlerFunc
 }
 
-// routes lists every route; web/openapi.yaml documents each (a test
-// checks).
+// routes lists every route and who may call it: the one table of the
+// API's authorization. web/openapi.yaml documents each route, and
+// TestRouteRoles checks every role against every route.
 func (s *Server) routes() []route {
+	const (
+		viewer   = api.RoleViewer
+		helpdesk = api.RoleHelpdesk
+		admin    = api.RoleAdmin
+	)
 	return append([]route{
-		{"POST /api/v1/login", s.login},
-		{"POST /api/v1/logout", s.logout},
-		{"GET /api/v1/me", s.me},
-		{"GET /api/v1/status", s.authed(s.status)},
-		{"GET /api/v1/sessions", s.authed(s.sessions)},
-		{"POST /api/v1/sessions", s.authed(s.create)},
-		{"GET /api/v1/sessions/{name}", s.authed(s.session)},
-		{"PUT /api/v1/sessions/{name}", s.authed(s.update)},
-		{"DELETE /api/v1/sessions/{name}", s.authed(s.delete)},
-		{"GET /api/v1/sessions/{name}/conflicts", s.authed(s.conflicts)},
-		{"POST /api/v1/sessions/{name}/conflicts/resolve", s.authed(s.resolve)},
-		{"POST /api/v1/sessions/{name}/deletions", s.authed(s.deletions)},
-		{"GET /api/v1/sessions/{name}/diff", s.authed(s.diff)},
-		{"GET /api/v1/sessions/{name}/events", s.authed(s.events)},
-		{"GET /api/v1/sessions/{name}/locks", s.authed(s.locks)},
-		{"POST /api/v1/sessions/{name}/start", s.authed(s.start)},
-		{"POST /api/v1/sessions/{name}/stop", s.authed(s.stop)},
-		{"GET /api/v1/live", s.authed(s.live)},
-		{"GET /api/v1/openapi.yaml", s.openapi},
-		{"GET /openapi.yaml", s.openapi},
-		{"GET /metrics", s.authed(s.serveMetrics)},
-		{"GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") }},
-		{"GET /{$}", s.index},
-		{"GET /assets/{file}", s.asset},
+		{"POST /api/v1/login", public, s.login},
+		{"POST /api/v1/logout", public, s.logout},
+		{"GET /api/v1/me", public, s.me},
+		{"GET /api/v1/status", viewer, s.status},
+		{"GET /api/v1/sessions", viewer, s.sessions},
+		{"POST /api/v1/sessions", admin, s.create},
+		{"GET /api/v1/sessions/{name}", viewer, s.session},
+		{"PUT /api/v1/sessions/{name}", admin, s.update},
+		{"DELETE /api/v1/sessions/{name}", admin, s.delete},
+		{"GET /api/v1/sessions/{name}/conflicts", viewer, s.conflicts},
+		{"POST /api/v1/sessions/{name}/conflicts/resolve", helpdesk, s.resolve},
+		// Held mass deletions change the session's content at every
+		// host: a session change, for an admin.
+		{"POST /api/v1/sessions/{name}/deletions", admin, s.deletions},
+		{"GET /api/v1/sessions/{name}/diff", viewer, s.diff},
+		{"GET /api/v1/sessions/{name}/events", viewer, s.events},
+		{"GET /api/v1/sessions/{name}/locks", viewer, s.locks},
+		{"POST /api/v1/sessions/{name}/locks/release", helpdesk, s.releaseLock},
+		{"POST /api/v1/sessions/{name}/start", admin, s.start},
+		{"POST /api/v1/sessions/{name}/stop", admin, s.stop},
+		{"GET /api/v1/tokens", admin, s.tokens},
+		{"POST /api/v1/tokens", admin, s.createToken},
+		{"DELETE /api/v1/tokens/{name}", admin, s.revokeToken},
+		{"POST /api/v1/tokens/retire-shared", admin, s.retireShared},
+		{"GET /api/v1/users", admin, s.users},
+		{"POST /api/v1/users", admin, s.addUser},
+		{"DELETE /api/v1/users/{name}", admin, s.removeUser},
+		{"PUT /api/v1/users/{name}/role", admin, s.setRole},
+		{"GET /api/v1/live", viewer, s.live},
+		{"GET /api/v1/openapi.yaml", public, s.openapi},
+		{"GET /openapi.yaml", public, s.openapi},
+		{"GET /metrics", viewer, s.serveMetrics},
+		{"GET /healthz", public, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") }},
+		{"GET /{$}", public, s.index},
+		{"GET /assets/{file}", public, s.asset},
 	}, s.agentRoutes()...)
 }
 

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -10,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -20,15 +18,18 @@ import (
 	"github.com/peerlink/peerlink/web/api"
 )
 
-// Two ways in, to the same handlers: the CLI and scripts present the hub's
+// Two ways in, to the same handlers: the CLI and scripts present an API
 // token (Authorization: Bearer), which no browser sends on its own, so
-// needs no CSRF token; the console signs in with the admin password and
-// gets a cookie session, which a browser sends with every request to the
-// hub, so every change it makes must also carry the session's CSRF token.
+// needs no CSRF token; the console signs in with an account's password
+// (local, or checked against the directory) and gets a cookie session,
+// which a browser sends with every request to the hub, so every change it
+// makes must also carry the session's CSRF token. Either way the request
+// has a role, which the route table checks (authz.go).
 //
 // Cookie sessions live in memory: a hub restart signs every console out.
 
-// AdminUser is the console's one user.
+// AdminUser is the account that today's admin password signs in as, and
+// the one a sign-in without a user name is for.
 const AdminUser = "admin"
 
 // Sign-in limits.
@@ -65,10 +66,10 @@ const (
 	maxSignInBody = 4 << 10
 )
 
-// MinPasswordLen is the shortest admin password accepted.
-const MinPasswordLen = 8
+// MinPasswordLen is the shortest password accepted.
+const MinPasswordLen = api.MinPasswordLen
 
-// HashPassword returns the bcrypt hash to store for an admin password.
+// HashPassword returns the bcrypt hash to store for an account's password.
 func HashPassword(pw string) ([]byte, error) {
 	return bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
 }
@@ -88,6 +89,8 @@ type signIns struct {
 type consoleSession struct {
 	csrf    string
 	expires time.Time
+	user    string
+	role    api.Role
 }
 
 type failures struct {
@@ -169,9 +172,9 @@ func (s *signIns) sweepFailures(now time.Time) {
 	}
 }
 
-// create starts a cookie session and returns the cookie's value and the
-// session's CSRF token.
-func (s *signIns) create() (cookie, csrf string) {
+// create starts a cookie session of user, with role, and returns the
+// cookie's value and the session's CSRF token.
+func (s *signIns) create(user string, role api.Role) (cookie, csrf string) {
 	cookie, csrf = randomToken(), randomToken()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -191,7 +194,7 @@ func (s *signIns) create() (cookie, csrf string) {
 		}
 		delete(s.sessions, oldest)
 	}
-	s.sessions[sha256.Sum256([]byte(cookie))] = &consoleSession{csrf: csrf, expires: now.Add(sessionTTL)}
+	s.sessions[sha256.Sum256([]byte(cookie))] = &consoleSession{csrf: csrf, expires: now.Add(sessionTTL), user: user, role: role}
 	return cookie, csrf
 }
 
@@ -221,6 +224,18 @@ func (s *signIns) forget(r *http.Request) {
 		s.mu.Lock()
 		delete(s.sessions, sha256.Sum256([]byte(c.Value)))
 		s.mu.Unlock()
+	}
+}
+
+// forgetUser ends every session of the named user: the account was
+// removed or its role changed, which the next sign-in takes up.
+func (s *signIns) forgetUser(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, si := range s.sessions {
+		if si.user == name {
+			delete(s.sessions, k)
+		}
 	}
 }
 
@@ -271,28 +286,26 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		refuse(w, http.StatusTooManyRequests, msg)
 		return
 	}
-	hash, err := s.c.AdminPasswordHash()
-	if err != nil {
-		s.fail(w, err)
-		return
+	user := req.User
+	if user == "" {
+		user = AdminUser
 	}
 	select {
 	case s.auth.hashing <- struct{}{}:
 	case <-r.Context().Done():
 		return
 	}
-	wrong := hash == nil || bcrypt.CompareHashAndPassword(hash, []byte(req.Password)) != nil
+	role, err := s.checkPassword(r.Context(), user, req.Password)
 	<-s.auth.hashing
-	if wrong {
-		s.log.Warn().Str("addr", ip).Msg("console sign-in refused: wrong password")
-		refuse(w, http.StatusUnauthorized, "wrong password")
+	if err != nil {
+		s.signInRefused(w, ip, user, err)
 		return
 	}
 	s.auth.succeeded(ip)
-	cookie, csrf := s.auth.create()
+	cookie, csrf := s.auth.create(user, role)
 	http.SetCookie(w, sessionCookie(r, cookie, int(sessionTTL/time.Second)))
-	s.log.Info().Str("addr", ip).Msg("console signed in")
-	writeJSON(w, http.StatusOK, api.Me{User: AdminUser, CSRF: csrf})
+	s.log.Info().Str("addr", ip).Str("user", user).Str("role", string(role)).Msg("console signed in")
+	writeJSON(w, http.StatusOK, api.Me{User: user, Role: role, CSRF: csrf, Warnings: s.c.Status().Warnings})
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
@@ -315,13 +328,12 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusUnauthorized, errSignIn)
 		return
 	}
-	writeJSON(w, http.StatusOK, api.Me{User: AdminUser, CSRF: si.csrf})
+	writeJSON(w, http.StatusOK, api.Me{User: si.user, Role: si.role, CSRF: si.csrf, Warnings: s.c.Status().Warnings})
 }
 
 const (
 	errSignIn = "sign in"
 	errCSRF   = "missing or wrong CSRF token: reload the console"
-	errToken  = "token refused: pass the hub's token with --token-file, --token or PEERLINK_TOKEN (it is in the hub's DATA/token file)"
 )
 
 // csrfOK reports whether r carries si's CSRF token.
@@ -336,53 +348,4 @@ func csrfOK(r *http.Request, si *consoleSession) bool {
 func refuse(w http.ResponseWriter, code int, msg string) {
 	w.Header().Set("Connection", "close")
 	writeProblem(w, code, msg)
-}
-
-// identity is who made a request, for the audit trail.
-type identity struct {
-	console bool // signed in with the password; else the hub's token
-	ip      string
-}
-
-// audit names the caller in the event log.
-func (id identity) audit() string {
-	if id.console {
-		return AdminUser + " (console, " + id.ip + ")"
-	}
-	return "api token from " + id.ip
-}
-
-type identityKey struct{}
-
-// caller returns the identity authed put on r.
-func caller(r *http.Request) identity {
-	id, _ := r.Context().Value(identityKey{}).(identity)
-	return id
-}
-
-// authed lets a request through with the hub's token, or with a console
-// session whose CSRF token every method but GET and HEAD must carry.
-func (s *Server) authed(next http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		id := identity{ip: clientIP(r)}
-		if h := r.Header.Get("Authorization"); h != "" {
-			got, ok := strings.CutPrefix(h, "Bearer ")
-			if !ok || s.token == "" || subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
-				refuse(w, http.StatusUnauthorized, errToken)
-				return
-			}
-		} else {
-			si := s.auth.lookup(r)
-			if si == nil {
-				refuse(w, http.StatusUnauthorized, errSignIn)
-				return
-			}
-			if r.Method != http.MethodGet && r.Method != http.MethodHead && !csrfOK(r, si) {
-				refuse(w, http.StatusForbidden, errCSRF)
-				return
-			}
-			id.console = true
-		}
-		next(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
-	}
 }

@@ -35,9 +35,11 @@ func TestSignIn(t *testing.T) {
 		wantErr  string
 	}{
 		{"the right password signs in", `{"password":"` + testPassword + `"}`, 200, ""},
-		{"a wrong password is refused", `{"password":"wrong horse battery"}`, 401, "wrong password"},
-		{"an empty password is refused", `{"password":""}`, 401, "wrong password"},
-		{"a body that is not a sign-in is refused", `{"user":"admin"}`, 400, "bad sign-in"},
+		{"the right password of the named admin signs in", `{"user":"admin","password":"` + testPassword + `"}`, 200, ""},
+		{"a wrong password is refused", `{"password":"wrong horse battery"}`, 401, "wrong user name or password"},
+		{"an empty password is refused", `{"password":""}`, 401, "wrong user name or password"},
+		{"an unknown user is refused as a wrong password", `{"user":"mallory","password":"` + testPassword + `"}`, 401, "wrong user name or password"},
+		{"a body that is not a sign-in is refused", `{"name":"admin"}`, 400, "bad sign-in"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, _, _ := newTestServer(t)
@@ -275,7 +277,7 @@ func TestResolutionNamesWhoResolved(t *testing.T) {
 	body := `{"path":"a.txt","winner":"site-a"}`
 	do(t, s, request{method: "POST", path: "/api/v1/sessions/s/conflicts/resolve", body: body, cookie: cookie, csrf: csrf, remote: "192.0.2.9:5555"})
 	do(t, s, request{method: "POST", path: "/api/v1/sessions/s/conflicts/resolve", body: body, token: testToken, remote: "198.51.100.2:6666"})
-	want := []string{"admin (console, 192.0.2.9)", "api token from 198.51.100.2"}
+	want := []string{"admin (console, 192.0.2.9)", "the hub's shared token (198.51.100.2)"}
 	if !slices.Equal(f.resolvers, want) {
 		t.Errorf("resolved by %q, want %q", f.resolvers, want)
 	}

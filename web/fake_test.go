@@ -23,6 +23,7 @@ const (
 // fakeHub is a Coordinator that remembers what it was asked.
 type fakeHub struct {
 	hash []byte
+	ppl  *fakePeople
 
 	mu        sync.Mutex
 	resolvers []string // the user of each Resolve
@@ -41,7 +42,7 @@ func newFakeHub(t testing.TB) *fakeHub {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fakeHub{hash: hash, subs: map[*fakeSub]bool{}}
+	return &fakeHub{hash: hash, subs: map[*fakeSub]bool{}, ppl: newFakePeople(hash)}
 }
 
 func notFound(name string) error { return fmt.Errorf("%w: no session named %s", api.ErrNotFound, name) }
@@ -96,7 +97,6 @@ func (f *fakeHub) Diff(session, path, a, b string) (api.Diff, error) {
 	}
 	return api.Diff{Path: path, A: api.DiffSide{Host: a, Exists: true, Text: "one\n"}, B: api.DiffSide{Host: b, Binary: true, Exists: true}}, nil
 }
-func (f *fakeHub) AdminPasswordHash() ([]byte, error) { return f.hash, nil }
 
 func (f *fakeHub) Subscribe() (<-chan struct{}, func() []api.Notice, func()) {
 	s := &fakeSub{ready: make(chan struct{}, 1), pending: map[api.Notice]bool{}}

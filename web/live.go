@@ -58,7 +58,7 @@ func sameOrigin(r *http.Request, required bool) bool {
 // closes. Its goroutines (this one, and a reader that answers pings and
 // notices the client leaving) both end before it returns.
 func (s *Server) live(w http.ResponseWriter, r *http.Request) {
-	if !sameOrigin(r, caller(r).console) {
+	if !sameOrigin(r, caller(r).kind == "console") {
 		writeProblem(w, http.StatusForbidden, "the live feed is only for pages of this hub (Origin "+r.Header.Get("Origin")+" is not "+r.Host+")")
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -19,8 +20,8 @@ import (
 func clientFlags(extra ...cli.Flag) []cli.Flag {
 	return append([]cli.Flag{
 		&cli.StringFlag{Name: "hub", Value: "https://127.0.0.1:8181", Usage: "the hub's console/API URL (http:// only for a hub run with --insecure-plain)", EnvVars: []string{"PEERLINK_HUB"}},
-		&cli.StringFlag{Name: "token", Usage: "the hub's token (from the hub's DATA/token); --token-file keeps it off the command line", EnvVars: []string{"PEERLINK_TOKEN"}},
-		roles.TokenFileFlag(),
+		&cli.StringFlag{Name: "token", Usage: "your API token (peerlink tokens create; the first is in the hub's DATA/admin-token); --token-file keeps it off the command line", EnvVars: []string{"PEERLINK_TOKEN"}},
+		&cli.StringFlag{Name: "token-file", Usage: "a file (mode 0600) whose first line is your API token", EnvVars: []string{"PEERLINK_TOKEN_FILE"}},
 		roles.CAFlag("the CA certificates (PEM) that signed the hub's certificate, on top of the system's: the hub's own CA is HUBDATA/tls/ca.pem"),
 	}, extra...)
 }
@@ -30,12 +31,23 @@ func client(c *cli.Context) (*api.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	token, err := roles.Token(c, log)
-	if err != nil {
-		return nil, err
+	token := c.String("token")
+	if p := c.String("token-file"); p != "" {
+		var warning string
+		if token, warning, err = roles.ReadSecretFile(p, "--token-file"); err != nil {
+			return nil, err
+		}
+		if warning != "" {
+			log.Warn().Str("file", p).Msg(warning)
+		}
 	}
 	if token == "" {
-		return nil, fmt.Errorf("--token (or PEERLINK_TOKEN) is required, or --token-file: it is in the hub's DATA/token file")
+		return nil, fmt.Errorf("an API token is required: --token-file FILE (or PEERLINK_TOKEN_FILE, or --token, PEERLINK_TOKEN); an admin makes one with peerlink tokens create, and the hub's first is in its DATA/admin-token")
+	}
+	if strings.HasPrefix(token, api.TokenPrefix) {
+		if err := api.CheckTokenFormat(token); err != nil {
+			return nil, fmt.Errorf("malformed API token: %s", strings.TrimPrefix(err.Error(), api.ErrInvalid.Error()+": "))
+		}
 	}
 	conf, err := certs.Client(c.String("ca"))
 	if err != nil {
@@ -76,6 +88,9 @@ func statusCommand() *cli.Command {
 				return printJSON(c.App.Writer, st)
 			}
 			fmt.Fprintf(c.App.Writer, "hub %s (protocol %d)\n", st.Version, st.Protocol)
+			for _, w := range st.Warnings {
+				fmt.Fprintf(c.App.Writer, "WARNING: %s\n", w)
+			}
 			tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "AGENT\tCONNECTED\tVERSION\tADDRESS\tLAST SEEN\tCLOCK")
 			for _, a := range st.Agents {
@@ -143,7 +158,7 @@ func onSession(action func(c *cli.Context, cl *api.Client, name string) error) c
 
 // Commands are the client's commands, beside the roles' in the binary.
 func Commands() []*cli.Command {
-	return []*cli.Command{sessionCommand(), conflictsCommand(), locksCommand(), statusCommand(), joinCodeCommand(), agentsCommand()}
+	return []*cli.Command{sessionCommand(), conflictsCommand(), locksCommand(), statusCommand(), joinCodeCommand(), agentsCommand(), tokensCommand(), usersCommand()}
 }
 
 // self is the command as the user ran it (bin/peerlink after make demo, or

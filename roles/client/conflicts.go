@@ -78,29 +78,41 @@ func conflictsCommand() *cli.Command {
 
 func locksCommand() *cli.Command {
 	return &cli.Command{
-		Name: "locks", Usage: "list a running session's live locks: path, source host, since, targets locked", ArgsUsage: "SESSION",
-		Flags: clientFlags(jsonFlag),
-		Action: onSession(func(c *cli.Context, cl *api.Client, name string) error {
-			list, err := cl.Locks(c.Context, name)
-			if err != nil {
-				return err
+		Name: "locks", Usage: "list a running session's live locks: path, source host, since, targets locked; `locks release SESSION PATH` releases one by hand (helpdesk)",
+		ArgsUsage: "SESSION | release SESSION PATH",
+		Flags:     clientFlags(jsonFlag),
+		// Not a subcommand: urfave/cli would then stop taking flags after
+		// the session's name (locks SESSION --json).
+		Action: func(c *cli.Context) error {
+			if c.Args().First() == "release" {
+				return releaseLock(c)
 			}
-			if c.Bool("json") {
-				return printJSON(c.App.Writer, list)
-			}
-			if len(list) == 0 {
-				fmt.Fprintf(c.App.Writer, "no locks in session %s\n", name)
-				return nil
-			}
-			tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "PATH\tSOURCE\tUSER\tSINCE\tTARGETS LOCKED\tALSO WRITING\tSTATE")
-			for _, l := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.Path, l.Source, l.User, l.Since.Local().Format("2006-01-02 15:04:05"),
-					strings.Join(l.Targets, ","), strings.Join(l.Writers, ","), lockState(l))
-			}
-			return tw.Flush()
-		}),
+			return listLocks(c)
+		},
 	}
+}
+
+func listLocks(c *cli.Context) error {
+	return onSession(func(c *cli.Context, cl *api.Client, name string) error {
+		list, err := cl.Locks(c.Context, name)
+		if err != nil {
+			return err
+		}
+		if c.Bool("json") {
+			return printJSON(c.App.Writer, list)
+		}
+		if len(list) == 0 {
+			fmt.Fprintf(c.App.Writer, "no locks in session %s\n", name)
+			return nil
+		}
+		tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "PATH\tSOURCE\tUSER\tSINCE\tTARGETS LOCKED\tALSO WRITING\tSTATE")
+		for _, l := range list {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.Path, l.Source, l.User, l.Since.Local().Format("2006-01-02 15:04:05"),
+				strings.Join(l.Targets, ","), strings.Join(l.Writers, ","), lockState(l))
+		}
+		return tw.Flush()
+	})(c)
 }
 
 // lockState says whether a lock is held for a connected writer, or kept

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/peerlink/peerlink/roles"
 	"github.com/peerlink/peerlink/roles/agent"
 	"github.com/peerlink/peerlink/roles/hub"
 	"github.com/peerlink/peerlink/web/api"
@@ -95,7 +96,14 @@ func Run(ctx context.Context, o Options) error {
 		self = "peerlink"
 	}
 	g.Go(func() error {
-		if err := startDemoSession(ctx, rd, siteA, siteB); err != nil {
+		// People use the hub's first admin API token; the shared token is
+		// the agents'.
+		tokenFile := hub.AdminTokenFile(filepath.Join(dir, "hub"))
+		apiToken, err := roles.ReadFirstLine(tokenFile, "the demo hub's admin-token")
+		if err != nil {
+			return err
+		}
+		if err := startDemoSession(ctx, rd, apiToken, siteA, siteB); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -109,16 +117,16 @@ keeping these two folders identical:
 
 Console: https://%s   (sign in as admin, password: %s; the browser warns once
          about the hub's own CA, %s, unless you import it)
-REST API: https://%s/api/v1/ (token: %s; described at /openapi.yaml)
+REST API: https://%s/api/v1/ (API token in %s; described at /openapi.yaml)
 Try, in another terminal:
-  export PEERLINK_HUB=https://%s PEERLINK_TOKEN=%s PEERLINK_CA=%s
+  export PEERLINK_HUB=https://%s PEERLINK_TOKEN_FILE=%s PEERLINK_CA=%s
   %s status
   %s agents list
   %s session status demo
   echo hello > %s/hello.txt
   sleep 1; ls %s
 Press Ctrl-C to stop.
-`, demoSessionName, siteA, siteB, rd.API, shown, rd.CAFile, rd.API, rd.Token, rd.API, rd.Token, rd.CAFile, self, self, self, siteA, siteB)
+`, demoSessionName, siteA, siteB, rd.API, shown, rd.CAFile, rd.API, tokenFile, rd.API, tokenFile, rd.CAFile, self, self, self, siteA, siteB)
 		return nil
 	})
 	return g.Wait()
@@ -126,12 +134,12 @@ Press Ctrl-C to stop.
 
 // startDemoSession waits for both agents, defines the session on first run and
 // starts it.
-func startDemoSession(ctx context.Context, rd hub.Ready, siteA, siteB string) error {
+func startDemoSession(ctx context.Context, rd hub.Ready, apiToken, siteA, siteB string) error {
 	conf, err := certs.Client(rd.CAFile)
 	if err != nil {
 		return err
 	}
-	c := api.NewClientTLS("https://"+rd.API, rd.Token, conf)
+	c := api.NewClientTLS("https://"+rd.API, apiToken, conf)
 	for {
 		st, err := c.Status(ctx)
 		if err == nil && connected(st, "site-a") && connected(st, "site-b") {

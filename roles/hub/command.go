@@ -23,7 +23,7 @@ func Command(version string) *cli.Command {
 			&cli.StringSliceFlag{Name: "tls-name", Usage: "a name or address agents and browsers reach the hub by, for its certificate (repeat the flag; default: the host name, localhost, loopback and the host's addresses)"},
 			&cli.BoolFlag{Name: "insecure-plain", Usage: "serve plain HTTP and ws:// without TLS, on loopback addresses only; agents then connect with the token in DATA/token"},
 			&cli.BoolFlag{Name: "insecure-plain-non-loopback", Usage: "with --insecure-plain: allow it on addresses other hosts reach, where everything (token, files) crosses the network in clear"},
-		}, roles.TLSFlags("the console, the REST API and the embedded broker")...),
+		}, append(directoryFlags(), roles.TLSFlags("the console, the REST API and the embedded broker")...)...),
 		Action: func(c *cli.Context) error {
 			log, err := roles.Logger(c)
 			if err != nil {
@@ -33,12 +33,16 @@ func Command(version string) *cli.Command {
 			if err != nil {
 				return err
 			}
+			dir, err := directoryFromFlags(c)
+			if err != nil {
+				return err
+			}
 			ctx, stop := roles.SignalContext(c)
 			defer stop()
 			return Run(ctx, Options{DataDir: c.String("data"), Listen: c.String("listen"),
 				BrokerListen: c.String("broker-listen"), BrokerURL: c.String("broker-url"), Version: version, Log: log,
 				AdminPassword: pw, TLSCert: c.String("tls-cert"), TLSKey: c.String("tls-key"), CAFile: c.String("ca"),
-				MetricsListen: c.String("metrics-listen"), TLSNames: c.StringSlice("tls-name"),
+				MetricsListen: c.String("metrics-listen"), TLSNames: c.StringSlice("tls-name"), Directory: dir,
 				InsecurePlain: c.Bool("insecure-plain"), InsecurePlainNonLoopback: c.Bool("insecure-plain-non-loopback")})
 		},
 	}

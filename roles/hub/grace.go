@@ -140,6 +140,8 @@ func (r *run) waitBack(ctx context.Context, cause error) error {
 		case <-changed:
 		case <-due:
 			r.expireHeld(time.Now())
+		case o := <-r.releaseIn:
+			r.releaseByHand(o)
 		case <-ctx.Done():
 			return ctx.Err()
 		}

@@ -352,7 +352,7 @@ func (h *Hub) Status() api.Status {
 		st.Agents = append(st.Agents, ag)
 	}
 	sort.Slice(st.Agents, func(i, j int) bool { return st.Agents[i].Name < st.Agents[j].Name })
-	st.Warnings = h.agentAuthWarnings()
+	st.Warnings = append(h.agentAuthWarnings(), h.peopleWarnings()...)
 	return st
 }
 

@@ -80,6 +80,9 @@ func (r *run) liveLoop(ctx context.Context, c *broker.Client) {
 				r.decideHeld(lc, o)
 				r.publishLocks()
 				continue
+			case o := <-r.releaseIn:
+				r.releaseByHand(o)
+				continue
 			case res := <-r.catchIn:
 				r.caughtUpStep(lc, res)
 				r.publishLocks()

@@ -6,8 +6,11 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
+	"github.com/peerlink/peerlink/store"
 	"github.com/peerlink/peerlink/web"
+	"github.com/peerlink/peerlink/web/api"
 )
 
 // ReadPasswordFile returns the admin password in the first line of path,
@@ -43,16 +46,17 @@ func NewPassword() string {
 	return rand.Text()[:20]
 }
 
-// adminPassword sets the console's password from o, or generates and
-// prints one when none is stored yet. Only its bcrypt hash is stored.
+// adminPassword sets the admin account's password from o, or generates
+// and prints one when the hub has no account at all yet. Only its bcrypt
+// hash is stored.
 func adminPassword(h *Hub, o Options) error {
 	pw := o.AdminPassword
 	if pw == "" {
-		stored, err := h.AdminPasswordHash()
+		users, err := h.db.Users()
 		if err != nil {
 			return err
 		}
-		if stored != nil {
+		if len(users) > 0 {
 			return nil
 		}
 		pw = NewPassword()
@@ -66,5 +70,9 @@ func adminPassword(h *Hub, o Options) error {
 	if err != nil {
 		return fmt.Errorf("admin password: %w", err)
 	}
-	return h.SetAdminPasswordHash(hash)
+	u := store.User{Name: web.AdminUser, Role: string(api.RoleAdmin), Hash: hash, Creator: "hub", Created: time.Now().UTC()}
+	if old, err := h.db.UserByName(web.AdminUser); err == nil {
+		u.Creator, u.Created = old.Creator, old.Created
+	}
+	return h.db.PutUser(u)
 }

@@ -44,6 +44,9 @@ type Options struct {
 	// authentication, for a Prometheus on the same host or network; the
 	// API port serves it with the API's token either way.
 	MetricsListen string
+	// Directory, if set, signs in people without a local account
+	// (--ldap-url and the other --ldap-* flags).
+	Directory web.Directory
 	// Ready, if set, is called once the listeners are open.
 	Ready func(Ready)
 }
@@ -131,7 +134,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	if err := adminPassword(h, o); err != nil {
+	if err := setUpPeople(h, o); err != nil {
 		h.Close()
 		return err
 	}
@@ -147,7 +150,7 @@ func Run(ctx context.Context, o Options) error {
 		o.Log.Info().Str("listen", bLn.Addr().String()).Str("url", brokerURL).Msg("embedded broker listening")
 	}
 	g.Go(func() error { return h.Run(ctx) })
-	serveWeb(ctx, g, h, apiLn, metricsLn, token, o.Log)
+	serveWeb(ctx, g, h, apiLn, metricsLn, token, o)
 	if serverTLS != nil && o.TLSCert == "" {
 		o.Log.Info().Str("ca", certs.CAFile(TLSDir(o.DataDir))).Msg("the CLI trusts this hub with --ca FILE or PEERLINK_CA=FILE naming this CA")
 	}
@@ -170,11 +173,12 @@ func Run(ctx context.Context, o Options) error {
 
 // serveWeb serves the console and REST API on apiLn and, if metricsLn is
 // set, the metrics without authentication on it, in g until ctx ends.
-func serveWeb(ctx context.Context, g *errgroup.Group, h *Hub, apiLn, metricsLn net.Listener, token string, log zerolog.Logger) {
+func serveWeb(ctx context.Context, g *errgroup.Group, h *Hub, apiLn, metricsLn net.Listener, token string, o Options) {
+	log := o.Log
 	if metricsLn != nil {
 		g.Go(func() error { return roles.ServeMetrics(ctx, metricsLn, h.Metrics()) })
 	}
-	srv := web.New(h, web.Config{Token: token, Log: log, Metrics: h.Metrics(), Agents: h})
+	srv := web.New(h, web.Config{Token: token, Log: log, Metrics: h.Metrics(), Agents: h, Directory: o.Directory})
 	g.Go(func() error {
 		defer srv.Close() // the live feeds, which Shutdown leaves open
 		return roles.ServeHTTP(ctx, apiLn, roles.ServedBy(wire.ServedByHub, srv))

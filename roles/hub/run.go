@@ -91,6 +91,10 @@ type run struct {
 	// (inline.go); the live loop owns it.
 	inline      inlineSet
 	deletionsIn chan deletionsOrder
+	// releaseIn carries locks released by hand to the owner of the lock
+	// table: the live loop, or the supervisor while it waits for a host
+	// (release.go).
+	releaseIn chan releaseOrder
 
 	// resumed is set for a run the hub resumed at its start: its first
 	// start-up may go on without the hosts that are not back
@@ -108,8 +112,8 @@ func newRun(h *Hub, cfg api.SessionConfig, cancel context.CancelFunc) *run {
 	r := &run{h: h, cfg: cfg, cancel: cancel, done: make(chan struct{}), host: map[string]*api.HostStatus{},
 		quarantine: map[string]bool{}, liveIn: make(chan broker.Incoming, liveQueue), locks: map[string]*heldLock{},
 		away: map[string]*awayHost{}, dropped: map[string]bool{}, scanJournal: map[string]uint64{}, hostKick: make(chan struct{}, 1), catchIn: make(chan catchResult, len(cfg.Hosts)),
-		deletionsIn: make(chan deletionsOrder),
-		log:         h.log.With().Str("session", cfg.Name).Logger()}
+		deletionsIn: make(chan deletionsOrder), releaseIn: make(chan releaseOrder),
+		log: h.log.With().Str("session", cfg.Name).Logger()}
 	r.filter = sessionFilter(cfg.Exclude, r.log)
 	r.events = newEventLog(h, cfg.Name, r.log)
 	r.st.Phase = api.PhaseAttaching

@@ -281,8 +281,9 @@ type Status struct {
 	Version  string  `json:"version"`
 	Protocol int     `json:"protocol"`
 	Agents   []Agent `json:"agents"`
-	// Warnings are what the administrator should act on, such as agents
-	// still admitted by the shared token of older releases.
+	// Warnings are what an administrator must act on, each saying what
+	// to do (agents still admitted by the shared token of older releases,
+	// the shared token still signing people in).
 	Warnings []string `json:"warnings,omitempty"`
 }
 
@@ -397,6 +398,8 @@ type DiffSide struct {
 
 // LoginRequest signs the console in.
 type LoginRequest struct {
+	// User is the account's name; empty means "admin", as before accounts.
+	User     string `json:"user,omitempty"`
 	Password string `json:"password"`
 }
 
@@ -404,7 +407,10 @@ type LoginRequest struct {
 // must carry in the X-CSRF-Token header.
 type Me struct {
 	User string `json:"user"`
+	Role Role   `json:"role"`
 	CSRF string `json:"csrf"`
+	// Warnings are what an administrator must act on (Status.Warnings).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Kinds of the live feed's notices (GET /api/v1/live): what changed, so

@@ -3,10 +3,16 @@
 
 const API = '/api/v1';
 
-// session is who is signed in: the user and the CSRF token of the cookie
-// session ('' when signed out). onUnauthorized is called when a request
-// that needed the sign-in was refused.
-export const session = { user: '', csrf: '', onUnauthorized: () => {} };
+// session is who is signed in: the user, their role and the CSRF token of
+// the cookie session ('' when signed out). onUnauthorized is called when a
+// request that needed the sign-in was refused.
+export const session = { user: '', role: '', csrf: '', onUnauthorized: () => {} };
+
+const RANK = { viewer: 1, helpdesk: 2, admin: 3 };
+
+// can reports whether the signed-in role may do what needs role: the
+// console leaves out what the hub would refuse (it checks every request).
+export const can = (role) => (RANK[session.role] || 0) >= RANK[role];
 
 export class APIError extends Error {
   constructor(status, msg, retryAfter) {

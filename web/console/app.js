@@ -111,7 +111,7 @@ function render() {
 function chrome(signedIn) {
   $('#nav').hidden = !signedIn;
   $('#signout').hidden = !signedIn;
-  $('#who').textContent = signedIn ? session.user : '';
+  $('#who').textContent = signedIn ? session.user + ' (' + session.role + ')' : '';
 }
 
 function showSignin(note) {
@@ -119,15 +119,16 @@ function showSignin(note) {
   chrome(false);
   document.title = 'Sign in · peerlink';
   const err = h('p', { id: 'signin-error', class: 'error', role: 'alert', hidden: !note }, note || '');
+  const user = h('input', { id: 'user', name: 'user', type: 'text', autocomplete: 'username', value: 'admin', required: true });
   const pw = h('input', { id: 'password', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
   const btn = h('button', { type: 'submit', class: 'primary', id: 'signin-button' }, 'Sign in');
   const form = h('form', { class: 'card signin', novalidate: true, onsubmit: async (ev) => {
     ev.preventDefault();
     err.hidden = true;
-    if (!pw.value) { err.textContent = 'Type the admin password.'; err.hidden = false; pw.focus(); return; }
+    if (!pw.value) { err.textContent = 'Type your password.'; err.hidden = false; pw.focus(); return; }
     btn.disabled = true;
     try {
-      const me = await call('POST', '/login', { password: pw.value });
+      const me = await call('POST', '/login', { user: user.value, password: pw.value });
       signedIn(me);
       const next = sessionStorage.getItem('peerlink-next');
       sessionStorage.removeItem('peerlink-next');
@@ -139,7 +140,7 @@ function showSignin(note) {
         err.textContent = 'Too many attempts, try again in ' + secs + ' s.';
         setTimeout(() => { btn.disabled = false; }, secs * 1000);
       } else {
-        err.textContent = e.status === 401 ? 'Wrong password.' : 'Could not sign in: ' + e.message;
+        err.textContent = e.status === 401 ? 'Wrong user name or password.' : 'Could not sign in: ' + e.message;
         btn.disabled = false;
       }
       err.hidden = false;
@@ -147,9 +148,11 @@ function showSignin(note) {
     }
   } },
   h('h1', null, 'Sign in to peerlink'),
-  h('p', { class: 'muted' }, 'User ', h('strong', null, 'admin'), '. The password was set with ',
+  h('p', { class: 'muted' }, 'Your console account, or your directory account where the hub has one. The ',
+    h('strong', null, 'admin'), ' password was set with ',
     h('code', null, 'peerlink hub --admin-password-file'), ', or printed once when the hub first started (by ',
     h('code', null, 'peerlink demo'), ': at every start).'),
+  h('label', { for: 'user' }, 'User'), user,
   h('label', { for: 'password' }, 'Password'), pw, err, btn);
   mount($('#main'), form);
   pw.focus();
@@ -157,13 +160,19 @@ function showSignin(note) {
 
 function signedIn(me) {
   session.user = me.user;
+  session.role = me.role;
   session.csrf = me.csrf;
+  const warn = $('#warnings');
+  warn.textContent = (me.warnings || []).join(' ');
+  warn.hidden = !(me.warnings || []).length;
   chrome(true);
   live.start();
 }
 
 function signedOut(note) {
   session.user = '';
+  session.role = '';
+  $('#warnings').hidden = true;
   session.csrf = '';
   live.stop();
   closeDialog();

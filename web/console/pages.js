@@ -1,6 +1,6 @@
 // The dashboard and a session's page.
 import { h, $, fill, mount, toast, fmtBytes, fmtTime, when, plural } from './dom.js';
-import { call, enc, sessionPath } from './api.js';
+import { call, can, enc, sessionPath } from './api.js';
 import { go, refresh, pageError, header, section, table, phaseBadge, progress, hostsConnected, yes, loadAgents } from './view.js';
 import { openConfig } from './dialog.js';
 import { enrolment } from './agents.js';
@@ -20,7 +20,7 @@ export function dashboardPage(main) {
   const agents = h('div', { id: 'agents' });
   const enrolled = enrolment();
   mount(main, header([['Dashboard']], 'Dashboard',
-    h('button', { type: 'button', class: 'primary', id: 'new-session', onclick: () => openConfig(null) }, 'New session')),
+    can('admin') ? h('button', { type: 'button', class: 'primary', id: 'new-session', onclick: () => openConfig(null) }, 'New session') : null),
   section('sessions', 'Sessions', sessions),
   section('agents', 'Agents', agents, enrolled.el));
   return {
@@ -78,6 +78,11 @@ export function sessionPage(main, r) {
     const st = sess.status;
     const stopped = st.phase === 'stopped' || st.phase === 'failed';
     const btn = (label, onclick, opts = {}) => h('button', Object.assign({ type: 'button', onclick, 'data-key': 'a-' + label }, opts), label);
+    const conflictsLink = h('a', { class: 'button', href: '#/s/' + enc(name) + '/conflicts', id: 'conflicts-link' },
+      'File Conflict List (' + (st.quarantined || 0) + ')');
+    // Session changes are the admin's; helpdesk and viewer see no button
+    // for them (the hub would refuse them with 403).
+    if (!can('admin')) { fill(actions, conflictsLink); return; }
     fill(actions,
       btn('Start', () => act('Start', () => call('POST', sessionPath(name) + '/start')), { disabled: st.phase !== 'stopped' && st.phase !== 'failed', class: 'primary' }),
       btn('Stop', () => act('Stop', () => call('POST', sessionPath(name) + '/stop')), { disabled: st.phase === 'stopped' }),
@@ -142,9 +147,16 @@ export function sessionPage(main, r) {
             x.error ? h('span', { class: 'error' }, ' — ' + x.error) : null),
           String(x.files || 0), fmtBytes(x.bytes), clockCell(x.clock)]), 'No hosts.'));
       fill(options, optionsList(sess));
-      fill(locks, table('Live locks', ['Path', 'Source', 'User', 'Since', 'Locked on'],
+      const release = (l) => h('button', { type: 'button', class: 'danger', 'data-key': 'release-' + l.path,
+        'aria-label': 'Release the lock of ' + l.path,
+        onclick: () => act('Release ' + l.path, async () => {
+          const r = await call('POST', sessionPath(name) + '/locks/release', { path: l.path });
+          toast('Lock of ' + r.path + ' released; copies restored on ' + ((r.targets || []).join(', ') || 'no other host') + '.');
+        }) }, 'Release');
+      fill(locks, table('Live locks', ['Path', 'Source', 'User', 'Since', 'Locked on'].concat(can('helpdesk') ? [''] : []),
         (lk || []).map((l) => [h('code', null, l.path), l.source, l.user || '—', when(l.since),
-          (l.targets || []).join(', ') + ((l.writers || []).length ? ' (also writing: ' + l.writers.join(', ') + ')' : '')]),
+          (l.targets || []).join(', ') + ((l.writers || []).length ? ' (also writing: ' + l.writers.join(', ') + ')' : '')]
+          .concat(can('helpdesk') ? [release(l)] : [])),
         'No file is open for writing.'));
       fill(transfers, table('Transfers in flight', ['Path', 'From', 'To', 'Progress', 'Started'],
         (st.transfers || []).map((x) => [h('code', null, x.path), x.from, x.to,
