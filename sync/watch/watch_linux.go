@@ -63,8 +63,8 @@ type Watcher struct {
 	closeSeq map[string]uint64     // Fanotify mode: closes' numbers by path, recent ones
 	timer    *time.Timer
 	cookie   uint32 // TreeFanotify: the last cookie given to a rename's halves
-	live     bool // the loop runs: the queue may be sent on
-	limited  bool // some folder could not be watched (a watch limit); Limited was reported
+	live     bool   // the loop runs: the queue may be sent on
+	limited  bool   // some folder could not be watched (a watch limit); Limited was reported
 }
 
 // New starts watching root, an absolute path to a folder, and returns once
