@@ -18,7 +18,8 @@ type treeEvent struct {
 	err      error
 }
 
-// treeLoc is where an entry is: rel below the root if in.
+// treeLoc is where an entry is: rel below the root if in ("" for the root
+// itself); elsewhere, rel is its absolute path.
 type treeLoc struct {
 	rel string
 	in  bool
@@ -140,7 +141,10 @@ func relTo(p, real string) treeLoc {
 	if len(p) > len(real) && p[len(real)] == '/' && strings.HasPrefix(p, real) {
 		return treeLoc{rel: p[len(real)+1:], in: true}
 	}
-	return treeLoc{rel: p, in: p == real}
+	if p == real {
+		return treeLoc{in: true} // the root itself: rel ""
+	}
+	return treeLoc{rel: p}
 }
 
 // placer finds the paths of one batch's folders as they are now.
