@@ -82,7 +82,9 @@ func TestTreeDeep(t *testing.T) {
 		}
 		r.want(Removed, "a/in")
 		r.mark(root)
-		if got := r.saw(0, func(e Event) bool { return e.Path == "c" || filepath.Base(e.Path) == "h.txt" && e.Path != "a/b/c/d/e/g/h.txt" && e.Path != "a/B/c/d/e/g/h.txt" }); len(got) != 0 {
+		if got := r.saw(0, func(e Event) bool {
+			return e.Path == "c" || filepath.Base(e.Path) == "h.txt" && e.Path != "a/b/c/d/e/g/h.txt" && e.Path != "a/B/c/d/e/g/h.txt"
+		}); len(got) != 0 {
 			t.Errorf("reported from outside the root: %v", got)
 		}
 	})
