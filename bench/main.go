@@ -55,14 +55,18 @@ type options struct {
 	rsyncPath string
 	live      liveSpec
 	wan       wanSpec
+	watch     watchSpec
 }
 
 func main() {
+	if os.Getenv(watchChildEnv) != "" {
+		os.Exit(watchChild())
+	}
 	var o options
 	var only string
 	flag.StringVar(&o.bin, "bin", "bin/peerlink", "the peerlink binary to measure (make build writes bin/peerlink)")
 	flag.StringVar(&o.out, "out", "", "also write the results as markdown to this file")
-	flag.StringVar(&only, "only", "small,tiny,big,medium,restart,lock,change,create,wan", "scenarios to run: small, tiny, big, medium, restart, lock, change, create (live: these three), wan-edit, wan-small, wan-corpus, wan-lock, wan-change (wan: these five)")
+	flag.StringVar(&only, "only", "small,tiny,big,medium,restart,lock,change,create,wan,watch", "scenarios to run: small, tiny, big, medium, restart, lock, change, create (live: these three), watch (the watcher's start on a large root, inotify and fanotify), wan-edit, wan-small, wan-corpus, wan-lock, wan-change (wan: these five)")
 	flag.IntVar(&o.small.files, "small-files", 10_000, "files of the small scenario")
 	flag.Int64Var(&o.small.size, "small-size", 10<<10, "bytes per file of the small scenario")
 	flag.IntVar(&o.tiny.files, "tiny-files", 100_000, "files of the tiny scenario (and of restart)")
@@ -70,6 +74,8 @@ func main() {
 	flag.Int64Var(&o.big.size, "big-size", 1<<30, "bytes of the big scenario's one file")
 	flag.IntVar(&o.medium.files, "medium-files", 64, "files of the medium scenario (many large files at once: the agents' memory)")
 	flag.Int64Var(&o.medium.size, "medium-size", 16<<20, "bytes per file of the medium scenario")
+	flag.IntVar(&o.watch.files, "watch-files", 100_000, "files of the watch scenario (the full size: 1000000)")
+	flag.IntVar(&o.watch.dirs, "watch-dirs", 10_000, "folders of the watch scenario (the full size: 100000)")
 	flag.IntVar(&o.restarts, "restarts", 3, "timed restarts (the median is reported)")
 	flag.IntVar(&o.live.samples, "live-samples", 200, "samples of each live scenario (lock, change, create), one file each")
 	flag.IntVar(&o.live.minSize, "live-min-size", 1<<10, "smallest file of the change and create scenarios, bytes")
@@ -96,7 +102,7 @@ func main() {
 		s = strings.TrimSpace(s)
 		switch s {
 		case "":
-		case "small", "tiny", "big", "medium", "restart", "lock", "change", "create",
+		case "small", "tiny", "big", "medium", "restart", "lock", "change", "create", "watch",
 			"wan-edit", "wan-small", "wan-corpus", "wan-lock", "wan-change":
 			o.only[s] = true
 		case "live":
@@ -108,7 +114,7 @@ func main() {
 				o.only[n] = true
 			}
 		default:
-			fmt.Fprintf(os.Stderr, "bench: -only %q: unknown scenario %q (small, tiny, big, medium, restart, lock, change, create, live, wan-edit, wan-small, wan-corpus, wan-lock, wan-change, wan)\n", only, s)
+			fmt.Fprintf(os.Stderr, "bench: -only %q: unknown scenario %q (small, tiny, big, medium, restart, lock, change, create, live, watch, wan-edit, wan-small, wan-corpus, wan-lock, wan-change, wan)\n", only, s)
 			os.Exit(2)
 		}
 	}
@@ -212,6 +218,11 @@ func run(ctx context.Context, o options) error {
 	}
 	if o.wanSelected() && ctx.Err() == nil {
 		b.wanRun = b.wan(ctx)
+	}
+	if o.only["watch"] && ctx.Err() == nil {
+		if err := b.writeWatch(ctx); err != nil {
+			return err
+		}
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("interrupted: %w", ctx.Err())

@@ -20,6 +20,7 @@ import (
 	"github.com/peerlink/peerlink/store"
 	"github.com/peerlink/peerlink/sync/filter"
 	"github.com/peerlink/peerlink/sync/tree"
+	"github.com/peerlink/peerlink/sync/watch"
 	"github.com/peerlink/peerlink/wire"
 )
 
@@ -40,6 +41,9 @@ type Config struct {
 	// measurement, and nothing else. For tests only (--clock-offset): it
 	// fakes a host whose clock is off without changing the test machine's.
 	ClockOffset time.Duration
+	// WatchTree is where the watcher takes tree changes from: fanotify
+	// (no watch per folder) where the agent may, by default.
+	WatchTree watch.Tree
 }
 
 // Agent serves one file server's part in every session it is attached to.

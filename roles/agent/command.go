@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/peerlink/peerlink/roles"
+	"github.com/peerlink/peerlink/sync/watch"
 )
 
 // Command is `peerlink agent`.
@@ -35,6 +36,8 @@ func Command(version string) *cli.Command {
 			// reports to the hub's clock measurement; file times are not
 			// touched.
 			&cli.DurationFlag{Name: "clock-offset", Hidden: true, Usage: "tests only: shift the clock this agent reports to the hub by this much"},
+			&cli.StringFlag{Name: "watch-tree", Value: "auto",
+				Usage: "where changes to the roots' trees come from: fanotify (root or CAP_SYS_ADMIN with CAP_DAC_READ_SEARCH, Linux 5.17+: no watch per folder, no watch limit), inotify (one watch per folder), or auto (fanotify where it works)"},
 			roles.MetricsFlag(),
 		},
 		Subcommands: []*cli.Command{unlockCommand()},
@@ -63,13 +66,17 @@ func Command(version string) *cli.Command {
 			if c.Duration("rescan-interval") <= 0 {
 				return fmt.Errorf("--rescan-interval %s: want a positive duration, e.g. 30s", c.Duration("rescan-interval"))
 			}
+			tree, err := watch.ParseTree(c.String("watch-tree"))
+			if err != nil {
+				return fmt.Errorf("--watch-tree: %w", err)
+			}
 			ctx, stop := roles.SignalContext(c)
 			defer stop()
 			agentMemoryLimit()
 			return Run(ctx, Options{Name: c.String("name"), BrokerURL: c.String("broker"), Token: token,
 				Join: c.String("join"), HubURL: c.String("hub"),
 				DataDir: c.String("data"), Version: version, Log: log, RescanInterval: c.Duration("rescan-interval"), CAFile: c.String("ca"),
-				ClockOffset: c.Duration("clock-offset"), MetricsListen: c.String("metrics-listen")})
+				ClockOffset: c.Duration("clock-offset"), MetricsListen: c.String("metrics-listen"), WatchTree: tree})
 		},
 	}
 }

@@ -112,7 +112,10 @@ func (a *Agent) startLive(ctx context.Context, c *broker.Client, s *attached) (*
 		opened: newOpenSet(), viaLock: map[string]string{}, settle: map[string]time.Time{},
 		cache: map[string]*store.CachedPath{}, rs: newRescans(a.cfg.RescanInterval), done: make(chan struct{}),
 		warned: map[string]bool{}}
-	w, err := watch.New(ctx, s.root, watch.Options{Filter: s.filter, IgnorePid: os.Getpid()})
+	w, err := watch.New(ctx, s.root, watch.Options{Filter: s.filter, IgnorePid: os.Getpid(), Tree: a.cfg.WatchTree})
+	if err == nil {
+		a.logWatching(s.name, w)
+	}
 	switch {
 	case errors.Is(err, watch.ErrWatchLimit):
 		l.rs.noWatch = err // not even the root: periodic scans alone
@@ -304,4 +307,14 @@ func (l *live) due(ctx context.Context) {
 		l.mu.Unlock()
 	}
 	l.flush(ctx)
+}
+
+// logWatching says how a session's root is watched, and why not by
+// fanotify when the agent fell back to a watch per folder.
+func (a *Agent) logWatching(session string, w *watch.Watcher) {
+	ev := a.log.Info().Str("session", session).Str("root", w.Root()).Str("write_opens", w.Mode().String()).Str("tree", w.Tree().String())
+	if why := w.TreeFallback(); why != nil {
+		ev = ev.AnErr("fanotify", why).Str("fix", "run the agent as root, or grant it CAP_SYS_ADMIN and CAP_DAC_READ_SEARCH, for tree changes without a watch per folder (Linux 5.17+)")
+	}
+	ev.Msg("watching")
 }

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/peerlink/peerlink/roles"
+	"github.com/peerlink/peerlink/sync/watch"
 	"github.com/peerlink/peerlink/web/certs"
 )
 
@@ -28,6 +29,9 @@ type Options struct {
 	// MetricsListen, if set, serves GET /metrics there without
 	// authentication.
 	MetricsListen string
+	// WatchTree is where tree changes come from (--watch-tree);
+	// watch.TreeAuto uses fanotify where the agent may.
+	WatchTree watch.Tree
 }
 
 // Run runs an agent until ctx ends.
@@ -40,7 +44,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	a, err := New(Config{Name: o.Name, BrokerURL: o.BrokerURL, TLS: conf, Token: o.Token, DataDir: o.DataDir, Version: o.Version, Log: o.Log,
-		RescanInterval: o.RescanInterval, ClockOffset: o.ClockOffset})
+		RescanInterval: o.RescanInterval, ClockOffset: o.ClockOffset, WatchTree: o.WatchTree})
 	if err != nil {
 		return err
 	}

@@ -33,6 +33,7 @@ func checkRoot(root string) []Result {
 		skipped := "could not run: the root cannot be used (see above)"
 		return []Result{
 			{Check: name("root"), Status: Fail, Detail: err.Error(), Fix: "run doctor as the agent's user; give that user read and write access to the root"},
+			{Check: name("tree"), Status: Skip, Detail: skipped},
 			{Check: name("watches"), Status: Skip, Detail: skipped},
 			{Check: name("immutable"), Status: Skip, Detail: skipped},
 			{Check: name("space"), Status: Skip, Detail: skipped},
@@ -40,7 +41,7 @@ func checkRoot(root string) []Result {
 	}
 	out := []Result{{Check: name("root"), Status: OK, Detail: "readable and writable by uid " + fmt.Sprint(os.Geteuid())}}
 	p := watch.ProbeRoot(root)
-	out = append(out, watches(root, p), writeOpens(p), immutable(root), space(root))
+	out = append(out, treeWatch(p), watches(root, p), writeOpens(p), immutable(root), space(root))
 	for i := 1; i < len(out); i++ {
 		out[i].Check = name(out[i].Check)
 	}
@@ -68,6 +69,9 @@ func watches(root string, p watch.Probe) Result {
 		return Result{Check: "watches", Status: OK, Detail: detail + "; no per-folder watch limit on " + runtime.GOOS}
 	}
 	detail += fmt.Sprintf(", fs.inotify.max_user_watches %d", p.MaxWatches)
+	if p.FanotifyTree == nil {
+		return Result{Check: "watches", Status: OK, Detail: detail + ": not needed, tree changes come from fanotify (see tree)"}
+	}
 	// The limit is the user's, for every root and every other program: keep
 	// a tenth free.
 	if folders > p.MaxWatches-p.MaxWatches/10 {
@@ -104,6 +108,19 @@ func countFolders(root string) (folders, unreadable int) {
 		return nil
 	})
 	return folders, unreadable
+}
+
+// treeWatch says where the agent (--watch-tree auto) would take tree
+// changes from.
+func treeWatch(p watch.Probe) Result {
+	if p.FanotifyTree == nil {
+		return Result{Check: "tree", Status: OK, Detail: "changes seen by fanotify on the whole file system: no watch per folder, no limit, no periodic rescan"}
+	}
+	if errors.Is(p.FanotifyTree, errors.ErrUnsupported) {
+		return Result{Check: "tree", Status: OK, Detail: "changes seen by a watch per folder: " + runtime.GOOS + " has no fanotify"}
+	}
+	return Result{Check: "tree", Status: OK, Detail: "changes seen by inotify, a watch per folder (see watches); fanotify: " + p.FanotifyTree.Error(),
+		Fix: "for no watch limit at all: run the agent as root, or grant it CAP_SYS_ADMIN and CAP_DAC_READ_SEARCH, on Linux 5.17 or later"}
 }
 
 // writeOpens says how a write-open will be seen.

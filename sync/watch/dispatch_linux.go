@@ -39,7 +39,12 @@ func (w *Watcher) handle(ev rawEvent) {
 	if !ok {
 		return // a folder moved or removed, not yet settled
 	}
-	rel := join(base, ev.name)
+	w.pathEvent(d, join(base, ev.name), ev)
+}
+
+// pathEvent acts on the event ev of rel, the entry ev.name of the folder d
+// (nil with TreeFanotify, where folders have no watch).
+func (w *Watcher) pathEvent(d *dir, rel string, ev rawEvent) {
 	if !validPath(rel) {
 		if ev.mask&(unix.IN_CREATE|unix.IN_MOVED_TO) != 0 {
 			w.push(skippedName(rel))
@@ -67,7 +72,7 @@ func (w *Watcher) rootEvent(mask uint32) {
 }
 
 // entryEvent acts on an event of rel, the entry ev.name of the folder d
-// (not an office lock file).
+// (not an office lock file; d is nil with TreeFanotify).
 func (w *Watcher) entryEvent(d *dir, ev rawEvent, rel string, isDir bool) {
 	excluded := w.opts.Filter.Excluded(rel, isDir)
 	switch {
@@ -76,13 +81,19 @@ func (w *Watcher) entryEvent(d *dir, ev rawEvent, rel string, isDir bool) {
 	case excluded:
 	case ev.mask&unix.IN_CREATE != 0:
 		w.queue(Event{Op: Created, Path: rel, IsDir: isDir})
-		w.appeared(d, ev.name, rel, isDir, walkNew)
+		if !isDir || w.ftree == nil {
+			// A folder just made is empty: with TreeFanotify, what is
+			// made in it next has events of its own.
+			w.appeared(d, ev.name, rel, isDir, walkNew)
+		}
 	case ev.mask&unix.IN_MOVED_FROM != 0:
 		w.movedFrom(d, ev.name, rel, isDir, ev.cookie)
 	case ev.mask&unix.IN_DELETE != 0:
 		w.push(Event{Op: Removed, Path: rel, IsDir: isDir})
-		if k := d.kids[ev.name]; k != nil && isDir {
-			w.unwatch(k)
+		if d != nil && isDir {
+			if k := d.kids[ev.name]; k != nil {
+				w.unwatch(k)
+			}
 		}
 		w.gone(rel)
 	case ev.mask&unix.IN_CLOSE_WRITE != 0:

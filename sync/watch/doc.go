@@ -101,6 +101,39 @@
 // grants them, else InotifyOnly; Mode tells which. An explicit mode that
 // cannot work makes New fail.
 //
+// # Tree changes (Linux)
+//
+// Options.Tree selects where creates, removals, renames, modifications and
+// closes come from. TreeInotify: one inotify watch per folder (see
+// Limits). TreeFanotify (root, or CAP_SYS_ADMIN with CAP_DAC_READ_SEARCH;
+// Linux 5.17 or later; a file system that reports file handles): a second
+// fanotify group, FAN_REPORT_DFID_NAME with the entry's own handle
+// (FAN_REPORT_TARGET_FID), marks the root's whole file system
+// (FAN_MARK_FILESYSTEM) for creates, removals, renames (FAN_RENAME: both
+// names in one event, so a rename never waits for its second half),
+// modifications, closes of writers and metadata changes. No watch per
+// folder, so no limit to reach and no Limited; folders are listed once at
+// start (office lock files, leases) and never again but after an
+// Overflow. Each event names its folder by handle: the watcher opens it
+// (open_by_handle_at) and reads its path, remembers the paths of the
+// folders in use (a bounded cache), and keeps what lies below the root;
+// the events are then handled as inotify's are, so the stream is the
+// same. The path is read when the event is, later than it happened: the
+// folder renames among the events read at once are undone on the paths of
+// the events before them, and a folder removed since is placed by its own
+// creation or removal in those events, or where it was last seen; events
+// in a folder that cannot be placed are left out (it is gone, and its
+// removal or move is reported from its parent). The kernel merges the
+// queued events of one entry by one process (an echo > f is one event):
+// they are reported in the order things are created, written, closed and
+// removed, and a create and removal merged are ordered by whether the
+// entry exists now. The group's queue overflowing is an Overflow, as
+// inotify's. The root's removal or move is found by a look at the root
+// after any folder's removal or rename on the file system. Every change on
+// the whole file system costs the watcher a read, and those in folders
+// not cached a path lookup. TreeAuto (the default) uses TreeFanotify where
+// it works and says why not (Watcher.TreeFallback) otherwise.
+//
 // # Office lock files
 //
 // A LibreOffice lock file ".~lock.NAME#" appearing is a WriteOpen of NAME,
@@ -118,7 +151,7 @@
 //
 // # Limits
 //
-// inotify needs one watch per folder. When fs.inotify.max_user_watches is
+// inotify (TreeInotify) needs one watch per folder. When fs.inotify.max_user_watches is
 // reached (or, in a user namespace of its own, that namespace's lower
 // user.max_inotify_watches), the folders that could not be watched are left
 // out and the watcher goes on with the others: the first such folder is
@@ -149,5 +182,7 @@
 //
 // Beyond the API sketched in the design, the package has Options.MaxLeases
 // (the bound leases need), Watcher.Mode and Watcher.Root (which detection
-// Auto chose, for the agent's status), and ParseMode (for a flag).
+// Auto chose, for the agent's status), ParseMode (for a flag), and
+// Options.Tree, Watcher.Tree, Watcher.TreeFallback and ParseTree (where
+// tree changes come from).
 package watch

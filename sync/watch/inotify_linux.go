@@ -182,6 +182,14 @@ func procFd(fd int) string { return "/proc/self/fd/" + strconv.Itoa(fd) }
 // on the folder that was opened without following any symlink, whatever
 // the path names by now.
 func (w *Watcher) addWatch(parent *dir, name, rel string, fd int) (*dir, error) {
+	if w.ftree != nil {
+		// TreeFanotify: no watch per folder. The root's node stands for
+		// the tree; the walks below only list.
+		if parent == nil && rel == "" {
+			return &dir{gen: w.gen}, nil
+		}
+		return nil, nil
+	}
 	var wd int
 	var err error
 	if procFds {

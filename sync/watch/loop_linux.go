@@ -27,7 +27,12 @@ type item struct {
 func (w *Watcher) loop() {
 	defer func() {
 		w.stop(nil)
-		w.in.Close() // ends readInotify's read
+		if w.in != nil {
+			w.in.Close() // ends readInotify's read
+		}
+		if w.ftree != nil {
+			w.ftree.f.Close() // ends readTree's read
+		}
 		if w.fan != nil {
 			w.fan.Close()
 		}
@@ -68,6 +73,8 @@ func (w *Watcher) loop() {
 					return
 				}
 			}
+		case evs := <-w.treeCh:
+			w.onTree(evs)
 		case r := <-w.fanCh:
 			w.onFanOpen(r)
 		case b := <-w.leaseCh:

@@ -62,3 +62,28 @@ func (w *Watcher) dropLeases() {
 	w.mode = InotifyOnly
 	clear(w.rearm)
 }
+
+// chooseTree sets up where tree changes come from, for opts.Tree.
+func (w *Watcher) chooseTree() error {
+	switch w.opts.Tree {
+	case TreeAuto:
+		t, err := openFanTree(w.real)
+		if err == nil {
+			w.ftree, w.tree = t, TreeFanotify
+			return nil
+		}
+		w.treeWhy = err
+	case TreeFanotify:
+		t, err := openFanTree(w.real)
+		if err != nil {
+			return fmt.Errorf("watch %s: tree changes by fanotify: %w", w.root, err)
+		}
+		w.ftree, w.tree = t, TreeFanotify
+		return nil
+	case TreeInotify:
+	default:
+		return fmt.Errorf("watch %s: unknown tree watch %d", w.root, w.opts.Tree)
+	}
+	w.tree = TreeInotify
+	return w.openInotify()
+}

@@ -12,9 +12,14 @@ type Probe struct {
 	// MaxWatches is fs.inotify.max_user_watches, one per folder watched;
 	// 0 when the system has no such limit or it cannot be read.
 	MaxWatches int
+	// FanotifyTree is nil when tree changes would come from fanotify
+	// (TreeFanotify: no watch per folder, MaxWatches does not apply);
+	// otherwise why not.
+	FanotifyTree error
 }
 
 // ProbeRoot tells what Auto mode (see Options.Mode) could use on root.
 func ProbeRoot(root string) Probe {
-	return Probe{Fanotify: probeFanotify(root), Leases: leasesEnabled(), MaxWatches: readSysctl("fs.inotify.max_user_watches")}
+	return Probe{Fanotify: probeFanotify(root), Leases: leasesEnabled(), MaxWatches: readSysctl("fs.inotify.max_user_watches"),
+		FanotifyTree: probeFanotifyTree(root)}
 }

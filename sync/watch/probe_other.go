@@ -9,3 +9,7 @@ func probeFanotify(string) error {
 }
 
 func leasesEnabled() bool { return false }
+
+func probeFanotifyTree(string) error {
+	return errors.ErrUnsupported
+}

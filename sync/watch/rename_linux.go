@@ -56,7 +56,7 @@ func (w *Watcher) movedFrom(d *dir, name, rel string, isDir bool, cookie uint32)
 	it := &item{}
 	w.q = append(w.q, it)
 	m := &move{cookie: cookie, from: rel, isDir: isDir, item: it, deadline: time.Now().Add(moveWait)}
-	if isDir {
+	if isDir && d != nil {
 		m.node = d.kids[name]
 	}
 	if old := w.moves[cookie]; old != nil {
@@ -100,6 +100,9 @@ func (w *Watcher) movedTo(d *dir, name, rel string, isDir bool, cookie uint32, e
 	if m.node != nil {
 		w.attach(m.node, d, name)
 		return
+	}
+	if w.ftree != nil {
+		return // no watches to move: paths come from the folders' handles
 	}
 	// A folder we had no watch on (its watch failed): watch it now; its
 	// content is not new.

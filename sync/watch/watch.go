@@ -178,6 +178,10 @@ type Options struct {
 	// their first modification, as in InotifyOnly. 0 means
 	// DefaultMaxLeases.
 	MaxLeases int
+	// Tree selects where tree changes come from: TreeAuto (the zero
+	// value) uses fanotify where it can. An explicit TreeFanotify that
+	// cannot work here makes New fail.
+	Tree Tree
 }
 
 // ErrWatchLimit is wrapped by every *LimitError: a system limit keeps the

@@ -33,6 +33,9 @@ type Watcher struct {
 	inFd    int
 	in      *os.File // the inotify descriptor, for reads the runtime can interrupt
 	fan     *os.File // Fanotify mode: the fanotify descriptor
+	ftree   *fanTree // TreeFanotify: the tree group (inFd and in are unused then)
+	tree    Tree
+	treeWhy error // TreeAuto fell back to inotify: why
 	leases  *leaseTable
 	sigs    chan os.Signal // Lease mode: SIGIO, sent by the kernel on a lease break
 	users   userCache
@@ -40,6 +43,7 @@ type Watcher struct {
 	inCh    chan []rawEvent
 	fanCh   chan fanOpen
 	leaseCh chan []string
+	treeCh  chan []treeEvent
 
 	// Everything below is owned by the loop goroutine (by New before it
 	// starts).
@@ -58,8 +62,9 @@ type Watcher struct {
 	closes   atomic.Uint64         // Closed events reported so far (read by the fanotify goroutine)
 	closeSeq map[string]uint64     // Fanotify mode: closes' numbers by path, recent ones
 	timer    *time.Timer
-	live     bool // the loop runs: the queue may be sent on
-	limited  bool // some folder could not be watched (a watch limit); Limited was reported
+	cookie   uint32 // TreeFanotify: the last cookie given to a rename's halves
+	live     bool   // the loop runs: the queue may be sent on
+	limited  bool   // some folder could not be watched (a watch limit); Limited was reported
 }
 
 // New starts watching root, an absolute path to a folder, and returns once
@@ -87,7 +92,10 @@ func New(ctx context.Context, root string, opts Options) (*Watcher, error) {
 			w.release()
 		}
 	}()
-	if err := w.openInotify(); err != nil {
+	if err := w.statRoot(); err != nil {
+		return nil, err
+	}
+	if err := w.chooseTree(); err != nil {
 		return nil, err
 	}
 	if err := w.chooseMode(); err != nil {
@@ -130,9 +138,9 @@ func newWatcher(root, real string, opts Options) *Watcher {
 	return w
 }
 
-// openInotify checks that the root is a folder, notes its identity (see
-// openRoot) and opens the inotify instance.
-func (w *Watcher) openInotify() error {
+// statRoot checks that the root is a folder and notes its identity (see
+// openRoot).
+func (w *Watcher) statRoot() error {
 	var st unix.Stat_t
 	if err := unix.Stat(w.real, &st); err != nil {
 		return fmt.Errorf("watch %s: %w", w.root, &os.PathError{Op: "stat", Path: w.root, Err: err})
@@ -141,6 +149,11 @@ func (w *Watcher) openInotify() error {
 		return fmt.Errorf("watch %s: not a folder", w.root)
 	}
 	w.rootDev, w.rootIno = st.Dev, st.Ino
+	return nil
+}
+
+// openInotify opens the inotify instance (TreeInotify).
+func (w *Watcher) openInotify() error {
 	var err error
 	w.inFd, err = inotifyInit()
 	if err != nil {
@@ -184,8 +197,15 @@ func (w *Watcher) startWorkers(ctx context.Context) {
 		w.workers.Add(1)
 		go w.watchLeases()
 	}
-	w.workers.Add(2)
-	go w.readInotify()
+	if w.ftree != nil {
+		w.treeCh = make(chan []treeEvent, 4)
+		w.workers.Add(1)
+		go w.readTree()
+	} else {
+		w.workers.Add(1)
+		go w.readInotify()
+	}
+	w.workers.Add(1)
 	go func() {
 		defer w.workers.Done()
 		select {
@@ -205,6 +225,13 @@ func (w *Watcher) Events() <-chan Event { return w.events }
 // Mode returns the write-open detection in use (never Auto).
 func (w *Watcher) Mode() Mode { return w.mode }
 
+// Tree returns where tree changes come from (never TreeAuto).
+func (w *Watcher) Tree() Tree { return w.tree }
+
+// TreeFallback says why TreeAuto did not use fanotify (nil if it did, or
+// TreeInotify was asked for).
+func (w *Watcher) TreeFallback() error { return w.treeWhy }
+
 // Root returns the root as given to New, cleaned.
 func (w *Watcher) Root() string { return w.root }
 
@@ -221,6 +248,9 @@ func (w *Watcher) release() {
 	}
 	if w.in != nil {
 		w.in.Close()
+	}
+	if w.ftree != nil {
+		w.ftree.close()
 	}
 }
 

@@ -25,10 +25,13 @@ import (
 // the reason the mode is not available here.
 func startMode(t *testing.T, root string, opts Options) *rec {
 	t.Helper()
+	if opts.Tree == TreeAuto {
+		opts.Tree = testTree
+	}
 	w, err := New(context.Background(), root, opts)
 	if err != nil {
-		if opts.Mode == Fanotify || opts.Mode == Lease {
-			t.Skipf("%v mode not available here: %v", opts.Mode, err)
+		if opts.Mode == Fanotify || opts.Mode == Lease || opts.Tree == TreeFanotify {
+			t.Skipf("%v mode (tree by %v) not available here: %v", opts.Mode, opts.Tree, err)
 		}
 		t.Fatal(err)
 	}
@@ -330,7 +333,7 @@ func TestRootRemoved(t *testing.T) {
 // folder made while events were lost is watched afterwards.
 func TestOverflow(t *testing.T) {
 	root := t.TempDir()
-	r := startTinyQueue(t, root, Options{Mode: InotifyOnly})
+	r := startTinyQueue(t, root, Options{Mode: InotifyOnly, Tree: TreeInotify})
 
 	// Nobody reads: the events channel, then the loop, then the kernel's
 	// 16-event queue fill up.
@@ -408,7 +411,7 @@ func TestOverflowRechecksOpenFiles(t *testing.T) {
 	if b, err := os.ReadFile("/proc/sys/fs/inotify/max_queued_events"); err == nil {
 		fmt.Sscan(string(b), &queued)
 	}
-	r := start(t, root, Options{Mode: InotifyOnly})
+	r := start(t, root, Options{Mode: InotifyOnly, Tree: TreeInotify})
 	open := func(name string) *os.File {
 		f, err := os.OpenFile(filepath.Join(root, name), os.O_RDWR|os.O_CREATE, 0o644)
 		if err != nil {
@@ -462,7 +465,7 @@ func TestOverflowUnseenModification(t *testing.T) {
 	t.Cleanup(func() { fanGrace = saved })
 	root := t.TempDir()
 	write(t, filepath.Join(root, "edited.txt"), "v1")
-	r := startTinyQueue(t, root, Options{Mode: Fanotify, IgnorePid: os.Getpid()})
+	r := startTinyQueue(t, root, Options{Mode: Fanotify, IgnorePid: os.Getpid(), Tree: TreeInotify})
 	f, err := os.OpenFile(filepath.Join(root, "edited.txt"), os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -516,11 +519,11 @@ func TestWatchLimitInjected(t *testing.T) {
 		mkdirs(t, filepath.Join(root, fmt.Sprint("d", i)))
 	}
 	*budget = 0
-	_, err := New(context.Background(), root, Options{Mode: InotifyOnly})
+	_, err := New(context.Background(), root, Options{Mode: InotifyOnly, Tree: TreeInotify})
 	checkLimitError(t, err)
 
 	*budget = 1 // the root only
-	r := start(t, root, Options{Mode: InotifyOnly})
+	r := start(t, root, Options{Mode: InotifyOnly, Tree: TreeInotify})
 	lim := r.waitFor("Limited", func(e Event) bool { return e.Op == Limited })
 	checkLimitError(t, lim.Err)
 	if !strings.HasPrefix(lim.Path, "d") || !lim.IsDir {
@@ -552,7 +555,7 @@ func TestWatchLimitFanotify(t *testing.T) {
 	write(t, filepath.Join(root, "d0", "out.txt"), "x")
 	write(t, filepath.Join(root, "in.txt"), "x")
 	*budget = 1 // the root only
-	r := startMode(t, root, Options{Mode: Fanotify})
+	r := startMode(t, root, Options{Mode: Fanotify, Tree: TreeInotify})
 	r.waitFor("Limited", func(e Event) bool { return e.Op == Limited && e.Path == "d0" })
 	out := holdOpen(t, filepath.Join(root, "d0", "out.txt"))
 	in := holdOpen(t, filepath.Join(root, "in.txt"))
@@ -654,7 +657,7 @@ func childWatchLimit() error {
 	if err := setLimit(0); err != nil {
 		return err
 	}
-	_, err = New(context.Background(), root, Options{Mode: InotifyOnly})
+	_, err = New(context.Background(), root, Options{Mode: InotifyOnly, Tree: TreeInotify})
 	if !errors.Is(err, ErrWatchLimit) || !strings.Contains(err.Error(), "sysctl -w fs.inotify.max_user_watches=") {
 		return fmt.Errorf("New with a limit of 0: %v, want ErrWatchLimit naming the sysctl", err)
 	}
@@ -663,7 +666,7 @@ func childWatchLimit() error {
 	if err := setLimit(4); err != nil {
 		return err
 	}
-	w, err := New(context.Background(), root, Options{Mode: InotifyOnly})
+	w, err := New(context.Background(), root, Options{Mode: InotifyOnly, Tree: TreeInotify})
 	if err != nil {
 		return fmt.Errorf("New with 9 folders and a limit of 4: %v, want it to watch what it can", err)
 	}

@@ -58,6 +58,9 @@ func New(ctx context.Context, root string, opts Options) (*Watcher, error) {
 	default:
 		return nil, fmt.Errorf("watch %s: unknown mode %d", root, opts.Mode)
 	}
+	if opts.Tree == TreeFanotify {
+		return nil, fmt.Errorf("watch %s: tree changes by fanotify need the Linux build (this one is portable, on %s)", root, runtime.GOOS)
+	}
 	root = filepath.Clean(root)
 	fi, err := os.Stat(root)
 	if err != nil {
@@ -104,6 +107,12 @@ func (w *Watcher) Events() <-chan Event { return w.events }
 
 // Mode returns the detection in use: InotifyOnly (first modification) here.
 func (w *Watcher) Mode() Mode { return InotifyOnly }
+
+// Tree returns where tree changes come from: TreeInotify (fsnotify) here.
+func (w *Watcher) Tree() Tree { return TreeInotify }
+
+// TreeFallback says why TreeAuto did not use fanotify: this build has none.
+func (w *Watcher) TreeFallback() error { return errors.ErrUnsupported }
 
 // Writing tells, of each of paths, whether some process has it open for
 // writing now. The portable build cannot tell: the map is empty.

@@ -3,6 +3,7 @@ package watch
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -23,10 +24,26 @@ import (
 // busy; a passing test never waits for it.
 const waitLong = 15 * time.Second
 
+// treeFlag selects the tree watch of the tests that do not choose one, so
+// that the same tests run against both: go test ./sync/watch -args
+// -tree=inotify, and -tree=fanotify (root, Linux 5.17+; the tests skip
+// where it is not available). The default, auto, is what the agent uses.
+var treeFlag = flag.String("tree", "auto", "tree watch of the tests that do not choose one: auto, inotify or fanotify")
+
+// testTree is treeFlag parsed.
+var testTree Tree
+
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
 		os.Exit(runChild())
 	}
+	flag.Parse()
+	t, err := ParseTree(*treeFlag)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	testTree = t
 	quietPeriod = 300 * time.Millisecond
 	os.Exit(m.Run())
 }
@@ -45,8 +62,14 @@ type rec struct {
 
 func start(t testing.TB, root string, opts Options) *rec {
 	t.Helper()
+	if opts.Tree == TreeAuto {
+		opts.Tree = testTree
+	}
 	w, err := New(context.Background(), root, opts)
 	if err != nil {
+		if opts.Tree == TreeFanotify {
+			t.Skipf("tree changes by fanotify are not available here: %v", err)
+		}
 		t.Fatalf("New(%s, %+v): %v", root, opts, err)
 	}
 	t.Cleanup(func() { w.Close() })
