@@ -26,7 +26,7 @@ const (
 	lockTimeout = 10 * time.Second
 	// changeBatch is how many changes one round of the loop gathers, so a
 	// burst (a git checkout, an unzip) goes to each target in few Applies.
-	changeBatch = 2048
+	changeBatch = 2 * wire.MaxBatch
 )
 
 // liveLoop serves the session's live messages until ctx ends. The lock

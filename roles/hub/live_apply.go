@@ -70,6 +70,7 @@ func (r *run) applyTo(ctx context.Context, c *broker.Client, t string, list []wi
 		applied  []wire.OpResult
 		bad      = map[string]bool{}
 	)
+	list = foldersFirst(list)
 	err := pipeline(list, wire.MaxBatch, applyWindow, func(done int, chunk []wire.Op) error {
 		// Results may come in another order than the ops: each is matched
 		// to the first op of its path not answered yet.

@@ -99,3 +99,38 @@ func pipeline(ops []wire.Op, batch, window int, apply func(first int, ops []wire
 	wg.Wait()
 	return failed()
 }
+
+// foldersFirst returns ops with, between any two ops whose order matters
+// to others (deletes and renames), the folders made first, in their order,
+// then the fetches and metadata changes, in theirs. A live burst (an unzip,
+// a checkout) reports each folder before its files: sent as they came,
+// every folder would be an ordered batch of its own, waiting for the
+// fetches before it, a round trip per folder; so, one ordered batch, then
+// the files stream. A fetch never needs a later folder (its own comes
+// before it), and a folder made never needs a fetch; what a delete or a
+// rename depends on is on its side of it, as it was.
+func foldersFirst(ops []wire.Op) []wire.Op {
+	out := make([]wire.Op, 0, len(ops))
+	for start := 0; start < len(ops); {
+		end := start
+		for end < len(ops) && ops[end].Kind != wire.OpDelete && ops[end].Kind != wire.OpRename {
+			end++
+		}
+		for _, op := range ops[start:end] {
+			if op.Kind == wire.OpMkdir {
+				out = append(out, op)
+			}
+		}
+		for _, op := range ops[start:end] {
+			if op.Kind != wire.OpMkdir {
+				out = append(out, op)
+			}
+		}
+		if end < len(ops) {
+			out = append(out, ops[end])
+			end++
+		}
+		start = end
+	}
+	return out
+}

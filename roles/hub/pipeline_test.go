@@ -148,3 +148,56 @@ func TestPipelineStopsAtFirstError(t *testing.T) {
 		t.Errorf("%d batches sent after the first failed", sent)
 	}
 }
+
+// A live burst that reports each folder before its files costs a round
+// trip for the folders and about one for the files, not one per folder.
+func TestPipelineFoldersFirstBurst(t *testing.T) {
+	const (
+		rtt     = 40 * time.Millisecond
+		perOp   = 50 * time.Microsecond
+		folders = 200
+	)
+	var burst []wire.Op
+	for d := range folders {
+		dir := fmt.Sprintf("d%03d", d)
+		burst = append(burst, wire.Op{Kind: wire.OpMkdir, Path: dir})
+		for f := range 5 {
+			burst = append(burst, wire.Op{Kind: wire.OpFetch, Path: fmt.Sprintf("%s/f%d", dir, f)})
+		}
+	}
+	synctest.Test(t, func(t *testing.T) {
+		l := &link{rtt: rtt, perOp: perOp, wire: make(chan struct{}, 1)}
+		start := time.Now()
+		if err := pipeline(foldersFirst(burst), applyBatch, applyWindow, func(_ int, b []wire.Op) error { l.apply(b); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		waited := time.Since(start) - time.Duration(len(burst))*perOp
+		if waited > 3*rtt {
+			t.Fatalf("a burst of %d folders waited %v beyond the link's time: %.1f round trips", folders, waited, float64(waited)/float64(rtt))
+		}
+	})
+}
+
+func TestFoldersFirst(t *testing.T) {
+	op := func(k wire.OpKind, p string) wire.Op { return wire.Op{Kind: k, Path: p} }
+	mk, fe, me, de, re := wire.OpMkdir, wire.OpFetch, wire.OpMeta, wire.OpDelete, wire.OpRename
+	for _, tc := range []struct {
+		name    string
+		in, out []wire.Op
+	}{
+		{"folders before files", []wire.Op{op(mk, "a"), op(fe, "a/1"), op(mk, "b"), op(fe, "b/1"), op(me, "a")},
+			[]wire.Op{op(mk, "a"), op(mk, "b"), op(fe, "a/1"), op(fe, "b/1"), op(me, "a")}},
+		{"nothing crosses a delete", []wire.Op{op(fe, "x"), op(de, "x"), op(mk, "x"), op(fe, "x/1")},
+			[]wire.Op{op(fe, "x"), op(de, "x"), op(mk, "x"), op(fe, "x/1")}},
+		{"nothing crosses a rename", []wire.Op{op(fe, "a/1"), op(mk, "b"), op(re, "c"), op(fe, "c/2"), op(mk, "d")},
+			[]wire.Op{op(mk, "b"), op(fe, "a/1"), op(re, "c"), op(mk, "d"), op(fe, "c/2")}},
+		{"empty", nil, []wire.Op{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := foldersFirst(tc.in)
+			if !slices.EqualFunc(got, tc.out, func(a, b wire.Op) bool { return a.Kind == b.Kind && a.Path == b.Path }) {
+				t.Fatalf("foldersFirst = %v, want %v", got, tc.out)
+			}
+		})
+	}
+}
