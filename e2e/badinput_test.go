@@ -139,7 +139,8 @@ func unchanged(t testing.TB, root string, before map[string]node) {
 // which URL it cannot reach; it connects once the broker is there.
 func TestBadInputUnreachableBrokerAgentRetries(t *testing.T) {
 	c := newCluster(t)
-	c.proc("hub").stop() // nothing listens on the broker's port now
+	c.startAgent("site-a").stop() // enrolled: it needs the hub no more to start
+	c.proc("hub").stop()          // nothing listens on the broker's port now
 	p := c.start("agent-site-a", "agent", "--name", "site-a", "--broker", c.brokerWS, "--token-file", c.tokenFile(),
 		"--data", filepath.Join(c.dir, "agent-site-a"))
 	var tries []logLine
@@ -255,12 +256,12 @@ func TestBadInputWrongTokenCLI(t *testing.T) {
 	c := newCluster(t)
 	c.startAgent("site-a")
 	c.startAgent("site-b")
-	bad := []string{"PEERLINK_HUB=" + c.hubURL, "PEERLINK_TOKEN=not-" + c.token}
+	bad := []string{"PEERLINK_HUB=" + c.hubURL, "PEERLINK_TOKEN=not-" + c.apiToken, "PEERLINK_CA=" + c.ownCAFile()}
 	create := []string{"session", "create", "s", "--host", "site-a=" + c.root("site-a"), "--host", "site-b=" + c.root("site-b")}
 	for _, args := range [][]string{{"status"}, {"session", "list", "--json"}, create, {"session", "start", "s", "--wait"}} {
 		what := strings.Join(args, " ")
 		mustFail(t, what+" (wrong token)", runPeerlink(t, bad, args...), "token refused", "--token or PEERLINK_TOKEN", "DATA/admin-token")
-		mustFail(t, what+" (no token)", runPeerlink(t, []string{"PEERLINK_HUB=" + c.hubURL}, args...),
+		mustFail(t, what+" (no token)", runPeerlink(t, []string{"PEERLINK_HUB=" + c.hubURL, "PEERLINK_CA=" + c.ownCAFile()}, args...),
 			"API token is required", "PEERLINK_TOKEN", "DATA/admin-token")
 	}
 	if list, err := c.client().Sessions(context.Background()); err != nil || len(list) != 0 {

@@ -66,7 +66,7 @@ func TestDoctorHealthyHost(t *testing.T) {
 	t.Parallel()
 	c := optCluster(t, hostsAB...)
 	c.createSession("d", hostsAB)
-	got, r := doctorRun(t, nil, "--hub", c.hubURL, "--ca", c.ca, "--token-file", c.tokenFile(), "--name", "site-a", "--broker", c.brokerWS)
+	got, r := doctorRun(t, nil, "--hub", c.hubURL, "--ca", c.ca, "--token-file", filepath.Join(c.dir, "hub", "admin-token"), "--name", "site-a", "--broker", c.brokerWS)
 	if r.code != 0 {
 		t.Errorf("doctor exit %d on a healthy host: %s %s", r.code, r.stdout, r.stderr)
 	}
@@ -88,7 +88,7 @@ func TestDoctorHealthyHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, r = doctorRun(t, nil, "--hub", c.hubURL, "--ca", c.ca, "--token-file", bad)
-	wantCheck(t, got, "token", doctor.Fail, "copy the hub's DATA/token")
+	wantCheck(t, got, "token", doctor.Fail, "give an API token of this hub")
 	if r.code == 0 {
 		t.Error("doctor exit 0 with a refused token")
 	}

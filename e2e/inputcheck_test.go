@@ -28,7 +28,7 @@ func (c *cluster) rawAPI(method, path, body string) (int, string) {
 	}
 	req.Header.Set("Authorization", "Bearer "+c.apiToken)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := (&http.Client{Timeout: time.Minute}).Do(req)
+	resp, err := (&http.Client{Timeout: time.Minute, Transport: trusting(c.t, c.ca)}).Do(req)
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", method, path, err)
 	}

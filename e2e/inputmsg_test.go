@@ -86,7 +86,9 @@ func TestInputSignInLimitNamesNoInnocent(t *testing.T) {
 	c := newCluster(t, "--admin-password-file", pw)
 	from := func(ip string) (int, string) {
 		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 10 * time.Second}
-		cl := &http.Client{Timeout: time.Minute, Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
+		tr := trusting(t, c.ca).(*http.Transport)
+		tr.DialContext, tr.DisableKeepAlives = d.DialContext, true
+		cl := &http.Client{Timeout: time.Minute, Transport: tr}
 		req, err := http.NewRequestWithContext(context.Background(), "POST", c.hubURL+"/api/v1/login", strings.NewReader(`{"password":"guess"}`))
 		if err != nil {
 			t.Fatal(err)

@@ -31,7 +31,7 @@ func newToken(t *testing.T, c *cluster, name string, role api.Role) string {
 // as runs the CLI with the API token secret.
 func as(t *testing.T, c *cluster, secret string, args ...string) result {
 	t.Helper()
-	return runPeerlink(t, []string{"PEERLINK_HUB=" + c.hubURL, "PEERLINK_TOKEN=" + secret}, args...)
+	return runPeerlink(t, []string{"PEERLINK_HUB=" + c.hubURL, "PEERLINK_TOKEN=" + secret, "PEERLINK_CA=" + c.ownCAFile()}, args...)
 }
 
 // A viewer changes nothing and releases no lock; a helpdesk changes no
@@ -113,7 +113,7 @@ func TestPeopleTokenRevokedWhileACommandRuns(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, "session", "start", "rv", "--wait", "--wait-for-hosts", "10m")
-	cmd.Env = append(os.Environ(), "PEERLINK_HUB="+c.hubURL, "PEERLINK_TOKEN="+ops, "PEERLINK_TOKEN_FILE=", "PEERLINK_CA=")
+	cmd.Env = append(os.Environ(), "PEERLINK_HUB="+c.hubURL, "PEERLINK_TOKEN="+ops, "PEERLINK_TOKEN_FILE=", "PEERLINK_CA="+c.ownCAFile())
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {

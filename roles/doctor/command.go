@@ -21,7 +21,7 @@ func Command() *cli.Command {
 			&cli.StringFlag{Name: "hub", Usage: "the hub's console/API URL, e.g. http://hub:8181", EnvVars: []string{"PEERLINK_HUB"}},
 			&cli.StringFlag{Name: "broker", Usage: "the broker's URL agents use, ws://HUB:61617", EnvVars: []string{"PEERLINK_BROKER"}},
 			roles.TokenFileFlag(),
-			&cli.StringFlag{Name: "token", Usage: "the hub's token; --token-file keeps it off the command line", EnvVars: []string{"PEERLINK_TOKEN"}},
+			&cli.StringFlag{Name: "token", Usage: "an API token of the hub (a viewer's is enough), to find this agent's roots; --token-file keeps it off the command line", EnvVars: []string{"PEERLINK_TOKEN"}},
 			roles.CAFlag("the CA certificates (PEM) that signed the hub's and broker's certificates"),
 			&cli.DurationFlag{Name: "timeout", Value: 5e9, Usage: "how long each network check may take"},
 			&cli.BoolFlag{Name: "json", Usage: "print the results as JSON"},

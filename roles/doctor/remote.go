@@ -140,7 +140,7 @@ func signed(d time.Duration) string {
 // roots the hub's sessions give it.
 func (r *remote) token(ctx context.Context, url string) Result {
 	if r.opts.Token == "" {
-		return Result{Check: "token", Status: Skip, Detail: "no token given", Fix: "give --token-file FILE, a copy of the hub's DATA/token"}
+		return Result{Check: "token", Status: Skip, Detail: "no token given", Fix: "give --token-file FILE holding an API token of the hub (a viewer's is enough: peerlink tokens create --name doctor --role viewer)"}
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
 	defer cancel()
@@ -148,7 +148,7 @@ func (r *remote) token(ctx context.Context, url string) Result {
 	st, err := c.Status(ctx)
 	var se *api.StatusError
 	if errors.As(err, &se) && se.Code == http.StatusUnauthorized {
-		return Result{Check: "token", Status: Fail, Detail: "the hub refuses the token", Fix: "copy the hub's DATA/token again (its first line)"}
+		return Result{Check: "token", Status: Fail, Detail: "the hub refuses the token", Fix: "give an API token of this hub that is not revoked (peerlink tokens list; the shared DATA/token signs no one in on a new hub)"}
 	}
 	if err != nil {
 		return Result{Check: "token", Status: Fail, Detail: err.Error()}
