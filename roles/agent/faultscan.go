@@ -15,8 +15,8 @@ import (
 // scan goes on after (the hub leaves those paths alone); a scan fails as
 // a whole only when its root, the agent's database or its link does,
 // none of which a test can break half-way and mend again. So, while FILE
-// exists and holds a number N, a whole scan sends its entries until more
-// than N have gone, then fails with an I/O error, as a disk that dies
+// exists and holds a number N, a whole scan sends its batches until N
+// entries or more have gone, then fails with an I/O error, as a disk that dies
 // half-way would; removing FILE mends it, without restarting the agent.
 
 // scanFault returns the check that a scan of under calls before each
@@ -35,11 +35,12 @@ func (a *Agent) scanFault(under string) func(n int) error {
 		if limit < 0 {
 			return nil
 		}
-		if sent += n; sent > limit {
-			a.log.Warn().Int("after", sent-n).Msg("--fault-scan: this scan fails here (tests only)")
+		if sent >= limit {
+			a.log.Warn().Int("after", sent).Msg("--fault-scan: this scan fails here (tests only)")
 			return &wire.Error{Kind: wire.KindOther, Op: "scan", Host: a.cfg.Name,
 				Msg: "input/output error reading the root (injected by --fault-scan, tests only)"}
 		}
+		sent += n
 		return nil
 	}
 }
