@@ -9,7 +9,9 @@ import (
 
 func TestJudgeRoot(t *testing.T) {
 	recorded := store.RootRecord{Root: wire.RootIdentity{ID: "A", FS: 7, Inode: 2}}
-	id := func(id string, fs, ino uint64) *wire.RootIdentity { return &wire.RootIdentity{ID: id, FS: fs, Inode: ino} }
+	id := func(id string, fs, ino uint64) *wire.RootIdentity {
+		return &wire.RootIdentity{ID: id, FS: fs, Inode: ino}
+	}
 	tests := []struct {
 		name string
 		rec  store.RootRecord
