@@ -25,7 +25,7 @@ var (
 
 var hubBuckets = [][]byte{
 	bucketSessions, bucketStates, bucketIndex, bucketIndexHosts, bucketIndexNew,
-	bucketQuarantines, bucketEvents, bucketAgents, bucketSettings, bucketAway, bucketHeld,
+	bucketQuarantines, bucketEvents, bucketAgents, bucketSettings, bucketAway, bucketHeld, bucketRoots,
 }
 
 // Hub is the hub's state in hub.db. Its methods are safe for concurrent use.
@@ -185,7 +185,7 @@ func (h *Hub) DeleteSession(name string) error {
 				return err
 			}
 		}
-		for _, top := range [][]byte{bucketIndex, bucketIndexNew, bucketQuarantines, bucketEvents, bucketAway, bucketHeld} {
+		for _, top := range [][]byte{bucketIndex, bucketIndexNew, bucketQuarantines, bucketEvents, bucketAway, bucketHeld, bucketRoots} {
 			if err := deleteSub(tx, top, name); err != nil {
 				return err
 			}

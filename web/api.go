@@ -29,6 +29,9 @@ type Coordinator interface {
 	// Deletions approves or discards a host's deletions held by the
 	// mass-delete breaker.
 	Deletions(session string, req api.DeletionsRequest, user string) (api.DeletionsResult, error)
+	// ResetRoot takes a host's root, refused as not the one the session
+	// synchronised, as a new host's.
+	ResetRoot(session string, req api.ResetRootRequest, user string) (api.Session, error)
 	DeleteSession(name string) error
 	Start(name, user string) (api.Session, error)
 	Stop(name, user string) (api.Session, error)
@@ -137,6 +140,8 @@ func (s *Server) routes() []route {
 		// Held mass deletions change the session's content at every
 		// host: a session change, for an admin.
 		{"POST /api/v1/sessions/{name}/deletions", admin, s.deletions},
+		// Taking a host's root as new merges it into every host: an admin's.
+		{"POST /api/v1/sessions/{name}/reset-root", admin, s.resetRoot},
 		{"GET /api/v1/sessions/{name}/diff", viewer, s.diff},
 		{"GET /api/v1/sessions/{name}/events", viewer, s.events},
 		{"GET /api/v1/sessions/{name}/locks", viewer, s.locks},
@@ -333,6 +338,19 @@ func (s *Server) deletions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Server) resetRoot(w http.ResponseWriter, r *http.Request) {
+	var req api.ResetRootRequest
+	if !decode(w, r, "reset-root", &req) {
+		return
+	}
+	sess, err := s.c.ResetRoot(r.PathValue("name"), req, caller(r).audit())
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, sess)
 }
 
 func (s *Server) delete(w http.ResponseWriter, r *http.Request) {

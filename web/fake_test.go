@@ -72,6 +72,9 @@ func (f *fakeHub) Resolve(session string, req api.ResolveRequest, user string) (
 	return api.ResolveResult{Resolved: []string{req.Path}}, nil
 }
 func (f *fakeHub) DeleteSession(string) error { return nil }
+func (f *fakeHub) ResetRoot(session string, req api.ResetRootRequest, user string) (api.Session, error) {
+	return f.Session(session)
+}
 func (f *fakeHub) Deletions(session string, req api.DeletionsRequest, user string) (api.DeletionsResult, error) {
 	return api.DeletionsResult{Host: req.Host, Action: req.Action}, nil
 }

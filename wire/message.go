@@ -61,6 +61,9 @@ const (
 	// JournalClear tells an agent that the hub merged what its change
 	// journal said: it may forget it.
 	TypeJournalClear Type = "journal.clear"
+	// Attached answers an Attach with the identity of the root it found
+	// (rootid.go); an older agent answers OK.
+	TypeAttached Type = "attached"
 )
 
 var registry = map[Type]func() Message{
@@ -98,6 +101,7 @@ var registry = map[Type]func() Message{
 	TypeClock:        func() Message { return new(Clock) },
 	TypeClockData:    func() Message { return new(ClockData) },
 	TypeJournalClear: func() Message { return new(JournalClear) },
+	TypeAttached:     func() Message { return new(Attached) },
 }
 
 // Marshal encodes m as a frame addressed to `to`. id marks a request; reply
@@ -268,6 +272,11 @@ type Attach struct {
 	// session's writers that long, then releases them. Nil (an older hub):
 	// the agent's default.
 	LockGraceMs *int64 `json:"lock_grace_ms,omitempty"`
+	// RootID is the id the hub recorded for this host's root (rootid.go),
+	// empty where it has none: the agent then marks a root without a
+	// marker with a new id. Where set, the agent writes it only into a
+	// root that holds nothing the session takes.
+	RootID string `json:"root_id,omitempty"`
 }
 
 func (*Attach) Type() Type { return TypeAttach }
@@ -299,6 +308,9 @@ func (m *Attach) Validate() error {
 		if err := CheckName("host", h); err != nil {
 			return fmt.Errorf("session %s: %w", m.Session, err)
 		}
+	}
+	if err := CheckRootID(m.RootID); err != nil {
+		return fmt.Errorf("session %s: %w", m.Session, err)
 	}
 	return nil
 }

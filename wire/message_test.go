@@ -38,6 +38,8 @@ func samples() []sample {
 		{"scan", &Scan{Session: "docs"}, nil},
 		{"catch-up scan", &Scan{Session: "docs", Changed: true, Paths: []string{"a/b.txt", "c"}}, nil},
 		{"journal clear", &JournalClear{Session: "docs", Seq: 42}, nil},
+		{"attached", &Attached{Root: RootIdentity{ID: "0123456789ABCDEF", FS: 7, Inode: 2, Created: true}}, nil},
+		{"attach with a root id", &Attach{Session: "docs", Root: "/srv/docs", RootID: "0123456789ABCDEF"}, nil},
 		{"scan part", &ScanPart{
 			Session:  "docs",
 			Entries:  []Entry{dirEntry("docs"), fileEntry("docs/a.txt"), fileEntry("名前/ファイル.txt")},
@@ -231,6 +233,7 @@ func TestMessageValidate(t *testing.T) {
 		{"an agent with a bad name is refused", &Hello{Role: RoleAgent, Name: "site b"}, `host name "site b"`},
 		{"a peer with a bad name is refused", &Peer{Name: ""}, `host name ""`},
 		{"an attach with a bad session is refused", &Attach{Session: "../x", Root: "/srv"}, `session name "../x"`},
+		{"an attach with a root id holding a newline is refused", &Attach{Session: "docs", Root: "/srv", RootID: "a\nb"}, "root id"},
 		{"an attach without a root is refused", &Attach{Session: "docs"}, "session docs: empty root"},
 		{"a detach without a session is refused", &Detach{}, `session name ""`},
 		{"a catch-up scan of a path out of the root is refused", &Scan{Session: "docs", Changed: true, Paths: []string{"../etc"}}, ".."},

@@ -44,6 +44,10 @@ type Config struct {
 	// WatchTree is where the watcher takes tree changes from: fanotify
 	// (no watch per folder) where the agent may, by default.
 	WatchTree watch.Tree
+	// FaultScan, for tests only (--fault-scan, hidden), names a file: while
+	// it exists, holding a number N, every whole scan fails after sending
+	// N entries (faultscan.go).
+	FaultScan string
 }
 
 // Agent serves one file server's part in every session it is attached to.
@@ -212,7 +216,12 @@ func (a *Agent) serve(ctx context.Context, c *broker.Client) error {
 		}
 		switch m := in.Msg.(type) {
 		case *wire.Attach:
-			a.reply(ctx, c, in, a.attach(c, m))
+			id, err := a.attach(c, m)
+			if err != nil {
+				a.reply(ctx, c, in, err)
+			} else if err := c.Reply(ctx, in, &wire.Attached{Root: id}, nil); err != nil {
+				a.log.Debug().Err(err).Msg("reply")
+			}
 		case *wire.Lock:
 			a.reply(ctx, c, in, a.lockCopy(m))
 		case *wire.Unlock:
@@ -336,20 +345,44 @@ func (a *Agent) openRoot(root string) (*tree.Tree, error) {
 
 // attach checks and opens a session's root. The same session may attach
 // again (a hub restart); two sessions may not claim overlapping roots.
-func (a *Agent) attach(c *broker.Client, m *wire.Attach) error {
+// It returns what identifies the root (rootid.go), for the hub to judge.
+func (a *Agent) attach(c *broker.Client, m *wire.Attach) (wire.RootIdentity, error) {
+	id, err := a.attachRoot(c, m)
+	if err != nil {
+		return id, err
+	}
+	a.log.Info().Str("session", m.Session).Str("root", m.Root).Str("root_id", id.ID).Bool("marked", id.Created).Msg("attached")
+	return id, nil
+}
+
+func (a *Agent) attachRoot(c *broker.Client, m *wire.Attach) (wire.RootIdentity, error) {
+	var id wire.RootIdentity
 	t, err := a.openRoot(m.Root)
 	if err != nil {
-		return err
+		return id, err
 	}
 	f, err := filter.New(append(slices.Clone(filter.Default), m.Exclude...))
 	if err != nil {
 		t.Close()
-		return &wire.Error{Kind: wire.KindInvalid, Msg: err.Error()}
+		return id, &wire.Error{Kind: wire.KindInvalid, Msg: err.Error()}
 	}
 	real, err := filepath.EvalSymlinks(m.Root)
 	if err != nil {
 		t.Close()
-		return err
+		return id, err
+	}
+	// Checked before the marker is written (rootid.go): a root inside
+	// another session's gets none. Checked again below, under the same
+	// lock as the attachment, for a concurrent attach.
+	a.mu.Lock()
+	err = a.overlapping(m, real)
+	a.mu.Unlock()
+	if err == nil {
+		id, err = rootIdentity(m.Root, f, m.RootID)
+	}
+	if err != nil {
+		t.Close()
+		return id, err
 	}
 	a.noteGrace(m.Session, m.LockGraceMs)
 	s := &attached{name: m.Session, root: m.Root, real: real, tree: t, filter: f, hosts: map[string]bool{},
@@ -359,14 +392,11 @@ func (a *Agent) attach(c *broker.Client, m *wire.Attach) error {
 		s.hosts[h] = true
 	}
 	a.mu.Lock()
-	for name, o := range a.sessions {
-		if name != m.Session && overlaps(o.real, real) {
-			a.mu.Unlock()
-			s.cancel()
-			t.Close()
-			return &wire.Error{Kind: wire.KindInvalid, Path: m.Root,
-				Msg: fmt.Sprintf("root %s overlaps root %s of session %s on this host: a folder can belong to one session only", m.Root, o.root, name)}
-		}
+	if err := a.overlapping(m, real); err != nil {
+		a.mu.Unlock()
+		s.cancel()
+		t.Close()
+		return id, err
 	}
 	old := a.sessions[m.Session]
 	delete(a.sessions, m.Session)
@@ -399,7 +429,18 @@ func (a *Agent) attach(c *broker.Client, m *wire.Attach) error {
 	a.sessions[m.Session] = s
 	s.startPruning(a)
 	a.mu.Unlock()
-	a.log.Info().Str("session", m.Session).Str("root", m.Root).Msg("attached")
+	return id, nil
+}
+
+// overlapping refuses a root that overlaps another session's here; the
+// caller holds a.mu.
+func (a *Agent) overlapping(m *wire.Attach, real string) error {
+	for name, o := range a.sessions {
+		if name != m.Session && overlaps(o.real, real) {
+			return &wire.Error{Kind: wire.KindInvalid, Path: m.Root,
+				Msg: fmt.Sprintf("root %s overlaps root %s of session %s on this host: a folder can belong to one session only", m.Root, o.root, name)}
+		}
+	}
 	return nil
 }
 

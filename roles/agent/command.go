@@ -36,6 +36,9 @@ func Command(version string) *cli.Command {
 			// reports to the hub's clock measurement; file times are not
 			// touched.
 			&cli.DurationFlag{Name: "clock-offset", Hidden: true, Usage: "tests only: shift the clock this agent reports to the hub by this much"},
+			// For tests only, hence hidden: a scan that fails half-way
+			// (faultscan.go), which nothing real makes happen on demand.
+			&cli.StringFlag{Name: "fault-scan", Hidden: true, Usage: "tests only: while this file exists, holding a number N, whole scans fail after N entries"},
 			&cli.StringFlag{Name: "watch-tree", Value: "auto",
 				Usage: "where changes to the roots' trees come from: fanotify (root or CAP_SYS_ADMIN with CAP_DAC_READ_SEARCH, Linux 5.17+: no watch per folder, no watch limit), inotify (one watch per folder), or auto (fanotify where it works)"},
 			roles.MetricsFlag(),
@@ -76,7 +79,7 @@ func Command(version string) *cli.Command {
 			return Run(ctx, Options{Name: c.String("name"), BrokerURL: c.String("broker"), Token: token,
 				Join: c.String("join"), HubURL: c.String("hub"),
 				DataDir: c.String("data"), Version: version, Log: log, RescanInterval: c.Duration("rescan-interval"), CAFile: c.String("ca"),
-				ClockOffset: c.Duration("clock-offset"), MetricsListen: c.String("metrics-listen"), WatchTree: tree})
+				ClockOffset: c.Duration("clock-offset"), MetricsListen: c.String("metrics-listen"), WatchTree: tree, FaultScan: c.String("fault-scan")})
 		},
 	}
 }

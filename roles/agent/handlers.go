@@ -78,9 +78,13 @@ func (a *Agent) scan(ctx context.Context, c *broker.Client, in broker.Incoming, 
 	}
 	defer cache.Close()
 	var dirs []dirRec // a whole scan's folders: the base of the live rescans
+	fault := a.scanFault(m.Path)
 	emit := func(batch []wire.Entry) error {
 		if m.Path == "" {
 			dirs = appendDirs(dirs, batch)
+		}
+		if err := fault(len(batch)); err != nil {
+			return err
 		}
 		return c.Reply(ctx, in, &wire.ScanPart{Session: m.Session, Entries: batch}, nil)
 	}

@@ -32,6 +32,7 @@ type Options struct {
 	// WatchTree is where tree changes come from (--watch-tree);
 	// watch.TreeAuto uses fanotify where the agent may.
 	WatchTree watch.Tree
+	FaultScan string // tests only: see Config.FaultScan
 }
 
 // Run runs an agent until ctx ends.
@@ -44,7 +45,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	a, err := New(Config{Name: o.Name, BrokerURL: o.BrokerURL, TLS: conf, Token: o.Token, DataDir: o.DataDir, Version: o.Version, Log: o.Log,
-		RescanInterval: o.RescanInterval, ClockOffset: o.ClockOffset, WatchTree: o.WatchTree})
+		RescanInterval: o.RescanInterval, ClockOffset: o.ClockOffset, WatchTree: o.WatchTree, FaultScan: o.FaultScan})
 	if err != nil {
 		return err
 	}

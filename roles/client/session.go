@@ -70,6 +70,11 @@ func sessionCommand() *cli.Command {
 					&cli.StringFlag{Name: "host", Usage: "the host whose deletions are held (needed where several hosts' are)"}),
 				Action: onSession(sessionDeletions),
 			},
+			{
+				Name: "reset-root", Usage: "take a host's root, refused as not the folder the session synchronised (a replaced or moved disk), as a new host's: merged as at a first start, nothing deleted elsewhere", ArgsUsage: "NAME",
+				Flags:  clientFlags(&cli.StringFlag{Name: "host", Usage: "the host whose root to take as new", Required: true}),
+				Action: onSession(sessionResetRoot),
+			},
 		},
 	}
 }
@@ -350,6 +355,16 @@ func sessionDeletions(c *cli.Context, cl *api.Client, name string) error {
 	} else {
 		fmt.Fprintf(c.App.Writer, "session %s: %s's %d held deletions discarded: the files are brought back to it\n", name, res.Host, res.Paths)
 	}
+	return nil
+}
+
+// sessionResetRoot takes a host's root as a new host's.
+func sessionResetRoot(c *cli.Context, cl *api.Client, name string) error {
+	host := c.String("host")
+	if _, err := cl.ResetRoot(c.Context, name, api.ResetRootRequest{Host: host}); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "session %s: %s's root is taken as a new host's: it is merged as at a first start (nothing deleted elsewhere) at its next attach\n", name, host)
 	return nil
 }
 

@@ -31,8 +31,12 @@ type awayHost struct {
 	since time.Time
 	// catching is the catch-up under way, nil while the host is away.
 	catching *catchUp
-	// failed: its catch-up failed; it waits for the host to connect again.
-	failed bool
+	// failed: its catch-up failed; it is tried again at retryAt (zero:
+	// once the host connects again), after retries failures in a row
+	// (catchup_retry.go).
+	failed  bool
+	retryAt time.Time
+	retries int
 }
 
 // hostChanged is told of every agent coming or going. While the session
@@ -89,23 +93,37 @@ func (r *run) settleHosts(lc *liveCtx) {
 	if err != nil {
 		r.log.Error().Err(err).Msg("away hosts")
 	}
+	r.mu.Lock()
+	for h := range r.reset {
+		dropped[h] = true // reset-root: caught up anew, as a new host (rootid.go)
+	}
+	r.reset = map[string]bool{}
+	refused := r.rootRefused
+	r.mu.Unlock()
+	now := time.Now()
 	for _, host := range r.hostNames() {
 		a := r.away[host]
 		up := r.h.connected(host)
 		if _, ok := marked[host]; ok && a == nil {
-			// Marked by a rename that failed as it left (noteLostRename).
+			// Marked by a rename that failed as it left (noteLostRename),
+			// or left out of the start-up (a root refused or reset).
 			a = r.goAway(host, marked[host])
+			if err := refused[host]; err != nil && !dropped[host] {
+				a.failed = true // until an operator acts, or it reconnects
+				r.setHostError(host, err)
+			}
 		}
 		if dropped[host] || !up {
 			switch {
 			case a == nil:
-				a = r.goAway(host, time.Now())
+				a = r.goAway(host, now)
 			case a.catching != nil:
 				r.stopCatchUp(a, host)
 			}
-			a.failed = false // connecting again retries a failed catch-up
+			// Connecting again retries a failed catch-up at once.
+			a.failed, a.retryAt, a.retries = false, time.Time{}, 0
 		}
-		if up && a != nil && a.catching == nil && !a.failed && r.catchingUp() == "" {
+		if up && a != nil && a.catching == nil && a.retryDue(now) && r.catchingUp() == "" {
 			r.startCatchUp(lc, host, a)
 		}
 	}

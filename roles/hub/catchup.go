@@ -52,6 +52,11 @@ type catchUp struct {
 	// journal is the number of the host's change journal that the last
 	// round's scan read: cleared up to it once the host is live.
 	journal uint64
+	// record is the identity of the host's root to record once merged
+	// (nil: none to record), and fresh says its first round merges it as
+	// a new host (rootid.go); set by the attach.
+	record *wire.RootIdentity
+	fresh  bool
 }
 
 // catchResult is what a catch-up's goroutine hands back to the live loop:
@@ -107,11 +112,11 @@ func (r *run) scanRound(lc *liveCtx, host string, cu *catchUp, attach bool) {
 	lc.wg.Go(func() {
 		res := catchResult{host: host, cu: cu}
 		if attach {
-			res.err = r.attachOne(cu.ctx, lc.c, host)
+			res.err = r.attachOne(cu.ctx, lc.c, host, cu)
 		}
 		if res.err == nil {
 			res.skipped = map[string]bool{}
-			res.err = r.catchUpScan(cu.ctx, lc.c, host, func(part *wire.ScanPart) error {
+			res.err = r.catchUpScan(cu.ctx, lc.c, host, cu.fresh, func(part *wire.ScanPart) error {
 				res.scan = append(res.scan, part.Entries...)
 				res.writing = append(res.writing, part.Open...)
 				res.roots = append(res.roots, part.Roots...)
@@ -141,22 +146,15 @@ func (r *run) handBack(lc *liveCtx, res catchResult) {
 	}
 }
 
-// attachOne attaches host alone, as the start-up attaches every host.
-func (r *run) attachOne(ctx context.Context, c *broker.Client, host string) error {
+// attachOne attaches host alone, as the start-up attaches every host,
+// judging its root (rootid.go).
+func (r *run) attachOne(ctx context.Context, c *broker.Client, host string, cu *catchUp) error {
 	for _, hr := range r.cfg.Hosts {
-		if hr.Host != host {
-			continue
+		if hr.Host == host {
+			var err error
+			cu.record, cu.fresh, err = r.attachHost(ctx, c, host, hr.Root)
+			return err
 		}
-		m := &wire.Attach{Session: r.cfg.Name, Root: hr.Root, Exclude: r.cfg.Exclude, Hosts: r.hostNames()}
-		if r.cfg.TargetProtection == nil || *r.cfg.TargetProtection {
-			m.ProtectDays = max(r.cfg.ProtectDays, 1)
-		}
-		grace := r.grace().Milliseconds()
-		m.LockGraceMs = &grace
-		if _, err := c.Request(ctx, host, m, nil); err != nil {
-			return wire.ToError("attach", host, "", err)
-		}
-		return nil
 	}
 	return fmt.Errorf("%s is not a host of session %s", host, r.cfg.Name)
 }
@@ -171,13 +169,7 @@ func (r *run) caughtUpStep(lc *liveCtx, res catchResult) {
 	cu := res.cu
 	if res.err != nil {
 		if cu.ctx.Err() == nil {
-			r.log.Warn().Err(res.err).Str("host", res.host).Msg("catch-up failed; the host stays away until it connects again")
-			r.event("catch-up-failed", res.host, "", res.err.Error()+"; the host stays away until it connects again")
-			cu.cancel()
-			a.catching, a.failed = nil, true
-			r.setAwayStatus(res.host, api.HostAway, a.since)
-			r.setHostError(res.host, res.err)
-			r.kickHosts()
+			r.catchUpFailed(res.host, a, res.err)
 		}
 		return
 	}

@@ -45,6 +45,13 @@ func (r *run) mergeCatchUp(host string, cu *catchUp, scan []wire.Entry, skipped 
 // the index).
 func (r *run) mergeRound(host string, cu *catchUp, scan []wire.Entry, skipped map[string]bool, writing []string, current map[string]conflict.Record,
 	ledger map[string]store.AwayBase, total func() (int, error)) *conflict.Plan {
+	fresh := cu.fresh
+	if fresh {
+		// Its root was reset (rootid.go): merged as at a first start,
+		// with no last state, so none of its copies, and none missing
+		// from it, counts as deleted.
+		ledger = nil
+	}
 	participants := r.liveHosts()
 	participants = append(participants, host)
 	slices.SortFunc(participants, func(a, b string) int { return r.hostOrder(a) - r.hostOrder(b) })
@@ -78,6 +85,9 @@ func (r *run) mergeRound(host string, cu *catchUp, scan []wire.Entry, skipped ma
 			last[p] = rec
 		}
 	}
+	if fresh {
+		last = map[string]conflict.Record{}
+	}
 	if err := r.breakScansOf(map[string][]wire.Entry{host: mine}, last, leftAlone, true, total); err != nil {
 		r.log.Error().Err(err).Msg("catch-up: breaker")
 		return &conflict.Plan{}
@@ -99,6 +109,9 @@ func (r *run) mergeRound(host string, cu *catchUp, scan []wire.Entry, skipped ma
 		r.log.Error().Err(err).Msg("catch-up: store the merge")
 		return &conflict.Plan{}
 	}
+	// Merged: its root is the session's from now on.
+	r.recordRoot(host, cu.record)
+	cu.record, cu.fresh = nil, false
 	for h, ops := range plan.Ops {
 		cu.ops += len(ops)
 		if e := r.log.Debug(); e.Enabled() {

@@ -31,12 +31,13 @@ import (
 // catchUpScan asks host for a catch-up's scan: of the paths changed, with
 // those its ledger lists, when the ledger is small enough to name in the
 // request; otherwise of the whole root.
-func (r *run) catchUpScan(ctx context.Context, c *broker.Client, host string, each func(*wire.ScanPart) error) error {
+// A host merged as new (fresh, rootid.go) scans its whole root.
+func (r *run) catchUpScan(ctx context.Context, c *broker.Client, host string, fresh bool, each func(*wire.ScanPart) error) error {
 	ledger, err := r.h.db.AwayLedger(r.cfg.Name, host)
 	if err != nil {
 		return err
 	}
-	m := &wire.Scan{Session: r.cfg.Name, Changed: len(ledger) <= wire.MaxBatch}
+	m := &wire.Scan{Session: r.cfg.Name, Changed: !fresh && len(ledger) <= wire.MaxBatch}
 	if m.Changed {
 		for p := range ledger {
 			m.Paths = append(m.Paths, p)

@@ -47,6 +47,8 @@ func (r *run) liveLoop(ctx context.Context, c *broker.Client) {
 	defer repairs.Stop()
 	grace := time.NewTimer(time.Hour)
 	defer grace.Stop()
+	retry := time.NewTimer(time.Hour) // failed catch-ups (catchup_retry.go)
+	defer retry.Stop()
 	var next *broker.Incoming // taken from the queue too early, served first
 	for {
 		if at, ok := r.nextRepair(); ok {
@@ -58,6 +60,11 @@ func (r *run) liveLoop(ctx context.Context, c *broker.Client) {
 			grace.Reset(time.Until(at))
 		} else {
 			grace.Stop()
+		}
+		if at, ok := r.nextRetry(); ok {
+			retry.Reset(time.Until(at))
+		} else {
+			retry.Stop()
 		}
 		var in broker.Incoming
 		if next != nil {
@@ -71,6 +78,10 @@ func (r *run) liveLoop(ctx context.Context, c *broker.Client) {
 				continue
 			case <-grace.C:
 				r.expireHeld(time.Now())
+				continue
+			case <-retry.C:
+				r.settleHosts(lc)
+				r.publishLocks()
 				continue
 			case <-r.hostKick:
 				r.settleHosts(lc)

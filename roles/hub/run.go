@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -102,6 +103,16 @@ type run struct {
 	// without. The supervisor goroutine owns both.
 	resumed bool
 	absent  map[string]bool
+	// Roots (rootid.go): newRoots are the identities the current
+	// start-up records once merged, and freshStart is set where every
+	// host it merges was reset (no last index then); the supervisor owns
+	// both. rootRefused, guarded by mu, are the hosts whose root the last
+	// attach refused, and reset those an operator reset since: the live
+	// loop takes them from there.
+	newRoots    map[string]*wire.RootIdentity
+	freshStart  bool
+	rootRefused map[string]error
+	reset       map[string]bool
 
 	// ending is set, under h.mu, once the run has begun to end: it no
 	// longer counts as running for an agent that connects (running.go).
@@ -111,7 +122,7 @@ type run struct {
 func newRun(h *Hub, cfg api.SessionConfig, cancel context.CancelFunc) *run {
 	r := &run{h: h, cfg: cfg, cancel: cancel, done: make(chan struct{}), host: map[string]*api.HostStatus{},
 		quarantine: map[string]bool{}, liveIn: make(chan broker.Incoming, liveQueue), locks: map[string]*heldLock{},
-		away: map[string]*awayHost{}, dropped: map[string]bool{}, scanJournal: map[string]uint64{}, hostKick: make(chan struct{}, 1), catchIn: make(chan catchResult, len(cfg.Hosts)),
+		away: map[string]*awayHost{}, dropped: map[string]bool{}, scanJournal: map[string]uint64{}, rootRefused: map[string]error{}, reset: map[string]bool{}, hostKick: make(chan struct{}, 1), catchIn: make(chan catchResult, len(cfg.Hosts)),
 		deletionsIn: make(chan deletionsOrder), releaseIn: make(chan releaseOrder),
 		log: h.log.With().Str("session", cfg.Name).Logger()}
 	r.filter = sessionFilter(cfg.Exclude, r.log)
@@ -221,6 +232,7 @@ func (r *run) supervise(ctx context.Context) {
 		r.h.mu.Unlock()
 		close(r.done)
 	}()
+	scanFailures := 0
 	for {
 		err := r.attempt(ctx)
 		if ctx.Err() != nil {
@@ -228,6 +240,15 @@ func (r *run) supervise(ctx context.Context) {
 		}
 		var we *wire.Error
 		var re *reconcileError
+		var se *scanError
+		if errors.As(err, &se) {
+			scanFailures++
+			if r.retryScan(ctx, se, scanFailures) != nil {
+				return
+			}
+			continue
+		}
+		scanFailures = 0
 		if errors.As(err, &re) {
 			r.log.Warn().Err(err).Msg("session starts over to reconcile")
 			r.event("interrupted", "", re.path, err.Error())
@@ -300,6 +321,42 @@ func (r *run) attempt(ctx context.Context) error {
 		return cause
 	}
 	return ctx.Err()
+}
+
+// retryScan waits before the start-up that a host's failed scan
+// interrupted starts over: nothing of it was merged, so nothing was
+// deleted or sent anywhere; the wait doubles with each failure in a row
+// (catchUpRetryMin to catchUpRetryMax, as for a catch-up).
+func (r *run) retryScan(ctx context.Context, se *scanError, failures int) error {
+	wait := min(catchUpRetryMin<<min(failures-1, 20), catchUpRetryMax)
+	msg := fmt.Sprintf("%s; nothing of this start was merged, so nothing is deleted or sent anywhere; the start is tried again in %s (attempt %d)",
+		se.err, wait.Round(time.Second), failures+1)
+	r.log.Warn().Err(se.err).Str("host", se.host).Dur("retry_in", wait).Msg("scan failed; the start is tried again later")
+	r.event("scan-failed", se.host, "", msg)
+	r.update(func(st *api.SessionStatus) { st.Phase, st.Reason = api.PhaseAttaching, msg })
+	r.setHost(se.host, "failed", errors.New(msg))
+	r.holdLocks()
+	retry := time.NewTimer(wait)
+	defer retry.Stop()
+	grace := time.NewTimer(time.Hour)
+	defer grace.Stop()
+	for {
+		var due <-chan time.Time
+		if at, held := r.nextExpiry(); held {
+			grace.Reset(time.Until(at))
+			due = grace.C
+		}
+		select {
+		case <-retry.C:
+			return nil
+		case <-due:
+			r.expireHeld(time.Now())
+		case o := <-r.releaseIn:
+			r.releaseByHand(o)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // detachAll tells every host the session ended, best effort.

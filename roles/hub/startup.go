@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -62,6 +63,9 @@ func (r *run) startup(ctx context.Context) error {
 	if err := r.clearBack(); err != nil {
 		return err
 	}
+	for host, id := range r.newRoots {
+		r.recordRoot(host, id)
+	}
 
 	r.setPhase(api.PhaseSyncing)
 	r.update(func(st *api.SessionStatus) {
@@ -90,17 +94,22 @@ func (r *run) startup(ctx context.Context) error {
 }
 
 func (r *run) attach(ctx context.Context, c *broker.Client) error {
+	hosts := r.startHosts()
+	found := make([]*wire.RootIdentity, len(hosts))
+	fresh := make([]bool, len(hosts))
+	refused := make([]error, len(hosts))
 	g, ctx := errgroup.WithContext(ctx)
-	for _, hr := range r.startHosts() {
+	for i, hr := range hosts {
 		g.Go(func() error {
-			m := &wire.Attach{Session: r.cfg.Name, Root: hr.Root, Exclude: r.cfg.Exclude, Hosts: r.hostNames()}
-			if r.cfg.TargetProtection == nil || *r.cfg.TargetProtection {
-				m.ProtectDays = max(r.cfg.ProtectDays, 1)
+			var err error
+			found[i], fresh[i], err = r.attachHost(ctx, c, hr.Host, hr.Root)
+			var re *rootError
+			if errors.As(err, &re) {
+				refused[i] = err
+				r.setHost(hr.Host, api.HostAway, err)
+				return nil
 			}
-			grace := r.grace().Milliseconds()
-			m.LockGraceMs = &grace
-			if _, err := c.Request(ctx, hr.Host, m, nil); err != nil {
-				err = wire.ToError("attach", hr.Host, "", err)
+			if err != nil {
 				r.setHost(hr.Host, "failed", err)
 				return err
 			}
@@ -108,7 +117,50 @@ func (r *run) attach(ctx context.Context, c *broker.Client) error {
 			return nil
 		})
 	}
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return r.settleRoots(hosts, found, fresh, refused)
+}
+
+// settleRoots takes the roots the start-up attached: a root refused
+// leaves its host out of the start (away, until an operator acts), and a
+// reset one too, caught up as a new host once the others run; where every
+// host it would merge was reset, the merge is a first start's.
+func (r *run) settleRoots(hosts []api.HostRoot, found []*wire.RootIdentity, fresh []bool, refused []error) error {
+	r.newRoots, r.freshStart = map[string]*wire.RootIdentity{}, false
+	nFresh, nRefused := 0, 0
+	for i := range hosts {
+		if refused[i] != nil {
+			nRefused++
+		} else if fresh[i] {
+			nFresh++
+		}
+	}
+	if nRefused == len(hosts) {
+		return refused[0]
+	}
+	allFresh := nFresh == len(hosts)-nRefused
+	if r.absent == nil {
+		r.absent = map[string]bool{}
+	}
+	for i, hr := range hosts {
+		switch {
+		case refused[i] != nil:
+			r.absent[hr.Host] = true
+			r.mu.Lock()
+			r.rootRefused[hr.Host] = refused[i]
+			r.mu.Unlock()
+			r.noteRootRefused(hr.Host, refused[i])
+		case fresh[i] && !allFresh:
+			r.absent[hr.Host] = true
+			r.event("root-new", hr.Host, "", fmt.Sprintf("%s's root was reset: the others start first, and %s is merged as a new host once they run", hr.Host, hr.Host))
+		default:
+			r.newRoots[hr.Host] = found[i]
+		}
+	}
+	r.freshStart = allFresh && nFresh > 0
+	return nil
 }
 
 // drainLive drops the live messages queued for a loop that is not running.

@@ -40,6 +40,11 @@ func (r *run) merge(scans map[string][]wire.Entry, skipped map[string]bool, writ
 	if err != nil {
 		return conflict.Plan{}, err
 	}
+	if r.freshStart {
+		// Every host merged was reset (rootid.go): as at a first start,
+		// no copy counts as deleted.
+		judged = map[string]conflict.Record{}
+	}
 	// The mass-delete breaker holds what a host deleted beyond the
 	// session's guard, and every path held before (breaker.go).
 	if err := r.breakScans(scans, judged, leftAlone, false); err != nil {

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -67,6 +68,9 @@ func (r *run) scan(ctx context.Context, c *broker.Client) (scans map[string][]wi
 			})
 			if err != nil {
 				r.setHost(hr.Host, "failed", err)
+				if ctx.Err() == nil && !unreachable(err) {
+					return &scanError{host: hr.Host, err: err}
+				}
 				return err
 			}
 			r.setHost(hr.Host, "scanned", nil)
@@ -84,6 +88,24 @@ func (r *run) scan(ctx context.Context, c *broker.Client) (scans map[string][]wi
 		}
 	}
 	return scans, skipped, writing, nil
+}
+
+// scanError is a host's scan that failed at a start-up, other than by
+// the host's leaving: nothing of the start's scans is merged, and the
+// supervisor starts over after a while (supervise), since what failed
+// may come back.
+type scanError struct {
+	host string
+	err  error
+}
+
+func (e *scanError) Error() string { return e.err.Error() }
+func (e *scanError) Unwrap() error { return e.err }
+
+// unreachable says whether err is a peer's leaving.
+func unreachable(err error) bool {
+	var we *wire.Error
+	return errors.As(err, &we) && we.Kind == wire.KindUnreachable
 }
 
 // unreadable tells a scan warning about a file or folder the agent could

@@ -208,6 +208,12 @@ func (c *Client) Deletions(ctx context.Context, session string, req DeletionsReq
 	return r, c.do(ctx, http.MethodPost, sessionPath(session)+"/deletions", req, &r)
 }
 
+// ResetRoot takes a host's root as a new host's (see ResetRootRequest).
+func (c *Client) ResetRoot(ctx context.Context, session string, req ResetRootRequest) (Session, error) {
+	var s Session
+	return s, c.do(ctx, http.MethodPost, sessionPath(session)+"/reset-root", req, &s)
+}
+
 // DeleteSession removes a stopped session.
 func (c *Client) DeleteSession(ctx context.Context, name string) error {
 	return c.do(ctx, http.MethodDelete, sessionPath(name), nil, nil)

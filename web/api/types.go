@@ -212,6 +212,13 @@ type DeletionsRequest struct {
 	Action string `json:"action"`
 }
 
+// ResetRootRequest takes Host's root as a new host's: refused because it
+// is not the folder the session synchronised (a replaced or moved disk),
+// it is merged at its next attach as at a first start.
+type ResetRootRequest struct {
+	Host string `json:"host"`
+}
+
 // DeletionsResult says what an approval or a discard did.
 type DeletionsResult struct {
 	Host   string `json:"host"`
