@@ -113,7 +113,7 @@ func TestPeopleTokenRevokedWhileACommandRuns(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, "session", "start", "rv", "--wait", "--wait-for-hosts", "10m")
-	cmd.Env = append(os.Environ(), "PEERLINK_HUB="+c.hubURL, "PEERLINK_TOKEN="+ops, "PEERLINK_TOKEN_FILE=", "PEERLINK_CA=")
+	cmd.Env = append(os.Environ(), "PEERLINK_HUB="+c.hubURL, "PEERLINK_TOKEN="+ops, "PEERLINK_TOKEN_FILE=", "PEERLINK_CA="+c.ownCAFile())
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
