@@ -57,6 +57,9 @@ func TestConsolePeople(t *testing.T) {
 		t.Errorf("the secret is shown without saying it is shown once, or without a copy button: %q", b.text("#token-out"))
 	}
 	b.waitText("#token-list", "alice")
+	if os.Getenv("PEERLINK_UPDATE_SCREENSHOTS") == "1" {
+		b.screenshot(filepath.Join("..", "docs"), "console-people")
+	}
 	if r := as(t, c, secret, "session", "list"); r.code != 0 || !strings.Contains(r.stdout, "pp") {
 		t.Fatalf("the CLI with the console's token: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
