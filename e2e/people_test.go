@@ -28,7 +28,7 @@ func newToken(t *testing.T, c *cluster, name string, role api.Role) string {
 	return secret
 }
 
-// as runs the CLI with the API token secret.
+// as runs the CLI with the API token secret, trusting the hub's own CA.
 func as(t *testing.T, c *cluster, secret string, args ...string) result {
 	t.Helper()
 	return runPeerlink(t, []string{"PEERLINK_HUB=" + c.hubURL, "PEERLINK_TOKEN=" + secret, "PEERLINK_CA=" + c.ownCAFile()}, args...)

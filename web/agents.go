@@ -4,7 +4,10 @@ import (
 	"crypto/x509"
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
+	"github.com/peerlink/peerlink/web/admit"
 	"github.com/peerlink/peerlink/web/api"
 	"github.com/peerlink/peerlink/web/enrol"
 )
@@ -41,6 +44,24 @@ func (s *Server) enroller(w http.ResponseWriter) Enroller {
 	return s.agents
 }
 
+// Bounds on joins, which anyone who reaches the hub's port may send: each
+// costs a certificate request's check and a write to hub.db, and each
+// refused one is a guess at a join code.
+const (
+	// maxJoining joins are served at once, maxAddrJoining of them from
+	// one address (for IPv6, its /64); one more from that address is
+	// refused at once with 429, one beyond maxJoining waits joinWait for
+	// a place, then gets 503.
+	maxJoining     = 8
+	maxAddrJoining = 2
+	joinWait       = time.Second
+	// maxJoinRefusals refused joins from one address within joinWindow
+	// (a bad request, an unknown, used or expired code) refuse its joins
+	// until the window ends: a new host joins at the first try.
+	maxJoinRefusals = 10
+	joinWindow      = time.Minute
+)
+
 func (s *Server) join(w http.ResponseWriter, r *http.Request) {
 	e := s.enroller(w)
 	if e == nil {
@@ -50,13 +71,36 @@ func (s *Server) join(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusBadRequest, "joining needs TLS: this hub serves plain HTTP (--insecure-plain)")
 		return
 	}
+	ip := clientIP(r)
+	leave, err := s.joins.Enter(r.Context(), r.RemoteAddr)
+	if err != nil {
+		code := http.StatusServiceUnavailable
+		if errors.Is(err, admit.ErrAddrBusy) {
+			code = http.StatusTooManyRequests
+		}
+		w.Header().Set("Retry-After", "1")
+		refuse(w, code, "join refused: "+err.Error()+" from "+ip+": try again in a moment")
+		return
+	}
+	defer leave()
+	if wait := s.joinStrikes.Wait(r.RemoteAddr); wait > 0 {
+		secs := strconv.Itoa(int((wait + time.Second - 1) / time.Second))
+		w.Header().Set("Retry-After", secs)
+		refuse(w, http.StatusTooManyRequests, "too many refused joins from "+admit.Key(ip)+
+			": try again in "+secs+" s, with a join code just made by peerlink join-code create --name HOST")
+		return
+	}
 	req, csr, err := enrol.DecodeRequest(http.MaxBytesReader(w, r.Body, enrol.MaxRequest+1))
 	if err != nil {
+		s.joinStrikes.Strike(r.RemoteAddr)
 		writeProblem(w, http.StatusBadRequest, err.Error()+": run a peerlink agent of the hub's version with --join")
 		return
 	}
 	resp, err := e.Join(req, csr, r.Host)
 	if err != nil {
+		if errors.Is(err, api.ErrDenied) {
+			s.joinStrikes.Strike(r.RemoteAddr)
+		}
 		s.failAgents(w, err)
 		return
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/peerlink/peerlink/web/admit"
 	"github.com/peerlink/peerlink/web/api"
 )
 
@@ -80,6 +81,10 @@ type Server struct {
 	metrics http.Handler
 	agents  Enroller
 	dir     Directory // nil: local accounts only
+	// joins bounds the joins served at once, and joinStrikes the refused
+	// joins of each address (agents.go).
+	joins       *admit.Bound
+	joinStrikes *admit.Strikes
 
 	// ctx ends with Close; feeds counts the live feeds being served.
 	ctx    context.Context
@@ -91,7 +96,8 @@ type Server struct {
 
 // New returns the hub's web server.
 func New(c Coordinator, cfg Config) *Server {
-	s := &Server{c: c, token: cfg.Token, log: cfg.Log, mux: http.NewServeMux(), auth: newSignIns(time.Now), metrics: cfg.Metrics, agents: cfg.Agents, dir: cfg.Directory}
+	s := &Server{c: c, token: cfg.Token, log: cfg.Log, mux: http.NewServeMux(), auth: newSignIns(time.Now), metrics: cfg.Metrics, agents: cfg.Agents, dir: cfg.Directory,
+		joins: admit.New(maxJoining, maxAddrJoining, joinWait), joinStrikes: admit.NewStrikes(maxJoinRefusals, joinWindow, time.Now)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for _, rt := range s.routes() {
 		h := rt.handler

@@ -1,6 +1,8 @@
 package hub
 
 import (
+	"strings"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/peerlink/peerlink/roles"
@@ -18,7 +20,9 @@ func directoryFlags() []cli.Flag {
 		&cli.StringFlag{Name: "ldap-base", Usage: "the DN under which people are searched, e.g. ou=people,dc=example,dc=com"},
 		&cli.StringFlag{Name: "ldap-user-filter", Value: "(uid=%s)", Usage: "finds a person by the name typed (%s); Active Directory: (sAMAccountName=%s)"},
 		&cli.StringFlag{Name: "ldap-group-base", Usage: "the DN under which groups are searched (default --ldap-base)"},
-		&cli.StringSliceFlag{Name: "ldap-group-role", Usage: "ROLE=GROUP-DN, repeatable: members of the group get the role (admin, helpdesk, viewer); the highest wins, and a person in no such group is refused"},
+		// Not a StringSliceFlag: it splits its values at commas, which
+		// every DN holds.
+		&cli.GenericFlag{Name: "ldap-group-role", Value: &repeated{}, Usage: "ROLE=GROUP-DN, repeatable: members of the group get the role (admin, helpdesk, viewer); the highest wins, and a person in no such group is refused"},
 		&cli.DurationFlag{Name: "ldap-timeout", Value: directory.DefaultTimeout, Usage: "bound on each step of a sign-in against the directory"},
 	}
 }
@@ -37,7 +41,11 @@ func directoryFromFlags(c *cli.Context) (web.Directory, error) {
 		}
 		cfg.BindPassword = pw
 	}
-	for _, s := range c.StringSlice("ldap-group-role") {
+	var groupRoles []string
+	if r, ok := c.Generic("ldap-group-role").(*repeated); ok && r != nil {
+		groupRoles = *r
+	}
+	for _, s := range groupRoles {
 		gr, err := directory.ParseGroupRole(s)
 		if err != nil {
 			return nil, err
@@ -45,4 +53,20 @@ func directoryFromFlags(c *cli.Context) (web.Directory, error) {
 		cfg.Roles = append(cfg.Roles, gr)
 	}
 	return directory.New(cfg)
+}
+
+// repeated is the value of a repeatable flag whose values are kept whole,
+// commas and all.
+type repeated []string
+
+func (r *repeated) Set(s string) error {
+	*r = append(*r, s)
+	return nil
+}
+
+func (r *repeated) String() string {
+	if r == nil {
+		return ""
+	}
+	return strings.Join(*r, " ; ")
 }

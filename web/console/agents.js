@@ -1,8 +1,9 @@
 // Agents' enrolment on the dashboard: a join code for a new host, the
 // enrolled hosts with a revoke button, and the hub's warnings (an upgraded
-// hub still admitting agents by the shared token).
+// hub still admitting agents by the shared token). Join codes and
+// revocation are an admin's: other roles see the list alone.
 import { h, fill, toast, when } from './dom.js';
-import { call, enc } from './api.js';
+import { call, can, enc } from './api.js';
 import { table } from './view.js';
 
 export function enrolment() {
@@ -31,6 +32,7 @@ export function enrolment() {
     };
     const act = (c) => {
       if (c.revoked) return 'revoked ' + when(c.revoked);
+      if (!can('admin')) return 'enrolled';
       if (confirming === c.name) {
         return h('span', null, h('button', { type: 'button', class: 'danger', 'data-key': 'rv-' + c.name, onclick: () => revoke(c.name) }, 'Revoke ' + c.name),
           h('button', { type: 'button', onclick: () => { confirming = ''; refresh(st); } }, 'Keep'));
@@ -41,6 +43,6 @@ export function enrolment() {
       (creds || []).map((c) => [h('strong', null, c.name), when(c.issued), act(c)]),
       'No agent enrolled yet: create a join code for each file server.'));
   }
-  fill(el, warn, form, out, list);
+  fill(el, warn, can('admin') ? [form, out] : null, list);
   return { el, refresh };
 }

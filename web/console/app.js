@@ -4,15 +4,17 @@
 // has changed, and the page fetches it again. Nothing polls.
 //
 // Pages (hash routes): #/signin, #/ (dashboard), #/s/NAME (session),
-// #/s/NAME/conflicts (File Conflict List). The session configuration
+// #/s/NAME/conflicts (File Conflict List), #/people (API tokens and
+// console accounts, for admins). The session configuration
 // dialog (dialog.js) opens over the dashboard and the session page.
 import { h, $, mount } from './dom.js';
-import { call, session } from './api.js';
+import { call, can, session } from './api.js';
 import { shown, go, refresh } from './view.js';
 
 const API = '/api/v1';
 import { dashboardPage, sessionPage } from './pages.js';
 import { conflictsPage } from './conflicts.js';
+import { peoplePage } from './people.js';
 import { closeDialog } from './dialog.js';
 
 // The live feed: one WebSocket, notices {kind, session}; each makes the
@@ -90,6 +92,7 @@ const live = {
 function route() {
   const parts = location.hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
   if (parts[0] === 'signin') return { page: 'signin' };
+  if (parts[0] === 'people') return { page: 'people' };
   if (parts[0] === 's' && parts[1]) return { page: parts[2] === 'conflicts' ? 'conflicts' : 'session', session: parts[1] };
   return { page: 'dashboard' };
 }
@@ -103,7 +106,7 @@ function render() {
   }
   if (r.page === 'signin') { go('#/'); return; }
   const main = $('#main');
-  const pages = { dashboard: dashboardPage, session: sessionPage, conflicts: conflictsPage };
+  const pages = { dashboard: dashboardPage, session: sessionPage, conflicts: conflictsPage, people: peoplePage };
   shown.page = pages[r.page](main, r);
   refresh();
 }
@@ -111,6 +114,7 @@ function render() {
 function chrome(signedIn) {
   $('#nav').hidden = !signedIn;
   $('#signout').hidden = !signedIn;
+  $('#nav-people').hidden = !signedIn || !can('admin');
   $('#who').textContent = signedIn ? session.user + ' (' + session.role + ')' : '';
 }
 
