@@ -18,6 +18,10 @@ func App(version string, commands ...*cli.Command) *cli.App {
 		},
 		HideVersion:          false,
 		EnableBashCompletion: true,
+		// Repeatable flags take one value per use, whole: a root folder
+		// or an exclude glob may hold a comma ("Projects, 2026"), and a
+		// directory group's DN always does.
+		DisableSliceFlagSeparator: true,
 		Commands: append(commands, &cli.Command{Name: "version", Usage: "print the version", Action: func(c *cli.Context) error {
 			fmt.Fprintf(c.App.Writer, "peerlink %s\n", version)
 			return nil
