@@ -263,6 +263,38 @@ func noProtected(t *testing.T, c *cluster, hosts ...string) {
 	}
 }
 
+// ownAreaOnly fails unless each host's .peerlink folder, if any, holds
+// nothing but its own root marker (roles/agent/rootid.go): no protected
+// area, and a marker no other host shares, so nothing in .peerlink was
+// synchronised.
+func ownAreaOnly(t *testing.T, c *cluster, why string, hosts ...string) {
+	t.Helper()
+	seen := map[string]string{}
+	for _, h := range hosts {
+		area := filepath.Join(c.root(h), ".peerlink")
+		ents, err := os.ReadDir(area)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: read %s: %v", h, area, err)
+		}
+		for _, e := range ents {
+			if e.Name() != "root-id" {
+				t.Errorf("%s: .peerlink holds %s: %s", h, e.Name(), why)
+			}
+		}
+		id, err := os.ReadFile(filepath.Join(area, "root-id"))
+		if err != nil {
+			continue
+		}
+		if other, ok := seen[string(id)]; ok {
+			t.Errorf("%s and %s hold the same root marker: it was synchronised", other, h)
+		}
+		seen[string(id)] = h
+	}
+}
+
 func keys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
@@ -781,9 +813,7 @@ func TestOptionTargetProtection(t *testing.T) {
 	ku := protects(t, c, "site-b", "u.txt", u1)
 	noProtected(t, c, "site-a")
 	// The protected area is never synchronised.
-	if _, err := os.Lstat(filepath.Join(c.root("site-a"), ".peerlink")); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("site-a has a .peerlink folder (%v): site-b's protected area was synchronised", err)
-	}
+	ownAreaOnly(t, c, "site-b's protected area was synchronised", "site-a")
 
 	// Recover u.txt on site-b by copying it back, as the README says.
 	offline(t, c, "p", func() {
@@ -797,7 +827,7 @@ func TestOptionTargetProtection(t *testing.T) {
 }
 
 // --target-protection=false: replaced and deleted copies are simply gone
-// and no .peerlink folder is made. Offline delete detection acts only with
+// and no protected area is made (.peerlink holds only the root's marker). Offline delete detection acts only with
 // target protection (seed: "If this option is enabled and target protection
 // is enabled"), so without it a deleted file is brought back.
 func TestOptionTargetProtectionOff(t *testing.T) {
@@ -819,11 +849,7 @@ func TestOptionTargetProtectionOff(t *testing.T) {
 	})
 	holds(t, c, "t.txt", t2, hostsAB...)
 	holds(t, c, "u.txt", u1, hostsAB...)
-	for _, h := range hostsAB {
-		if _, err := os.Lstat(filepath.Join(c.root(h), ".peerlink")); !errors.Is(err, fs.ErrNotExist) {
-			t.Errorf("%s: .peerlink exists (%v) with target protection off", h, err)
-		}
-	}
+	ownAreaOnly(t, c, "made with target protection off", hostsAB...)
 	if !slices.ContainsFunc(s.Status.Warnings, func(w string) bool { return strings.Contains(w, "target protection") }) {
 		t.Errorf("no warning that offline delete detection needs target protection: %q", s.Status.Warnings)
 	}
@@ -857,9 +883,7 @@ func TestOptionProtectRetention(t *testing.T) {
 			t.Errorf("%s was removed, want it kept (younger than 7 days, or not a stamp)", dir)
 		}
 	}
-	if _, err := os.Lstat(filepath.Join(c.root("site-a"), ".peerlink")); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("site-a has a .peerlink folder (%v): site-b's protected area was synchronised", err)
-	}
+	ownAreaOnly(t, c, "site-b's protected area was synchronised", "site-a")
 	sameTrees(t, c.root("site-a"), c.root("site-b"))
 }
 

@@ -2,9 +2,9 @@ package client
 
 import (
 	"fmt"
-	"text/tabwriter"
 	"time"
 
+	"github.com/peerlink/peerlink/web/api"
 	"github.com/urfave/cli/v2"
 )
 
@@ -44,29 +44,13 @@ func agentsCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{
 				Name: "list", Usage: "list enrolled agents and their certificates", Flags: clientFlags(jsonFlag),
-				Action: func(c *cli.Context) error {
-					cl, err := client(c)
-					if err != nil {
-						return err
+				Action: listAction((*api.Client).AgentCredentials, "AGENT\tSTATE\tISSUED\tSERIAL", func(a api.AgentCredential) string {
+					state := "enrolled"
+					if !a.Revoked.IsZero() {
+						state = "revoked " + a.Revoked.Local().Format(time.DateTime)
 					}
-					list, err := cl.AgentCredentials(c.Context)
-					if err != nil {
-						return err
-					}
-					if c.Bool("json") {
-						return printJSON(c.App.Writer, list)
-					}
-					tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-					fmt.Fprintln(tw, "AGENT\tSTATE\tISSUED\tSERIAL")
-					for _, a := range list {
-						state := "enrolled"
-						if !a.Revoked.IsZero() {
-							state = "revoked " + a.Revoked.Local().Format(time.DateTime)
-						}
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.Name, state, a.Issued.Local().Format(time.DateTime), a.Serial)
-					}
-					return tw.Flush()
-				},
+					return fmt.Sprintf("%s\t%s\t%s\t%s", a.Name, state, a.Issued.Local().Format(time.DateTime), a.Serial)
+				}),
 			},
 			{
 				Name: "revoke", Usage: "revoke agent NAME's certificate: its connection is dropped and it cannot connect again until it joins with a new code",

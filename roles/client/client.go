@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -62,6 +63,30 @@ func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// listAction is the action of a command that lists what fetch returns:
+// as JSON with --json, else as a table with header and one row per item.
+func listAction[T any](fetch func(*api.Client, context.Context) ([]T, error), header string, row func(T) string) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		cl, err := client(c)
+		if err != nil {
+			return err
+		}
+		list, err := fetch(cl, c.Context)
+		if err != nil {
+			return err
+		}
+		if c.Bool("json") {
+			return printJSON(c.App.Writer, list)
+		}
+		tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, header)
+		for _, item := range list {
+			fmt.Fprintln(tw, row(item))
+		}
+		return tw.Flush()
+	}
 }
 
 // oneArg returns the command's single positional argument.

@@ -3,7 +3,6 @@ package client
 import (
 	"fmt"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -54,25 +53,9 @@ func tokensCommand() *cli.Command {
 			},
 			{
 				Name: "list", Usage: "list API tokens: name, role, creator, created, last used, expiry", Flags: clientFlags(jsonFlag),
-				Action: func(c *cli.Context) error {
-					cl, err := client(c)
-					if err != nil {
-						return err
-					}
-					list, err := cl.Tokens(c.Context)
-					if err != nil {
-						return err
-					}
-					if c.Bool("json") {
-						return printJSON(c.App.Writer, list)
-					}
-					tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-					fmt.Fprintln(tw, "NAME\tROLE\tCREATED BY\tCREATED\tLAST USED\tEXPIRES")
-					for _, t := range list {
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Name, t.Role, t.Creator, when(t.Created), when(t.LastUsed), when(t.Expires))
-					}
-					return tw.Flush()
-				},
+				Action: listAction((*api.Client).Tokens, "NAME\tROLE\tCREATED BY\tCREATED\tLAST USED\tEXPIRES", func(t api.APIToken) string {
+					return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", t.Name, t.Role, t.Creator, when(t.Created), when(t.LastUsed), when(t.Expires))
+				}),
 			},
 			{
 				Name: "revoke", Usage: "revoke an API token: its next request is refused", ArgsUsage: "NAME", Flags: clientFlags(),
@@ -151,25 +134,9 @@ func usersCommand() *cli.Command {
 			},
 			{
 				Name: "list", Usage: "list the local console accounts", Flags: clientFlags(jsonFlag),
-				Action: func(c *cli.Context) error {
-					cl, err := client(c)
-					if err != nil {
-						return err
-					}
-					list, err := cl.Users(c.Context)
-					if err != nil {
-						return err
-					}
-					if c.Bool("json") {
-						return printJSON(c.App.Writer, list)
-					}
-					tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-					fmt.Fprintln(tw, "NAME\tROLE\tCREATED BY\tCREATED")
-					for _, u := range list {
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, u.Role, u.Creator, when(u.Created))
-					}
-					return tw.Flush()
-				},
+				Action: listAction((*api.Client).Users, "NAME\tROLE\tCREATED BY\tCREATED", func(u api.User) string {
+					return fmt.Sprintf("%s\t%s\t%s\t%s", u.Name, u.Role, u.Creator, when(u.Created))
+				}),
 			},
 			{
 				Name: "remove", Usage: "remove a local console account (its sign-ins end)", ArgsUsage: "NAME", Flags: clientFlags(),
