@@ -32,6 +32,10 @@ type LiveInput struct {
 	// add a name to (LiveFolders says which); a folder absent is taken as
 	// holding nothing.
 	Folders map[string][]string
+	// Below holds the index's records below each folder the batch
+	// removes (LiveRemovedFolders says which), in any order: a removal
+	// takes only what Host held there (live_keep.go).
+	Below map[string][]Record
 	// Quarantined are paths in the File Conflict List: they and what is
 	// below them are left alone.
 	Quarantined map[string]bool
@@ -83,6 +87,10 @@ const (
 	LiveNameClash LiveWhy = "name-clash"
 	// LiveUnread: the index record of the path could not be read.
 	LiveUnread LiveWhy = "index-unread"
+	// LiveKeptBelow: a folder's removal that would take content the host
+	// did not hold; what it held below the folder is removed instead
+	// (live_keep.go).
+	LiveKeptBelow LiveWhy = "kept-below"
 )
 
 // LiveRefusal is a change of the batch that Live did not propagate.
@@ -119,7 +127,11 @@ func Live(in LiveInput) LivePlan {
 		d.quar[p] = true
 	}
 	p := LivePlan{Ops: map[string][]wire.Op{}}
-	for _, ch := range in.Batch {
+	batch, kept := keepBelow(&in)
+	for _, ch := range kept {
+		p.Refused = append(p.Refused, LiveRefusal{Change: ch, Why: LiveKeptBelow})
+	}
+	for _, ch := range batch {
 		a, why := d.judge(ch)
 		if why != "" {
 			p.Refused = append(p.Refused, LiveRefusal{Change: ch, Why: why})

@@ -153,3 +153,53 @@ func TestRootMovedIsAccepted(t *testing.T) {
 		t.Errorf("the moved root lost a file: %v", err)
 	}
 }
+
+// site-c's root emptied by hand while its agent is stopped, its marker
+// with the rest, and then written to (chaos seed 1008's empty-root): the
+// same folder, so the return is accepted, not refused as a replaced disk.
+// The marker is written back, the new file goes out and, without offline
+// delete detection, everything the root lost comes back.
+func TestAwayRootEmptiedByHandIsAccepted(t *testing.T) {
+	t.Parallel()
+	c := liveCluster(t)
+	const n = 20
+	baseFiles(t, c, "b", n)
+	startLiveWith(t, c, "re")
+	root := c.root("site-c")
+	marker, err := os.ReadFile(filepath.Join(root, ".peerlink", "root-id"))
+	if err != nil {
+		t.Fatalf("site-c's marker after the start: %v", err)
+	}
+	c.proc("agent-site-c").stop()
+	waitAway(t, c, "re", "site-c")
+
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if err := os.RemoveAll(filepath.Join(root, e.Name())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(t, root, "new/only-c.txt", "written after the root was emptied\n", time.Time{})
+	c.startAgent("site-c")
+	waitLive(t, c, "re", "site-c")
+
+	if evs := eventsOf(t, c, "re", "root-refused"); len(evs) > 0 {
+		t.Fatalf("the emptied root was refused: %+v", evs)
+	}
+	waitFor(t, liveWait, "site-c's new file on the others", func() bool {
+		return hasContent(c, "site-a", "new/only-c.txt", "written after the root was emptied\n") &&
+			hasContent(c, "site-b", "new/only-c.txt", "written after the root was emptied\n")
+	})
+	waitFor(t, liveWait, "the emptied root to get its files back", func() bool {
+		return hasContent(c, "site-c", fmt.Sprintf("b/%04d.txt", n-1), fmt.Sprintf("base %d\n", n-1))
+	})
+	for _, h := range threeHosts {
+		allOn(t, c, h, "b", n)
+	}
+	if got, err := os.ReadFile(filepath.Join(root, ".peerlink", "root-id")); err != nil || string(got) != string(marker) {
+		t.Errorf("site-c's marker %q (%v), want %q written back", got, err, marker)
+	}
+}

@@ -275,8 +275,12 @@ type Attach struct {
 	// RootID is the id the hub recorded for this host's root (rootid.go),
 	// empty where it has none: the agent then marks a root without a
 	// marker with a new id. Where set, the agent writes it only into a
-	// root that holds nothing the session takes.
-	RootID string `json:"root_id,omitempty"`
+	// root that holds nothing the session takes, or into the very folder
+	// recorded (RootFS and RootInode, its file system and inode: the
+	// marker was deleted there, the root was not replaced).
+	RootID    string `json:"root_id,omitempty"`
+	RootFS    uint64 `json:"root_fs,omitempty"`
+	RootInode uint64 `json:"root_inode,omitempty"`
 }
 
 func (*Attach) Type() Type { return TypeAttach }

@@ -378,7 +378,7 @@ func (a *Agent) attachRoot(c *broker.Client, m *wire.Attach) (wire.RootIdentity,
 	err = a.overlapping(m, real)
 	a.mu.Unlock()
 	if err == nil {
-		id, err = rootIdentity(m.Root, f, m.RootID)
+		id, err = rootIdentity(m.Root, f, m)
 	}
 	if err != nil {
 		t.Close()

@@ -35,6 +35,9 @@ func (a *Agent) applyOne(ctx context.Context, c *broker.Client, s *attached, op 
 			}
 			break
 		}
+		if err = s.live.refuseRemovedFolder(op.Path); err != nil {
+			break
+		}
 		if op.Have != nil {
 			// Refused before any byte moves; the tree asks again right
 			// before its rename (GuardReplace), for a writer that opens

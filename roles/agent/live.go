@@ -51,6 +51,8 @@ type live struct {
 
 	mu     sync.Mutex
 	expect map[string]expectation // the agent's own changes, not to be reported
+	// removed are the users' removals lately (removed.go).
+	removed removals
 
 	// Below: owned by the loop goroutine.
 	opened  *openSet             // write-opens reported to the hub and not closed yet

@@ -157,6 +157,7 @@ func (l *live) onRemove(ctx context.Context, ev watch.Event) {
 	}
 	l.closeGone(ctx, ev.Path)
 	l.cache[ev.Path] = nil
+	l.removed.note(ev.Path)
 	l.add(ctx, wire.Change{Kind: wire.ChangeRemove, Path: ev.Path})
 }
 

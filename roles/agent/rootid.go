@@ -24,28 +24,36 @@ import (
 // recorded no id (a first attach: a new id) or the root holds nothing the
 // session takes (an empty root gets back the id the hub recorded: it is
 // the breaker's case, and the files it gets back must not make it look
-// like another root at the next attach). A root with files and no marker,
-// on a host the hub recorded an id for, gets none: the hub refuses it.
+// like another root at the next attach), or the root is the very folder
+// the hub recorded (same file system and inode: the marker was deleted
+// with the rest, by hand, and people wrote new files since). A root with
+// files and no marker in another folder, on a host the hub recorded an id
+// for, gets none: the hub refuses it.
 
 // RootIDFile is the marker's path below a session's root.
 const RootIDFile = ".peerlink/root-id"
 
 // rootIdentity reads (and, as above, writes) the marker of root and
 // returns what identifies it.
-func rootIdentity(root string, f *filter.Filter, recorded string) (wire.RootIdentity, error) {
+func rootIdentity(root string, f *filter.Filter, m *wire.Attach) (wire.RootIdentity, error) {
 	var id wire.RootIdentity
 	r, err := os.OpenRoot(root)
 	if err != nil {
 		return id, err
 	}
 	defer r.Close()
+	if id.FS, id.Inode, err = folderIdentity(root); err != nil {
+		return id, err
+	}
 	if id.ID, err = readRootID(r); err != nil {
 		return id, err
 	}
 	if id.Empty, err = rootEmpty(r, f); err != nil {
 		return id, err
 	}
-	if id.ID == "" && (recorded == "" || id.Empty) {
+	recorded := m.RootID
+	sameFolder := m.RootFS != 0 && id.FS == m.RootFS && id.Inode == m.RootInode
+	if id.ID == "" && (recorded == "" || id.Empty || sameFolder) {
 		id.ID = recorded
 		if id.ID == "" {
 			id.ID = rand.Text()
@@ -55,8 +63,7 @@ func rootIdentity(root string, f *filter.Filter, recorded string) (wire.RootIden
 		}
 		id.Created = true
 	}
-	id.FS, id.Inode, err = folderIdentity(root)
-	return id, err
+	return id, nil
 }
 
 // readRootID returns the id in root's marker, "" where it has none.

@@ -56,6 +56,9 @@ func (r *run) decide(host string, targets []string, batch []wire.Change) ([]conf
 			}
 		case conflict.LiveLagging:
 			r.lagging(conflict.LiveChange{Change: ch}.Key(), host).due = time.Now()
+		case conflict.LiveKeptBelow:
+			r.log.Info().Str("host", host).Str("path", ch.Path).
+				Msg("folder removed while content it did not hold arrived in it: what it held is removed, the folder kept with the rest")
 		}
 	}
 	return plan.Done, plan.Ops
@@ -101,6 +104,7 @@ func (r *run) liveInput(host string, targets []string, batch []wire.Change) conf
 			in.Index[p] = rec
 		}
 	}
+	r.liveBelow(&in)
 	for _, dir := range conflict.LiveFolders(batch, in.Index) {
 		var names []string
 		if err := r.h.db.IndexChildren(r.cfg.Name, dir, func(name string) { names = append(names, name) }); err != nil {
@@ -110,6 +114,31 @@ func (r *run) liveInput(host string, targets []string, batch []wire.Change) conf
 		in.Folders[dir] = names
 	}
 	return in
+}
+
+// liveBelow adds to in the index's records below each folder its batch
+// removes, with the lags of those paths.
+func (r *run) liveBelow(in *conflict.LiveInput) {
+	in.Below = map[string][]conflict.Record{}
+	for _, dir := range conflict.LiveRemovedFolders(in.Batch, in.Index) {
+		var below []conflict.Record
+		err := r.h.db.ForEachIndex(r.cfg.Name, dir+"/", func(rec conflict.Record) error {
+			below = append(below, rec)
+			for h, l := range r.lags[rec.Entry.Path] {
+				if in.Lagging[rec.Entry.Path] == nil {
+					in.Lagging[rec.Entry.Path] = map[string]*wire.Entry{}
+				}
+				in.Lagging[rec.Entry.Path][h] = l.have
+			}
+			return nil
+		})
+		if err != nil {
+			// Judged as before: the removal takes the folder whole.
+			r.log.Error().Err(err).Msg("index")
+			continue
+		}
+		in.Below[dir] = below
+	}
 }
 
 // indexChanges records done in the index and counts it in the status.

@@ -29,8 +29,10 @@ import (
 //
 // What a missing marker means: a root with nothing the session takes is
 // the mass-delete breaker's case (an unmounted share, a root emptied by
-// hand), accepted, the agent writing the recorded id back into it; a root
-// with files and no marker, on a host whose id is recorded, was replaced.
+// hand), accepted, the agent writing the recorded id back into it, and so
+// is the very folder recorded (same file system and inode: emptied by
+// hand, marker and all, then written to); a root with files and no
+// marker in another folder, on a host whose id is recorded, was replaced.
 // The same id in another folder (another inode or file system) is a copy,
 // a restore from a backup say, whose files may be older than what the
 // session holds: refused too. A root moved within its file system keeps
@@ -43,6 +45,7 @@ const (
 	rootSame     rootVerdict = iota // the root recorded, or an agent that cannot tell
 	rootNew                         // nothing recorded (or reset): recorded at the merge
 	rootEmpty                       // the recorded id written back into an empty root
+	rootRemarked                    // the recorded id written back into the folder recorded
 	rootOther                       // another marker
 	rootUnmarked                    // files, no marker
 	rootCopy                        // the marker, in another folder
@@ -62,10 +65,22 @@ func judgeRoot(rec store.RootRecord, ok bool, got *wire.RootIdentity) rootVerdic
 		return rootOther
 	case got.Created && got.Empty:
 		return rootEmpty
-	case rec.Root.FS != 0 && got.FS != 0 && (rec.Root.FS != got.FS || rec.Root.Inode != got.Inode):
+	case got.Created && !sameFolder(rec.Root, *got):
+		// An agent writes the id back into a root with files only in
+		// the folder recorded; one that did otherwise is not trusted.
+		return rootUnmarked
+	case got.Created:
+		return rootRemarked
+	case rec.Root.FS != 0 && got.FS != 0 && !sameFolder(rec.Root, *got):
 		return rootCopy
 	}
 	return rootSame
+}
+
+// sameFolder says whether a and b name the same folder of the same file
+// system.
+func sameFolder(a, b wire.RootIdentity) bool {
+	return a.FS != 0 && a.FS == b.FS && a.Inode == b.Inode
 }
 
 // refused says whether v keeps the host away.
@@ -109,7 +124,7 @@ func (r *run) attachHost(ctx context.Context, c *broker.Client, host, root strin
 	}
 	m := &wire.Attach{Session: r.cfg.Name, Root: root, Exclude: r.cfg.Exclude, Hosts: r.hostNames()}
 	if !rec.Fresh {
-		m.RootID = rec.Root.ID
+		m.RootID, m.RootFS, m.RootInode = rec.Root.ID, rec.Root.FS, rec.Root.Inode
 	}
 	if r.cfg.TargetProtection == nil || *r.cfg.TargetProtection {
 		m.ProtectDays = max(r.cfg.ProtectDays, 1)
@@ -136,6 +151,8 @@ func (r *run) attachHost(ctx context.Context, c *broker.Client, host, root strin
 		return got, rec.Fresh, nil
 	case v == rootEmpty:
 		r.log.Warn().Str("host", host).Str("root", root).Msg("root empty and unmarked: its marker written back; the breaker judges its deletions")
+	case v == rootRemarked:
+		r.log.Warn().Str("host", host).Str("root", root).Msg("root unmarked but the folder recorded: its marker written back; the breaker judges its deletions")
 	}
 	return nil, false, nil
 }

@@ -31,6 +31,12 @@ func TestJudgeRoot(t *testing.T) {
 		{"the marker on another file system: a copy", recorded, true, id("A", 8, 2), rootCopy},
 		{"an empty root given its marker back: the breaker's case", recorded, true,
 			&wire.RootIdentity{ID: "A", FS: 9, Inode: 5, Empty: true, Created: true}, rootEmpty},
+		{"emptied by hand, marker too, then written to: the folder recorded", recorded, true,
+			&wire.RootIdentity{ID: "A", FS: 7, Inode: 2, Created: true}, rootRemarked},
+		{"marker written back into files in another folder: not trusted", recorded, true,
+			&wire.RootIdentity{ID: "A", FS: 7, Inode: 3, Created: true}, rootUnmarked},
+		{"marker written back where the folder cannot be told: not trusted", recorded, true,
+			&wire.RootIdentity{ID: "A", Created: true}, rootUnmarked},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
