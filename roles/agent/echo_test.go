@@ -63,3 +63,29 @@ func TestEchoOfAnyRecentFetch(t *testing.T) {
 		t.Error("a file where the agent's own delete left none taken for an echo")
 	}
 }
+
+// A folder replaced by a file (a resolution, a start): the ops delete the
+// folder, then fetch the file. The folder's removal, seen before the file
+// is in place, is the agent's own, not a user's deletion to carry to the
+// others (TestOptionManualResolution lost the winning file "mixed" on
+// every other host this way, now and then); a path that is gone without
+// such a delete first is not an echo of the fetch.
+func TestEchoOfARemovalBeforeAReplacement(t *testing.T) {
+	l, root := newTestLive(t)
+	file := wire.Entry{Path: "mixed", Kind: wire.KindFile, Size: 21, Mtime: time.Now().UnixNano()}
+	l.expectChange("mixed", expectation{gone: true})
+	l.expectChange("mixed", expectation{entry: file})
+	if !l.echo("mixed") {
+		t.Error("the folder's removal, before the fetch made the file, taken for a user's")
+	}
+	l.expectChange("other", expectation{entry: file})
+	if l.echo("other") {
+		t.Error("a path gone where only a fetch was expected taken for an echo")
+	}
+	if err := os.WriteFile(filepath.Join(root, "mixed"), []byte("not what was fetched!"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if l.echo("mixed") {
+		t.Error("a user's file in place of the fetched one taken for an echo")
+	}
+}

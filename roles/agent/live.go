@@ -86,7 +86,12 @@ type expectation struct {
 	// again and again) must not make the first one's result, seen late,
 	// look like a user's change.
 	earlier []wire.Entry
-	until   time.Time
+	// goneFirst: an op just before this one removed the path (a folder
+	// replaced by a file as a resolution or a start wants it), so its
+	// removal, seen before the new one is in place, is the agent's own
+	// too.
+	goneFirst bool
+	until     time.Time
 }
 
 // maxEarlier bounds the earlier versions an expectation keeps.
@@ -146,11 +151,14 @@ func (l *live) expectChange(path string, e expectation) {
 	now := time.Now()
 	e.until = now.Add(expectFor)
 	l.mu.Lock()
-	if old, ok := l.expect[path]; ok && now.Before(old.until) && isFile(old) && isFile(e) {
-		e.earlier = append(slices.Clip(old.earlier), old.entry)
-		if len(e.earlier) > maxEarlier {
-			e.earlier = e.earlier[len(e.earlier)-maxEarlier:]
+	if old, ok := l.expect[path]; ok && now.Before(old.until) {
+		if isFile(old) && isFile(e) {
+			e.earlier = append(slices.Clip(old.earlier), old.entry)
+			if len(e.earlier) > maxEarlier {
+				e.earlier = e.earlier[len(e.earlier)-maxEarlier:]
+			}
 		}
+		e.goneFirst = !e.gone && (old.gone || old.goneFirst)
 	}
 	l.expect[path] = e
 	l.mu.Unlock()
@@ -175,7 +183,7 @@ func (l *live) echo(path string) bool {
 	case e.gone:
 		return errors.Is(err, fs.ErrNotExist)
 	case err != nil:
-		return false
+		return e.goneFirst && errors.Is(err, fs.ErrNotExist)
 	case e.dir:
 		return info.Kind == wire.KindDir
 	}

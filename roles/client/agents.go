@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -55,21 +56,10 @@ func agentsCommand() *cli.Command {
 			{
 				Name: "revoke", Usage: "revoke agent NAME's certificate: its connection is dropped and it cannot connect again until it joins with a new code",
 				ArgsUsage: "NAME", Flags: clientFlags(),
-				Action: func(c *cli.Context) error {
-					name, err := oneArg(c, "agent name")
-					if err != nil {
-						return err
-					}
-					cl, err := client(c)
-					if err != nil {
-						return err
-					}
-					if _, err := cl.RevokeAgent(c.Context, name); err != nil {
-						return err
-					}
-					fmt.Fprintf(c.App.Writer, "agent %s revoked: to enrol it again, `peerlink join-code create --name %s`\n", name, name)
-					return nil
-				},
+				Action: namedAction("agent name", func(cl *api.Client, ctx context.Context, name string) error {
+					_, err := cl.RevokeAgent(ctx, name)
+					return err
+				}, "agent %[1]s revoked: to enrol it again, `peerlink join-code create --name %[1]s`"),
 			},
 			{
 				Name: "require-certs", Usage: "on a hub upgraded from the shared token: stop accepting that token from agents (run once every agent has joined)",

@@ -89,6 +89,26 @@ func listAction[T any](fetch func(*api.Client, context.Context) ([]T, error), he
 	}
 }
 
+// namedAction is a command on one named thing: act on it, then say what
+// was done, done's %[1]s standing for its name.
+func namedAction(what string, act func(*api.Client, context.Context, string) error, done string) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		name, err := oneArg(c, what)
+		if err != nil {
+			return err
+		}
+		cl, err := client(c)
+		if err != nil {
+			return err
+		}
+		if err := act(cl, c.Context, name); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.App.Writer, done+"\n", name)
+		return nil
+	}
+}
+
 // oneArg returns the command's single positional argument.
 func oneArg(c *cli.Context, what string) (string, error) {
 	if c.NArg() != 1 {

@@ -59,21 +59,7 @@ func tokensCommand() *cli.Command {
 			},
 			{
 				Name: "revoke", Usage: "revoke an API token: its next request is refused", ArgsUsage: "NAME", Flags: clientFlags(),
-				Action: func(c *cli.Context) error {
-					name, err := oneArg(c, "token name")
-					if err != nil {
-						return err
-					}
-					cl, err := client(c)
-					if err != nil {
-						return err
-					}
-					if err := cl.RevokeToken(c.Context, name); err != nil {
-						return err
-					}
-					fmt.Fprintf(c.App.Writer, "API token %s revoked\n", name)
-					return nil
-				},
+				Action: namedAction("token name", (*api.Client).RevokeToken, "API token %[1]s revoked"),
 			},
 			{
 				Name:  "retire-shared",
@@ -140,21 +126,7 @@ func usersCommand() *cli.Command {
 			},
 			{
 				Name: "remove", Usage: "remove a local console account (its sign-ins end)", ArgsUsage: "NAME", Flags: clientFlags(),
-				Action: func(c *cli.Context) error {
-					name, err := oneArg(c, "account name")
-					if err != nil {
-						return err
-					}
-					cl, err := client(c)
-					if err != nil {
-						return err
-					}
-					if err := cl.RemoveUser(c.Context, name); err != nil {
-						return err
-					}
-					fmt.Fprintf(c.App.Writer, "console account %s removed\n", name)
-					return nil
-				},
+				Action: namedAction("account name", (*api.Client).RemoveUser, "console account %[1]s removed"),
 			},
 			{
 				Name: "set-role", Usage: "change an account's role (its sign-ins end)", ArgsUsage: "NAME", Flags: clientFlags(roleFlag),
