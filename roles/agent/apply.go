@@ -49,7 +49,7 @@ func (a *Agent) applyOne(ctx context.Context, c *broker.Client, s *attached, op 
 				break
 			}
 		}
-		s.live.expectChange(op.Path, expectation{entry: op.Want})
+		s.live.expectChange(op.Path, expectation{entry: op.Want, mode: true})
 		var onWire atomic.Int64
 		if s.live != nil && s.live.locker.Locked(op.Path) {
 			// A writer elsewhere closed the file: its new content replaces
@@ -67,12 +67,12 @@ func (a *Agent) applyOne(ctx context.Context, c *broker.Client, s *attached, op 
 			a.metrics.Received(s.name, res.Bytes, res.Wire)
 		}
 	case wire.OpMkdir:
-		s.live.expectChange(op.Path, expectation{dir: true})
+		s.live.expectChange(op.Path, expectation{dir: true, entry: op.Want, mode: true})
 		err = s.tree.Mkdir(op.Path, op.Want.Mode)
 		res.Entry = op.Want
 	case wire.OpMeta:
 		if err = a.checkHave(s, op.Path, op.Have); err == nil {
-			s.live.expectChange(op.Path, expectation{dir: op.Want.Kind == wire.KindDir, entry: op.Want})
+			s.live.expectChange(op.Path, expectation{dir: op.Want.Kind == wire.KindDir, entry: op.Want, mode: true})
 			err = s.tree.SetMeta(op.Path, op.Want.Mtime, op.Want.Mode)
 		} else if a.already(s, op, err) {
 			err = nil
@@ -147,7 +147,7 @@ func (a *Agent) already(s *attached, op *wire.Op, err error) bool {
 		}
 	}
 	if info.Mode != w.Mode {
-		s.live.expectChange(op.Path, expectation{dir: w.Kind == wire.KindDir, entry: w})
+		s.live.expectChange(op.Path, expectation{dir: w.Kind == wire.KindDir, entry: w, mode: true})
 		if s.tree.SetMeta(op.Path, w.Mtime, w.Mode) != nil {
 			return false
 		}

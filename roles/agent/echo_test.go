@@ -89,3 +89,50 @@ func TestEchoOfARemovalBeforeAReplacement(t *testing.T) {
 		t.Error("a user's file in place of the fetched one taken for an echo")
 	}
 }
+
+// A user's chmod right after the agent's own fetch (make chaos, seed 3001:
+// a mode set on site-a never reached the others) keeps the size and the
+// time the fetch left, but not the mode: it is the user's. After a rename,
+// which leaves the mode as it was, the mode does not count.
+func TestEchoOfAFetchIsNotAChmodAfterIt(t *testing.T) {
+	l, root := newTestLive(t)
+	p := filepath.Join(root, "f3.bin")
+	if err := os.WriteFile(p, []byte("fetched"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := wire.Entry{Path: "f3.bin", Kind: wire.KindFile, Size: info.Size(), Mtime: info.ModTime().UnixNano(), Mode: 0o644}
+	l.expectChange("f3.bin", expectation{entry: e, mode: true})
+	if !l.echo("f3.bin") {
+		t.Fatal("the fetched file as fetched is not an echo")
+	}
+	if err := os.Chmod(p, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if l.echo("f3.bin") {
+		t.Error("a chmod after the fetch taken for an echo")
+	}
+	l.expectChange("f3.bin", expectation{entry: e})
+	if !l.echo("f3.bin") {
+		t.Error("after a rename, whose mode is the old one's, the file taken for a user's change")
+	}
+	if err := os.Mkdir(filepath.Join(root, "d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l.expectChange("d", expectation{dir: true, entry: wire.Entry{Path: "d", Kind: wire.KindDir, Mode: 0o755}, mode: true})
+	if !l.echo("d") {
+		t.Error("the folder made as wanted is not an echo")
+	}
+	if err := os.Chmod(filepath.Join(root, "d"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if l.echo("d") {
+		t.Error("a chmod of the folder after the mkdir taken for an echo")
+	}
+}

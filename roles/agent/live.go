@@ -91,7 +91,11 @@ type expectation struct {
 	// removal, seen before the new one is in place, is the agent's own
 	// too.
 	goneFirst bool
-	until     time.Time
+	// mode: the op set the mode to entry's, so a mode other than that is
+	// a user's chmod made right after it (make chaos, seed 3001), not an
+	// echo. A rename leaves the mode as it was.
+	mode  bool
+	until time.Time
 }
 
 // maxEarlier bounds the earlier versions an expectation keeps.
@@ -185,12 +189,14 @@ func (l *live) echo(path string) bool {
 	case err != nil:
 		return e.goneFirst && errors.Is(err, fs.ErrNotExist)
 	case e.dir:
-		return info.Kind == wire.KindDir
+		return info.Kind == wire.KindDir && (!e.mode || info.Mode == e.entry.Mode)
 	}
 	if info.Kind != wire.KindFile {
 		return false
 	}
-	same := func(v wire.Entry) bool { return info.Size == v.Size && info.Mtime == v.Mtime }
+	same := func(v wire.Entry) bool {
+		return info.Size == v.Size && info.Mtime == v.Mtime && (!e.mode || info.Mode == v.Mode)
+	}
 	return same(e.entry) || slices.ContainsFunc(e.earlier, same)
 }
 

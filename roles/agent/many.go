@@ -156,7 +156,7 @@ func (a *Agent) applyMany(ctx context.Context, c *broker.Client, s *attached, op
 		// before its flush recorded it in the scan cache (a sync of a few
 		// seconds on a busy disk, a settle of 50 ms) for a user's change:
 		// it read it again to hash it and reported it to the hub.
-		s.live.expectChange(op.Path, expectation{entry: op.Want})
+		s.live.expectChange(op.Path, expectation{entry: op.Want, mode: true})
 		todo = append(todo, op)
 	}
 	if len(todo) == 0 {
