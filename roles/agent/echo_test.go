@@ -3,6 +3,7 @@
 package agent
 
 import (
+	"context"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peerlink/peerlink/sync/watch"
 	"github.com/peerlink/peerlink/wire"
 )
 
@@ -134,5 +136,41 @@ func TestEchoOfAFetchIsNotAChmodAfterIt(t *testing.T) {
 	}
 	if l.echo("d") {
 		t.Error("a chmod of the folder after the mkdir taken for an echo")
+	}
+}
+
+// A folder the hub had this agent make, removed by a user and made again
+// at once (make chaos, seed 2259): the removal is the user's, and so is
+// the folder made again, though it looks like what the hub's mkdir left;
+// what the agent expected below it is forgotten too.
+func TestEchoForgottenAfterAUsersRemoval(t *testing.T) {
+	l, root := newTestLive(t)
+	dir := filepath.Join(root, "b")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l.expectChange("b", expectation{dir: true, entry: wire.Entry{Path: "b", Kind: wire.KindDir, Mode: 0o755}, mode: true})
+	l.expectChange("b/x", expectation{gone: true})
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	l.onRemove(context.Background(), watch.Event{Op: watch.Removed, Path: "b", IsDir: true})
+	if n := len(l.pending); n != 1 || l.pending[0].Kind != wire.ChangeRemove {
+		t.Fatalf("pending %+v, want the user's removal of b", l.pending)
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if l.echo("b") {
+		t.Error("the folder a user made again taken for the echo of the hub's mkdir")
+	}
+	if l.echo("b/x") {
+		t.Error("an expectation below the removed folder outlived it")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -169,6 +170,26 @@ func (l *live) expectChange(path string, e expectation) {
 }
 
 func isFile(e expectation) bool { return !e.gone && !e.dir }
+
+// forgetExpected drops what the agent's ops led it to expect at path and
+// below, which a user removed: what appears there next is the user's,
+// even if it looks like what an op left (make chaos, seed 2259: a folder
+// the hub had made, removed and made again by a user within expectFor,
+// was taken for the hub's, and its files reached the hub without it).
+func (l *live) forgetExpected(path string, dir bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.expect, path)
+	if !dir {
+		return
+	}
+	prefix := path + "/"
+	for p := range l.expect {
+		if strings.HasPrefix(p, prefix) {
+			delete(l.expect, p)
+		}
+	}
+}
 
 // echo reports whether path is as the agent's own recent op left it.
 func (l *live) echo(path string) bool {

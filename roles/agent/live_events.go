@@ -158,6 +158,7 @@ func (l *live) onRemove(ctx context.Context, ev watch.Event) {
 	l.closeGone(ctx, ev.Path)
 	l.cache[ev.Path] = nil
 	l.removed.note(ev.Path)
+	l.forgetExpected(ev.Path, ev.IsDir)
 	l.add(ctx, wire.Change{Kind: wire.ChangeRemove, Path: ev.Path})
 }
 

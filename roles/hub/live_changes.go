@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"fmt"
+	"github.com/rs/zerolog"
 	"strings"
 	"time"
 
@@ -42,6 +43,14 @@ func (r *run) decide(host string, targets []string, batch []wire.Change) ([]conf
 	plan := conflict.Live(r.liveInput(host, targets, batch))
 	for _, q := range plan.Quarantines {
 		r.quarantineLive(q.Path, q.Reason, q.Detail, q.Copies)
+	}
+	if r.log.GetLevel() <= zerolog.DebugLevel {
+		for _, a := range plan.Done {
+			r.log.Debug().Str("host", host).Str("kind", a.Change.Kind.String()).Str("path", a.Change.Path).Str("old", a.Change.OldPath).Msg("live change")
+		}
+		for _, ref := range plan.Refused {
+			r.log.Debug().Str("host", host).Str("kind", ref.Change.Kind.String()).Str("path", ref.Change.Path).Str("why", string(ref.Why)).Msg("live change not carried")
+		}
 	}
 	for _, ref := range plan.Refused {
 		ch := ref.Change
