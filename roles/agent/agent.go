@@ -205,6 +205,9 @@ func (a *Agent) serve(ctx context.Context, c *broker.Client) error {
 			return ctx.Err()
 		}
 		switch in.Msg.(type) {
+		case *wire.Peer:
+			// Another agent went: the client ended what waited on it.
+			continue
 		case *wire.Read, *wire.ReadMany, *wire.Spans, *wire.Chunks:
 			// Other agents read too: read, readMany, spans and chunks
 			// check who may.

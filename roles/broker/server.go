@@ -363,34 +363,42 @@ func (s *Server) announceLocked(p *peer) {
 	}
 }
 
-// unregister removes p and tells the hub that the agent went.
+// unregister removes p and tells the hub that the agent went, and the
+// other agents too: one of them reading from p (a fetch of a file p
+// changed) would otherwise wait for ever for replies that cannot come,
+// and hold up the hub's live loop waiting on its fetch (make chaos, seed
+// 3311: p's link cut and restored mid-transfer).
 func (s *Server) unregister(p *peer) {
 	s.mu.Lock()
 	if s.peers[p.Name] == p {
 		delete(s.peers, p.Name)
-		if hub := s.peers[wire.HubName]; hub != nil && p.Role == wire.RoleAgent {
-			s.noticeLocked(hub, p, false, time.Now())
+		if p.Role == wire.RoleAgent {
+			now := time.Now()
+			for _, o := range s.peers {
+				s.noticeLocked(o, p, false, now)
+			}
 		}
 	}
 	s.mu.Unlock()
 	close(p.gone)
 }
 
-// noticeLocked queues a Peer notice for the hub without blocking; a hub
-// that lets even the slack for notices fill up is not draining, and goes.
-func (s *Server) noticeLocked(hub, a *peer, up bool, at time.Time) {
+// noticeLocked queues a Peer notice for to (the hub, or an agent told
+// that another went) without blocking; a peer that lets even the slack
+// for notices fill up is not draining, and goes.
+func (s *Server) noticeLocked(to, a *peer, up bool, at time.Time) {
 	m := &wire.Peer{Name: a.Name, Up: up, Since: at.UnixNano()}
 	if up {
 		m.Version, m.Addr = a.Version, a.Addr
 	}
-	b, err := wire.Marshal(wire.HubName, 0, 0, m, nil)
+	b, err := wire.Marshal(to.Name, 0, 0, m, nil)
 	if err != nil {
 		s.log.Error().Err(err).Msg("encode peer notice")
 		return
 	}
-	if err := hub.link.out.force(outFrame{hdr: b}); errors.Is(err, errOverflow) {
-		s.log.Warn().Str("addr", hub.Addr).Msg("hub is not reading its notices; disconnecting it")
-		hub.link.end(errNotDraining, websocket.ClosePolicyViolation, "not draining")
+	if err := to.link.out.force(outFrame{hdr: b}); errors.Is(err, errOverflow) {
+		s.log.Warn().Str("name", to.Name).Str("addr", to.Addr).Msg("peer is not reading its notices; disconnecting it")
+		to.link.end(errNotDraining, websocket.ClosePolicyViolation, "not draining")
 	}
 }
 

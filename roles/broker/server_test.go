@@ -374,3 +374,31 @@ func TestNoPeerButTheHubIsNamedHub(t *testing.T) {
 		}
 	}
 }
+
+// An agent reading from another that goes before it answers (its link
+// cut mid-transfer) gets an error at once, not a wait for ever: the
+// broker tells every peer, not only the hub, that the agent went (make
+// chaos, seed 3311: a fetch hung for two minutes and held up the hub).
+func TestAgentWaitingOnAGoneAgentIsTold(t *testing.T) {
+	noLeaks(t)
+	b := startBroker(t, nil)
+	a := connect(t, b, agentHello("site-a"))
+	reader := connect(t, b, agentHello("site-b"))
+	waitFor(t, 5*time.Second, "both connected", func() bool { return b.connected("site-a") && b.connected("site-b") })
+	errc := make(chan error, 1)
+	go func() {
+		_, err := reader.Request(bg(t), "site-a", readMsg("big.bin"), nil)
+		errc <- err
+	}()
+	next(t, a) // site-a has the read, and never answers it
+	a.Close()
+	select {
+	case err := <-errc:
+		var we *wire.Error
+		if !errors.As(err, &we) || we.Kind != wire.KindUnreachable || we.Host != "site-a" {
+			t.Fatalf("Request = %v, want KindUnreachable from site-a", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the read from site-a still waits after site-a went")
+	}
+}

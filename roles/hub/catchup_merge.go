@@ -101,9 +101,19 @@ func (r *run) mergeRound(host string, cu *catchUp, scan []wire.Entry, skipped ma
 	keepAwayHosts(plan, current, participants)
 	r.sparedWriters(host, cu, plan, current, scan)
 	for p := range leftAlone {
-		if r.lags[p] != nil {
-			cu.lagAt[p] = scanned(scan, p)
+		if r.lags[p] == nil {
+			continue
 		}
+		have := scanned(scan, p)
+		if rec, ok := current[p]; ok && slices.Contains(rec.Hosts, host) && conflict.SameVersion(have, &rec.Entry) {
+			// It holds the index's version: the reference the others'
+			// repair fetches from, not one more host behind (make chaos,
+			// seed 3311: the source of a change whose fetches failed as
+			// its link was cut came back lagging too, and with no host
+			// left to repair from, the others never got the change).
+			continue
+		}
+		cu.lagAt[p] = have
 	}
 	if err := r.storeCatchUp(host, plan, current, leftAlone, participants); err != nil {
 		r.log.Error().Err(err).Msg("catch-up: store the merge")
