@@ -37,11 +37,17 @@ func TestSchedules(t *testing.T) {
 	// which kept copies locked until the grace period before the agent
 	// checked its open files now and then. Seed 1008 at 20 steps is two
 	// hosts returning at once, which lost a file one of them changed while
-	// away before catch-ups went one at a time.
+	// away before catch-ups went one at a time. Seed 1 also is a folder
+	// deleted on one host as a file was saved into it on another, which
+	// left the file on the deleter only. Seeds 2259, 3001 and 3311 at 20
+	// steps: a folder removed and made again by a user taken for the
+	// hub's own mkdir; a chmod right after a fetch taken for its echo; a
+	// link cut mid-fetch, which hung the reader and then left the change's
+	// source lagging behind as well.
 	for _, sc := range []struct {
 		seed  uint64
 		steps int
-	}{{1, 15}, {2, 15}, {3, 15}, {4, 20}, {1008, 20}} {
+	}{{1, 15}, {2, 15}, {3, 15}, {4, 20}, {1008, 20}, {2259, 20}, {3001, 20}, {3311, 20}} {
 		seed := sc.seed
 		res := runSchedule(ctx, cfg, Generate(seed, sc.steps, Hosts(3)))
 		if len(res.failures) > 0 {
