@@ -181,6 +181,11 @@ func (l *live) onRename(ctx context.Context, ev watch.Event) {
 		return
 	}
 	if info.Kind == wire.KindFile {
+		// A locked copy renamed by a user is not locked under its new
+		// name: its own mode goes back on before it is reported.
+		if err := l.locker.MovedAway(ev.OldPath, ev.Path); err != nil {
+			l.a.log.Warn().Err(err).Str("session", l.s.name).Str("path", ev.Path).Msg("unlock a locked copy renamed")
+		}
 		// The content may be new (an editor's temp file renamed over
 		// the original): report it as a write once settled, plus the
 		// removal of the old name.

@@ -1175,3 +1175,66 @@ func BenchmarkLockUnlock(b *testing.B) {
 		})
 	}
 }
+
+// A locked copy renamed by a user, which a lock without the immutable
+// flag allows: under its new name it is nobody's locked copy, so its own
+// mode goes back on there and the lock of the old name ends (make chaos,
+// seed 3535: the read-only mode of the lock spread to every host as the
+// user's).
+func TestMovedAwayRestoresTheRenamedCopy(t *testing.T) {
+	needRoot(t)
+	e := newEnv(t, Options{NoImmutable: true})
+	old := e.write("notes.md", "notes", 0o664)
+	if err := e.l.Lock("notes.md", alice); err != nil {
+		t.Fatal(err)
+	}
+	if s := stateOf(t, old); s.mode != 0o444 {
+		t.Fatalf("locked: %+v", s)
+	}
+	moved := filepath.Join(filepath.Dir(old), "f1.txt")
+	if err := os.Rename(old, moved); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.l.MovedAway("notes.md", "f1.txt"); err != nil {
+		t.Fatal(err)
+	}
+	if s := stateOf(t, moved); s.mode != 0o664 {
+		t.Errorf("the renamed copy has mode %o, want its own 664 back", s.mode)
+	}
+	if e.l.Locked("notes.md") || len(e.l.Held()) != 0 {
+		t.Errorf("the old name is still locked: %v", e.l.Held())
+	}
+	if err := e.l.MovedAway("other.md", "x.md"); err != nil {
+		t.Errorf("MovedAway of a path not locked: %v", err)
+	}
+}
+
+// A user renames the locked copy away while Replace has its immutable flag
+// off, and the commit fails for it (the fetch found its basis gone): the
+// inode under its new name gets its own mode and flags back, and the lock
+// ends (make chaos, seed 3535: the lock's read-only mode spread to every
+// host as the user's).
+func TestReplaceCopyRenamedAwayGetsItsModeBack(t *testing.T) {
+	e := newEnv(t, Options{})
+	p := e.write("notes.md", "old", 0o664)
+	if err := e.l.Lock("notes.md", alice); err != nil {
+		t.Fatal(err)
+	}
+	moved := e.path("f1.txt")
+	gone := errors.New("removed while its new version was rebuilt from it")
+	err := e.l.Replace("notes.md", func() error {
+		if err := os.Rename(p, moved); err != nil {
+			t.Fatal(err)
+		}
+		return gone
+	})
+	if !errors.Is(err, gone) {
+		t.Fatalf("Replace = %v, want the commit's error", err)
+	}
+	if s := stateOf(t, moved); s.mode != 0o664 || s.flags&flagImmutable != 0 {
+		t.Errorf("the copy renamed away: %+v, want mode 664 and no immutable flag", s)
+	}
+	if e.l.Locked("notes.md") || len(e.journal()) != 0 {
+		t.Errorf("the lock of the name renamed away remains: %+v", e.journal())
+	}
+}

@@ -23,8 +23,9 @@ import (
 //   - commit fails: the lock is put back on whatever regular file is at
 //     path, exactly as before on the old inode, or journaled first and
 //     locked anew on a new one (a commit that renamed and then failed);
-//     with nothing at path the lock is released. The commit's error is
-//     returned.
+//     with nothing at path (a user renamed the copy away meanwhile) the
+//     old inode gets its original mode and flags back and the lock is
+//     released. The commit's error is returned.
 //
 // A path that is not locked just runs commit.
 func (l *Locker) Replace(path string, commit func() error) error {
@@ -66,6 +67,15 @@ func (l *Locker) Replace(path string, commit func() error) error {
 	if cerr := commit(); cerr != nil {
 		err := l.lock(path, parseHolder(rec.Holder), rec, true, rec.Since)
 		if gone(err) {
+			if same {
+				// Renamed away by a user while its flag was off (make
+				// chaos, seed 3535): under its new name it is nobody's
+				// locked copy, and its read-only mode would spread as
+				// the user's. The inode is still open here.
+				if rerr := l.restore(f, &id, rec); rerr != nil {
+					l.warn(path, fmt.Errorf("replace: restore the renamed inode's mode: %w", rerr))
+				}
+			}
 			err = l.release(path, rec)
 		}
 		if err != nil {

@@ -23,6 +23,40 @@ func (l *Locker) Unlock(path string) error {
 }
 
 func (l *Locker) release(path string, rec store.LockRecord) error {
+	if err := l.restoreAt(path, rec); err != nil {
+		return err
+	}
+	l.step("restored")
+	if err := l.removeLockFiles(rec); err != nil {
+		return err
+	}
+	l.step("lockfiles")
+	if err := l.j.DeleteLocks(l.session, rec.Path); err != nil {
+		return fmt.Errorf("unlock %s: journal: %w", rec.Path, err)
+	}
+	l.dropHeld(rec.Path)
+	return nil
+}
+
+// MovedAway follows a user's rename of the locked file from to to, which
+// a file system without the immutable flag allows (renaming needs the
+// folder's write permission only), or the moment before the flag is set:
+// the file under its new name is nobody's locked copy, so the journaled
+// mode and flags go back onto it there, and the lock of from ends. Else
+// its read-only mode would be taken for the user's and spread to every
+// host (make chaos, seed 3535). A path that is not locked is not an error.
+func (l *Locker) MovedAway(from, to string) error {
+	defer l.begin(from)()
+	rec, ok := l.record(from)
+	if !ok {
+		return nil
+	}
+	return l.release(to, rec)
+}
+
+// restoreAt puts rec's journaled mode and flags back onto the file at
+// path, if it is the inode rec journaled.
+func (l *Locker) restoreAt(path string, rec store.LockRecord) error {
 	f, err := l.open(path)
 	switch {
 	case err == nil:
@@ -46,14 +80,5 @@ func (l *Locker) release(path string, rec store.LockRecord) error {
 	default:
 		return l.failed("unlock", path, err)
 	}
-	l.step("restored")
-	if err := l.removeLockFiles(rec); err != nil {
-		return err
-	}
-	l.step("lockfiles")
-	if err := l.j.DeleteLocks(l.session, path); err != nil {
-		return fmt.Errorf("unlock %s: journal: %w", path, err)
-	}
-	l.dropHeld(path)
 	return nil
 }
