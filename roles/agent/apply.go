@@ -67,7 +67,7 @@ func (a *Agent) applyOne(ctx context.Context, c *broker.Client, s *attached, op 
 			a.metrics.Received(s.name, res.Bytes, res.Wire)
 		}
 	case wire.OpMkdir:
-		s.live.expectChange(op.Path, expectation{dir: true, entry: op.Want, mode: true})
+		s.live.expectChange(op.Path, expectation{dir: true})
 		err = s.tree.Mkdir(op.Path, op.Want.Mode)
 		res.Entry = op.Want
 	case wire.OpMeta:

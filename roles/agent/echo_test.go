@@ -124,19 +124,6 @@ func TestEchoOfAFetchIsNotAChmodAfterIt(t *testing.T) {
 	if !l.echo("f3.bin") {
 		t.Error("after a rename, whose mode is the old one's, the file taken for a user's change")
 	}
-	if err := os.Mkdir(filepath.Join(root, "d"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	l.expectChange("d", expectation{dir: true, entry: wire.Entry{Path: "d", Kind: wire.KindDir, Mode: 0o755}, mode: true})
-	if !l.echo("d") {
-		t.Error("the folder made as wanted is not an echo")
-	}
-	if err := os.Chmod(filepath.Join(root, "d"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if l.echo("d") {
-		t.Error("a chmod of the folder after the mkdir taken for an echo")
-	}
 }
 
 // A folder the hub had this agent make, removed by a user and made again
