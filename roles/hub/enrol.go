@@ -188,19 +188,14 @@ func (e *enrolment) authorize(db *store.Hub) broker.Authorizer {
 			}
 			return nil
 		}
-		rejoin := fmt.Sprintf("create a join code for it (peerlink join-code create --name %s) and run the agent once with --join CODE", id.Name)
 		c, err := db.AgentCert(id.Name)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			return fmt.Errorf("agent %s holds a certificate this hub has no record of: %s", id.Name, rejoin)
+			return broker.CheckAgent(id, nil)
 		case err != nil:
 			return fmt.Errorf("the hub cannot check agent %s's credential now: %v: the agent tries again", id.Name, err)
-		case !c.Revoked.IsZero():
-			return fmt.Errorf("agent %s's credential was revoked at %s: to enrol it again, %s", id.Name, c.Revoked.Format(time.RFC3339), rejoin)
-		case c.Serial != id.Serial:
-			return fmt.Errorf("agent %s presents a certificate replaced by a later join: run it with the --data folder of that join, or %s", id.Name, rejoin)
 		}
-		return nil
+		return broker.CheckAgent(id, &broker.AgentRecord{Serial: c.Serial, Revoked: c.Revoked})
 	}
 }
 
