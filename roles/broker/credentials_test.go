@@ -129,10 +129,11 @@ func TestStandaloneHandshakeFollowsTheHubsList(t *testing.T) {
 		t.Fatalf("a current agent: %v", err)
 	}
 	c.Close()
-	_, err = b.dial(nil, agentHello("site-b"))
-	if err == nil {
-		t.Fatal("an agent without a certificate was admitted")
-	}
+	noCert := siteB.Clone()
+	noCert.Certificates = nil
+	h := agentHello("site-b")
+	_, err = b.dial(noCert, h)
+	wantRefused(t, "an agent without a certificate", err, wire.KindPermission, "admits agents by certificate")
 }
 
 // A connected agent whose certificate the hub's new list revokes is

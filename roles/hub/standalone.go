@@ -58,7 +58,7 @@ func standaloneTLS(ht *hubTLS, caFile string) (*tls.Config, error) {
 
 // useStandalone has h enrol agents for the standalone broker at url.
 func (h *Hub) useStandalone(ht *hubTLS, url string) {
-	if ht.ca == nil || !strings.HasPrefix(url, "wss://") {
+	if ht.ca == nil || !(strings.HasPrefix(url, "wss://") || strings.HasPrefix(url, "https://")) {
 		return
 	}
 	h.enrol = &enrolment{ca: ht.ca, anchorHash: ht.anchor, remote: &standalone{url: url}}
