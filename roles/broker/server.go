@@ -39,7 +39,8 @@ type PeerInfo struct {
 }
 
 // Server is the message broker: it authenticates peers and routes frames
-// between them by destination name. It keeps nothing on disk.
+// between them by destination name. It keeps nothing on disk but, when
+// admitting by the hub's list, that list (credentials.go).
 type Server struct {
 	tokenSum [sha256.Size]byte
 	noToken  bool
