@@ -22,6 +22,8 @@ type Enroller interface {
 	AgentCredentials() ([]api.AgentCredential, error)
 	RevokeAgent(name, user string) (api.AgentCredential, error)
 	RequireCerts(user string) (api.AgentAuth, error)
+	// CreateBrokerCert signs a standalone broker's server certificate.
+	CreateBrokerCert(req api.BrokerCertRequest, user string) (api.BrokerCert, error)
 }
 
 // agentRoutes are the routes of agents' enrolment. The join itself takes
@@ -34,6 +36,7 @@ func (s *Server) agentRoutes() []route {
 		{"GET /api/v1/agent-credentials", api.RoleViewer, s.agentCredentials},
 		{"POST /api/v1/agent-credentials/{name}/revoke", api.RoleAdmin, s.revokeAgent},
 		{"POST /api/v1/agent-auth/require-certs", api.RoleAdmin, s.requireCerts},
+		{"POST /api/v1/broker-certs", api.RoleAdmin, s.createBrokerCert},
 	}
 }
 
@@ -164,6 +167,23 @@ func (s *Server) requireCerts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, a)
+}
+
+func (s *Server) createBrokerCert(w http.ResponseWriter, r *http.Request) {
+	e := s.enroller(w)
+	if e == nil {
+		return
+	}
+	var req api.BrokerCertRequest
+	if !decode(w, r, "broker certificate request", &req) {
+		return
+	}
+	bc, err := e.CreateBrokerCert(req, caller(r).audit())
+	if err != nil {
+		s.failAgents(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, bc)
 }
 
 // failAgents is fail with refusals (api.ErrDenied) answered 403.

@@ -102,6 +102,7 @@ var registry = map[Type]func() Message{
 	TypeClockData:    func() Message { return new(ClockData) },
 	TypeJournalClear: func() Message { return new(JournalClear) },
 	TypeAttached:     func() Message { return new(Attached) },
+	TypeCredentials:  func() Message { return new(Credentials) },
 }
 
 // Marshal encodes m as a frame addressed to `to`. id marks a request; reply

@@ -38,6 +38,8 @@ func samples() []sample {
 		{"scan", &Scan{Session: "docs"}, nil},
 		{"catch-up scan", &Scan{Session: "docs", Changed: true, Paths: []string{"a/b.txt", "c"}}, nil},
 		{"journal clear", &JournalClear{Session: "docs", Seq: 42}, nil},
+		{"credentials", &Credentials{Agents: []Credential{{Name: "site-a", Serial: "1f2e3d"}, {Name: "site-b", Serial: "abc", Revoked: 1_700_000_000_000_000_000}}}, nil},
+		{"no credentials", &Credentials{Agents: []Credential{}}, nil},
 		{"attached", &Attached{Root: RootIdentity{ID: "0123456789ABCDEF", FS: 7, Inode: 2, Created: true}}, nil},
 		{"attach with a root id", &Attach{Session: "docs", Root: "/srv/docs", RootID: "0123456789ABCDEF"}, nil},
 		{"scan part", &ScanPart{
@@ -275,6 +277,14 @@ func TestMessageValidate(t *testing.T) {
 		{"a warning without a session is refused", &Warning{Msg: "x"}, `session name ""`},
 		{"an empty warning is refused", &Warning{Session: "docs"}, "warning: 0 bytes, want 1 to 1024"},
 		{"a warning over the length limit is refused", &Warning{Session: "docs", Msg: strings.Repeat("x", MaxWarningLen+1)}, "warning: 1025 bytes"},
+		{"credentials over the limit are refused", &Credentials{Agents: make([]Credential, MaxCredentials+1)}, "credentials: 10001 hosts, at most 10000"},
+		{"credentials with a bad name are refused", &Credentials{Agents: []Credential{{Name: "../x", Serial: "1"}}}, `host name "../x"`},
+		{"credentials for the hub are refused", &Credentials{Agents: []Credential{{Name: HubName, Serial: "1"}}}, `an agent cannot be named "hub"`},
+		{"credentials naming a host twice are refused", &Credentials{Agents: []Credential{{Name: "a", Serial: "1"}, {Name: "a", Serial: "2"}}}, "host a listed twice"},
+		{"credentials with an empty serial are refused", &Credentials{Agents: []Credential{{Name: "a"}}}, "serial \"\" is not"},
+		{"credentials with a serial not hex are refused", &Credentials{Agents: []Credential{{Name: "a", Serial: "12G"}}}, "serial \"12G\" is not"},
+		{"credentials with a long serial are refused", &Credentials{Agents: []Credential{{Name: "a", Serial: strings.Repeat("f", 41)}}}, "is not 1 to 40 lower-case hex digits"},
+		{"credentials revoked before 1970 are refused", &Credentials{Agents: []Credential{{Name: "a", Serial: "1", Revoked: -1}}}, "revoked time -1 is negative"},
 		{"a warning that is not UTF-8 is refused", &Warning{Session: "docs", Msg: "\xff"}, "of UTF-8 text"},
 	}
 	for _, tt := range tests {

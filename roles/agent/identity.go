@@ -31,6 +31,7 @@ type Identity struct {
 
 	cert   tls.Certificate
 	anchor *x509.Certificate
+	ca     *x509.Certificate // the hub's CA, which signs a standalone broker's certificate too
 }
 
 func identityDir(data string) string { return filepath.Join(data, "identity") }
@@ -110,11 +111,20 @@ func LoadIdentity(data string) (*Identity, error) {
 	if id.anchor, err = certs.ParseCert(idAnchor, ab); err != nil {
 		return nil, fmt.Errorf("agent identity: %w: join again with a new join code", err)
 	}
+	cb, err := os.ReadFile(filepath.Join(dir, idCA))
+	if err != nil {
+		return nil, fmt.Errorf("agent identity: %w", err)
+	}
+	if id.ca, err = certs.ParseCert(idCA, cb); err != nil {
+		return nil, fmt.Errorf("agent identity: %w: join again with a new join code", err)
+	}
 	return id, nil
 }
 
 // TLS is the agent's client configuration: its certificate, and trust in
-// the certificate its join pinned plus caFile's, if given.
+// the certificate its join pinned, the hub's CA (a standalone broker's
+// certificate comes from `peerlink broker-cert create`) and caFile's, if
+// given.
 func (id *Identity) TLS(caFile string) (*tls.Config, error) {
 	conf := &tls.Config{MinVersion: certs.MinVersion, RootCAs: x509.NewCertPool(), Certificates: []tls.Certificate{id.cert}}
 	if caFile != "" {
@@ -125,5 +135,6 @@ func (id *Identity) TLS(caFile string) (*tls.Config, error) {
 		conf.RootCAs = extra.RootCAs
 	}
 	conf.RootCAs.AddCert(id.anchor)
+	conf.RootCAs.AddCert(id.ca)
 	return conf, nil
 }

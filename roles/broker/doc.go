@@ -5,7 +5,10 @@
 //
 // The broker only carries. It decodes a frame's header to route it, sets
 // From to the sender's authenticated name, and forwards the data bytes as
-// received; it never decodes a message body except the Hello. Frames it
+// received; it never decodes a message body except the Hello and, on a
+// standalone broker run with --client-ca, the hub's Credentials addressed
+// to the broker itself (credentials.go), the one thing it keeps on disk.
+// Frames it
 // originates itself (Peer notices to the hub, a Fail for an unreachable
 // destination) have From == FromBroker, which no peer can claim.
 //

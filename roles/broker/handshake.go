@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/peerlink/peerlink/web/certs"
 	"github.com/peerlink/peerlink/wire"
 )
 
@@ -31,10 +33,14 @@ func (s *Server) handshake(conn *websocket.Conn, addr string, state *tls.Connect
 		return nil
 	}
 	p := &peer{
-		PeerInfo: PeerInfo{Name: h.Name, Role: h.Role, Version: h.Version, Addr: addr, Since: time.Now(),
-			Certified: state != nil && len(state.VerifiedChains) > 0 && s.authorize != nil},
-		link: newLink(conn, s.lim, s.t),
-		gone: make(chan struct{}),
+		PeerInfo: PeerInfo{Name: h.Name, Role: h.Role, Version: h.Version, Addr: addr, Since: time.Now()},
+		link:     newLink(conn, s.lim, s.t),
+		gone:     make(chan struct{}),
+	}
+	if state != nil && len(state.VerifiedChains) > 0 && s.authorize != nil {
+		// authenticate took h's name and role from this very certificate.
+		p.Certified = true
+		p.id, _ = certs.IdentityOf(state.VerifiedChains[0][0])
 	}
 	if werr := s.register(p); werr != nil {
 		s.refuse(conn, addr, h, werr)

@@ -4,7 +4,9 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -47,10 +49,7 @@ func (s *Server) authenticate(h *wire.Hello, state *tls.ConnectionState) *wire.E
 			return &wire.Error{Kind: wire.KindPermission, Msg: fmt.Sprintf("this connection's certificate is for %s %q, but its hello claims to be %s %q: "+
 				"an agent is the host it joined as; run it without --name, or join with a code for that host", id.Role, id.Name, h.Role, h.Name)}
 		}
-		if err := s.authorize(id); err != nil {
-			return &wire.Error{Kind: wire.KindPermission, Msg: err.Error()}
-		}
-		return nil
+		return authorizeErr(s.authorize(id))
 	}
 	s.mu.Lock()
 	sum, noToken := s.tokenSum, s.noToken
@@ -67,6 +66,75 @@ func (s *Server) authenticate(h *wire.Hello, state *tls.ConnectionState) *wire.E
 		return &wire.Error{Kind: wire.KindPermission, Msg: "token refused: copy the token from the hub's DATA/token file"}
 	}
 	return nil
+}
+
+// authorizeErr is an Authorizer's refusal as the peer is told it: a
+// *wire.Error keeps its kind (transient: the peer tries again), anything
+// else is a permission refusal.
+func authorizeErr(err error) *wire.Error {
+	if err == nil {
+		return nil
+	}
+	var we *wire.Error
+	if errors.As(err, &we) {
+		return we
+	}
+	return &wire.Error{Kind: wire.KindPermission, Msg: err.Error()}
+}
+
+// AgentRecord is what the hub recorded of an enrolled host's credential:
+// the serial of its current certificate, and when it was revoked (zero:
+// it is not).
+type AgentRecord struct {
+	Serial  string
+	Revoked time.Time
+}
+
+// CheckAgent is the one rule by which a broker, embedded or standalone,
+// admits an agent's verified certificate id, given the hub's record of
+// its host (nil: the hub has none). Its error says what to do.
+func CheckAgent(id certs.Identity, rec *AgentRecord) error {
+	rejoin := fmt.Sprintf("create a join code for it (peerlink join-code create --name %s) and run the agent once with --join CODE", id.Name)
+	switch {
+	case rec == nil:
+		return fmt.Errorf("agent %s holds a certificate this hub has no record of: %s", id.Name, rejoin)
+	case !rec.Revoked.IsZero():
+		return fmt.Errorf("agent %s's credential was revoked at %s: to enrol it again, %s", id.Name, rec.Revoked.Format(time.RFC3339), rejoin)
+	case rec.Serial != id.Serial:
+		return fmt.Errorf("agent %s presents a certificate replaced by a later join: run it with the --data folder of that join, or %s", id.Name, rejoin)
+	}
+	return nil
+}
+
+// recheck asks the authorizer again about every peer admitted by its
+// certificate, and drops at once those it now refuses, telling them why:
+// a standalone broker does so when the hub's credentials change.
+func (s *Server) recheck() {
+	if s.authorize == nil {
+		return
+	}
+	s.mu.Lock()
+	peers := make([]*peer, 0, len(s.peers))
+	for _, p := range s.peers {
+		if p.Certified {
+			peers = append(peers, p)
+		}
+	}
+	s.mu.Unlock()
+	for _, p := range peers {
+		if err := s.authorize(p.id); err != nil {
+			s.log.Warn().Str("name", p.Name).Str("addr", p.Addr).Str("serial", p.id.Serial).Err(err).Msg("credential no longer valid; dropping the peer")
+			p.link.end(fmt.Errorf("dropped: %w", err), websocket.ClosePolicyViolation, clipReason(err.Error()))
+		}
+	}
+}
+
+// clipReason fits a reason into a WebSocket close frame (123 bytes).
+func clipReason(s string) string {
+	if len(s) > 120 {
+		return s[:120]
+	}
+	return s
 }
 
 // Drop ends the connection of the peer named name at once, telling it why;

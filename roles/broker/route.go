@@ -24,6 +24,9 @@ func (s *Server) route(p *peer, b []byte) error {
 	// Reframe decodes the header as DecodeFrame and sets From without
 	// decoding the body when it can (see wire.Reframe).
 	f, hdr, err := wire.Reframe(b, p.Name)
+	if err == nil && f.Type == wire.TypeCredentials {
+		return s.takeCredentials(p, f)
+	}
 	if err == nil && brokerOnly[f.Type] {
 		err = fmt.Errorf("%w: %s frames come only from the broker", wire.ErrFrame, f.Type)
 	}

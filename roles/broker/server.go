@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/peerlink/peerlink/web/admit"
+	"github.com/peerlink/peerlink/web/certs"
 	"github.com/peerlink/peerlink/wire"
 )
 
@@ -38,7 +39,8 @@ type PeerInfo struct {
 }
 
 // Server is the message broker: it authenticates peers and routes frames
-// between them by destination name. It keeps nothing on disk.
+// between them by destination name. It keeps nothing on disk but, when
+// admitting by the hub's list, that list (credentials.go).
 type Server struct {
 	tokenSum [sha256.Size]byte
 	noToken  bool
@@ -55,6 +57,10 @@ type Server struct {
 	// authorize, if set, admits peers by their verified client
 	// certificate (identity.go); set before the first connection.
 	authorize Authorizer
+	// creds, set on a standalone broker that admits agents by
+	// certificate, is the hub's list of their credentials
+	// (credentials.go); nil: the broker takes no Credentials.
+	creds *CredentialList
 
 	mu          sync.Mutex
 	closing     bool
@@ -66,6 +72,7 @@ type Server struct {
 // peer is one authenticated connection.
 type peer struct {
 	PeerInfo
+	id   certs.Identity // of its certificate, if Certified
 	link *link
 	gone chan struct{} // closed once the peer is unregistered
 }

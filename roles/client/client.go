@@ -203,7 +203,7 @@ func onSession(action func(c *cli.Context, cl *api.Client, name string) error) c
 
 // Commands are the client's commands, beside the roles' in the binary.
 func Commands() []*cli.Command {
-	return []*cli.Command{sessionCommand(), conflictsCommand(), locksCommand(), statusCommand(), joinCodeCommand(), agentsCommand(), tokensCommand(), usersCommand()}
+	return []*cli.Command{sessionCommand(), conflictsCommand(), locksCommand(), statusCommand(), joinCodeCommand(), agentsCommand(), brokerCertCommand(), tokensCommand(), usersCommand()}
 }
 
 // self is the command as the user ran it (bin/peerlink after make demo, or

@@ -29,15 +29,16 @@ const (
 const tokenSetting = "agent-token"
 
 // enrolment is the hub's side of agents' credentials: the CA that signs
-// them, the pin join codes carry, and the embedded broker that admits
-// agents by them. It is nil on a hub without TLS or without an embedded
-// broker.
+// them, the pin join codes carry, and the broker that admits agents by
+// them, embedded (srv) or standalone (remote). It is nil on a hub without
+// TLS, or with a standalone broker it does not reach by wss://.
 type enrolment struct {
 	ca         *certs.Authority
 	anchorHash string         // Hash of the certificate agents pin
 	hubSerial  string         // of the hub's own client certificate
 	brokerPort string         // of the embedded broker, for the join answer
-	srv        *broker.Server // the embedded broker
+	srv        *broker.Server // the embedded broker, or nil
+	remote     *standalone    // a standalone broker, or nil
 	token      string         // the shared token, while agents may use it
 	tokenOK    atomic.Bool
 }
@@ -48,6 +49,11 @@ func (h *Hub) CreateJoinCode(name, ttl, user string) (api.JoinCode, error) {
 	if e == nil {
 		return api.JoinCode{}, fmt.Errorf("%w: join codes need the hub's TLS and its embedded broker: "+
 			"this hub runs with --insecure-plain or --broker-url, and its agents connect with the token in DATA/token", api.ErrInvalid)
+	}
+	if e.remote != nil {
+		if err := e.remote.ready(); err != nil {
+			return api.JoinCode{}, err
+		}
 	}
 	d := defaultCodeTTL
 	if ttl != "" {
@@ -95,14 +101,21 @@ func (h *Hub) Join(req enrol.Request, csr *x509.CertificateRequest, host string)
 	}
 	// A host enrolled again replaces its old certificate: a connection
 	// with the old one goes.
-	e.srv.Drop(req.Name, "enrolled again")
 	h.log.Info().Str("host", req.Name).Str("serial", certs.SerialOf(cert)).Msg("agent enrolled")
+	resp := enrol.Response{Certificate: string(certs.EncodeCert(cert.Raw)), CA: string(certs.EncodeCert(e.ca.Cert.Raw))}
+	if e.remote != nil {
+		// Before the answer, so the broker knows the agent when it comes.
+		h.tellStandalone("agent " + req.Name + " enrolled")
+		resp.BrokerURL = e.remote.url
+		return resp, nil
+	}
+	e.srv.Drop(req.Name, "enrolled again")
 	hostname, _, err := net.SplitHostPort(host)
 	if err != nil {
 		hostname = host
 	}
-	return enrol.Response{Certificate: string(certs.EncodeCert(cert.Raw)), CA: string(certs.EncodeCert(e.ca.Cert.Raw)),
-		BrokerURL: "wss://" + net.JoinHostPort(hostname, e.brokerPort) + "/ws"}, nil
+	resp.BrokerURL = "wss://" + net.JoinHostPort(hostname, e.brokerPort) + "/ws"
+	return resp, nil
 }
 
 // joinRefusal says what to do about a refused join.
@@ -150,7 +163,10 @@ func (h *Hub) RevokeAgent(name, user string) (api.AgentCredential, error) {
 	if err != nil {
 		return api.AgentCredential{}, err
 	}
-	if e := h.enrol; e != nil {
+	switch e := h.enrol; {
+	case e != nil && e.remote != nil:
+		h.tellStandalone("agent " + name + " revoked")
+	case e != nil:
 		e.srv.Drop(name, "credential revoked")
 	}
 	h.log.Warn().Str("host", name).Str("by", user).Msg("agent credential revoked")
@@ -163,6 +179,9 @@ func (h *Hub) RequireCerts(user string) (api.AgentAuth, error) {
 	e := h.enrol
 	if e == nil {
 		return api.AgentAuth{}, fmt.Errorf("%w: this hub does not enrol agents (--insecure-plain or --broker-url): its agents need the token", api.ErrInvalid)
+	}
+	if e.remote != nil {
+		return api.AgentAuth{}, fmt.Errorf("%w: the standalone broker, run with --client-ca, admits no agent by the token already: nothing to do", api.ErrInvalid)
 	}
 	if err := h.db.DeleteSetting(tokenSetting); err != nil {
 		return api.AgentAuth{}, err
@@ -188,19 +207,14 @@ func (e *enrolment) authorize(db *store.Hub) broker.Authorizer {
 			}
 			return nil
 		}
-		rejoin := fmt.Sprintf("create a join code for it (peerlink join-code create --name %s) and run the agent once with --join CODE", id.Name)
 		c, err := db.AgentCert(id.Name)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			return fmt.Errorf("agent %s holds a certificate this hub has no record of: %s", id.Name, rejoin)
+			return broker.CheckAgent(id, nil)
 		case err != nil:
 			return fmt.Errorf("the hub cannot check agent %s's credential now: %v: the agent tries again", id.Name, err)
-		case !c.Revoked.IsZero():
-			return fmt.Errorf("agent %s's credential was revoked at %s: to enrol it again, %s", id.Name, c.Revoked.Format(time.RFC3339), rejoin)
-		case c.Serial != id.Serial:
-			return fmt.Errorf("agent %s presents a certificate replaced by a later join: run it with the --data folder of that join, or %s", id.Name, rejoin)
 		}
-		return nil
+		return broker.CheckAgent(id, &broker.AgentRecord{Serial: c.Serial, Revoked: c.Revoked})
 	}
 }
 

@@ -65,8 +65,9 @@ type Hub struct {
 	owners  owners   // who owns the copies of listed conflicts
 	clocks  clocks   // the agents' clocks as measured (clock.go)
 	metrics *metrics.Hub
-	// enrol admits agents by certificate (enrol.go); nil without TLS or
-	// with a standalone broker. Set before Run.
+	// enrol admits agents by certificate (enrol.go, standalone.go); nil
+	// without TLS, or with a standalone broker reached by ws://. Set
+	// before Run.
 	enrol *enrolment
 }
 
@@ -127,7 +128,9 @@ func (h *Hub) Run(ctx context.Context) error {
 			h.log.Info().Str("broker", h.cfg.BrokerURL).Msg("connected to broker")
 			h.setConn(c)
 			stopClocks := h.startClocks(ctx, c)
+			stopSync := h.syncStandalone(ctx, c)
 			err = h.serve(ctx, c)
+			stopSync()
 			stopClocks()
 			h.setConn(nil)
 			c.Close()

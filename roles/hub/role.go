@@ -85,7 +85,7 @@ func Run(ctx context.Context, o Options) error {
 	var brokerTLS *tls.Config
 	switch {
 	case o.BrokerURL != "":
-		if brokerTLS, err = certs.Client(o.CAFile); err != nil {
+		if brokerTLS, err = standaloneTLS(ht, o.CAFile); err != nil {
 			return err
 		}
 	case o.CAFile != "":
@@ -139,6 +139,9 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	g, ctx := errgroup.WithContext(ctx)
+	if o.BrokerURL != "" {
+		h.useStandalone(ht, o.BrokerURL)
+	}
 	if bLn != nil {
 		srv, err := embeddedBroker(h, ht, brokerTLS, bLn, token, upgraded, o)
 		if err != nil {

@@ -68,6 +68,30 @@ func (c *Client) RequireCerts(ctx context.Context) (AgentAuth, error) {
 	return out, err
 }
 
+// BrokerCertRequest asks the hub's CA for a standalone broker's server
+// certificate: for the key of CSR (PEM CERTIFICATE REQUEST, made on the
+// broker's host), naming Names, the host names and IP addresses the hub
+// and agents reach the broker by.
+type BrokerCertRequest struct {
+	Names []string `json:"names"`
+	CSR   string   `json:"csr"`
+}
+
+// BrokerCert is the certificate issued, and the hub's CA (PEM both): the
+// broker's --client-ca.
+type BrokerCert struct {
+	Certificate string    `json:"certificate"`
+	CA          string    `json:"ca"`
+	Expires     time.Time `json:"expires"`
+}
+
+// CreateBrokerCert has the hub's CA sign a standalone broker's key.
+func (c *Client) CreateBrokerCert(ctx context.Context, req BrokerCertRequest) (BrokerCert, error) {
+	var out BrokerCert
+	err := c.do(ctx, http.MethodPost, "/api/v1/broker-certs", req, &out)
+	return out, err
+}
+
 // ErrDenied is wrapped by refusals of what a caller may not do, such as a
 // join with a used code (403).
 var ErrDenied = errors.New("denied")

@@ -120,6 +120,38 @@ func (a *Authority) issueServer(dir string, names []string) (*x509.Certificate, 
 	if err != nil {
 		return nil, nil, err
 	}
+	der, err := sign(serverTemplate(names), key.Public(), a.Cert, a.Key)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := writePair(serverFile(dir), serverKey(dir), der, key); err != nil {
+		return nil, nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	return cert, key, err
+}
+
+// SignServer issues a server certificate naming names (host names and IP
+// addresses) for the public key of csr, whose signature must hold: a
+// standalone broker's, whose key never leaves its host. Nothing of the
+// CSR but its key is used.
+func (a *Authority) SignServer(csr *x509.CertificateRequest, names []string) (*x509.Certificate, error) {
+	if len(names) == 0 {
+		return nil, errors.New("a server certificate names at least one host name or address")
+	}
+	if err := csr.CheckSignature(); err != nil {
+		return nil, fmt.Errorf("certificate request: bad signature: %w", err)
+	}
+	der, err := sign(serverTemplate(names), csr.PublicKey, a.Cert, a.Key)
+	if err != nil {
+		return nil, err
+	}
+	return x509.ParseCertificate(der)
+}
+
+// serverTemplate is a server certificate for names, the first its
+// subject's.
+func serverTemplate(names []string) *x509.Certificate {
 	tmpl := &x509.Certificate{
 		Subject:     pkix.Name{CommonName: names[0], Organization: []string{"peerlink"}},
 		NotBefore:   time.Now().Add(-time.Hour),
@@ -134,15 +166,7 @@ func (a *Authority) issueServer(dir string, names []string) (*x509.Certificate, 
 			tmpl.DNSNames = append(tmpl.DNSNames, n)
 		}
 	}
-	der, err := sign(tmpl, key.Public(), a.Cert, a.Key)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := writePair(serverFile(dir), serverKey(dir), der, key); err != nil {
-		return nil, nil, err
-	}
-	cert, err := x509.ParseCertificate(der)
-	return cert, key, err
+	return tmpl
 }
 
 // covers reports whether c names every one of names.

@@ -122,3 +122,20 @@ func IsUntrusted(err error) bool {
 	var ci x509.CertificateInvalidError
 	return errors.As(err, &v) || errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci)
 }
+
+// LoadCA reads the first certificate of a PEM file, the CA a broker
+// verifies client certificates against (--client-ca).
+func LoadCA(file string) (*x509.Certificate, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("--client-ca: %w", err)
+	}
+	c, err := ParseCert(file, b)
+	if err != nil {
+		return nil, fmt.Errorf("--client-ca: %w", err)
+	}
+	if !c.IsCA {
+		return nil, fmt.Errorf("--client-ca %s: not a CA certificate: give the hub's DATA/tls/ca.pem", file)
+	}
+	return c, nil
+}

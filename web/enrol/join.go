@@ -80,13 +80,14 @@ func DecodeRequest(r io.Reader) (Request, *x509.CertificateRequest, error) {
 	if err := csr.CheckSignature(); err != nil {
 		return req, nil, fmt.Errorf("%w: csr signature: %v", ErrBadRequest, err)
 	}
-	if err := checkKey(csr.PublicKey); err != nil {
+	if err := CheckKey(csr.PublicKey); err != nil {
 		return req, nil, fmt.Errorf("%w: %w", ErrBadRequest, err)
 	}
 	return req, csr, nil
 }
 
-func checkKey(k crypto.PublicKey) error {
+// CheckKey reports whether the hub signs a key of k's kind and size.
+func CheckKey(k crypto.PublicKey) error {
 	switch k := k.(type) {
 	case *ecdsa.PublicKey:
 		if k.Curve.Params().BitSize < 256 {
