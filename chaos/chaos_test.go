@@ -44,11 +44,13 @@ func TestSchedules(t *testing.T) {
 	// hub's own mkdir; a chmod right after a fetch taken for its echo; a
 	// link cut mid-fetch, which hung the reader and then left the change's
 	// source lagging behind as well. Seed 3535: a locked copy renamed by a
-	// user while a fetch replaced it, whose read-only mode spread.
+	// user while a fetch replaced it, whose read-only mode spread. Seed
+	// 3576: a folder renamed elsewhere, then made again under its old name
+	// by a user, taken for the echo of the hub's mkdir there.
 	for _, sc := range []struct {
 		seed  uint64
 		steps int
-	}{{1, 15}, {2, 15}, {3, 15}, {4, 20}, {1008, 20}, {2259, 20}, {3001, 20}, {3311, 20}, {3535, 20}} {
+	}{{1, 15}, {2, 15}, {3, 15}, {4, 20}, {1008, 20}, {2259, 20}, {3001, 20}, {3311, 20}, {3535, 20}, {3576, 20}} {
 		seed := sc.seed
 		res := runSchedule(ctx, cfg, Generate(seed, sc.steps, Hosts(3)))
 		if len(res.failures) > 0 {

@@ -83,6 +83,8 @@ func (a *Agent) applyOne(ctx context.Context, c *broker.Client, s *attached, op 
 			err = s.live.refuseOpen(op.Path, op.Have)
 		}
 		if err == nil {
+			// What was expected below a folder deleted is stale now.
+			s.live.forgetExpected(op.Path, op.Have != nil && op.Have.Kind == wire.KindDir)
 			s.live.expectChange(op.Path, expectation{gone: true})
 			if s.protect != nil {
 				err = s.protect.move(op.Path)
@@ -93,6 +95,10 @@ func (a *Agent) applyOne(ctx context.Context, c *broker.Client, s *attached, op 
 			err = nil
 		}
 	case wire.OpRename:
+		// What was expected below a folder moved away is stale now (make
+		// chaos, seed 3576: a user's folder made at the old path taken for
+		// the echo of the hub's earlier mkdir there).
+		s.live.forgetExpected(op.OldPath, op.Want.Kind == wire.KindDir)
 		s.live.expectChange(op.OldPath, expectation{gone: true})
 		s.live.expectChange(op.Path, expectation{dir: op.Want.Kind == wire.KindDir, entry: op.Want})
 		err = s.tree.Rename(op.OldPath, op.Path)

@@ -173,11 +173,15 @@ func (l *live) expectChange(path string, e expectation) {
 func isFile(e expectation) bool { return !e.gone && !e.dir }
 
 // forgetExpected drops what the agent's ops led it to expect at path and
-// below, which a user removed: what appears there next is the user's,
+// below (dir), which a user removed, or an op of the hub's deletes or
+// moves away: what appears there next is the user's,
 // even if it looks like what an op left (make chaos, seed 2259: a folder
 // the hub had made, removed and made again by a user within expectFor,
 // was taken for the hub's, and its files reached the hub without it).
 func (l *live) forgetExpected(path string, dir bool) {
+	if l == nil {
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.expect, path)
