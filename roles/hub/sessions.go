@@ -316,7 +316,8 @@ func (h *Hub) Stop(name, user string) (api.Session, error) {
 	if _, err := h.config(name); err != nil {
 		return api.Session{}, err
 	}
-	if err := h.db.PutSessionState(name, store.SessionState{Desired: store.DesiredStopped, Phase: string(api.PhaseStopped), Finished: time.Now()}); err != nil {
+	stopped := store.SessionState{Desired: store.DesiredStopped, Phase: string(api.PhaseStopped), Finished: time.Now()}
+	if err := h.db.PutSessionState(name, stopped); err != nil {
 		return api.Session{}, err
 	}
 	h.mu.Lock()
@@ -325,6 +326,13 @@ func (h *Hub) Stop(name, user string) (api.Session, error) {
 	if r != nil {
 		r.cancel()
 		<-r.done
+		// Again, once the run is over: one ending its start-up as it was
+		// stopped records itself running (make chaos, seed 3827), which
+		// left the stopped session shown as starting, and resumed at the
+		// hub's next start.
+		if err := h.db.PutSessionState(name, stopped); err != nil {
+			return api.Session{}, err
+		}
 	}
 	h.audit(name, "stop", user, "")
 	h.notify(api.NoticeSessions, name)
