@@ -35,7 +35,7 @@ func (a *Agent) applyOne(ctx context.Context, c *broker.Client, s *attached, op 
 			}
 			break
 		}
-		if err = s.live.refuseRemovedFolder(op.Path); err != nil {
+		if err = s.live.refuseRemovedFolder(op.Path, op.Have); err != nil {
 			break
 		}
 		if op.Have != nil {
@@ -67,6 +67,9 @@ func (a *Agent) applyOne(ctx context.Context, c *broker.Client, s *attached, op 
 			a.metrics.Received(s.name, res.Bytes, res.Wire)
 		}
 	case wire.OpMkdir:
+		if err = s.live.refuseRemovedFolder(op.Path, nil); err != nil {
+			break
+		}
 		s.live.expectChange(op.Path, expectation{dir: true})
 		err = s.tree.Mkdir(op.Path, op.Want.Mode)
 		res.Entry = op.Want

@@ -161,3 +161,26 @@ func TestEchoForgottenAfterAUsersRemoval(t *testing.T) {
 		t.Error("an expectation below the removed folder outlived it")
 	}
 }
+
+// The files of a folder the agent's own op removed are seen removed one by
+// one: each removal is the agent's too, not a user's, which would count as
+// removed here lately and refuse the hub's next fetch of that name.
+func TestEchoBelowAFolderTheAgentRemoved(t *testing.T) {
+	l, root := newTestLive(t)
+	l.expectChange("x", expectation{gone: true})
+	if !l.echo("x/sub/f.txt") {
+		t.Error("a file gone below the folder the agent removed taken for a user's removal")
+	}
+	if err := os.MkdirAll(filepath.Join(root, "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "x", "new.txt"), []byte("a user's"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if l.echo("x/new.txt") {
+		t.Error("a file there below it taken for an echo of the removal")
+	}
+	if l.echo("y/f.txt") {
+		t.Error("a path below nothing removed taken for an echo")
+	}
+}

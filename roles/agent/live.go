@@ -172,6 +172,17 @@ func (l *live) expectChange(path string, e expectation) {
 
 func isFile(e expectation) bool { return !e.gone && !e.dir }
 
+// goneAbove returns the expectation of a folder above path that an op of
+// the agent's removed, if any; l.mu is held.
+func (l *live) goneAbove(path string, now time.Time) (expectation, bool) {
+	for dir := wire.Parent(path); dir != ""; dir = wire.Parent(dir) {
+		if d, ok := l.expect[dir]; ok && d.gone && now.Before(d.until) {
+			return d, true
+		}
+	}
+	return expectation{}, false
+}
+
 // forgetExpected drops what the agent's ops led it to expect at path and
 // below (dir), which a user removed, or an op of the hub's deletes or
 // moves away: what appears there next is the user's,
@@ -198,11 +209,17 @@ func (l *live) forgetExpected(path string, dir bool) {
 
 // echo reports whether path is as the agent's own recent op left it.
 func (l *live) echo(path string) bool {
+	now := time.Now()
 	l.mu.Lock()
 	e, ok := l.expect[path]
-	if ok && time.Now().After(e.until) {
+	if ok && now.After(e.until) {
 		delete(l.expect, path)
 		ok = false
+	}
+	if !ok {
+		// Below a folder the agent's own op removed (its files' removals
+		// are seen one by one), a path gone is the agent's doing too.
+		e, ok = l.goneAbove(path, now)
 	}
 	l.mu.Unlock()
 	if !ok {

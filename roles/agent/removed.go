@@ -71,10 +71,19 @@ func (r *removals) recent(path string) (time.Duration, bool) {
 }
 
 // refuseRemovedFolder refuses a fetch of path whose missing folder (or
-// one above it) the users here removed lately.
-func (l *live) refuseRemovedFolder(path string) error {
+// one above it) the users here removed lately; and, when the hub expects
+// nothing here (have nil), a fetch or mkdir of a path the users here
+// removed lately themselves: their removal is on its way to the hub,
+// which planned the op before it heard of it (make chaos, seed 4035: a
+// catch-up's fetch landed after the user deleted its folder, and the file
+// stayed here only while the removal was carried everywhere else).
+func (l *live) refuseRemovedFolder(path string, have *wire.Entry) error {
 	if l == nil {
 		return nil
+	}
+	if ago, ok := l.removed.recent(path); ok && have == nil {
+		return &wire.Error{Kind: wire.KindChanged, Path: path, Msg: fmt.Sprintf(
+			"removed here %s ago: not made again", ago.Round(time.Millisecond))}
 	}
 	for dir := wire.Parent(path); dir != ""; dir = wire.Parent(dir) {
 		ago, ok := l.removed.recent(dir)
