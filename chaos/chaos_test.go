@@ -46,11 +46,14 @@ func TestSchedules(t *testing.T) {
 	// source lagging behind as well. Seed 3535: a locked copy renamed by a
 	// user while a fetch replaced it, whose read-only mode spread. Seed
 	// 3576: a folder renamed elsewhere, then made again under its old name
-	// by a user, taken for the echo of the hub's mkdir there.
+	// by a user, taken for the echo of the hub's mkdir there. Seed 3827: a
+	// session stopped as its start-up ended, shown as starting for good.
+	// Seed 4035: a catch-up's fetch landed after the user deleted the
+	// folder, and stayed there alone.
 	for _, sc := range []struct {
 		seed  uint64
 		steps int
-	}{{1, 15}, {2, 15}, {3, 15}, {4, 20}, {1008, 20}, {2259, 20}, {3001, 20}, {3311, 20}, {3535, 20}, {3576, 20}} {
+	}{{1, 15}, {2, 15}, {3, 15}, {4, 20}, {1008, 20}, {2259, 20}, {3001, 20}, {3311, 20}, {3535, 20}, {3576, 20}, {3827, 20}, {4035, 20}} {
 		seed := sc.seed
 		res := runSchedule(ctx, cfg, Generate(seed, sc.steps, Hosts(3)))
 		if len(res.failures) > 0 {

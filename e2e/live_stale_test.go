@@ -140,6 +140,12 @@ func TestLiveLockOutlivesDeletedSession(t *testing.T) {
 	}
 
 	staleReturn(t, c)
+	// The copies show released before the journal's record goes (the last
+	// step of an unlock): wait for the agent to say it is done.
+	waitFor(t, liveWait, "site-b to say it undid the deleted session's locks", func() bool {
+		b, _ := os.ReadFile(c.proc("agent-site-b").log)
+		return strings.Contains(string(b), "undid the locks of a session that no longer runs with this host")
+	})
 	// Killed, not stopped: a clean stop empties the journal by itself
 	// (agent_stop_test.go), which would hide what the return left in it.
 	c.proc("agent-site-b").kill()
