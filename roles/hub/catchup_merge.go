@@ -159,7 +159,14 @@ func (r *run) catchUpLeftAlone(skipped map[string]bool) map[string]bool {
 // with its own copy, which the close's propagation replaces.
 func (r *run) sparedWriters(host string, cu *catchUp, plan conflict.Plan, current map[string]conflict.Record, scan []wire.Entry) {
 	spare := map[string]bool{}
-	for p := range r.locks {
+	for p, l := range r.locks {
+		if l.source == host {
+			// The returning host's own writer, whose lock is held for
+			// the grace period: its copy is the one to send, not one to
+			// lag on (make chaos, seed 5436: it lagged on its own save,
+			// and no host was left to repair the others from).
+			continue
+		}
 		for h, ops := range plan.Ops {
 			if h != host && slices.ContainsFunc(ops, func(op wire.Op) bool { return op.Path == p }) {
 				spare[p] = true
