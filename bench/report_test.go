@@ -31,7 +31,7 @@ func TestMergeResultsKeepsWhatThisRunDidNotMeasure(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := mergeResults(tt.old, tt.sync, tt.live, "")
+			got := mergeResults(tt.old, tt.sync, tt.live, "", "")
 			at := 0
 			for _, w := range tt.want {
 				i := strings.Index(got[at:], w)
@@ -91,7 +91,7 @@ func TestMergeResultsReplacesOnlyTheSectionsThisRunMeasured(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := mergeResults(tt.old, tt.sync, tt.live, tt.wan)
+			got := mergeResults(tt.old, tt.sync, tt.live, tt.wan, "")
 			at := 0
 			for _, w := range tt.want {
 				i := strings.Index(got[at:], w)
