@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strings"
 )
 
@@ -15,6 +16,9 @@ func (b *bench) scaleMarkdown(rows []scaleRow) string {
 	w.WriteString(scaleHeading + "\n")
 	fmt.Fprintf(&w, "Measured by `go run ./bench -bin bin/peerlink -only scale -scale-paths %s` on %s (%d × %s, %s RAM, %s). A real hub process (with its broker, `--insecure-plain` on 127.0.0.1) and three synthetic agents (testkit/synthagent) in the bench's process, whose scans are generated in memory: the same tree on every host, so that the merge plans no transfer.\n\n",
 		b.scalePathsFlag(), b.started.Format("2006-01-02 15:04 MST"), f.CPUs, orUnknown(f.CPUModel), orUnknown(f.Memory), orUnknown(f.Kernel))
+	if env := goEnv(); env != "" {
+		fmt.Fprintf(&w, "The hub ran with %s in its environment.\n\n", env)
+	}
 	fmt.Fprintf(&w, "| paths × hosts | index records | start --wait (hub's own) | merge | restart: start --wait | restart: merge | hub VmHWM idle / started / peak | hub bytes per path | live lock p50 / p99 / max (samples) | load |\n")
 	fmt.Fprintf(&w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, r := range rows {
@@ -46,6 +50,18 @@ func (b *bench) scaleMarkdown(rows []scaleRow) string {
 	}
 	w.WriteString("\n")
 	return w.String()
+}
+
+// goEnv names the Go runtime's settings the hub inherited from the
+// bench's environment (GOGC, GOMEMLIMIT), "" for none.
+func goEnv() string {
+	var out []string
+	for _, k := range []string{"GOGC", "GOMEMLIMIT"} {
+		if v := os.Getenv(k); v != "" {
+			out = append(out, fmt.Sprintf("`%s=%s`", k, v))
+		}
+	}
+	return strings.Join(out, " and ")
 }
 
 // scalePathLen is the length of the synthetic tree's file paths.
