@@ -71,6 +71,7 @@ type scaleRow struct {
 	lock        []time.Duration
 	lockTimeout int
 	load        string
+	stoppedAt   string // where the hub was when a run was stopped
 	err         error
 }
 
@@ -189,10 +190,12 @@ func (b *bench) scale(ctx context.Context, n int) (r scaleRow) {
 		if err := g.Wait(); err != nil && r.err == nil && ctx.Err() == nil {
 			r.err = err
 		}
-		r.hubPeak = c.stop().hub
-		if cause := context.Cause(ctx); r.err != nil && errors.Is(cause, errTooBig) {
+		cause := context.Cause(ctx)
+		if r.err != nil && errors.Is(cause, errTooBig) {
 			r.err = cause
+			r.stoppedAt = whereStopped(c)
 		}
+		r.hubPeak = c.stop().hub
 	}()
 	g.Go(func() error { watchRSS(gctx, c.hub, b.o.scale.maxRSS, cancel); return nil })
 	for _, h := range scaleHosts {
@@ -209,6 +212,22 @@ func (b *bench) scale(ctx context.Context, n int) (r scaleRow) {
 		r.err = fmt.Errorf("%w\n%s", r.err, c.hub.logTail(15))
 	}
 	return r
+}
+
+// whereStopped reads, from the hub still running, the phase its session
+// was in and how many entries it had received of each host's scan.
+func whereStopped(c *cluster) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := c.client().Session(ctx, scaleSession)
+	if err != nil {
+		return fmt.Sprintf("status unknown: %v", err)
+	}
+	var got []string
+	for _, h := range st.Status.Hosts {
+		got = append(got, fmt.Sprintf("%s %s", h.Host, count(int(h.Files))))
+	}
+	return fmt.Sprintf("in phase %s, scan entries received: %s", st.Status.Phase, strings.Join(got, ", "))
 }
 
 // errTooBig ends a scale run whose hub outgrew -scale-max-rss.

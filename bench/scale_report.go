@@ -34,6 +34,9 @@ func (b *bench) scaleMarkdown(rows []scaleRow) string {
 		if r.err != nil {
 			first += " — **failed**: " + oneLine(r.err)
 		}
+		if r.stoppedAt != "" {
+			first += " (" + r.stoppedAt + ")"
+		}
 		fmt.Fprintf(&w, "| %s × %d | %s | %s | %s | %s | %s | %s / %s / %s | %s | %s | %s |\n",
 			count(r.paths), len(scaleHosts), count(int(r.entries)), first, dur(r.firstMerge), dur(r.againWall), dur(r.againMerge),
 			size(r.hwmIdle), size(r.hwmStarted), size(r.hubPeak), perPath(r), lock, r.load)
@@ -42,7 +45,7 @@ func (b *bench) scaleMarkdown(rows []scaleRow) string {
 	fmt.Fprintf(&w, "- The tree: N files of 1 B to 1 MiB with random hashes, 100 to a folder and 100 folders to a group (`projects/group-00042/folder-0004217/document-017.dat`, %d bytes a path), so N × 1.0101 records with the folders.\n", scalePathLen)
 	fmt.Fprintf(&w, "- *merge* is from the last host's scan Done part sent to the first JournalClear the hub sent: the scans' last parts still in the broker's buffers, the merge (conflict.Resolve), the index written to bbolt, an empty transfer phase, the hosts' held counts (a read of the whole index), then the JournalClear. The first start merges against an empty index; the restart (`session stop`, `session start --wait`) against the index of N paths the first one stored, as every later start does.\n")
 	fmt.Fprintf(&w, "- *start --wait* includes the attach, the clock probes, the scans (each synthetic agent encodes its ScanParts as JSON in the bench's process, on the same %d CPUs as the hub), the merge and the CLI's polling; the hub's own time is its `Synced - Started`.\n", f.CPUs)
-	fmt.Fprintf(&w, "- Hub memory: VmHWM (peak resident set) from /proc with the agents connected and no session, then once the first start is over; the peak is `ru_maxrss` at exit, after the restart. *Bytes per path* is (peak − idle) ÷ N: what the start-up's in-memory merge costs a path at its peak, the scans of three hosts included, not what a running hub keeps.\n")
+	fmt.Fprintf(&w, "- Hub memory: VmHWM (peak resident set) from /proc with the agents connected and no session, then once the first start is over; the peak is `ru_maxrss` at exit, after the restart. *Bytes per path* is (peak − idle) ÷ N: what the start-up's in-memory merge costs a path at its peak, the scans of three hosts included, not what a running hub keeps. Where it goes, structure by structure (the live heap, without the collector's headroom): `go test -run '^$' -bench StartupMergeMemory -benchtime 1x ./roles/hub`.\n")
 	fmt.Fprintf(&w, "- *live lock*: while the session runs on that index, site-a reports write-opens (wire.Opened, as an agent's watcher does), one at a time, each on a file of its own spread over the tree; a sample is the time from the Opened sent until both site-b and site-c received their Lock (synthetic agents lock nothing: this is the hub's and the broker's part of a lock). A close without modification releases them before the next, after a %d ms pause.\n\n", b.o.live.gap.Milliseconds())
 	fmt.Fprintf(&w, "Goals (issue 13, point 5):\n\n")
 	for _, g := range scaleGoals(rows) {
@@ -68,7 +71,7 @@ func goEnv() string {
 const scalePathLen = len("projects/group-00042/folder-0004217/document-017.dat")
 
 func perPath(r scaleRow) string {
-	if r.hubPeak <= 0 || r.paths == 0 {
+	if r.hubPeak <= 0 || r.paths == 0 || r.err != nil {
 		return "–"
 	}
 	return fmt.Sprintf("%d B", (r.hubPeak-r.hwmIdle)/int64(r.paths))
