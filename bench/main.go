@@ -16,8 +16,10 @@
 // files in flight at once, the worst case for the agents' memory), restart
 // (session stop + start --wait of the synchronised tiny tree), the live
 // scenarios (lock, change, create: live.go) and the wan scenarios, the
-// agents and rsync behind emulated WAN links (wan.go). Sizes have flags of
-// their own, for quick runs during development.
+// agents and rsync behind emulated WAN links (wan.go). The scale scenario
+// (scale.go), run only when named, loads a hub with millions of paths from
+// synthetic agents in the bench's process (testkit/synthagent). Sizes have
+// flags of their own, for quick runs during development.
 package main
 
 import (
