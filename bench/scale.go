@@ -190,14 +190,20 @@ func (b *bench) scale(ctx context.Context, n int) (r scaleRow) {
 		if err := g.Wait(); err != nil && r.err == nil && ctx.Err() == nil {
 			r.err = err
 		}
-		cause := context.Cause(ctx)
-		if r.err != nil && errors.Is(cause, errTooBig) {
+		if cause := context.Cause(ctx); r.err != nil && errors.Is(cause, errTooBig) {
 			r.err = cause
-			r.stoppedAt = whereStopped(c)
 		}
 		r.hubPeak = c.stop().hub
 	}()
-	g.Go(func() error { watchRSS(gctx, c.hub, b.o.scale.maxRSS, cancel); return nil })
+	g.Go(func() error {
+		watchRSS(gctx, c.hub, b.o.scale.maxRSS, func(cause error) {
+			// Read while the agents are still connected: once they are
+			// gone, the hub starts the session over.
+			r.stoppedAt = whereStopped(c)
+			cancel(cause)
+		})
+		return nil
+	})
 	for _, h := range scaleHosts {
 		a, err := synthagent.Dial(ctx, synthagent.Config{Name: h, BrokerURL: c.brokerWS, Token: c.token, Tree: tree,
 			Log: zerolog.Nop(), Notify: rec.notify(h)})
@@ -233,9 +239,9 @@ func whereStopped(c *cluster) string {
 // errTooBig ends a scale run whose hub outgrew -scale-max-rss.
 var errTooBig = errors.New("the hub outgrew -scale-max-rss: stopped")
 
-// watchRSS cancels the run, with errTooBig, once p's resident set grows
-// beyond limit.
-func watchRSS(ctx context.Context, p *proc, limit int64, cancel context.CancelCauseFunc) {
+// watchRSS calls stop, with errTooBig, once p's resident set grows beyond
+// limit.
+func watchRSS(ctx context.Context, p *proc, limit int64, stop func(error)) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -243,7 +249,7 @@ func watchRSS(ctx context.Context, p *proc, limit int64, cancel context.CancelCa
 		case <-time.After(500 * time.Millisecond):
 		}
 		if rss := p.vmRSS(); limit > 0 && rss > limit {
-			cancel(fmt.Errorf("%w (%s)", errTooBig, size(rss)))
+			stop(fmt.Errorf("%w (%s)", errTooBig, size(rss)))
 			return
 		}
 	}
