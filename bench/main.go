@@ -16,8 +16,10 @@
 // files in flight at once, the worst case for the agents' memory), restart
 // (session stop + start --wait of the synchronised tiny tree), the live
 // scenarios (lock, change, create: live.go) and the wan scenarios, the
-// agents and rsync behind emulated WAN links (wan.go). Sizes have flags of
-// their own, for quick runs during development.
+// agents and rsync behind emulated WAN links (wan.go). The scale scenario
+// (scale.go), run only when named, loads a hub with millions of paths from
+// synthetic agents in the bench's process (testkit/synthagent). Sizes have
+// flags of their own, for quick runs during development.
 package main
 
 import (
@@ -32,6 +34,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -56,6 +59,7 @@ type options struct {
 	live      liveSpec
 	wan       wanSpec
 	watch     watchSpec
+	scale     scaleSpec
 }
 
 func main() {
@@ -63,10 +67,13 @@ func main() {
 		os.Exit(watchChild())
 	}
 	var o options
-	var only string
+	var only, scalePaths string
 	flag.StringVar(&o.bin, "bin", "bin/peerlink", "the peerlink binary to measure (make build writes bin/peerlink)")
 	flag.StringVar(&o.out, "out", "", "also write the results as markdown to this file")
-	flag.StringVar(&only, "only", "small,tiny,big,medium,restart,lock,change,create,wan,watch", "scenarios to run: small, tiny, big, medium, restart, lock, change, create (live: these three), watch (the watcher's start on a large root, inotify and fanotify), wan-edit, wan-small, wan-corpus, wan-lock, wan-change (wan: these five)")
+	flag.StringVar(&only, "only", "small,tiny,big,medium,restart,lock,change,create,wan,watch", "scenarios to run: small, tiny, big, medium, restart, lock, change, create (live: these three), watch (the watcher's start on a large root, inotify and fanotify), wan-edit, wan-small, wan-corpus, wan-lock, wan-change (wan: these five), scale (the hub with millions of paths from synthetic agents: not run unless named)")
+	flag.StringVar(&scalePaths, "scale-paths", "100000", "paths of the scale scenario, comma separated: one run each (the issue's sizes: 1000000,10000000)")
+	flag.IntVar(&o.scale.samples, "scale-samples", 100, "live lock samples of each scale run")
+	flag.Int64Var(&o.scale.maxRSS, "scale-max-rss", 8<<30, "bytes: a scale run whose hub grows beyond this resident set is stopped (and fails)")
 	flag.IntVar(&o.small.files, "small-files", 10_000, "files of the small scenario")
 	flag.Int64Var(&o.small.size, "small-size", 10<<10, "bytes per file of the small scenario")
 	flag.IntVar(&o.tiny.files, "tiny-files", 100_000, "files of the tiny scenario (and of restart)")
@@ -103,7 +110,7 @@ func main() {
 		switch s {
 		case "":
 		case "small", "tiny", "big", "medium", "restart", "lock", "change", "create", "watch",
-			"wan-edit", "wan-small", "wan-corpus", "wan-lock", "wan-change":
+			"wan-edit", "wan-small", "wan-corpus", "wan-lock", "wan-change", "scale":
 			o.only[s] = true
 		case "live":
 			for _, n := range liveScenarios {
@@ -114,9 +121,17 @@ func main() {
 				o.only[n] = true
 			}
 		default:
-			fmt.Fprintf(os.Stderr, "bench: -only %q: unknown scenario %q (small, tiny, big, medium, restart, lock, change, create, live, watch, wan-edit, wan-small, wan-corpus, wan-lock, wan-change, wan)\n", only, s)
+			fmt.Fprintf(os.Stderr, "bench: -only %q: unknown scenario %q (small, tiny, big, medium, restart, lock, change, create, live, watch, wan-edit, wan-small, wan-corpus, wan-lock, wan-change, wan, scale)\n", only, s)
 			os.Exit(2)
 		}
+	}
+	for _, p := range strings.Split(scalePaths, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil || n <= 0 {
+			fmt.Fprintf(os.Stderr, "bench: -scale-paths %q: %q is not a positive number of paths\n", scalePaths, p)
+			os.Exit(2)
+		}
+		o.scale.paths = append(o.scale.paths, n)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, o)
@@ -224,10 +239,17 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 	}
+	var scaleRows []scaleRow
+	if o.only["scale"] && ctx.Err() == nil {
+		scaleRows = b.scaleAll(ctx)
+	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("interrupted: %w", ctx.Err())
 	}
-	var syncMD, liveMD, wanMD string
+	var syncMD, liveMD, wanMD, scaleMD string
+	if len(scaleRows) > 0 {
+		scaleMD = b.scaleMarkdown(scaleRows)
+	}
 	if len(b.rows) > 0 {
 		syncMD = b.markdown()
 	}
@@ -238,18 +260,21 @@ func run(ctx context.Context, o options) error {
 		wanMD = b.wanMarkdown()
 	}
 	fmt.Println()
-	fmt.Print(mergeResults("", syncMD, liveMD, wanMD))
+	fmt.Print(mergeResults("", syncMD, liveMD, wanMD, scaleMD))
 	if o.out != "" {
 		old, err := os.ReadFile(o.out)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
-		if err := os.WriteFile(o.out, []byte(mergeResults(string(old), syncMD, liveMD, wanMD)), 0o644); err != nil {
+		if err := os.WriteFile(o.out, []byte(mergeResults(string(old), syncMD, liveMD, wanMD, scaleMD)), 0o644); err != nil {
 			return err
 		}
 		b.logf("wrote %s", o.out)
 	}
 	failed := b.liveRun != nil && b.liveRun.err != nil
+	for _, r := range scaleRows {
+		failed = failed || r.err != nil
+	}
 	for _, r := range b.rows {
 		failed = failed || r.err != nil
 	}

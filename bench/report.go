@@ -250,10 +250,10 @@ func liveVerdict(r liveRow, q quants) string {
 
 // mergeResults returns results.md as old was, with what this run measured
 // in place of what it held: the initial-sync part (everything before the
-// live and wan sections) if sync is not empty, the live section if live is
-// not, the wan section if wan is not.
-func mergeResults(old, sync, live, wan string) string {
-	oldSync, oldLive, oldWan := splitResults(old)
+// live, wan and scale sections) if sync is not empty, each of the live,
+// wan and scale sections if it is not.
+func mergeResults(old, sync, live, wan, scale string) string {
+	oldSync, oldLive, oldWan, oldScale := splitResults(old)
 	if sync == "" {
 		sync = oldSync
 		if strings.TrimSpace(sync) == "" {
@@ -268,8 +268,11 @@ func mergeResults(old, sync, live, wan string) string {
 	if wan == "" {
 		wan = oldWan
 	}
+	if scale == "" {
+		scale = oldScale
+	}
 	out := sync
-	for _, sec := range []string{live, wan} {
+	for _, sec := range []string{live, wan, scale} {
 		if sec == "" {
 			continue
 		}
@@ -282,9 +285,9 @@ func mergeResults(old, sync, live, wan string) string {
 }
 
 // splitResults cuts results.md at its sections' headings: the initial-sync
-// part before the first of them, the live section, the wan section (each
+// part before the first of them, the live, wan and scale sections (each
 // "" if absent), in whatever order the file has them.
-func splitResults(old string) (sync, live, wan string) {
+func splitResults(old string) (sync, live, wan, scale string) {
 	at := func(heading string) int {
 		if strings.HasPrefix(old, heading) {
 			return 0
@@ -294,7 +297,7 @@ func splitResults(old string) (sync, live, wan string) {
 		}
 		return -1
 	}
-	starts := []int{at(liveHeading), at(wanHeading)}
+	starts := []int{at(liveHeading), at(wanHeading), at(scaleHeading)}
 	section := func(i int) string {
 		if i < 0 {
 			return ""
@@ -313,7 +316,7 @@ func splitResults(old string) (sync, live, wan string) {
 			first = i
 		}
 	}
-	return old[:first], section(starts[0]), section(starts[1])
+	return old[:first], section(starts[0]), section(starts[1]), section(starts[2])
 }
 
 // ran returns those of names the run measured (-only), in order.

@@ -31,7 +31,7 @@ func TestMergeResultsKeepsWhatThisRunDidNotMeasure(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := mergeResults(tt.old, tt.sync, tt.live, "")
+			got := mergeResults(tt.old, tt.sync, tt.live, "", "")
 			at := 0
 			for _, w := range tt.want {
 				i := strings.Index(got[at:], w)
@@ -73,25 +73,30 @@ func TestMergeResultsReplacesOnlyTheSectionsThisRunMeasured(t *testing.T) {
 	const sync = "# peerlink benchmark\n\nMeasured on day 1; every number below comes from that one run.\n\n| table |\n"
 	const live = liveHeading + "\nold live\n"
 	const wan = wanHeading + "\nold wan\n"
+	const scale = scaleHeading + "\nold scale\n"
 	tests := []struct {
-		name, old, sync, live, wan string
-		want                       []string // in this order
-		not                        []string
+		name, old, sync, live, wan, scale string
+		want                              []string // in this order
+		not                               []string
 	}{
-		{"wan alone into a file without a wan section", sync + "\n" + live, "", "", wanHeading + "\nnew wan\n",
+		{"wan alone into a file without a wan section", sync + "\n" + live, "", "", wanHeading + "\nnew wan\n", "",
 			[]string{"| table |", "old live", "new wan"}, nil},
-		{"wan alone replaces the wan section", sync + "\n" + live + "\n" + wan, "", "", wanHeading + "\nnew wan\n",
+		{"wan alone replaces the wan section", sync + "\n" + live + "\n" + wan, "", "", wanHeading + "\nnew wan\n", "",
 			[]string{"| table |", "old live", "new wan"}, []string{"old wan"}},
-		{"live alone keeps the wan section after it", sync + "\n" + live + "\n" + wan, "", liveHeading + "\nnew live\n", "",
+		{"live alone keeps the wan section after it", sync + "\n" + live + "\n" + wan, "", liveHeading + "\nnew live\n", "", "",
 			[]string{"| table |", "new live", "old wan"}, []string{"old live"}},
-		{"a wan section before the live one is kept", sync + "\n" + wan + "\n" + live, "", liveHeading + "\nnew live\n", "",
+		{"a wan section before the live one is kept", sync + "\n" + wan + "\n" + live, "", liveHeading + "\nnew live\n", "", "",
 			[]string{"| table |", "new live", "old wan"}, []string{"old live"}},
-		{"the table alone keeps both sections", sync + "\n" + live + "\n" + wan, "# peerlink benchmark\n\n| new table |\n", "", "",
+		{"the table alone keeps both sections", sync + "\n" + live + "\n" + wan, "# peerlink benchmark\n\n| new table |\n", "", "", "",
 			[]string{"| new table |", "old live", "old wan"}, []string{"| table |"}},
+		{"scale alone replaces the scale section", sync + "\n" + live + "\n" + wan + "\n" + scale, "", "", "", scaleHeading + "\nnew scale\n",
+			[]string{"| table |", "old live", "old wan", "new scale"}, []string{"old scale"}},
+		{"wan alone keeps the scale section after it", sync + "\n" + live + "\n" + wan + "\n" + scale, "", "", wanHeading + "\nnew wan\n", "",
+			[]string{"| table |", "old live", "new wan", "old scale"}, []string{"old wan"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := mergeResults(tt.old, tt.sync, tt.live, tt.wan)
+			got := mergeResults(tt.old, tt.sync, tt.live, tt.wan, tt.scale)
 			at := 0
 			for _, w := range tt.want {
 				i := strings.Index(got[at:], w)
@@ -105,7 +110,7 @@ func TestMergeResultsReplacesOnlyTheSectionsThisRunMeasured(t *testing.T) {
 					t.Errorf("result still holds %q:\n%s", n, got)
 				}
 			}
-			if strings.Count(got, wanHeading) > 1 || strings.Count(got, liveHeading) > 1 {
+			if strings.Count(got, wanHeading) > 1 || strings.Count(got, liveHeading) > 1 || strings.Count(got, scaleHeading) > 1 {
 				t.Errorf("a section twice:\n%s", got)
 			}
 		})

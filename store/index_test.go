@@ -315,3 +315,32 @@ func TestPutIndexLastDuplicateWins(t *testing.T) {
 		t.Errorf("f: %+v, want the last record given", r)
 	}
 }
+
+func TestPutIndexOfWritesTheNamedRecordsOnly(t *testing.T) {
+	h, _ := newHub(t)
+	index := map[string]conflict.Record{
+		"b":     fileRec("b", 2, "a", "b"),
+		"a":     dirRec("a", "a"),
+		"a/x":   fileRec("a/x", 7, "b"),
+		"other": fileRec("other", 9, "a"),
+	}
+	must(t, h.PutIndexOf("s", []string{"b", "a/x", "a"}, index))
+	got, err := h.LoadIndex("s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 {
+		t.Fatalf("loaded %d records, want the 3 named", len(got))
+	}
+	for _, p := range []string{"a", "a/x", "b"} {
+		if !sameRecord(got[p], index[p]) {
+			t.Errorf("%s: got %+v, want %+v", p, got[p], index[p])
+		}
+	}
+	if err := h.PutIndexOf("s", []string{"other", "absent"}, index); err == nil {
+		t.Error("a path without a record was accepted")
+	}
+	if _, ok, _ := h.Index("s", "other"); ok {
+		t.Error("a refused PutIndexOf wrote some of its records")
+	}
+}

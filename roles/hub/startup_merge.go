@@ -92,10 +92,12 @@ func (r *run) resolveFor(hosts []string, scans map[string][]wire.Entry, writing 
 // storeIndex records plan's index in place of last, and returns how many
 // records it changed and dropped.
 func (r *run) storeIndex(plan conflict.Plan, last map[string]conflict.Record, leftAlone map[string]bool) (int, int, error) {
-	var changed []conflict.Record
+	// The paths, not copies of their records: at a first start, every
+	// record of the plan is written (PutIndexOf).
+	var changed []string
 	for p, rec := range plan.Index {
 		if old, ok := last[p]; !ok || !sameRecord(old, rec) {
-			changed = append(changed, rec)
+			changed = append(changed, p)
 		}
 	}
 	// What the plan deletes keeps its record until every host's deletion
@@ -107,7 +109,7 @@ func (r *run) storeIndex(plan conflict.Plan, last map[string]conflict.Record, le
 			gone = append(gone, p)
 		}
 	}
-	if err := r.h.db.PutIndex(r.cfg.Name, changed); err != nil {
+	if err := r.h.db.PutIndexOf(r.cfg.Name, changed, plan.Index); err != nil {
 		return 0, 0, err
 	}
 	if err := r.h.db.DeleteIndex(r.cfg.Name, gone); err != nil {
