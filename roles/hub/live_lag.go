@@ -181,6 +181,7 @@ func (r *run) repairPath(ctx context.Context, c *broker.Client, p string) {
 	if r.locks[p] != nil {
 		// A writer holds it: its close sends the new version, built
 		// from what the lagging hosts hold.
+		r.log.Debug().Str("path", p).Str("writer", r.locks[p].source).Msg("repair waits for the writer's close")
 		r.postpone(p, false)
 		return
 	}
@@ -190,10 +191,19 @@ func (r *run) repairPath(ctx context.Context, c *broker.Client, p string) {
 		r.postpone(p, true)
 		return
 	}
+	if had && r.onlyLaggingHold(p, rec) {
+		// The record is what a removal left on the hosts where it failed:
+		// the index's version is the removal, which those hosts lag on
+		// (make chaos, seed 5093: a user wrote the file anew as another
+		// host's removal reached it, and the repair waited for ever for
+		// a host holding the old version).
+		had = false
+	}
 	ref := ""
 	if had {
 		ref = r.reference(rec)
 		if ref == "" {
+			r.log.Debug().Str("path", p).Strs("holders", rec.Hosts).Msg("repair waits for a host holding the index's version")
 			r.postpone(p, true) // no host holding the index's version is here
 			return
 		}
@@ -293,6 +303,16 @@ func (r *run) postpone(p string, failed bool) {
 			l.due = time.Now().Add(time.Second)
 		}
 	}
+}
+
+// onlyLaggingHold says whether every host rec lists lags on p.
+func (r *run) onlyLaggingHold(p string, rec conflict.Record) bool {
+	for _, h := range rec.Hosts {
+		if r.lagging(p, h) == nil {
+			return false
+		}
+	}
+	return len(rec.Hosts) > 0
 }
 
 // reference returns a connected host that holds rec's version, or "".
