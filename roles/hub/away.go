@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/peerlink/peerlink/conflict"
 	"github.com/peerlink/peerlink/store"
 	"github.com/peerlink/peerlink/web/api"
 	"github.com/peerlink/peerlink/wire"
@@ -228,9 +229,36 @@ func (r *run) releaseSourced(host string) {
 	if len(back) == 0 {
 		return
 	}
+	for _, l := range back {
+		r.quarantineSecondWrites(l)
+	}
 	r.releaseLocks(r.h.client(), back, func(l *heldLock) string {
 		return fmt.Sprintf("%s is back within the grace period: released for its catch-up, which locks the file again if it is still open for writing", host)
 	})
+}
+
+// quarantineSecondWrites puts l's path in the File Conflict List when a
+// second writer closed it modified while l's source was away: the lock's
+// release for the source's catch-up drops what the close would have
+// settled, and the source's own version is known only to its catch-up
+// (make chaos, seed 4389: the two versions stayed apart for good). The
+// catch-up leaves a quarantined path alone; an operator picks the winner.
+func (r *run) quarantineSecondWrites(l *heldLock) {
+	var copies []conflict.Copy
+	var who []string
+	for h, e := range l.closed {
+		if h != l.source && e != nil {
+			copies = append(copies, conflict.Copy{Host: h, Entry: *e})
+			who = append(who, h)
+		}
+	}
+	if len(copies) == 0 {
+		return
+	}
+	slices.Sort(who)
+	slices.SortFunc(copies, func(a, b conflict.Copy) int { return strings.Compare(a.Host, b.Host) })
+	r.quarantineLive(l.path, conflict.ReasonConcurrentEdit, fmt.Sprintf("modified on %s while %s, which had it open for writing, was away",
+		strings.Join(who, " and "), l.source), copies)
 }
 
 // liveHosts returns the hosts that take part now.

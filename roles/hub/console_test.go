@@ -15,7 +15,7 @@ import (
 
 // openTestHub opens a hub that does not run, with session "s" on hosts a
 // and b.
-func openTestHub(t *testing.T) *Hub {
+func openTestHub(t testing.TB) *Hub {
 	t.Helper()
 	h, err := Open(Config{DataDir: t.TempDir(), Log: zerolog.Nop()})
 	if err != nil {

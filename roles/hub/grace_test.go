@@ -9,6 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/peerlink/peerlink/conflict"
 	"github.com/peerlink/peerlink/roles/broker"
 	"github.com/peerlink/peerlink/web/api"
 	"github.com/peerlink/peerlink/wire"
@@ -154,5 +155,34 @@ func TestHeldLocksDroppedWhenTheHostsAttach(t *testing.T) {
 	}
 	if got := releases(t, r); len(got) != 2 {
 		t.Errorf("release events %q, want one per lock", got)
+	}
+}
+
+// A second writer that closed its copy modified while the lock's source
+// was away: when the source comes back and its lock is released for its
+// catch-up, the path goes to the File Conflict List with the second
+// writer's copy, rather than the two versions staying apart (make chaos,
+// seed 4389); a second writer that closed unmodified, or a lock without
+// one, quarantines nothing.
+func TestSourceBackQuarantinesASecondWritersChange(t *testing.T) {
+	r := graceRun(t, time.Minute)
+	r.addLock("a/c/f1.txt", "site-b", "site-a", "site-c")
+	l := r.locks["a/c/f1.txt"]
+	l.writers["site-c"] = true
+	v := wire.Entry{Path: "a/c/f1.txt", Kind: wire.KindFile, Size: 10, Mtime: time.Now().UnixNano(), Mode: 0o644}
+	l.closed["site-c"] = &v
+	r.addLock("quiet.txt", "site-b", "site-a")
+	r.locks["quiet.txt"].closed["site-c"] = nil
+	r.releaseSourced("site-b")
+	qs, err := r.h.db.Quarantines("s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(qs) != 1 || qs[0].Path != "a/c/f1.txt" || qs[0].Reason != conflict.ReasonConcurrentEdit ||
+		len(qs[0].Copies) != 1 || qs[0].Copies[0].Host != "site-c" || qs[0].Copies[0].Entry != v {
+		t.Fatalf("quarantined %+v, want a/c/f1.txt with site-c's copy", qs)
+	}
+	if len(r.locks) != 0 {
+		t.Errorf("locks left: %v", r.locks)
 	}
 }
