@@ -72,7 +72,7 @@ func (r *removals) recent(path string) (time.Duration, bool) {
 
 // refuseRemovedFolder refuses a fetch of path whose missing folder (or
 // one above it) the users here removed lately; and, when the hub expects
-// nothing here (have nil), a fetch or mkdir of a path the users here
+// nothing here (have nil), a fetch of a path the users here
 // removed lately themselves: their removal is on its way to the hub,
 // which planned the op before it heard of it (make chaos, seed 4035: a
 // catch-up's fetch landed after the user deleted its folder, and the file
