@@ -35,7 +35,7 @@ func (a *Agent) applyOne(ctx context.Context, c *broker.Client, s *attached, op 
 			}
 			break
 		}
-		if err = s.live.refuseRemovedFolder(op.Path, op.Have); err != nil {
+		if err = s.live.refuseRemoved(op.Path, op.Have); err != nil {
 			break
 		}
 		if op.Have != nil {

@@ -70,14 +70,12 @@ func (r *removals) recent(path string) (time.Duration, bool) {
 	return 0, false
 }
 
-// refuseRemovedFolder refuses a fetch of path whose missing folder (or
-// one above it) the users here removed lately; and, when the hub expects
-// nothing here (have nil), a fetch of a path the users here
-// removed lately themselves: their removal is on its way to the hub,
-// which planned the op before it heard of it (make chaos, seed 4035: a
-// catch-up's fetch landed after the user deleted its folder, and the file
-// stayed here only while the removal was carried everywhere else).
-func (l *live) refuseRemovedFolder(path string, have *wire.Entry) error {
+// refuseRemoved refuses a fetch of path that the users here removed lately
+// themselves, where the hub expects nothing here (have nil): their
+// removal is on its way to the hub, which planned the fetch before it
+// heard of it (make chaos, seed 4035); or a fetch into a missing folder
+// (or one above it) that they removed lately (seed 1).
+func (l *live) refuseRemoved(path string, have *wire.Entry) error {
 	if l == nil {
 		return nil
 	}

@@ -93,12 +93,7 @@ func (r *run) liveInput(host string, targets []string, batch []wire.Change) conf
 		if l := r.locks[ch.Path]; l != nil {
 			in.Locks[ch.Path] = l.source
 		}
-		for h, l := range r.lags[key] {
-			if in.Lagging[key] == nil {
-				in.Lagging[key] = map[string]*wire.Entry{}
-			}
-			in.Lagging[key][h] = l.have
-		}
+		r.addLags(&in, key)
 		if ch.Kind != wire.ChangeRemove && ch.Kind != wire.ChangeRename && r.recent.echo(host, ch.Entry, now) {
 			in.Applied[ch.Entry] = true
 		}
@@ -125,6 +120,16 @@ func (r *run) liveInput(host string, targets []string, batch []wire.Change) conf
 	return in
 }
 
+// addLags adds to in the hosts that lag on path, each with its copy.
+func (r *run) addLags(in *conflict.LiveInput, path string) {
+	for h, l := range r.lags[path] {
+		if in.Lagging[path] == nil {
+			in.Lagging[path] = map[string]*wire.Entry{}
+		}
+		in.Lagging[path][h] = l.have
+	}
+}
+
 // liveBelow adds to in the index's records below each folder its batch
 // removes, with the lags of those paths.
 func (r *run) liveBelow(in *conflict.LiveInput) {
@@ -133,12 +138,7 @@ func (r *run) liveBelow(in *conflict.LiveInput) {
 		var below []conflict.Record
 		err := r.h.db.ForEachIndex(r.cfg.Name, dir+"/", func(rec conflict.Record) error {
 			below = append(below, rec)
-			for h, l := range r.lags[rec.Entry.Path] {
-				if in.Lagging[rec.Entry.Path] == nil {
-					in.Lagging[rec.Entry.Path] = map[string]*wire.Entry{}
-				}
-				in.Lagging[rec.Entry.Path][h] = l.have
-			}
+			r.addLags(in, rec.Entry.Path)
 			return nil
 		})
 		if err != nil {
