@@ -59,6 +59,7 @@ type Locker struct {
 	removed   map[string]time.Time        // lock file path -> when the Locker removed it
 	inflight  map[string]chan struct{}    // paths with a call in progress
 	immutable map[uint64]bool             // by device: false once the flag was refused there
+	orphans   map[string]orphan           // released locks whose copy was not at its path (orphan.go)
 
 	// Tests only.
 	crash   func(step string) // called after each step that changes something
@@ -90,6 +91,7 @@ func New(t *tree.Tree, j Journal, session string, opts Options) (*Locker, error)
 		removed:   make(map[string]time.Time),
 		inflight:  make(map[string]chan struct{}),
 		immutable: make(map[uint64]bool),
+		orphans:   make(map[string]orphan),
 	}
 	for _, r := range recs {
 		if l.owns(r) {

@@ -13,7 +13,10 @@ import (
 // it was being written): their records, in memory and in the journal, name
 // the new paths, so that the unlock that ends the write finds them. A
 // locked file itself cannot be renamed (immutable), but its folder can.
+// Copies whose lock was released before the rename was known get their
+// mode and flags back at their new paths (orphan.go).
 func (l *Locker) Moved(from, to string) error {
+	l.adoptOrphans(from, to)
 	l.mu.Lock()
 	var moved []store.LockRecord
 	var old []string

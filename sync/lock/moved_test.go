@@ -62,3 +62,36 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// An unlock that comes before the folder's rename is known: the copy is
+// not at its path, and the rename's Moved, once it comes, restores it at
+// the new one.
+func TestUnlockBeforeItsFolderRenameIsKnown(t *testing.T) {
+	e := newEnv(t, Options{})
+	if err := os.MkdirAll(e.path("proj"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := e.write("proj/plan.odt", "x", 0o644)
+	before := stateOf(t, p)
+	if err := e.l.Lock("proj/plan.odt", alice); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(e.path("proj"), e.path("renamed")); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.l.Unlock("proj/plan.odt"); err != nil {
+		t.Fatal(err)
+	}
+	if e.l.Locked("proj/plan.odt") || len(e.journal()) != 0 {
+		t.Fatalf("still held after the unlock: %v, journal %v", e.l.Held(), e.journal())
+	}
+	if s := stateOf(t, e.path("renamed/plan.odt")); s.mode&0o222 != 0 {
+		t.Fatalf("restored before its new path was known: mode %o", s.mode)
+	}
+	if err := e.l.Moved("proj", "renamed"); err != nil {
+		t.Fatal(err)
+	}
+	if after := stateOf(t, e.path("renamed/plan.odt")); after != before {
+		t.Errorf("after the rename was known %+v, want %+v", after, before)
+	}
+}

@@ -23,8 +23,12 @@ func (l *Locker) Unlock(path string) error {
 }
 
 func (l *Locker) release(path string, rec store.LockRecord) error {
-	if err := l.restoreAt(path, rec); err != nil {
+	found, err := l.restoreAt(path, rec)
+	if err != nil {
 		return err
+	}
+	if !found {
+		l.keepOrphan(rec) // orphan.go
 	}
 	l.step("restored")
 	if err := l.removeLockFiles(rec); err != nil {
@@ -55,30 +59,32 @@ func (l *Locker) MovedAway(from, to string) error {
 }
 
 // restoreAt puts rec's journaled mode and flags back onto the file at
-// path, if it is the inode rec journaled.
-func (l *Locker) restoreAt(path string, rec store.LockRecord) error {
+// path, if it is the inode rec journaled, and says whether it was.
+func (l *Locker) restoreAt(path string, rec store.LockRecord) (bool, error) {
 	f, err := l.open(path)
 	switch {
 	case err == nil:
 		defer f.Close()
 		id, err := identify(f)
 		if err != nil {
-			return l.failed("unlock", path, err)
+			return false, l.failed("unlock", path, err)
 		}
 		same, unsure := match(rec, id)
 		if unsure {
-			return &wire.Error{Kind: wire.KindTransient, Op: "unlock", Path: path, Msg: "cannot tell whether the file is the one locked: its inode generation cannot be read"}
+			return false, &wire.Error{Kind: wire.KindTransient, Op: "unlock", Path: path, Msg: "cannot tell whether the file is the one locked: its inode generation cannot be read"}
 		}
-		if same {
-			if err := l.restore(f, &id, rec); err != nil {
-				return l.failed("unlock", path, err)
-			}
+		if !same {
+			return false, nil
 		}
+		if err := l.restore(f, &id, rec); err != nil {
+			return false, l.failed("unlock", path, err)
+		}
+		return true, nil
 	case gone(err):
 		// Removed, or something other than a regular file now: the
 		// locked file is not there to restore.
+		return false, nil
 	default:
-		return l.failed("unlock", path, err)
+		return false, l.failed("unlock", path, err)
 	}
-	return nil
 }
