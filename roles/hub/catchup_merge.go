@@ -57,12 +57,7 @@ func (r *run) mergeRound(host string, cu *catchUp, scan []wire.Entry, skipped ma
 	slices.SortFunc(participants, func(a, b string) int { return r.hostOrder(a) - r.hostOrder(b) })
 	leftAlone := r.catchUpLeftAlone(skipped)
 	// Deleted while it was away, and unchanged on it: deleted there too.
-	deleted := map[string]wire.Entry{}
-	for p, b := range ledger {
-		if _, still := current[p]; !still && b.Had && slices.Contains(b.Record.Hosts, host) {
-			deleted[p] = b.Record.Entry
-		}
-	}
+	deleted, only := awayDeleted(host, ledger, current)
 	delOps, settled := conflict.AwayDeletes(scan, deleted, r.cfg.Options)
 	mine := slices.DeleteFunc(slices.Clone(scan), func(e wire.Entry) bool { return settled[e.Path] })
 
@@ -77,7 +72,7 @@ func (r *run) mergeRound(host string, cu *catchUp, scan []wire.Entry, skipped ma
 	last := maps.Clone(current)
 	for p, b := range ledger {
 		switch {
-		case settled[p] || !b.Had:
+		case settled[p] || !b.Had || only[p]:
 			delete(last, p)
 		default:
 			rec := b.Record
@@ -133,6 +128,29 @@ func (r *run) mergeRound(host string, cu *catchUp, scan []wire.Entry, skipped ma
 	r.log.Info().Str("host", host).Int("round", cu.round).Int("ledger", len(ledger)).Int("scanned", len(scan)).
 		Int("to_host", len(plan.Ops[host])).Int("quarantined", len(plan.Quarantines)).Msg("catch-up merged")
 	return &plan
+}
+
+// awayDeleted returns the paths of host's ledger that the live hosts
+// deleted (or moved away) while it was away, with the version it held, and
+// those it alone ever held: whoever deleted or moved such a path never saw
+// that version, so the deletion does not take it, and its copy goes out as
+// new, as an edit wins over an offline delete (make chaos, seed 5533: a
+// file written on a host just before it went down was deleted there on
+// its return, its folder having been renamed elsewhere meanwhile, and no
+// host held that version any more).
+func awayDeleted(host string, ledger map[string]store.AwayBase, current map[string]conflict.Record) (deleted map[string]wire.Entry, only map[string]bool) {
+	deleted, only = map[string]wire.Entry{}, map[string]bool{}
+	for p, b := range ledger {
+		if _, still := current[p]; still || !b.Had || !slices.Contains(b.Record.Hosts, host) {
+			continue
+		}
+		if len(b.Record.Hosts) == 1 {
+			only[p] = true
+			continue
+		}
+		deleted[p] = b.Record.Entry
+	}
+	return deleted, only
 }
 
 // catchUpLeftAlone returns what a catch-up leaves alone: the File Conflict

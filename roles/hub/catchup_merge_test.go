@@ -1,10 +1,12 @@
 package hub
 
 import (
+	"maps"
 	"slices"
 	"testing"
 
 	"github.com/peerlink/peerlink/conflict"
+	"github.com/peerlink/peerlink/store"
 	"github.com/peerlink/peerlink/wire"
 )
 
@@ -45,5 +47,29 @@ func TestKeepAwayHosts(t *testing.T) {
 	}
 	if rec := plan.Index["only-away"]; rec.Entry != current["only-away"].Entry {
 		t.Errorf("only-away: entry %v, want it unchanged", rec.Entry)
+	}
+}
+
+// What the live hosts deleted while a host was away is deleted there too,
+// except a version only that host ever held, which nobody deleting it saw
+// (make chaos, seed 5533).
+func TestAwayDeleted(t *testing.T) {
+	f := func(p string, size int64) wire.Entry { return wire.Entry{Path: p, Kind: wire.KindFile, Size: size} }
+	ledger := map[string]store.AwayBase{
+		"deleted":      {Had: true, Record: conflict.Record{Entry: f("deleted", 1), Hosts: []string{"a", "c"}}},
+		"only-mine":    {Had: true, Record: conflict.Record{Entry: f("only-mine", 2), Hosts: []string{"c"}}},
+		"not-mine":     {Had: true, Record: conflict.Record{Entry: f("not-mine", 3), Hosts: []string{"a"}}},
+		"new-since":    {Had: false},
+		"still-there":  {Had: true, Record: conflict.Record{Entry: f("still-there", 4), Hosts: []string{"c"}}},
+		"changed-here": {Had: true, Record: conflict.Record{Entry: f("changed-here", 5), Hosts: []string{"a", "b", "c"}}},
+	}
+	current := map[string]conflict.Record{"still-there": {Entry: f("still-there", 6), Hosts: []string{"a"}}}
+	deleted, only := awayDeleted("c", ledger, current)
+	want := map[string]wire.Entry{"deleted": f("deleted", 1), "changed-here": f("changed-here", 5)}
+	if !maps.Equal(deleted, want) {
+		t.Errorf("deleted %v, want %v", deleted, want)
+	}
+	if !maps.Equal(only, map[string]bool{"only-mine": true}) {
+		t.Errorf("held by the host alone: %v, want only-mine", only)
 	}
 }

@@ -178,6 +178,7 @@ func (r *run) indexUpdate(u conflict.LiveUpdate) {
 		if _, err := r.h.db.MoveIndex(r.cfg.Name, u.MoveFrom, u.MoveTo); err != nil {
 			r.log.Error().Err(err).Msg("index")
 		}
+		r.moveLags(u.MoveFrom, u.MoveTo)
 	}
 	if u.Put != nil {
 		if err := r.h.db.PutIndex(r.cfg.Name, []conflict.Record{*u.Put}); err != nil {

@@ -130,6 +130,32 @@ func (r *run) caughtUp(path, host string) {
 	}
 }
 
+// moveLags re-keys the lags at from and below it to to, as a rename moves
+// their records in the index: a host that lagged on a file of a folder
+// renamed elsewhere lags on it at its new path, where the repair looks
+// for the index's record (make chaos, seed 5533: the lags stayed at the
+// old paths, whose records had moved, and the renamed file was never
+// repaired).
+func (r *run) moveLags(from, to string) {
+	moved := map[string]map[string]*lag{}
+	for p, m := range r.lags {
+		if np, ok := wire.Moved(p, from, to); ok {
+			moved[np] = m
+			delete(r.lags, p)
+		}
+	}
+	for np, m := range moved {
+		for _, l := range m {
+			if l.have != nil {
+				have := *l.have
+				have.Path = np
+				l.have = &have
+			}
+		}
+		r.lags[np] = m
+	}
+}
+
 // nextRepair returns when the earliest repair is due, and false if none is
 // waiting.
 func (r *run) nextRepair() (time.Time, bool) {
