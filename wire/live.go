@@ -111,6 +111,9 @@ type Change struct {
 type Changes struct {
 	Session string   `json:"session"`
 	Changes []Change `json:"changes"`
+	// Seq numbers a host's reports, increasing (0: not numbered), for
+	// Apply.Seen.
+	Seq uint64 `json:"seq,omitempty"`
 }
 
 func (*Changes) Type() Type { return TypeChanges }

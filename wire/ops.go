@@ -105,6 +105,12 @@ func (o *Op) Validate() error {
 type Apply struct {
 	Session string `json:"session"`
 	Ops     []Op   `json:"ops"`
+	// Seen is the Seq of the target's last Changes the hub had handled
+	// when it planned these ops (0: not known). A folder rename moves
+	// along whatever the target made in the folder since, which the hub
+	// did not know of: the target reports those paths again at their new
+	// place.
+	Seen uint64 `json:"seen,omitempty"`
 }
 
 func (*Apply) Type() Type { return TypeApply }

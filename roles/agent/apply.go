@@ -21,7 +21,7 @@ import (
 // Staged, when not nil, decides at the tree's next Sync whether the result
 // holds (results.flush syncs before it reports anything), so that many small
 // files cost one syncfs rather than two fsyncs each.
-func (a *Agent) applyOne(ctx context.Context, c *broker.Client, s *attached, op *wire.Op, progress func(int64)) (wire.OpResult, *tree.Staged) {
+func (a *Agent) applyOne(ctx context.Context, c *broker.Client, s *attached, op *wire.Op, seen uint64, progress func(int64)) (wire.OpResult, *tree.Staged) {
 	res := wire.OpResult{Kind: op.Kind, Path: op.Path}
 	var staged *tree.Staged
 	var err error
@@ -107,6 +107,7 @@ func (a *Agent) applyOne(ctx context.Context, c *broker.Client, s *attached, op 
 		err = s.tree.Rename(op.OldPath, op.Path)
 		if err == nil && s.live != nil && op.Want.Kind == wire.KindDir {
 			err = s.live.locker.Moved(op.OldPath, op.Path)
+			s.live.movedByHub(op.OldPath, op.Path, seen)
 		}
 		res.Entry = op.Want
 	default:

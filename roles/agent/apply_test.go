@@ -57,7 +57,7 @@ func TestApplyWhatIsAlreadyThereIsDone(t *testing.T) {
 		{"a fetch of the content of a locked copy", wire.Op{Kind: wire.OpFetch, Path: "locked.txt", From: "site-b", Want: lockedWant, Have: &older}, true},
 		{"a delete of a file already gone", wire.Op{Kind: wire.OpDelete, Path: "gone.txt", Have: &older}, true},
 	} {
-		res, staged := l.a.applyOne(context.Background(), nil, s, &tc.op, func(int64) {})
+		res, staged := l.a.applyOne(context.Background(), nil, s, &tc.op, 0, func(int64) {})
 		if staged != nil {
 			t.Errorf("%s: staged a fetch", tc.name)
 		}

@@ -54,6 +54,12 @@ type live struct {
 	expect map[string]expectation // the agent's own changes, not to be reported
 	// removed are the users' removals lately (removed.go).
 	removed removals
+	// sent are the paths reported lately, moves the hub's folder renames
+	// applied since the loop last looked, which kick tells it to
+	// (moved.go).
+	sent  map[string]sentReport
+	moves []hubMove
+	kick  chan struct{}
 
 	// Below: owned by the loop goroutine.
 	opened  *openSet             // write-opens reported to the hub and not closed yet
@@ -64,6 +70,7 @@ type live struct {
 	// opensLostWarned is when the loss of write-opens was last logged.
 	opensLostWarned time.Time
 	pending         []wire.Change
+	seq             uint64 // the last Changes' Seq
 	// cache holds the scan cache records to write at the next flush (nil:
 	// delete the path's record): one bbolt commit, and its fsync, for a
 	// burst rather than one per file.
@@ -124,7 +131,10 @@ func (a *Agent) startLive(ctx context.Context, c *broker.Client, s *attached) (*
 	l := &live{a: a, s: s, c: c, locker: locker, expect: map[string]expectation{},
 		opened: newOpenSet(), viaLock: map[string]string{}, settle: map[string]time.Time{},
 		cache: map[string]*store.CachedPath{}, rs: newRescans(a.cfg.RescanInterval), done: make(chan struct{}),
-		warned: map[string]bool{}}
+		warned: map[string]bool{}, sent: map[string]sentReport{}, kick: make(chan struct{}, 1),
+		// Above the last attachment's numbers, which the hub may still
+		// hold for this host.
+		seq: uint64(time.Now().UnixNano())}
 	w, err := watch.New(ctx, s.root, watch.Options{Filter: s.filter, IgnorePid: os.Getpid(), Tree: a.cfg.WatchTree})
 	if err == nil {
 		a.logWatching(s.name, w)
@@ -288,6 +298,8 @@ func (l *live) loop(ctx context.Context) {
 			}
 		case <-timer.C:
 			l.due(ctx)
+		case <-l.kick:
+			l.followMoves(ctx)
 		case <-ctx.Done():
 			return
 		}
@@ -365,6 +377,7 @@ func (l *live) due(ctx context.Context) {
 				delete(l.expect, p)
 			}
 		}
+		l.pruneSent(now.Add(-expectFor))
 		l.mu.Unlock()
 	}
 	l.flush(ctx)

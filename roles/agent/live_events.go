@@ -360,7 +360,9 @@ func (l *live) flush(ctx context.Context) {
 		defer b.Release()
 		data = b.Data
 	}
-	if err := l.c.Send(ctx, wire.HubName, &wire.Changes{Session: l.s.name, Changes: batch}, data); err != nil {
+	l.seq++
+	l.noteSent(l.seq, batch)
+	if err := l.c.Send(ctx, wire.HubName, &wire.Changes{Session: l.s.name, Changes: batch, Seq: l.seq}, data); err != nil {
 		l.a.log.Warn().Err(err).Str("session", l.s.name).Int("changes", len(batch)).Msg("report changes")
 	}
 }

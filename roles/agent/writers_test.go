@@ -58,7 +58,7 @@ func TestApplyRefusesWhatIsOpenForWriting(t *testing.T) {
 		{Kind: wire.OpDelete, Path: "open.txt", Have: have("open.txt")},
 		{Kind: wire.OpDelete, Path: "dir", Have: have("dir")},
 	} {
-		res, _ := l.a.applyOne(context.Background(), nil, s, &op, func(int64) {})
+		res, _ := l.a.applyOne(context.Background(), nil, s, &op, 0, func(int64) {})
 		if res.Error == nil || res.Error.Kind != wire.KindOpen {
 			t.Errorf("%s %s with a writer on it: %+v, want refused as open for writing", op.Kind, op.Path, res.Error)
 		}
@@ -80,7 +80,7 @@ func TestApplyRefusesWhatIsOpenForWriting(t *testing.T) {
 	do(t, inside.Close())
 	l.opened.remove("dir/inside.txt")
 	op := wire.Op{Kind: wire.OpDelete, Path: "dir", Have: have("dir")}
-	if res, _ := l.a.applyOne(context.Background(), nil, s, &op, func(int64) {}); res.Error != nil {
+	if res, _ := l.a.applyOne(context.Background(), nil, s, &op, 0, func(int64) {}); res.Error != nil {
 		t.Errorf("delete dir once its writer closed: %v", res.Error)
 	}
 }

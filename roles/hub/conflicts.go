@@ -224,7 +224,7 @@ func takeWinner(ctx context.Context, c *broker.Client, cfg api.SessionConfig, p,
 			continue
 		}
 		g.Go(func() error {
-			return applyOps(gctx, c, &cfg, hr.Host, ops, nil, func(results []wire.OpResult) error {
+			return applyOps(gctx, c, &cfg, hr.Host, ops, nil, 0, func(results []wire.OpResult) error {
 				mu.Lock()
 				defer mu.Unlock()
 				for _, res := range results {

@@ -35,6 +35,7 @@ const (
 func (r *run) liveLoop(ctx context.Context, c *broker.Client) {
 	r.lags = map[string]map[string]*lag{}
 	r.recent = recentApplied{}
+	r.seen.reset()
 	r.pendingReconcile = nil // the start-up that just ran reconciled everything
 	// Hosts away and their catch-ups (away.go, catchup.go): the catch-ups'
 	// goroutines end with ctx, and the loop waits for them.
@@ -132,12 +133,14 @@ func (r *run) liveLoop(ctx context.Context, c *broker.Client) {
 func (r *run) gather(in broker.Incoming, m *wire.Changes) ([]wire.Change, *broker.Incoming) {
 	host := in.From
 	batch := slices.Clone(m.Changes)
+	r.seen.saw(host, m)
 	r.inline.add(host, m.Changes, in.Data)
 	for len(batch) < changeBatch {
 		select {
 		case more := <-r.liveIn:
 			if mm, ok := more.Msg.(*wire.Changes); ok && more.From == host && r.away[host] == nil {
 				batch = append(batch, mm.Changes...)
+				r.seen.saw(host, mm)
 				r.inline.add(host, mm.Changes, more.Data)
 				continue
 			}

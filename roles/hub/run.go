@@ -64,6 +64,9 @@ type run struct {
 	// recent are the versions the live loop had each host apply lately
 	// (see live_echo.go); the live loop owns them.
 	recent recentApplied
+	// seen numbers the hosts' reports the live loop took in
+	// (live_seen.go).
+	seen changesSeen
 	// reconciled is when a failed folder rename last made the run start
 	// over, and pendingReconcile one waiting for its turn (see
 	// reconcileError); the live loop owns both.

@@ -144,9 +144,9 @@ func movedBelow(index map[string]conflict.Record, ops []wire.Op) map[string][]st
 
 // applyOps has host apply ops in order and calls each with every batch of
 // results as they arrive; data is the content inline in ops (wire.Inline).
-func applyOps(ctx context.Context, c *broker.Client, cfg *api.SessionConfig, host string, ops []wire.Op, data []byte, each func([]wire.OpResult) error) error {
+func applyOps(ctx context.Context, c *broker.Client, cfg *api.SessionConfig, host string, ops []wire.Op, data []byte, seen uint64, each func([]wire.OpResult) error) error {
 	markDelta(ops, cfg)
-	s, err := c.Call(ctx, host, &wire.Apply{Session: cfg.Name, Ops: ops}, data)
+	s, err := c.Call(ctx, host, &wire.Apply{Session: cfg.Name, Ops: ops, Seen: seen}, data)
 	if err != nil {
 		return wire.ToError("apply", host, "", err)
 	}

@@ -136,7 +136,7 @@ func (f *flights) list() []api.Transfer {
 func (r *run) applyOps(ctx context.Context, c *broker.Client, host string, ops []wire.Op, data []byte, each func([]wire.OpResult) error) error {
 	r.flights.start(host, ops)
 	defer r.flights.drop(host, ops)
-	return applyOps(ctx, c, &r.cfg, host, ops, data, func(results []wire.OpResult) error {
+	return applyOps(ctx, c, &r.cfg, host, ops, data, r.seen.get(host), func(results []wire.OpResult) error {
 		r.flights.finish(host, results)
 		for _, res := range results {
 			if res.Kind == wire.OpFetch && res.Error == nil {
