@@ -35,7 +35,10 @@ const (
 func (r *run) liveLoop(ctx context.Context, c *broker.Client) {
 	r.lags = map[string]map[string]*lag{}
 	r.recent = recentApplied{}
+	// A start-up's ops are planned from scans, not from reports: they
+	// carry no Seen.
 	r.seen.reset()
+	defer r.seen.reset()
 	r.pendingReconcile = nil // the start-up that just ran reconciled everything
 	// Hosts away and their catch-ups (away.go, catchup.go): the catch-ups'
 	// goroutines end with ctx, and the loop waits for them.
