@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -23,6 +24,11 @@ const (
 	touch
 	// empty: the harness removed everything under Host's root.
 	empty
+	// moved: the harness renamed Path to To on Host. A version written
+	// later at or under Path on another host, before the rename reached
+	// it, is carried to its place under To there, and so everywhere
+	// (make chaos, seed 8022).
+	moved
 )
 
 type event struct {
@@ -30,6 +36,7 @@ type event struct {
 	step int // the schedule's step that caused it
 	host string
 	path string
+	to   string // moved: the new path
 	hash string
 }
 
@@ -39,6 +46,9 @@ type Version struct {
 	Host string
 	Path string
 	Hash string
+	// Moved are the paths an earlier rename may have carried it to (see
+	// the event kind moved).
+	Moved []string
 }
 
 func (h *History) Version(step int, host, path, hash string) {
@@ -49,8 +59,30 @@ func (h *History) Touch(step int, host, path string) {
 	h.events = append(h.events, event{kind: touch, step: step, host: host, path: path})
 }
 
+func (h *History) Moved(step int, host, from, to string) {
+	h.events = append(h.events, event{kind: moved, step: step, host: host, path: from, to: to})
+}
+
 func (h *History) Empty(step int, host string) {
 	h.events = append(h.events, event{kind: empty, step: step, host: host})
+}
+
+// everywhereAtOne reports whether every host holds hash at one of paths,
+// the same for all.
+func everywhereAtOne(paths []string, hash string, hosts []string, o Observed) bool {
+	for _, p := range paths {
+		all := true
+		for _, h := range hosts {
+			if e, ok := o.Trees[h][p]; !ok || e.Dir || e.Hash != hash {
+				all = false
+				break
+			}
+		}
+		if all {
+			return true
+		}
+	}
+	return false
 }
 
 // related reports whether a and b are the same path or one holds the other.
@@ -83,16 +115,34 @@ func (h *History) Required() []Version {
 		superseded := false
 		for _, later := range h.events[i+1:] {
 			if later.kind == empty && later.host == e.host ||
-				later.kind != empty && related(later.path, e.path) {
+				later.kind == touch && related(later.path, e.path) ||
+				later.kind == version && related(later.path, e.path) {
 				superseded = true
 				break
 			}
 		}
 		if !superseded {
-			out = append(out, Version{Step: e.step, Host: e.host, Path: e.path, Hash: e.hash})
+			out = append(out, Version{Step: e.step, Host: e.host, Path: e.path, Hash: e.hash, Moved: h.movedTo(i)})
 		}
 	}
 	return out
+}
+
+// movedTo returns the paths the renames before event i may have carried
+// its path to, in turn.
+func (h *History) movedTo(i int) []string {
+	paths := []string{h.events[i].path}
+	for _, mv := range h.events[:i] {
+		if mv.kind != moved {
+			continue
+		}
+		for _, p := range paths {
+			if rest, ok := strings.CutPrefix(p, mv.path+"/"); ok && !slices.Contains(paths, mv.to+"/"+rest) {
+				paths = append(paths, mv.to+"/"+rest)
+			}
+		}
+	}
+	return paths[1:]
 }
 
 // Observed is the end state the loss check reads: every host's tree, the
@@ -123,10 +173,11 @@ func (o Observed) conflicted(p string) bool {
 }
 
 // Lost returns a line for each required version the end state lacks. A
-// version is kept when every host holds it at its path, or, for a path in
-// the File Conflict List (whose copies stay where they are until resolved),
-// when some host does; or when some host's protected area holds its
-// content (the product kept it before replacing or deleting it).
+// version is kept when every host holds it at its path, or at one path an
+// earlier rename carried it to, or, for a path in the File Conflict List
+// (whose copies stay where they are until resolved), when some host does;
+// or when some host's protected area holds its content (the product kept
+// it before replacing or deleting it).
 func Lost(required []Version, o Observed) []string {
 	var out []string
 	hosts := make([]string, 0, len(o.Trees))
@@ -146,7 +197,7 @@ func Lost(required []Version, o Observed) []string {
 				lack = append(lack, h)
 			}
 		}
-		if len(lack) == 0 || o.conflicted(v.Path) && len(have) > 0 {
+		if len(lack) == 0 || o.conflicted(v.Path) && len(have) > 0 || everywhereAtOne(v.Moved, v.Hash, hosts, o) {
 			continue
 		}
 		out = append(out, fmt.Sprintf("%s: version %.12s written by step %d on %s missing on %s (held by %v)",

@@ -68,3 +68,36 @@ func TestLost(t *testing.T) {
 		})
 	}
 }
+
+// A version written in a folder another host had just renamed is carried
+// along when the rename reaches its host: it is kept if every host holds
+// it at the one place the renames before it lead to (make chaos, seed
+// 8022).
+func TestLostFollowsEarlierRenames(t *testing.T) {
+	var h History
+	h.Moved(1, "b", "a", "e")
+	h.Moved(2, "c", "e/c", "x")
+	h.Version(3, "a", "a/c/f", "h1")
+	h.Moved(4, "b", "other", "elsewhere")
+	req := h.Required()
+	if len(req) != 1 || !reflect.DeepEqual(req[0].Moved, []string{"e/c/f", "x/f"}) {
+		t.Fatalf("required %+v, want a/c/f also at e/c/f and x/f", req)
+	}
+	file := func(hash string) Entry { return Entry{Mode: 0o644, Hash: hash} }
+	for _, c := range []struct {
+		name string
+		o    Observed
+		lost bool
+	}{
+		{"carried along everywhere", Observed{Trees: map[string]map[string]Entry{"a": {"e/c/f": file("h1")}, "b": {"e/c/f": file("h1")}}}, false},
+		{"carried twice everywhere", Observed{Trees: map[string]map[string]Entry{"a": {"x/f": file("h1")}, "b": {"x/f": file("h1")}}}, false},
+		{"carried along on one host only", Observed{Trees: map[string]map[string]Entry{"a": {"e/c/f": file("h1")}, "b": {}}}, true},
+		{"in two places, neither everywhere", Observed{Trees: map[string]map[string]Entry{"a": {"e/c/f": file("h1")}, "b": {"a/c/f": file("h1")}}}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := Lost(req, c.o); (len(got) > 0) != c.lost {
+				t.Fatalf("lost %v, want lost=%v", got, c.lost)
+			}
+		})
+	}
+}

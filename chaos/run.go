@@ -201,6 +201,7 @@ func (r *runner) rename(i int, s Step, from, to string) error {
 	}
 	r.hist.Touch(i, s.Host, s.Path)
 	r.hist.Touch(i, s.Host, s.To)
+	r.hist.Moved(i, s.Host, s.Path, s.To)
 	root := r.c.root(s.Host)
 	return filepath.WalkDir(to, func(p string, d fs.DirEntry, err error) error {
 		rel, _ := filepath.Rel(root, p)
