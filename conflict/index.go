@@ -121,3 +121,24 @@ func (p *Plan) IndexLen() int {
 	}
 	return len(p.Index)
 }
+
+// Getter returns Get for lookups mostly in tree order (what a store
+// writes in path order): each starts where the last one found its record.
+func (x *Index) Getter() func(string) (Record, bool) {
+	next := 0
+	return func(path string) (Record, bool) {
+		if x == nil {
+			return Record{}, false
+		}
+		if next < len(x.recs) && x.recs[next].ent.Path == path {
+			next++
+			return x.record(next - 1), true
+		}
+		i := sort.Search(len(x.recs), func(i int) bool { return comparePaths(x.recs[i].ent.Path, path) >= 0 })
+		if i < len(x.recs) && x.recs[i].ent.Path == path {
+			next = i + 1
+			return x.record(i), true
+		}
+		return Record{}, false
+	}
+}
