@@ -96,3 +96,74 @@ func holds(rec Record, host string) bool {
 	}
 	return false
 }
+
+// StreamDeletes is ScanDeletes for a scan as a Stream and the last index
+// in tree order (Input.Sorted): one pass over both where the stream is in
+// tree order, without a set of the scan's paths.
+func StreamDeletes(host string, scan Stream, last []Record, skip func(string) bool) (map[string]wire.Entry, int) {
+	deleted := map[string]wire.Entry{}
+	files := 0
+	gone := func(rec *Record) {
+		if !holds(*rec, host) || (skip != nil && skip(rec.Entry.Path)) {
+			return
+		}
+		deleted[rec.Entry.Path] = rec.Entry
+		if rec.Entry.Kind == wire.KindFile {
+			files++
+		}
+	}
+	var have map[string]bool
+	prev, first := "", true
+	for e := range scan.Entries() {
+		if !first && comparePaths(prev, e.Path) > 0 {
+			have = map[string]bool{}
+			break
+		}
+		prev, first = e.Path, false
+	}
+	if have != nil {
+		for e := range scan.Entries() {
+			have[e.Path] = true
+		}
+		for i := range last {
+			if !have[last[i].Entry.Path] {
+				gone(&last[i])
+			}
+		}
+		return deleted, files
+	}
+	i := 0
+	for e := range scan.Entries() {
+		for ; i < len(last) && comparePaths(last[i].Entry.Path, e.Path) < 0; i++ {
+			gone(&last[i])
+		}
+		for ; i < len(last) && last[i].Entry.Path == e.Path; i++ {
+		}
+	}
+	for ; i < len(last); i++ {
+		gone(&last[i])
+	}
+	return deleted, files
+}
+
+// TrackedFilesIn is TrackedFiles of the last index as a slice.
+func TrackedFilesIn(last []Record) int {
+	n := 0
+	for i := range last {
+		if last[i].Entry.Kind == wire.KindFile {
+			n++
+		}
+	}
+	return n
+}
+
+// HeldFilesIn is HeldFiles of the last index as a slice.
+func HeldFilesIn(host string, last []Record) int {
+	n := 0
+	for i := range last {
+		if last[i].Entry.Kind == wire.KindFile && holds(last[i], host) {
+			n++
+		}
+	}
+	return n
+}

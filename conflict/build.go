@@ -17,17 +17,29 @@ func (e *engine) build(in *Input) {
 	ords := make([][]int32, nh)
 	bads := make([][]bool, nh)
 	scans := make([][]wire.Entry, nh)
+	streamBad := make([]map[int32]bool, nh)
 	most := 0
 	for h, name := range e.hosts {
 		scans[h] = in.Scans[name]
+		if st, ok := in.Streams[name]; ok && scans[h] == nil {
+			if _, listed := in.Scans[name]; !listed {
+				if chk := e.checkStream(name, st); chk.sorted {
+					srcs[h].stream, streamBad[h] = openStream(st), chk.bad
+					defer srcs[h].stream.close()
+					most = max(most, chk.kept)
+					continue
+				}
+				for ent := range st.Entries() {
+					scans[h] = append(scans[h], ent)
+				}
+			}
+		}
 		srcs[h].paths, ords[h], bads[h] = e.scanOrder(name, scans[h])
 		most = max(most, len(srcs[h].paths))
 	}
-	lastPaths := lastOrder(in.Last)
-	e.recs = make([]Record, 0, len(lastPaths))
-	srcs[nh].paths = lastPaths
+	e.lastSource(in, &srcs[nh])
 	srcs[nh+1].paths = e.quarantinedOrder(in.Quarantined)
-	most = max(most, len(lastPaths))
+	most = max(most, srcs[nh].len())
 	e.rows = make([]row, 0, most+most/16+16)
 	e.cells = make([]*wire.Entry, 0, cap(e.rows)*nh)
 
@@ -36,27 +48,42 @@ func (e *engine) build(in *Input) {
 		if !ok {
 			break
 		}
+		last := &srcs[nh]
 		if !e.fromScan(srcs[:nh], p) {
 			if err := wire.CheckPath(p); err != nil {
 				e.warn.add("rec", fmt.Sprintf("last index: %v; record ignored", err))
-				srcs[nh].at++
+				last.at++
 				continue
 			}
 		}
+		q, inLast := last.peek()
+		inLast = inLast && q == p
+		if inLast {
+			p = q // one string for the row, its record and its cells
+		}
 		r := e.addRow(p)
+		if inLast {
+			e.rows[r].rec = e.record(p, last)
+			last.at++
+		}
 		for h := range nh {
 			s := &srcs[h]
-			if q, ok := s.peek(); ok && q == p {
-				e.cells[r*nh+h] = &scans[h][ords[h][s.at]]
-				if bads[h] != nil && bads[h][s.at] {
+			if q, ok := s.peek(); !ok || q != p {
+				continue
+			}
+			if st := s.stream; st != nil {
+				e.cells[r*nh+h] = e.keepStreamed(r, h, st.cur)
+				if streamBad[h][st.at] {
 					e.rows[r].flags |= fBad
 				}
-				s.at++
+				st.advance()
+				continue
 			}
-		}
-		if q, ok := srcs[nh].peek(); ok && q == p {
-			e.rows[r].rec = e.record(p, in.Last[p])
-			srcs[nh].at++
+			e.cells[r*nh+h] = &scans[h][ords[h][s.at]]
+			if bads[h] != nil && bads[h][s.at] {
+				e.rows[r].flags |= fBad
+			}
+			s.at++
 		}
 		if q, ok := srcs[nh+1].peek(); ok && q == p {
 			e.rows[r].flags |= fQuarantineIn
@@ -64,6 +91,30 @@ func (e *engine) build(in *Input) {
 		}
 		e.checkParents(r)
 	}
+}
+
+// lastSource sets src to read the last index in tree order: Input.Sorted
+// in place when it is in strict tree order, else Input.Last (or Sorted
+// made a map, as Last would hold it) sorted.
+func (e *engine) lastSource(in *Input, src *source) {
+	last := in.Last
+	if len(last) == 0 && len(in.Sorted) > 0 {
+		sorted := true
+		for i := 1; i < len(in.Sorted) && sorted; i++ {
+			sorted = comparePaths(in.Sorted[i-1].Entry.Path, in.Sorted[i].Entry.Path) < 0
+		}
+		if sorted {
+			src.recs = in.Sorted
+			return
+		}
+		last = make(map[string]Record, len(in.Sorted))
+		for _, rec := range in.Sorted {
+			last[rec.Entry.Path] = rec
+		}
+	}
+	src.paths = lastOrder(last)
+	src.last = last
+	e.recs = make([]Record, 0, len(src.paths))
 }
 
 // fromScan reports whether a scan names p (and so p is a checked path).

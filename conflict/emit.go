@@ -39,6 +39,7 @@ func (e *engine) emitKeep(r int, p *Plan) {
 	want.Path = path
 	var from string
 	holders := e.holdBuf[:0]
+	holding := e.holdIdx[:0]
 	for h := range e.nh() {
 		c := e.cell(r, h)
 		op := wire.Op{Path: path, Want: want, Have: c}
@@ -59,13 +60,22 @@ func (e *engine) emitKeep(r int, p *Plan) {
 		default:
 			if !e.isMoved(r, h) {
 				holders = append(holders, e.hosts[h])
+				holding = append(holding, h)
 			}
 			continue
 		}
 		e.out[h].changes = append(e.out[h].changes, op)
 	}
+	e.holdBuf, e.holdIdx = holders, holding
+	if e.table != nil {
+		ent := e.cell(r, win)
+		if *ent != want {
+			ent = e.slab.add(want)
+		}
+		e.table.add(ent, holding)
+		return
+	}
 	p.Index[path] = Record{Entry: want, Hosts: e.arena.hold(holders)}
-	e.holdBuf = holders
 }
 
 // emitDelete removes row r from every host holding it, unless the host is

@@ -85,6 +85,11 @@ func runTable(t *testing.T, cases []tcase) {
 		t.Run(tc.name, func(t *testing.T) {
 			in := tc.input()
 			p := Resolve(in)
+			for _, sorted := range []bool{true, false} {
+				if diff := sameAsCompact(in, sorted); diff != "" {
+					t.Errorf("the compact input (scans in tree order: %v) gives another plan:\n%s", sorted, diff)
+				}
+			}
 			for _, h := range in.Hosts {
 				if got := opStrings(p.Ops[h]); got != tc.ops[h] {
 					t.Errorf("ops on %s:\n got  %s\n want %s", h, got, tc.ops[h])

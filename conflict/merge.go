@@ -33,10 +33,13 @@ type engine struct {
 
 	out   []hostOps // per host
 	arena hostArena
+	slab  entrySlab // cells read from streams
+	table *Index    // the plan's index when Input.Compact
 
 	// scratch, one row at a time
 	state   []hstate
 	holdBuf []string
+	holdIdx []int
 }
 
 type row struct {
@@ -106,7 +109,14 @@ func (e *engine) setHosts(in *Input) {
 		e.hostIdx[h] = len(e.hosts)
 		e.hosts = append(e.hosts, h)
 	}
-	for _, h := range sortedKeys(in.Scans) {
+	scanned := sortedKeys(in.Scans)
+	for _, h := range sortedKeys(in.Streams) {
+		if _, dup := in.Scans[h]; !dup {
+			scanned = append(scanned, h)
+		}
+	}
+	slices.Sort(scanned)
+	for _, h := range scanned {
 		if _, ok := e.hostIdx[h]; !ok {
 			e.warn.add("scan:"+h, fmt.Sprintf("scan of %s ignored: not a participant", h))
 		}
@@ -135,18 +145,37 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// source is one sorted input of the merge: a host's scan, the last index
-// or the quarantine list.
+// source is one sorted input of the merge: a host's scan (its sorted
+// paths, or a stream), the last index (its sorted paths and the map, or
+// Input.Sorted) or the quarantine list.
 type source struct {
-	paths []string // sorted by comparePaths
-	at    int
+	paths  []string // sorted by comparePaths
+	at     int
+	stream *streamSource
+	recs   []Record // Input.Sorted, read in place
+	last   map[string]Record
 }
 
 func (s *source) peek() (string, bool) {
-	if s.at < len(s.paths) {
+	switch {
+	case s.stream != nil:
+		return s.stream.cur.Path, s.stream.ok
+	case s.recs != nil:
+		if s.at < len(s.recs) {
+			return s.recs[s.at].Entry.Path, true
+		}
+		return "", false
+	case s.at < len(s.paths):
 		return s.paths[s.at], true
 	}
 	return "", false
+}
+
+func (s *source) len() int {
+	if s.recs != nil {
+		return len(s.recs)
+	}
+	return len(s.paths)
 }
 
 // scanOrder validates a host's scan and returns it sorted in tree order,
@@ -220,17 +249,27 @@ func lastOrder(last map[string]Record) []string {
 	return paths
 }
 
-// record returns a copy of the last index's record of p, or nil when it
-// cannot be trusted. A record that does not validate is ignored: without
+// record returns the last index's record of p, the source's current one,
+// or nil when it cannot be trusted: a copy of Input.Last's, or a pointer
+// into Input.Sorted. A record that does not validate is ignored: without
 // it nothing is detected as deleted, which errs towards keeping.
-func (e *engine) record(p string, rec Record) *Record {
+func (e *engine) record(p string, src *source) *Record {
+	var rec *Record
+	if src.recs != nil {
+		rec = &src.recs[src.at]
+	} else {
+		r := src.last[p]
+		rec = &r
+	}
 	switch {
 	case rec.Entry.Path != p:
 		e.warn.add("rec", fmt.Sprintf("last index: record of %s names %q; ignored", p, rec.Entry.Path))
 	case !validBesidesPath(rec.Entry):
 		e.warn.add("rec", fmt.Sprintf("last index: %v; record ignored", rec.Entry.Validate()))
+	case src.recs != nil:
+		return rec
 	default:
-		e.recs = append(e.recs, rec)
+		e.recs = append(e.recs, *rec)
 		return &e.recs[len(e.recs)-1]
 	}
 	return nil

@@ -39,6 +39,9 @@ func Resolve(in Input) Plan {
 	nh := e.nh()
 	if nh == 0 {
 		p.Index = map[string]Record{}
+		if in.Compact {
+			p.Index, p.Table = nil, newIndex(nil, 0)
+		}
 		p.Warnings = e.warn.list()
 		return p
 	}
@@ -56,7 +59,12 @@ func Resolve(in Input) Plan {
 			keep++
 		}
 	}
-	p.Index = make(map[string]Record, keep)
+	if in.Compact && nh <= maxIndexHosts {
+		e.table = newIndex(e.hosts, keep)
+		p.Table = e.table
+	} else {
+		p.Index = make(map[string]Record, keep)
+	}
 	e.emitAll(&p)
 	for h, name := range e.hosts {
 		o := &e.out[h]

@@ -49,11 +49,22 @@ type Input struct {
 	// order is the last tie-break between equal candidates.
 	Hosts []string
 	// Scans holds every host's scan, in any order. A host in Hosts with no
-	// scan here is treated as empty.
+	// scan here (nor in Streams) is treated as empty.
 	Scans map[string][]wire.Entry
+	// Streams holds the scans of hosts kept outside the engine (see
+	// Stream), for hosts with no scan in Scans. The plan is the one the
+	// same entries in Scans would give.
+	Streams map[string]Stream
 	// Last is the index of the last synchronised state, by path; empty on a
 	// session's first start.
 	Last map[string]Record
+	// Sorted is the last index as records in tree order (ComparePaths),
+	// each under its Entry.Path, in place of Last when Last is empty: the
+	// engine points into it instead of copying it, and never modifies it.
+	Sorted []Record
+	// Compact asks for the plan's index as Plan.Table instead of
+	// Plan.Index (see Index).
+	Compact bool
 	// Quarantined are paths already in the File Conflict List: they are left
 	// alone until an operator resolves them.
 	Quarantined map[string]bool
@@ -135,6 +146,10 @@ type Plan struct {
 	// have no record. Each record's Hosts has its own storage: appending to
 	// it never changes another record.
 	Index map[string]Record
+	// Table is Index in compact form when Input.Compact asked for it (and
+	// Index is then nil): the same records, in tree order, at a few
+	// dozen bytes each. Lookup and Records read either form.
+	Table *Index
 	// Quarantines are the paths this plan adds to the File Conflict List, in
 	// tree order. Paths already in Input.Quarantined are not repeated: the
 	// hub keeps its own list.

@@ -41,3 +41,9 @@ func (w *warnings) list() []string {
 	}
 	return out
 }
+
+// addN records msg under key as n occurrences.
+func (w *warnings) addN(key, msg string, n int) {
+	w.add(key, msg)
+	w.msgs[key].n += n - 1
+}

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"fmt"
+	"slices"
 
 	"github.com/peerlink/peerlink/conflict"
 	"github.com/peerlink/peerlink/wire"
@@ -151,6 +152,27 @@ func (h *Hub) LoadIndex(session string) (map[string]conflict.Record, error) {
 		return nil
 	})
 	return m, err
+}
+
+// LoadIndexSorted returns the whole index of a session in the conflict
+// engine's tree order (conflict.ComparePaths), for its Input.Sorted: a
+// slice of records, with no map's overhead. Hosts slices are shared as
+// with ForEachIndex.
+func (h *Hub) LoadIndexSorted(session string) ([]conflict.Record, error) {
+	n, err := h.IndexSize(session)
+	if err != nil {
+		return nil, err
+	}
+	recs := make([]conflict.Record, 0, n)
+	err = h.ForEachIndex(session, "", func(r conflict.Record) error {
+		recs = append(recs, r)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(recs, func(a, b conflict.Record) int { return conflict.ComparePaths(a.Entry.Path, b.Entry.Path) })
+	return recs, nil
 }
 
 // IndexUnder returns the records at roots and below them, and those at

@@ -344,3 +344,43 @@ func TestPutIndexOfWritesTheNamedRecordsOnly(t *testing.T) {
 		t.Error("a refused PutIndexOf wrote some of its records")
 	}
 }
+
+// TestPutIndexWithWritesInChunks: more records than one transaction
+// writes all land, and LoadIndexSorted returns them in the engine's
+// tree order ('/' before every other byte), not bbolt's byte order.
+func TestPutIndexWithWritesInChunks(t *testing.T) {
+	h, _ := newHub(t)
+	index := map[string]conflict.Record{
+		"a":   dirRec("a", "a"),
+		"a-b": fileRec("a-b", 1, "a", "b"),
+		"a/x": fileRec("a/x", 2, "b"),
+	}
+	var paths []string
+	for i := range replaceChunk + 2 {
+		p := fmt.Sprintf("d/f%06d", i)
+		index[p] = fileRec(p, int64(i), "a")
+	}
+	index["d"] = dirRec("d", "a")
+	for p := range index {
+		paths = append(paths, p)
+	}
+	must(t, h.PutIndexWith("s", paths, func(p string) (conflict.Record, bool) {
+		rec, ok := index[p]
+		return rec, ok
+	}))
+	got, err := h.LoadIndexSorted("s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(index) {
+		t.Fatalf("loaded %d records, want %d", len(got), len(index))
+	}
+	if got[0].Entry.Path != "a" || got[1].Entry.Path != "a/x" || got[2].Entry.Path != "a-b" {
+		t.Errorf("first records %q, %q, %q; want a, a/x, a-b", got[0].Entry.Path, got[1].Entry.Path, got[2].Entry.Path)
+	}
+	for _, rec := range got {
+		if !sameRecord(rec, index[rec.Entry.Path]) {
+			t.Fatalf("%s: got %+v, want %+v", rec.Entry.Path, rec, index[rec.Entry.Path])
+		}
+	}
+}

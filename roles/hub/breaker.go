@@ -2,6 +2,7 @@ package hub
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -77,24 +78,45 @@ func (r *run) breakScans(scans map[string][]wire.Entry, last map[string]conflict
 // enough files are deleted to trip the guard.
 func (r *run) breakScansOf(scans map[string][]wire.Entry, last map[string]conflict.Record, leftAlone map[string]bool, loaded bool,
 	total func() (int, error)) error {
+	tracked := 0
+	if total == nil {
+		tracked = conflict.TrackedFiles(last)
+	}
+	hosts := slices.Collect(maps.Keys(scans))
+	return r.breakHosts(hosts, tracked, leftAlone, loaded, total, func(host string, skip func(string) bool) (map[string]wire.Entry, int, bool) {
+		deleted, files := conflict.ScanDeletes(host, scans[host], last, skip)
+		return deleted, files, total == nil && len(scans[host]) == 0 && conflict.HeldFiles(host, last) > 0
+	})
+}
+
+// breakSpools is breakScans for the scans of a start-up's compact merge
+// (startup_merge.go) and the last index in tree order.
+func (r *run) breakSpools(spools map[string]*spool, last []conflict.Record, leftAlone map[string]bool) error {
+	hosts := slices.Collect(maps.Keys(spools))
+	return r.breakHosts(hosts, conflict.TrackedFilesIn(last), leftAlone, false, nil, func(host string, skip func(string) bool) (map[string]wire.Entry, int, bool) {
+		deleted, files := conflict.StreamDeletes(host, spools[host], last, skip)
+		return deleted, files, spools[host].n == 0 && conflict.HeldFilesIn(host, last) > 0
+	})
+}
+
+// breakHosts holds the deletions of each host that trip the guard:
+// deletes returns what host deleted, how many of those are files, and
+// whether its root turned up empty.
+func (r *run) breakHosts(hosts []string, tracked int, leftAlone map[string]bool, loaded bool, total func() (int, error),
+	deletes func(host string, skip func(string) bool) (map[string]wire.Entry, int, bool)) error {
 	if !loaded {
 		if err := r.loadHeld(); err != nil {
 			return err
 		}
 	}
-	tracked := 0
-	if total == nil {
-		tracked = conflict.TrackedFiles(last)
-	}
-	for host, scan := range scans {
+	for _, host := range hosts {
 		if r.absent[host] {
 			continue
 		}
-		deleted, files := conflict.ScanDeletes(host, scan, last, func(p string) bool { return conflict.UnderAny(p, leftAlone) })
+		deleted, files, empty := deletes(host, func(p string) bool { return conflict.UnderAny(p, leftAlone) })
 		if len(deleted) == 0 {
 			continue
 		}
-		empty := total == nil && len(scan) == 0 && conflict.HeldFiles(host, last) > 0
 		n := tracked
 		if total != nil && files >= r.guard().Min {
 			var err error

@@ -42,7 +42,7 @@ func (r *run) applyRound(lc *liveCtx, host string, cu *catchUp, plan *conflict.P
 
 // applyCatchUp applies ops on target in batches and records what landed.
 func (r *run) applyCatchUp(lc *liveCtx, cu *catchUp, target string, ops []wire.Op, plan *conflict.Plan, participants []string) []opFailure {
-	moved := movedBelow(plan.Index, ops)
+	moved := movedBelow(*plan, ops)
 	var failures []opFailure
 	for done := 0; done < len(ops); {
 		n := min(len(ops)-done, wire.MaxBatch)

@@ -89,7 +89,7 @@ func (r *run) mergeRound(host string, cu *catchUp, scan []wire.Entry, skipped ma
 	}
 	// The live hosts' writers are in the lock table (sparedWriters); the
 	// returning host's, not yet served, in its scan.
-	plan := r.resolveFor(participants, scans, map[string][]string{host: writing}, last, leftAlone)
+	plan := r.resolveFor(conflict.Input{Hosts: participants, Scans: scans, Writing: map[string][]string{host: writing}, Last: last, Quarantined: leftAlone})
 	if len(delOps) > 0 {
 		plan.Ops[host] = append(plan.Ops[host], delOps...)
 	}

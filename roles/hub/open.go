@@ -59,7 +59,7 @@ func (r *run) openRefusedIn(host string, batch []wire.Op, results []wire.OpResul
 		if i < 0 {
 			continue
 		}
-		rec, had := plan.Index[res.Path]
+		rec, had := plan.Lookup(res.Path)
 		r.openRefused(host, batch[i], rec, had, *res.Error)
 	}
 }

@@ -1,6 +1,8 @@
 package hub
 
 import (
+	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/peerlink/peerlink/conflict"
@@ -12,27 +14,106 @@ import (
 // merge resolves the scans against the last index and records the new
 // index before anything moves: a record lists only the hosts that already
 // hold its state, and each host is added as its transfer completes, so a
-// crash in between leaves an index that is true.
-func (r *run) merge(scans map[string][]wire.Entry, skipped map[string]bool, writing map[string][]string) (conflict.Plan, error) {
-	last, err := r.h.db.LoadIndex(r.cfg.Name)
+// crash in between leaves an index that is true. It closes the spools.
+func (r *run) merge(spools map[string]*spool, skipped map[string]bool, writing map[string][]string) (conflict.Plan, error) {
+	defer closeSpools(slices.Collect(maps.Values(spools))...)
+	compact, err := r.compactMerge()
 	if err != nil {
 		return conflict.Plan{}, err
 	}
-	qs, err := r.h.db.Quarantines(r.cfg.Name)
+	if compact {
+		return r.mergeCompact(spools, skipped, writing)
+	}
+	scans := make(map[string][]wire.Entry, len(spools))
+	for h, s := range spools {
+		if scans[h], err = s.all(); err != nil {
+			return conflict.Plan{}, err
+		}
+	}
+	return r.mergeScans(scans, skipped, writing)
+}
+
+// compactMerge says whether the start-up merges streaming (mergeCompact):
+// unless some host is away or back from being away, whose ledgers change
+// how the index judges it (startup_away.go), or the session has more
+// hosts than a compact index holds.
+func (r *run) compactMerge() (bool, error) {
+	if len(r.absent) > 0 || len(r.participants()) > 64 {
+		return false, nil
+	}
+	marked, err := r.h.db.AwayHosts(r.cfg.Name)
+	return len(marked) == 0, err
+}
+
+// mergeCompact is mergeScans with nothing proportional to hosts × paths
+// in memory (issue 13, point 5): the scans stay in their spools, the last
+// index is one sorted slice the engine reads in place, and the plan's
+// index is compact (conflict.Index). No host is away (compactMerge).
+func (r *run) mergeCompact(spools map[string]*spool, skipped map[string]bool, writing map[string][]string) (conflict.Plan, error) {
+	last, err := r.h.db.LoadIndexSorted(r.cfg.Name)
 	if err != nil {
 		return conflict.Plan{}, err
+	}
+	qs, quarantined, leftAlone, err := r.leftAlone(skipped)
+	if err != nil {
+		return conflict.Plan{}, err
+	}
+	judged := last
+	if r.freshStart {
+		judged = nil // as in mergeScans
+	}
+	if err := r.breakSpools(spools, judged, leftAlone); err != nil {
+		return conflict.Plan{}, err
+	}
+	streams := make(map[string]conflict.Stream, len(spools))
+	for h, s := range spools {
+		streams[h] = s
+	}
+	plan := r.resolveFor(conflict.Input{Hosts: r.participants(), Streams: streams, Sorted: judged, Compact: true,
+		Writing: writing, Quarantined: leftAlone})
+	for h, s := range spools {
+		if s.err != nil {
+			return conflict.Plan{}, fmt.Errorf("merge %s's scan: %w", h, s.err)
+		}
+	}
+	changed, gone, err := r.storeTable(plan, last, leftAlone)
+	if err != nil {
+		return conflict.Plan{}, err
+	}
+	return plan, r.merged(plan, qs, quarantined, changed, gone)
+}
+
+// leftAlone returns the stored quarantines, their paths, and what the
+// start-up leaves alone: those and the paths skipped, for this start only.
+func (r *run) leftAlone(skipped map[string]bool) ([]store.Quarantine, map[string]bool, map[string]bool, error) {
+	qs, err := r.h.db.Quarantines(r.cfg.Name)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	quarantined := make(map[string]bool, len(qs))
 	for _, q := range qs {
 		quarantined[q.Path] = true
 	}
-	// Left alone like a quarantine, for this start only.
 	leftAlone := make(map[string]bool, len(quarantined)+len(skipped))
 	for p := range quarantined {
 		leftAlone[p] = true
 	}
 	for p := range skipped {
 		leftAlone[p] = true
+	}
+	return qs, quarantined, leftAlone, nil
+}
+
+// mergeScans is the start-up's merge with the scans in memory, where a
+// host is away or back from being away.
+func (r *run) mergeScans(scans map[string][]wire.Entry, skipped map[string]bool, writing map[string][]string) (conflict.Plan, error) {
+	last, err := r.h.db.LoadIndex(r.cfg.Name)
+	if err != nil {
+		return conflict.Plan{}, err
+	}
+	qs, quarantined, leftAlone, err := r.leftAlone(skipped)
+	if err != nil {
+		return conflict.Plan{}, err
 	}
 	// The hosts back from being away are judged against what they held
 	// when they left; those still away keep their ledger (startup_away.go).
@@ -50,7 +131,7 @@ func (r *run) merge(scans map[string][]wire.Entry, skipped map[string]bool, writ
 	if err := r.breakScans(scans, judged, leftAlone, false); err != nil {
 		return conflict.Plan{}, err
 	}
-	plan := r.resolveFor(r.participants(), scans, writing, judged, leftAlone)
+	plan := r.resolveFor(conflict.Input{Hosts: r.participants(), Scans: scans, Writing: writing, Last: judged, Quarantined: leftAlone})
 	if len(r.absent) > 0 {
 		keepAwayHosts(plan, last, r.participants())
 	}
@@ -58,21 +139,28 @@ func (r *run) merge(scans map[string][]wire.Entry, skipped map[string]bool, writ
 	if err != nil {
 		return conflict.Plan{}, err
 	}
+	return plan, r.merged(plan, qs, quarantined, changed, gone)
+}
+
+// merged records a start-up's plan beside its index: the quarantines it
+// adds and releases, the event log, the status.
+func (r *run) merged(plan conflict.Plan, qs []store.Quarantine, quarantined map[string]bool, changed, gone int) error {
 	if err := r.storeQuarantines(plan); err != nil {
-		return conflict.Plan{}, err
+		return err
 	}
 	r.recordConflicts(plan)
 	r.mergedStatus(plan, len(qs), quarantined)
 	r.h.notify(api.NoticeConflicts, r.cfg.Name)
-	r.log.Info().Int("paths", len(plan.Index)).Int("index_changed", changed).Int("index_gone", gone).
+	r.log.Info().Int("paths", plan.IndexLen()).Int("index_changed", changed).Int("index_gone", gone).
 		Int64("files", plan.Files).Int64("bytes", plan.Bytes).Int("quarantined", len(plan.Quarantines)).Msg("merged")
-	return plan, nil
+	return nil
 }
 
-// resolveFor plans for hosts, all of the session's at a start or the live
+// resolveFor plans in's hosts, all of the session's at a start or the live
 // ones and a returning host at its catch-up (catchup.go), by the session's
-// rules; writing are the files each scanned host had open for writing.
-func (r *run) resolveFor(hosts []string, scans map[string][]wire.Entry, writing map[string][]string, last map[string]conflict.Record, leftAlone map[string]bool) conflict.Plan {
+// rules, from in's scans, writing (the files each scanned host had open
+// for writing), last index and paths left alone.
+func (r *run) resolveFor(in conflict.Input) conflict.Plan {
 	// Offline Delete Detection acts only "if this option is enabled and
 	// target protection is enabled" (the seed): without protection, what
 	// was deleted offline is brought back.
@@ -81,12 +169,49 @@ func (r *run) resolveFor(hosts []string, scans map[string][]wire.Entry, writing 
 		opt.OfflineDeleteDetection = false
 		optWarn = "offline delete detection is inactive because target protection is off: paths deleted while the session was stopped are brought back (turn protection on with `peerlink session set " + r.cfg.Name + " --target-protection=true`)"
 	}
-	plan := conflict.Resolve(conflict.Input{Hosts: hosts, Scans: scans, Last: last, Quarantined: leftAlone, Options: opt,
-		Clocks: r.clockInput(), Writing: writing})
+	in.Options, in.Clocks = opt, r.clockInput()
+	plan := conflict.Resolve(in)
 	if optWarn != "" {
 		plan.Warnings = append([]string{optWarn}, plan.Warnings...)
 	}
 	return plan
+}
+
+// storeTable is storeIndex for a compact plan and the last index in tree
+// order: one walk over both.
+func (r *run) storeTable(plan conflict.Plan, last []conflict.Record, leftAlone map[string]bool) (int, int, error) {
+	deleting := deletedPaths(plan.Ops)
+	var changed, gone []string
+	drop := func(rec *conflict.Record) {
+		if p := rec.Entry.Path; !conflict.UnderAny(p, leftAlone) && !conflict.UnderAny(p, deleting) {
+			gone = append(gone, p)
+		}
+	}
+	i := 0
+	for rec := range plan.Records() {
+		p := rec.Entry.Path
+		for ; i < len(last) && conflict.ComparePaths(last[i].Entry.Path, p) < 0; i++ {
+			drop(&last[i])
+		}
+		if i < len(last) && last[i].Entry.Path == p {
+			if !sameRecord(last[i], rec) {
+				changed = append(changed, p)
+			}
+			i++
+			continue
+		}
+		changed = append(changed, p)
+	}
+	for ; i < len(last); i++ {
+		drop(&last[i])
+	}
+	if err := r.h.db.PutIndexWith(r.cfg.Name, changed, plan.Table.Getter()); err != nil {
+		return 0, 0, err
+	}
+	if err := r.h.db.DeleteIndex(r.cfg.Name, gone); err != nil {
+		return 0, 0, err
+	}
+	return len(changed), len(gone), nil
 }
 
 // storeIndex records plan's index in place of last, and returns how many

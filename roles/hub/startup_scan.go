@@ -14,20 +14,30 @@ import (
 	"github.com/peerlink/peerlink/wire"
 )
 
-// scan collects every host's scan. Entries stay on the hub only for the
-// merge.
+// scan collects every host's scan, each spooled to disk as it arrives
+// (spool.go); the caller closes the spools once merged.
 //
 // skipped holds the paths some host could not read (its scan's warnings):
 // they are left alone this time, on every host, since an unreadable copy
 // must not pass for a deleted one. writing holds, by host, the files it
 // had open for writing (conflict.Input.Writing).
-func (r *run) scan(ctx context.Context, c *broker.Client) (scans map[string][]wire.Entry, skipped map[string]bool, writing map[string][]string, err error) {
+func (r *run) scan(ctx context.Context, c *broker.Client) (scans map[string]*spool, skipped map[string]bool, writing map[string][]string, err error) {
 	hosts := r.startHosts()
-	scans = make(map[string][]wire.Entry, len(hosts))
+	dir, err := spoolDir(r.h.cfg.DataDir, r.cfg.Name)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	scans = make(map[string]*spool, len(hosts))
 	writing = make(map[string][]string, len(hosts))
 	skipped = map[string]bool{}
 	var skippedMu sync.Mutex
-	results := make([][]wire.Entry, len(hosts))
+	results := make([]*spool, len(hosts))
+	for i, hr := range hosts {
+		if results[i], err = newSpool(dir, hr.Host); err != nil {
+			closeSpools(results...)
+			return nil, nil, nil, err
+		}
+	}
 	open := make([][]string, len(hosts))
 	g, ctx := errgroup.WithContext(ctx)
 	for i, hr := range hosts {
@@ -35,13 +45,15 @@ func (r *run) scan(ctx context.Context, c *broker.Client) (scans map[string][]wi
 			r.setHost(hr.Host, "scanning", nil)
 			started := time.Now()
 			err := scanHost(ctx, c, r.cfg.Name, hr.Host, "", func(part *wire.ScanPart) error {
-				results[i] = append(results[i], part.Entries...)
+				if err := results[i].add(part.Entries); err != nil {
+					return err
+				}
 				open[i] = append(open[i], part.Open...)
 				r.mu.Lock()
 				defer r.mu.Unlock()
 				r.h.notify(api.NoticeSessions, r.cfg.Name)
 				hs := r.host[hr.Host]
-				hs.Files = int64(len(results[i]))
+				hs.Files = int64(results[i].n)
 				if part.Done {
 					hs.Bytes, hs.Hashed = part.Stats.Bytes, part.Stats.Hashed
 					r.scanJournal[hr.Host] = part.Journal
@@ -66,6 +78,9 @@ func (r *run) scan(ctx context.Context, c *broker.Client) (scans map[string][]wi
 				}
 				return nil
 			})
+			if err == nil {
+				err = results[i].done()
+			}
 			if err != nil {
 				r.setHost(hr.Host, "failed", err)
 				if ctx.Err() == nil && !unreachable(err) {
@@ -79,6 +94,7 @@ func (r *run) scan(ctx context.Context, c *broker.Client) (scans map[string][]wi
 		})
 	}
 	if err := g.Wait(); err != nil {
+		closeSpools(results...)
 		return nil, nil, nil, err
 	}
 	for i, hr := range hosts {
@@ -88,6 +104,16 @@ func (r *run) scan(ctx context.Context, c *broker.Client) (scans map[string][]wi
 		}
 	}
 	return scans, skipped, writing, nil
+}
+
+// closeSpools closes and removes spools, logging nothing: a spool left
+// behind is removed by the next start-up (spoolDir).
+func closeSpools(spools ...*spool) {
+	for _, s := range spools {
+		if s != nil {
+			_ = s.close()
+		}
+	}
 }
 
 // scanError is a host's scan that failed at a start-up, other than by

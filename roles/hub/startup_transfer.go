@@ -28,7 +28,7 @@ func (r *run) transfer(ctx context.Context, c *broker.Client, plan conflict.Plan
 		}
 		g.Go(func() error {
 			r.setHost(host, "applying", nil)
-			moved := movedBelow(plan.Index, ops)
+			moved := movedBelow(plan, ops)
 			apply := func(batch []wire.Op) error {
 				return r.applyOps(ctx, c, host, batch, nil, func(results []wire.OpResult) error {
 					undelMu.Lock()
@@ -101,7 +101,7 @@ func (r *run) forgetDeleted(plan conflict.Plan, undeleted map[string]bool) error
 			if p != d && !strings.HasPrefix(p, d+"/") {
 				return nil
 			}
-			if _, ok := plan.Index[p]; !ok && !conflict.UnderAny(p, undeleted) {
+			if _, ok := plan.Lookup(p); !ok && !conflict.UnderAny(p, undeleted) {
 				forget = append(forget, p)
 			}
 			return nil
@@ -116,7 +116,7 @@ func (r *run) forgetDeleted(plan conflict.Plan, undeleted map[string]bool) error
 // movedBelow returns, for each folder a host renames, the indexed paths
 // below its new place that the host's other ops do not touch: the rename
 // alone brings those to their indexed state.
-func movedBelow(index map[string]conflict.Record, ops []wire.Op) map[string][]string {
+func movedBelow(plan conflict.Plan, ops []wire.Op) map[string][]string {
 	var renamed []string
 	touched := make(map[string]bool, len(ops))
 	for i := range ops {
@@ -129,7 +129,8 @@ func movedBelow(index map[string]conflict.Record, ops []wire.Op) map[string][]st
 		return nil
 	}
 	moved := make(map[string][]string, len(renamed))
-	for p := range index {
+	for rec := range plan.Records() {
+		p := rec.Entry.Path
 		if touched[p] {
 			continue
 		}
