@@ -61,6 +61,11 @@ type Transport interface {
 	Cause() error                        // why it ended; nil while it runs
 }
 
+// Dialer connects a peer to the bus as hello says: Dial's WebSocket link
+// to our broker, or another engine's (roles/broker/natslink). Hub and
+// agent reconnect through one, whichever it is.
+type Dialer func(ctx context.Context, hello wire.Hello) (*Client, error)
+
 // Incoming is a frame received by a Client with its decoded message.
 type Incoming struct {
 	wire.Frame

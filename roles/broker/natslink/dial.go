@@ -105,10 +105,19 @@ func (l *link) options(ctx context.Context, o Options) []nats.Option {
 			opts = append(opts, nats.Nkey(pub, o.Key.Sign))
 		}
 	}
-	if o.TLS != nil {
+	if o.TLS != nil && strings.Contains(strings.ToLower(o.URL), "tls://") {
+		// nats.go asks every server for TLS once it has a configuration.
 		opts = append(opts, nats.Secure(o.TLS))
 	}
 	return opts
+}
+
+// Dialer is a broker.Dialer for the cluster at url, with the peer's key
+// (nil: none) and, for tls:// URLs, conf.
+func Dialer(url string, key nkeys.KeyPair, conf *tls.Config, log zerolog.Logger) broker.Dialer {
+	return func(ctx context.Context, hello wire.Hello) (*broker.Client, error) {
+		return Dial(ctx, Options{URL: url, Hello: hello, Key: key, TLS: conf, Log: log})
+	}
 }
 
 // ctxDialer dials the servers within the dial's context.
