@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,6 +13,10 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/peerlink/peerlink/roles/broker/natslink"
+	"github.com/peerlink/peerlink/wire"
 )
 
 // natsNodes are NATS servers run in the test process, clustered with each
@@ -193,4 +198,87 @@ func TestNATSClusterNodeKilled(t *testing.T) {
 	}
 	liveLockAndPropagate(t, c, "ha", rel)
 	converged(t, c, liveWait, "the three roots to hold the same tree", nil)
+}
+
+// Bad input on a NATS cluster: an agent whose key the cluster does not
+// know, and one pointed at a NATS server that is down, each say what is
+// wrong and keep retrying with back-off; a client holding site-a's key
+// can neither send to the hub as site-b nor read site-b's frames, and the
+// real site-b stays connected.
+func TestNATSBadCredentialsDownServerAndRogue(t *testing.T) {
+	t.Parallel()
+	c, n := natsCluster(t, 1)
+	c.startAgent("site-b")
+
+	// Keys of another hub's secret: unknown to this cluster.
+	foreign := filepath.Join(c.dir, "foreign")
+	if b, err := exec.Command(binary, "nats-config", "--data", filepath.Join(c.dir, "other-hub"), "--agent", "site-c", "--out", foreign).CombinedOutput(); err != nil {
+		t.Fatalf("nats-config: %v\n%s", err, b)
+	}
+	refused := c.start("agent-refused", "agent", "--name", "site-c", "--broker", n.url(), "--data", filepath.Join(c.dir, "agent-refused"),
+		"--nkey-file", filepath.Join(foreign, "site-c.nk"))
+	down := c.start("agent-down", "agent", "--name", "site-a", "--broker", fmt.Sprintf("nats://127.0.0.1:%d", freePort(t)),
+		"--data", filepath.Join(c.dir, "agent-down"), "--nkey-file", filepath.Join(c.nkeys, "site-a.nk"))
+	for _, w := range []struct {
+		p    *proc
+		want string
+	}{
+		{refused, "refused the credentials of agent site-c"},
+		{down, "is the NATS cluster running"},
+	} {
+		waitFor(t, 30*time.Second, w.p.name+" to say why and retry twice", func() bool {
+			b, _ := os.ReadFile(w.p.log)
+			return strings.Count(string(b), w.want) >= 2 && strings.Contains(string(b), "retry_in")
+		})
+		if w.p.exited() {
+			t.Errorf("%s exited: it should keep retrying", w.p.name)
+		}
+	}
+
+	rogue(t, n.url(), filepath.Join(c.nkeys, "site-a.nk"))
+	if _, connected := agentExists(t, c, "site-b"); !connected {
+		t.Errorf("site-b was disconnected by the rogue")
+	}
+}
+
+// rogue connects with the key in seedFile (site-a's) and tries to publish a
+// frame to the hub as site-b, announce site-b and read site-b's frames:
+// the NATS server refuses each as a permissions violation.
+func rogue(t *testing.T, url, seedFile string) {
+	t.Helper()
+	kp, err := natslink.LoadSeed(seedFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := kp.PublicKey()
+	errs := make(chan error, 8)
+	nc, err := nats.Connect(url, nats.Nkey(pub, kp.Sign), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { errs <- err }))
+	if err != nil {
+		t.Fatalf("site-a's key: %v", err)
+	}
+	defer nc.Close()
+	want := func(what string) {
+		t.Helper()
+		select {
+		case err := <-errs:
+			if !errors.Is(err, nats.ErrPermissionViolation) {
+				t.Errorf("%s with site-a's key: %v, want a permissions violation", what, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("%s with site-a's key: no refusal", what)
+		}
+	}
+	forged, _ := wire.Marshal(wire.HubName, 0, 0, &wire.Hello{}, nil)
+	if err := nc.Publish("peerlink.to.hub.site-b.0", append([]byte{0}, forged...)); err != nil {
+		t.Fatal(err)
+	}
+	want("a frame to the hub as site-b")
+	if err := nc.Publish("peerlink.presence.site-b", []byte(`{"role":"agent","instance":"x","up":false}`)); err != nil {
+		t.Fatal(err)
+	}
+	want("a goodbye as site-b")
+	if _, err := nc.Subscribe("peerlink.to.site-b.*.*", func(*nats.Msg) {}); err != nil {
+		t.Fatal(err)
+	}
+	want("reading site-b's frames")
 }
