@@ -90,6 +90,8 @@ func (l *link) options(ctx context.Context, o Options) []nats.Option {
 		// with the built-in broker: frames in flight on a dead server are
 		// lost, and only a new connection tells the others so.
 		nats.NoReconnect(),
+		// The servers in the order given: an office lists its nearest first.
+		nats.DontRandomize(),
 		nats.Timeout(10 * time.Second),
 		nats.PingInterval(l.t.ping),
 		nats.MaxPingsOutstanding(3),
