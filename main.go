@@ -12,6 +12,7 @@ import (
 	"github.com/peerlink/peerlink/roles"
 	"github.com/peerlink/peerlink/roles/agent"
 	"github.com/peerlink/peerlink/roles/broker"
+	"github.com/peerlink/peerlink/roles/broker/natslink"
 	"github.com/peerlink/peerlink/roles/client"
 	"github.com/peerlink/peerlink/roles/demo"
 	"github.com/peerlink/peerlink/roles/doctor"
@@ -24,7 +25,7 @@ var version = "dev"
 func main() {
 	stopProfile := roles.StartProfile()
 	app := roles.App(version, append([]*cli.Command{
-		hub.Command(version), broker.Command(), agent.Command(version), demo.Command(version), doctor.Command(),
+		hub.Command(version), broker.Command(), agent.Command(version), demo.Command(version), doctor.Command(), natslink.Command(),
 	}, client.Commands()...)...)
 	err := app.Run(client.FlagsFirst(app, os.Args))
 	stopProfile()

@@ -170,6 +170,9 @@ type cluster struct {
 	// upgraded starts the hub on a data directory of an older release (a
 	// shared token and no CA), whose agents may still use the token.
 	ownCA, upgraded bool
+	// nkeys, if set, is the folder of the agents' NATS keys (NAME.nk,
+	// from `peerlink nats-config`): startAgent gives each its own.
+	nkeys string
 
 	mu    sync.Mutex
 	procs map[string]*proc
@@ -320,6 +323,9 @@ func (c *cluster) startAgent(host string) *proc {
 		args = append(args, "--token-file", c.tokenFile())
 	case !hasIdentity(data):
 		args = append(args, "--join", c.joinCode(host), "--hub", c.hubURL)
+	}
+	if c.nkeys != "" {
+		args = append(args, "--nkey-file", filepath.Join(c.nkeys, host+".nk"))
 	}
 	p := c.start("agent-"+host, append(args, c.agentArgs...)...)
 	c.waitAgent(host, true, p)

@@ -27,10 +27,13 @@ type Config struct {
 	Name      string
 	BrokerURL string
 	TLS       *tls.Config // for a wss:// BrokerURL; nil: the system's roots
-	Token     string
-	DataDir   string
-	Version   string
-	Log       zerolog.Logger
+	// Dial, if set, connects to the broker instead of DialTLS with
+	// BrokerURL and TLS: a NATS cluster's (natslink.Dialer).
+	Dial    broker.Dialer
+	Token   string
+	DataDir string
+	Version string
+	Log     zerolog.Logger
 	// RescanInterval is how often a session's root is scanned once a
 	// file system watch limit keeps the agent from watching all of it;
 	// 0 means DefaultRescanInterval.
@@ -129,7 +132,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer func() { cut() }()
 	hello := wire.Hello{Role: wire.RoleAgent, Name: a.cfg.Name, Protocol: wire.ProtocolVersion, Version: a.cfg.Version, Token: a.cfg.Token}
 	for attempt := 0; ; attempt++ {
-		c, err := broker.DialTLS(ctx, a.cfg.BrokerURL, hello, a.cfg.TLS, a.log)
+		c, err := a.dial(ctx, hello)
 		if err == nil {
 			attempt = 0
 			cut()
@@ -165,6 +168,14 @@ func (a *Agent) Run(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// dial connects to the broker once.
+func (a *Agent) dial(ctx context.Context, hello wire.Hello) (*broker.Client, error) {
+	if a.cfg.Dial != nil {
+		return a.cfg.Dial(ctx, hello)
+	}
+	return broker.DialTLS(ctx, a.cfg.BrokerURL, hello, a.cfg.TLS, a.log)
 }
 
 func (a *Agent) close() {

@@ -21,9 +21,10 @@ func Command(version string) *cli.Command {
 			&cli.StringFlag{Name: "join", Usage: "enrol with the hub using this join code (from `peerlink join-code create --name HOST`), with --hub; needed once"},
 			&cli.StringFlag{Name: "hub", Usage: "with --join: the hub's console and API address, https://HUB:8181"},
 			&cli.StringFlag{Name: "name", Usage: "this host's name in sessions; an enrolled agent's comes from its join code", EnvVars: []string{"PEERLINK_NAME"}},
-			&cli.StringFlag{Name: "broker", Usage: "the broker's URL, wss://HUB:61617; an enrolled agent's comes from its join", EnvVars: []string{"PEERLINK_BROKER"}},
+			&cli.StringFlag{Name: "broker", Usage: "the broker's URL, wss://HUB:61617, or a NATS cluster's, nats://HOST:4222[,nats://HOST2:4222...]; an enrolled agent's comes from its join", EnvVars: []string{"PEERLINK_BROKER"}},
 			roles.CAFlag("the CA certificates (PEM) that signed the broker's certificate, on top of the system's"),
 			roles.TokenFileFlag(),
+			&cli.StringFlag{Name: "nkey-file", Usage: "with --broker nats://...: this agent's NATS key, NAME.nk from `peerlink nats-config` where the hub runs", EnvVars: []string{"PEERLINK_NKEY_FILE"}},
 			// Known, so that it is refused with the reason rather than as
 			// an unknown flag; no environment variable: PEERLINK_TOKEN is
 			// read below, and is welcome.
@@ -78,7 +79,7 @@ func Command(version string) *cli.Command {
 			agentMemoryLimit()
 			return Run(ctx, Options{Name: c.String("name"), BrokerURL: c.String("broker"), Token: token,
 				Join: c.String("join"), HubURL: c.String("hub"),
-				DataDir: c.String("data"), Version: version, Log: log, RescanInterval: c.Duration("rescan-interval"), CAFile: c.String("ca"),
+				DataDir: c.String("data"), Version: version, Log: log, RescanInterval: c.Duration("rescan-interval"), CAFile: c.String("ca"), NKeyFile: c.String("nkey-file"),
 				ClockOffset: c.Duration("clock-offset"), MetricsListen: c.String("metrics-listen"), WatchTree: tree, FaultScan: c.String("fault-scan")})
 		},
 	}

@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nkeys"
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/peerlink/peerlink/roles"
+	"github.com/peerlink/peerlink/roles/broker"
+	"github.com/peerlink/peerlink/roles/broker/natslink"
 	"github.com/peerlink/peerlink/sync/watch"
 	"github.com/peerlink/peerlink/web/certs"
 )
@@ -25,7 +28,10 @@ type Options struct {
 	Log            zerolog.Logger
 	RescanInterval time.Duration // 0: DefaultRescanInterval
 	CAFile         string        // more CAs to trust for a wss:// broker
-	ClockOffset    time.Duration // tests only: see Config.ClockOffset
+	// NKeyFile is the agent's NATS key (NAME.nk from `peerlink
+	// nats-config`) for a nats:// BrokerURL.
+	NKeyFile    string
+	ClockOffset time.Duration // tests only: see Config.ClockOffset
 	// MetricsListen, if set, serves GET /metrics there without
 	// authentication.
 	MetricsListen string
@@ -44,7 +50,11 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	a, err := New(Config{Name: o.Name, BrokerURL: o.BrokerURL, TLS: conf, Token: o.Token, DataDir: o.DataDir, Version: o.Version, Log: o.Log,
+	dial, err := natsDialer(o, conf)
+	if err != nil {
+		return err
+	}
+	a, err := New(Config{Name: o.Name, BrokerURL: o.BrokerURL, TLS: conf, Dial: dial, Token: o.Token, DataDir: o.DataDir, Version: o.Version, Log: o.Log,
 		RescanInterval: o.RescanInterval, ClockOffset: o.ClockOffset, WatchTree: o.WatchTree, FaultScan: o.FaultScan})
 	if err != nil {
 		return err
@@ -61,6 +71,27 @@ func Run(ctx context.Context, o Options) error {
 	g.Go(func() error { return roles.ServeMetrics(ctx, ln, a.Metrics()) })
 	g.Go(func() error { return a.Run(ctx) })
 	return g.Wait()
+}
+
+// natsDialer is the dialer of an agent whose broker is a NATS cluster,
+// with its key from o.NKeyFile; nil for any other broker.
+func natsDialer(o Options, conf *tls.Config) (broker.Dialer, error) {
+	if !natslink.IsURL(o.BrokerURL) {
+		if o.NKeyFile != "" {
+			return nil, fmt.Errorf("--nkey-file is for a NATS cluster (--broker nats://...), not the broker at %s", o.BrokerURL)
+		}
+		return nil, nil
+	}
+	var key nkeys.KeyPair
+	if o.NKeyFile != "" {
+		var err error
+		if key, err = natslink.LoadSeed(o.NKeyFile); err != nil {
+			return nil, err
+		}
+	} else {
+		o.Log.Warn().Msg("no --nkey-file: connecting to the NATS cluster without credentials; a cluster that admits anyone lets any client speak as any agent")
+	}
+	return natslink.Dialer(o.BrokerURL, key, conf, o.Log), nil
 }
 
 // credentials settles how the agent authenticates: by the identity it got
@@ -80,6 +111,13 @@ func credentials(ctx context.Context, o *Options) (*tls.Config, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if id == nil && natslink.IsURL(o.BrokerURL) {
+		// The NATS servers admit the agent by its NKey, not the token.
+		if o.Name == "" {
+			return nil, errors.New("an agent on a NATS cluster (--broker nats://...) needs --name, the name its --nkey-file was made for")
+		}
+		return certs.Client(o.CAFile)
 	}
 	if id == nil {
 		if o.Token == "" {

@@ -117,7 +117,7 @@ func (c *Client) dispatch(in Incoming, derr error) {
 	select {
 	case k.ch <- r:
 	case <-k.closed:
-	case <-c.tr.done():
+	case <-c.tr.Done():
 	}
 }
 
@@ -163,7 +163,7 @@ func (c *Client) wait(ctx context.Context, k *call) (result, error) {
 			return result{}, k.gone
 		}
 		return result{}, errStreamClosed
-	case <-c.tr.done():
+	case <-c.tr.Done():
 		select {
 		case r := <-k.ch:
 			return r, nil

@@ -43,18 +43,28 @@ const (
 	streamBuf   = 16
 )
 
-// transport carries whole frames between a client and the bus. The
-// WebSocket link to our broker is the one implementation; swapping the
-// broker for a distributed message engine (DESIGN.md "Scale") means writing
-// another, while request matching, streams and back-pressure stay as they
-// are.
-type transport interface {
-	send(ctx context.Context, frame []byte) error // queue a frame; blocks while the queue is full
-	run(handle func(frame []byte) error)          // read frames until the transport ends
-	shut(cause error)                             // start ending; never blocks
-	done() <-chan struct{}                        // closed once ending
-	cause() error                                 // why it ended; nil while it runs
+// Transport carries whole frames between a Client and the bus: the
+// WebSocket link to our broker (link.go), or a link to another message
+// engine (DESIGN.md "Scale"; roles/broker/natslink), while request
+// matching, streams and back-pressure stay in the Client. A Transport
+// that is not our broker must act as the broker towards the Client: set
+// each delivered frame's From to the sender it authenticated, deliver
+// Peer notices (From == FromBroker) when agents come and go, and block in
+// Run's handle rather than drop frames.
+type Transport interface {
+	// Send queues frame, addressed to `to`, with request ID id (0: it
+	// expects no reply); it blocks while the queue is full.
+	Send(ctx context.Context, to string, id uint64, frame []byte) error
+	Run(handle func(frame []byte) error) // deliver frames until the transport ends
+	Shut(cause error)                    // start ending; never blocks
+	Done() <-chan struct{}               // closed once ending
+	Cause() error                        // why it ended; nil while it runs
 }
+
+// Dialer connects a peer to the bus as hello says: Dial's WebSocket link
+// to our broker, or another engine's (roles/broker/natslink). Hub and
+// agent reconnect through one, whichever it is.
+type Dialer func(ctx context.Context, hello wire.Hello) (*Client, error)
 
 // Incoming is a frame received by a Client with its decoded message.
 type Incoming struct {
@@ -68,7 +78,7 @@ type Incoming struct {
 type Client struct {
 	name     string
 	log      zerolog.Logger
-	tr       transport
+	tr       Transport
 	ids      atomic.Uint64
 	incoming chan Incoming
 	finished chan struct{} // closed once both goroutines have ended
@@ -126,20 +136,26 @@ func dial(ctx context.Context, rawURL string, hello wire.Hello, conf *tls.Config
 		return nil, err
 	}
 	conn.SetReadLimit(wire.MaxFrame)
+	return NewClient(hello.Name, wsTransport{newLink(conn, lim, t)}, log), nil
+}
+
+// NewClient runs a Client named name (as the bus authenticated it) over
+// tr, which it owns from now on: Close shuts it and waits for its Run.
+func NewClient(name string, tr Transport, log zerolog.Logger) *Client {
 	c := &Client{
-		name:     hello.Name,
+		name:     name,
 		log:      log,
-		tr:       newLink(conn, lim, t),
+		tr:       tr,
 		incoming: make(chan Incoming, incomingBuf),
 		finished: make(chan struct{}),
 		calls:    map[uint64]*call{},
 	}
 	go func() {
 		defer close(c.finished)
-		c.tr.run(c.handle)
-		c.log.Debug().Err(c.tr.cause()).Msg("broker connection ended")
+		c.tr.Run(c.handle)
+		c.log.Debug().Err(c.tr.Cause()).Msg("broker connection ended")
 	}()
-	return c, nil
+	return c
 }
 
 // brokerURL accepts ws://host:port, wss://, http(s):// and a bare
@@ -275,12 +291,12 @@ func (c *Client) Name() string { return c.name }
 func (c *Client) Incoming() <-chan Incoming { return c.incoming }
 
 // Done is closed when the connection ends, by Close or by a failure.
-func (c *Client) Done() <-chan struct{} { return c.tr.done() }
+func (c *Client) Done() <-chan struct{} { return c.tr.Done() }
 
 // Err is nil while the connection runs, then an error wrapping ErrClosed
 // and, for a lost connection, its cause.
 func (c *Client) Err() error {
-	cause := c.tr.cause()
+	cause := c.tr.Cause()
 	switch {
 	case cause == nil:
 		return nil
@@ -293,7 +309,7 @@ func (c *Client) Err() error {
 // Close ends the connection with a close handshake and returns once both
 // goroutines have ended. Pending requests and streams fail with ErrClosed.
 func (c *Client) Close() error {
-	c.tr.shut(ErrClosed)
+	c.tr.Shut(ErrClosed)
 	<-c.finished
 	return nil
 }
@@ -330,7 +346,7 @@ func (c *Client) send(ctx context.Context, to string, id, reply uint64, m wire.M
 	if err != nil {
 		return err
 	}
-	if err := c.tr.send(ctx, b); err != nil {
+	if err := c.tr.Send(ctx, to, id, b); err != nil {
 		if errors.Is(err, errBoxClosed) {
 			return c.Err()
 		}
@@ -359,7 +375,7 @@ func (c *Client) handle(b []byte) error {
 		if f.ID != 0 {
 			fail := &wire.Fail{Error: wire.Error{Kind: wire.KindInvalid, Op: string(f.Type), Host: c.name, Msg: derr.Error()}}
 			if b, err := wire.Marshal(f.From, 0, f.ID, fail, nil); err == nil {
-				_ = c.tr.send(context.Background(), b) // returns when the link ends
+				_ = c.tr.Send(context.Background(), f.From, 0, b) // returns when the link ends
 			}
 		}
 		return nil
@@ -370,7 +386,7 @@ func (c *Client) handle(b []byte) error {
 	}
 	select {
 	case c.incoming <- in:
-	case <-c.tr.done():
+	case <-c.tr.Done():
 	}
 	return nil
 }

@@ -19,7 +19,9 @@
 // sides within the idle timeout.
 //
 // Everything WebSocket-specific lives in link.go. A Client reaches it only
-// through the small transport interface, and the Client's own API speaks
+// through the small Transport interface, and the Client's own API speaks
 // wire messages only, so the broker can be replaced by a distributed
-// message engine (DESIGN.md, "Scale") without touching its callers.
+// message engine (DESIGN.md, "Scale") without touching its callers:
+// roles/broker/natslink is the Transport over a NATS cluster, and hub and
+// agent pick one by the broker URL through a Dialer.
 package broker

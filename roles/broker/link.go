@@ -264,11 +264,14 @@ func (l *link) goodbye() {
 	}
 }
 
-// The transport a Client sees.
+// wsTransport is the Transport a Client sees of a link.
+type wsTransport struct{ l *link }
 
-func (l *link) send(ctx context.Context, frame []byte) error {
-	return l.out.put(ctx, outFrame{hdr: frame})
+func (w wsTransport) Send(ctx context.Context, _ string, _ uint64, frame []byte) error {
+	return w.l.out.put(ctx, outFrame{hdr: frame})
 }
 
-func (l *link) shut(cause error)      { l.end(cause, websocket.CloseNormalClosure, "") }
-func (l *link) done() <-chan struct{} { return l.ctx.Done() }
+func (w wsTransport) Run(handle func(b []byte) error) { w.l.run(handle) }
+func (w wsTransport) Shut(cause error)                { w.l.end(cause, websocket.CloseNormalClosure, "") }
+func (w wsTransport) Done() <-chan struct{}           { return w.l.ctx.Done() }
+func (w wsTransport) Cause() error                    { return w.l.cause() }

@@ -15,7 +15,7 @@ func Command(version string) *cli.Command {
 			&cli.StringFlag{Name: "data", Usage: "folder for the hub's state (hub.db, token)", Required: true, EnvVars: []string{"PEERLINK_DATA"}},
 			&cli.StringFlag{Name: "listen", Value: ":8181", Usage: "address of the console and REST API"},
 			&cli.StringFlag{Name: "broker-listen", Value: ":61617", Usage: "address of the embedded broker"},
-			&cli.StringFlag{Name: "broker-url", Usage: "use this standalone broker instead of the embedded one (ws://host:61617 or wss://)"},
+			&cli.StringFlag{Name: "broker-url", Usage: "use this standalone broker instead of the embedded one (ws://host:61617 or wss://), or a NATS cluster (nats://host:4222, comma-separated for several servers, or tls://)"},
 			// No PEERLINK_CA here: the CLI on the hub's machine may use it.
 			&cli.StringFlag{Name: "ca", Usage: "the CA certificates (PEM) that signed a standalone broker's certificate, on top of the system's (for a self-signed deployment)"},
 			PasswordFlag(),

@@ -33,9 +33,12 @@ type Config struct {
 	DataDir   string
 	BrokerURL string      // the broker to connect to (the embedded one or another)
 	BrokerTLS *tls.Config // for a wss:// BrokerURL; nil: the system's roots
-	Token     string
-	Version   string
-	Log       zerolog.Logger
+	// Dial, if set, connects to the broker instead of DialTLS with
+	// BrokerURL and BrokerTLS: a NATS cluster's (natslink.Dialer).
+	Dial    broker.Dialer
+	Token   string
+	Version string
+	Log     zerolog.Logger
 	// HostWait is how long a session start waits for its hosts to connect
 	// before it fails; zero means 15 s.
 	HostWait time.Duration
@@ -122,7 +125,7 @@ func (h *Hub) Run(ctx context.Context) error {
 
 	hello := wire.Hello{Role: wire.RoleHub, Name: wire.HubName, Protocol: wire.ProtocolVersion, Version: h.cfg.Version, Token: h.cfg.Token}
 	for attempt := 0; ; attempt++ {
-		c, err := broker.DialTLS(ctx, h.cfg.BrokerURL, hello, h.cfg.BrokerTLS, h.log)
+		c, err := h.dial(ctx, hello)
 		if err == nil {
 			attempt = 0
 			h.log.Info().Str("broker", h.cfg.BrokerURL).Msg("connected to broker")
@@ -156,6 +159,14 @@ func (h *Hub) Run(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// dial connects to the broker once.
+func (h *Hub) dial(ctx context.Context, hello wire.Hello) (*broker.Client, error) {
+	if h.cfg.Dial != nil {
+		return h.cfg.Dial(ctx, hello)
+	}
+	return broker.DialTLS(ctx, h.cfg.BrokerURL, hello, h.cfg.BrokerTLS, h.log)
 }
 
 func (h *Hub) setConn(c *broker.Client) {

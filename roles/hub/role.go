@@ -13,6 +13,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/peerlink/peerlink/roles"
+	"github.com/peerlink/peerlink/roles/broker"
+	"github.com/peerlink/peerlink/roles/broker/natslink"
 	"github.com/peerlink/peerlink/web"
 	"github.com/peerlink/peerlink/web/certs"
 )
@@ -130,7 +132,13 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 
-	h, err := Open(Config{DataDir: o.DataDir, BrokerURL: brokerURL, BrokerTLS: brokerTLS, Token: token, Version: o.Version, Log: o.Log})
+	var dial broker.Dialer
+	if natslink.IsURL(brokerURL) {
+		if dial, err = natsDialer(o, brokerTLS); err != nil {
+			return err
+		}
+	}
+	h, err := Open(Config{DataDir: o.DataDir, BrokerURL: brokerURL, BrokerTLS: brokerTLS, Dial: dial, Token: token, Version: o.Version, Log: o.Log})
 	if err != nil {
 		return err
 	}
@@ -172,6 +180,22 @@ func Run(ctx context.Context, o Options) error {
 		o.Ready(rd)
 	}
 	return g.Wait()
+}
+
+// natsDialer connects the hub to the NATS cluster of its --broker-url
+// with the NKey it derives from its NATS secret (`peerlink nats-config`
+// writes the matching NATS users).
+func natsDialer(o Options, conf *tls.Config) (broker.Dialer, error) {
+	secret, err := natslink.LoadOrCreateSecret(o.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	key, err := natslink.KeyFor(secret, wire.HubName)
+	if err != nil {
+		return nil, err
+	}
+	o.Log.Info().Str("broker", o.BrokerURL).Msg("using a NATS cluster as the broker: its servers admit the hub and agents by the users `peerlink nats-config --data THIS-DATA --agent NAME ...` writes")
+	return natslink.Dialer(o.BrokerURL, key, conf, o.Log), nil
 }
 
 // serveWeb serves the console and REST API on apiLn and, if metricsLn is
