@@ -85,6 +85,9 @@ func (a *Agent) applyOne(ctx context.Context, c *broker.Client, s *attached, op 
 		if err = a.checkHave(s, op.Path, op.Have); err == nil {
 			err = s.live.refuseOpen(op.Path, op.Have)
 		}
+		if err == nil && op.Have != nil && op.Have.Kind == wire.KindDir {
+			err = s.live.refuseMadeIn(op.Path, seen)
+		}
 		if err == nil {
 			// What was expected below a folder deleted is stale now.
 			s.live.forgetExpected(op.Path, op.Have != nil && op.Have.Kind == wire.KindDir)

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -56,6 +57,27 @@ func (l *live) pruneSent(cutoff time.Time) {
 			delete(l.sent, p)
 		}
 	}
+}
+
+// refuseMadeIn refuses the removal of the folder dir, which the hub
+// planned when it had handled this host's reports up to seen, if a user
+// made something in it that was reported since: the removal would take
+// it here while the report brings it to every other host (make chaos,
+// seed 1: a folder made in a folder another host removed was gone here
+// and kept everywhere else). The new content wins, as an edit does over a
+// delete; the hub drops the removal once it knows of it.
+func (l *live) refuseMadeIn(dir string, seen uint64) error {
+	if l == nil || seen == 0 {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for p, s := range l.sent {
+		if s.seq > seen && strings.HasPrefix(p, dir+"/") {
+			return &wire.Error{Kind: wire.KindChanged, Path: dir, Msg: fmt.Sprintf("%s was made in it since the hub planned its removal", p)}
+		}
+	}
+	return nil
 }
 
 // movedByHub records that an op of the hub's renamed folder from to to,

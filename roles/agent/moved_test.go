@@ -3,6 +3,7 @@
 package agent
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -70,5 +71,30 @@ func TestMovedByHubReportsWhatTheHubDidNotKnow(t *testing.T) {
 				t.Errorf("a settling file is still waiting at its old path")
 			}
 		})
+	}
+}
+
+// A folder's removal that the hub planned before it handled a report of
+// something made in it is refused; one planned after, or by a hub that
+// does not say, is not.
+func TestRefuseMadeIn(t *testing.T) {
+	l, _ := newTestLive(t)
+	l.noteSent(5, []wire.Change{{Kind: wire.ChangeMkdir, Path: "proj/new", Entry: wire.Entry{Path: "proj/new", Kind: wire.KindDir}}})
+	for _, tc := range []struct {
+		dir    string
+		seen   uint64
+		refuse bool
+	}{
+		{"proj", 4, true},
+		{"proj", 5, false},
+		{"proj", 0, false},
+		{"pro", 4, false},
+		{"proj/new", 4, false},
+	} {
+		err := l.refuseMadeIn(tc.dir, tc.seen)
+		var we *wire.Error
+		if refused := errors.As(err, &we) && we.Kind == wire.KindChanged; refused != tc.refuse || (err != nil) != tc.refuse {
+			t.Errorf("removal of %s planned at %d: %v, want refused=%v", tc.dir, tc.seen, err, tc.refuse)
+		}
 	}
 }
