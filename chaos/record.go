@@ -25,9 +25,9 @@ const (
 	// empty: the harness removed everything under Host's root.
 	empty
 	// moved: the harness renamed Path to To on Host. A version written
-	// later at or under Path on another host, before the rename reached
-	// it, is carried to its place under To there, and so everywhere
-	// (make chaos, seed 8022).
+	// at or under Path on another host right after, before the rename
+	// reached it, is carried to its place under To there, and so
+	// everywhere (make chaos, seed 8022).
 	moved
 )
 
@@ -128,12 +128,17 @@ func (h *History) Required() []Version {
 	return out
 }
 
-// movedTo returns the paths the renames before event i may have carried
-// its path to, in turn.
+// racingRename is how many steps before a version a rename on another
+// host may still be on its way to the version's host.
+const racingRename = 3
+
+// movedTo returns the paths the renames made on other hosts shortly before
+// event i may have carried its path to, in turn.
 func (h *History) movedTo(i int) []string {
-	paths := []string{h.events[i].path}
+	v := h.events[i]
+	paths := []string{v.path}
 	for _, mv := range h.events[:i] {
-		if mv.kind != moved {
+		if mv.kind != moved || mv.host == v.host || v.step-mv.step > racingRename {
 			continue
 		}
 		for _, p := range paths {

@@ -75,10 +75,12 @@ func TestLost(t *testing.T) {
 // 8022).
 func TestLostFollowsEarlierRenames(t *testing.T) {
 	var h History
-	h.Moved(1, "b", "a", "e")
-	h.Moved(2, "c", "e/c", "x")
-	h.Version(3, "a", "a/c/f", "h1")
-	h.Moved(4, "b", "other", "elsewhere")
+	h.Moved(0, "b", "a", "old") // long before: no longer on its way
+	h.Moved(3, "b", "a", "e")
+	h.Moved(4, "a", "a", "own") // on the writer's own host: done before it wrote
+	h.Moved(5, "c", "e/c", "x")
+	h.Version(6, "a", "a/c/f", "h1")
+	h.Moved(7, "b", "other", "elsewhere")
 	req := h.Required()
 	if len(req) != 1 || !reflect.DeepEqual(req[0].Moved, []string{"e/c/f", "x/f"}) {
 		t.Fatalf("required %+v, want a/c/f also at e/c/f and x/f", req)

@@ -85,18 +85,15 @@ func (a *Agent) applyOne(ctx context.Context, c *broker.Client, s *attached, op 
 		if err = a.checkHave(s, op.Path, op.Have); err == nil {
 			err = s.live.refuseOpen(op.Path, op.Have)
 		}
-		if err == nil && op.Have != nil && op.Have.Kind == wire.KindDir {
-			err = s.live.refuseMadeIn(op.Path, seen)
-		}
 		if err == nil {
+			if keep := s.live.madeIn(op.Path, seen, op.Have); len(keep) > 0 {
+				err = a.removeAllBut(s, op.Path, keep) // moved.go
+				break
+			}
 			// What was expected below a folder deleted is stale now.
 			s.live.forgetExpected(op.Path, op.Have != nil && op.Have.Kind == wire.KindDir)
 			s.live.expectChange(op.Path, expectation{gone: true})
-			if s.protect != nil {
-				err = s.protect.move(op.Path)
-			} else {
-				err = s.tree.Remove(op.Path)
-			}
+			err = a.remove(s, op.Path)
 		} else if a.already(s, op, err) {
 			err = nil
 		}
@@ -124,6 +121,14 @@ func (a *Agent) applyOne(ctx context.Context, c *broker.Client, s *attached, op 
 		staged = nil
 	}
 	return res, staged
+}
+
+// remove deletes path, or moves it to the protected area.
+func (a *Agent) remove(s *attached, path string) error {
+	if s.protect != nil {
+		return s.protect.move(path)
+	}
+	return s.tree.Remove(path)
 }
 
 // already reports whether op, which checkHave refused with err, has

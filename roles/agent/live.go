@@ -54,10 +54,10 @@ type live struct {
 	expect map[string]expectation // the agent's own changes, not to be reported
 	// removed are the users' removals lately (removed.go).
 	removed removals
-	// sent are the paths reported lately, moves the hub's folder renames
-	// applied since the loop last looked, which kick tells it to
-	// (moved.go).
-	sent  map[string]sentReport
+	// sent are the paths reported lately; moves are the hub's folder
+	// renames applied here that the loop has not followed yet, and kick
+	// tells it to (moved.go).
+	sent  sentLog
 	moves []hubMove
 	kick  chan struct{}
 
@@ -131,7 +131,7 @@ func (a *Agent) startLive(ctx context.Context, c *broker.Client, s *attached) (*
 	l := &live{a: a, s: s, c: c, locker: locker, expect: map[string]expectation{},
 		opened: newOpenSet(), viaLock: map[string]string{}, settle: map[string]time.Time{},
 		cache: map[string]*store.CachedPath{}, rs: newRescans(a.cfg.RescanInterval), done: make(chan struct{}),
-		warned: map[string]bool{}, sent: map[string]sentReport{}, kick: make(chan struct{}, 1),
+		warned: map[string]bool{}, kick: make(chan struct{}, 1),
 		// Above the last attachment's numbers, which the hub may still
 		// hold for this host.
 		seq: uint64(time.Now().UnixNano())}
@@ -377,7 +377,7 @@ func (l *live) due(ctx context.Context) {
 				delete(l.expect, p)
 			}
 		}
-		l.pruneSent(now.Add(-expectFor))
+		l.sent.prune(now.Add(-expectFor))
 		l.mu.Unlock()
 	}
 	l.flush(ctx)

@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -22,13 +21,6 @@ import (
 // out on the other hosts too. Files still settling there are reported at
 // their new place.
 
-// sentReport is a path the live loop reported lately.
-type sentReport struct {
-	seq   uint64     // the Changes that carried it
-	entry wire.Entry // what it reported
-	at    time.Time
-}
-
 // hubMove is a folder rename of the hub's applied here.
 type hubMove struct {
 	from, to string
@@ -40,44 +32,75 @@ func (l *live) noteSent(seq uint64, batch []wire.Change) {
 	now := time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, ch := range batch {
-		if ch.Kind == wire.ChangeRemove {
-			delete(l.sent, ch.Path)
-			continue
-		}
-		l.sent[ch.Path] = sentReport{seq: seq, entry: ch.Entry, at: now}
-	}
+	l.sent.add(seq, batch, now)
 }
 
-// pruneSent drops what was sent before cutoff: the hub handled it long
-// before any rename it plans now. l.mu is held.
-func (l *live) pruneSent(cutoff time.Time) {
-	for p, s := range l.sent {
-		if s.at.Before(cutoff) {
-			delete(l.sent, p)
-		}
-	}
-}
-
-// refuseMadeIn refuses the removal of the folder dir, which the hub
-// planned when it had handled this host's reports up to seen, if a user
-// made something in it that was reported since: the removal would take
-// it here while the report brings it to every other host (make chaos,
-// seed 1: a folder made in a folder another host removed was gone here
-// and kept everywhere else). The new content wins, as an edit does over a
-// delete; the hub drops the removal once it knows of it.
-func (l *live) refuseMadeIn(dir string, seen uint64) error {
-	if l == nil || seen == 0 {
+// madeIn returns the paths in the folder dir, whose removal the hub
+// planned (have being a folder) when it had handled this host's reports up
+// to seen, that a user made there and reported since: the removal would
+// take them here while their reports bring them to every other host (make
+// chaos, seed 1: a folder made in a folder another host removed was gone
+// here and kept everywhere else). removeAllBut keeps them.
+func (l *live) madeIn(dir string, seen uint64, have *wire.Entry) []string {
+	if l == nil || seen == 0 || have == nil || have.Kind != wire.KindDir {
 		return nil
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for p, s := range l.sent {
-		if s.seq > seen && strings.HasPrefix(p, dir+"/") {
-			return &wire.Error{Kind: wire.KindChanged, Path: dir, Msg: fmt.Sprintf("%s was made in it since the hub planned its removal", p)}
+	var out []string
+	seenPath := map[string]bool{}
+	l.sent.since(seen, func(it *sentItem) {
+		if strings.HasPrefix(it.path, dir+"/") && !seenPath[it.path] {
+			seenPath[it.path] = true
+			out = append(out, it.path)
+		}
+	})
+	return out
+}
+
+// removeAllBut carries out the removal of the folder dir but for keep,
+// paths in it made since the hub planned the removal: everything else
+// goes, the largest parts that hold none of keep whole, as the hub's live
+// removal does where the remover lacked something (conflict/live_keep.go).
+// The new content wins, as an edit does over a delete; the folders that
+// hold it stay.
+func (a *Agent) removeAllBut(s *attached, dir string, keep []string) error {
+	held := map[string]bool{} // keep and the folders above it, below dir
+	for _, p := range keep {
+		for q := p; q != dir && strings.HasPrefix(q, dir+"/"); q = wire.Parent(q) {
+			held[q] = true
 		}
 	}
-	return nil
+	a.log.Debug().Str("session", s.name).Str("path", dir).Strs("kept", keep).Msg("folder removed but for what was made in it since")
+	var walk func(d string) error
+	walk = func(d string) error {
+		od, err := s.tree.OpenDir(d)
+		if err != nil {
+			return err
+		}
+		entries, err := od.Entries()
+		od.Close()
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			p := d + "/" + e.Name
+			switch {
+			case !held[p]:
+				s.live.forgetExpected(p, e.IsDir())
+				s.live.expectChange(p, expectation{gone: true})
+				if err := a.remove(s, p); err != nil {
+					return err
+				}
+			case e.IsDir() && !slices.Contains(keep, p):
+				if err := walk(p); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	return walk(dir)
 }
 
 // movedByHub records that an op of the hub's renamed folder from to to,
@@ -86,6 +109,11 @@ func (l *live) refuseMadeIn(dir string, seen uint64) error {
 func (l *live) movedByHub(from, to string, seen uint64) {
 	if l == nil {
 		return
+	}
+	select {
+	case <-l.done:
+		return // the loop ended: nobody will look
+	default:
 	}
 	l.mu.Lock()
 	l.moves = append(l.moves, hubMove{from: from, to: to, seen: seen})
@@ -115,13 +143,22 @@ func (l *live) movedAgain() []wire.Change {
 	l.moves = nil
 	var again []movedPath
 	for _, mv := range moves {
-		for p, s := range l.sent {
-			to, ok := wire.Moved(p, mv.from, mv.to)
-			if ok && p != mv.from && mv.seen > 0 && s.seq > mv.seen {
-				again = append(again, movedPath{p, to, s.entry})
-				delete(l.sent, p)
+		// One rename after another: what an earlier one moved, a later
+		// one may move on.
+		for i := range again {
+			if to, ok := wire.Moved(again[i].to, mv.from, mv.to); ok {
+				again[i].to = to
 			}
 		}
+		if mv.seen == 0 {
+			continue // a hub that does not say
+		}
+		l.sent.since(mv.seen, func(it *sentItem) {
+			if to, ok := wire.Moved(it.path, mv.from, mv.to); ok && it.path != mv.from {
+				again = append(again, movedPath{from: it.path, to: to, sent: *it})
+				it.path = ""
+			}
+		})
 	}
 	l.mu.Unlock()
 	for _, mv := range moves {
@@ -134,13 +171,13 @@ func (l *live) movedAgain() []wire.Change {
 	}
 	// The highest paths only: a folder's move carries what is in it.
 	slices.SortFunc(again, func(a, b movedPath) int { return strings.Compare(a.from, b.from) })
-	var top []string
+	top := map[string]bool{}
 	var out []wire.Change
 	for _, mv := range again {
-		if slices.ContainsFunc(top, func(t string) bool { return strings.HasPrefix(mv.from, t+"/") }) {
+		if top[mv.from] || underAny(mv.from, top) {
 			continue
 		}
-		top = append(top, mv.from)
+		top[mv.from] = true
 		if e, ok := l.movedEntry(mv); ok {
 			l.a.log.Debug().Str("session", l.s.name).Str("from", mv.from).Str("to", mv.to).Msg("reported again where the hub's folder rename moved it")
 			out = append(out, wire.Change{Kind: wire.ChangeRename, Path: mv.to, OldPath: mv.from, Entry: e})
@@ -149,10 +186,20 @@ func (l *live) movedAgain() []wire.Change {
 	return out
 }
 
+// underAny reports whether a folder above p is in set.
+func underAny(p string, set map[string]bool) bool {
+	for q := wire.Parent(p); q != ""; q = wire.Parent(q) {
+		if set[q] {
+			return true
+		}
+	}
+	return false
+}
+
 // movedPath is a path reported at from that a rename moved to to.
 type movedPath struct {
 	from, to string
-	sent     wire.Entry // what was reported
+	sent     sentItem // what was reported
 }
 
 // movedEntry returns mv's entry at its new path, unless the path was
@@ -167,8 +214,8 @@ func (l *live) movedEntry(mv movedPath) (wire.Entry, bool) {
 	}
 	e := info.Entry(mv.to)
 	if e.Kind == wire.KindFile {
-		if mv.sent.Kind == wire.KindFile && mv.sent.Size == e.Size && mv.sent.Mtime == e.Mtime {
-			e.Hash = mv.sent.Hash
+		if mv.sent.kind == wire.KindFile && mv.sent.size == e.Size && mv.sent.mtime == e.Mtime {
+			e.Hash = mv.sent.hash
 		} else if e.Hash, err = l.a.hashSigned(l.s, mv.to, info); err != nil {
 			return wire.Entry{}, false
 		}

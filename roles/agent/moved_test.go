@@ -3,9 +3,9 @@
 package agent
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/peerlink/peerlink/wire"
@@ -75,26 +75,73 @@ func TestMovedByHubReportsWhatTheHubDidNotKnow(t *testing.T) {
 }
 
 // A folder's removal that the hub planned before it handled a report of
-// something made in it is refused; one planned after, or by a hub that
-// does not say, is not.
-func TestRefuseMadeIn(t *testing.T) {
-	l, _ := newTestLive(t)
-	l.noteSent(5, []wire.Change{{Kind: wire.ChangeMkdir, Path: "proj/new", Entry: wire.Entry{Path: "proj/new", Kind: wire.KindDir}}})
+// something made in it takes everything else: what was made stays, with
+// the folders above it. One planned after, or by a hub that does not say,
+// finds nothing to keep.
+func TestRemovalKeepsWhatWasMadeInIt(t *testing.T) {
 	for _, tc := range []struct {
-		dir    string
-		seen   uint64
-		refuse bool
+		name string
+		seen uint64
+		keep bool
 	}{
-		{"proj", 4, true},
-		{"proj", 5, false},
-		{"proj", 0, false},
-		{"pro", 4, false},
-		{"proj/new", 4, false},
+		{"planned before the report", 4, true},
+		{"planned after it", 5, false},
+		{"a hub that does not say", 0, false},
 	} {
-		err := l.refuseMadeIn(tc.dir, tc.seen)
-		var we *wire.Error
-		if refused := errors.As(err, &we) && we.Kind == wire.KindChanged; refused != tc.refuse || (err != nil) != tc.refuse {
-			t.Errorf("removal of %s planned at %d: %v, want refused=%v", tc.dir, tc.seen, err, tc.refuse)
+		t.Run(tc.name, func(t *testing.T) {
+			l, root := newTestLive(t)
+			for _, d := range []string{"proj/sub/new", "proj/old-dir"} {
+				if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, f := range []string{"proj/old.txt", "proj/old-dir/x", "proj/sub/old.txt", "proj/sub/new/f.txt"} {
+				if err := os.WriteFile(filepath.Join(root, f), []byte(f), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			l.noteSent(3, []wire.Change{{Kind: wire.ChangeWrite, Path: "proj/old.txt"}})
+			l.noteSent(5, []wire.Change{{Kind: wire.ChangeMkdir, Path: "proj/sub/new", Entry: wire.Entry{Path: "proj/sub/new", Kind: wire.KindDir}}})
+			keep := l.madeIn("proj", tc.seen, &wire.Entry{Path: "proj", Kind: wire.KindDir})
+			if (len(keep) > 0) != tc.keep {
+				t.Fatalf("made in it since: %v, want some=%v", keep, tc.keep)
+			}
+			if !tc.keep {
+				return
+			}
+			if err := l.a.removeAllBut(l.s, "proj", keep); err != nil {
+				t.Fatal(err)
+			}
+			var left []string
+			filepath.WalkDir(filepath.Join(root, "proj"), func(p string, d os.DirEntry, err error) error {
+				rel, _ := filepath.Rel(root, p)
+				left = append(left, rel)
+				return nil
+			})
+			want := []string{"proj", "proj/sub", "proj/sub/new", "proj/sub/new/f.txt"}
+			if !slices.Equal(left, want) {
+				t.Errorf("left %v, want %v", left, want)
+			}
+		})
+	}
+}
+
+// Two folder renames of the hub's followed at once: what the first moved,
+// the second moves on, and it is reported again at its last place.
+func TestMovedByHubTwice(t *testing.T) {
+	l, root := newTestLive(t)
+	if err := os.MkdirAll(filepath.Join(root, "proj/new"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l.noteSent(5, []wire.Change{{Kind: wire.ChangeMkdir, Path: "proj/new", Entry: wire.Entry{Path: "proj/new", Kind: wire.KindDir}}})
+	for _, mv := range [][2]string{{"proj", "moved"}, {"moved", "final"}} {
+		if err := os.Rename(filepath.Join(root, mv[0]), filepath.Join(root, mv[1])); err != nil {
+			t.Fatal(err)
 		}
+		l.movedByHub(mv[0], mv[1], 4)
+	}
+	got := l.movedAgain()
+	if len(got) != 1 || got[0].OldPath != "proj/new" || got[0].Path != "final/new" {
+		t.Fatalf("reported again: %+v, want proj/new renamed to final/new", got)
 	}
 }

@@ -57,7 +57,7 @@ func newTestLive(t *testing.T) (*live, string) {
 	}
 	l := &live{a: a, s: s, locker: locker, expect: map[string]expectation{}, opened: newOpenSet(),
 		viaLock: map[string]string{}, settle: map[string]time.Time{}, cache: map[string]*store.CachedPath{},
-		rs: newRescans(0), done: make(chan struct{}), sent: map[string]sentReport{}}
+		rs: newRescans(0), done: make(chan struct{})}
 	l.rs.start(context.Background())
 	t.Cleanup(l.rs.stop)
 	return l, root

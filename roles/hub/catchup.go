@@ -57,6 +57,10 @@ type catchUp struct {
 	// a new host (rootid.go); set by the attach.
 	record *wire.RootIdentity
 	fresh  bool
+	// seen is, by host, the Seq of its last report the live loop had
+	// taken in when the round was merged: the Seen of the round's
+	// Applies, which go out later from the catch-up's goroutine.
+	seen map[string]uint64
 }
 
 // catchResult is what a catch-up's goroutine hands back to the live loop:
@@ -337,6 +341,7 @@ func (r *run) serveLive(ctx context.Context, c *broker.Client, in broker.Incomin
 		r.inline.addClosed(in.From, m, in.Data)
 		r.closed(ctx, c, in.From, m)
 	case *wire.Changes:
+		r.seen.saw(in.From, m)
 		r.inline.add(in.From, m.Changes, in.Data)
 		r.changes(ctx, c, in.From, m.Changes)
 	}

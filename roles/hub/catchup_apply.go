@@ -52,7 +52,7 @@ func (r *run) applyCatchUp(lc *liveCtx, cu *catchUp, target string, ops []wire.O
 		for i, op := range chunk {
 			byPath[op.Path] = append(byPath[op.Path], i)
 		}
-		err := r.applyOps(cu.ctx, lc.c, target, chunk, nil, func(results []wire.OpResult) error {
+		err := r.applyOpsSeen(cu.ctx, lc.c, target, chunk, nil, cu.seen[target], func(results []wire.OpResult) error {
 			var landed []store.CaughtUp
 			for _, res := range results {
 				q := byPath[res.Path]

@@ -55,6 +55,10 @@ func (r *run) mergeRound(host string, cu *catchUp, scan []wire.Entry, skipped ma
 	participants := r.liveHosts()
 	participants = append(participants, host)
 	slices.SortFunc(participants, func(a, b string) int { return r.hostOrder(a) - r.hostOrder(b) })
+	cu.seen = map[string]uint64{}
+	for _, h := range participants {
+		cu.seen[h] = r.seen.get(h)
+	}
 	leftAlone := r.catchUpLeftAlone(skipped)
 	// Deleted while it was away, and unchanged on it: deleted there too.
 	deleted, only := awayDeleted(host, ledger, current)

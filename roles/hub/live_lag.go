@@ -145,14 +145,17 @@ func (r *run) moveLags(from, to string) {
 		}
 	}
 	for np, m := range moved {
-		for _, l := range m {
+		if r.lags[np] == nil {
+			r.lags[np] = map[string]*lag{}
+		}
+		for h, l := range m {
 			if l.have != nil {
 				have := *l.have
 				have.Path = np
 				l.have = &have
 			}
+			r.lags[np][h] = l
 		}
-		r.lags[np] = m
 	}
 }
 
@@ -265,13 +268,6 @@ func (r *run) repairPath(ctx context.Context, c *broker.Client, p string) {
 // repairHost settles one lagging host's copy cur of p against the index's
 // record (rec, if had), which ref holds.
 func (r *run) repairHost(ctx context.Context, c *broker.Client, p, host string, l *lag, rec conflict.Record, had bool, ref string, cur *wire.Entry) {
-	if !had && cur != nil && cur.Kind == wire.KindDir && r.holdsBelow(p) {
-		// A folder whose removal the host refused, as a user made
-		// something in it (roles/agent/moved.go): what was made is in
-		// the index, so the folder stays, as an edit wins over a delete.
-		r.caughtUp(p, host)
-		return
-	}
 	d := conflict.Repair(p, host, ref, cur, l.have, rec, had)
 	switch d.Kind {
 	case conflict.RepairCaughtUp:
@@ -310,15 +306,6 @@ func (r *run) repairHost(ctx context.Context, c *broker.Client, p, host string, 
 		r.addError(*failed)
 	}
 	l.failed = failed.Kind
-}
-
-// holdsBelow reports whether the index holds anything in folder p.
-func (r *run) holdsBelow(p string) bool {
-	found := false
-	if err := r.h.db.IndexChildren(r.cfg.Name, p, func(string) { found = true }); err != nil {
-		r.log.Error().Err(err).Msg("index")
-	}
-	return found
 }
 
 // joined records that host now holds the index's state of p.

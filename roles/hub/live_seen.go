@@ -17,14 +17,17 @@ type changesSeen struct {
 	seq map[string]uint64
 }
 
-// saw records that m, from host, was taken in.
+// saw records that m, from host, was taken in: a host's reports come in
+// the order it sent them, so the last is the highest of its attachment
+// (one that numbers anew, its clock set back, is not stuck below an old
+// count).
 func (s *changesSeen) saw(host string, m *wire.Changes) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.seq == nil {
 		s.seq = map[string]uint64{}
 	}
-	s.seq[host] = max(s.seq[host], m.Seq)
+	s.seq[host] = m.Seq
 }
 
 // get returns the last Seq taken in from host, 0 if none.

@@ -134,9 +134,15 @@ func (f *flights) list() []api.Transfer {
 // applyOps is the package's applyOps for the run's own Applies, keeping
 // its transfers in flight current.
 func (r *run) applyOps(ctx context.Context, c *broker.Client, host string, ops []wire.Op, data []byte, each func([]wire.OpResult) error) error {
+	return r.applyOpsSeen(ctx, c, host, ops, data, r.seen.get(host), each)
+}
+
+// applyOpsSeen is applyOps with the Seen of ops planned earlier than now
+// (a catch-up's, planned in the live loop and sent from its goroutine).
+func (r *run) applyOpsSeen(ctx context.Context, c *broker.Client, host string, ops []wire.Op, data []byte, seen uint64, each func([]wire.OpResult) error) error {
 	r.flights.start(host, ops)
 	defer r.flights.drop(host, ops)
-	return applyOps(ctx, c, &r.cfg, host, ops, data, r.seen.get(host), func(results []wire.OpResult) error {
+	return applyOps(ctx, c, &r.cfg, host, ops, data, seen, func(results []wire.OpResult) error {
 		r.flights.finish(host, results)
 		for _, res := range results {
 			if res.Kind == wire.OpFetch && res.Error == nil {

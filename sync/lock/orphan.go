@@ -39,9 +39,14 @@ func (l *Locker) keepOrphan(rec store.LockRecord) {
 // adoptOrphans restores the copies of the orphans that the rename of from
 // to to moved, at their new paths.
 func (l *Locker) adoptOrphans(from, to string) {
+	now := l.opts.Now()
 	l.mu.Lock()
 	found := map[string]store.LockRecord{}
 	for p, o := range l.orphans {
+		if now.Sub(o.at) > orphanFor {
+			delete(l.orphans, p)
+			continue
+		}
 		if np, ok := wire.Moved(p, from, to); ok {
 			found[np] = o.rec
 			delete(l.orphans, p)
