@@ -188,7 +188,7 @@ func TestStableNumbers(t *testing.T) {
 		got, want int
 	}{
 		{"FrameFormat", FrameFormat, 1},
-		{"ProtocolVersion", ProtocolVersion, 2},
+		{"ProtocolVersion", ProtocolVersion, 3},
 		{"CodecNone", int(CodecNone), 0},
 		{"CodecZstd", int(CodecZstd), 1},
 		{"KindFile", int(KindFile), 1},
