@@ -39,3 +39,11 @@ func TestReadManyLimits(t *testing.T) {
 		t.Errorf("a batch encoded as a whole: %v", err)
 	}
 }
+
+// A result that leaves its entry out stands for its op's Want.
+func TestAppliedWithoutEntry(t *testing.T) {
+	m := &Applied{Session: "docs", Results: []OpResult{{Kind: OpFetch, Path: "a", Bytes: 6}, {Kind: OpMkdir, Path: "d"}}}
+	if err := m.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
