@@ -180,7 +180,7 @@ func (a *Agent) hashSigned(s *attached, path string, info tree.Info) (wire.Hash,
 	defer f.Close()
 	h := sha256.New()
 	signer := delta.NewSpans()
-	n, err := io.CopyBuffer(io.MultiWriter(h, signer), f, make([]byte, 1<<20))
+	n, err := delta.Feed(context.Background(), f, h, signer, 256<<10)
 	if err != nil {
 		return wire.Hash{}, err
 	}
