@@ -102,8 +102,13 @@ func writeFile(dir string, i int, spec treeSpec, buf []byte) error {
 	return f.Close()
 }
 
+// ownArea is the folder at a watch set's root that each host keeps for
+// itself (its root's identity marker) and no session synchronises.
+const ownArea = ".peerlink"
+
 // verify checks that dst holds exactly src's files and folders, with the
-// same content (and, with mtimes, the same modification times).
+// same content (and, with mtimes, the same modification times), but for
+// each root's own area.
 func verify(ctx context.Context, src, dst string, mtimes bool) error {
 	count := 0
 	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
@@ -114,6 +119,9 @@ func verify(ctx context.Context, src, dst string, mtimes bool) error {
 			return err
 		}
 		rel, _ := filepath.Rel(src, p)
+		if rel == ownArea && d.IsDir() {
+			return filepath.SkipDir
+		}
 		q := filepath.Join(dst, rel)
 		count++
 		si, err := d.Info()
@@ -145,6 +153,9 @@ func verify(ctx context.Context, src, dst string, mtimes bool) error {
 	err = filepath.WalkDir(dst, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
+		}
+		if rel, _ := filepath.Rel(dst, p); rel == ownArea && d.IsDir() {
+			return filepath.SkipDir
 		}
 		n++
 		return nil

@@ -27,7 +27,18 @@ type Signature struct {
 // Holds reports whether the signature describes the file whose state is
 // that cached record.
 func (s Signature) Holds(c Cached) bool {
-	return s.Size == c.Size && s.Mtime == c.Mtime && s.Ctime == c.Ctime && s.Ino == c.Ino
+	return s.HoldsBasis(c) && s.Ctime == c.Ctime
+}
+
+// HoldsBasis is Holds without the change time: the signature was taken of the
+// same inode at the same size and modification time, and the file's
+// metadata may have changed since (a lock's chmod and immutable flag, and
+// their undoing, change the ctime and nothing else). Good enough for a
+// delta's basis, whose rebuilt file is checked against the whole-file hash
+// anyway: a basis whose content changed without its mtime costs that
+// delta, never a wrong file.
+func (s Signature) HoldsBasis(c Cached) bool {
+	return s.Size == c.Size && s.Mtime == c.Mtime && s.Ino == c.Ino
 }
 
 // PathSignature is a signature with its path, for PutSignatures.

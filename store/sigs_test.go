@@ -40,3 +40,24 @@ func TestSignaturesFollowTheCache(t *testing.T) {
 		t.Error("a signature on a bad path was accepted")
 	}
 }
+
+// A basis's signature holds across a change of ctime alone (a lock), not
+// across one of size, mtime or inode.
+func TestSignatureHoldsBasis(t *testing.T) {
+	s := Signature{Size: 10, Mtime: 20, Ctime: 30, Ino: 40}
+	for _, tc := range []struct {
+		name string
+		c    Cached
+		want bool
+	}{
+		{"the same state", Cached{Size: 10, Mtime: 20, Ctime: 30, Ino: 40}, true},
+		{"a lock's new ctime", Cached{Size: 10, Mtime: 20, Ctime: 31, Ino: 40}, true},
+		{"another size", Cached{Size: 11, Mtime: 20, Ctime: 31, Ino: 40}, false},
+		{"another mtime", Cached{Size: 10, Mtime: 21, Ctime: 31, Ino: 40}, false},
+		{"another inode", Cached{Size: 10, Mtime: 20, Ctime: 30, Ino: 41}, false},
+	} {
+		if got := s.HoldsBasis(tc.c); got != tc.want {
+			t.Errorf("%s: %t, want %t", tc.name, got, tc.want)
+		}
+	}
+}

@@ -11,7 +11,7 @@ import (
 // same results, in fewer passes over the header when it is laid out as
 // Marshal and the broker write it:
 //
-//	{"t":"TYPE"[,"f":"NAME"][,"to":"NAME"][,"id":N][,"re":N][,"b":BODY][,"f":"NAME"]}
+//	{"t":"TYPE"[,"f":"NAME"][,"to":"NAME"][,"id":N][,"re":N][,"z":N][,"b":BODY][,"f":"NAME"]}
 //
 // encoding/json reads a header twice to decode an envelope (once to find its
 // end, once to fill it) and once more to re-encode it, and a scan part or an
@@ -26,6 +26,15 @@ import (
 // more.
 func DecodeMessage(b []byte) (f Frame, m Message, frameErr, msgErr error) {
 	if f, body, ok := fastFrame(b); ok {
+		if f.Z > 0 {
+			// The body is compressed at the head of the data: inflated, it
+			// is decoded as a plain one would be.
+			var err error
+			if f, err = f.open(); err != nil {
+				return f, nil, nil, err
+			}
+			body = f.Body
+		}
 		if m, err := decodeBody(f.Type, body); err == nil {
 			f.Body = body
 			return f, m, nil, nil
@@ -35,6 +44,9 @@ func DecodeMessage(b []byte) (f Frame, m Message, frameErr, msgErr error) {
 	f, frameErr = DecodeFrame(b)
 	if frameErr != nil {
 		return f, nil, frameErr, nil
+	}
+	if f, msgErr = f.open(); msgErr != nil {
+		return f, nil, nil, msgErr
 	}
 	m, msgErr = Decode(f)
 	return f, m, nil, msgErr
@@ -107,6 +119,9 @@ func fastFrame(b []byte) (f Frame, body []byte, ok bool) {
 		return f, nil, false
 	}
 	f.Envelope = env
+	if checkZ(f) != nil {
+		return f, nil, false
+	}
 	return f, body, true
 }
 
@@ -141,6 +156,13 @@ func fastEnvelope(h []byte) (env Envelope, body []byte, ok bool) {
 		if env.Reply, p, ok = num(q); !ok {
 			return env, nil, false
 		}
+	}
+	if q, found := cut(p, `,"z":`); found {
+		var z uint64
+		if z, p, ok = num(q); !ok || z == 0 || z > MaxData {
+			return env, nil, false
+		}
+		env.Z = int(z)
 	}
 	// What is left: [,"b":BODY][,"f":"NAME"]}
 	if len(p) == 0 || p[len(p)-1] != '}' {
@@ -236,7 +258,7 @@ func safeString(s string) bool {
 // json.Marshal check and copy the body once more; ok is false when a string
 // would need escaping, or a limit is passed: EncodeFrame decides then.
 func fastEncode(env Envelope, data []byte) (b []byte, ok bool) {
-	if env.From != "" || !safeString(string(env.Type)) || !safeString(env.To) || len(env.Body) == 0 || len(data) > MaxData {
+	if env.From != "" || !safeString(string(env.Type)) || !safeString(env.To) || (len(env.Body) == 0) == (env.Z == 0) || len(data) > MaxData {
 		return nil, false
 	}
 	b = make([]byte, 5, 5+len(env.Body)+len(env.Type)+len(env.To)+64+len(data))
@@ -255,8 +277,12 @@ func fastEncode(env Envelope, data []byte) (b []byte, ok bool) {
 	if env.Reply != 0 {
 		b = strconv.AppendUint(append(b, `,"re":`...), env.Reply, 10)
 	}
-	b = append(b, `,"b":`...)
-	b = append(b, env.Body...)
+	if env.Z != 0 {
+		b = strconv.AppendInt(append(b, `,"z":`...), int64(env.Z), 10)
+	} else {
+		b = append(b, `,"b":`...)
+		b = append(b, env.Body...)
+	}
 	b = append(b, '}')
 	n := len(b) - 5
 	if n > MaxHeader {

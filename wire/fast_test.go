@@ -34,7 +34,7 @@ func checkSameDecoding(t *testing.T, b []byte) {
 		return
 	}
 	if f1.Envelope.Type != f2.Type || f1.From != f2.From || f1.To != f2.To || f1.ID != f2.ID || f1.Reply != f2.Reply ||
-		!bytes.Equal(f1.Data, f2.Data) || (f1.Data == nil) != (f2.Data == nil) {
+		!bytes.Equal(f1.Data, f2.Payload()) || (f1.Data == nil) != (f2.Payload() == nil) {
 		t.Fatalf("%q: frame %+v, strict path %+v", b, f1, f2)
 	}
 	if me1 != nil {
@@ -89,7 +89,7 @@ func checkReframe(t *testing.T, b []byte, from string) {
 // lay them out, and headers built to trip a hand parser.
 func fastSeeds(t testing.TB) [][]byte {
 	var out [][]byte
-	for _, s := range samples() {
+	for _, s := range append(samples(), bigSamples()...) {
 		b, err := Marshal("site-b", 7, 3, s.msg, s.data)
 		if err != nil {
 			t.Fatal(err)

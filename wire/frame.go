@@ -43,15 +43,19 @@ var ErrFrame = errors.New("malformed frame")
 
 // Envelope is the routed header of every frame.
 type Envelope struct {
-	Type  Type            `json:"t"`
-	From  string          `json:"f,omitempty"`  // set by the broker, never trusted from a peer
-	To    string          `json:"to,omitempty"` // a peer name; HubName for the hub
-	ID    uint64          `json:"id,omitempty"` // set on requests, to match replies
-	Reply uint64          `json:"re,omitempty"` // the ID of the request this answers
-	Body  json.RawMessage `json:"b,omitempty"`
+	Type  Type   `json:"t"`
+	From  string `json:"f,omitempty"`  // set by the broker, never trusted from a peer
+	To    string `json:"to,omitempty"` // a peer name; HubName for the hub
+	ID    uint64 `json:"id,omitempty"` // set on requests, to match replies
+	Reply uint64 `json:"re,omitempty"` // the ID of the request this answers
+	// Z > 0: the body is not in the header but the first Z bytes of the
+	// data, one zstd frame of its JSON (see MinBodyCompress).
+	Z    int             `json:"z,omitempty"`
+	Body json.RawMessage `json:"b,omitempty"`
 }
 
-// Frame is a decoded frame: its envelope and the data beside it.
+// Frame is a decoded frame: its envelope and the data beside it. When Z > 0
+// the data starts with the compressed body (Payload is what follows it).
 type Frame struct {
 	Envelope
 	Data []byte
@@ -100,10 +104,25 @@ func DecodeFrame(b []byte) (Frame, error) {
 	if len(f.Data) > MaxData {
 		return f, fmt.Errorf("%w: %s data of %d bytes exceeds %d", ErrFrame, f.Type, len(f.Data), MaxData)
 	}
+	if err := checkZ(f); err != nil {
+		return f, err
+	}
 	if len(f.Data) == 0 {
 		f.Data = nil
 	}
 	return f, nil
+}
+
+// checkZ checks that a compressed body, if any, fits in the frame's data
+// and is the only body.
+func checkZ(f Frame) error {
+	switch {
+	case f.Z < 0 || f.Z > len(f.Data):
+		return fmt.Errorf("%w: %s: compressed body of %d bytes in %d bytes of data", ErrFrame, f.Type, f.Z, len(f.Data))
+	case f.Z > 0 && len(f.Body) > 0:
+		return fmt.Errorf("%w: %s: both a body and a compressed body", ErrFrame, f.Type)
+	}
+	return nil
 }
 
 // strictJSON decodes exactly one JSON value into v, refusing unknown fields

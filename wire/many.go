@@ -46,9 +46,15 @@ func (m *ReadMany) Validate() error {
 }
 
 // ReadManyData answers a ReadMany: one part per file, in the request's
-// order. The parts' bytes travel one after the other as the frame's data.
+// order. The parts' bytes travel one after the other as the frame's data,
+// each encoded on its own (ReadPart.Codec) or, when Codec is set, all of
+// them as one piece: the data is then the parts' content, one after the
+// other, encoded with Codec (one zstd frame that declares the sum of the
+// parts' N), and every part's Len is its N. One piece keeps the context of
+// the files before it, which small files compressed one by one lose.
 type ReadManyData struct {
 	Parts []ReadPart `json:"parts"`
+	Codec Codec      `json:"c,omitempty"`
 }
 
 // ReadPart is one file of a ReadManyData: N bytes of content carried in Len
@@ -66,6 +72,9 @@ func (m *ReadManyData) Validate() error {
 	if len(m.Parts) > MaxReadMany {
 		return fmt.Errorf("read many data: %d parts exceed %d", len(m.Parts), MaxReadMany)
 	}
+	if err := m.Codec.Check(); err != nil {
+		return fmt.Errorf("read many data: %w", err)
+	}
 	total := 0
 	for i, p := range m.Parts {
 		if p.N < 0 || p.N > ChunkSize || p.Len < 0 || p.Len > MaxData {
@@ -79,6 +88,9 @@ func (m *ReadManyData) Validate() error {
 		}
 		if p.Codec == CodecNone && p.Len != p.N {
 			return fmt.Errorf("read many data: part %d: %d uncompressed bytes in %d", i, p.N, p.Len)
+		}
+		if m.Codec != CodecNone && p.Codec != CodecNone {
+			return fmt.Errorf("read many data: part %d encoded inside a batch encoded as a whole", i)
 		}
 		total += p.Len
 	}

@@ -23,6 +23,9 @@ func TestReadManyLimits(t *testing.T) {
 		{"raw part of another length", &ReadManyData{Parts: []ReadPart{{N: 5, Len: 4}}}},
 		{"data and an error", &ReadManyData{Parts: []ReadPart{{N: 1, Len: 1, Error: &Error{Kind: KindChanged}}}}},
 		{"parts beyond a frame", &ReadManyData{Parts: []ReadPart{{N: ChunkSize, Len: ChunkSize}, {N: ChunkSize, Len: ChunkSize}}}},
+		{"an unknown batch codec", &ReadManyData{Parts: []ReadPart{{N: 1, Len: 1}}, Codec: 9}},
+		{"a part encoded inside an encoded batch", &ReadManyData{Parts: []ReadPart{{N: 5, Len: 3, Codec: CodecZstd}}, Codec: CodecZstd}},
+		{"a part of another length inside an encoded batch", &ReadManyData{Parts: []ReadPart{{N: 5, Len: 3}}, Codec: CodecZstd}},
 	}
 	for _, tt := range bad {
 		if err := tt.m.Validate(); err == nil {
@@ -31,5 +34,16 @@ func TestReadManyLimits(t *testing.T) {
 	}
 	if err := (&ReadMany{Session: "docs", Files: []FileRef{ref("a", ChunkSize-1), ref("b", 1), ref("c", 0)}}).Validate(); err != nil {
 		t.Errorf("a full batch: %v", err)
+	}
+	if err := (&ReadManyData{Parts: []ReadPart{{N: 5, Len: 5}, {Error: &Error{Kind: KindChanged}}}, Codec: CodecZstd}).Validate(); err != nil {
+		t.Errorf("a batch encoded as a whole: %v", err)
+	}
+}
+
+// A result that leaves its entry out stands for its op's Want.
+func TestAppliedWithoutEntry(t *testing.T) {
+	m := &Applied{Session: "docs", Results: []OpResult{{Kind: OpFetch, Path: "a", Bytes: 6}, {Kind: OpMkdir, Path: "d"}}}
+	if err := m.Validate(); err != nil {
+		t.Fatal(err)
 	}
 }

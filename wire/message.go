@@ -8,7 +8,9 @@ import (
 // ProtocolVersion is the version of the messages below. A peer speaking
 // another version is refused at the handshake with a message saying which
 // side to upgrade. 2: chunks carry a codec (zstd) instead of a snappy flag.
-const ProtocolVersion = 2
+// 3: a frame's body may travel compressed (Envelope.Z), and a ReadManyData
+// may carry its files as one compressed batch (ReadManyData.Codec).
+const ProtocolVersion = 3
 
 // HubName is the peer name the hub always has on the broker.
 const HubName = "hub"
@@ -113,6 +115,10 @@ func Marshal(to string, id, reply uint64, m Message, data []byte) ([]byte, error
 		return nil, fmt.Errorf("encode %s: %w", m.Type(), err)
 	}
 	env := Envelope{Type: m.Type(), To: to, ID: id, Reply: reply, Body: body}
+	if z := compressBody(body, data); z != nil {
+		env.Body, env.Z = nil, len(z)
+		data = append(z, data...)
+	}
 	if b, ok := fastEncode(env, data); ok {
 		return b, nil
 	}
@@ -121,11 +127,16 @@ func Marshal(to string, id, reply uint64, m Message, data []byte) ([]byte, error
 
 // Decode turns a frame's body into its typed message, strictly: unknown
 // fields, trailing data or a message that fails validation are errors that
-// wrap ErrFrame and name the message type. A missing body decodes as {}.
+// wrap ErrFrame and name the message type. A missing body decodes as {}; a
+// compressed one (Z) is inflated from the head of the data first.
 func Decode(f Frame) (Message, error) {
 	newMsg, ok := registry[f.Type]
 	if !ok {
 		return nil, fmt.Errorf("%w: unknown message type %q", ErrFrame, f.Type)
+	}
+	f, err := f.open()
+	if err != nil {
+		return nil, err
 	}
 	m := newMsg()
 	body := []byte(f.Body)

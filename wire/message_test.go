@@ -188,7 +188,7 @@ func TestStableNumbers(t *testing.T) {
 		got, want int
 	}{
 		{"FrameFormat", FrameFormat, 1},
-		{"ProtocolVersion", ProtocolVersion, 2},
+		{"ProtocolVersion", ProtocolVersion, 3},
 		{"CodecNone", int(CodecNone), 0},
 		{"CodecZstd", int(CodecZstd), 1},
 		{"KindFile", int(KindFile), 1},
@@ -249,7 +249,8 @@ func TestMessageValidate(t *testing.T) {
 		{"an apply with a bad op is refused", &Apply{Session: "docs", Ops: []Op{{Kind: OpMkdir, Path: "d"}}}, "mkdir d: wants a folder"},
 		{"an apply over the batch limit is refused", &Apply{Session: "docs", Ops: ops}, "4097 ops exceed the batch limit 4096"},
 		{"an applied result on a bad path is refused", &Applied{Session: "docs", Results: []OpResult{{Kind: OpDelete, Path: "/a"}}}, "absolute"},
-		{"an applied result with a bad entry is refused", &Applied{Session: "docs", Results: []OpResult{{Kind: OpMeta, Path: "a"}}}, "empty"},
+		{"an applied result with a bad entry is refused", &Applied{Session: "docs", Results: []OpResult{{Kind: OpMeta, Path: "a", Entry: Entry{Kind: KindFile, Size: 1}}}}, "empty"},
+		{"an applied result with a folder of some size is refused", &Applied{Session: "docs", Results: []OpResult{{Kind: OpMkdir, Path: "a", Entry: Entry{Path: "a", Kind: KindDir, Size: 3}}}}, "a folder has no size"},
 		{"a failed applied result needs no entry", &Applied{Session: "docs", Results: []OpResult{{Kind: OpFetch, Path: "a", Error: &Error{Kind: KindChanged}}}}, ""},
 		{"an applied over the batch limit is refused", &Applied{Session: "docs", Results: make([]OpResult, MaxBatch+1)}, "4097 results exceed the batch limit 4096"},
 		{"a progress without a session is refused", &Progress{}, `session name ""`},

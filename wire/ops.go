@@ -131,10 +131,13 @@ func (m *Apply) Validate() error {
 
 // OpResult reports one applied (or failed) op.
 type OpResult struct {
-	Kind  OpKind `json:"op"`
-	Path  string `json:"path"`
-	Entry Entry  `json:"entry,omitzero"` // the path as it now is on the target
-	Bytes int64  `json:"bytes,omitempty"`
+	Kind OpKind `json:"op"`
+	Path string `json:"path"`
+	// Entry is the path as it now is on the target. Omitted (zero) on a
+	// success other than a delete, it is the op's Want: the target sends
+	// only what the hub does not know already (protocol 3).
+	Entry Entry `json:"entry,omitzero"`
+	Bytes int64 `json:"bytes,omitempty"`
 	// Wire is, for a fetch, the bytes of content that crossed the link for
 	// it, after delta and compression (a batch of small files has its
 	// whole count on its first file).
@@ -161,7 +164,7 @@ func (m *Applied) Validate() error {
 		if err := CheckPath(r.Path); err != nil {
 			return err
 		}
-		if r.Error == nil && r.Kind != OpDelete {
+		if r.Error == nil && r.Kind != OpDelete && r.Entry != (Entry{}) {
 			if err := r.Entry.Validate(); err != nil {
 				return err
 			}

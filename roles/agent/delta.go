@@ -29,6 +29,11 @@ import (
 type signatures struct {
 	a       *Agent
 	session string
+	// basis: the span list of the target's own old copy, whose record
+	// holds as long as size, mtime and inode do (store.Signature.HoldsBasis):
+	// the lock this agent set on that copy for the edit changed its ctime,
+	// and reading a 1 GiB copy again for that cost more than the transfer.
+	basis bool
 }
 
 func (g signatures) Spans(path string, f *os.File) ([]delta.Block, error) {
@@ -37,7 +42,7 @@ func (g signatures) Spans(path string, f *os.File) ([]delta.Block, error) {
 		return nil, err
 	}
 	stamp := store.Cached{Size: before.Size, Mtime: before.Mtime, Ctime: before.Ctime, Ino: before.Ino}
-	if s, ok := g.a.db.Signature(g.session, path); ok && s.Holds(stamp) {
+	if s, ok := g.a.db.Signature(g.session, path); ok && (s.Holds(stamp) || g.basis && s.HoldsBasis(stamp)) {
 		if spans, err := delta.ParseBlocks(s.Spans, delta.MaxSpan); err == nil && delta.Size(spans) == before.Size {
 			return spans, nil
 		}
@@ -70,7 +75,7 @@ func (a *Agent) spans(ctx context.Context, c *broker.Client, in broker.Incoming,
 		a.fail(ctx, c, in, "spans", m.Path, err)
 		return
 	}
-	reply, data, err := xfer.ServeSpans(s.tree, a.cfg.Name, signatures{a, s.name}, m)
+	reply, data, err := xfer.ServeSpans(s.tree, a.cfg.Name, signatures{a: a, session: s.name}, m)
 	if err != nil {
 		a.fail(ctx, c, in, "spans", m.Path, err)
 		return
@@ -151,7 +156,7 @@ func (a *Agent) fetch(ctx context.Context, c *broker.Client, s *attached, op *wi
 		e, err := xfer.Fetch(ctx, src, s.tree, s.name, op, progress)
 		return e, nil, err
 	}
-	e, staged, rep, err := xfer.FetchDelta(ctx, src, signatures{a, s.name}, s.tree, s.name, op, progress, deferSync)
+	e, staged, rep, err := xfer.FetchDelta(ctx, src, signatures{a: a, session: s.name, basis: true}, s.tree, s.name, op, progress, deferSync)
 	ev := a.log.Info()
 	if rep.Fallback != nil {
 		ev = ev.AnErr("fallback", rep.Fallback)
@@ -180,7 +185,7 @@ func (a *Agent) hashSigned(s *attached, path string, info tree.Info) (wire.Hash,
 	defer f.Close()
 	h := sha256.New()
 	signer := delta.NewSpans()
-	n, err := io.CopyBuffer(io.MultiWriter(h, signer), f, make([]byte, 1<<20))
+	n, err := delta.Feed(context.Background(), f, h, signer, 256<<10)
 	if err != nil {
 		return wire.Hash{}, err
 	}

@@ -253,8 +253,9 @@ type results struct {
 	pending []wire.OpResult
 	staged  []*tree.Staged // beside pending; nil for ops not staged
 	bytes   atomic.Int64
-	kick    chan struct{} // asks the loop for an early flush
-	flushMu sync.Mutex    // one flush at a time, so Done is the last reply
+	kick    chan struct{}         // asks the loop for an early flush
+	flushMu sync.Mutex            // one flush at a time, so Done is the last reply
+	wants   map[string]wire.Entry // the Apply's wanted entries by path, under flushMu
 	stop    chan struct{}
 	done    chan struct{}
 }
@@ -325,6 +326,31 @@ func (r *results) loop() {
 	}
 }
 
+// omitWanted leaves out of batch the entries that are their op's Want,
+// which the hub knows (wire.OpResult): over a WAN that is most of what a
+// target sends back during an initial sync.
+func (r *results) omitWanted(batch []wire.OpResult) {
+	m, ok := r.in.Msg.(*wire.Apply)
+	if !ok {
+		return
+	}
+	if r.wants == nil {
+		r.wants = make(map[string]wire.Entry, len(m.Ops))
+		for i := range m.Ops {
+			if op := &m.Ops[i]; op.Kind != wire.OpDelete {
+				r.wants[op.Path] = op.Want
+			}
+		}
+	}
+	for i := range batch {
+		if res := &batch[i]; res.Error == nil && res.Kind != wire.OpDelete {
+			if w, ok := r.wants[res.Path]; ok && w == res.Entry {
+				res.Entry = wire.Entry{}
+			}
+		}
+	}
+}
+
 // progressEvery is how often the hub hears how many bytes landed.
 const progressEvery = 250 * time.Millisecond
 
@@ -369,6 +395,7 @@ func (r *results) flush(final bool) {
 		}
 	}
 	r.a.recordApplied(r.session, batch, staged)
+	r.omitWanted(batch)
 	for {
 		n := min(len(batch), appliedBatch)
 		last := n == len(batch)

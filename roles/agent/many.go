@@ -28,7 +28,7 @@ func (a *Agent) readMany(ctx context.Context, c *broker.Client, in broker.Incomi
 		a.fail(ctx, c, in, "read", "", err)
 		return
 	}
-	b, err := xfer.ServeMany(s.tree, a.cfg.Name, m)
+	b, err := xfer.ServeBatch(s.tree, a.cfg.Name, m)
 	if err != nil {
 		a.fail(ctx, c, in, "read", "", err)
 		return

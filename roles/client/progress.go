@@ -76,15 +76,29 @@ func waitSynced(c *cli.Context, cl *api.Client, name string) error {
 			lastPlain = now
 		}
 		lastPhase = st.Phase
-		if now.Sub(start) > 5*time.Second {
-			tick.Reset(200 * time.Millisecond)
-		}
+		tick.Reset(pollEvery(now.Sub(start), st, bps))
 		select {
 		case <-tick.C:
 		case <-c.Context.Done():
 			return c.Context.Err()
 		}
 	}
+}
+
+// pollEvery is the pause before the next look at a start's status: often
+// in its first seconds (a restart with nothing to do returns at once) and
+// in its last second or so, judged by the rate the bytes move at, so that
+// the command returns soon after the end; at the pace of the progress bar
+// in between.
+func pollEvery(since time.Duration, st api.SessionStatus, bps float64) time.Duration {
+	const often, bar = 50 * time.Millisecond, 200 * time.Millisecond
+	if since <= 5*time.Second {
+		return often
+	}
+	if left := st.Bytes.Total - st.Bytes.Done; bps > 0 && float64(left) < 1.5*bps {
+		return often
+	}
+	return bar
 }
 
 // synced reports the end of a start: what moved, what each scan found,

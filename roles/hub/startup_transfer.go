@@ -161,12 +161,36 @@ func applyOps(ctx context.Context, c *broker.Client, cfg *api.SessionConfig, hos
 		if !ok {
 			return fmt.Errorf("apply on %s: unexpected reply %s", host, in.Type)
 		}
+		fillWanted(m.Results, ops)
 		if err := each(m.Results); err != nil {
 			return err
 		}
 		if m.Done {
 			return nil
 		}
+	}
+}
+
+// fillWanted puts back in results the entries a target left out because
+// they are what their op wanted (wire.OpResult.Entry). A path that several
+// ops of one Apply touch takes the Want of its last op but a delete, the
+// state the target ends in.
+func fillWanted(results []wire.OpResult, ops []wire.Op) {
+	var wants map[string]wire.Entry
+	for i := range results {
+		res := &results[i]
+		if res.Error != nil || res.Kind == wire.OpDelete || res.Entry != (wire.Entry{}) {
+			continue
+		}
+		if wants == nil {
+			wants = make(map[string]wire.Entry, len(ops))
+			for k := range ops {
+				if ops[k].Kind != wire.OpDelete {
+					wants[ops[k].Path] = ops[k].Want
+				}
+			}
+		}
+		res.Entry = wants[res.Path]
 	}
 }
 

@@ -19,6 +19,11 @@ import (
 // size.
 const readBuf = 1 << 20
 
+// feedBuf is the read size of a file whose span list is computed beside
+// its hash (delta.Feed): small enough that its buffers cost little for
+// every large file, large enough that handing them over costs nothing.
+const feedBuf = 256 << 10
+
 // job is one file to hash. The worker fills in the result and closes done.
 type job struct {
 	path string
@@ -115,21 +120,25 @@ func hashFile(ctx context.Context, t *tree.Tree, path string, buf []byte, spans 
 	defer f.Close()
 	h := sha256.New()
 	var n int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return sum, after, false, err
-		}
-		k, err := f.Read(buf)
-		h.Write(buf[:k])
-		if spans != nil {
-			spans.Write(buf[:k])
-		}
-		n += int64(k)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
+	if spans != nil {
+		// The span list is computed beside the hash, on another core.
+		if n, err = delta.Feed(ctx, f, h, spans, feedBuf); err != nil {
 			return sum, after, false, fmt.Errorf("read %s: %w", path, err)
+		}
+	} else {
+		for {
+			if err := ctx.Err(); err != nil {
+				return sum, after, false, err
+			}
+			k, err := f.Read(buf)
+			h.Write(buf[:k])
+			n += int64(k)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return sum, after, false, fmt.Errorf("read %s: %w", path, err)
+			}
 		}
 	}
 	after, err = tree.Stat(f)

@@ -25,6 +25,7 @@ type Pending struct {
 	tmp       string // temp file's name in dir
 	f         *os.File
 	h         hash.Hash
+	async     *asyncHash // feeds h once the file is large (see asyncHashAfter)
 	n         int64
 	deferSync bool
 	staged    *Staged // set by a Commit with DeferSync
@@ -78,13 +79,36 @@ func (p *Pending) Write(b []byte) (int, error) {
 	if p.ended {
 		return 0, errors.New("write " + p.path + ": already committed or aborted")
 	}
+	if p.async == nil && p.n+int64(len(b)) >= asyncHashAfter {
+		p.async = startAsyncHash(p.h)
+	}
+	if p.async != nil {
+		// Hashed on the other goroutine while the write below runs.
+		p.async.write(b)
+	}
 	n, err := p.f.Write(b)
-	p.h.Write(b[:n])
+	if p.async == nil {
+		p.h.Write(b[:n])
+	}
+	if done := p.n / writeBehind; (p.n+int64(n))/writeBehind > done {
+		startWriteback(p.f, done*writeBehind, (p.n+int64(n))/writeBehind*writeBehind-done*writeBehind)
+	}
 	p.n += int64(n)
 	if err != nil {
+		// What was hashed beyond n no longer matters: a short write
+		// fails the fetch, and the Pending is aborted.
 		return n, fmt.Errorf("write %s: %w", p.path, err)
 	}
 	return n, nil
+}
+
+// stopHash ends the hashing goroutine, if any, once h holds every byte
+// written; it is called once the writes are over, by Commit or Abort.
+func (p *Pending) stopHash() {
+	if p.async != nil {
+		p.async.wait()
+		p.async = nil
+	}
 }
 
 // DeferSync makes Commit stage the file rather than put it in place: Commit
@@ -188,6 +212,7 @@ func (p *Pending) Commit(want wire.Entry, have *wire.Entry) (err error) {
 	case want.Mode&^uint32(fs.ModePerm) != 0:
 		return &wire.Error{Kind: wire.KindInvalid, Op: "commit", Path: p.path, Msg: fmt.Sprintf("mode %o has bits beyond the permission bits", want.Mode)}
 	}
+	p.stopHash()
 	var sum wire.Hash
 	p.h.Sum(sum[:0])
 	if p.n != want.Size || sum != want.Hash {
@@ -319,6 +344,7 @@ func (p *Pending) Abort() error {
 		return nil
 	}
 	p.ended = true
+	p.stopHash()
 	if p.f != nil {
 		p.f.Close()
 		p.f = nil

@@ -55,7 +55,7 @@ func benchCodecs(b *testing.B) []benchCodec {
 		}
 		return e
 	}
-	zf, zd := zenc(zstd.SpeedFastest), zenc(zstd.SpeedDefault)
+	zf, zd, zb := zenc(zstd.SpeedFastest), zenc(zstd.SpeedDefault), zenc(zstd.SpeedBetterCompression)
 	zdec, err := zstd.NewReader(nil)
 	if err != nil {
 		b.Fatal(err)
@@ -70,6 +70,7 @@ func benchCodecs(b *testing.B) []benchCodec {
 			func(dst, src []byte, n int) ([]byte, error) { return s2.Decode(dst[:n], src) }},
 		{"zstd-fastest", func(dst, src []byte) []byte { return zf.EncodeAll(src, dst[:0]) }, zdecode},
 		{"zstd-default", func(dst, src []byte) []byte { return zd.EncodeAll(src, dst[:0]) }, zdecode},
+		{"zstd-better", func(dst, src []byte) []byte { return zb.EncodeAll(src, dst[:0]) }, zdecode},
 		{"peerlink", func(dst, src []byte) []byte {
 			c, enc := encodePiece(dst[:0], src)
 			if c == wire.CodecNone {
@@ -90,6 +91,7 @@ func BenchmarkCodec(b *testing.B) {
 		}{
 			{"chunk", cutChunks(data)},
 			{"file", cutFiles(data)},
+			{"batch", batchFiles(cutFiles(data))},
 		}
 		for _, sh := range shapes {
 			for _, k := range codecs {
@@ -169,6 +171,23 @@ func cutFiles(data []byte) [][]byte {
 		n := min(len(data), 1<<(10+r.IntN(6))+r.IntN(1<<10))
 		out = append(out, data[:n])
 		data = data[n:]
+	}
+	return out
+}
+
+// batchFiles groups files as ServeMany sends them: as many as fit in a
+// chunk, one after the other, compressed as one piece.
+func batchFiles(files [][]byte) [][]byte {
+	var out [][]byte
+	var cur []byte
+	for _, f := range files {
+		if len(cur)+len(f) > wire.ChunkSize {
+			out, cur = append(out, cur), nil
+		}
+		cur = append(cur, f...)
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
 	}
 	return out
 }

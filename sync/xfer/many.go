@@ -34,12 +34,53 @@ func (b *Batch) Release() {
 // ServeMany answers one ReadMany from t: each file whole, checked like a
 // Read against the size and modification time the target expects, before
 // and after the read. A file that cannot be read, or changed, is a part
-// carrying its error; the others are sent. Compressed per file, where it
-// pays as in Serve.
+// carrying its error; the others are sent. Each file is compressed on its
+// own, where it pays as in Serve, so that each part can travel apart (the
+// content that goes with a live change, see wire.Inline).
 func ServeMany(t *tree.Tree, host string, m *wire.ReadMany) (*Batch, error) {
-	out := bufPool.Get().(*[]byte)
+	b := readMany(t, host, m)
 	scratch := bufPool.Get().(*[]byte)
 	defer bufPool.Put(scratch)
+	raw, pos := b.Data, 0
+	for i := range b.Reply.Parts {
+		part := &b.Reply.Parts[i]
+		if part.Error != nil || part.N == 0 {
+			continue
+		}
+		piece := raw[:part.N]
+		raw = raw[part.N:]
+		if codec, enc := encodePiece((*scratch)[:0], piece); codec != wire.CodecNone {
+			part.Len, part.Codec = len(enc), codec
+			piece = enc
+		}
+		// The encoded part is never longer than the raw one, so it
+		// is written over what was read, never past what is still to
+		// be read.
+		pos += copy((*b.buf)[pos:], piece)
+	}
+	b.Data = (*b.buf)[:pos]
+	return b, nil
+}
+
+// ServeBatch answers one ReadMany from t as ServeMany does, but compresses
+// the files' content as one piece (wire.ReadManyData.Codec), where that
+// pays: a batch of small files keeps the context the files share.
+func ServeBatch(t *tree.Tree, host string, m *wire.ReadMany) (*Batch, error) {
+	b := readMany(t, host, m)
+	out := bufPool.Get().(*[]byte)
+	if codec, enc := encodePiece((*out)[:0], b.Data); codec != wire.CodecNone {
+		bufPool.Put(b.buf)
+		b.buf, b.Data, b.Reply.Codec = out, enc, codec
+	} else {
+		bufPool.Put(out)
+	}
+	return b, nil
+}
+
+// readMany reads the files m asks for, one after the other, into a batch:
+// its data is their raw content, each part's N and Len its length.
+func readMany(t *tree.Tree, host string, m *wire.ReadMany) *Batch {
+	out := bufPool.Get().(*[]byte)
 	b := &Batch{buf: out, Reply: wire.ReadManyData{Parts: make([]wire.ReadPart, len(m.Files))}}
 	pos := 0
 	for i := range m.Files {
@@ -49,18 +90,11 @@ func ServeMany(t *tree.Tree, host string, m *wire.ReadMany) (*Batch, error) {
 			b.Reply.Parts[i].Error = wire.ToError("read", host, f.Path, err)
 			continue
 		}
-		part := wire.ReadPart{N: n, Len: n}
-		if n > 0 {
-			raw := (*out)[pos : pos+n]
-			if codec, enc := encodePiece((*scratch)[:0], raw); codec != wire.CodecNone {
-				part.Len, part.Codec = copy(raw, enc), codec
-			}
-		}
-		b.Reply.Parts[i] = part
-		pos += part.Len
+		b.Reply.Parts[i] = wire.ReadPart{N: n, Len: n}
+		pos += n
 	}
 	b.Data = (*out)[:pos]
-	return b, nil
+	return b
 }
 
 // readWhole reads the file f names into buf, which is f.Size long, if it is
@@ -141,12 +175,9 @@ func FetchMany(ctx context.Context, src ManySource, t *tree.Tree, session string
 	if len(reply.Parts) != len(ops) {
 		return failAll(fmt.Errorf("fetch many from %s: %d parts for %d files", ops[0].From, len(reply.Parts), len(ops)))
 	}
-	total := 0
-	for _, p := range reply.Parts {
-		total += p.Len
-	}
-	if total != len(data) {
-		return failAll(fmt.Errorf("fetch many from %s: parts of %d bytes in %d bytes of data", ops[0].From, total, len(data)))
+	data, err = openBatch(&reply, data, ops)
+	if err != nil {
+		return failAll(fmt.Errorf("fetch many from %s: %w", ops[0].From, err))
 	}
 	var scratch []byte
 	for i, op := range ops {
@@ -181,6 +212,36 @@ func FetchMany(ctx context.Context, src ManySource, t *tree.Tree, session string
 		}
 	}
 	return out
+}
+
+// openBatch checks that reply's parts add up to data and, when the batch
+// was encoded as a whole, decodes it. The parts' claimed lengths must add
+// up to no more than the sizes asked for (at most a chunk) before anything
+// is decoded, so a rogue source costs no more memory than the batch it was
+// asked for.
+func openBatch(reply *wire.ReadManyData, data []byte, ops []*wire.Op) ([]byte, error) {
+	total, claimed := 0, 0
+	var asked int64
+	for i, p := range reply.Parts {
+		total += p.Len
+		claimed += p.N
+		asked += ops[i].Want.Size
+	}
+	if reply.Codec == wire.CodecNone {
+		if total != len(data) {
+			return nil, fmt.Errorf("parts of %d bytes in %d bytes of data", total, len(data))
+		}
+		return data, nil
+	}
+	if int64(claimed) > asked {
+		return nil, fmt.Errorf("%w: parts claim %d bytes, %d asked for", ErrBadData, claimed, asked)
+	}
+	content, err := decodePiece(reply.Codec, data, claimed, nil)
+	if err != nil {
+		return nil, fmt.Errorf("batch of %d files: %w", len(ops), err)
+	}
+	reply.Codec = wire.CodecNone
+	return content, nil
 }
 
 // stageWhole writes content, the whole of op's file, beside its destination

@@ -13,12 +13,13 @@ import (
 	"github.com/peerlink/peerlink/wire"
 )
 
-// manySource serves ReadMany with ServeMany, as the source agent would;
-// before, if set, runs first.
+// manySource serves ReadMany with ServeMany (ServeBatch with batch), as
+// the source agent would; before, if set, runs first.
 type manySource struct {
 	t      *tree.Tree
 	before func()
 	calls  int
+	batch  bool
 }
 
 func (s *manySource) ReadMany(ctx context.Context, from string, r *wire.ReadMany) (wire.ReadManyData, []byte, error) {
@@ -32,7 +33,11 @@ func (s *manySource) ReadMany(ctx context.Context, from string, r *wire.ReadMany
 	if s.before != nil {
 		s.before()
 	}
-	b, err := ServeMany(s.t, srcHost, r)
+	serve := ServeMany
+	if s.batch {
+		serve = ServeBatch
+	}
+	b, err := serve(s.t, srcHost, r)
 	if err != nil {
 		return wire.ReadManyData{}, nil, err
 	}
@@ -56,6 +61,12 @@ func fetchMany(t *testing.T, src ManySource, dst *tree.Tree, ops []*wire.Op) ([]
 }
 
 func TestFetchMany(t *testing.T) {
+	for _, batch := range []bool{false, true} {
+		t.Run(fmt.Sprintf("batch=%t", batch), func(t *testing.T) { testFetchMany(t, batch) })
+	}
+}
+
+func testFetchMany(t *testing.T, batch bool) {
 	tr := newTrees(t)
 	contents := map[string][]byte{
 		"a/random":       randomBytes(10<<10, 1),
@@ -70,7 +81,7 @@ func TestFetchMany(t *testing.T) {
 		ops = append(ops, fetchOp(want, nil))
 		total += want.Size
 	}
-	src := &manySource{t: tr.src}
+	src := &manySource{t: tr.src, batch: batch}
 	out, progress := fetchMany(t, src, tr.dst, ops)
 	if src.calls != 1 {
 		t.Errorf("%d round trips, want 1", src.calls)
@@ -107,7 +118,7 @@ func TestFetchManyOneChanged(t *testing.T) {
 	a := put(t, tr.srcDir, "a", []byte("first"), 0o644, mtime)
 	b := put(t, tr.srcDir, "b", []byte("second"), 0o644, mtime)
 	c := put(t, tr.srcDir, "c", []byte("third"), 0o644, mtime)
-	src := &manySource{t: tr.src, before: func() {
+	src := &manySource{t: tr.src, batch: true, before: func() {
 		os.WriteFile(filepath.Join(tr.srcDir, "b"), []byte("second, edited"), 0o644)
 	}}
 	out, _ := fetchMany(t, src, tr.dst, []*wire.Op{fetchOp(a, nil), fetchOp(b, nil), fetchOp(c, nil)})
