@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/peerlink/peerlink/conflict"
@@ -31,6 +32,11 @@ func TestSpoolSortsAcrossRuns(t *testing.T) {
 				p += "/" + names[rng.IntN(len(names))]
 			}
 			in[i] = wire.Entry{Path: p, Kind: wire.KindFile, Size: int64(i), Mtime: int64(trial)}
+		}
+		if trial%5 == 1 && len(in) > 0 {
+			// Paths longer than a merged run's read buffer.
+			long := strings.Repeat(strings.Repeat("x", 200)+"/", 19)
+			in[0].Path, in[len(in)-1].Path = long+"a", long+strings.Repeat("y", 250)
 		}
 		if trial%4 == 0 {
 			slices.SortStableFunc(in, byTreeOrder) // in order already
@@ -137,5 +143,38 @@ func TestSpooledAgentScanMergesStreaming(t *testing.T) {
 	inMemory := conflict.Resolve(conflict.Input{Hosts: hosts, Scans: map[string][]wire.Entry{"site-a": sent}})
 	if !reflect.DeepEqual(plan, inMemory) {
 		t.Errorf("plan from the spool\n%+v\nfrom the scan in memory\n%+v", plan, inMemory)
+	}
+}
+
+// TestSpoolReaderGrowsForLongEntries: a reader whose buffer is smaller
+// than an entry reads it whole.
+func TestSpoolReaderGrowsForLongEntries(t *testing.T) {
+	long := strings.Repeat(strings.Repeat("x", 200)+"/", 19)
+	in := []wire.Entry{
+		{Path: "a", Kind: wire.KindDir},
+		{Path: "b", Kind: wire.KindFile},
+		{Path: long + "a", Kind: wire.KindFile, Size: 1 << 50, Mtime: -1, Mode: 0o600, Hash: wire.Hash{7}},
+		{Path: long + strings.Repeat("y", 250), Kind: wire.KindFile, Hash: wire.Hash{31: 1}},
+	}
+	s, err := newSpool(t.TempDir(), "h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	if err := s.add(in); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.done(); err != nil {
+		t.Fatal(err)
+	}
+	r := newSpoolReader(s.f, 0, s.size, 16)
+	for i, want := range in {
+		got, err := r.next(i == 0)
+		if err != nil || got != want {
+			t.Fatalf("entry %d: %+v, %v; want %+v", i, got, err, want)
+		}
+	}
+	if _, err := r.next(false); err == nil {
+		t.Error("a read past the run's end succeeded")
 	}
 }

@@ -1,14 +1,12 @@
 package hub
 
 import (
-	"bufio"
 	"container/heap"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"iter"
-	"slices"
 
 	"github.com/peerlink/peerlink/conflict"
 	"github.com/peerlink/peerlink/wire"
@@ -34,12 +32,10 @@ func (s *spool) Entries() iter.Seq[wire.Entry] {
 
 // readRuns yields the runs one after another: they are in order.
 func (s *spool) readRuns(yield func(wire.Entry) bool) {
-	r := bufio.NewReaderSize(io.NewSectionReader(s.f, 0, s.size), 1<<16)
-	var prev []byte
+	r := newSpoolReader(s.f, 0, s.size, 1<<16)
 	for _, run := range s.runs {
-		prev = prev[:0]
-		for range run.n {
-			e, err := readSpooled(r, &prev)
+		for i := range run.n {
+			e, err := r.next(i == 0)
 			if err != nil {
 				s.fail(err)
 				return
@@ -58,7 +54,7 @@ func (s *spool) mergeRuns(yield func(wire.Entry) bool) {
 	size := min(1<<16, max(1<<12, (4<<20)/len(s.runs)))
 	h := make(runHeap, 0, len(s.runs))
 	for i, run := range s.runs {
-		rr := &runReader{run: i, left: run.n, r: bufio.NewReaderSize(io.NewSectionReader(s.f, run.off, run.size), size)}
+		rr := &runReader{run: i, left: run.n, r: newSpoolReader(s.f, run.off, run.size, size)}
 		if !rr.next(s) {
 			if s.err != nil {
 				return
@@ -94,8 +90,7 @@ func (s *spool) fail(err error) {
 type runReader struct {
 	run  int
 	left int
-	r    *bufio.Reader
-	prev []byte
+	r    *spoolReader
 	cur  wire.Entry
 }
 
@@ -105,7 +100,7 @@ func (rr *runReader) next(s *spool) bool {
 	if rr.left == 0 {
 		return false
 	}
-	e, err := readSpooled(rr.r, &rr.prev)
+	e, err := rr.r.next(false) // a run's reader starts with an empty path
 	if err != nil {
 		s.fail(err)
 		return false
@@ -159,51 +154,126 @@ func appendSpooled(b []byte, prev string, e *wire.Entry) []byte {
 	return b
 }
 
-// readSpooled decodes one entry; prev is the path before it in its run,
-// updated.
-func readSpooled(r *bufio.Reader, prev *[]byte) (wire.Entry, error) {
+// spoolReader reads entries from a section of a spool's file through a
+// buffer of its own, decoding from the buffer rather than a byte at a
+// time: the merge reads every host's spool twice.
+type spoolReader struct {
+	f        io.ReaderAt
+	off, end int64 // the section not read into buf yet
+	buf      []byte
+	pos      int
+	prev     []byte // the path before, in its run
+}
+
+func newSpoolReader(f io.ReaderAt, off, size int64, bufSize int) *spoolReader {
+	return &spoolReader{f: f, off: off, end: off + size, buf: make([]byte, 0, bufSize)}
+}
+
+// ensure makes n bytes available from pos, fewer only at the section's
+// end (or where the file ends before it).
+func (r *spoolReader) ensure(n int) error {
+	if len(r.buf)-r.pos >= n || r.off == r.end {
+		return nil
+	}
+	rest := copy(r.buf[:cap(r.buf)], r.buf[r.pos:])
+	if n > cap(r.buf) {
+		grown := make([]byte, rest, n)
+		copy(grown, r.buf[:rest])
+		r.buf = grown
+	}
+	r.buf, r.pos = r.buf[:cap(r.buf)], 0
+	want := int(min(int64(cap(r.buf)-rest), r.end-r.off))
+	got, err := r.f.ReadAt(r.buf[rest:rest+want], r.off)
+	r.off += int64(got)
+	r.buf = r.buf[:rest+got]
+	if got < want {
+		// A file cut short: what it holds is decoded, and the entry it
+		// cuts fails as truncated.
+		r.end = r.off
+		if err != io.EOF {
+			return err
+		}
+	}
+	return nil
+}
+
+// entryHead is the most an entry's fixed part takes besides its path:
+// the two lengths, flags and kind, size, time and mode, a hash.
+const entryHead = 2*binary.MaxVarintLen64 + 2 + 2*binary.MaxVarintLen64 + binary.MaxVarintLen32 + len(wire.Hash{})
+
+// next decodes one entry; newRun resets the path it is encoded against.
+func (r *spoolReader) next(newRun bool) (wire.Entry, error) {
 	var e wire.Entry
-	shared, err := binary.ReadUvarint(r)
+	if newRun {
+		r.prev = r.prev[:0]
+	}
+	if err := r.ensure(entryHead); err != nil {
+		return e, err
+	}
+	shared, err := r.uvarint()
 	if err != nil {
 		return e, err
 	}
-	rest, err := binary.ReadUvarint(r)
+	rest, err := r.uvarint()
 	if err != nil {
 		return e, err
 	}
-	if shared > uint64(len(*prev)) || rest > 1<<20 {
+	if shared > uint64(len(r.prev)) || rest > 1<<20 {
 		return e, errors.New("corrupt entry")
 	}
-	p := slices.Grow((*prev)[:shared], int(rest))[:shared+rest]
-	if _, err := io.ReadFull(r, p[shared:]); err != nil {
+	if err := r.ensure(int(rest) + entryHead); err != nil {
 		return e, err
 	}
-	*prev = p
-	e.Path = string(p)
-	flags, err := r.ReadByte()
-	if err != nil {
-		return e, err
+	if len(r.buf)-r.pos < int(rest)+2 {
+		return e, io.ErrUnexpectedEOF
 	}
-	kind, err := r.ReadByte()
-	if err != nil {
-		return e, err
-	}
+	r.prev = append(r.prev[:shared], r.buf[r.pos:r.pos+int(rest)]...)
+	r.pos += int(rest)
+	e.Path = string(r.prev)
+	flags, kind := r.buf[r.pos], r.buf[r.pos+1]
+	r.pos += 2
 	e.Kind = wire.EntryKind(kind)
-	if e.Size, err = binary.ReadVarint(r); err != nil {
+	if e.Size, err = r.varint(); err != nil {
 		return e, err
 	}
-	if e.Mtime, err = binary.ReadVarint(r); err != nil {
+	if e.Mtime, err = r.varint(); err != nil {
 		return e, err
 	}
-	mode, err := binary.ReadUvarint(r)
+	mode, err := r.uvarint()
 	if err != nil {
 		return e, err
 	}
 	e.Mode = uint32(mode)
 	if flags&spoolHasHash != 0 {
-		if _, err := io.ReadFull(r, e.Hash[:]); err != nil {
-			return e, err
+		if len(r.buf)-r.pos < len(e.Hash) {
+			return e, io.ErrUnexpectedEOF
 		}
+		r.pos += copy(e.Hash[:], r.buf[r.pos:])
 	}
 	return e, nil
+}
+
+func (r *spoolReader) uvarint() (uint64, error) {
+	v, n := binary.Uvarint(r.buf[r.pos:])
+	if n <= 0 {
+		return 0, varintErr(n)
+	}
+	r.pos += n
+	return v, nil
+}
+
+func (r *spoolReader) varint() (int64, error) {
+	v, n := binary.Varint(r.buf[r.pos:])
+	if n <= 0 {
+		return 0, varintErr(n)
+	}
+	r.pos += n
+	return v, nil
+}
+
+func varintErr(n int) error {
+	if n == 0 {
+		return io.ErrUnexpectedEOF
+	}
+	return errors.New("corrupt entry: varint overflows")
 }
