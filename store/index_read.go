@@ -90,6 +90,7 @@ func (h *Hub) ForEachIndex(session, prefix string, fn func(conflict.Record) erro
 		}
 		c := b.Cursor()
 		pre := []byte(prefix)
+		whole := &mappedPacer{db: h.db, tx: tx}
 		for k, v := c.Seek(pre); k != nil && bytes.HasPrefix(k, pre); k, v = c.Next() {
 			rec, err := r.record(k, v)
 			if err != nil {
@@ -98,9 +99,12 @@ func (h *Hub) ForEachIndex(session, prefix string, fn func(conflict.Record) erro
 			if fnErr = fn(rec); fnErr != nil {
 				return fnErr
 			}
+			if prefix == "" {
+				whole.step()
+			}
 		}
 		if prefix == "" {
-			releaseMapped(h.db, tx)
+			whole.done()
 		}
 		return nil
 	})
@@ -242,7 +246,9 @@ func (h *Hub) IndexHeld(session string) (map[string]int64, error) {
 			return err
 		}
 		c := b.Cursor()
+		pacer := &mappedPacer{db: h.db, tx: tx}
 		for k, v := c.First(); k != nil; k, v = c.Next() {
+			pacer.step()
 			if err := wire.CheckPath(string(k)); err != nil {
 				return fmt.Errorf("%w: key: %v", ErrCorrupt, err)
 			}
@@ -258,7 +264,7 @@ func (h *Hub) IndexHeld(session string) (map[string]int64, error) {
 				held[host]++
 			}
 		}
-		releaseMapped(h.db, tx)
+		pacer.done()
 		return nil
 	})
 	if err != nil {

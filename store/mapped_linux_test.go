@@ -3,7 +3,9 @@ package store
 import (
 	"bufio"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -48,7 +50,7 @@ func mappedKiB(t *testing.T, file string) int {
 func TestWholeIndexWalkLeavesItsPagesUnmapped(t *testing.T) {
 	h, path := newHub(t)
 	var recs []conflict.Record
-	for i := range 40_000 {
+	for i := range 100_000 {
 		recs = append(recs, fileRec(fmt.Sprintf("d/%05d/file.dat", i), int64(i), "a"))
 	}
 	must(t, h.PutIndex("s", recs))
@@ -77,8 +79,29 @@ func TestWholeIndexWalkLeavesItsPagesUnmapped(t *testing.T) {
 			t.Errorf("after a walk of the whole index: %d KiB of the %d KiB file resident", whole, fileKiB)
 		}
 	}
+	// Released as the walk goes, not only at its end.
+	i, midway := 0, 0
+	must(t, h.ForEachIndex("s", "", func(conflict.Record) error {
+		if i++; i == 90_000 {
+			midway = mappedKiB(t, path)
+		}
+		return nil
+	}))
+	if midway > fileKiB/2 {
+		t.Errorf("90,000 records into a walk of %d: %d KiB of the %d KiB file resident", len(recs), midway, fileKiB)
+	}
+	byPath := map[string]conflict.Record{}
+	for _, rec := range recs {
+		rec.Hosts = []string{"a", "b"}
+		byPath[rec.Entry.Path] = rec
+	}
+	paths := slices.Collect(maps.Keys(byPath))
+	must(t, h.PutIndexWith("s", paths, func(p string) (conflict.Record, bool) { rec, ok := byPath[p]; return rec, ok }))
+	if rewritten := mappedKiB(t, path); rewritten > fileKiB/4 {
+		t.Errorf("after PutIndexWith of every record: %d KiB of the %d KiB file resident", rewritten, fileKiB)
+	}
 	held, err := h.IndexHeld("s")
-	if err != nil || held["a"] != int64(len(recs)) {
+	if err != nil || held["a"] != int64(len(recs)) || held["b"] != int64(len(recs)) {
 		t.Fatalf("IndexHeld = %v, %v", held, err)
 	}
 	if whole := mappedKiB(t, path); whole > fileKiB/8 {
