@@ -116,6 +116,12 @@ func (h *Hub) PutIndexWith(session string, paths []string, get func(string) (con
 			}
 			return w.hosts.save(tx, session)
 		})
+		if err == nil {
+			// What the chunk's puts and its commit read of the tree stays
+			// in the page cache, not in the hub's resident set
+			// (mapped_linux.go); a read transaction holds the map still.
+			err = h.db.View(func(tx *bolt.Tx) error { releaseMapped(h.db, tx); return nil })
+		}
 		if err != nil {
 			return fmt.Errorf("store: index %s: %w", session, err)
 		}

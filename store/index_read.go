@@ -90,6 +90,7 @@ func (h *Hub) ForEachIndex(session, prefix string, fn func(conflict.Record) erro
 		}
 		c := b.Cursor()
 		pre := []byte(prefix)
+		whole := &mappedPacer{db: h.db, tx: tx}
 		for k, v := c.Seek(pre); k != nil && bytes.HasPrefix(k, pre); k, v = c.Next() {
 			rec, err := r.record(k, v)
 			if err != nil {
@@ -98,6 +99,12 @@ func (h *Hub) ForEachIndex(session, prefix string, fn func(conflict.Record) erro
 			if fnErr = fn(rec); fnErr != nil {
 				return fnErr
 			}
+			if prefix == "" {
+				whole.step()
+			}
+		}
+		if prefix == "" {
+			whole.done()
 		}
 		return nil
 	})
@@ -223,6 +230,47 @@ func (h *Hub) IndexUnder(session string, roots, exact []string) (map[string]conf
 		return nil, fmt.Errorf("store: index %s: %w", session, err)
 	}
 	return out, nil
+}
+
+// IndexHeld returns how many of session's records list each host, read
+// in one transaction without building the records.
+func (h *Hub) IndexHeld(session string) (map[string]int64, error) {
+	held := map[string]int64{}
+	err := h.db.View(func(tx *bolt.Tx) error {
+		b := subBucket(tx, bucketIndex, session)
+		if b == nil {
+			return nil
+		}
+		r, err := newIndexReader(tx, session)
+		if err != nil {
+			return err
+		}
+		c := b.Cursor()
+		pacer := &mappedPacer{db: h.db, tx: tx}
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			pacer.step()
+			if err := wire.CheckPath(string(k)); err != nil {
+				return fmt.Errorf("%w: key: %v", ErrCorrupt, err)
+			}
+			rv, err := parseRecord(v)
+			if err != nil {
+				return fmt.Errorf("%s: %w", k, err)
+			}
+			hosts, err := r.sets.hosts(rv.mask)
+			if err != nil {
+				return fmt.Errorf("%s: %w", k, err)
+			}
+			for _, host := range hosts {
+				held[host]++
+			}
+		}
+		pacer.done()
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: index %s: %w", session, err)
+	}
+	return held, nil
 }
 
 // IndexSize returns how many paths session's index holds, from the

@@ -2,15 +2,13 @@ package hub
 
 import (
 	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
-	"iter"
 	"os"
 	"path/filepath"
 	"slices"
 
+	"github.com/peerlink/peerlink/conflict"
 	"github.com/peerlink/peerlink/wire"
 )
 
@@ -20,16 +18,44 @@ import (
 // wire.Entry values, and about 60 MB here, in the page cache. Each entry is
 // encoded against the one before it (the length of the path they share,
 // then the rest), so a scan in walk order costs some 60 bytes an entry.
-// It is the conflict engine's Stream: read as many times as it asks.
+//
+// It is the conflict engine's Stream, read as many times as it asks, and
+// always in the engine's tree order (conflict.ComparePaths), which alone
+// lets the engine merge it without holding it: an agent walks a folder's
+// children in byte order of their names with a folder's name taken as
+// name+"/" (sync/scan), so `2024-old` and its contents come before
+// `2024`'s, and an older agent may send any order. The spool is an
+// external merge sort: entries are written in runs of runLen, each
+// sorted (stably) before it is written; a spool whose runs follow one
+// another is read straight through, any other by merging its runs.
+// Entries whose path is not a watch-set path (the wire decoder refuses
+// them, so this is for the engine's contract only) come first, in the
+// order added: the engine ignores them but for a warning naming the first.
 // The file is removed by close.
 type spool struct {
-	f    *os.File
-	w    *bufio.Writer
-	n    int
-	prev string
-	buf  []byte
-	err  error // the first read error, which fails the merge
+	f       *os.File
+	w       *bufio.Writer
+	n       int
+	runLen  int          // entries a run holds at most
+	pending []wire.Entry // the run being collected
+	runs    []spoolRun
+	size    int64        // bytes written
+	lastRun string       // the path the run before ended with
+	merge   bool         // some run starts before the one before it ended
+	stray   []wire.Entry // entries whose path is not a watch-set path
+	buf     []byte
+	err     error // the first read error, which fails the merge
 }
+
+// spoolRun is where a run lies in the file and how many entries it holds.
+type spoolRun struct {
+	off, size int64
+	n         int
+}
+
+// defaultRunLen bounds what a spool holds in memory while its host scans:
+// some 10 MB with the entries' paths.
+const defaultRunLen = 1 << 15
 
 // spoolDir returns the folder of the spools under the hub's data, made
 // empty: a spool left by a hub that stopped mid-merge is of no use.
@@ -49,27 +75,69 @@ func newSpool(dir, host string) (*spool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("spool %s's scan: %w", host, err)
 	}
-	return &spool{f: f, w: bufio.NewWriterSize(f, 1<<16)}, nil
+	return &spool{f: f, w: bufio.NewWriterSize(f, 1<<16), runLen: defaultRunLen}, nil
 }
 
 // add appends entries.
 func (s *spool) add(entries []wire.Entry) error {
 	for i := range entries {
-		s.buf = appendSpooled(s.buf[:0], s.prev, &entries[i])
-		if _, err := s.w.Write(s.buf); err != nil {
-			return fmt.Errorf("spool scan: %w", err)
-		}
-		s.prev = entries[i].Path
 		s.n++
+		if wire.CheckPath(entries[i].Path) != nil {
+			s.stray = append(s.stray, entries[i])
+			continue
+		}
+		s.pending = append(s.pending, entries[i])
+		if len(s.pending) >= s.runLen {
+			if err := s.writeRun(); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
 
-// done flushes what add wrote; Entries reads it from then on.
+// done writes the last run and flushes; Entries reads the spool from then
+// on.
 func (s *spool) done() error {
+	if err := s.writeRun(); err != nil {
+		return err
+	}
+	s.pending = nil
 	if err := s.w.Flush(); err != nil {
 		return fmt.Errorf("spool scan: %w", err)
 	}
+	return nil
+}
+
+// writeRun sorts the pending entries, in tree order and otherwise in the
+// order added, and writes them as a run.
+func (s *spool) writeRun() error {
+	run := s.pending
+	if len(run) == 0 {
+		return nil
+	}
+	byPath := func(a, b wire.Entry) int { return conflict.ComparePaths(a.Path, b.Path) }
+	if !slices.IsSortedFunc(run, byPath) {
+		slices.SortStableFunc(run, byPath)
+	}
+	if len(s.runs) > 0 && conflict.ComparePaths(s.lastRun, run[0].Path) > 0 {
+		s.merge = true
+	}
+	r := spoolRun{off: s.size, n: len(run)}
+	prev := ""
+	for i := range run {
+		s.buf = appendSpooled(s.buf[:0], prev, &run[i])
+		if _, err := s.w.Write(s.buf); err != nil {
+			return fmt.Errorf("spool scan: %w", err)
+		}
+		r.size += int64(len(s.buf))
+		prev = run[i].Path
+	}
+	s.size += r.size
+	s.runs = append(s.runs, r)
+	s.lastRun = prev
+	clear(run) // the paths are not kept past their run
+	s.pending = run[:0]
 	return nil
 }
 
@@ -79,27 +147,6 @@ func (s *spool) close() error {
 	return errors.Join(err, os.Remove(name))
 }
 
-// Entries yields the spooled entries in the order added. A read error
-// ends them early and is kept in s.err.
-func (s *spool) Entries() iter.Seq[wire.Entry] {
-	return func(yield func(wire.Entry) bool) {
-		r := bufio.NewReaderSize(io.NewSectionReader(s.f, 0, 1<<62), 1<<16)
-		var prev []byte
-		for range s.n {
-			e, err := readSpooled(r, &prev)
-			if err != nil {
-				if s.err == nil {
-					s.err = fmt.Errorf("read spooled scan %s: %w", s.f.Name(), err)
-				}
-				return
-			}
-			if !yield(e) {
-				return
-			}
-		}
-	}
-}
-
 // all reads every entry into memory: for the merges that take scans so.
 func (s *spool) all() ([]wire.Entry, error) {
 	out := make([]wire.Entry, 0, s.n)
@@ -107,76 +154,4 @@ func (s *spool) all() ([]wire.Entry, error) {
 		out = append(out, e)
 	}
 	return out, s.err
-}
-
-const spoolHasHash = 1 // on the flags byte: a hash follows
-
-func appendSpooled(b []byte, prev string, e *wire.Entry) []byte {
-	shared := 0
-	for shared < len(prev) && shared < len(e.Path) && prev[shared] == e.Path[shared] {
-		shared++
-	}
-	b = binary.AppendUvarint(b, uint64(shared))
-	b = binary.AppendUvarint(b, uint64(len(e.Path)-shared))
-	b = append(b, e.Path[shared:]...)
-	flags := byte(0)
-	if !e.Hash.IsZero() {
-		flags |= spoolHasHash
-	}
-	b = append(b, flags, byte(e.Kind))
-	b = binary.AppendVarint(b, e.Size)
-	b = binary.AppendVarint(b, e.Mtime)
-	b = binary.AppendUvarint(b, uint64(e.Mode))
-	if !e.Hash.IsZero() {
-		b = append(b, e.Hash[:]...)
-	}
-	return b
-}
-
-// readSpooled decodes one entry; prev is the path before it, updated.
-func readSpooled(r *bufio.Reader, prev *[]byte) (wire.Entry, error) {
-	var e wire.Entry
-	shared, err := binary.ReadUvarint(r)
-	if err != nil {
-		return e, err
-	}
-	rest, err := binary.ReadUvarint(r)
-	if err != nil {
-		return e, err
-	}
-	if shared > uint64(len(*prev)) || rest > 1<<20 {
-		return e, errors.New("corrupt entry")
-	}
-	p := slices.Grow((*prev)[:shared], int(rest))[:shared+rest]
-	if _, err := io.ReadFull(r, p[shared:]); err != nil {
-		return e, err
-	}
-	*prev = p
-	e.Path = string(p)
-	flags, err := r.ReadByte()
-	if err != nil {
-		return e, err
-	}
-	kind, err := r.ReadByte()
-	if err != nil {
-		return e, err
-	}
-	e.Kind = wire.EntryKind(kind)
-	if e.Size, err = binary.ReadVarint(r); err != nil {
-		return e, err
-	}
-	if e.Mtime, err = binary.ReadVarint(r); err != nil {
-		return e, err
-	}
-	mode, err := binary.ReadUvarint(r)
-	if err != nil {
-		return e, err
-	}
-	e.Mode = uint32(mode)
-	if flags&spoolHasHash != 0 {
-		if _, err := io.ReadFull(r, e.Hash[:]); err != nil {
-			return e, err
-		}
-	}
-	return e, nil
 }

@@ -9,18 +9,12 @@ import (
 	"github.com/peerlink/peerlink/wire"
 )
 
-// TestSpoolKeepsEveryEntry: what a spool yields is what was added, in
-// order, every time it is read, malformed entries included (the engine
-// judges them), and close removes its file.
+// TestSpoolKeepsEveryEntry: a spool yields every entry added, in tree
+// order and otherwise in the order added (entries whose path is not a
+// watch-set path first), malformed entries included (the engine judges
+// them), the same every time it is read, in one run or several; close
+// removes its file.
 func TestSpoolKeepsEveryEntry(t *testing.T) {
-	dir, err := spoolDir(t.TempDir(), "s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := newSpool(dir, "site-a")
-	if err != nil {
-		t.Fatal(err)
-	}
 	in := []wire.Entry{
 		{Path: "projects", Kind: wire.KindDir, Mtime: 1, Mode: 0o755},
 		{Path: "projects/a.txt", Kind: wire.KindFile, Size: 3, Mtime: -5, Mode: 0o644, Hash: wire.Hash{1, 2, 3}},
@@ -28,28 +22,42 @@ func TestSpoolKeepsEveryEntry(t *testing.T) {
 		{Path: "projects/b/ü.doc", Kind: wire.KindFile, Size: 1 << 40, Hash: wire.Hash{31: 9}},
 		{Path: "p", Kind: 200, Size: -1, Mode: 0xffffffff},
 		{Path: "", Kind: wire.KindDir},
+		{Path: "projects-old", Kind: wire.KindDir},
+		{Path: "../x", Kind: wire.KindFile},
 	}
-	if err := s.add(in[:2]); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.add(in[2:]); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.done(); err != nil {
-		t.Fatal(err)
-	}
-	for range 2 {
-		if got := slices.Collect(s.Entries()); !slices.Equal(got, in) {
-			t.Fatalf("spool yields\n%+v\nwant\n%+v", got, in)
+	want := []wire.Entry{in[5], in[7], in[4], in[0], in[1], in[2], in[3], in[6]}
+	for _, runLen := range []int{defaultRunLen, 1, 2, 3} {
+		dir, err := spoolDir(t.TempDir(), "s")
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	var _ conflict.Stream = s
-	name := s.f.Name()
-	if err := s.close(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(name); !os.IsNotExist(err) {
-		t.Errorf("spool file %s still there after close: %v", name, err)
+		s, err := newSpool(dir, "site-a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.runLen = runLen
+		if err := s.add(in[:2]); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.add(in[2:]); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.done(); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if got := slices.Collect(s.Entries()); !slices.Equal(got, want) || s.err != nil {
+				t.Fatalf("runs of %d: spool yields\n%+v (err %v)\nwant\n%+v", runLen, got, s.err, want)
+			}
+		}
+		var _ conflict.Stream = s
+		name := s.f.Name()
+		if err := s.close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(name); !os.IsNotExist(err) {
+			t.Errorf("spool file %s still there after close: %v", name, err)
+		}
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/peerlink/peerlink/conflict"
 	"github.com/peerlink/peerlink/roles/broker"
 	"github.com/peerlink/peerlink/store"
 	"github.com/peerlink/peerlink/web/api"
@@ -179,12 +178,5 @@ func (r *run) drainLive() {
 
 // countHeld returns, by host, how many paths the index says it holds.
 func (r *run) countHeld() (map[string]int64, error) {
-	held := map[string]int64{}
-	err := r.h.db.ForEachIndex(r.cfg.Name, "", func(rec conflict.Record) error {
-		for _, h := range rec.Hosts {
-			held[h]++
-		}
-		return nil
-	})
-	return held, err
+	return r.h.db.IndexHeld(r.cfg.Name)
 }
