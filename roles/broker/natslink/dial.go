@@ -36,8 +36,11 @@ type Options struct {
 	// Key is the peer's NKey (KeyFor, or an agent's NAME.nk); nil
 	// connects without one, to a cluster that admits anyone.
 	Key nkeys.KeyPair
-	TLS *tls.Config // for tls:// URLs; nil: the system's roots
+	TLS *tls.Config // for servers that speak TLS (tls:// URLs, or a server requiring it); nil: the system's roots
 	Log zerolog.Logger
+	// Stats, if set, counts what the link carries; give every Dial of one
+	// peer the same.
+	Stats *Stats
 
 	t timing // zero: defaultTiming
 }
@@ -47,6 +50,15 @@ type Options struct {
 // It waits a moment (the settle time) for the others' presence, so that it
 // knows whom it can reach and whether its name is taken already.
 func Dial(ctx context.Context, o Options) (*broker.Client, error) {
+	l, err := dialLink(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	return broker.NewClient(l.name, l, o.Log), nil
+}
+
+// dialLink is Dial without the Client on top.
+func dialLink(ctx context.Context, o Options) (*link, error) {
 	if o.Hello.Protocol == 0 {
 		o.Hello.Protocol = wire.ProtocolVersion
 	}
@@ -59,10 +71,11 @@ func Dial(ctx context.Context, o Options) (*broker.Client, error) {
 	inst := make([]byte, 8)
 	rand.Read(inst)
 	now := time.Now()
+	log := o.Log.With().Str("nats", o.URL).Logger()
 	l := &link{
-		name: o.Hello.Name, url: o.URL, log: o.Log.With().Str("nats", o.URL).Logger(), t: o.t,
+		name: o.Hello.Name, url: o.URL, log: log, bad: log.Sample(&zerolog.BurstSampler{Burst: 10, Period: time.Minute}), t: o.t, stats: o.Stats,
 		self:    presence{Role: o.Hello.Role, Instance: hex.EncodeToString(inst), Protocol: o.Hello.Protocol, Version: o.Hello.Version, Since: now.UnixNano(), Up: true},
-		deliver: make(chan []byte, deliverBuf), peers: map[string]*known{}, asm: map[string][]byte{}, started: now,
+		deliver: make(chan []byte, deliverBuf), asked: make(chan struct{}, 1), peers: map[string]*known{}, asm: newAssembler(o.t.expire), started: now,
 	}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
 	nc, err := nats.Connect(o.URL, l.options(ctx, o)...)
@@ -76,11 +89,13 @@ func Dial(ctx context.Context, o Options) (*broker.Client, error) {
 		l.close()
 		return nil, err
 	}
-	l.wg.Add(2)
+	l.wg.Add(3)
 	go l.beat()
 	go l.expire()
+	go l.answer()
+	l.stats.connected(l)
 	l.log.Debug().Str("server", nc.ConnectedUrlRedacted()).Str("instance", l.self.Instance).Msg("connected to NATS")
-	return broker.NewClient(l.name, l, o.Log), nil
+	return l, nil
 }
 
 func (l *link) options(ctx context.Context, o Options) []nats.Option {
@@ -107,18 +122,23 @@ func (l *link) options(ctx context.Context, o Options) []nats.Option {
 			opts = append(opts, nats.Nkey(pub, o.Key.Sign))
 		}
 	}
-	if o.TLS != nil && strings.Contains(strings.ToLower(o.URL), "tls://") {
-		// nats.go asks every server for TLS once it has a configuration.
-		opts = append(opts, nats.Secure(o.TLS))
+	if o.TLS != nil {
+		// Not nats.Secure, which would ask a plain server for TLS: a tls://
+		// URL asks for it, and so does a server that requires it of a
+		// nats:// URL, and either way the handshake trusts o.TLS's CAs
+		// (the agent's --ca).
+		conf := o.TLS
+		opts = append(opts, func(no *nats.Options) error { no.TLSConfig = conf; return nil })
 	}
 	return opts
 }
 
 // Dialer is a broker.Dialer for the cluster at url, with the peer's key
-// (nil: none) and, for tls:// URLs, conf.
-func Dialer(url string, key nkeys.KeyPair, conf *tls.Config, log zerolog.Logger) broker.Dialer {
+// (nil: none), the TLS configuration conf for servers that speak TLS, and
+// stats (nil: none) counting what every link it dials carries.
+func Dialer(url string, key nkeys.KeyPair, conf *tls.Config, stats *Stats, log zerolog.Logger) broker.Dialer {
 	return func(ctx context.Context, hello wire.Hello) (*broker.Client, error) {
-		return Dial(ctx, Options{URL: url, Hello: hello, Key: key, TLS: conf, Log: log})
+		return Dial(ctx, Options{URL: url, Hello: hello, Key: key, TLS: conf, Stats: stats, Log: log})
 	}
 }
 
@@ -137,6 +157,7 @@ func (d ctxDialer) Dial(network, addr string) (net.Conn, error) {
 func (l *link) start(ctx context.Context) error {
 	in, err := l.nc.Subscribe(inboxSubject(l.name), l.onFrame)
 	if err == nil {
+		l.in = in
 		err = in.SetPendingLimits(pendingMsgs, pendingBytes)
 	}
 	if err == nil {
