@@ -27,6 +27,9 @@ func IsURL(s string) bool {
 	return strings.HasPrefix(s, "nats://") || strings.HasPrefix(s, "tls://")
 }
 
+// secure reports whether a URL list asks for TLS: a tls:// URL in it.
+func secure(url string) bool { return strings.Contains(strings.ToLower(url), "tls://") }
+
 // Options say how a peer connects to the cluster.
 type Options struct {
 	// URL lists the cluster's servers, comma-separated; the link takes
@@ -36,7 +39,7 @@ type Options struct {
 	// Key is the peer's NKey (KeyFor, or an agent's NAME.nk); nil
 	// connects without one, to a cluster that admits anyone.
 	Key nkeys.KeyPair
-	TLS *tls.Config // for servers that speak TLS (tls:// URLs, or a server requiring it); nil: the system's roots
+	TLS *tls.Config // for tls:// URLs; nil: the system's roots
 	Log zerolog.Logger
 	// Stats, if set, counts what the link carries; give every Dial of one
 	// peer the same.
@@ -122,13 +125,12 @@ func (l *link) options(ctx context.Context, o Options) []nats.Option {
 			opts = append(opts, nats.Nkey(pub, o.Key.Sign))
 		}
 	}
-	if o.TLS != nil {
-		// Not nats.Secure, which would ask a plain server for TLS: a tls://
-		// URL asks for it, and so does a server that requires it of a
-		// nats:// URL, and either way the handshake trusts o.TLS's CAs
-		// (the agent's --ca).
-		conf := o.TLS
-		opts = append(opts, func(no *nats.Options) error { no.TLSConfig = conf; return nil })
+	if o.TLS != nil && secure(o.URL) {
+		// Only for tls:// URLs: nats.go asks every server for TLS once it
+		// has a configuration, and a nats:// URL may name a plain one. A
+		// nats:// server that requires TLS gets the system's roots: its
+		// untrusted certificate says to write tls:// (dialError).
+		opts = append(opts, nats.Secure(o.TLS))
 	}
 	return opts
 }
@@ -197,6 +199,8 @@ func dialError(ctx context.Context, o Options, err error) error {
 		return fmt.Errorf("NATS %s refused the credentials of %s (%w): run `peerlink nats-config --data HUBDATA --agent %s ...` where the hub runs, "+
 			"include its peerlink-users.conf in every NATS server and reload them (nats-server --signal reload), and give the agent its %s.nk",
 			o.URL, who, err, o.Hello.Name, o.Hello.Name)
+	case certs.IsUntrusted(err) && !secure(o.URL):
+		return fmt.Errorf("NATS %s: %w: %w: the servers require TLS: write their URLs as tls://HOST:4222, with --ca FILE for the CA that signed their certificates", o.URL, broker.ErrUntrusted, err)
 	case certs.IsUntrusted(err):
 		return fmt.Errorf("NATS %s: %w: %w: give the CA that signed the NATS servers' certificates with --ca FILE", o.URL, broker.ErrUntrusted, err)
 	}
