@@ -29,16 +29,33 @@ func (r *remote) natsBroker(ctx context.Context) []Result {
 		}
 	}
 	var out []Result
+	var down []int // indexes in out of servers that could not be reached
+	answered := false
 	for _, u := range strings.Split(r.opts.Broker, ",") {
-		if u = strings.TrimSpace(u); u != "" {
-			out = append(out, r.natsServer(ctx, u, key)...)
+		if u = strings.TrimSpace(u); u == "" {
+			continue
+		}
+		res, reached := r.natsServer(ctx, u, key)
+		if !reached {
+			down = append(down, len(out))
+		}
+		answered = answered || reached && res[len(res)-1].Status != Fail
+		out = append(out, res...)
+	}
+	// The agent connects to the next server of its list: a server down
+	// while another takes the agent is to mend, not a failure.
+	for _, i := range down {
+		if answered {
+			out[i].Status = Warn
+			out[i].Fix += "; meanwhile the agent connects to another server of the list"
 		}
 	}
 	return out
 }
 
-// natsServer checks one NATS server.
-func (r *remote) natsServer(ctx context.Context, url string, key nkeys.KeyPair) []Result {
+// natsServer checks one NATS server; reached is false if it could not be
+// reached at all.
+func (r *remote) natsServer(ctx context.Context, url string, key nkeys.KeyPair) (results []Result, reached bool) {
 	ctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
 	defer cancel()
 	opts := []nats.Option{nats.Name("peerlink doctor"), nats.NoReconnect(), nats.Timeout(r.opts.Timeout),
@@ -57,7 +74,8 @@ func (r *remote) natsServer(ctx context.Context, url string, key nkeys.KeyPair) 
 	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
-		return []Result{natsRefused(url, err, key != nil, r.opts.NKeyFile, r.opts.Name, tlsURL)}
+		res, unreachable := natsRefused(url, err, key != nil, r.opts.NKeyFile, r.opts.Name, tlsURL)
+		return []Result{res}, !unreachable
 	}
 	defer nc.Close()
 	var out []Result
@@ -77,7 +95,7 @@ func (r *remote) natsServer(ctx context.Context, url string, key nkeys.KeyPair) 
 	default:
 		out = append(out, r.natsKeyIsName(nc, url, ver))
 	}
-	return out
+	return out, true
 }
 
 // natsKeyIsName checks that the key nc connected with may read the
@@ -106,8 +124,9 @@ func (r *remote) natsKeyIsName(nc *nats.Conn, url, ver string) Result {
 	return Result{Check: "broker", Status: OK, Detail: ver + " and takes " + name + "'s NKey with " + name + "'s permissions"}
 }
 
-// natsRefused is the result of a NATS server that did not let doctor in.
-func natsRefused(url string, err error, withKey bool, keyFile, name string, tlsURL bool) Result {
+// natsRefused is the result of a NATS server that did not let doctor in;
+// unreachable is set if it was not reached at all.
+func natsRefused(url string, err error, withKey bool, keyFile, name string, tlsURL bool) (_ Result, unreachable bool) {
 	if name == "" {
 		name = "NAME"
 	}
@@ -116,19 +135,19 @@ func natsRefused(url string, err error, withKey bool, keyFile, name string, tlsU
 	case auth && withKey:
 		return Result{Check: "broker", Status: Fail, Detail: fmt.Sprintf("%s refuses the NKey of %s: %v", url, keyFile, err),
 			Fix: "where the hub runs, `peerlink nats-config --data HUBDATA --agent " + name + " ...` (every agent), include its peerlink-users.conf in every NATS server, " +
-				"reload them (nats-server --signal reload), and give this agent the " + name + ".nk it wrote"}
+				"reload them (nats-server --signal reload), and give this agent the " + name + ".nk it wrote"}, false
 	case auth:
 		return Result{Check: "broker", Status: Fail, Detail: fmt.Sprintf("%s requires credentials: %v", url, err),
-			Fix: "give --nkey-file " + name + ".nk, as the agent has it (from `peerlink nats-config` where the hub runs)"}
+			Fix: "give --nkey-file " + name + ".nk, as the agent has it (from `peerlink nats-config` where the hub runs)"}, false
 	case certs.IsUntrusted(err) && !tlsURL:
 		return Result{Check: "tls", Status: Fail, Detail: fmt.Sprintf("%s requires TLS, and its certificate is not trusted: %v", url, err),
-			Fix: "write the URL as tls://" + strings.TrimPrefix(url, "nats://") + " and give --ca FILE, the CA (PEM) that signed the NATS servers' certificates (the agent too)"}
+			Fix: "write the URL as tls://" + strings.TrimPrefix(url, "nats://") + " and give --ca FILE, the CA (PEM) that signed the NATS servers' certificates (the agent too)"}, false
 	case certs.IsUntrusted(err):
 		return Result{Check: "tls", Status: Fail, Detail: fmt.Sprintf("%s: its certificate is not trusted: %v", url, err),
-			Fix: "give --ca FILE, the CA (PEM) that signed the NATS servers' certificates, as the agent has it"}
+			Fix: "give --ca FILE, the CA (PEM) that signed the NATS servers' certificates, as the agent has it"}, false
 	}
 	return Result{Check: "broker", Status: Fail, Detail: fmt.Sprintf("%s cannot be reached: %v", url, err),
-		Fix: "check the URL (nats://HOST:4222, or tls://), that nats-server runs there, and the firewalls between"}
+		Fix: "check the URL (nats://HOST:4222, or tls://), that nats-server runs there, and the firewalls between"}, true
 }
 
 // ctxDialer dials NATS servers within a context.

@@ -115,9 +115,7 @@ func (l *link) options(ctx context.Context, o Options) []nats.Option {
 		nats.MaxPingsOutstanding(3),
 		nats.SetCustomDialer(ctxDialer{ctx}),
 		nats.ErrorHandler(l.onAsync),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			l.end(fmt.Errorf("NATS %s: connection lost: %w", o.URL, err))
-		}),
+		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) { l.end(lostError(o.URL, nc, err)) }),
 		nats.ClosedHandler(func(*nats.Conn) { l.end(fmt.Errorf("NATS %s: connection closed", o.URL)) }),
 	}
 	if o.Key != nil {
@@ -143,6 +141,24 @@ func Dialer(url string, key nkeys.KeyPair, conf *tls.Config, stats *Stats, log z
 		return Dial(ctx, Options{URL: url, Hello: hello, Key: key, TLS: conf, Stats: stats, Log: log})
 	}
 }
+
+// lostError says why the connection to a server ended: nats.go gives no
+// error when the server closed it (shut down, or dropped this client).
+func lostError(url string, nc *nats.Conn, err error) error {
+	if err == nil {
+		err = errServerClosed
+	}
+	server := url
+	if nc != nil {
+		if s := nc.ConnectedUrlRedacted(); s != "" {
+			server = s
+		}
+	}
+	return fmt.Errorf("NATS %s: connection lost: %w", server, err)
+}
+
+// errServerClosed is why a connection the server closed was lost.
+var errServerClosed = errors.New("the server closed the connection (shut down, restarted, or dropped this client)")
 
 // ctxDialer dials the servers within the dial's context.
 type ctxDialer struct{ ctx context.Context }

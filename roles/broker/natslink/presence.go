@@ -63,8 +63,14 @@ func (l *link) onPresence(m *nats.Msg) {
 		return
 	}
 	if name == l.name {
-		if p.Instance != l.self.Instance && p.Up && p.Since <= l.self.Since {
+		switch {
+		case p.Instance == l.self.Instance:
+		case p.Up && p.Since <= l.self.Since:
 			l.end(&wire.Error{Kind: wire.KindExists, Host: l.name, Msg: l.existsMsg()})
+		case p.Ask:
+			// A newcomer of this name: the answer tells it, within its
+			// settle time, that the name is taken (the beat might not).
+			l.ask()
 		}
 		return
 	}
@@ -73,11 +79,7 @@ func (l *link) onPresence(m *nats.Msg) {
 		return
 	}
 	if p.Ask {
-		// To the answerer, which coalesces a flood of questions.
-		select {
-		case l.asked <- struct{}{}:
-		default:
-		}
+		l.ask()
 	}
 	l.arrive(name, p.Instance, &p, nil)
 }
@@ -172,6 +174,15 @@ func (l *link) beat() {
 		case <-l.ctx.Done():
 			return
 		}
+	}
+}
+
+// ask has the answerer announce this link, which coalesces a flood of
+// questions.
+func (l *link) ask() {
+	select {
+	case l.asked <- struct{}{}:
+	default:
 	}
 }
 
