@@ -63,6 +63,8 @@ type link struct {
 	mu     sync.Mutex
 	cause  error
 
+	sending sync.Mutex // held while one frame's messages are published
+
 	deliver chan []byte   // to Run, which hands each to the Client
 	asked   chan struct{} // a newcomer asked who is there: to answer; one place
 	// order serialises what goes to deliver from the subscriptions and
@@ -113,6 +115,11 @@ func (l *link) Send(ctx context.Context, to string, id uint64, frame []byte) err
 	}
 	subj := frameSubject(to, l.name, l.self.Instance)
 	max := int(l.nc.MaxPayload()) - 1
+	// One frame at a time: the fragments of frames sent at once from
+	// several goroutines would interleave on the subject they share, and
+	// the receiver would put together frames of pieces of several.
+	l.sending.Lock()
+	defer l.sending.Unlock()
 	for off := 0; ; off += max {
 		rest := frame[off:]
 		mark := fragWhole

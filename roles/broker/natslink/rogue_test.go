@@ -241,3 +241,48 @@ func TestServerGoneEndsTheLink(t *testing.T) {
 		t.Errorf("the link ended with %v, want the server closed the connection, naming it", err)
 	}
 }
+
+// Frames sent at once from several goroutines to one peer, each larger
+// than max_payload, arrive whole and intact: one frame's fragments are
+// never interleaved with another's on the subject they share.
+func TestConcurrentFragmentedSends(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "max_payload: 65536")
+	stats := &Stats{}
+	hub, _ := f.dialLink(t, wire.HubName, timing{}, stats)
+	a := f.dial(t, "site-a")
+	if p, ok := next(t, hub).Msg.(*wire.Peer); !ok || p.Name != "site-a" {
+		t.Fatalf("hub did not hear of site-a: %+v", p)
+	}
+	const senders, each = 8, 4
+	errs := make(chan error, senders)
+	for s := range senders {
+		go func() {
+			for i := range each {
+				data := []byte(strings.Repeat(fmt.Sprintf("%d/%d;", s, i), 40<<10))
+				if err := a.Send(context.Background(), wire.HubName, &wire.OK{}, data); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range senders {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[string]bool{}
+	for range senders * each {
+		in := next(t, hub)
+		tag, _, _ := strings.Cut(string(in.Data), ";")
+		if string(in.Data) != strings.Repeat(tag+";", 40<<10) {
+			t.Fatalf("a frame arrived mixed with another: starts %q", in.Data[:40])
+		}
+		got[tag] = true
+	}
+	if len(got) != senders*each || stats.Metrics().Dropped != 0 {
+		t.Errorf("%d distinct frames of %d arrived, %d messages dropped", len(got), senders*each, stats.Metrics().Dropped)
+	}
+}
