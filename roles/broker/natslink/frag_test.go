@@ -38,26 +38,18 @@ func TestAssemblerOnePartialPerSender(t *testing.T) {
 // Fragments out of order, a frame interrupted by a whole one, an unknown
 // marker: each is dropped with a reason, and the next frame arrives whole.
 func TestAssemblerOutOfOrder(t *testing.T) {
+	type msg struct {
+		mark byte
+		data string
+	}
 	now := time.Now()
 	for _, tc := range []struct {
 		name string
-		msgs []struct {
-			mark byte
-			data string
-		}
+		msgs []msg
 	}{
-		{"a last fragment with no first", []struct {
-			mark byte
-			data string
-		}{{fragLast, "tail"}}},
-		{"a whole frame in the middle of one in fragments", []struct {
-			mark byte
-			data string
-		}{{fragMore, "head"}, {fragWhole, "whole"}, {fragLast, "tail"}}},
-		{"an unknown marker", []struct {
-			mark byte
-			data string
-		}{{7, "what"}}},
+		{"a last fragment with no first", []msg{{fragLast, "tail"}}},
+		{"a whole frame in the middle of one in fragments", []msg{{fragMore, "head"}, {fragWhole, "whole"}, {fragLast, "tail"}}},
+		{"an unknown marker", []msg{{7, "what"}}},
 	} {
 		a := newAssembler(time.Minute)
 		dropped := 0
