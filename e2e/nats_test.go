@@ -5,6 +5,7 @@ package e2e
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -127,6 +128,36 @@ func TestNATSLiveAndTransfer(t *testing.T) {
 	startLive(t, c, "nats")
 	sameTrees(t, c.root("site-a"), c.root("site-b"), c.root("site-c"))
 	liveLockAndPropagate(t, c, "nats", rel)
+	natsMetrics(t, c)
+}
+
+// natsMetrics checks that the hub's /metrics count what its NATS link
+// carried.
+func natsMetrics(t *testing.T, c *cluster) {
+	t.Helper()
+	code, page := scrape(t, c.hubURL+"/metrics", c.apiToken, c.ca)
+	if code != http.StatusOK {
+		t.Fatalf("/metrics: %d", code)
+	}
+	for _, w := range []struct {
+		name   string
+		labels []string
+		min    float64
+	}{
+		{"peerlink_nats_connected", nil, 1},
+		{"peerlink_nats_peers", nil, float64(len(threeHosts))},
+		{"peerlink_nats_frames_total", []string{"direction=in"}, 1},
+		{"peerlink_nats_frames_total", []string{"direction=out"}, 1},
+		{"peerlink_nats_bytes_total", []string{"direction=in"}, 1},
+		{"peerlink_nats_bytes_total", []string{"direction=out"}, 1},
+	} {
+		if v, ok := metricValue(page, w.name, w.labels...); !ok || v < w.min {
+			t.Errorf("the hub's %s%v = %v (present %v), want at least %v", w.name, w.labels, v, ok, w.min)
+		}
+	}
+	if v, ok := metricValue(page, "peerlink_nats_pending", "unit=bytes"); !ok || v > 64<<20 {
+		t.Errorf("the hub's peerlink_nats_pending bytes = %v (present %v), want 0 to 64 MiB", v, ok)
+	}
 }
 
 // liveLockAndPropagate opens rel on site-a for writing, waits for the

@@ -56,9 +56,10 @@ func TestHubCollectorReadsTheSessions(t *testing.T) {
 }
 
 // Every metric the Grafana dashboard in docs/ queries is one the hub
-// exports.
+// exports (the peerlink_nats_ ones when its broker is a NATS cluster).
 func TestDashboardNamesExist(t *testing.T) {
 	h := NewHub(oneSession())
+	h.WatchNATS(func() NATS { return NATS{Connected: true, FramesIn: 1} })
 	h.Locked("s", time.Millisecond)
 	h.Propagated("s", time.Millisecond)
 	h.Received("s", "a", 10, 5)
@@ -89,4 +90,6 @@ func TestNilCountsNothing(t *testing.T) {
 	h.Scanned("s", "a", time.Second)
 	var a *Agent
 	a.Received("s", 1, 1)
+	h.WatchNATS(func() NATS { return NATS{} })
+	a.WatchNATS(func() NATS { return NATS{} })
 }

@@ -50,7 +50,8 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	dial, err := natsDialer(o, conf)
+	natsStats := &natslink.Stats{}
+	dial, err := natsDialer(o, conf, natsStats)
 	if err != nil {
 		return err
 	}
@@ -58,6 +59,9 @@ func Run(ctx context.Context, o Options) error {
 		RescanInterval: o.RescanInterval, ClockOffset: o.ClockOffset, WatchTree: o.WatchTree, FaultScan: o.FaultScan})
 	if err != nil {
 		return err
+	}
+	if dial != nil {
+		a.metrics.WatchNATS(natsStats.Metrics)
 	}
 	if o.MetricsListen == "" {
 		return a.Run(ctx)
@@ -74,8 +78,9 @@ func Run(ctx context.Context, o Options) error {
 }
 
 // natsDialer is the dialer of an agent whose broker is a NATS cluster,
-// with its key from o.NKeyFile; nil for any other broker.
-func natsDialer(o Options, conf *tls.Config) (broker.Dialer, error) {
+// with its key from o.NKeyFile, counting in stats what it carries; nil for
+// any other broker.
+func natsDialer(o Options, conf *tls.Config, stats *natslink.Stats) (broker.Dialer, error) {
 	if !natslink.IsURL(o.BrokerURL) {
 		if o.NKeyFile != "" {
 			return nil, fmt.Errorf("--nkey-file is for a NATS cluster (--broker nats://...), not the broker at %s", o.BrokerURL)
@@ -91,7 +96,7 @@ func natsDialer(o Options, conf *tls.Config) (broker.Dialer, error) {
 	} else {
 		o.Log.Warn().Msg("no --nkey-file: connecting to the NATS cluster without credentials; a cluster that admits anyone lets any client speak as any agent")
 	}
-	return natslink.Dialer(o.BrokerURL, key, conf, o.Log), nil
+	return natslink.Dialer(o.BrokerURL, key, conf, stats, o.Log), nil
 }
 
 // credentials settles how the agent authenticates: by the identity it got

@@ -44,6 +44,9 @@ type Options struct {
 	Hub, Broker string
 	Token       string
 	CAFile      string
+	// NKeyFile is the agent's NATS key (NAME.nk) for a nats:// Broker:
+	// doctor checks the servers take it as Name's.
+	NKeyFile string
 	// Timeout bounds each network check.
 	Timeout time.Duration
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/peerlink/peerlink/roles/broker/natslink"
 	"github.com/peerlink/peerlink/web/api"
 	"github.com/peerlink/peerlink/web/certs"
 	"github.com/peerlink/peerlink/wire"
@@ -39,9 +40,12 @@ func (r *remote) checks(ctx context.Context) []Result {
 	} else {
 		out = append(out, r.hub(ctx)...)
 	}
-	if r.opts.Broker == "" {
-		out = append(out, Result{Check: "broker", Status: Skip, Detail: "no broker URL given", Fix: "give --broker ws://HUB:61617, as the agent has it"})
-	} else {
+	switch {
+	case r.opts.Broker == "":
+		out = append(out, Result{Check: "broker", Status: Skip, Detail: "no broker URL given", Fix: "give --broker ws://HUB:61617 (or nats://HOST:4222,...), as the agent has it"})
+	case natslink.IsURL(r.opts.Broker):
+		out = append(out, r.natsBroker(ctx)...)
+	default:
 		out = append(out, r.broker(ctx))
 	}
 	return out
@@ -189,7 +193,7 @@ func (r *remote) broker(ctx context.Context) Result {
 	case strings.HasPrefix(url, "wss://"):
 		url = "https://" + strings.TrimPrefix(url, "wss://")
 	default:
-		return Result{Check: "broker", Status: Fail, Detail: r.opts.Broker + " is not a broker URL", Fix: "give ws://HUB:61617 (wss:// if the hub serves TLS)"}
+		return Result{Check: "broker", Status: Fail, Detail: r.opts.Broker + " is not a broker URL", Fix: "give ws://HUB:61617 (wss:// if the hub serves TLS), or nats://HOST:4222 (tls://) for a NATS cluster"}
 	}
 	h, _, _, err := r.probe(ctx, url)
 	if err != nil {

@@ -133,14 +133,19 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	var dial broker.Dialer
+	var natsStats *natslink.Stats
 	if natslink.IsURL(brokerURL) {
-		if dial, err = natsDialer(o, brokerTLS); err != nil {
+		natsStats = &natslink.Stats{}
+		if dial, err = natsDialer(o, brokerTLS, natsStats); err != nil {
 			return err
 		}
 	}
 	h, err := Open(Config{DataDir: o.DataDir, BrokerURL: brokerURL, BrokerTLS: brokerTLS, Dial: dial, Token: token, Version: o.Version, Log: o.Log})
 	if err != nil {
 		return err
+	}
+	if natsStats != nil {
+		h.metrics.WatchNATS(natsStats.Metrics)
 	}
 	if err := setUpPeople(h, o); err != nil {
 		h.Close()
@@ -184,8 +189,8 @@ func Run(ctx context.Context, o Options) error {
 
 // natsDialer connects the hub to the NATS cluster of its --broker-url
 // with the NKey it derives from its NATS secret (`peerlink nats-config`
-// writes the matching NATS users).
-func natsDialer(o Options, conf *tls.Config) (broker.Dialer, error) {
+// writes the matching NATS users), counting in stats what it carries.
+func natsDialer(o Options, conf *tls.Config, stats *natslink.Stats) (broker.Dialer, error) {
 	secret, err := natslink.LoadOrCreateSecret(o.DataDir)
 	if err != nil {
 		return nil, err
@@ -195,7 +200,7 @@ func natsDialer(o Options, conf *tls.Config) (broker.Dialer, error) {
 		return nil, err
 	}
 	o.Log.Info().Str("broker", o.BrokerURL).Msg("using a NATS cluster as the broker: its servers admit the hub and agents by the users `peerlink nats-config --data THIS-DATA --agent NAME ...` writes")
-	return natslink.Dialer(o.BrokerURL, key, conf, o.Log), nil
+	return natslink.Dialer(o.BrokerURL, key, conf, stats, o.Log), nil
 }
 
 // serveWeb serves the console and REST API on apiLn and, if metricsLn is

@@ -32,7 +32,8 @@ func Command() *cli.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(c.App.Writer, "wrote %s: include it in every NATS server's configuration and reload them (nats-server --signal reload)\n", files[0])
+			fmt.Fprintf(c.App.Writer, "wrote %s: copy it beside every NATS server's configuration file, include it there by name "+
+				"(include peerlink-users.conf: nats-server reads include paths relative to that file) and reload them (nats-server --signal reload)\n", files[0])
 			for _, f := range files[1:] {
 				fmt.Fprintf(c.App.Writer, "wrote %s: copy it to that agent's host (mode 0600) and run the agent with --nkey-file FILE\n", f)
 			}

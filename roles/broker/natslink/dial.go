@@ -27,6 +27,9 @@ func IsURL(s string) bool {
 	return strings.HasPrefix(s, "nats://") || strings.HasPrefix(s, "tls://")
 }
 
+// secure reports whether a URL list asks for TLS: a tls:// URL in it.
+func secure(url string) bool { return strings.Contains(strings.ToLower(url), "tls://") }
+
 // Options say how a peer connects to the cluster.
 type Options struct {
 	// URL lists the cluster's servers, comma-separated; the link takes
@@ -38,6 +41,9 @@ type Options struct {
 	Key nkeys.KeyPair
 	TLS *tls.Config // for tls:// URLs; nil: the system's roots
 	Log zerolog.Logger
+	// Stats, if set, counts what the link carries; give every Dial of one
+	// peer the same.
+	Stats *Stats
 
 	t timing // zero: defaultTiming
 }
@@ -47,6 +53,15 @@ type Options struct {
 // It waits a moment (the settle time) for the others' presence, so that it
 // knows whom it can reach and whether its name is taken already.
 func Dial(ctx context.Context, o Options) (*broker.Client, error) {
+	l, err := dialLink(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	return broker.NewClient(l.name, l, o.Log), nil
+}
+
+// dialLink is Dial without the Client on top.
+func dialLink(ctx context.Context, o Options) (*link, error) {
 	if o.Hello.Protocol == 0 {
 		o.Hello.Protocol = wire.ProtocolVersion
 	}
@@ -59,10 +74,11 @@ func Dial(ctx context.Context, o Options) (*broker.Client, error) {
 	inst := make([]byte, 8)
 	rand.Read(inst)
 	now := time.Now()
+	log := o.Log.With().Str("nats", o.URL).Logger()
 	l := &link{
-		name: o.Hello.Name, url: o.URL, log: o.Log.With().Str("nats", o.URL).Logger(), t: o.t,
+		name: o.Hello.Name, url: o.URL, log: log, bad: log.Sample(&zerolog.BurstSampler{Burst: 10, Period: time.Minute}), t: o.t, stats: o.Stats,
 		self:    presence{Role: o.Hello.Role, Instance: hex.EncodeToString(inst), Protocol: o.Hello.Protocol, Version: o.Hello.Version, Since: now.UnixNano(), Up: true},
-		deliver: make(chan []byte, deliverBuf), peers: map[string]*known{}, asm: map[string][]byte{}, started: now,
+		deliver: make(chan []byte, deliverBuf), asked: make(chan struct{}, 1), peers: map[string]*known{}, asm: newAssembler(o.t.expire), started: now,
 	}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
 	nc, err := nats.Connect(o.URL, l.options(ctx, o)...)
@@ -76,11 +92,13 @@ func Dial(ctx context.Context, o Options) (*broker.Client, error) {
 		l.close()
 		return nil, err
 	}
-	l.wg.Add(2)
+	l.wg.Add(3)
 	go l.beat()
 	go l.expire()
+	go l.answer()
+	l.stats.connected(l)
 	l.log.Debug().Str("server", nc.ConnectedUrlRedacted()).Str("instance", l.self.Instance).Msg("connected to NATS")
-	return broker.NewClient(l.name, l, o.Log), nil
+	return l, nil
 }
 
 func (l *link) options(ctx context.Context, o Options) []nats.Option {
@@ -97,9 +115,7 @@ func (l *link) options(ctx context.Context, o Options) []nats.Option {
 		nats.MaxPingsOutstanding(3),
 		nats.SetCustomDialer(ctxDialer{ctx}),
 		nats.ErrorHandler(l.onAsync),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			l.end(fmt.Errorf("NATS %s: connection lost: %w", o.URL, err))
-		}),
+		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) { l.end(lostError(o.URL, nc, err)) }),
 		nats.ClosedHandler(func(*nats.Conn) { l.end(fmt.Errorf("NATS %s: connection closed", o.URL)) }),
 	}
 	if o.Key != nil {
@@ -107,20 +123,42 @@ func (l *link) options(ctx context.Context, o Options) []nats.Option {
 			opts = append(opts, nats.Nkey(pub, o.Key.Sign))
 		}
 	}
-	if o.TLS != nil && strings.Contains(strings.ToLower(o.URL), "tls://") {
-		// nats.go asks every server for TLS once it has a configuration.
+	if o.TLS != nil && secure(o.URL) {
+		// Only for tls:// URLs: nats.go asks every server for TLS once it
+		// has a configuration, and a nats:// URL may name a plain one. A
+		// nats:// server that requires TLS gets the system's roots: its
+		// untrusted certificate says to write tls:// (dialError).
 		opts = append(opts, nats.Secure(o.TLS))
 	}
 	return opts
 }
 
 // Dialer is a broker.Dialer for the cluster at url, with the peer's key
-// (nil: none) and, for tls:// URLs, conf.
-func Dialer(url string, key nkeys.KeyPair, conf *tls.Config, log zerolog.Logger) broker.Dialer {
+// (nil: none), the TLS configuration conf for servers that speak TLS, and
+// stats (nil: none) counting what every link it dials carries.
+func Dialer(url string, key nkeys.KeyPair, conf *tls.Config, stats *Stats, log zerolog.Logger) broker.Dialer {
 	return func(ctx context.Context, hello wire.Hello) (*broker.Client, error) {
-		return Dial(ctx, Options{URL: url, Hello: hello, Key: key, TLS: conf, Log: log})
+		return Dial(ctx, Options{URL: url, Hello: hello, Key: key, TLS: conf, Stats: stats, Log: log})
 	}
 }
+
+// lostError says why the connection to a server ended: nats.go gives no
+// error when the server closed it (shut down, or dropped this client).
+func lostError(url string, nc *nats.Conn, err error) error {
+	if err == nil {
+		err = errServerClosed
+	}
+	server := url
+	if nc != nil {
+		if s := nc.ConnectedUrlRedacted(); s != "" {
+			server = s
+		}
+	}
+	return fmt.Errorf("NATS %s: connection lost: %w", server, err)
+}
+
+// errServerClosed is why a connection the server closed was lost.
+var errServerClosed = errors.New("the server closed the connection (shut down, restarted, or dropped this client)")
 
 // ctxDialer dials the servers within the dial's context.
 type ctxDialer struct{ ctx context.Context }
@@ -137,6 +175,7 @@ func (d ctxDialer) Dial(network, addr string) (net.Conn, error) {
 func (l *link) start(ctx context.Context) error {
 	in, err := l.nc.Subscribe(inboxSubject(l.name), l.onFrame)
 	if err == nil {
+		l.in = in
 		err = in.SetPendingLimits(pendingMsgs, pendingBytes)
 	}
 	if err == nil {
@@ -176,6 +215,8 @@ func dialError(ctx context.Context, o Options, err error) error {
 		return fmt.Errorf("NATS %s refused the credentials of %s (%w): run `peerlink nats-config --data HUBDATA --agent %s ...` where the hub runs, "+
 			"include its peerlink-users.conf in every NATS server and reload them (nats-server --signal reload), and give the agent its %s.nk",
 			o.URL, who, err, o.Hello.Name, o.Hello.Name)
+	case certs.IsUntrusted(err) && !secure(o.URL):
+		return fmt.Errorf("NATS %s: %w: %w: the servers require TLS: write their URLs as tls://HOST:4222, with --ca FILE for the CA that signed their certificates", o.URL, broker.ErrUntrusted, err)
 	case certs.IsUntrusted(err):
 		return fmt.Errorf("NATS %s: %w: %w: give the CA that signed the NATS servers' certificates with --ca FILE", o.URL, broker.ErrUntrusted, err)
 	}

@@ -8,5 +8,6 @@
 // the sender a frame's subject names is the one NATS authenticated, as the
 // built-in broker sets From. Presence beats on peerlink.presence.NAME stand
 // in for the broker's Peer notices (presence.go). Frames larger than the
-// servers' max_payload travel in fragments (link.go).
+// servers' max_payload travel in fragments (frag.go), one frame at a time
+// per link; what a link carried is counted in Stats for the metrics.
 package natslink

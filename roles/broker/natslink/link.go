@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -19,11 +20,14 @@ type timing struct {
 	beat   time.Duration // between a peer's presence announcements
 	expire time.Duration // silence after which a peer is taken for gone
 	settle time.Duration // after connecting, for the others' answers to arrive
-	ping   time.Duration // NATS keep-alive: three unanswered end the link
-	bye    time.Duration // for the goodbye to leave when closing
+	// answerGap is the least time between two answers to newcomers'
+	// questions: well under settle, so every newcomer hears one in time.
+	answerGap time.Duration
+	ping      time.Duration // NATS keep-alive: three unanswered end the link
+	bye       time.Duration // for the goodbye to leave when closing
 }
 
-var defaultTiming = timing{beat: 5 * time.Second, expire: 20 * time.Second, settle: time.Second, ping: 15 * time.Second, bye: time.Second}
+var defaultTiming = timing{beat: 5 * time.Second, expire: 20 * time.Second, settle: time.Second, answerGap: 200 * time.Millisecond, ping: 15 * time.Second, bye: time.Second}
 
 // Back-pressure. A sender's publishes block on its TCP connection to its
 // NATS server; the server queues at most its max_pending for a reader and
@@ -40,15 +44,6 @@ const (
 	deliverBuf   = 32
 )
 
-// Fragment markers, the first byte of every payload: a frame larger than
-// the servers' max_payload goes as several messages on the same subject,
-// which NATS delivers in order.
-const (
-	fragWhole byte = iota
-	fragMore
-	fragLast
-)
-
 // link is one peer's connection to the NATS cluster, as a broker.Transport.
 type link struct {
 	nc   *nats.Conn
@@ -56,22 +51,32 @@ type link struct {
 	name string
 	url  string
 	log  zerolog.Logger
-	t    timing
+	// bad logs what a rogue or broken client sent, sampled: a flood of
+	// it must not flood the journal too.
+	bad   zerolog.Logger
+	t     timing
+	stats *Stats // nil: not counted
+	in    *nats.Subscription
 
 	ctx    context.Context // cancelled by end
 	cancel context.CancelFunc
 	mu     sync.Mutex
 	cause  error
 
-	deliver chan []byte // to Run, which hands each to the Client
+	sending sync.Mutex // held while one frame's messages are published
+
+	deliver chan []byte   // to Run, which hands each to the Client
+	asked   chan struct{} // a newcomer asked who is there: to answer; one place
 	// order serialises what goes to deliver from the subscriptions and
 	// the expirer, so a peer's Up notice precedes its frames and its Down
 	// notice follows them.
-	order   sync.Mutex
-	peers   map[string]*known // under order
-	asm     map[string][]byte // frames in fragments, by sender and instance; inbox callback only
-	started time.Time
-	wg      sync.WaitGroup // the beater, the expirer and unreachable notices
+	order sync.Mutex
+	peers map[string]*known // under order
+	asm   *assembler        // frames in fragments; the inbox callback's only
+	// For Stats, which must not wait for order or the inbox callback.
+	npeers, asmFrames, asmBytes atomic.Int64
+	started                     time.Time
+	wg                          sync.WaitGroup // the beater, the expirer and unreachable notices
 }
 
 func (l *link) end(cause error) {
@@ -110,6 +115,11 @@ func (l *link) Send(ctx context.Context, to string, id uint64, frame []byte) err
 	}
 	subj := frameSubject(to, l.name, l.self.Instance)
 	max := int(l.nc.MaxPayload()) - 1
+	// One frame at a time: the fragments of frames sent at once from
+	// several goroutines would interleave on the subject they share, and
+	// the receiver would put together frames of pieces of several.
+	l.sending.Lock()
+	defer l.sending.Unlock()
 	for off := 0; ; off += max {
 		rest := frame[off:]
 		mark := fragWhole
@@ -129,6 +139,7 @@ func (l *link) Send(ctx context.Context, to string, id uint64, frame []byte) err
 			return fmt.Errorf("publish to %s: %w", to, err)
 		}
 		if mark == fragWhole || mark == fragLast {
+			l.stats.sent(len(frame))
 			return nil
 		}
 	}
@@ -155,26 +166,19 @@ func (l *link) unreachable(to string, id uint64) {
 func (l *link) onFrame(m *nats.Msg) {
 	from, inst, ok := parseFrameSubject(m.Subject)
 	if !ok || len(m.Data) == 0 {
-		l.log.Warn().Str("subject", m.Subject).Msg("message on the inbox with no sender or no frame dropped")
+		l.stats.drop()
+		l.bad.Warn().Str("subject", m.Subject).Msg("message on the inbox with no sender or no frame dropped")
 		return
 	}
-	key := from + "." + inst
-	part, mark := m.Data[1:], m.Data[0]
-	switch mark {
-	case fragMore:
-		if len(l.asm[key])+len(part) > wire.MaxFrame {
-			delete(l.asm, key)
-			l.log.Warn().Str("from", from).Msg("frame in fragments larger than a frame can be dropped")
-			return
-		}
-		l.asm[key] = append(l.asm[key], part...)
-		return
-	case fragLast:
-		part = append(l.asm[key], part...)
-		delete(l.asm, key)
-	case fragWhole:
-	default:
-		l.log.Warn().Str("from", from).Msg("message of an unknown format dropped")
+	part, why := l.asm.add(from, inst, m.Data[0], m.Data[1:], time.Now())
+	frames, bytes := l.asm.holding()
+	l.asmFrames.Store(int64(frames))
+	l.asmBytes.Store(int64(bytes))
+	if why != "" {
+		l.stats.drop()
+		l.bad.Warn().Str("from", from).Str("instance", inst).Msg(why + " dropped")
+	}
+	if part == nil {
 		return
 	}
 	f, hdr, err := wire.Reframe(part, from)
@@ -182,11 +186,13 @@ func (l *link) onFrame(m *nats.Msg) {
 		err = fmt.Errorf("%w: %s frames come only from the broker", wire.ErrFrame, f.Type)
 	}
 	if err != nil {
-		l.log.Warn().Err(err).Str("from", from).Msg("malformed frame dropped")
+		l.stats.drop()
+		l.bad.Warn().Err(err).Str("from", from).Msg("malformed frame dropped")
 		return
 	}
 	b := make([]byte, 0, len(hdr)+len(f.Data))
 	b = append(append(b, hdr...), f.Data...)
+	l.stats.received(len(part))
 	l.arrive(from, inst, nil, b)
 }
 

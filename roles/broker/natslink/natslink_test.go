@@ -19,7 +19,7 @@ import (
 	"github.com/peerlink/peerlink/wire"
 )
 
-var testTiming = timing{beat: 200 * time.Millisecond, expire: 2 * time.Second, settle: 300 * time.Millisecond, ping: 5 * time.Second, bye: time.Second}
+var testTiming = timing{beat: 200 * time.Millisecond, expire: 2 * time.Second, settle: 300 * time.Millisecond, answerGap: 50 * time.Millisecond, ping: 5 * time.Second, bye: time.Second}
 
 func freePort(t *testing.T) int {
 	t.Helper()

@@ -53,25 +53,33 @@ func (l *link) onPresence(m *nats.Msg) {
 	name, ok := parsePresenceSubject(m.Subject)
 	var p presence
 	if !ok || len(m.Data) > maxPresence || json.Unmarshal(m.Data, &p) != nil || p.Instance == "" {
-		l.log.Warn().Str("subject", m.Subject).Msg("malformed presence dropped")
+		l.stats.drop()
+		l.bad.Warn().Str("subject", m.Subject).Msg("malformed presence dropped")
 		return
 	}
 	if (name == wire.HubName) != (p.Role == wire.RoleHub) || (p.Role != wire.RoleHub && p.Role != wire.RoleAgent) {
-		l.log.Warn().Str("name", name).Str("role", string(p.Role)).Msg("presence with a role its name cannot have dropped")
+		l.stats.drop()
+		l.bad.Warn().Str("name", name).Str("role", string(p.Role)).Msg("presence with a role its name cannot have dropped")
 		return
 	}
 	if name == l.name {
-		if p.Instance != l.self.Instance && p.Up && p.Since <= l.self.Since {
+		switch {
+		case p.Instance == l.self.Instance:
+		case p.Up && p.Since <= l.self.Since:
 			l.end(&wire.Error{Kind: wire.KindExists, Host: l.name, Msg: l.existsMsg()})
+		case p.Ask:
+			// A newcomer of this name: the answer tells it, within its
+			// settle time, that the name is taken (the beat might not).
+			l.ask()
 		}
 		return
 	}
 	if p.Protocol != wire.ProtocolVersion {
-		l.log.Warn().Str("name", name).Int("protocol", p.Protocol).Int("ours", wire.ProtocolVersion).Msg("peer of another protocol version ignored: upgrade it")
+		l.bad.Warn().Str("name", name).Int("protocol", p.Protocol).Int("ours", wire.ProtocolVersion).Msg("peer of another protocol version ignored: upgrade it")
 		return
 	}
 	if p.Ask {
-		l.announce(true, false)
+		l.ask()
 	}
 	l.arrive(name, p.Instance, &p, nil)
 }
@@ -89,6 +97,7 @@ func (l *link) existsMsg() string {
 func (l *link) arrive(name, inst string, p *presence, frame []byte) {
 	l.order.Lock()
 	defer l.order.Unlock()
+	defer func() { l.npeers.Store(int64(len(l.peers))) }()
 	now := time.Now()
 	k := l.peers[name]
 	if k != nil && k.Instance != inst {
@@ -168,6 +177,38 @@ func (l *link) beat() {
 	}
 }
 
+// ask has the answerer announce this link, which coalesces a flood of
+// questions.
+func (l *link) ask() {
+	select {
+	case l.asked <- struct{}{}:
+	default:
+	}
+}
+
+// answer announces this link when a newcomer asks, at most once every
+// answerGap: everyone hears each answer, so one answers every question
+// asked before it, and a peer (or a rogue holding a peer's key) asking in
+// a loop cannot make every other peer publish as often as it does.
+func (l *link) answer() {
+	defer l.wg.Done()
+	for {
+		select {
+		case <-l.asked:
+		case <-l.ctx.Done():
+			return
+		}
+		l.announce(true, false)
+		t := time.NewTimer(l.t.answerGap)
+		select {
+		case <-t.C:
+		case <-l.ctx.Done():
+			t.Stop()
+			return
+		}
+	}
+}
+
 // expire takes peers silent for longer than expire for gone.
 func (l *link) expire() {
 	defer l.wg.Done()
@@ -188,6 +229,7 @@ func (l *link) expire() {
 				l.notify(name, k, false, now)
 			}
 		}
+		l.npeers.Store(int64(len(l.peers)))
 		l.order.Unlock()
 	}
 }

@@ -75,3 +75,7 @@ func PermissionsFor(name string) Permissions {
 		Subscribe: []string{inboxSubject(name), presenceAll},
 	}
 }
+
+// Inbox is the subjects peer name reads its frames on: a key that may
+// subscribe to them is name's (doctor checks an agent's so).
+func Inbox(name string) string { return inboxSubject(name) }
