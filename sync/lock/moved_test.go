@@ -95,3 +95,31 @@ func TestUnlockBeforeItsFolderRenameIsKnown(t *testing.T) {
 		t.Errorf("after the rename was known %+v, want %+v", after, before)
 	}
 }
+
+// A folder renamed with a locked copy in it while nobody watched (the
+// agent detached): the next Reconcile finds the copy by its inode and
+// undoes its lock where it is now (make chaos, seed 9052).
+func TestReconcileFindsACopyMovedUnseen(t *testing.T) {
+	e := newEnv(t, Options{})
+	if err := os.MkdirAll(e.path("proj/sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := e.write("proj/sub/plan.odt", "x", 0o644)
+	before := stateOf(t, p)
+	if err := e.l.Lock("proj/sub/plan.odt", alice); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(e.path("proj"), e.path("renamed")); err != nil {
+		t.Fatal(err)
+	}
+	e.restart()
+	if err := e.l.Reconcile(nil); err != nil {
+		t.Fatal(err)
+	}
+	if after := stateOf(t, e.path("renamed/sub/plan.odt")); after != before {
+		t.Errorf("after the Reconcile %+v, want %+v", after, before)
+	}
+	if len(e.journal()) != 0 || len(e.l.Held()) != 0 {
+		t.Errorf("still journaled %v, held %v", e.journal(), e.l.Held())
+	}
+}

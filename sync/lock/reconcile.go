@@ -18,6 +18,14 @@ func (l *Locker) Reconcile(keep func(path string) bool) error {
 		return fmt.Errorf("lock: read the journal: %w", err)
 	}
 	var errs []error
+	before := l.orphanPaths()
+	defer func() {
+		// Copies not at their journaled paths: moved while nobody
+		// watched (orphan.go).
+		if made := l.orphansSince(before); len(made) > 0 {
+			l.findOrphans(made)
+		}
+	}()
 	for _, rec := range recs {
 		if !l.owns(rec) {
 			continue

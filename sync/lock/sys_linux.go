@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"strconv"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -150,3 +151,12 @@ func readNames(dir string) ([]string, error) {
 
 // removeFile removes the file path below t's root, never a folder.
 func removeFile(t *tree.Tree, path string) error { return t.RemoveFile(path) }
+
+// inodeOf returns the device and inode number of info.
+func inodeOf(info fs.FileInfo) (dev, ino uint64, ok bool) {
+	st, ok := info.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, 0, false
+	}
+	return uint64(st.Dev), st.Ino, true
+}
