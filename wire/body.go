@@ -18,8 +18,8 @@ import (
 // the header, which stays plain JSON.
 
 // MinBodyCompress is the smallest body Marshal compresses: below it the
-// zstd frame's own overhead and the CPU are not worth the few bytes saved,
-// and the handshake's messages (Hello, Welcome) always stay plain.
+// zstd frame's own overhead and the CPU are not worth the few bytes saved.
+// The handshake's messages stay plain whatever their size (plainTypes).
 const MinBodyCompress = 1 << 10
 
 // bodyCodec returns the encoder and decoder of message bodies, shared by
@@ -41,11 +41,17 @@ var bodyCodec = sync.OnceValues(func() (*zstd.Encoder, *zstd.Decoder) {
 	return enc, dec
 })
 
-// compressBody returns body compressed, or nil when that does not pay or
-// would not fit beside data in one frame.
-func compressBody(body []byte, data []byte) []byte {
-	if len(body) < MinBodyCompress || len(body) > MaxHeader {
-		return nil // too small to pay, or too large for any header
+// plainTypes never travel compressed: the handshake's, which a peer reads
+// before it knows the other side's protocol version, and whose bound
+// (MaxHello) is on the bytes as a peer of any version encodes them.
+var plainTypes = map[Type]bool{TypeHello: true, TypeWelcome: true, TypeRefused: true}
+
+// compressBody returns the body of a t message compressed, or nil when
+// that does not pay, would not fit beside data in one frame, or t must
+// stay plain.
+func compressBody(t Type, body []byte, data []byte) []byte {
+	if len(body) < MinBodyCompress || len(body) > MaxHeader || plainTypes[t] {
+		return nil // too small to pay, too large for any header, or a handshake
 	}
 	enc, _ := bodyCodec()
 	z := enc.EncodeAll(body, make([]byte, 0, len(body)/2+len(data)))

@@ -84,7 +84,13 @@ func TestSmallBodyStaysPlain(t *testing.T) {
 			t.Errorf("%s: a body of %d bytes was compressed", s.name, len(f.Body))
 		}
 	}
-	for _, s := range []Message{&Hello{Role: RoleAgent, Name: "site-b", Protocol: ProtocolVersion, Token: strings.Repeat("t", 200)}, &Welcome{Protocol: ProtocolVersion}} {
+	// A handshake message stays plain however large: a peer reads it
+	// within MaxHello bytes before it knows the other side's version.
+	for _, s := range []Message{
+		&Hello{Role: RoleAgent, Name: "site-b", Protocol: ProtocolVersion, Token: strings.Repeat("t", 4*MinBodyCompress)},
+		&Welcome{Protocol: ProtocolVersion, Version: strings.Repeat("v", 4*MinBodyCompress)},
+		&Refused{Error: Error{Kind: KindPermission, Msg: strings.Repeat("no ", 2*MinBodyCompress)}},
+	} {
 		if b, _ := Marshal("", 0, 0, s, nil); mustFrame(t, b).Z != 0 {
 			t.Errorf("a %s was compressed: a peer of another version could not read it", s.Type())
 		}

@@ -115,7 +115,7 @@ func Marshal(to string, id, reply uint64, m Message, data []byte) ([]byte, error
 		return nil, fmt.Errorf("encode %s: %w", m.Type(), err)
 	}
 	env := Envelope{Type: m.Type(), To: to, ID: id, Reply: reply, Body: body}
-	if z := compressBody(body, data); z != nil {
+	if z := compressBody(m.Type(), body, data); z != nil {
 		env.Body, env.Z = nil, len(z)
 		data = append(z, data...)
 	}
