@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"slices"
+	"sync/atomic"
 
 	"github.com/peerlink/peerlink/wire"
 )
@@ -111,6 +112,7 @@ func (t *Tree) Sync() (failed []*wire.Error, err error) {
 			} else {
 				we := wire.ToError("commit", "", s.path, err)
 				failed = append(failed, we)
+				t.removeTemp(s)
 				s.finish(we)
 			}
 		}
@@ -181,6 +183,8 @@ func (t *Tree) fsyncEach(batch []staged) (done, rest []staged, failed []*wire.Er
 				s.unlinkIn(d)
 			}
 			d.close()
+		} else {
+			t.removeTemp(s)
 		}
 		if err != nil {
 			err = &fs.PathError{Op: "fsync", Path: join(wire.Parent(s.path), s.tmp), Err: err}
@@ -195,22 +199,57 @@ func (t *Tree) fsyncEach(batch []staged) (done, rest []staged, failed []*wire.Er
 	return done, rest, failed, errs
 }
 
-// finish decides the staged file's outcome for its Commit's caller.
+// finish decides the staged file's outcome for its Commit's caller and
+// releases its folder.
 func (s staged) finish(err error) {
+	if s.held != nil {
+		s.dir.close()
+		s.held.Add(-1)
+	}
 	if s.out != nil {
 		s.out.finish(err)
 	}
 }
 
-// removeTemp removes a staged file's temp file; failing that, the next scan
-// will.
+// maxHeldFolders bounds the folders held open for staged files (see
+// holdFolder), well below any descriptor limit: a batch of thousands of
+// small files in as many folders holds the first ones only.
+const maxHeldFolders = 256
+
+// holdFolder keeps d, the folder a staged file's temp file was written in,
+// open until the Sync that decides the file, and returns the count to give
+// back then; nil when the limit is reached and d must be closed. A staged
+// file is put in place by its path, as the hub planned it, but a user may
+// rename its folder in the meantime: then only the held folder still finds
+// the temp file to remove it. Without it the temp file stays in the renamed
+// folder until the next scan, in view of the share's users.
+func (t *Tree) holdFolder(d folder) (folder, *atomic.Int32) {
+	if t.heldFolders.Add(1) > maxHeldFolders {
+		t.heldFolders.Add(-1)
+		return folder{}, nil
+	}
+	return d, &t.heldFolders
+}
+
+// removeTemp removes a staged file's temp file, from the folder held for it
+// or else from the folder at its path; failing that, the next scan will.
 func (t *Tree) removeTemp(s staged) {
+	if s.held != nil {
+		s.dir.unlink(s.tmp)
+		return
+	}
 	if d, err := t.openFolder(wire.Parent(s.path), false); err == nil {
 		s.unlinkIn(d)
 		d.close()
 	}
 }
 
+// unlinkIn removes the temp file after a failed placement in d, the folder
+// now at its path, or in the held folder, which is where the temp file is
+// when d is another folder.
 func (s *staged) unlinkIn(d folder) {
+	if s.held != nil {
+		d = s.dir
+	}
 	d.unlink(s.tmp)
 }

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"os"
+	"sync/atomic"
 
 	"github.com/peerlink/peerlink/wire"
 )
@@ -241,9 +242,13 @@ func (p *Pending) Commit(want wire.Entry, have *wire.Entry) (err error) {
 		p.f = nil
 		s.out = &Staged{done: make(chan struct{})}
 		p.staged = s.out
+		s.dir, s.held = p.t.holdFolder(p.dir)
 		p.t.stage(s)
 		p.tmp = "" // the Tree owns it now
-		p.end()
+		p.ended = true
+		if s.held == nil {
+			p.dir.close()
+		}
 		return nil
 	}
 	// The temp file stays open until the rename so that the owner of a
@@ -282,6 +287,10 @@ type staged struct {
 	// guard, when set, is asked before a file is replaced (GuardReplace).
 	guard func(path string) error
 	out   *Staged // outcome, for the Commit's caller; nil outside a Sync batch
+	// dir is the folder the temp file was written in, held open until the
+	// file is decided (see holdFolder); held counts it, nil when not held.
+	dir  folder
+	held *atomic.Int32
 }
 
 // place checks the destination against have and renames the temp file over

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/peerlink/peerlink/wire"
 )
@@ -39,6 +40,8 @@ type Tree struct {
 	staged []staged            // Commits with DeferSync waiting for Sync
 	syncMu sync.Mutex          // held by Sync: one at a time
 	guard  func(path string) error
+
+	heldFolders atomic.Int32 // folders held open for staged files
 }
 
 // GuardReplace has every Commit that replaces an existing file ask guard
