@@ -105,24 +105,6 @@ func (w *Watcher) entryEvent(d *dir, ev rawEvent, rel string, isDir bool) {
 	}
 }
 
-// closeWrite acts on the IN_CLOSE_WRITE of the file rel.
-func (w *Watcher) closeWrite(rel string) {
-	if _, ok := w.unseen[rel]; ok {
-		// Written and closed before fanotify could name the opener.
-		delete(w.unseen, rel)
-		if !w.open[rel] {
-			w.push(Event{Op: WriteOpen, Path: rel})
-		}
-	}
-	w.push(Event{Op: Closed, Path: rel})
-	delete(w.open, rel)
-	delete(w.dirty, rel)
-	w.noteClose(rel)
-	if w.leases != nil {
-		w.armFile(rel, true)
-	}
-}
-
 // modify acts on the IN_MODIFY of the file rel.
 func (w *Watcher) modify(rel string) {
 	if w.dirty[rel] {
@@ -226,6 +208,7 @@ func (w *Watcher) gone(rel string) {
 	dropUnder(w.open, rel)
 	dropUnder(w.rearm, rel)
 	dropUnder(w.unseen, rel)
+	dropUnder(w.closing, rel)
 	if w.leases != nil {
 		w.leases.drop(rel)
 	}

@@ -153,6 +153,9 @@ func (w *Watcher) nextDeadline() (time.Time, bool) {
 	for _, t := range w.unseen {
 		set(t)
 	}
+	for _, t := range w.closing {
+		set(t)
+	}
 	return at, !at.IsZero()
 }
 
@@ -171,6 +174,7 @@ func (w *Watcher) onTimer(now time.Time) {
 		w.retryLease(rel, r)
 	}
 	w.unseenDue(now)
+	w.closingDue(now)
 }
 
 // unseenDue reports, as their WriteOpen, the modifications whose opener

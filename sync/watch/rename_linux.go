@@ -90,6 +90,7 @@ func (w *Watcher) movedTo(d *dir, name, rel string, isDir bool, cookie uint32, e
 	rekey(w.open, m.from, rel)
 	rekey(w.rearm, m.from, rel)
 	rekey(w.unseen, m.from, rel)
+	rekey(w.closing, m.from, rel)
 	rekeyLocks(w.locks, m.from, rel)
 	if w.leases != nil {
 		w.leases.rename(m.from, rel)

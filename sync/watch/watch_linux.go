@@ -59,6 +59,7 @@ type Watcher struct {
 	lockSeen map[string]bool       // during a resync: the lock files found
 	rearm    map[string]*retry     // Lease mode: files to try leasing again
 	unseen   map[string]time.Time  // Fanotify mode: modified with no WriteOpen yet; reported as one by then
+	closing  map[string]time.Time  // closed by one writer while another may remain: looked at again by then (closing_linux.go)
 	closes   atomic.Uint64         // Closed events reported so far (read by the fanotify goroutine)
 	closeSeq map[string]uint64     // Fanotify mode: closes' numbers by path, recent ones
 	timer    *time.Timer
@@ -131,6 +132,7 @@ func newWatcher(root, real string, opts Options) *Watcher {
 		locks:    map[string]*lockState{},
 		rearm:    map[string]*retry{},
 		unseen:   map[string]time.Time{},
+		closing:  map[string]time.Time{},
 		closeSeq: map[string]uint64{},
 		timer:    time.NewTimer(time.Hour),
 	}
