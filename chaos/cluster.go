@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -76,13 +77,40 @@ type cluster struct {
 	logLevel string
 }
 
+// freeAddr returns a free address on 127.0.0.1 for a process the harness
+// kills and starts again on the same port. The port is taken below the
+// kernel's ephemeral range: one from that range (what ":0" gives) can be
+// handed, between a kill and the restart, to any outgoing connection or
+// other test's listener on the machine, and the hub's restart then fails
+// with "address already in use" (seed 20016, run beside other work).
 func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+	low := ephemeralLow()
+	for range 1000 {
+		port := 10000 + rand.IntN(low-10000)
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue // taken: try another
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		return addr, nil
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	return "", fmt.Errorf("no free port on 127.0.0.1 between 10000 and %d", low)
+}
+
+// ephemeralLow is the lowest port of the kernel's ephemeral range, or
+// Linux's default, 32768, where it cannot be read (every other system's
+// range starts higher).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	var low, high int
+	if _, err := fmt.Sscan(string(b), &low, &high); err != nil || low <= 11000 {
+		return 32768
+	}
+	return low
 }
 
 // newCluster starts a hub and one agent per host, with its root under
@@ -108,7 +136,12 @@ func newCluster(ctx context.Context, bin, dir string, hosts []string, shape wanl
 			c.close()
 			return nil, err
 		}
-		l, err := wanlink.Start(c.brkAddr, shape)
+		addr, err := freeAddr()
+		if err != nil {
+			c.close()
+			return nil, err
+		}
+		l, err := wanlink.StartAt(addr, c.brkAddr, shape)
 		if err != nil {
 			c.close()
 			return nil, err

@@ -49,9 +49,16 @@ type Link struct {
 // Start listens on a free port of 127.0.0.1 and forwards every connection
 // it accepts to upstream, shaped as s.
 func Start(upstream string, s Shape) (*Link, error) {
+	return StartAt("127.0.0.1:0", upstream, s)
+}
+
+// StartAt is Start listening on listen. A link that is cut and restored
+// listens again on the same port: a harness that must find it free then
+// picks one outside the kernel's ephemeral range.
+func StartAt(listen, upstream string, s Shape) (*Link, error) {
 	nop := zerolog.Nop()
 	server := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), nop)
-	p := toxiproxy.NewProxy(server, "wanlink", "127.0.0.1:0", upstream)
+	p := toxiproxy.NewProxy(server, "wanlink", listen, upstream)
 	p.Logger = &nop
 	if err := p.Start(); err != nil {
 		return nil, fmt.Errorf("wanlink to %s: %w", upstream, err)
