@@ -162,6 +162,34 @@ func TestEchoForgottenAfterAUsersRemoval(t *testing.T) {
 	}
 }
 
+// A folder the hub made, renamed away by a user and made again by the
+// user at once (make chaos, seed 20031): the new folder is the user's.
+func TestEchoForgottenAfterAUsersRename(t *testing.T) {
+	l, root := newTestLive(t)
+	dir := filepath.Join(root, "b")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l.expectChange("b", expectation{dir: true, entry: wire.Entry{Path: "b", Kind: wire.KindDir, Mode: 0o755}, mode: true})
+	l.expectChange("b/x", expectation{gone: true})
+	if err := os.Rename(dir, filepath.Join(root, "e")); err != nil {
+		t.Fatal(err)
+	}
+	l.onRename(context.Background(), watch.Event{Op: watch.Renamed, Path: "e", OldPath: "b", IsDir: true})
+	if n := len(l.pending); n != 1 || l.pending[0].Kind != wire.ChangeRename {
+		t.Fatalf("pending %+v, want the user's rename of b", l.pending)
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if l.echo("b") {
+		t.Error("the folder a user made again taken for the echo of the hub's mkdir")
+	}
+	if l.echo("b/x") {
+		t.Error("an expectation below the renamed folder outlived it")
+	}
+}
+
 // The files of a folder the agent's own op removed are seen removed one by
 // one: each removal is the agent's too, not a user's, which would count as
 // removed here lately and refuse the hub's next fetch of that name.

@@ -172,6 +172,12 @@ func (l *live) onRename(ctx context.Context, ev watch.Event) {
 		l.moveOpened(ev.OldPath, ev.Path)
 		return
 	}
+	// A user moved the old path away: what appears there next is the
+	// user's too, even if it looks like what an op of the hub's left there
+	// (make chaos, seed 20031: a folder the hub had made, renamed by a
+	// user and made again, was taken for the hub's mkdir, and what the
+	// user made in it reached the hub without it).
+	l.forgetExpected(ev.OldPath, ev.IsDir)
 	if _, ok := l.viaLock[ev.Path]; ok {
 		return // an application saving by rename over the open document
 	}
