@@ -59,7 +59,10 @@ type live struct {
 	// tells it to (moved.go).
 	sent  sentLog
 	moves []hubMove
-	kick  chan struct{}
+	// reopen are the write-opens the hub's folder renames moved, old path
+	// then new, to report again (reannounce).
+	reopen [][2]string
+	kick   chan struct{}
 
 	// Below: owned by the loop goroutine.
 	opened  *openSet             // write-opens reported to the hub and not closed yet

@@ -169,7 +169,7 @@ func (l *live) onRename(ctx context.Context, ev watch.Event) {
 		// The hub's own rename, of a folder renamed elsewhere: the files
 		// open for writing in it moved with it, and their closes come
 		// under the new paths, where the hub moved their locks too.
-		l.moveOpened(ev.OldPath, ev.Path)
+		l.moveOpened(ctx, ev.OldPath, ev.Path)
 		return
 	}
 	// A user moved the old path away: what appears there next is the
@@ -373,15 +373,10 @@ func (l *live) flush(ctx context.Context) {
 	}
 }
 
-// moveOpened follows a rename of from to to in the write-opens reported to
-// the hub.
-func (l *live) moveOpened(from, to string) {
-	for _, p := range l.opened.paths() {
-		if np, ok := wire.Moved(p, from, to); ok {
-			l.opened.remove(p)
-			l.opened.add(np)
-		}
-	}
+// moveOpened follows the hub's rename of from to to, seen by the watcher,
+// in the documents held per their office lock files, and in the write-opens
+// reported to the hub where movedByHub has not already (see reannounce).
+func (l *live) moveOpened(ctx context.Context, from, to string) {
 	for p, lf := range l.viaLock {
 		if np, ok := wire.Moved(p, from, to); ok {
 			delete(l.viaLock, p)
@@ -389,6 +384,31 @@ func (l *live) moveOpened(from, to string) {
 				lf = nlf
 			}
 			l.viaLock[np] = lf
+		}
+	}
+	l.reannounce(ctx, l.opened.move(from, to))
+}
+
+// reannounce reports each write-open that a folder rename of the hub's
+// moved again: Closed at its old path, then Opened at its new. The hub may
+// have handled the write-open before it planned the rename, and moved the
+// lock with the folder (the Closed then finds no lock, and the Opened one
+// the host already holds), or after, when the lock stayed at the old path,
+// where no close would ever come: the other hosts' copies stayed locked
+// and this host's new version never left it (make chaos, seed 30052: a
+// truncate on one host as another renamed the folder).
+func (l *live) reannounce(ctx context.Context, moved [][2]string) {
+	for _, mv := range moved {
+		l.flush(ctx)
+		if err := l.c.Send(ctx, wire.HubName, &wire.Closed{Session: l.s.name, Path: mv[0]}, nil); err != nil {
+			l.a.log.Debug().Err(err).Msg("closed")
+			return
+		}
+		rctx, cancel := context.WithTimeout(ctx, openTimeout)
+		_, err := l.c.Request(rctx, wire.HubName, &wire.Opened{Session: l.s.name, Path: mv[1]}, nil)
+		cancel()
+		if err != nil {
+			l.a.log.Info().Str("session", l.s.name).Str("path", mv[1]).Err(err).Msg("write-open moved with its folder not granted")
 		}
 	}
 }

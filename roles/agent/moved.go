@@ -117,6 +117,10 @@ func (l *live) movedByHub(from, to string, seen uint64) {
 	}
 	l.mu.Lock()
 	l.moves = append(l.moves, hubMove{from: from, to: to, seen: seen})
+	// At once, not when the watcher's event of the rename comes: a
+	// recheck of the files open for writing meanwhile would look for them
+	// at their old paths, find nothing, and report them closed.
+	l.reopen = append(l.reopen, l.opened.move(from, to)...)
 	l.mu.Unlock()
 	select {
 	case l.kick <- struct{}{}:
@@ -132,6 +136,11 @@ func (l *live) followMoves(ctx context.Context) {
 		l.add(ctx, ch)
 	}
 	l.flush(ctx)
+	l.mu.Lock()
+	reopen := l.reopen
+	l.reopen = nil
+	l.mu.Unlock()
+	l.reannounce(ctx, reopen)
 }
 
 // movedAgain returns the changes that report the paths the hub's folder

@@ -43,6 +43,27 @@ func (o *openSet) size() int {
 	return len(o.m)
 }
 
+// move follows a rename of from to to: the files at or below from are at
+// their new paths now. It returns each one moved, old path then new.
+func (o *openSet) move(from, to string) [][2]string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var moved [][2]string
+	for p := range o.m {
+		if np, ok := wire.Moved(p, from, to); ok {
+			moved = append(moved, [2]string{p, np})
+		}
+	}
+	for _, mv := range moved {
+		delete(o.m, mv[0])
+	}
+	for _, mv := range moved {
+		o.m[mv[1]] = true
+	}
+	slices.SortFunc(moved, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
+	return moved
+}
+
 // paths returns the set's files, sorted.
 func (o *openSet) paths() []string {
 	o.mu.Lock()
