@@ -47,20 +47,7 @@ func TestLiveLockFollowsItsFolderRenamed(t *testing.T) {
 		l := locks(t, c, "lm")
 		return len(l) == 1 && l[0].Path == moved
 	})
-	if err := w.Truncate(0); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.WriteAt([]byte(next), 0); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, liveWait, "site-b and site-c to hold the new content, released, at the new path", func() bool {
-		return releasedOn(t, c, "site-b", moved, next, 0o664) && releasedOn(t, c, "site-c", moved, next, 0o664)
-	})
-	waitFor(t, liveWait, "the lock table to be empty", func() bool { return len(locks(t, c, "lm")) == 0 })
-	converged(t, c, liveWait, "the three roots to hold the same tree", nil)
+	saveAndRelease(t, c, "lm", w, moved, next)
 }
 
 // A file opened for writing on a host whose link is slow, just as another
@@ -107,6 +94,14 @@ func TestLiveWriteOpenOvertakenByItsFolderRename(t *testing.T) {
 		l := locks(t, c, "om")
 		return len(l) == 1 && l[0].Path == moved
 	})
+	saveAndRelease(t, c, "om", w, moved, next)
+}
+
+// saveAndRelease has site-a's writer w save next and close: site-b and
+// site-c then hold it at rel, released with their mode 0664, the lock
+// table of session is empty, and every root holds the same tree.
+func saveAndRelease(t *testing.T, c *cluster, session string, w *os.File, rel, next string) {
+	t.Helper()
 	if err := w.Truncate(0); err != nil {
 		t.Fatal(err)
 	}
@@ -116,9 +111,9 @@ func TestLiveWriteOpenOvertakenByItsFolderRename(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, liveWait, "site-b and site-c to hold the new content, released, at the new path", func() bool {
-		return releasedOn(t, c, "site-b", moved, next, 0o664) && releasedOn(t, c, "site-c", moved, next, 0o664)
+	waitFor(t, liveWait, "site-b and site-c to hold the new content, released, at "+rel, func() bool {
+		return releasedOn(t, c, "site-b", rel, next, 0o664) && releasedOn(t, c, "site-c", rel, next, 0o664)
 	})
-	waitFor(t, liveWait, "the lock table to be empty", func() bool { return len(locks(t, c, "om")) == 0 })
+	waitFor(t, liveWait, "the lock table to be empty", func() bool { return len(locks(t, c, session)) == 0 })
 	converged(t, c, liveWait, "the three roots to hold the same tree", nil)
 }

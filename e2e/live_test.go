@@ -405,20 +405,7 @@ func TestLiveWriteOpenLocksTargets(t *testing.T) {
 		}
 	}
 
-	if err := w.Truncate(0); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.WriteAt([]byte(next), 0); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, liveWait, "site-b and site-c to hold the new content with their original mode", func() bool {
-		return releasedOn(t, c, "site-b", rel, next, 0o664) && releasedOn(t, c, "site-c", rel, next, 0o664)
-	})
-	waitFor(t, liveWait, "the lock table to be empty", func() bool { return len(locks(t, c, "lw")) == 0 })
-	converged(t, c, liveWait, "the three roots to hold the same tree", nil)
+	saveAndRelease(t, c, "lw", w, rel, next)
 	if s := c.session("lw"); s.Status.ErrorCount != 0 || s.Status.Quarantined != 0 {
 		t.Errorf("session: %d errors %v, %d quarantined; want none", s.Status.ErrorCount, s.Status.Errors, s.Status.Quarantined)
 	}

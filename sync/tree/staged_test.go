@@ -178,45 +178,38 @@ func TestGuardRefusesReplace(t *testing.T) {
 // folder it was written in, wherever that is now. The folder's count of
 // held descriptors is back to zero after.
 func TestSyncRemovesTheTempOfAFolderRenamedMeanwhile(t *testing.T) {
-	for _, tt := range []struct {
-		name string
-		each int
-	}{{"an fsync each", fsyncEachMax}, {"one syncfs", 0}} {
-		t.Run(tt.name, func(t *testing.T) {
-			defer func(was int) { fsyncEachMax = was }(fsyncEachMax)
-			fsyncEachMax = tt.each
-			tr, dir := openTree(t)
-			moved := stage(t, tr, "a/c/x", "ours")
-			replaced := stage(t, tr, "b/y", "ours")
-			stays := stage(t, tr, "d/z", "ours")
-			if err := os.Rename(filepath.Join(dir, "a"), filepath.Join(dir, "e")); err != nil {
-				t.Fatal(err)
+	bothSyncWays(t, func(t *testing.T) {
+		tr, dir := openTree(t)
+		moved := stage(t, tr, "a/c/x", "ours")
+		replaced := stage(t, tr, "b/y", "ours")
+		stays := stage(t, tr, "d/z", "ours")
+		if err := os.Rename(filepath.Join(dir, "a"), filepath.Join(dir, "e")); err != nil {
+			t.Fatal(err)
+		}
+		// b is renamed away and a new b made in its place: the path
+		// opens, but it is another folder than the temp file's.
+		if err := os.Rename(filepath.Join(dir, "b"), filepath.Join(dir, "f")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(filepath.Join(dir, "b"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		tr.Sync()
+		for name, st := range map[string]*Staged{"a/c/x": moved, "b/y": replaced} {
+			if st.Err() == nil {
+				t.Errorf("%s: placed, though its folder was renamed away", name)
 			}
-			// b is renamed away and a new b made in its place: the path
-			// opens, but it is another folder than the temp file's.
-			if err := os.Rename(filepath.Join(dir, "b"), filepath.Join(dir, "f")); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Mkdir(filepath.Join(dir, "b"), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			tr.Sync()
-			for name, st := range map[string]*Staged{"a/c/x": moved, "b/y": replaced} {
-				if st.Err() == nil {
-					t.Errorf("%s: placed, though its folder was renamed away", name)
-				}
-			}
-			if err := stays.Err(); err != nil {
-				t.Errorf("d/z: %v", err)
-			}
-			if left := temps(t, dir); len(left) != 0 {
-				t.Errorf("temp files left: %v", left)
-			}
-			if n := tr.heldFolders.Load(); n != 0 {
-				t.Errorf("%d folders still held after the Sync", n)
-			}
-		})
-	}
+		}
+		if err := stays.Err(); err != nil {
+			t.Errorf("d/z: %v", err)
+		}
+		if left := temps(t, dir); len(left) != 0 {
+			t.Errorf("temp files left: %v", left)
+		}
+		if n := tr.heldFolders.Load(); n != 0 {
+			t.Errorf("%d folders still held after the Sync", n)
+		}
+	})
 }
 
 // Past maxHeldFolders staged files in folders of their own, the rest are

@@ -343,7 +343,11 @@ func TestCreateRefusesTempNames(t *testing.T) {
 
 // TestDeferredSync runs with an fsync per staged file (a small batch) and
 // with one syncfs for the batch.
-func TestDeferredSync(t *testing.T) {
+func TestDeferredSync(t *testing.T) { bothSyncWays(t, testDeferredSync) }
+
+// bothSyncWays runs test with Sync making its files durable with an fsync
+// each, then with one syncfs.
+func bothSyncWays(t *testing.T, test func(t *testing.T)) {
 	for _, tt := range []struct {
 		name string
 		each int
@@ -351,7 +355,7 @@ func TestDeferredSync(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			defer func(was int) { fsyncEachMax = was }(fsyncEachMax)
 			fsyncEachMax = tt.each
-			testDeferredSync(t)
+			test(t)
 		})
 	}
 }
