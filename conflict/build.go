@@ -13,7 +13,7 @@ import (
 // are merged in one pass: O(n log n) overall and one row per distinct path.
 func (e *engine) build(in *Input) {
 	nh := e.nh()
-	srcs := make([]source, nh+2)
+	srcs := make([]source, nh+3)
 	ords := make([][]int32, nh)
 	bads := make([][]bool, nh)
 	scans := make([][]wire.Entry, nh)
@@ -38,7 +38,8 @@ func (e *engine) build(in *Input) {
 		most = max(most, len(srcs[h].paths))
 	}
 	e.lastSource(in, &srcs[nh])
-	srcs[nh+1].paths = e.quarantinedOrder(in.Quarantined)
+	srcs[nh+1].paths = e.listOrder("quarantine list", in.Quarantined)
+	srcs[nh+2].paths = e.listOrder("held paths", in.Held)
 	most = max(most, srcs[nh].len())
 	e.rows = make([]row, 0, most+most/16+16)
 	e.cells = make([]*wire.Entry, 0, cap(e.rows)*nh)
@@ -89,6 +90,10 @@ func (e *engine) build(in *Input) {
 			e.rows[r].flags |= fQuarantineIn
 			srcs[nh+1].at++
 		}
+		if q, ok := srcs[nh+2].peek(); ok && q == p {
+			e.rows[r].flags |= fHeld
+			srcs[nh+2].at++
+		}
 		e.checkParents(r)
 	}
 }
@@ -138,14 +143,16 @@ func minPath(srcs []source) (string, bool) {
 	return best, found
 }
 
-func (e *engine) quarantinedOrder(q map[string]bool) []string {
+// listOrder returns the paths set in q (the quarantine list, or the held
+// paths: what names it) in tree order, each checked.
+func (e *engine) listOrder(what string, q map[string]bool) []string {
 	var paths []string
 	for _, p := range sortedKeys(q) {
 		if !q[p] {
 			continue
 		}
 		if err := wire.CheckPath(p); err != nil {
-			e.warn.add("quarantined", fmt.Sprintf("quarantine list: %v; ignored", err))
+			e.warn.add(what, fmt.Sprintf("%s: %v; ignored", what, err))
 			continue
 		}
 		paths = append(paths, p)

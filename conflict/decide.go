@@ -72,6 +72,7 @@ func (e *engine) decideAll() {
 // decide applies the rules to one row, first match wins:
 //
 //  1. below a quarantine, malformed, or quarantined before: left alone;
+//     held (Input.Held): left alone, but not what is below it;
 //  2. held by no host: nothing to do;
 //  3. a name clash member not every host holds: ReasonNameClash;
 //  4. a file on one host and a folder on another: ReasonKindMismatch;
@@ -102,6 +103,9 @@ func (e *engine) decide(r int) fate {
 	n := e.present(r)
 	if row.flags&(fBad|fQuarantineIn) != 0 {
 		return fateFrozen
+	}
+	if row.flags&fHeld != 0 {
+		return fateHeld // not inherited: its subtree is decided below
 	}
 	if n == 0 {
 		return fateNone
@@ -212,7 +216,7 @@ func (e *engine) keepAncestors() {
 			row.fate = fateKeep
 		}
 		survives := row.fate == fateKeep || row.flags&fKeepChild != 0 ||
-			(row.fate == fateQuarantine || row.fate == fateFrozen) && e.present(r) > 0
+			(row.fate == fateQuarantine || row.fate == fateFrozen || row.fate == fateHeld) && e.present(r) > 0
 		if survives && row.parent >= 0 {
 			e.rows[row.parent].flags |= fKeepChild
 		}

@@ -17,7 +17,10 @@
 // same treatment, with a warning instead of a quarantine, applies where a
 // scan contradicts itself (an entry that does not validate, a path listed
 // twice, a path listed without its folder or below a file): a malformed
-// scan is never mistaken for a deletion.
+// scan is never mistaken for a deletion. A path in Input.Held is left
+// alone in the same way, but only itself: what is below a held folder is
+// decided as usual (the hub holds the paths a live host lags on, which its
+// repair settles one by one).
 //
 // # Name clashes
 //

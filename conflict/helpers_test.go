@@ -43,6 +43,7 @@ type tcase struct {
 	scans       map[string][]wire.Entry
 	last        []Record
 	quarantined []string
+	held        []string
 	clocks      map[string]Clock
 	writing     map[string][]string
 
@@ -74,6 +75,12 @@ func (tc tcase) input() Input {
 		in.Quarantined = map[string]bool{}
 		for _, p := range tc.quarantined {
 			in.Quarantined[p] = true
+		}
+	}
+	if tc.held != nil {
+		in.Held = map[string]bool{}
+		for _, p := range tc.held {
+			in.Held[p] = true
 		}
 	}
 	return in

@@ -58,6 +58,7 @@ const (
 	fClash                             // member of a name clash group
 	fClashQ                            // a clash member to quarantine
 	fKeepChild                         // something below survives
+	fHeld                              // in Input.Held
 )
 
 type fate uint8
@@ -68,6 +69,7 @@ const (
 	fateDelete                 // every host must remove it
 	fateQuarantine             // quarantined by this plan
 	fateFrozen                 // left alone: quarantined before, below a quarantine, or malformed
+	fateHeld                   // left alone itself (Input.Held); what is below it is decided
 )
 
 func (e *engine) nh() int { return len(e.hosts) }

@@ -37,8 +37,8 @@ type renameCand struct {
 //     other disappeared or new folder on H has that same tree;
 //   - every other host holds exactly that tree under O, unchanged since the
 //     record (content and modification time);
-//   - nothing in, above or below O and N is quarantined, malformed or part
-//     of a name clash, and no other rename touches either subtree.
+//   - nothing in, above or below O and N is quarantined, held, malformed
+//     or part of a name clash, and no other rename touches either subtree.
 //
 // Each other host then gets one OpRename from O to N.
 func (e *engine) detectRenames() {
@@ -117,7 +117,7 @@ func (e *engine) subtreeEnd(r int) int {
 	return i
 }
 
-const renameBlock = fBad | fQuarantineIn | fClash
+const renameBlock = fBad | fQuarantineIn | fHeld | fClash
 
 // blockedAbove reports whether r or a folder above it is quarantined,
 // malformed or in a name clash.

@@ -209,8 +209,10 @@ func checkPlan(in Input, p Plan, leftAlone ...string) (map[string]tree, []string
 			all[path] = true
 		}
 	}
+	// A held path is left alone itself only (Input.Held).
+	alone := func(path string) bool { return underAny(path, q) || in.Held[path] }
 	for _, path := range slices.Sorted(maps.Keys(all)) {
-		if underAny(path, q) {
+		if alone(path) {
 			continue
 		}
 		rec, inIndex := p.Index[path]
@@ -228,7 +230,7 @@ func checkPlan(in Input, p Plan, leftAlone ...string) (map[string]tree, []string
 		}
 	}
 	for path, rec := range p.Index {
-		if underAny(path, q) || rec.Entry.Path != path {
+		if alone(path) || rec.Entry.Path != path {
 			errs = append(errs, fmt.Sprintf("%s: bad index record %v", path, rec))
 		}
 		for _, h := range rec.Hosts {
@@ -239,12 +241,12 @@ func checkPlan(in Input, p Plan, leftAlone ...string) (map[string]tree, []string
 	}
 	for _, h := range in.Hosts {
 		for path, e := range before[h] {
-			if underAny(path, q) && after[h][path] != e {
+			if alone(path) && after[h][path] != e {
 				errs = append(errs, fmt.Sprintf("%s: quarantined, but changed on %s", path, h))
 			}
 		}
 		for path := range after[h] {
-			if _, was := before[h][path]; !was && underAny(path, q) {
+			if _, was := before[h][path]; !was && alone(path) {
 				errs = append(errs, fmt.Sprintf("%s: quarantined, but created on %s", path, h))
 			}
 		}

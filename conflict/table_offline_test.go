@@ -260,3 +260,43 @@ func TestResolveQuarantinedInput(t *testing.T) {
 		quarantined: []string{"q"},
 	}})
 }
+
+// A held path (Input.Held: one a live host lags on, in a catch-up) is left
+// alone itself, but a held folder does not hide what is below it, as a
+// quarantined one does.
+func TestResolveHeldInput(t *testing.T) {
+	d, dx := D("d"), F("d/x", "x", 1)
+	runTable(t, []tcase{{
+		name:  "a held file is left alone and not quarantined",
+		scans: scans{"a": {F("q", "one", 1)}, "b": {F("q", "two", 2)}},
+		held:  []string{"q"},
+	}, {
+		name:    "a held folder gets no op, and what is below it is decided as usual",
+		hosts:   abc,
+		scans:   scans{"a": {d, dx, F("d/new", "n", 2)}, "b": {mode(d, 0o700), dx}, "c": {d, dx, D("d/e"), F("d/e/mine", "m", 3)}},
+		last:    synced(R(d, abc...), R(dx, abc...)),
+		held:    []string{"d"},
+		ops:     ops{"a": "mkdir d/e; fetch d/e/mine <- c", "b": "mkdir d/e; fetch d/e/mine <- c; fetch d/new <- a", "c": "fetch d/new <- a"},
+		holders: map[string][]string{"d": nil, "d/x": {"a", "b", "c"}, "d/new": {"a"}, "d/e/mine": {"c"}},
+	}, {
+		name:  "a held folder keeps the folder above it from being deleted",
+		hosts: abc,
+		opt:   Options{OfflineDeleteDetection: true},
+		scans: scans{"b": {D("p"), D("p/d"), F("p/d/x", "x", 1)}, "c": {D("p"), D("p/d"), F("p/d/x", "x", 1)}},
+		last:  synced(R(D("p"), abc...), R(D("p/d"), abc...), R(F("p/d/x", "x", 1), abc...)),
+		held:  []string{"p/d"},
+		ops:   ops{"a": "mkdir p", "b": "delete p/d/x", "c": "delete p/d/x"},
+	}, {
+		name:  "a held path keeps an offline rename through it from being detected",
+		hosts: abc,
+		opt:   Options{OfflineRenameDetection: true},
+		scans: scans{"a": moved("d", "e", d, dx), "b": {d, dx}, "c": {d, dx}},
+		last:  synced(R(d, abc...), R(dx, abc...)),
+		held:  []string{"d/x"},
+		ops: ops{
+			"a": "mkdir d",
+			"b": "mkdir e; fetch e/x <- a",
+			"c": "mkdir e; fetch e/x <- a",
+		},
+	}})
+}

@@ -68,7 +68,13 @@ type Input struct {
 	// Quarantined are paths already in the File Conflict List: they are left
 	// alone until an operator resolves them.
 	Quarantined map[string]bool
-	Options     Options
+	// Held are paths left alone themselves only: each gets no op and no
+	// index record, but what is below a held folder is decided as usual.
+	// They are the hub's to settle otherwise (a copy a live host lags on,
+	// which its repair brings up to date), and, like a quarantine, they
+	// keep an offline rename from being detected through them.
+	Held    map[string]bool
+	Options Options
 	// Clocks are the hosts' clocks as the hub measured them, by host. A
 	// host not listed counts as exact; without any (or all zero) the plan
 	// is what it would be without clocks. See ReasonClockSkew.

@@ -12,11 +12,12 @@ import (
 )
 
 var (
-	bucketCache = []byte("cache")
-	bucketLocks = []byte("locks")
+	bucketCache   = []byte("cache")
+	bucketLocks   = []byte("locks")
+	bucketOrphans = []byte("lock-orphans")
 )
 
-var agentBuckets = [][]byte{bucketCache, bucketLocks, bucketSigs, bucketJournal}
+var agentBuckets = [][]byte{bucketCache, bucketLocks, bucketOrphans, bucketSigs, bucketJournal}
 
 // Agent is an agent's state in agent.db: the scan cache and the lock
 // journal. Its methods are safe for concurrent use.
@@ -101,6 +102,9 @@ func (a *Agent) DeleteSession(session string) error {
 		if err := deleteSub(tx, bucketJournal, session); err != nil {
 			return err
 		}
+		if err := deleteSub(tx, bucketOrphans, session); err != nil {
+			return err
+		}
 		return deleteSub(tx, bucketLocks, session)
 	}, nil)
 	if err != nil {
@@ -130,22 +134,50 @@ type LockRecord struct {
 	Since  time.Time `json:"since"`
 	// LockFile is the application lock file written beside the file, if any.
 	LockFile string `json:"lock_file,omitempty"`
+	// Orphaned is, for a lock orphan (PutOrphans), when its lock was
+	// released without its copy at its path.
+	Orphaned time.Time `json:"orphaned,omitzero"`
 }
 
 // PutLocks journals lock records in one transaction, replacing those of the
 // same session and path.
 func (a *Agent) PutLocks(recs ...LockRecord) error {
+	return a.putRecords(bucketLocks, "lock", recs)
+}
+
+// PutOrphans journals lock orphans, replacing those of the same session
+// and path: locks released while their copy was not at its path (a user
+// renamed its folder, and the agent had not seen it yet), whose journaled
+// mode and flags still wait to go back onto the copy wherever it is found
+// (sync/lock/orphan.go). They are kept apart from the locks, which they no
+// longer are: a new lock of the same path does not replace one.
+func (a *Agent) PutOrphans(recs ...LockRecord) error {
+	return a.putRecords(bucketOrphans, "lock orphan", recs)
+}
+
+// DeleteOrphans removes lock orphans; missing ones are ignored.
+func (a *Agent) DeleteOrphans(session string, paths ...string) error {
+	return a.deleteRecords(bucketOrphans, "lock orphans", session, paths)
+}
+
+// Orphans returns the lock orphans of a session, or of every session when
+// session is "", ordered by session and path.
+func (a *Agent) Orphans(session string) ([]LockRecord, error) {
+	return a.records(bucketOrphans, "lock orphans", session)
+}
+
+func (a *Agent) putRecords(bucket []byte, what string, recs []LockRecord) error {
 	for _, r := range recs {
 		if err := wire.CheckName("session", r.Session); err != nil {
-			return fmt.Errorf("store: put lock: %w", err)
+			return fmt.Errorf("store: put %s: %w", what, err)
 		}
 		if err := wire.CheckPath(r.Path); err != nil {
-			return fmt.Errorf("store: put lock in %s: %w", r.Session, err)
+			return fmt.Errorf("store: put %s in %s: %w", what, r.Session, err)
 		}
 	}
 	err := a.update(func(tx *bolt.Tx) error {
 		for _, r := range recs {
-			b, err := tx.Bucket(bucketLocks).CreateBucketIfNotExists([]byte(r.Session))
+			b, err := tx.Bucket(bucket).CreateBucketIfNotExists([]byte(r.Session))
 			if err != nil {
 				return err
 			}
@@ -156,7 +188,7 @@ func (a *Agent) PutLocks(recs ...LockRecord) error {
 		return nil
 	}, nil)
 	if err != nil {
-		return fmt.Errorf("store: put locks: %w", err)
+		return fmt.Errorf("store: put %ss: %w", what, err)
 	}
 	return nil
 }
@@ -164,8 +196,12 @@ func (a *Agent) PutLocks(recs ...LockRecord) error {
 // DeleteLocks removes lock records once their locks are released; absent
 // ones are ignored.
 func (a *Agent) DeleteLocks(session string, paths ...string) error {
+	return a.deleteRecords(bucketLocks, "locks", session, paths)
+}
+
+func (a *Agent) deleteRecords(bucket []byte, what, session string, paths []string) error {
 	err := a.update(func(tx *bolt.Tx) error {
-		b := subBucket(tx, bucketLocks, session)
+		b := subBucket(tx, bucket, session)
 		if b == nil {
 			return nil
 		}
@@ -180,7 +216,7 @@ func (a *Agent) DeleteLocks(session string, paths ...string) error {
 		return nil
 	}, nil)
 	if err != nil {
-		return fmt.Errorf("store: delete locks %s: %w", session, err)
+		return fmt.Errorf("store: delete %s %s: %w", what, session, err)
 	}
 	return nil
 }
@@ -205,13 +241,17 @@ func (a *Agent) Lock(session, path string) (LockRecord, error) {
 // session is "" (what an agent undoes at start-up), ordered by session and
 // path.
 func (a *Agent) Locks(session string) ([]LockRecord, error) {
+	return a.records(bucketLocks, "locks", session)
+}
+
+func (a *Agent) records(bucket []byte, what, session string) ([]LockRecord, error) {
 	var out []LockRecord
 	err := a.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketLocks).ForEachBucket(func(name []byte) error {
+		return tx.Bucket(bucket).ForEachBucket(func(name []byte) error {
 			if session != "" && string(name) != session {
 				return nil
 			}
-			b := tx.Bucket(bucketLocks).Bucket(name)
+			b := tx.Bucket(bucket).Bucket(name)
 			return b.ForEach(func(k, _ []byte) error {
 				var r LockRecord
 				_, err := getJSON(b, k, &r)
@@ -221,7 +261,7 @@ func (a *Agent) Locks(session string) ([]LockRecord, error) {
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("store: locks %s: %w", session, err)
+		return nil, fmt.Errorf("store: %s %s: %w", what, session, err)
 	}
 	return out, nil
 }

@@ -351,3 +351,34 @@ func TestAgentCloseEndsReaders(t *testing.T) {
 		t.Error("write after close")
 	}
 }
+
+// Lock orphans are journaled apart from the locks: one at a path does not
+// replace or hide a lock of the same path, and a session's deletion drops
+// them with its locks.
+func TestAgentLockOrphans(t *testing.T) {
+	a, _ := newAgent(t)
+	at := time.Unix(1_700_000_000, 0).UTC()
+	must(t, a.PutLocks(LockRecord{Session: "s", Path: "f", Ino: 1}))
+	must(t, a.PutOrphans(LockRecord{Session: "s", Path: "f", Ino: 2, Orphaned: at}, LockRecord{Session: "t", Path: "g", Ino: 3, Orphaned: at}))
+	if ls, err := a.Locks("s"); err != nil || len(ls) != 1 || ls[0].Ino != 1 || !ls[0].Orphaned.IsZero() {
+		t.Errorf("locks beside an orphan of the same path: %+v, %v", ls, err)
+	}
+	orphans, err := a.Orphans("s")
+	if err != nil || len(orphans) != 1 || orphans[0].Ino != 2 || !orphans[0].Orphaned.Equal(at) {
+		t.Errorf("orphans of s: %+v, %v", orphans, err)
+	}
+	if err := a.PutOrphans(LockRecord{Session: "s", Path: "../x"}); err == nil {
+		t.Error("an orphan outside the root was journaled")
+	}
+	must(t, a.DeleteOrphans("s", "f", "absent"))
+	if all, _ := a.Orphans(""); len(all) != 1 || all[0].Session != "t" {
+		t.Errorf("orphans after the deletion: %+v", all)
+	}
+	if ls, _ := a.Locks("s"); len(ls) != 1 {
+		t.Errorf("deleting an orphan dropped the lock of its path: %+v", ls)
+	}
+	must(t, a.DeleteSession("t"))
+	if all, _ := a.Orphans(""); len(all) != 0 {
+		t.Errorf("orphans after deleting the session: %+v", all)
+	}
+}

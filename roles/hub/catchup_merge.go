@@ -59,20 +59,13 @@ func (r *run) mergeRound(host string, cu *catchUp, scan []wire.Entry, skipped ma
 	for _, h := range participants {
 		cu.seen[h] = r.seen.get(h)
 	}
-	leftAlone := r.catchUpLeftAlone(skipped)
+	leftAlone, held := r.catchUpLeftAlone(skipped)
 	// Deleted while it was away, and unchanged on it: deleted there too.
 	deleted, only := awayDeleted(host, ledger, current)
 	delOps, settled := conflict.AwayDeletes(scan, deleted, r.cfg.Options)
 	mine := slices.DeleteFunc(slices.Clone(scan), func(e wire.Entry) bool { return settled[e.Path] })
 
-	scans := map[string][]wire.Entry{host: mine}
-	for _, rec := range current { // map order: the engine sorts each scan
-		for _, h := range rec.Hosts {
-			if h != host && slices.Contains(participants, h) {
-				scans[h] = append(scans[h], rec.Entry)
-			}
-		}
-	}
+	scans := r.liveCopies(host, mine, current, participants)
 	last := maps.Clone(current)
 	for p, b := range ledger {
 		switch {
@@ -87,21 +80,26 @@ func (r *run) mergeRound(host string, cu *catchUp, scan []wire.Entry, skipped ma
 	if fresh {
 		last = map[string]conflict.Record{}
 	}
+	// The breaker counts a held path the host lacks as deleted there: a
+	// few paths more, never fewer.
 	if err := r.breakScansOf(map[string][]wire.Entry{host: mine}, last, leftAlone, true, total); err != nil {
 		r.log.Error().Err(err).Msg("catch-up: breaker")
 		return &conflict.Plan{}
 	}
 	// The live hosts' writers are in the lock table (sparedWriters); the
 	// returning host's, not yet served, in its scan.
-	plan := r.resolveFor(conflict.Input{Hosts: participants, Scans: scans, Writing: map[string][]string{host: writing}, Last: last, Quarantined: leftAlone})
+	plan := r.resolveFor(conflict.Input{Hosts: participants, Scans: scans, Writing: map[string][]string{host: writing}, Last: last,
+		Quarantined: leftAlone, Held: held})
 	if len(delOps) > 0 {
 		plan.Ops[host] = append(plan.Ops[host], delOps...)
 	}
 	keepAwayHosts(plan, current, participants)
 	r.sparedWriters(host, cu, plan, current, scan)
-	for p := range leftAlone {
-		if r.lags[p] == nil {
-			continue
+	for p := range held {
+		// The engine left it alone: its record stays as the live loop
+		// keeps it.
+		if rec, ok := current[p]; ok {
+			plan.Index[p] = rec
 		}
 		have := scanned(scan, p)
 		if rec, ok := current[p]; ok && slices.Contains(rec.Hosts, host) && conflict.SameVersion(have, &rec.Entry) {
@@ -118,6 +116,7 @@ func (r *run) mergeRound(host string, cu *catchUp, scan []wire.Entry, skipped ma
 		r.log.Error().Err(err).Msg("catch-up: store the merge")
 		return &conflict.Plan{}
 	}
+	r.moveRenamedLags(cu, plan)
 	// Merged: its root is the session's from now on.
 	r.recordRoot(host, cu.record)
 	cu.record, cu.fresh = nil, false
@@ -132,6 +131,81 @@ func (r *run) mergeRound(host string, cu *catchUp, scan []wire.Entry, skipped ma
 	r.log.Info().Str("host", host).Int("round", cu.round).Int("ledger", len(ledger)).Int("scanned", len(scan)).
 		Int("to_host", len(plan.Ops[host])).Int("quarantined", len(plan.Quarantines)).Msg("catch-up merged")
 	return &plan
+}
+
+// liveCopies returns the copies the merge takes each participant to
+// hold: the returning host's scan (mine), and the live hosts' as the index
+// lists them, but where a live host lags, the copy the hub left there (its
+// lag's): the index does not list it there, and a folder it lags on left
+// out of its copies would make what is below it a malformed scan, left
+// alone with the folder (make chaos, seed 5122).
+func (r *run) liveCopies(host string, mine []wire.Entry, current map[string]conflict.Record, participants []string) map[string][]wire.Entry {
+	scans := map[string][]wire.Entry{host: mine}
+	live := func(h string) bool { return h != host && slices.Contains(participants, h) }
+	for _, rec := range current { // map order: the engine sorts each scan
+		lags := r.lags[rec.Entry.Path]
+		for _, h := range rec.Hosts {
+			if live(h) && lags[h] == nil {
+				scans[h] = append(scans[h], rec.Entry)
+			}
+		}
+	}
+	for p, m := range r.lags {
+		if _, in := current[p]; !in && wire.Parent(p) != "" {
+			if _, in := current[wire.Parent(p)]; !in {
+				continue // outside what a partial merge reads
+			}
+		}
+		for h, l := range m {
+			if live(h) && l.have != nil && l.have.Path == p {
+				scans[h] = append(scans[h], *l.have)
+			}
+		}
+	}
+	return scans
+}
+
+// moveRenamedLags moves the lags at and below each folder the plan
+// renames (an offline rename, detected on one host, carried out on the
+// others), as a live rename moves them with the index's records
+// (moveLags): once the round's ops are done every participant holds the
+// folder at its new path, where the index now has its records and the
+// repair looks for the lagging copies. The returning host's lags
+// (cu.lagAt, left from an earlier round) go with them; left at the old
+// path, a lag would find no record there and the renamed file would never
+// be repaired.
+func (r *run) moveRenamedLags(cu *catchUp, plan conflict.Plan) {
+	moved := map[string]bool{}
+	for _, ops := range plan.Ops {
+		for _, op := range ops {
+			if op.Kind != wire.OpRename || moved[op.OldPath] {
+				continue
+			}
+			moved[op.OldPath] = true
+			r.moveLags(op.OldPath, op.Path)
+			cu.lagAt = movedCopies(cu.lagAt, op.OldPath, op.Path)
+		}
+	}
+}
+
+// movedCopies returns copies with the paths at and below from moved to
+// to, each copy named at its new path.
+func movedCopies(copies map[string]*wire.Entry, from, to string) map[string]*wire.Entry {
+	out := make(map[string]*wire.Entry, len(copies))
+	for p, have := range copies {
+		np, ok := wire.Moved(p, from, to)
+		if !ok {
+			out[p] = have
+			continue
+		}
+		if have != nil {
+			e := *have
+			e.Path = np
+			have = &e
+		}
+		out[np] = have
+	}
+	return out
 }
 
 // awayDeleted returns the paths of host's ledger that the live hosts
@@ -157,20 +231,25 @@ func awayDeleted(host string, ledger map[string]store.AwayBase, current map[stri
 	return deleted, only
 }
 
-// catchUpLeftAlone returns what a catch-up leaves alone: the File Conflict
-// List, what the returning host could not read and paths a live host lags
-// on (the repair's).
-func (r *run) catchUpLeftAlone(skipped map[string]bool) map[string]bool {
-	out := maps.Clone(skipped)
+// catchUpLeftAlone returns what a catch-up leaves alone: with what is
+// below them, the File Conflict List and what the returning host could not
+// read; and, held, the paths a live host lags on (the repair's), each
+// alone: a folder a host lags on (a mode change or a removal that failed
+// there) does not keep what is below it out of the merge, which would
+// neither send the returning host's changes there nor bring it the
+// others' (make chaos, seed 5122).
+func (r *run) catchUpLeftAlone(skipped map[string]bool) (leftAlone, held map[string]bool) {
+	leftAlone = maps.Clone(skipped)
 	r.mu.Lock()
 	for p := range r.quarantine {
-		out[p] = true
+		leftAlone[p] = true
 	}
 	r.mu.Unlock()
+	held = make(map[string]bool, len(r.lags))
 	for p := range r.lags {
-		out[p] = true
+		held[p] = true
 	}
-	return out
+	return leftAlone, held
 }
 
 // sparedWriters keeps a round's plan off the files open for writing on a

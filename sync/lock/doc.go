@@ -6,10 +6,13 @@
 //
 // # API
 //
-//	type Journal interface { // *store.Agent: the "locks" bucket of agent.db
+//	type Journal interface { // *store.Agent: the "locks" and "lock-orphans" buckets of agent.db
 //		PutLocks(recs ...store.LockRecord) error
 //		DeleteLocks(session string, paths ...string) error
 //		Locks(session string) ([]store.LockRecord, error)
+//		PutOrphans(recs ...store.LockRecord) error
+//		DeleteOrphans(session string, paths ...string) error
+//		Orphans(session string) ([]store.LockRecord, error)
 //	}
 //	type Holder struct{ Host, User string }
 //	func New(t *tree.Tree, j Journal, session string, opts Options) (*Locker, error)

@@ -13,12 +13,16 @@ import (
 	"github.com/peerlink/peerlink/wire"
 )
 
-// Journal is where a Locker records its locks before it applies them:
-// *store.Agent, the lock bucket of agent.db.
+// Journal is where a Locker records its locks before it applies them, and
+// the orphans of released locks whose copies it still looks for
+// (orphan.go): *store.Agent, the lock buckets of agent.db.
 type Journal interface {
 	PutLocks(recs ...store.LockRecord) error
 	DeleteLocks(session string, paths ...string) error
 	Locks(session string) ([]store.LockRecord, error)
+	PutOrphans(recs ...store.LockRecord) error
+	DeleteOrphans(session string, paths ...string) error
+	Orphans(session string) ([]store.LockRecord, error)
 }
 
 var _ Journal = (*store.Agent)(nil)
@@ -59,7 +63,7 @@ type Locker struct {
 	removed   map[string]time.Time        // lock file path -> when the Locker removed it
 	inflight  map[string]chan struct{}    // paths with a call in progress
 	immutable map[uint64]bool             // by device: false once the flag was refused there
-	orphans   map[string]orphan           // released locks whose copy was not at its path (orphan.go)
+	orphans   map[string]store.LockRecord // released locks whose copy was not at its path (orphan.go)
 
 	// Tests only.
 	crash   func(step string) // called after each step that changes something
@@ -78,6 +82,10 @@ func New(t *tree.Tree, j Journal, session string, opts Options) (*Locker, error)
 	if err != nil {
 		return nil, fmt.Errorf("lock: read the journal: %w", err)
 	}
+	orphans, err := j.Orphans(session)
+	if err != nil {
+		return nil, fmt.Errorf("lock: read the journal's orphans: %w", err)
+	}
 	if opts.EchoWindow <= 0 {
 		opts.EchoWindow = 5 * time.Second
 	}
@@ -91,11 +99,16 @@ func New(t *tree.Tree, j Journal, session string, opts Options) (*Locker, error)
 		removed:   make(map[string]time.Time),
 		inflight:  make(map[string]chan struct{}),
 		immutable: make(map[uint64]bool),
-		orphans:   make(map[string]orphan),
+		orphans:   make(map[string]store.LockRecord),
 	}
 	for _, r := range recs {
 		if l.owns(r) {
 			l.setHeld(r)
+		}
+	}
+	for _, r := range orphans {
+		if l.owns(r) {
+			l.orphans[r.Path] = r
 		}
 	}
 	return l, nil

@@ -11,21 +11,14 @@ import (
 // one for which it is true is enforced again on the same inode (a crash
 // may have cut it short), or, if another file took its place, that file is
 // locked instead. Every lock is tried; the error joins those that failed,
-// whose records stay for the next Reconcile.
+// whose records stay for the next Reconcile. The copies of the journaled
+// orphans (orphan.go) are looked for, and restored where they are found.
 func (l *Locker) Reconcile(keep func(path string) bool) error {
 	recs, err := l.j.Locks(l.session)
 	if err != nil {
 		return fmt.Errorf("lock: read the journal: %w", err)
 	}
 	var errs []error
-	before := l.orphanPaths()
-	defer func() {
-		// Copies not at their journaled paths: moved while nobody
-		// watched (orphan.go).
-		if made := l.orphansSince(before); len(made) > 0 {
-			l.findOrphans(made)
-		}
-	}()
 	for _, rec := range recs {
 		if !l.owns(rec) {
 			continue
@@ -49,6 +42,11 @@ func (l *Locker) Reconcile(keep func(path string) bool) error {
 		if err != nil {
 			errs = append(errs, err)
 		}
+	}
+	// Copies not at their journaled paths: moved while nobody watched,
+	// now or before a restart (orphan.go).
+	if err := l.settleOrphans(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -28,7 +28,9 @@ func (l *Locker) release(path string, rec store.LockRecord) error {
 		return err
 	}
 	if !found {
-		l.keepOrphan(rec) // orphan.go
+		if err := l.keepOrphan(rec); err != nil { // orphan.go
+			return err
+		}
 	}
 	l.step("restored")
 	if err := l.removeLockFiles(rec); err != nil {
