@@ -72,6 +72,9 @@ type Hub struct {
 	// without TLS, or with a standalone broker reached by ws://. Set
 	// before Run.
 	enrol *enrolment
+	// mergeMem bounds the collector's headroom while start-ups merge
+	// (memory.go).
+	mergeMem *mergeMemory
 }
 
 // Open opens the hub's state under cfg.DataDir.
@@ -84,7 +87,8 @@ func Open(cfg Config) (*Hub, error) {
 		return nil, err
 	}
 	h := &Hub{cfg: cfg, log: cfg.Log.With().Str("role", "hub").Logger(), db: db, data: newOwnData(cfg.DataDir),
-		agents: map[string]*api.Agent{}, runs: map[string]*run{}, changed: make(chan struct{}), clocks: newClocks()}
+		agents: map[string]*api.Agent{}, runs: map[string]*run{}, changed: make(chan struct{}), clocks: newClocks(),
+		mergeMem: newMergeMemory()}
 	seen, err := db.AgentsSeen()
 	if err != nil {
 		db.Close()

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/peerlink/peerlink/conflict"
 	"github.com/peerlink/peerlink/roles/broker"
 	"github.com/peerlink/peerlink/store"
 	"github.com/peerlink/peerlink/web/api"
@@ -53,29 +56,9 @@ func (r *run) startup(ctx context.Context) error {
 		return err
 	}
 
-	r.setPhase(api.PhaseMerging)
-	plan, err := r.merge(scans, skipped, writing)
+	held, err := r.settle(ctx, c, scans, skipped, writing)
 	if err != nil {
 		return err
-	}
-	scans = nil
-	if err := r.clearBack(); err != nil {
-		return err
-	}
-	for host, id := range r.newRoots {
-		r.recordRoot(host, id)
-	}
-
-	r.setPhase(api.PhaseSyncing)
-	r.update(func(st *api.SessionStatus) {
-		st.Files.Total, st.Bytes.Total = plan.Files, plan.Bytes
-	})
-	if err := r.transfer(ctx, c, plan); err != nil {
-		return err
-	}
-	held, err := r.countHeld()
-	if err != nil {
-		r.log.Error().Err(err).Msg("count what each host holds")
 	}
 	r.update(func(st *api.SessionStatus) {
 		st.Phase, st.Synced = api.PhaseRunning, time.Now()
@@ -90,6 +73,44 @@ func (r *run) startup(ctx context.Context) error {
 	r.event("synced", "", "", fmt.Sprintf("initial synchronisation done: %d files, %d bytes, %d errors, %d conflicts, in %s",
 		st.Files.Done, st.Bytes.Done, st.ErrorCount, st.Quarantined, st.Synced.Sub(st.Started).Round(time.Millisecond)))
 	return r.h.db.PutSessionState(r.cfg.Name, store.SessionState{Desired: store.DesiredRunning, Phase: string(api.PhaseRunning), Started: st.Started, Finished: st.Synced})
+}
+
+// settle merges the scans, transfers what the plan says and returns how
+// many paths each host holds: all under the merge's memory limit
+// (memory.go), which ends, and the plan's memory is handed back, before
+// the session runs live.
+func (r *run) settle(ctx context.Context, c *broker.Client, scans map[string]*spool, skipped map[string]bool, writing map[string][]string) (map[string]int64, error) {
+	r.setPhase(api.PhaseMerging)
+	release, err := r.holdMergeMemory(scans)
+	if err != nil {
+		closeSpools(slices.Collect(maps.Values(scans))...)
+		return nil, err
+	}
+	defer release()
+	plan, err := r.merge(scans, skipped, writing)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.clearBack(); err != nil {
+		return nil, err
+	}
+	for host, id := range r.newRoots {
+		r.recordRoot(host, id)
+	}
+
+	r.setPhase(api.PhaseSyncing)
+	r.update(func(st *api.SessionStatus) {
+		st.Files.Total, st.Bytes.Total = plan.Files, plan.Bytes
+	})
+	if err := r.transfer(ctx, c, plan); err != nil {
+		return nil, err
+	}
+	plan = conflict.Plan{} // garbage before release collects
+	held, err := r.countHeld()
+	if err != nil {
+		r.log.Error().Err(err).Msg("count what each host holds")
+	}
+	return held, nil
 }
 
 func (r *run) attach(ctx context.Context, c *broker.Client) error {

@@ -83,6 +83,25 @@ func (r *run) mergeCompact(spools map[string]*spool, skipped map[string]bool, wr
 	return plan, r.merged(plan, qs, quarantined, changed, gone)
 }
 
+// holdMergeMemory sets the hub's memory limit for a streaming merge of
+// spools (memory.go) until the returned function is called. A merge with
+// its scans in memory (compactMerge) holds several times more a path and
+// runs without one.
+func (r *run) holdMergeMemory(spools map[string]*spool) (func(), error) {
+	compact, err := r.compactMerge()
+	if err != nil || !compact {
+		return func() {}, err
+	}
+	paths, err := r.h.db.IndexSize(r.cfg.Name)
+	if err != nil {
+		return func() {}, err
+	}
+	for _, s := range spools {
+		paths = max(paths, s.n)
+	}
+	return r.h.mergeMem.hold(mergeBudget(paths, len(spools))), nil
+}
+
 // leftAlone returns the stored quarantines, their paths, and what the
 // start-up leaves alone: those and the paths skipped, for this start only.
 func (r *run) leftAlone(skipped map[string]bool) ([]store.Quarantine, map[string]bool, map[string]bool, error) {
