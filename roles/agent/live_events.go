@@ -66,6 +66,7 @@ func (l *live) onWriteOpen(ctx context.Context, ev watch.Event) {
 	}
 	l.opened.add(ev.Path)
 	delete(l.settle, ev.Path)
+	l.a.log.Debug().Str("session", l.s.name).Str("path", ev.Path).Int("pid", ev.Pid).Msg("write-open reported")
 	l.flush(ctx) // what happened before the open reaches the hub first
 	rctx, cancel := context.WithTimeout(ctx, openTimeout)
 	_, err := l.c.Request(rctx, wire.HubName, &wire.Opened{Session: l.s.name, Path: ev.Path, User: ev.User}, nil)
@@ -82,12 +83,14 @@ func (l *live) onClose(ctx context.Context, ev watch.Event) {
 		return // a save while the document stays open in its application
 	}
 	if !l.opened.has(ev.Path) {
+		l.a.log.Debug().Str("session", l.s.name).Str("path", ev.Path).Msg("close of a file not reported open: reported once settled")
 		l.later(ev.Path)
 		return
 	}
 	l.opened.remove(ev.Path)
 	delete(l.viaLock, ev.Path)
 	e, modified := l.entry(ev.Path)
+	l.a.log.Debug().Str("session", l.s.name).Str("path", ev.Path).Bool("modified", modified).Msg("close reported")
 	m := &wire.Closed{Session: l.s.name, Path: ev.Path}
 	if modified && e.Kind == wire.KindFile {
 		m.Entry = &e
@@ -116,6 +119,7 @@ func (l *live) closeGone(ctx context.Context, path string) {
 			continue
 		}
 		l.opened.remove(p)
+		l.a.log.Debug().Str("session", l.s.name).Str("path", p).Str("gone", path).Msg("close reported: removed or moved away")
 		l.flush(ctx)
 		if err := l.c.Send(ctx, wire.HubName, &wire.Closed{Session: l.s.name, Path: p}, nil); err != nil {
 			l.a.log.Debug().Err(err).Msg("closed")

@@ -186,3 +186,46 @@ func TestSourceBackQuarantinesASecondWritersChange(t *testing.T) {
 		t.Errorf("locks left: %v", r.locks)
 	}
 }
+
+// A copy removed, or its mode changed, on a host as another host's write-
+// open was locking it (make chaos, seed 12064) is no second writer whose
+// close the lock would wait for: once the writer closes, the lock is
+// settled, and the host lags on the path, holding what it left, for the
+// repair to bring it the version the lock settled on. A new version
+// written there is a second writer, as before.
+func TestLockedCopyChangedIsNoSecondWriter(t *testing.T) {
+	r := graceRun(t, time.Minute)
+	r.lags = map[string]map[string]*lag{} // as the live loop starts
+	for _, p := range []string{"removed.md", "chmod.md", "written.md"} {
+		e := wire.Entry{Path: p, Kind: wire.KindFile, Size: 10, Mtime: 1_700_000_000, Mode: 0o644}
+		putIndex(t, r, conflict.Record{Entry: e, Hosts: []string{"site-a", "site-b", "site-c"}})
+		r.addLock(p, "site-a", "site-c")
+	}
+	meta := wire.Entry{Path: "chmod.md", Kind: wire.KindFile, Size: 10, Mtime: 1_700_000_000, Mode: 0o600}
+	written := wire.Entry{Path: "written.md", Kind: wire.KindFile, Size: 11, Mtime: 1_700_000_100, Mode: 0o644}
+	r.decide("site-b", []string{"site-a", "site-c"}, []wire.Change{
+		{Kind: wire.ChangeRemove, Path: "removed.md"},
+		{Kind: wire.ChangeMeta, Path: "chmod.md", Entry: meta},
+		{Kind: wire.ChangeWrite, Path: "written.md", Entry: written},
+	})
+	for p, want := range map[string]*wire.Entry{"removed.md": nil, "chmod.md": &meta} {
+		l := r.locks[p]
+		if l.writers["site-b"] {
+			t.Errorf("%s: site-b taken for a second writer", p)
+		}
+		l.closed["site-a"] = nil // the writer closes
+		if l.open() {
+			t.Errorf("%s: the lock still waits for a close after its writer's", p)
+		}
+		lg := r.lags[p]["site-b"]
+		switch {
+		case lg == nil:
+			t.Errorf("%s: site-b does not lag on it", p)
+		case (lg.have == nil) != (want == nil) || want != nil && *lg.have != *want:
+			t.Errorf("%s: site-b's lag holds %v, want %v", p, lg.have, want)
+		}
+	}
+	if l := r.locks["written.md"]; !l.writers["site-b"] || l.closed["site-b"] == nil || *l.closed["site-b"] != written {
+		t.Errorf("written.md: site-b's new version not weighed as a second writer's: writers %v, closed %v", l.writers, l.closed)
+	}
+}

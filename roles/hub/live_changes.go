@@ -56,13 +56,17 @@ func (r *run) decide(host string, targets []string, batch []wire.Change) ([]conf
 		ch := ref.Change
 		switch ref.Why {
 		case conflict.LiveSecondWriter:
-			// A change to a file another host holds: a second writer.
+			if ch.Kind == wire.ChangeRemove || ch.Kind == wire.ChangeMeta {
+				r.lockedCopyChanged(host, ch)
+				break
+			}
+			// A new version of a file another host holds (written, or
+			// saved by a rename over it): a second writer, whose version
+			// the lock's last close weighs.
 			l := r.locks[ch.Path]
 			l.writers[host] = true
-			if ch.Kind == wire.ChangeWrite {
-				e := ch.Entry
-				l.closed[host] = &e
-			}
+			e := ch.Entry
+			l.closed[host] = &e
 		case conflict.LiveLagging:
 			r.lagging(conflict.LiveChange{Change: ch}.Key(), host).due = time.Now()
 		case conflict.LiveKeptBelow:
@@ -273,4 +277,25 @@ func (r *run) recordTransfer(host string, targets []string, applied []wire.Chang
 		path = applied[0].Path
 	}
 	r.event("transfer", host, path, msg)
+}
+
+// lockedCopyChanged handles a removal or a mode change of a copy that
+// another host holds open for writing, made before the lock reached it. It is no version to weigh at the lock's close, and no
+// writer whose close would come (make chaos, seed 12064: a removal taken
+// for a second writer kept the lock waiting for a close for good): the
+// host lags on the path instead, holding what the change left, and once
+// the writer closes the repair brings it the version the lock settled on,
+// as an edit wins over a delete.
+func (r *run) lockedCopyChanged(host string, ch wire.Change) {
+	var have *wire.Entry // a removal leaves none
+	if ch.Kind == wire.ChangeMeta {
+		e := ch.Entry
+		have = &e
+	}
+	if r.lags[ch.Path] == nil {
+		r.lags[ch.Path] = map[string]*lag{}
+	}
+	r.lags[ch.Path][host] = &lag{have: have, due: time.Now()}
+	r.log.Debug().Str("host", host).Str("kind", ch.Kind.String()).Str("path", ch.Path).
+		Str("writer", r.locks[ch.Path].source).Msg("copy changed as the lock reached it: repaired after the writer's close")
 }
