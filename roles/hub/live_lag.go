@@ -340,12 +340,14 @@ func opName(d conflict.RepairDecision) string {
 
 // removed takes host off p's record, if the index keeps one that lists
 // it: what a removal left on the hosts where it failed (see repairPath),
-// which host no longer holds. The record goes with its last host, as the
-// removal's would have, had it succeeded everywhere. A record that kept
+// which host no longer holds; and off the records below p, whose copies
+// went with it. A record left with no host is dropped, as the removal's
+// would have been, had it succeeded everywhere. A record that kept
 // listing host would have the next merge take host for holding p (make
-// chaos, seed 4389: a folder removed on one host stayed listed on
-// another that removed it by a repair, and the catch-up of a third,
-// which kept the folder, sent it to every host but that one).
+// chaos, seed 4389: a folder whose removal two hosts refused stayed
+// listed on one of them after the repair removed it there, and the
+// catch-up of the other, which kept the folder, sent it to every host
+// but that one).
 func (r *run) removed(p, host string) {
 	rec, had, err := r.h.db.Index(r.cfg.Name, p)
 	if err != nil {
@@ -355,13 +357,33 @@ func (r *run) removed(p, host string) {
 	if !had || !slices.Contains(rec.Hosts, host) {
 		return
 	}
-	rec.Hosts = slices.DeleteFunc(slices.Clone(rec.Hosts), func(h string) bool { return h == host })
-	r.log.Debug().Str("path", p).Str("host", host).Strs("left", rec.Hosts).Msg("repair: removal done on a host the index kept it on")
-	if len(rec.Hosts) == 0 {
-		r.forget(p)
+	recs := []conflict.Record{rec}
+	err = r.h.db.ForEachIndex(r.cfg.Name, p+"/", func(rec conflict.Record) error {
+		if slices.Contains(rec.Hosts, host) {
+			recs = append(recs, rec)
+		}
+		return nil
+	})
+	if err != nil {
+		r.log.Error().Err(err).Msg("index")
 		return
 	}
-	if err := r.h.db.PutIndex(r.cfg.Name, []conflict.Record{rec}); err != nil {
+	var keep []conflict.Record
+	var gone []string
+	for _, rec := range recs {
+		rec.Hosts = slices.DeleteFunc(slices.Clone(rec.Hosts), func(h string) bool { return h == host })
+		if len(rec.Hosts) == 0 {
+			gone = append(gone, rec.Entry.Path)
+			continue
+		}
+		keep = append(keep, rec)
+	}
+	r.log.Debug().Str("path", p).Str("host", host).Int("records", len(recs)).Int("dropped", len(gone)).
+		Msg("repair: removal done on a host the index kept it on")
+	if err := r.h.db.PutIndex(r.cfg.Name, keep); err != nil {
+		r.log.Error().Err(err).Msg("index")
+	}
+	if err := r.h.db.DeleteIndex(r.cfg.Name, gone); err != nil {
 		r.log.Error().Err(err).Msg("index")
 	}
 }

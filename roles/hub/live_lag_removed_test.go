@@ -42,6 +42,12 @@ func TestRepairCaughtUpIndex(t *testing.T) {
 		path:  "a/c", host: "site-c",
 		want: map[string][]string{"a/cd": {"site-c"}},
 	}, {
+		name:  "a host that removed the folder by a repair is taken off the records below it, which others keep",
+		index: []conflict.Record{{Entry: dir("a/c"), Hosts: []string{"site-c"}}, {Entry: file("a/c/x.txt", 1), Hosts: []string{"site-a", "site-c"}}},
+		lags:  map[string]*wire.Entry{"site-c": new(dir("a/c"))},
+		path:  "a/c", host: "site-c",
+		want: map[string][]string{"a/c/x.txt": {"site-a"}},
+	}, {
 		name: "a removal the index forgot already stays forgotten",
 		lags: map[string]*wire.Entry{"site-c": new(dir("a/c"))},
 		path: "a/c", host: "site-c",
