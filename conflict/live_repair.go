@@ -27,6 +27,18 @@ const (
 	RepairConflict
 )
 
+func (k RepairKind) String() string {
+	switch k {
+	case RepairCaughtUp:
+		return "caught-up"
+	case RepairApply:
+		return "apply"
+	case RepairConflict:
+		return "conflict"
+	}
+	return fmt.Sprintf("repair(%d)", int(k))
+}
+
 // RepairDecision is how one retry of a lagging copy settles it.
 type RepairDecision struct {
 	Kind   RepairKind

@@ -226,6 +226,7 @@ func (r *run) repairPath(ctx context.Context, c *broker.Client, p string) {
 		// (make chaos, seed 5093: a user wrote the file anew as another
 		// host's removal reached it, and the repair waited for ever for
 		// a host holding the old version).
+		r.log.Debug().Str("path", p).Strs("holders", rec.Hosts).Msg("repair: the index's record is what a removal left where it failed")
 		had = false
 	}
 	ref := ""
@@ -269,6 +270,10 @@ func (r *run) repairPath(ctx context.Context, c *broker.Client, p string) {
 // record (rec, if had), which ref holds.
 func (r *run) repairHost(ctx context.Context, c *broker.Client, p, host string, l *lag, rec conflict.Record, had bool, ref string, cur *wire.Entry) {
 	d := conflict.Repair(p, host, ref, cur, l.have, rec, had)
+	if e := r.log.Debug(); e.Enabled() {
+		e.Str("path", p).Str("host", host).Str("ref", ref).Bool("had", had).Strs("holders", rec.Hosts).
+			Bool("present", cur != nil).Stringer("decision", d.Kind).Str("op", opName(d)).Msg("repair")
+	}
 	switch d.Kind {
 	case conflict.RepairCaughtUp:
 		r.joined(p, host, rec, had)
@@ -308,14 +313,77 @@ func (r *run) repairHost(ctx context.Context, c *broker.Client, p, host string, 
 	l.failed = failed.Kind
 }
 
-// joined records that host now holds the index's state of p.
+// joined records that host now holds the index's state of p: rec, if
+// had, or else no copy at all.
 func (r *run) joined(p, host string, rec conflict.Record, had bool) {
 	r.caughtUp(p, host)
-	if !had || slices.Contains(rec.Hosts, host) {
+	if !had {
+		r.removed(p, host)
+		return
+	}
+	if slices.Contains(rec.Hosts, host) {
 		return
 	}
 	rec.Hosts = append(slices.Clone(rec.Hosts), host)
 	if err := r.h.db.PutIndex(r.cfg.Name, []conflict.Record{rec}); err != nil {
+		r.log.Error().Err(err).Msg("index")
+	}
+}
+
+// opName names d's op, "" if it has none, for the debug log.
+func opName(d conflict.RepairDecision) string {
+	if d.Kind != conflict.RepairApply {
+		return ""
+	}
+	return d.Op.Kind.String()
+}
+
+// removed takes host off p's record, if the index keeps one that lists
+// it: what a removal left on the hosts where it failed (see repairPath),
+// which host no longer holds; and off the records below p, whose copies
+// went with it. A record left with no host is dropped, as the removal's
+// would have been, had it succeeded everywhere. A record that kept
+// listing host would have the next merge take host for holding p (make
+// chaos, seed 4389: a folder whose removal two hosts refused stayed
+// listed on one of them after the repair removed it there, and the
+// catch-up of the other, which kept the folder, sent it to every host
+// but that one).
+func (r *run) removed(p, host string) {
+	rec, had, err := r.h.db.Index(r.cfg.Name, p)
+	if err != nil {
+		r.log.Error().Err(err).Msg("index")
+		return
+	}
+	if !had || !slices.Contains(rec.Hosts, host) {
+		return
+	}
+	recs := []conflict.Record{rec}
+	err = r.h.db.ForEachIndex(r.cfg.Name, p+"/", func(rec conflict.Record) error {
+		if slices.Contains(rec.Hosts, host) {
+			recs = append(recs, rec)
+		}
+		return nil
+	})
+	if err != nil {
+		r.log.Error().Err(err).Msg("index")
+		return
+	}
+	var keep []conflict.Record
+	var gone []string
+	for _, rec := range recs {
+		rec.Hosts = slices.DeleteFunc(slices.Clone(rec.Hosts), func(h string) bool { return h == host })
+		if len(rec.Hosts) == 0 {
+			gone = append(gone, rec.Entry.Path)
+			continue
+		}
+		keep = append(keep, rec)
+	}
+	r.log.Debug().Str("path", p).Str("host", host).Int("records", len(recs)).Int("dropped", len(gone)).
+		Msg("repair: removal done on a host the index kept it on")
+	if err := r.h.db.PutIndex(r.cfg.Name, keep); err != nil {
+		r.log.Error().Err(err).Msg("index")
+	}
+	if err := r.h.db.DeleteIndex(r.cfg.Name, gone); err != nil {
 		r.log.Error().Err(err).Msg("index")
 	}
 }
