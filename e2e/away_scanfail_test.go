@@ -136,28 +136,18 @@ func TestStartScanFailsHalfWay(t *testing.T) {
 // start again ("... tried again in 8s (attempt 4)").
 var retryIn = regexp.MustCompile(`tried again in (\S+) \(attempt`)
 
-// waitRetried waits until session name runs, started after since, after
-// failed starts. The hub waits before each retry, twice as long after
-// each failure (up to 5 minutes), and its last scan-failed event says how
-// long: the deadline is that retry plus 2*liveWait for the start itself.
-// No fixed deadline would do: on a loaded machine the scans that failed
-// before the fault was removed are many, and the last wait long.
+// waitRetried waits until session name runs after failed starts, by an
+// attempt begun after the last failure (which may have begun before
+// since, when the fault was removed, and scanned after). The hub waits
+// before each retry, twice as long after each failure (up to 5 minutes),
+// and its last scan-failed event says how long: the deadline is that
+// retry plus 2*liveWait for the start itself. No fixed deadline would
+// do: on a loaded machine the scans that failed before the fault was
+// removed are many, and the last wait long.
 func waitRetried(t *testing.T, c *cluster, name string, since time.Time) {
 	t.Helper()
 	for {
-		s, err := c.client().Session(context.Background(), name)
-		if err != nil {
-			t.Fatalf("session %s: %v", name, err)
-		}
-		switch s.Status.Phase {
-		case api.PhaseFailed, api.PhaseStopped:
-			t.Fatalf("session %s is %s: %s", name, s.Status.Phase, s.Status.Reason)
-		case api.PhaseRunning:
-			if !s.Status.Started.Before(since) {
-				return
-			}
-		}
-		deadline := since.Add(2 * liveWait)
+		deadline, lastFail := since.Add(2*liveWait), time.Time{}
 		if evs := eventsOf(t, c, name, "scan-failed"); len(evs) > 0 {
 			m := retryIn.FindStringSubmatch(evs[0].Msg)
 			if m == nil {
@@ -167,12 +157,26 @@ func waitRetried(t *testing.T, c *cluster, name string, since time.Time) {
 			if err != nil {
 				t.Fatalf("scan-failed event %q: %v", evs[0].Msg, err)
 			}
-			if at := evs[0].Time.Add(wait + 2*liveWait); at.After(deadline) {
+			lastFail = evs[0].Time
+			if at := lastFail.Add(wait + 2*liveWait); at.After(deadline) {
 				deadline = at
 			}
 		}
+		s, err := c.client().Session(context.Background(), name)
+		if err != nil {
+			t.Fatalf("session %s: %v", name, err)
+		}
+		switch s.Status.Phase {
+		case api.PhaseFailed, api.PhaseStopped:
+			t.Fatalf("session %s is %s: %s", name, s.Status.Phase, s.Status.Reason)
+		case api.PhaseRunning:
+			if s.Status.Started.After(lastFail) {
+				return
+			}
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("session %s not running by %s, 2*liveWait after its announced retry: %s (%s)", name, deadline.Format(time.TimeOnly), s.Status.Phase, s.Status.Reason)
+			t.Fatalf("session %s not running by %s, 2*liveWait after its announced retry: %s (%s), started %s, last failure %s",
+				name, deadline.Format(time.TimeOnly), s.Status.Phase, s.Status.Reason, s.Status.Started.Format(time.TimeOnly), lastFail.Format(time.TimeOnly))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
