@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peerlink/peerlink/testkit/ports"
 	"github.com/peerlink/peerlink/web/api"
 	"github.com/peerlink/peerlink/wire"
 )
@@ -182,7 +183,7 @@ func TestBadInputUnreachableBrokerAgentRetries(t *testing.T) {
 // A CLI command pointed at a hub URL nothing listens on fails at once,
 // naming the URL it tried.
 func TestBadInputUnreachableHubCLI(t *testing.T) {
-	url := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	url := fmt.Sprintf("http://127.0.0.1:%d", ports.Free(t))
 	cmds := [][]string{
 		{"status"},
 		{"status", "--json"},

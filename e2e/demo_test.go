@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/peerlink/peerlink/testkit/ports"
 	"io"
 	"os"
 	"os/exec"
@@ -21,7 +22,7 @@ import (
 // it with SIGINT.
 func startDemo(t *testing.T, dir string) ([]string, *exec.Cmd) {
 	t.Helper()
-	api, brk := freePort(t), freePort(t)
+	api, brk := ports.Free(t), ports.Free(t)
 	cmd := exec.Command(binary, "demo", "--dir", filepath.Join(dir, "peerlink-demo"),
 		"--listen", fmt.Sprintf("127.0.0.1:%d", api), "--broker-listen", fmt.Sprintf("127.0.0.1:%d", brk))
 	out, err := cmd.StdoutPipe()

@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -27,6 +26,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/peerlink/peerlink/roles/broker"
+	"github.com/peerlink/peerlink/testkit/ports"
 	"github.com/peerlink/peerlink/web/api"
 	"github.com/peerlink/peerlink/web/certs"
 	"github.com/peerlink/peerlink/web/enrol"
@@ -53,17 +53,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // waitFor polls cond until it holds or d passes.
@@ -236,7 +225,7 @@ func (c *cluster) startHub() *proc {
 	c.t.Helper()
 	data := filepath.Join(c.dir, "hub")
 	if c.apiPort == 0 {
-		c.apiPort, c.brkPort = freePort(c.t), freePort(c.t)
+		c.apiPort, c.brkPort = ports.Free(c.t), ports.Free(c.t)
 		s := "s"
 		if slices.Contains(c.hubArgs, "--insecure-plain") {
 			s = ""

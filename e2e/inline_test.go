@@ -5,6 +5,7 @@ package e2e
 import (
 	"bytes"
 	"fmt"
+	"github.com/peerlink/peerlink/testkit/ports"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,7 +20,7 @@ import (
 func TestLiveSmallFileContentNeedsNoRequestToTheSource(t *testing.T) {
 	t.Parallel()
 	c := liveCluster(t)
-	metricsA := freePort(t)
+	metricsA := ports.Free(t)
 	c.start("agent-site-a", "agent", "--name", "site-a", "--broker", c.brokerWS, "--token-file", c.tokenFile(),
 		"--data", filepath.Join(c.dir, "agent-site-a"), "--metrics-listen", fmt.Sprintf("127.0.0.1:%d", metricsA))
 	c.waitAgent("site-a", true, nil)

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"fmt"
+	"github.com/peerlink/peerlink/testkit/ports"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -78,11 +79,11 @@ func metricValue(page, name string, labels ...string) (float64, bool) {
 // wire than raw.
 func TestMetrics(t *testing.T) {
 	t.Parallel()
-	hubMetrics := freePort(t)
+	hubMetrics := ports.Free(t)
 	c := newCluster(t, "--metrics-listen", fmt.Sprintf("127.0.0.1:%d", hubMetrics))
 	agentMetrics := map[string]int{}
 	for _, h := range hostsAB {
-		agentMetrics[h] = freePort(t)
+		agentMetrics[h] = ports.Free(t)
 		c.start("agent-"+h, "agent", "--name", h, "--broker", c.brokerWS, "--token-file", c.tokenFile(),
 			"--data", filepath.Join(c.dir, "agent-"+h), "--metrics-listen", fmt.Sprintf("127.0.0.1:%d", agentMetrics[h]))
 		c.waitAgent(h, true, nil)

@@ -13,17 +13,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/peerlink/peerlink/roles/broker/natslink"
+	"github.com/peerlink/peerlink/testkit/natstest"
+	"github.com/peerlink/peerlink/testkit/ports"
 	"github.com/peerlink/peerlink/wire"
 )
 
 // natsNodes are NATS servers run in the test process, clustered with each
 // other, admitting the users `peerlink nats-config` wrote.
 type natsNodes struct {
-	srvs []*server.Server
+	srvs []*natstest.Server
 	urls []string
 }
 
@@ -43,9 +44,9 @@ func startNATS(t *testing.T, dir string, count int) *natsNodes {
 	if b, err := exec.Command(binary, args...).CombinedOutput(); err != nil {
 		t.Fatalf("nats-config: %v\n%s", err, b)
 	}
-	clientPorts, routePorts := make([]int, count), make([]int, count)
+	routePorts := make([]int, count)
 	for i := range count {
-		clientPorts[i], routePorts[i] = freePort(t), freePort(t)
+		routePorts[i] = ports.Free(t)
 	}
 	n := &natsNodes{}
 	for i := range count {
@@ -55,30 +56,13 @@ func startNATS(t *testing.T, dir string, count int) *natsNodes {
 				routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", routePorts[j]))
 			}
 		}
-		conf := fmt.Sprintf("server_name: n%d\nlisten: \"127.0.0.1:%d\"\ninclude \"peerlink-users.conf\"\n", i, clientPorts[i])
+		conf := fmt.Sprintf("server_name: n%d\ninclude \"peerlink-users.conf\"\n", i)
 		if count > 1 {
 			conf += fmt.Sprintf("cluster { name: peerlink, listen: \"127.0.0.1:%d\", routes: [%s] }\n", routePorts[i], strings.Join(routes, ", "))
 		}
-		path := filepath.Join(out, fmt.Sprintf("n%d.conf", i))
-		if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		opts, err := server.ProcessConfigFile(path)
-		if err != nil {
-			t.Fatalf("NATS config %s: %v", path, err)
-		}
-		opts.NoSigs, opts.NoLog = true, true
-		srv, err := server.NewServer(opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv.Start()
-		t.Cleanup(srv.Shutdown)
-		if !srv.ReadyForConnections(10 * time.Second) {
-			t.Fatalf("NATS node %d not ready", i)
-		}
+		srv := natstest.Start(t, out, conf, nil)
 		n.srvs = append(n.srvs, srv)
-		n.urls = append(n.urls, fmt.Sprintf("nats://127.0.0.1:%d", clientPorts[i]))
+		n.urls = append(n.urls, srv.URL)
 	}
 	if count > 1 {
 		waitFor(t, 20*time.Second, "the NATS nodes to route to each other", func() bool {
@@ -248,7 +232,7 @@ func TestNATSBadCredentialsDownServerAndRogue(t *testing.T) {
 	}
 	refused := c.start("agent-refused", "agent", "--name", "site-c", "--broker", n.url(), "--data", filepath.Join(c.dir, "agent-refused"),
 		"--nkey-file", filepath.Join(foreign, "site-c.nk"))
-	down := c.start("agent-down", "agent", "--name", "site-a", "--broker", fmt.Sprintf("nats://127.0.0.1:%d", freePort(t)),
+	down := c.start("agent-down", "agent", "--name", "site-a", "--broker", fmt.Sprintf("nats://127.0.0.1:%d", ports.Free(t)),
 		"--data", filepath.Join(c.dir, "agent-down"), "--nkey-file", filepath.Join(c.nkeys, "site-a.nk"))
 	for _, w := range []struct {
 		p    *proc

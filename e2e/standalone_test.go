@@ -15,6 +15,7 @@ import (
 
 	"github.com/peerlink/peerlink/roles/agent"
 	"github.com/peerlink/peerlink/roles/broker"
+	"github.com/peerlink/peerlink/testkit/ports"
 	"github.com/peerlink/peerlink/wire"
 )
 
@@ -25,7 +26,7 @@ import (
 // certificate cannot claim another host.
 func TestStandaloneBrokerByCertificate(t *testing.T) {
 	t.Parallel()
-	port := freePort(t)
+	port := ports.Free(t)
 	brokerURL := fmt.Sprintf("wss://127.0.0.1:%d/ws", port)
 	c := newCluster(t, "--broker-url", brokerURL)
 	c.brokerWS = brokerURL

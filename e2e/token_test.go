@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/peerlink/peerlink/roles/broker"
+	"github.com/peerlink/peerlink/testkit/ports"
 	"github.com/peerlink/peerlink/wire"
 )
 
@@ -132,7 +133,7 @@ func badTokenFiles(t *testing.T, c *cluster) {
 func standaloneBrokerTokenFile(t *testing.T, c *cluster, file string) {
 	t.Helper()
 	data := filepath.Join(c.dir, "broker")
-	url := fmt.Sprintf("ws://127.0.0.1:%d", freePort(t))
+	url := fmt.Sprintf("ws://127.0.0.1:%d", ports.Free(t))
 	p := c.start("broker", "broker", "--data", data, "--listen", strings.TrimPrefix(url, "ws://"), "--token-file", file)
 	hello := wire.Hello{Role: wire.RoleAgent, Name: "probe", Protocol: wire.ProtocolVersion}
 	dial := func(token string) error {

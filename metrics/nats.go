@@ -13,7 +13,7 @@ type NATS struct {
 	PendingFrames, PendingBytes int    // received, waiting for the hub or agent to take them
 	Assembling, AssemblingBytes int    // frames in fragments not yet whole
 	Peers                       int    // other peers present on the cluster, as this one sees them
-	Dropped                     uint64 // malformed or oversized messages dropped
+	Dropped                     uint64 // malformed or oversized messages dropped, and a revoked agent's
 }
 
 var (
@@ -24,7 +24,7 @@ var (
 	natsPendingDesc    = prometheus.NewDesc("peerlink_nats_pending", "Received from the NATS cluster and waiting for this process to take it, by unit (frames, bytes): past 64 MiB the connection ends.", []string{"unit"}, nil)
 	natsAssemblingDesc = prometheus.NewDesc("peerlink_nats_assembling", "Frames arriving in fragments and not yet whole, by unit (frames, bytes).", []string{"unit"}, nil)
 	natsPeersDesc      = prometheus.NewDesc("peerlink_nats_peers", "Other peers (hub, agents) present on the NATS cluster, as this process sees them.", nil, nil)
-	natsDroppedDesc    = prometheus.NewDesc("peerlink_nats_dropped_total", "Messages from the NATS cluster dropped as malformed or too large: a rogue or broken client.", nil, nil)
+	natsDroppedDesc    = prometheus.NewDesc("peerlink_nats_dropped_total", "Messages from the NATS cluster dropped as malformed or too large (a rogue or broken client), or from a revoked agent.", nil, nil)
 )
 
 // natsCollector reads a NATS link's figures at scrape time.

@@ -184,3 +184,33 @@ func (h *Hub) RevokeAgentCert(name string, at time.Time) (AgentCert, error) {
 	}
 	return c, nil
 }
+
+// RevokeAgentName marks host name revoked, with a record of no
+// certificate if it has none: an agent of a hub whose broker is a NATS
+// cluster is admitted by a key derived from its name, not enrolled.
+func (h *Hub) RevokeAgentName(name string, at time.Time) (AgentCert, error) {
+	var c AgentCert
+	err := h.db.Update(func(tx *bolt.Tx) error {
+		// The bucket is made by the first enrolment, which a NATS hub
+		// never has.
+		b, err := tx.CreateBucketIfNotExists(bucketAgentCerts)
+		if err != nil {
+			return err
+		}
+		found, err := getJSON(b, []byte(name), &c)
+		if err != nil {
+			return err
+		}
+		if !found {
+			c = AgentCert{Name: name}
+		}
+		if c.Revoked.IsZero() {
+			c.Revoked = at
+		}
+		return putJSON(b, []byte(name), c)
+	})
+	if err != nil {
+		return c, fmt.Errorf("store: revoke agent %s: %w", name, err)
+	}
+	return c, nil
+}

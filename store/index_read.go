@@ -56,18 +56,28 @@ func newIndexReader(tx *bolt.Tx, session string) (*indexReader, error) {
 // record decodes the value v stored under key k.
 func (r *indexReader) record(k, v []byte) (conflict.Record, error) {
 	path := string(k)
+	rv, hosts, err := r.decode(path, v)
+	if err != nil {
+		return conflict.Record{}, err
+	}
+	return conflict.Record{Entry: rv.entry(path), Hosts: hosts}, nil
+}
+
+// decode checks the path (a key) and parses the value v stored under it,
+// with the hosts that hold it, without building the record's entry.
+func (r *indexReader) decode(path string, v []byte) (recordValue, []string, error) {
 	if err := wire.CheckPath(path); err != nil {
-		return conflict.Record{}, fmt.Errorf("%w: key: %v", ErrCorrupt, err)
+		return recordValue{}, nil, fmt.Errorf("%w: key: %v", ErrCorrupt, err)
 	}
 	rv, err := parseRecord(v)
 	if err != nil {
-		return conflict.Record{}, fmt.Errorf("%s: %w", path, err)
+		return recordValue{}, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	hosts, err := r.sets.hosts(rv.mask)
 	if err != nil {
-		return conflict.Record{}, fmt.Errorf("%s: %w", path, err)
+		return recordValue{}, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return conflict.Record{Entry: rv.entry(path), Hosts: hosts}, nil
+	return rv, hosts, nil
 }
 
 // ForEachIndex calls fn with every record of the session whose path starts
@@ -78,6 +88,18 @@ func (r *indexReader) record(k, v []byte) (conflict.Record, error) {
 // Records share their Hosts slices with every other record of the same host
 // set: append to them (their capacity is clipped) but do not modify them.
 func (h *Hub) ForEachIndex(session, prefix string, fn func(conflict.Record) error) error {
+	return h.walkIndex(session, prefix, func(path string, rv recordValue, hosts []string) error {
+		return fn(conflict.Record{Entry: rv.entry(path), Hosts: hosts})
+	})
+}
+
+// walkIndex is the one cursor walk of ForEachIndex and IndexHeld: it calls
+// fn with the path, the parsed value and the hosts of every record of
+// session whose path starts with prefix, in path order, inside one read
+// transaction. A walk of the whole index releases hub.db's pages as it
+// goes (mappedPacer). An error from fn stops the walk and is returned as
+// is.
+func (h *Hub) walkIndex(session, prefix string, fn func(path string, rv recordValue, hosts []string) error) error {
 	var fnErr error
 	err := h.db.View(func(tx *bolt.Tx) error {
 		b := subBucket(tx, bucketIndex, session)
@@ -92,11 +114,12 @@ func (h *Hub) ForEachIndex(session, prefix string, fn func(conflict.Record) erro
 		pre := []byte(prefix)
 		whole := &mappedPacer{db: h.db, tx: tx}
 		for k, v := c.Seek(pre); k != nil && bytes.HasPrefix(k, pre); k, v = c.Next() {
-			rec, err := r.record(k, v)
+			path := string(k)
+			rv, hosts, err := r.decode(path, v)
 			if err != nil {
 				return err
 			}
-			if fnErr = fn(rec); fnErr != nil {
+			if fnErr = fn(path, rv, hosts); fnErr != nil {
 				return fnErr
 			}
 			if prefix == "" {
@@ -236,39 +259,14 @@ func (h *Hub) IndexUnder(session string, roots, exact []string) (map[string]conf
 // in one transaction without building the records.
 func (h *Hub) IndexHeld(session string) (map[string]int64, error) {
 	held := map[string]int64{}
-	err := h.db.View(func(tx *bolt.Tx) error {
-		b := subBucket(tx, bucketIndex, session)
-		if b == nil {
-			return nil
+	err := h.walkIndex(session, "", func(_ string, _ recordValue, hosts []string) error {
+		for _, host := range hosts {
+			held[host]++
 		}
-		r, err := newIndexReader(tx, session)
-		if err != nil {
-			return err
-		}
-		c := b.Cursor()
-		pacer := &mappedPacer{db: h.db, tx: tx}
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			pacer.step()
-			if err := wire.CheckPath(string(k)); err != nil {
-				return fmt.Errorf("%w: key: %v", ErrCorrupt, err)
-			}
-			rv, err := parseRecord(v)
-			if err != nil {
-				return fmt.Errorf("%s: %w", k, err)
-			}
-			hosts, err := r.sets.hosts(rv.mask)
-			if err != nil {
-				return fmt.Errorf("%s: %w", k, err)
-			}
-			for _, host := range hosts {
-				held[host]++
-			}
-		}
-		pacer.done()
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("store: index %s: %w", session, err)
+		return nil, err
 	}
 	return held, nil
 }

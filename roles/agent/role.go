@@ -96,7 +96,7 @@ func natsDialer(o Options, conf *tls.Config, stats *natslink.Stats) (broker.Dial
 	} else {
 		o.Log.Warn().Msg("no --nkey-file: connecting to the NATS cluster without credentials; a cluster that admits anyone lets any client speak as any agent")
 	}
-	return natslink.Dialer(o.BrokerURL, key, conf, stats, o.Log), nil
+	return natslink.Dialer(o.BrokerURL, key, conf, stats, nil, o.Log), nil
 }
 
 // credentials settles how the agent authenticates: by the identity it got

@@ -4,28 +4,16 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-
 	"github.com/peerlink/peerlink/roles/broker/natslink"
+	"github.com/peerlink/peerlink/testkit/natstest"
+	"github.com/peerlink/peerlink/testkit/ports"
 	"github.com/peerlink/peerlink/web/certs"
 )
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 // natsServer runs a NATS server in this process on 127.0.0.1, admitting
 // the users nats-config writes into dir/out for agents site-a and site-b
@@ -33,33 +21,11 @@ func freePort(t *testing.T) int {
 // server's port.
 func natsServer(t *testing.T, dir string, users bool, conf *tls.Config) int {
 	t.Helper()
-	port := freePort(t)
-	text := fmt.Sprintf("listen: \"127.0.0.1:%d\"\n", port)
+	text := ""
 	if users {
-		text += "include \"out/peerlink-users.conf\"\n"
+		text = "include \"out/peerlink-users.conf\"\n"
 	}
-	path := filepath.Join(dir, fmt.Sprintf("nats-%d.conf", port))
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	opts, err := server.ProcessConfigFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts.NoSigs, opts.NoLog = true, true
-	if conf != nil {
-		opts.TLS, opts.TLSConfig, opts.TLSTimeout = true, conf, 5
-	}
-	srv, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	t.Cleanup(srv.Shutdown)
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS server not ready")
-	}
-	return port
+	return natstest.Start(t, dir, text, conf).Port
 }
 
 // natsKeys writes the hub's secret into dir and, with it, the NATS users
@@ -108,7 +74,7 @@ func TestDoctorNATS(t *testing.T) {
 	keys := natsKeys(t, dir)
 	url := fmt.Sprintf("nats://127.0.0.1:%d", natsServer(t, dir, true, nil))
 	open := fmt.Sprintf("nats://127.0.0.1:%d", natsServer(t, dir, false, nil))
-	down := fmt.Sprintf("nats://127.0.0.1:%d", freePort(t))
+	down := fmt.Sprintf("nats://127.0.0.1:%d", ports.Free(t))
 	foreign := natsKeys(t, t.TempDir())
 	siteA := filepath.Join(keys, "site-a.nk")
 

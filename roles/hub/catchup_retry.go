@@ -44,8 +44,10 @@ func (r *run) catchUpFailed(host string, a *awayHost, err error) {
 	msg := fmt.Sprintf("%s; nothing of this catch-up was merged, so nothing is deleted or sent anywhere; %s stays away and is tried again in %s (attempt %d)",
 		err, host, wait.Round(time.Second), a.retries+1)
 	r.log.Warn().Err(err).Str("host", host).Dur("retry_in", wait).Msg("catch-up failed; tried again later")
-	r.event("catch-up-failed", host, "", msg)
+	// The status first: whoever reads the event then finds the status
+	// saying the same.
 	r.setHostError(host, errors.New(msg))
+	r.event("catch-up-failed", host, "", msg)
 	r.kickHosts()
 }
 

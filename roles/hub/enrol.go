@@ -156,6 +156,9 @@ func (h *Hub) AgentCredentials() ([]api.AgentCredential, error) {
 // RevokeAgent revokes host name's credential and drops its connection at
 // once; the broker refuses it at every later handshake.
 func (h *Hub) RevokeAgent(name, user string) (api.AgentCredential, error) {
+	if h.cfg.NATSRevoked != nil {
+		return h.revokeNATSAgent(name, user)
+	}
 	c, err := h.db.RevokeAgentCert(name, time.Now())
 	if errors.Is(err, store.ErrNotFound) {
 		return api.AgentCredential{}, fmt.Errorf("%w: no agent %q was enrolled: `peerlink agents list` shows those that were", api.ErrNotFound, name)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/peerlink/peerlink/metrics"
 	"github.com/peerlink/peerlink/roles/broker"
+	"github.com/peerlink/peerlink/roles/broker/natslink"
 	"github.com/peerlink/peerlink/store"
 	"github.com/peerlink/peerlink/web/api"
 	"github.com/peerlink/peerlink/wire"
@@ -35,10 +36,14 @@ type Config struct {
 	BrokerTLS *tls.Config // for a wss:// BrokerURL; nil: the system's roots
 	// Dial, if set, connects to the broker instead of DialTLS with
 	// BrokerURL and BrokerTLS: a NATS cluster's (natslink.Dialer).
-	Dial    broker.Dialer
-	Token   string
-	Version string
-	Log     zerolog.Logger
+	Dial broker.Dialer
+	// NATSRevoked, with a NATS cluster for the broker, is the set of
+	// revoked agents that Dial's links refuse: the hub fills it from
+	// hub.db and adds each agent it revokes.
+	NATSRevoked *natslink.Revoked
+	Token       string
+	Version     string
+	Log         zerolog.Logger
 	// HostWait is how long a session start waits for its hosts to connect
 	// before it fails; zero means 15 s.
 	HostWait time.Duration
@@ -96,6 +101,10 @@ func Open(cfg Config) (*Hub, error) {
 	}
 	for _, a := range seen {
 		h.agents[a.Name] = &api.Agent{Name: a.Name, Version: a.Version, Addr: a.Addr, LastSeen: a.LastSeen}
+	}
+	if err := h.syncNATSRevoked(); err != nil {
+		db.Close()
+		return nil, err
 	}
 	h.metrics = metrics.NewHub(h)
 	return h, nil

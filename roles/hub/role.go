@@ -134,13 +134,14 @@ func Run(ctx context.Context, o Options) error {
 
 	var dial broker.Dialer
 	var natsStats *natslink.Stats
+	var natsRevoked *natslink.Revoked
 	if natslink.IsURL(brokerURL) {
-		natsStats = &natslink.Stats{}
-		if dial, err = natsDialer(o, brokerTLS, natsStats); err != nil {
+		natsStats, natsRevoked = &natslink.Stats{}, &natslink.Revoked{}
+		if dial, err = natsDialer(o, brokerTLS, natsStats, natsRevoked); err != nil {
 			return err
 		}
 	}
-	h, err := Open(Config{DataDir: o.DataDir, BrokerURL: brokerURL, BrokerTLS: brokerTLS, Dial: dial, Token: token, Version: o.Version, Log: o.Log})
+	h, err := Open(Config{DataDir: o.DataDir, BrokerURL: brokerURL, BrokerTLS: brokerTLS, Dial: dial, NATSRevoked: natsRevoked, Token: token, Version: o.Version, Log: o.Log})
 	if err != nil {
 		return err
 	}
@@ -190,7 +191,7 @@ func Run(ctx context.Context, o Options) error {
 // natsDialer connects the hub to the NATS cluster of its --broker-url
 // with the NKey it derives from its NATS secret (`peerlink nats-config`
 // writes the matching NATS users), counting in stats what it carries.
-func natsDialer(o Options, conf *tls.Config, stats *natslink.Stats) (broker.Dialer, error) {
+func natsDialer(o Options, conf *tls.Config, stats *natslink.Stats, revoked *natslink.Revoked) (broker.Dialer, error) {
 	secret, err := natslink.LoadOrCreateSecret(o.DataDir)
 	if err != nil {
 		return nil, err
@@ -200,7 +201,7 @@ func natsDialer(o Options, conf *tls.Config, stats *natslink.Stats) (broker.Dial
 		return nil, err
 	}
 	o.Log.Info().Str("broker", o.BrokerURL).Msg("using a NATS cluster as the broker: its servers admit the hub and agents by the users `peerlink nats-config --data THIS-DATA --agent NAME ...` writes")
-	return natslink.Dialer(o.BrokerURL, key, conf, stats, o.Log), nil
+	return natslink.Dialer(o.BrokerURL, key, conf, stats, revoked, o.Log), nil
 }
 
 // serveWeb serves the console and REST API on apiLn and, if metricsLn is

@@ -335,9 +335,11 @@ func (r *run) retryScan(ctx context.Context, se *scanError, failures int) error 
 	msg := fmt.Sprintf("%s; nothing of this start was merged, so nothing is deleted or sent anywhere; the start is tried again in %s (attempt %d)",
 		se.err, wait.Round(time.Second), failures+1)
 	r.log.Warn().Err(se.err).Str("host", se.host).Dur("retry_in", wait).Msg("scan failed; the start is tried again later")
-	r.event("scan-failed", se.host, "", msg)
+	// The status first: whoever reads the event then finds the status
+	// saying the same.
 	r.update(func(st *api.SessionStatus) { st.Phase, st.Reason = api.PhaseAttaching, msg })
 	r.setHost(se.host, "failed", errors.New(msg))
+	r.event("scan-failed", se.host, "", msg)
 	r.holdLocks()
 	retry := time.NewTimer(wait)
 	defer retry.Stop()

@@ -2,6 +2,7 @@ package natslink
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/urfave/cli/v2"
 
@@ -10,7 +11,7 @@ import (
 
 // Command is `peerlink nats-config`, run where the hub runs: it writes the
 // NATS servers' users for the hub and the agents named, and each agent's
-// key.
+// key, leaving out the agents the hub revoked.
 func Command() *cli.Command {
 	return &cli.Command{
 		Name:  "nats-config",
@@ -28,7 +29,19 @@ func Command() *cli.Command {
 			if err != nil {
 				return err
 			}
-			files, err := WriteConfig(secret, c.String("out"), c.StringSlice("agent"))
+			revoked, err := LoadRevoked(c.String("data"))
+			if err != nil {
+				return err
+			}
+			var agents []string
+			for _, name := range c.StringSlice("agent") {
+				if slices.Contains(revoked, name) {
+					fmt.Fprintf(c.App.Writer, "agent %s was revoked (peerlink agents revoke): left out, so the NATS servers refuse it once reloaded with this file\n", name)
+					continue
+				}
+				agents = append(agents, name)
+			}
+			files, err := WriteConfig(secret, c.String("out"), agents)
 			if err != nil {
 				return err
 			}

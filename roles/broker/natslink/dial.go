@@ -44,6 +44,9 @@ type Options struct {
 	// Stats, if set, counts what the link carries; give every Dial of one
 	// peer the same.
 	Stats *Stats
+	// Revoked, if set, are the agents the hub's link no longer hears
+	// from (Revoked); the hub gives every Dial the same.
+	Revoked *Revoked
 
 	t timing // zero: defaultTiming
 }
@@ -76,7 +79,7 @@ func dialLink(ctx context.Context, o Options) (*link, error) {
 	now := time.Now()
 	log := o.Log.With().Str("nats", o.URL).Logger()
 	l := &link{
-		name: o.Hello.Name, url: o.URL, log: log, bad: log.Sample(&zerolog.BurstSampler{Burst: 10, Period: time.Minute}), t: o.t, stats: o.Stats,
+		name: o.Hello.Name, url: o.URL, log: log, bad: log.Sample(&zerolog.BurstSampler{Burst: 10, Period: time.Minute}), t: o.t, stats: o.Stats, revoked: o.Revoked,
 		self:    presence{Role: o.Hello.Role, Instance: hex.EncodeToString(inst), Protocol: o.Hello.Protocol, Version: o.Hello.Version, Since: now.UnixNano(), Up: true},
 		deliver: make(chan []byte, deliverBuf), asked: make(chan struct{}, 1), peers: map[string]*known{}, asm: newAssembler(o.t.expire), started: now,
 	}
@@ -136,9 +139,9 @@ func (l *link) options(ctx context.Context, o Options) []nats.Option {
 // Dialer is a broker.Dialer for the cluster at url, with the peer's key
 // (nil: none), the TLS configuration conf for servers that speak TLS, and
 // stats (nil: none) counting what every link it dials carries.
-func Dialer(url string, key nkeys.KeyPair, conf *tls.Config, stats *Stats, log zerolog.Logger) broker.Dialer {
+func Dialer(url string, key nkeys.KeyPair, conf *tls.Config, stats *Stats, revoked *Revoked, log zerolog.Logger) broker.Dialer {
 	return func(ctx context.Context, hello wire.Hello) (*broker.Client, error) {
-		return Dial(ctx, Options{URL: url, Hello: hello, Key: key, TLS: conf, Stats: stats, Log: log})
+		return Dial(ctx, Options{URL: url, Hello: hello, Key: key, TLS: conf, Stats: stats, Revoked: revoked, Log: log})
 	}
 }
 

@@ -56,7 +56,10 @@ type link struct {
 	bad   zerolog.Logger
 	t     timing
 	stats *Stats // nil: not counted
-	in    *nats.Subscription
+	// revoked are agents whose frames and beats are dropped: a revoked
+	// agent's key still opens the NATS servers until they are reloaded.
+	revoked *Revoked
+	in      *nats.Subscription
 
 	ctx    context.Context // cancelled by end
 	cancel context.CancelFunc
@@ -168,6 +171,11 @@ func (l *link) onFrame(m *nats.Msg) {
 	if !ok || len(m.Data) == 0 {
 		l.stats.drop()
 		l.bad.Warn().Str("subject", m.Subject).Msg("message on the inbox with no sender or no frame dropped")
+		return
+	}
+	if l.revoked.Has(from) {
+		l.stats.drop()
+		l.bad.Warn().Str("from", from).Msg("frame of a revoked agent dropped: reload the NATS servers with the users `peerlink nats-config` writes now")
 		return
 	}
 	part, why := l.asm.add(from, inst, m.Data[0], m.Data[1:], time.Now())

@@ -2,45 +2,43 @@ package natslink
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 
 	"github.com/peerlink/peerlink/roles/broker"
+	"github.com/peerlink/peerlink/testkit/natstest"
+	"github.com/peerlink/peerlink/testkit/ports"
 	"github.com/peerlink/peerlink/wire"
 )
 
 var testTiming = timing{beat: 200 * time.Millisecond, expire: 2 * time.Second, settle: 300 * time.Millisecond, answerGap: 50 * time.Millisecond, ping: 5 * time.Second, bye: time.Second}
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // fixture is a NATS server in this process admitting the users that
 // WriteConfig wrote for agents site-a and site-b.
 type fixture struct {
-	srv    *server.Server
+	srv    *natstest.Server
 	url    string
 	secret []byte
 	dir    string
 }
 
+// newFixture starts the fixture's server with extra configuration.
 func newFixture(t *testing.T, extra string) *fixture {
+	t.Helper()
+	return newTLSFixture(t, extra, nil)
+}
+
+// newTLSFixture starts the fixture's server requiring TLS with conf,
+// when conf is not nil.
+func newTLSFixture(t *testing.T, extra string, conf *tls.Config) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	secret, err := LoadOrCreateSecret(dir)
@@ -50,27 +48,8 @@ func newFixture(t *testing.T, extra string) *fixture {
 	if _, err := WriteConfig(secret, filepath.Join(dir, "out"), []string{"site-a", "site-b"}); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
-	conf := fmt.Sprintf("listen: \"127.0.0.1:%d\"\n%s\ninclude \"out/peerlink-users.conf\"\n", port, extra)
-	confPath := filepath.Join(dir, "nats.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	opts, err := server.ProcessConfigFile(confPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts.NoSigs, opts.NoLog = true, true
-	srv, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	t.Cleanup(srv.Shutdown)
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS server not ready")
-	}
-	return &fixture{srv: srv, url: fmt.Sprintf("nats://127.0.0.1:%d", port), secret: secret, dir: dir}
+	srv := natstest.Start(t, dir, extra+"\ninclude \"out/peerlink-users.conf\"\n", conf)
+	return &fixture{srv: srv, url: srv.URL, secret: secret, dir: dir}
 }
 
 func (f *fixture) dial(t *testing.T, name string) *broker.Client {
@@ -235,7 +214,7 @@ func TestBadCredentialsAndDownServer(t *testing.T) {
 	if !isKind(err, wire.KindPermission) || !strings.Contains(err.Error(), "is not site-a's") {
 		t.Errorf("site-b's key for site-a: %v, want a permission error naming the key", err)
 	}
-	down := fmt.Sprintf("nats://127.0.0.1:%d", freePort(t))
+	down := fmt.Sprintf("nats://127.0.0.1:%d", ports.Free(t))
 	_, err = Dial(ctx, Options{URL: down, Hello: wire.Hello{Role: wire.RoleAgent, Name: "site-a"}, Log: zerolog.Nop(), t: testTiming})
 	if err == nil || !strings.Contains(err.Error(), "unreachable") || !strings.Contains(err.Error(), "is the NATS cluster running") {
 		t.Errorf("a server that is down: %v", err)

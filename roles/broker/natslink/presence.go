@@ -74,6 +74,10 @@ func (l *link) onPresence(m *nats.Msg) {
 		}
 		return
 	}
+	if l.revoked.Has(name) {
+		l.stats.drop()
+		return
+	}
 	if p.Protocol != wire.ProtocolVersion {
 		l.bad.Warn().Str("name", name).Int("protocol", p.Protocol).Int("ours", wire.ProtocolVersion).Msg("peer of another protocol version ignored: upgrade it")
 		return
@@ -209,7 +213,8 @@ func (l *link) answer() {
 	}
 }
 
-// expire takes peers silent for longer than expire for gone.
+// expire takes peers silent for longer than expire, and revoked ones,
+// for gone.
 func (l *link) expire() {
 	defer l.wg.Done()
 	tick := time.NewTicker(l.t.beat)
@@ -223,9 +228,10 @@ func (l *link) expire() {
 		l.order.Lock()
 		now := time.Now()
 		for name, k := range l.peers {
-			if now.Sub(k.seen) > l.t.expire {
+			revoked := l.revoked.Has(name)
+			if now.Sub(k.seen) > l.t.expire || revoked {
 				delete(l.peers, name)
-				l.log.Info().Str("peer", name).Dur("silent", now.Sub(k.seen)).Msg("peer silent on NATS: taken for gone")
+				l.log.Info().Str("peer", name).Dur("silent", now.Sub(k.seen)).Bool("revoked", revoked).Msg("peer silent on NATS or revoked: taken for gone")
 				l.notify(name, k, false, now)
 			}
 		}

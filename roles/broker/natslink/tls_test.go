@@ -2,19 +2,8 @@ package natslink
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"fmt"
-	"math/big"
-	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,44 +15,19 @@ import (
 	"github.com/peerlink/peerlink/wire"
 )
 
-// throwawayTLS writes into dir a CA (ca.pem) and a certificate for
-// 127.0.0.1 that it signed (server.pem, server-key.pem).
-func throwawayTLS(t *testing.T, dir string) (ca, cert, key string) {
+// privateCA makes a CA in dir, as a hub makes its own, and a server
+// configuration for 127.0.0.1 that it signed; it returns the CA's file.
+func privateCA(t *testing.T, dir string) (caFile string, server *tls.Config) {
 	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, _, err := certs.LoadOrCreateAuthority(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "throwaway test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	server, err = ca.ServerConfig(dir, []string{"127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	srvKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srvTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, caCert, &srvKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(srvKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, cert, key = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem")
-	for path, block := range map[string]*pem.Block{ca: {Type: "CERTIFICATE", Bytes: caDER}, cert: {Type: "CERTIFICATE", Bytes: srvDER}, key: {Type: "EC PRIVATE KEY", Bytes: keyDER}} {
-		if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return ca, cert, key
+	return certs.CAFile(dir), server
 }
 
 // A NATS server that requires TLS, with a certificate of a private CA: a
@@ -72,8 +36,8 @@ func throwawayTLS(t *testing.T, dir string) (ca, cert, key string) {
 // URL, where the CA is not used, it says to write tls://.
 func TestTLSWithPrivateCA(t *testing.T) {
 	t.Parallel()
-	ca, cert, key := throwawayTLS(t, t.TempDir())
-	f := newFixture(t, fmt.Sprintf("tls { cert_file: %q, key_file: %q }", cert, key))
+	ca, server := privateCA(t, t.TempDir())
+	f := newTLSFixture(t, "", server)
 	conf, err := certs.Client(ca)
 	if err != nil {
 		t.Fatal(err)
