@@ -74,8 +74,9 @@ func TestFetchAllRoundTripsDoNotGrowWithFiles(t *testing.T) {
 }
 
 // Small files of one source travel together, up to batchFiles files and a
-// chunk of bytes;
-// a large file, or one of another source, goes alone.
+// chunk of bytes, and so do whole files of up to a chunk not fetched by
+// delta; a larger file, one fetched by delta, or one of another source,
+// goes alone.
 func TestNextBatch(t *testing.T) {
 	tiny := smallFetches(batchFiles+10, 1<<10)
 	if n := nextBatch(tiny); n != batchFiles {
@@ -94,5 +95,23 @@ func TestNextBatch(t *testing.T) {
 	mixed[5].Want.Size = 1 << 20
 	if n := nextBatch(mixed); n != 5 {
 		t.Errorf("a large file at 5: batch of %d, want 5", n)
+	}
+	mixed = smallFetches(10, 1<<10)
+	mixed[5].Want.Size = 512 << 10
+	if n := nextBatch(mixed); n != 10 {
+		t.Errorf("a file of 512 KiB at 5: batch of %d, want 10 (a whole file of up to a chunk travels in the batch)", n)
+	}
+	mixed[5].Delta = true
+	if n := nextBatch(mixed); n != 5 {
+		t.Errorf("a fetch by delta of 512 KiB at 5: batch of %d, want 5", n)
+	}
+	mixed[5].Want.Size, mixed[5].Delta = 2<<20, false
+	if n := nextBatch(mixed); n != 5 {
+		t.Errorf("a file of 2 MiB at 5: batch of %d, want 5", n)
+	}
+	delta := smallFetches(3, 1<<10)
+	delta[1].Delta = true
+	if n := nextBatch(delta); n != 3 {
+		t.Errorf("a small file fetched by delta: batch of %d, want 3 (a small file goes whole)", n)
 	}
 }

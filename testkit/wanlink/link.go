@@ -16,7 +16,7 @@ import (
 // Shape is what the link does to the bytes that cross it.
 type Shape struct {
 	// RTT is the round trip the link adds: half of it delays each
-	// direction. Toxiproxy counts in whole milliseconds.
+	// direction (delayToxic, timed to within tens of microseconds).
 	RTT time.Duration
 	// Rate is the bandwidth of each direction, in bytes per second; 0 is
 	// unlimited. Toxiproxy paces each connection on its own (KB/s, KB =
@@ -112,9 +112,9 @@ func (l *Link) Reshape(s Shape) error {
 			return fmt.Errorf("remove %s: %w", name, err)
 		}
 	}
-	half := s.RTT.Milliseconds() / 2
+	half := s.RTT / 2
 	kbps := (s.Rate + 999) / 1000
-	// Latency before bandwidth: the latency toxic delays a chunk from the
+	// Latency before bandwidth: the delay toxic delays a chunk from the
 	// moment it was read, so a chunk that queued behind the rate limit
 	// would otherwise skip its delay.
 	for _, t := range []struct {
@@ -122,8 +122,8 @@ func (l *Link) Reshape(s Shape) error {
 		attrs              string
 		on                 bool
 	}{
-		{"latency_up", "latency", "upstream", fmt.Sprintf(`{"latency":%d}`, half), half > 0},
-		{"latency_down", "latency", "downstream", fmt.Sprintf(`{"latency":%d}`, half), half > 0},
+		{"latency_up", delayType, "upstream", fmt.Sprintf(`{"delay":%d}`, half), half > 0},
+		{"latency_down", delayType, "downstream", fmt.Sprintf(`{"delay":%d}`, half), half > 0},
 		{"rate_up", "bandwidth", "upstream", fmt.Sprintf(`{"rate":%d}`, kbps), kbps > 0},
 		{"rate_down", "bandwidth", "downstream", fmt.Sprintf(`{"rate":%d}`, kbps), kbps > 0},
 	} {
