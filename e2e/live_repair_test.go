@@ -105,3 +105,49 @@ func TestLiveFolderRenameOntoNewFolderConverges(t *testing.T) {
 		t.Logf("File Conflict List: %v", keys(list))
 	}
 }
+
+// A folder removed on site-c while site-a's user has a new file in it open
+// for writing (make chaos, seed 30256): site-a refuses the removal and lags
+// on it; the file, closed, reaches the other hosts in the folder made again
+// there. The repair of site-a's removal after the close removes what else
+// was in the folder but keeps the file: it was made there after the hub
+// planned the removal, and it is in the index now.
+func TestRepairedRemovalKeepsWhatWasWrittenInIt(t *testing.T) {
+	t.Parallel()
+	c := liveCluster(t)
+	for _, h := range threeHosts {
+		writeFile(t, c.root(h), "a/c/old.txt", "old\n", liveT0)
+	}
+	startLive(t, c, "rk")
+	w, err := os.OpenFile(livePath(c, "site-a", "a/c/new.txt"), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	waitFor(t, liveWait, "site-a's new file to be locked elsewhere", func() bool {
+		_, ok := lockOf(t, c, "rk", "a/c/new.txt")
+		return ok
+	})
+	if err := os.RemoveAll(livePath(c, "site-c", "a/c")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, liveWait, "the removal to reach site-b", func() bool {
+		_, err := os.Stat(livePath(c, "site-b", "a/c/old.txt"))
+		return os.IsNotExist(err)
+	})
+	const content = "written in a folder removed elsewhere\n"
+	if _, err := w.WriteString(content); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	converged(t, c, liveWait, "the three roots to hold the new file and not the old one", func(tree map[string]node) bool {
+		_, old := tree["a/c/old.txt"]
+		n, ok := tree["a/c/new.txt"]
+		return ok && !old && n.Hash == shaHex(content)
+	})
+	if _, err := os.Stat(livePath(c, "site-a", "a/c/old.txt")); !os.IsNotExist(err) {
+		t.Errorf("site-a still holds a/c/old.txt (%v): the removal was not repaired there", err)
+	}
+}

@@ -34,6 +34,15 @@ type lag struct {
 	// failed is the kind of the last failure, which the session's errors
 	// show once however often a repair meets it again.
 	failed wire.ErrKind
+	// seen is the Seen of the failed op: the target's reports the hub had
+	// handled when it planned it. A repair that removes a folder carries
+	// it, so that the target keeps what its user made in the folder since
+	// (roles/agent/moved.go, madeIn): content the hub has taken in since
+	// and sent to the other hosts (make chaos, seed 30256: a file written
+	// in a folder another host removed, whose removal the writer's host
+	// refused while the file was open, was deleted there by the repair
+	// after its close, and its only copies left were elsewhere).
+	seen uint64
 }
 
 // reconcileError ends a running attempt so that the start-up runs again:
@@ -87,6 +96,9 @@ func (r *run) fallBehind(host string, op wire.Op, err wire.Error) {
 	if l == nil {
 		l = &lag{}
 		r.lags[op.Path][host] = l
+	}
+	if l.seen == 0 {
+		l.seen = r.seen.get(host)
 	}
 	l.have = op.Have
 	l.due = time.Now()
@@ -285,7 +297,11 @@ func (r *run) repairHost(ctx context.Context, c *broker.Client, p, host string, 
 	}
 	op := d.Op
 	var failed *wire.Error
-	err := r.applyOps(ctx, c, host, []wire.Op{op}, nil, func(results []wire.OpResult) error {
+	seen := r.seen.get(host)
+	if op.Kind == wire.OpDelete && l.seen != 0 {
+		seen = l.seen
+	}
+	err := r.applyOpsSeen(ctx, c, host, []wire.Op{op}, nil, seen, func(results []wire.OpResult) error {
 		for _, res := range results {
 			if res.Error != nil {
 				failed = res.Error
