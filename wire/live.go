@@ -41,6 +41,10 @@ type Closed struct {
 	Entry   *Entry `json:"entry,omitempty"`
 	// Inline is the new content of a small file (see Inline).
 	Inline *Inline `json:"inline,omitempty"`
+	// Seq numbers a close that reports a new version in the sequence of
+	// the host's Changes (see Changes.Seq): an Apply's Seen then covers it
+	// too. 0 from an agent that does not number its closes.
+	Seq uint64 `json:"seq,omitempty"`
 }
 
 func (*Closed) Type() Type { return TypeClosed }

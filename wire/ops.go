@@ -111,6 +111,9 @@ type Apply struct {
 	// did not know of: the target reports those paths again at their new
 	// place.
 	Seen uint64 `json:"seen,omitempty"`
+	// Numbered says the hub numbers its handling of the target's reports:
+	// Seen 0 then means it had handled none yet, rather than not known.
+	Numbered bool `json:"numbered,omitempty"`
 }
 
 func (*Apply) Type() Type { return TypeApply }

@@ -203,7 +203,7 @@ func (a *Agent) apply(ctx context.Context, c *broker.Client, in broker.Incoming,
 	}()
 	for i := 0; i < len(ops) && ctx.Err() == nil; {
 		if !parallel(ops[i].Kind) {
-			out.add(a.applyOne(ctx, c, s, &ops[i], m.Seen, out.progress))
+			out.add(a.applyOne(ctx, c, s, &ops[i], applySeen(m), out.progress))
 			i++
 			continue
 		}
@@ -216,7 +216,7 @@ func (a *Agent) apply(ctx context.Context, c *broker.Client, in broker.Incoming,
 				requests.Add(1)
 			}
 			if len(batch) == 1 {
-				out.add(a.applyOne(ctx, c, s, &batch[0], m.Seen, out.progress))
+				out.add(a.applyOne(ctx, c, s, &batch[0], applySeen(m), out.progress))
 			} else {
 				a.applyMany(ctx, c, s, batch, out)
 			}

@@ -92,10 +92,15 @@ func (l *live) onClose(ctx context.Context, ev watch.Event) {
 	e, modified := l.entry(ev.Path)
 	l.a.log.Debug().Str("session", l.s.name).Str("path", ev.Path).Bool("modified", modified).Msg("close reported")
 	m := &wire.Closed{Session: l.s.name, Path: ev.Path}
-	if modified && e.Kind == wire.KindFile {
-		m.Entry = &e
-	}
 	l.flush(ctx)
+	if modified && e.Kind == wire.KindFile {
+		// Numbered as Changes are: a folder removal the hub plans before
+		// it took this in keeps the file (madeIn).
+		m.Entry = &e
+		l.seq++
+		m.Seq = l.seq
+		l.noteSent(l.seq, []wire.Change{{Kind: wire.ChangeWrite, Path: ev.Path, Entry: e}})
+	}
 	data, b := l.inlineClosed(m)
 	if b != nil {
 		defer b.Release()

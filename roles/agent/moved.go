@@ -21,6 +21,19 @@ import (
 // out on the other hosts too. Files still settling there are reported at
 // their new place.
 
+// seenUnknown stands for the Seen of a hub that does not number the
+// reports it handled (an Apply without Numbered and a Seen of 0): no report
+// is later than it, so nothing is taken for made since.
+const seenUnknown = ^uint64(0)
+
+// applySeen returns m's Seen as the agent uses it.
+func applySeen(m *wire.Apply) uint64 {
+	if m.Seen == 0 && !m.Numbered {
+		return seenUnknown
+	}
+	return m.Seen
+}
+
 // hubMove is a folder rename of the hub's applied here.
 type hubMove struct {
 	from, to string
@@ -42,7 +55,7 @@ func (l *live) noteSent(seq uint64, batch []wire.Change) {
 // chaos, seed 1: a folder made in a folder another host removed was gone
 // here and kept everywhere else). removeAllBut keeps them.
 func (l *live) madeIn(dir string, seen uint64, have *wire.Entry) []string {
-	if l == nil || seen == 0 || have == nil || have.Kind != wire.KindDir {
+	if l == nil || seen == seenUnknown || have == nil || have.Kind != wire.KindDir {
 		return nil
 	}
 	l.mu.Lock()
@@ -159,7 +172,7 @@ func (l *live) movedAgain() []wire.Change {
 				again[i].to = to
 			}
 		}
-		if mv.seen == 0 {
+		if mv.seen == seenUnknown {
 			continue // a hub that does not say
 		}
 		l.sent.since(mv.seen, func(it *sentItem) {

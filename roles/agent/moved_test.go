@@ -23,7 +23,11 @@ func TestMovedByHubReportsWhatTheHubDidNotKnow(t *testing.T) {
 	}{
 		{"reported after the hub planned", 4, []wire.Change{{Kind: wire.ChangeRename, Path: "moved/new", OldPath: "proj/new"}}},
 		{"everything handled", 5, nil},
-		{"a hub that does not say", 0, nil},
+		{"nothing handled yet", 0, []wire.Change{
+			{Kind: wire.ChangeRename, Path: "moved/new", OldPath: "proj/new"},
+			{Kind: wire.ChangeRename, Path: "moved/old.txt", OldPath: "proj/old.txt"},
+		}},
+		{"a hub that does not say", seenUnknown, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l, root := newTestLive(t)
@@ -86,7 +90,7 @@ func TestRemovalKeepsWhatWasMadeInIt(t *testing.T) {
 	}{
 		{"planned before the report", 4, true},
 		{"planned after it", 5, false},
-		{"a hub that does not say", 0, false},
+		{"a hub that does not say", seenUnknown, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l, root := newTestLive(t)

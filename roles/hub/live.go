@@ -117,6 +117,7 @@ func (r *run) liveLoop(ctx context.Context, c *broker.Client) {
 		case *wire.Opened:
 			r.opened(ctx, c, in, m)
 		case *wire.Closed:
+			r.seen.sawClosed(in.From, m)
 			r.inline.addClosed(in.From, m, in.Data)
 			r.closed(ctx, c, in.From, m)
 		case *wire.Changes:

@@ -42,7 +42,8 @@ type lag struct {
 	// in a folder another host removed, whose removal the writer's host
 	// refused while the file was open, was deleted there by the repair
 	// after its close, and its only copies left were elsewhere).
-	seen uint64
+	seen    uint64
+	seenSet bool
 }
 
 // reconcileError ends a running attempt so that the start-up runs again:
@@ -97,8 +98,8 @@ func (r *run) fallBehind(host string, op wire.Op, err wire.Error) {
 		l = &lag{}
 		r.lags[op.Path][host] = l
 	}
-	if l.seen == 0 {
-		l.seen = r.seen.get(host)
+	if !l.seenSet {
+		l.seen, l.seenSet = r.seen.get(host), true
 	}
 	l.have = op.Have
 	l.due = time.Now()
@@ -284,7 +285,7 @@ func (r *run) repairHost(ctx context.Context, c *broker.Client, p, host string, 
 	d := conflict.Repair(p, host, ref, cur, l.have, rec, had)
 	if e := r.log.Debug(); e.Enabled() {
 		e.Str("path", p).Str("host", host).Str("ref", ref).Bool("had", had).Strs("holders", rec.Hosts).
-			Bool("present", cur != nil).Stringer("decision", d.Kind).Str("op", opName(d)).Msg("repair")
+			Bool("present", cur != nil).Stringer("decision", d.Kind).Str("op", opName(d)).Uint64("seen", l.seen).Bool("seen_set", l.seenSet).Msg("repair")
 	}
 	switch d.Kind {
 	case conflict.RepairCaughtUp:
@@ -298,7 +299,7 @@ func (r *run) repairHost(ctx context.Context, c *broker.Client, p, host string, 
 	op := d.Op
 	var failed *wire.Error
 	seen := r.seen.get(host)
-	if op.Kind == wire.OpDelete && l.seen != 0 {
+	if op.Kind == wire.OpDelete && l.seenSet {
 		seen = l.seen
 	}
 	err := r.applyOpsSeen(ctx, c, host, []wire.Op{op}, nil, seen, func(results []wire.OpResult) error {

@@ -21,13 +21,24 @@ type changesSeen struct {
 // the order it sent them, so the last is the highest of its attachment
 // (one that numbers anew, its clock set back, is not stuck below an old
 // count).
-func (s *changesSeen) saw(host string, m *wire.Changes) {
+func (s *changesSeen) saw(host string, m *wire.Changes) { s.sawSeq(host, m.Seq) }
+
+// sawClosed records that m, a close from host, was taken in, if its host
+// numbers its closes: a new version reported by a close is made since any
+// op planned before it, as one reported by Changes is.
+func (s *changesSeen) sawClosed(host string, m *wire.Closed) {
+	if m.Seq != 0 {
+		s.sawSeq(host, m.Seq)
+	}
+}
+
+func (s *changesSeen) sawSeq(host string, seq uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.seq == nil {
 		s.seq = map[string]uint64{}
 	}
-	s.seq[host] = m.Seq
+	s.seq[host] = seq
 }
 
 // get returns the last Seq taken in from host, 0 if none.

@@ -147,7 +147,7 @@ func movedBelow(plan conflict.Plan, ops []wire.Op) map[string][]string {
 // results as they arrive; data is the content inline in ops (wire.Inline).
 func applyOps(ctx context.Context, c *broker.Client, cfg *api.SessionConfig, host string, ops []wire.Op, data []byte, seen uint64, each func([]wire.OpResult) error) error {
 	markDelta(ops, cfg)
-	s, err := c.Call(ctx, host, &wire.Apply{Session: cfg.Name, Ops: ops, Seen: seen}, data)
+	s, err := c.Call(ctx, host, &wire.Apply{Session: cfg.Name, Ops: ops, Seen: seen, Numbered: true}, data)
 	if err != nil {
 		return wire.ToError("apply", host, "", err)
 	}
