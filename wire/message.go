@@ -387,6 +387,11 @@ type Scan struct {
 	// part's Journal is the journal's number to clear up to.
 	Changed bool     `json:"changed,omitempty"`
 	Paths   []string `json:"paths,omitempty"`
+	// Supersede, on a whole scan, says the hub drops the host's live
+	// reports that the scan covers, those numbered up to its last part's
+	// Reported: the agent then forgets the removals it reported before
+	// the scan, which no longer hold back a fetch of the hub's.
+	Supersede bool `json:"supersede,omitempty"`
 }
 
 func (*Scan) Type() Type { return TypeScan }
@@ -450,6 +455,11 @@ type ScanPart struct {
 	Roots   []string `json:"roots,omitempty"`
 	Partial bool     `json:"partial,omitempty"`
 	Journal uint64   `json:"journal,omitempty"`
+	// Reported, on the last part of a whole scan, is the Seq of the last
+	// Changes the host sent before the scan began, after it sent what its
+	// live loop had handled by then: what those reported, the scan saw
+	// (0: unknown).
+	Reported uint64 `json:"reported,omitempty"`
 }
 
 func (*ScanPart) Type() Type { return TypeScanPart }

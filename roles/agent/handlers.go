@@ -77,6 +77,12 @@ func (a *Agent) scan(ctx context.Context, c *broker.Client, in broker.Incoming, 
 		return
 	}
 	defer cache.Close()
+	var reported uint64
+	if m.Path == "" {
+		// What the loop reported before the walk, the walk sees
+		// (scanmark.go).
+		reported = s.live.markScan(ctx, m.Supersede)
+	}
 	var dirs []dirRec // a whole scan's folders: the base of the live rescans
 	fault := a.scanFault(m.Path)
 	emit := func(batch []wire.Entry) error {
@@ -117,7 +123,7 @@ func (a *Agent) scan(ctx context.Context, c *broker.Client, in broker.Incoming, 
 	}
 	a.log.Info().Str("session", m.Session).Int64("files", stats.Files).Int64("dirs", stats.Dirs).
 		Int64("hashed", stats.Hashed).Str("took", (time.Since(start)).Round(time.Millisecond).String()).Msg("scan done")
-	done := &wire.ScanPart{Session: m.Session, Done: true, Stats: stats, Warnings: warnings, Journal: journal}
+	done := &wire.ScanPart{Session: m.Session, Done: true, Stats: stats, Warnings: warnings, Journal: journal, Reported: reported}
 	if err := c.Reply(ctx, in, done, nil); err != nil {
 		a.log.Debug().Err(err).Msg("scan reply")
 	}

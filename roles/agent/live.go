@@ -63,6 +63,9 @@ type live struct {
 	// then new, to report again (reannounce).
 	reopen [][2]string
 	kick   chan struct{}
+	// marks are whole scans' requests to report what the loop handled
+	// before they walk (scanmark.go).
+	marks chan scanMark
 
 	// Below: owned by the loop goroutine.
 	opened  *openSet             // write-opens reported to the hub and not closed yet
@@ -134,7 +137,7 @@ func (a *Agent) startLive(ctx context.Context, c *broker.Client, s *attached) (*
 	l := &live{a: a, s: s, c: c, locker: locker, expect: map[string]expectation{},
 		opened: newOpenSet(), viaLock: map[string]string{}, settle: map[string]time.Time{},
 		cache: map[string]*store.CachedPath{}, rs: newRescans(a.cfg.RescanInterval), done: make(chan struct{}),
-		warned: map[string]bool{}, kick: make(chan struct{}, 1),
+		warned: map[string]bool{}, kick: make(chan struct{}, 1), marks: make(chan scanMark),
 		// Above the last attachment's numbers, which the hub may still
 		// hold for this host.
 		seq: uint64(time.Now().UnixNano())}
@@ -303,6 +306,8 @@ func (l *live) loop(ctx context.Context) {
 			l.due(ctx)
 		case <-l.kick:
 			l.followMoves(ctx)
+		case m := <-l.marks:
+			l.serveMark(ctx, m)
 		case <-ctx.Done():
 			return
 		}

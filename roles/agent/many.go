@@ -151,6 +151,11 @@ func (a *Agent) applyMany(ctx context.Context, c *broker.Client, s *attached, op
 			out.add(wire.OpResult{Kind: op.Kind, Path: op.Path, Entry: op.Want}, nil)
 			continue
 		}
+		if err == nil {
+			// As applyOne's fetch: not made again where a user here
+			// removed it lately (removed.go).
+			err = s.live.refuseRemoved(op.Path, op.Have)
+		}
 		if err == nil && op.Have != nil {
 			if err = s.live.refuseOpen(op.Path, op.Have); err == nil {
 				err = s.protect.keep(op.Path)

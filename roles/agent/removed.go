@@ -54,6 +54,13 @@ func (r *removals) note(path string) {
 	r.at[path] = now
 }
 
+// clear forgets every removal noted.
+func (r *removals) clear() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	clear(r.at)
+}
+
 // recent says whether path was removed less than removedFor ago, and how
 // long ago.
 func (r *removals) recent(path string) (time.Duration, bool) {

@@ -161,6 +161,7 @@ func (r *run) goAway(host string, since time.Time) *awayHost {
 	a := &awayHost{since: since}
 	r.away[host] = a
 	r.seen.forget(host)
+	r.scanned.forget(host)
 	if err := r.h.db.MarkAway(r.cfg.Name, host, since); err != nil {
 		r.log.Error().Err(err).Str("host", host).Msg("mark away: what changes meanwhile is caught up only by the next session start")
 	}

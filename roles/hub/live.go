@@ -121,6 +121,9 @@ func (r *run) liveLoop(ctx context.Context, c *broker.Client) {
 			r.inline.addClosed(in.From, m, in.Data)
 			r.closed(ctx, c, in.From, m)
 		case *wire.Changes:
+			if r.scannedBefore(in.From, m) {
+				break
+			}
 			var batch []wire.Change
 			batch, next = r.gather(in, m)
 			r.changes(ctx, c, in.From, r.breakLive(in.From, batch))

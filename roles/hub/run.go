@@ -81,8 +81,10 @@ type run struct {
 	// scanJournal is, by host, the change journal's number its start-up
 	// scan read (catchup_partial.go); guarded by mu.
 	scanJournal map[string]uint64
-	hostKick    chan struct{}
-	catchIn     chan catchResult
+	// scanned are the start-up scans' marks (live_scanned.go).
+	scanned  scanMarks
+	hostKick chan struct{}
+	catchIn  chan catchResult
 
 	// held are the hosts' deletions the mass-delete breaker holds, by
 	// host and path, and burst each host's recent live deletions

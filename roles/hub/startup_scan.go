@@ -39,12 +39,16 @@ func (r *run) scan(ctx context.Context, c *broker.Client) (scans map[string]*spo
 		}
 	}
 	open := make([][]string, len(hosts))
+	r.scanned.reset()
 	g, ctx := errgroup.WithContext(ctx)
 	for i, hr := range hosts {
 		g.Go(func() error {
 			r.setHost(hr.Host, "scanning", nil)
 			started := time.Now()
-			err := scanHost(ctx, c, r.cfg.Name, hr.Host, "", func(part *wire.ScanPart) error {
+			// Supersede: what a host reported before its scan walked, the
+			// scan saw (live_scanned.go).
+			scan := &wire.Scan{Session: r.cfg.Name, Supersede: true}
+			err := scanWith(ctx, c, hr.Host, scan, func(part *wire.ScanPart) error {
 				if err := results[i].add(part.Entries); err != nil {
 					return err
 				}
@@ -57,6 +61,7 @@ func (r *run) scan(ctx context.Context, c *broker.Client) (scans map[string]*spo
 				if part.Done {
 					hs.Bytes, hs.Hashed = part.Stats.Bytes, part.Stats.Hashed
 					r.scanJournal[hr.Host] = part.Journal
+					r.scanned.set(hr.Host, part.Reported)
 				}
 				for _, w := range part.Warnings {
 					switch {
@@ -146,7 +151,13 @@ func unreadable(w wire.Error) bool {
 // scanHost has host scan the session's root (or only path and below it)
 // and calls each with every part as it arrives.
 func scanHost(ctx context.Context, c *broker.Client, session, host, path string, each func(*wire.ScanPart) error) error {
-	s, err := c.Call(ctx, host, &wire.Scan{Session: session, Path: path}, nil)
+	return scanWith(ctx, c, host, &wire.Scan{Session: session, Path: path}, each)
+}
+
+// scanWith is scanHost for the scan m.
+func scanWith(ctx context.Context, c *broker.Client, host string, m *wire.Scan, each func(*wire.ScanPart) error) error {
+	path := m.Path
+	s, err := c.Call(ctx, host, m, nil)
 	if err != nil {
 		return wire.ToError("scan", host, path, err)
 	}
