@@ -4,6 +4,7 @@ package lock
 
 import (
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -71,20 +72,7 @@ func contains(list []string, s string) bool {
 // the new one.
 func TestUnlockBeforeItsFolderRenameIsKnown(t *testing.T) {
 	e := newEnv(t, Options{})
-	if err := os.MkdirAll(e.path("proj"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	p := e.write("proj/plan.odt", "x", 0o644)
-	before := stateOf(t, p)
-	if err := e.l.Lock("proj/plan.odt", alice); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(e.path("proj"), e.path("renamed")); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.l.Unlock("proj/plan.odt"); err != nil {
-		t.Fatal(err)
-	}
+	before := e.unlockBeforeRename("proj/plan.odt")
 	if e.l.Locked("proj/plan.odt") || len(e.journal()) != 0 {
 		t.Fatalf("still held after the unlock: %v, journal %v", e.l.Held(), e.journal())
 	}
@@ -147,20 +135,7 @@ func (e *env) orphans() []string {
 // where it is, instead of leaving it read-only and immutable for good.
 func TestOrphanSurvivesARestart(t *testing.T) {
 	e := newEnv(t, Options{})
-	if err := os.MkdirAll(e.path("proj/sub"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	p := e.write("proj/sub/plan.odt", "x", 0o644)
-	before := stateOf(t, p)
-	if err := e.l.Lock("proj/sub/plan.odt", alice); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(e.path("proj"), e.path("renamed")); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.l.Unlock("proj/sub/plan.odt"); err != nil {
-		t.Fatal(err)
-	}
+	before := e.unlockBeforeRename("proj/sub/plan.odt")
 	if len(e.journal()) != 0 {
 		t.Fatalf("after the unlock: locks %v, want none", e.journal())
 	}
@@ -187,20 +162,7 @@ func TestOrphanSurvivesARestart(t *testing.T) {
 // restart the orphan's copy is restored and the new lock kept.
 func TestOrphanBesideANewLockOfItsPath(t *testing.T) {
 	e := newEnv(t, Options{})
-	if err := os.MkdirAll(e.path("proj"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	p := e.write("proj/plan.odt", "x", 0o644)
-	before := stateOf(t, p)
-	if err := e.l.Lock("proj/plan.odt", alice); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(e.path("proj"), e.path("renamed")); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.l.Unlock("proj/plan.odt"); err != nil {
-		t.Fatal(err)
-	}
+	before := e.unlockBeforeRename("proj/plan.odt")
 	e.write("proj/plan.odt", "y", 0o644)
 	if err := e.l.Lock("proj/plan.odt", alice); err != nil {
 		t.Fatal(err)
@@ -255,4 +217,26 @@ func TestOrphanNotFoundIsForgottenOnceOld(t *testing.T) {
 	if got := e.orphans(); len(got) != 0 {
 		t.Errorf("orphans after a Reconcile past orphanFor: %v, want none", got)
 	}
+}
+
+// unlockBeforeRename writes rel below proj, locks it, renames proj to
+// renamed and then unlocks rel at its old path: an unlock that comes
+// before its folder's rename is known. It returns the copy's state before
+// the lock.
+func (e *env) unlockBeforeRename(rel string) state {
+	e.t.Helper()
+	if err := os.MkdirAll(e.path(path.Dir(rel)), 0o755); err != nil {
+		e.t.Fatal(err)
+	}
+	before := stateOf(e.t, e.write(rel, "x", 0o644))
+	if err := e.l.Lock(rel, alice); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := os.Rename(e.path("proj"), e.path("renamed")); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.l.Unlock(rel); err != nil {
+		e.t.Fatal(err)
+	}
+	return before
 }
