@@ -38,6 +38,13 @@ func (a *Agent) applyOne(ctx context.Context, c *broker.Client, s *attached, op 
 		if err = s.live.refuseRemoved(op.Path, op.Have); err != nil {
 			break
 		}
+		if op.Inline == nil {
+			// A full disk is found before the transfer, not after it
+			// crossed the WAN (and again on every repair).
+			if err = s.tree.Room(op.Path, op.Want.Size); err != nil {
+				break
+			}
+		}
 		if op.Have != nil {
 			// Refused before any byte moves; the tree asks again right
 			// before its rename (GuardReplace), for a writer that opens

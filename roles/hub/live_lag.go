@@ -103,6 +103,11 @@ func (r *run) fallBehind(host string, op wire.Op, err wire.Error) {
 	}
 	l.have = op.Have
 	l.due = time.Now()
+	if err.Kind == wire.KindNoSpace {
+		// Room is not made in a moment: the repair backs off at once.
+		l.tries++
+		l.due = l.due.Add(broker.Backoff(l.tries))
+	}
 	l.failed = err.Kind
 }
 
