@@ -111,7 +111,12 @@ func (a *Agent) applyOne(ctx context.Context, c *broker.Client, s *attached, op 
 		s.live.forgetExpected(op.OldPath, op.Want.Kind == wire.KindDir)
 		s.live.expectChange(op.OldPath, expectation{gone: true})
 		s.live.expectChange(op.Path, expectation{dir: op.Want.Kind == wire.KindDir, entry: op.Want})
+		done := func(error) {}
+		if op.Want.Kind == wire.KindDir {
+			done = s.live.renaming(op.OldPath, op.Path)
+		}
 		err = s.tree.Rename(op.OldPath, op.Path)
+		done(err)
 		if err == nil && s.live != nil && op.Want.Kind == wire.KindDir {
 			err = s.live.locker.Moved(op.OldPath, op.Path)
 			s.live.movedByHub(op.OldPath, op.Path, seen)

@@ -59,6 +59,9 @@ type live struct {
 	// tells it to (moved.go).
 	sent  sentLog
 	moves []hubMove
+	// unwatched are the hub's folder renames applied here whose own event
+	// the loop has not seen yet (moved_events.go).
+	unwatched []*unwatchedMove
 	// reopen are the write-opens the hub's folder renames moved, old path
 	// then new, to report again (reannounce).
 	reopen [][2]string

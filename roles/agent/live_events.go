@@ -39,6 +39,7 @@ func (l *live) handle(ctx context.Context, ev watch.Event) {
 		l.flush(ctx)
 		return
 	}
+	ev = l.beforeMoves(ev)
 	if l.locker.OwnLockFile(ev.Path) || (ev.LockFile != "" && l.locker.OwnLockFile(ev.LockFile)) {
 		return
 	}
