@@ -54,7 +54,8 @@ func TestSchedules(t *testing.T) {
 	// left the returning host's new files in it out of its catch-up.
 	// Seed 5533: a folder renamed on one host as another made a folder in
 	// it and a third, down, held the only copy of a file in it; under load
-	// a fetch's temp file was left in the renamed folder too. Seed 7303: a
+	// a fetch's temp file was left in the renamed folder too, and the
+	// folder made was seen only after the hub's rename moved it. Seed 7303: a
 	// truncate's close beside a file held open for writing ended its lock.
 	// Seed 20031: a folder renamed by a user and made again at once taken
 	// for the echo of the hub's mkdir. Seed 30052 (a write-open that reached
