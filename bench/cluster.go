@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/peerlink/peerlink/testkit/ports"
 	"github.com/peerlink/peerlink/testkit/wanlink"
 	"github.com/peerlink/peerlink/web/api"
 )
@@ -113,14 +113,7 @@ type rss struct {
 	agents map[string]int64
 }
 
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
+func freePort() (int, error) { return ports.Pick() }
 
 // startCluster starts a hub and the named agents on fresh ports, with state
 // under dir (kept between calls, so a restarted cluster sees its old

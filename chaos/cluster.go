@@ -5,8 +5,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/peerlink/peerlink/testkit/ports"
 	"github.com/peerlink/peerlink/testkit/wanlink"
 	"github.com/peerlink/peerlink/web/api"
 )
@@ -77,42 +76,6 @@ type cluster struct {
 	logLevel string
 }
 
-// freeAddr returns a free address on 127.0.0.1 for a process the harness
-// kills and starts again on the same port. The port is taken below the
-// kernel's ephemeral range: one from that range (what ":0" gives) can be
-// handed, between a kill and the restart, to any outgoing connection or
-// other test's listener on the machine, and the hub's restart then fails
-// with "address already in use" (seed 20016, run beside other work).
-func freeAddr() (string, error) {
-	low := ephemeralLow()
-	for range 1000 {
-		port := 10000 + rand.IntN(low-10000)
-		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			continue // taken: try another
-		}
-		addr := ln.Addr().String()
-		ln.Close()
-		return addr, nil
-	}
-	return "", fmt.Errorf("no free port on 127.0.0.1 between 10000 and %d", low)
-}
-
-// ephemeralLow is the lowest port of the kernel's ephemeral range, or
-// Linux's default, 32768, where it cannot be read (every other system's
-// range starts higher).
-func ephemeralLow() int {
-	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
-	if err != nil {
-		return 32768
-	}
-	var low, high int
-	if _, err := fmt.Sscan(string(b), &low, &high); err != nil || low <= 11000 {
-		return 32768
-	}
-	return low
-}
-
 // newCluster starts a hub and one agent per host, with its root under
 // dir/roots, and waits until every agent is connected.
 func newCluster(ctx context.Context, bin, dir string, hosts []string, shape wanlink.Shape) (*cluster, error) {
@@ -121,10 +84,10 @@ func newCluster(ctx context.Context, bin, dir string, hosts []string, shape wanl
 		return nil, err
 	}
 	var err error
-	if c.apiAddr, err = freeAddr(); err != nil {
+	if c.apiAddr, err = ports.Addr(); err != nil {
 		return nil, err
 	}
-	if c.brkAddr, err = freeAddr(); err != nil {
+	if c.brkAddr, err = ports.Addr(); err != nil {
 		return nil, err
 	}
 	if err := c.startHub(ctx); err != nil {
@@ -136,7 +99,7 @@ func newCluster(ctx context.Context, bin, dir string, hosts []string, shape wanl
 			c.close()
 			return nil, err
 		}
-		addr, err := freeAddr()
+		addr, err := ports.Addr()
 		if err != nil {
 			c.close()
 			return nil, err

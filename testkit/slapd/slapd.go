@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/peerlink/peerlink/testkit/ports"
 )
 
 // Base is the seeded directory's suffix.
@@ -184,12 +186,4 @@ func (s *Server) Stop() {
 	})
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+func freePort(t testing.TB) int { return ports.Free(t) }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
+	"github.com/peerlink/peerlink/testkit/ports"
 	"github.com/peerlink/peerlink/testkit/slapd"
 	"github.com/peerlink/peerlink/web/api"
 )
@@ -23,15 +24,7 @@ import (
 
 const base = slapd.Base
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+func freePort(t *testing.T) int { return ports.Free(t) }
 
 func mustGroupRole(t *testing.T, s string) GroupRole {
 	t.Helper()
