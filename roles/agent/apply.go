@@ -27,52 +27,7 @@ func (a *Agent) applyOne(ctx context.Context, c *broker.Client, s *attached, op 
 	var err error
 	switch op.Kind {
 	case wire.OpFetch:
-		// The copy being replaced is kept first; a failed fetch leaves a
-		// redundant protected copy, never a lost one.
-		if err = a.checkHave(s, op.Path, op.Have); err != nil {
-			if a.already(s, op, err) {
-				res.Entry, err = op.Want, nil
-			}
-			break
-		}
-		if err = s.live.refuseRemoved(op.Path, op.Have); err != nil {
-			break
-		}
-		if op.Inline == nil {
-			// A full disk is found before the transfer, not after it
-			// crossed the WAN (and again on every repair).
-			if err = s.tree.Room(op.Path, op.Want.Size); err != nil {
-				break
-			}
-		}
-		if op.Have != nil {
-			// Refused before any byte moves; the tree asks again right
-			// before its rename (GuardReplace), for a writer that opens
-			// it meanwhile.
-			if err = s.live.refuseOpen(op.Path, op.Have); err != nil {
-				break
-			}
-			if err = s.protect.keep(op.Path); err != nil {
-				break
-			}
-		}
-		s.live.expectChange(op.Path, expectation{entry: op.Want, mode: true})
-		var onWire atomic.Int64
-		if s.live != nil && s.live.locker.Locked(op.Path) {
-			// A writer elsewhere closed the file: its new content replaces
-			// the locked copy, which leaves the lock released.
-			err = s.live.locker.Replace(op.Path, func() error {
-				var err error
-				res.Entry, _, err = a.fetch(ctx, c, s, op, progress, false, &onWire)
-				return err
-			})
-		} else {
-			res.Entry, staged, err = a.fetch(ctx, c, s, op, progress, true, &onWire)
-		}
-		res.Bytes, res.Wire = op.Want.Size, onWire.Load()
-		if err == nil {
-			a.metrics.Received(s.name, res.Bytes, res.Wire)
-		}
+		staged, err = a.applyFetch(ctx, c, s, op, progress, &res)
 	case wire.OpMkdir:
 		// Not refused like a fetch of a path removed here lately: a
 		// folder's lag would leave out of a catch-up everything below it
@@ -89,38 +44,9 @@ func (a *Agent) applyOne(ctx context.Context, c *broker.Client, s *attached, op 
 		}
 		res.Entry = op.Want
 	case wire.OpDelete:
-		if err = a.checkHave(s, op.Path, op.Have); err == nil {
-			err = s.live.refuseOpen(op.Path, op.Have)
-		}
-		if err == nil {
-			if keep := s.live.madeIn(op.Path, seen, op.Have); len(keep) > 0 {
-				err = a.removeAllBut(s, op.Path, keep) // moved.go
-				break
-			}
-			// What was expected below a folder deleted is stale now.
-			s.live.forgetExpected(op.Path, op.Have != nil && op.Have.Kind == wire.KindDir)
-			s.live.expectChange(op.Path, expectation{gone: true})
-			err = a.remove(s, op.Path)
-		} else if a.already(s, op, err) {
-			err = nil
-		}
+		err = a.applyDelete(s, op, seen)
 	case wire.OpRename:
-		// What was expected below a folder moved away is stale now (make
-		// chaos, seed 3576: a user's folder made at the old path taken for
-		// the echo of the hub's earlier mkdir there).
-		s.live.forgetExpected(op.OldPath, op.Want.Kind == wire.KindDir)
-		s.live.expectChange(op.OldPath, expectation{gone: true})
-		s.live.expectChange(op.Path, expectation{dir: op.Want.Kind == wire.KindDir, entry: op.Want})
-		done := func(error) {}
-		if op.Want.Kind == wire.KindDir {
-			done = s.live.renaming(op.OldPath, op.Path)
-		}
-		err = s.tree.Rename(op.OldPath, op.Path)
-		done(err)
-		if err == nil && s.live != nil && op.Want.Kind == wire.KindDir {
-			err = s.live.locker.Moved(op.OldPath, op.Path)
-			s.live.movedByHub(op.OldPath, op.Path, seen)
-		}
+		err = a.applyRename(s, op, seen)
 		res.Entry = op.Want
 	default:
 		err = &wire.Error{Kind: wire.KindInvalid, Msg: fmt.Sprintf("unknown op %d", op.Kind)}
@@ -133,6 +59,104 @@ func (a *Agent) applyOne(ctx context.Context, c *broker.Client, s *attached, op 
 		staged = nil
 	}
 	return res, staged
+}
+
+// applyFetch replaces op.Path's copy with op.Want, fetched from op.From,
+// filling res's entry and byte counts. The copy being replaced is kept
+// first; a failed fetch leaves a redundant protected copy, never a lost one.
+func (a *Agent) applyFetch(ctx context.Context, c *broker.Client, s *attached, op *wire.Op, progress func(int64), res *wire.OpResult) (*tree.Staged, error) {
+	if err := a.checkHave(s, op.Path, op.Have); err != nil {
+		if a.already(s, op, err) {
+			res.Entry = op.Want
+			return nil, nil
+		}
+		return nil, err
+	}
+	if err := s.live.refuseRemoved(op.Path, op.Have); err != nil {
+		return nil, err
+	}
+	if op.Inline == nil {
+		// A full disk is found before the transfer, not after it
+		// crossed the WAN (and again on every repair).
+		if err := s.tree.Room(op.Path, op.Want.Size); err != nil {
+			return nil, err
+		}
+	}
+	if op.Have != nil {
+		// Refused before any byte moves; the tree asks again right
+		// before its rename (GuardReplace), for a writer that opens
+		// it meanwhile.
+		if err := s.live.refuseOpen(op.Path, op.Have); err != nil {
+			return nil, err
+		}
+		if err := s.protect.keep(op.Path); err != nil {
+			return nil, err
+		}
+	}
+	s.live.expectChange(op.Path, expectation{entry: op.Want, mode: true})
+	var onWire atomic.Int64
+	var staged *tree.Staged
+	var err error
+	if s.live != nil && s.live.locker.Locked(op.Path) {
+		// A writer elsewhere closed the file: its new content replaces
+		// the locked copy, which leaves the lock released.
+		err = s.live.locker.Replace(op.Path, func() error {
+			var err error
+			res.Entry, _, err = a.fetch(ctx, c, s, op, progress, false, &onWire)
+			return err
+		})
+	} else {
+		res.Entry, staged, err = a.fetch(ctx, c, s, op, progress, true, &onWire)
+	}
+	res.Bytes, res.Wire = op.Want.Size, onWire.Load()
+	if err == nil {
+		a.metrics.Received(s.name, res.Bytes, res.Wire)
+	}
+	return staged, err
+}
+
+// applyDelete removes op.Path, unless it changed since the hub planned
+// it; what a user made in a folder since the hub's seen stays.
+func (a *Agent) applyDelete(s *attached, op *wire.Op, seen uint64) error {
+	err := a.checkHave(s, op.Path, op.Have)
+	if err == nil {
+		err = s.live.refuseOpen(op.Path, op.Have)
+	}
+	if err != nil {
+		if a.already(s, op, err) {
+			return nil
+		}
+		return err
+	}
+	if keep := s.live.madeIn(op.Path, seen, op.Have); len(keep) > 0 {
+		return a.removeAllBut(s, op.Path, keep) // moved.go
+	}
+	// What was expected below a folder deleted is stale now.
+	s.live.forgetExpected(op.Path, op.Have != nil && op.Have.Kind == wire.KindDir)
+	s.live.expectChange(op.Path, expectation{gone: true})
+	return a.remove(s, op.Path)
+}
+
+// applyRename moves op.OldPath to op.Path; a folder's locks and the live
+// loop's view of it follow.
+func (a *Agent) applyRename(s *attached, op *wire.Op, seen uint64) error {
+	// What was expected below a folder moved away is stale now (make
+	// chaos, seed 3576: a user's folder made at the old path taken for
+	// the echo of the hub's earlier mkdir there).
+	s.live.forgetExpected(op.OldPath, op.Want.Kind == wire.KindDir)
+	s.live.expectChange(op.OldPath, expectation{gone: true})
+	s.live.expectChange(op.Path, expectation{dir: op.Want.Kind == wire.KindDir, entry: op.Want})
+	done := func(error) {}
+	if op.Want.Kind == wire.KindDir {
+		done = s.live.renaming(op.OldPath, op.Path)
+	}
+	err := s.tree.Rename(op.OldPath, op.Path)
+	done(err)
+	if err == nil && s.live != nil && op.Want.Kind == wire.KindDir {
+		err = s.live.locker.Moved(op.OldPath, op.Path)
+		s.live.movedByHub(op.OldPath, op.Path, seen)
+	}
+	return err
 }
 
 // remove deletes path, or moves it to the protected area.
