@@ -40,7 +40,8 @@ func (r *run) changes(ctx context.Context, c *broker.Client, host string, batch 
 // (conflict.Live) from what the hub gathers here, and the hub notes what
 // it refused (name clashes quarantined, second writers, lagging sources).
 func (r *run) decide(host string, targets []string, batch []wire.Change) ([]conflict.LiveChange, map[string][]wire.Op) {
-	plan := conflict.Live(r.liveInput(host, targets, batch))
+	in := r.liveInput(host, targets, batch)
+	plan := conflict.Live(in)
 	for _, q := range plan.Quarantines {
 		r.quarantineLive(q.Path, q.Reason, q.Detail, q.Copies)
 	}
@@ -72,6 +73,11 @@ func (r *run) decide(host string, targets []string, batch []wire.Change) ([]conf
 		case conflict.LiveKeptBelow:
 			r.log.Info().Str("host", host).Str("path", ch.Path).
 				Msg("folder removed while content it did not hold arrived in it: what it held is removed, the folder kept with the rest")
+			var folder *conflict.Record
+			if rec, ok := in.Index[ch.Path]; ok {
+				folder = &rec
+			}
+			r.keptFromRemover(host, ch.Path, folder, in.Below[ch.Path])
 		}
 	}
 	return plan.Done, plan.Ops
