@@ -212,3 +212,28 @@ func TestEchoBelowAFolderTheAgentRemoved(t *testing.T) {
 		t.Error("a path below nothing removed taken for an echo")
 	}
 }
+
+// A folder the hub removed and made again here, whose creation was seen,
+// then removed by a user: that removal is the user's, not the echo of the
+// hub's removal before the mkdir (make chaos, seed 100062).
+func TestEchoOfARemovalEndsWhenTheNewFolderIsSeen(t *testing.T) {
+	ctx := context.Background()
+	l, root := newTestLive(t)
+	l.expectChange("a", expectation{gone: true})
+	l.expectChange("a", expectation{dir: true})
+	if err := os.Mkdir(filepath.Join(root, "a"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l.handle(ctx, watch.Event{Op: watch.Removed, Path: "a", IsDir: true})
+	l.handle(ctx, watch.Event{Op: watch.Created, Path: "a", IsDir: true})
+	if len(l.pending) != 0 {
+		t.Fatalf("the hub's own removal and mkdir reported: %+v", l.pending)
+	}
+	if err := os.Remove(filepath.Join(root, "a")); err != nil {
+		t.Fatal(err)
+	}
+	l.handle(ctx, watch.Event{Op: watch.Removed, Path: "a", IsDir: true})
+	if len(l.pending) != 1 || l.pending[0].Kind != wire.ChangeRemove || l.pending[0].Path != "a" {
+		t.Errorf("a user's removal of the folder after its creation was seen: reported %+v, want the removal of a", l.pending)
+	}
+}

@@ -226,6 +226,21 @@ func (l *live) forgetExpected(path string, dir bool) {
 	}
 }
 
+// inPlace records that the creation of what an op of the agent's made at
+// path was seen. The watcher reports in order, so the removal an op made
+// there before it (expectation.goneFirst) was seen already: a removal seen
+// from now on is a user's (make chaos, seed 100062: a folder the hub
+// removed and made again on site-b, then deleted there by a user, was
+// taken for the echo of the hub's removal, and stayed everywhere else).
+func (l *live) inPlace(path string) {
+	l.mu.Lock()
+	if e, ok := l.expect[path]; ok && e.goneFirst {
+		e.goneFirst = false
+		l.expect[path] = e
+	}
+	l.mu.Unlock()
+}
+
 // echo reports whether path is as the agent's own recent op left it.
 func (l *live) echo(path string) bool {
 	now := time.Now()

@@ -136,6 +136,9 @@ func (l *live) closeGone(ctx context.Context, path string) {
 // onChange handles a created or changed path, reported once settled.
 func (l *live) onChange(ctx context.Context, ev watch.Event) {
 	if l.echo(ev.Path) {
+		if ev.Op == watch.Created {
+			l.inPlace(ev.Path)
+		}
 		return
 	}
 	if ev.Op == watch.Changed && l.locker.Locked(ev.Path) {
