@@ -224,7 +224,7 @@ func (a *Agent) apply(ctx context.Context, c *broker.Client, in broker.Incoming,
 			if len(batch) == 1 {
 				out.add(a.applyOne(ctx, c, s, &batch[0], applySeen(m), out.progress))
 			} else {
-				a.applyMany(ctx, c, s, batch, out)
+				a.applyMany(ctx, c, s, batch, applySeen(m), out)
 			}
 		})
 		i = j

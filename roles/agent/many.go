@@ -144,14 +144,19 @@ func fetchAll(ops []wire.Op, apply func(batch []wire.Op)) {
 // two rather than four.
 const batchesInFlight = 64
 
-// applyMany fetches a batch of small files (see nextBatch) in one round
+// applyMany fetches a batch of small files (see nextBatch), which the hub
+// planned when it had handled this host's reports up to seen, in one round
 // trip and adds each one's result. Each op gets the checks applyOne gives
 // a fetch: the copy it replaces must still be what the hub planned from,
 // and is kept first when target protection is on.
-func (a *Agent) applyMany(ctx context.Context, c *broker.Client, s *attached, ops []wire.Op, out *results) {
+func (a *Agent) applyMany(ctx context.Context, c *broker.Client, s *attached, ops []wire.Op, seen uint64, out *results) {
 	todo := make([]*wire.Op, 0, len(ops))
 	for i := range ops {
 		op := &ops[i]
+		if res, settled := a.beforeRename(s, op, seen); settled {
+			out.add(res, nil) // renamed.go
+			continue
+		}
 		err := a.checkHave(s, op.Path, op.Have)
 		if err != nil && a.already(s, op, err) {
 			out.add(wire.OpResult{Kind: op.Kind, Path: op.Path, Entry: op.Want}, nil)

@@ -18,6 +18,7 @@ type sentLog struct {
 type sentItem struct {
 	seq   uint64 // the Changes that carried it
 	path  string // "" once reported again (moved.go)
+	from  string // a folder rename's old path, "" for anything else (renamed.go)
 	kind  wire.EntryKind
 	size  int64
 	mtime int64
@@ -35,7 +36,11 @@ func (s *sentLog) add(seq uint64, batch []wire.Change, now time.Time) {
 			continue // nothing made: nothing a removal or rename could carry
 		}
 		e := ch.Entry
-		s.items = append(s.items, sentItem{seq: seq, path: ch.Path, kind: e.Kind, size: e.Size, mtime: e.Mtime, hash: e.Hash, at: now})
+		it := sentItem{seq: seq, path: ch.Path, kind: e.Kind, size: e.Size, mtime: e.Mtime, hash: e.Hash, at: now}
+		if ch.Kind == wire.ChangeRename {
+			it.from = ch.OldPath
+		}
+		s.items = append(s.items, it)
 	}
 	if n := len(s.items) - maxSent; n > 0 {
 		s.items = s.items[n:]
