@@ -12,6 +12,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/peerlink/peerlink/conflict"
+	"github.com/peerlink/peerlink/wire"
 )
 
 func openHub(t testing.TB, path string) *Hub {
@@ -344,5 +345,49 @@ func TestFindEventsPagesAndFilters(t *testing.T) {
 	}
 	if got, err := h.FindEvents("nope", 0, 10, nil); err != nil || len(got) != 0 {
 		t.Errorf("events of a session without a log: %v, %v", got, err)
+	}
+}
+
+// A folder renamed while the session runs carries the conflicts listed in
+// it (make chaos, seed 71049): the quarantines at and below the folder are
+// at the new place, their copies named there, with their Created times;
+// the others, a name that only begins like the folder's among them, stay.
+func TestMoveQuarantinesCarriesTheFoldersConflicts(t *testing.T) {
+	h, _ := newHub(t)
+	first := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	copies := func(p string) []conflict.Copy {
+		return []conflict.Copy{{Host: "a", Entry: wire.Entry{Path: p, Kind: wire.KindFile}}, {Host: "b", Entry: wire.Entry{Path: p, Kind: wire.KindFile}}}
+	}
+	var qs []Quarantine
+	for _, p := range []string{"a/c", "a/c/f2.txt", "a/c/d/x", "a/cc", "b"} {
+		qs = append(qs, Quarantine{Quarantine: conflict.Quarantine{Path: p, Reason: conflict.ReasonConcurrentEdit, Copies: copies(p)}, Created: first})
+	}
+	must(t, h.PutQuarantines("s", qs))
+	n, err := h.MoveQuarantines("s", "a/c", "b/moved")
+	if err != nil || n != 3 {
+		t.Fatalf("moved %d, %v; want 3", n, err)
+	}
+	got, err := h.Quarantines("s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, q := range got {
+		paths = append(paths, q.Path)
+		for _, c := range q.Copies {
+			if c.Entry.Path != q.Path {
+				t.Errorf("%s: a copy named %s", q.Path, c.Entry.Path)
+			}
+		}
+		if !q.Created.Equal(first) {
+			t.Errorf("%s: created %v, want %v", q.Path, q.Created, first)
+		}
+	}
+	want := []string{"a/cc", "b", "b/moved", "b/moved/d/x", "b/moved/f2.txt"}
+	if !slices.Equal(paths, want) {
+		t.Errorf("listed %v, want %v", paths, want)
+	}
+	if _, err := h.MoveQuarantines("s", "b", "b/x"); err == nil {
+		t.Error("a move into itself done")
 	}
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -119,4 +120,60 @@ func (h *Hub) DeleteQuarantines(session string, paths []string) error {
 		return fmt.Errorf("store: quarantines %s: delete: %w", session, err)
 	}
 	return nil
+}
+
+// MoveQuarantines re-keys the quarantine of from, and every one below it,
+// to the same place below to, each copy named at its new path: a folder
+// renamed while the session runs carries the conflicts listed in it, whose
+// copies moved with it. A quarantine listed at one of the new paths is
+// replaced, as the rename replaced what was there. It returns how many moved.
+func (h *Hub) MoveQuarantines(session, from, to string) (int, error) {
+	if err := wire.CheckPath(from); err != nil {
+		return 0, fmt.Errorf("store: quarantines %s: move: %w", session, err)
+	}
+	if err := wire.CheckPath(to); err != nil {
+		return 0, fmt.Errorf("store: quarantines %s: move: %w", session, err)
+	}
+	if from == to {
+		return 0, nil
+	}
+	if strings.HasPrefix(to, from+"/") || strings.HasPrefix(from, to+"/") {
+		return 0, fmt.Errorf("store: quarantines %s: move %s to %s: one contains the other", session, from, to)
+	}
+	moved := 0
+	err := h.db.Update(func(tx *bolt.Tx) error {
+		b := subBucket(tx, bucketQuarantines, session)
+		if b == nil {
+			return nil
+		}
+		olds := subtree(b, from)
+		qs := make([]Quarantine, len(olds))
+		for i, k := range olds {
+			if _, err := getJSON(b, k, &qs[i]); err != nil {
+				return err
+			}
+		}
+		for _, k := range olds {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		for _, q := range qs {
+			q.Path = to + q.Path[len(from):]
+			for i := range q.Copies {
+				if p, ok := wire.Moved(q.Copies[i].Entry.Path, from, to); ok {
+					q.Copies[i].Entry.Path = p
+				}
+			}
+			if err := putJSON(b, []byte(q.Path), q); err != nil {
+				return fmt.Errorf("%s: %w", q.Path, err)
+			}
+		}
+		moved = len(qs)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: quarantines %s: move %s to %s: %w", session, from, to, err)
+	}
+	return moved, nil
 }

@@ -212,3 +212,42 @@ func (r *run) quarantineLive(path string, reason conflict.Reason, detail string,
 	r.event("conflict", "", path, detail)
 	r.log.Warn().Str("path", path).Str("reason", string(reason)).Str("detail", detail).Msg("quarantined")
 }
+
+// moveQuarantines carries the conflicts listed at and below from to to, as
+// a rename moves their records in the index (moveLags): left at the old
+// path, a conflict names a path nobody holds any more, while the copies it
+// listed, moved with their folder, are out of the File Conflict List and
+// apart for good (make chaos, seed 71049: a file quarantined in a folder
+// renamed elsewhere stayed listed at its old path, and its copies at the
+// new one were never settled).
+func (r *run) moveQuarantines(from, to string) {
+	r.mu.Lock()
+	var moved []string
+	for p := range r.quarantine {
+		if _, ok := wire.Moved(p, from, to); ok {
+			moved = append(moved, p)
+		}
+	}
+	r.mu.Unlock()
+	if len(moved) == 0 {
+		return
+	}
+	if _, err := r.h.db.MoveQuarantines(r.cfg.Name, from, to); err != nil {
+		r.log.Error().Err(err).Msg("quarantine")
+		return
+	}
+	r.update(func(st *api.SessionStatus) {
+		for _, p := range moved {
+			delete(r.quarantine, p)
+		}
+		for _, p := range moved {
+			np, _ := wire.Moved(p, from, to)
+			if r.quarantine[np] {
+				st.Quarantined-- // replaced by the one that moved there
+			}
+			r.quarantine[np] = true
+		}
+	})
+	r.h.notify(api.NoticeConflicts, r.cfg.Name)
+	r.log.Info().Str("from", from).Str("to", to).Strs("paths", moved).Msg("conflicts moved with their folder")
+}

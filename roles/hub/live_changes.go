@@ -189,6 +189,7 @@ func (r *run) indexUpdate(u conflict.LiveUpdate) {
 			r.log.Error().Err(err).Msg("index")
 		}
 		r.moveLags(u.MoveFrom, u.MoveTo)
+		r.moveQuarantines(u.MoveFrom, u.MoveTo)
 	}
 	if u.Put != nil {
 		if err := r.h.db.PutIndex(r.cfg.Name, []conflict.Record{*u.Put}); err != nil {
