@@ -40,6 +40,7 @@ func (r *run) liveLoop(ctx context.Context, c *broker.Client) {
 	r.seen.reset()
 	defer r.seen.reset()
 	r.pendingReconcile = nil // the start-up that just ran reconciled everything
+	r.lagStartFailures()
 	// Hosts away and their catch-ups (away.go, catchup.go): the catch-ups'
 	// goroutines end with ctx, and the loop waits for them.
 	r.away = map[string]*awayHost{}

@@ -61,6 +61,10 @@ type run struct {
 	// such host kept (see live_lag.go). The live loop owns them; a
 	// start-up, which compares every host's scan, begins without.
 	lags map[string]map[string]*lag
+	// startFailed are the start-up's ops that left their target behind,
+	// which the live loop takes as its first lags (startup_lag.go);
+	// guarded by mu while the transfer runs.
+	startFailed []opFailure
 	// recent are the versions the live loop had each host apply lately
 	// (see live_echo.go); the live loop owns them.
 	recent recentApplied

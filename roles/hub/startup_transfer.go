@@ -19,6 +19,9 @@ import (
 // transfer sends every host its ops, all hosts at once, and records each
 // completed op in the index.
 func (r *run) transfer(ctx context.Context, c *broker.Client, plan conflict.Plan) error {
+	r.mu.Lock()
+	r.startFailed = nil
+	r.mu.Unlock()
 	g, ctx := errgroup.WithContext(ctx)
 	var undelMu sync.Mutex
 	undeleted := map[string]bool{} // paths whose deletion failed on some host
@@ -39,6 +42,7 @@ func (r *run) transfer(ctx context.Context, c *broker.Client, plan conflict.Plan
 					}
 					undelMu.Unlock()
 					r.openRefusedIn(host, batch, results, plan)
+					r.leftBehind(host, batch, results)
 					return r.applied(host, results, moved)
 				})
 			}
