@@ -264,3 +264,29 @@ func TestSettlingFileFollowsAUsersFolderRename(t *testing.T) {
 		t.Errorf("settling %v, want %v", settling, want)
 	}
 }
+
+// A folder the hub's rename moved away here, made again by a user and
+// removed by them within expectFor (make chaos, seed 20194): the removal
+// is the user's, not the echo of the rename, and reaches the hub.
+func TestRemovalAfterAUsersFolderMadeAgainIsReported(t *testing.T) {
+	l, root := newTestLive(t)
+	l.expectChange("b", expectation{gone: true}) // the hub's rename of b to e
+	l.expectChange("e", expectation{dir: true})
+	do(t, os.Mkdir(filepath.Join(root, "e"), 0o755))
+	dir := filepath.Join(root, "b")
+	do(t, os.Mkdir(dir, 0o755))
+	l.onChange(context.Background(), watch.Event{Op: watch.Created, Path: "b", IsDir: true})
+	do(t, os.Remove(dir))
+	l.onRemove(context.Background(), watch.Event{Op: watch.Removed, Path: "b", IsDir: true})
+	var got []string
+	for _, ch := range l.pending {
+		got = append(got, ch.Kind.String()+" "+ch.Path)
+	}
+	want := []string{wire.ChangeMkdir.String() + " b", wire.ChangeRemove.String() + " b"}
+	if !slices.Equal(got, want) {
+		t.Errorf("reported %v, want %v", got, want)
+	}
+	if !l.echo("e") {
+		t.Error("the expectation of the rename's new path was forgotten too")
+	}
+}

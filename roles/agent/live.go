@@ -241,6 +241,21 @@ func (l *live) inPlace(path string) {
 	l.mu.Unlock()
 }
 
+// forgetGone forgets that an op of the agent's removed path or moved it
+// away, once something not the agent's made it again: a user, since an op
+// that makes it expects that instead. Its next removal is theirs too, not
+// the echo of that op (make chaos, seed 20194: a folder the hub renamed
+// away here, made again and removed by a user within expectFor, was taken
+// for the rename's echo, and its removal never reached the hub, which kept
+// listing this host as holding the file the user had saved in it).
+func (l *live) forgetGone(path string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e, ok := l.expect[path]; ok && e.gone {
+		delete(l.expect, path)
+	}
+}
+
 // echo reports whether path is as the agent's own recent op left it.
 func (l *live) echo(path string) bool {
 	now := time.Now()

@@ -141,6 +141,9 @@ func (l *live) onChange(ctx context.Context, ev watch.Event) {
 		}
 		return
 	}
+	if ev.Op == watch.Created {
+		l.forgetGone(ev.Path)
+	}
 	if ev.Op == watch.Changed && l.locker.Locked(ev.Path) {
 		return // the lock's own mode and flag changes; nobody else can change it
 	}
@@ -191,6 +194,7 @@ func (l *live) onRename(ctx context.Context, ev watch.Event) {
 	// user and made again, was taken for the hub's mkdir, and what the
 	// user made in it reached the hub without it).
 	l.forgetExpected(ev.OldPath, ev.IsDir)
+	l.forgetGone(ev.Path)
 	if _, ok := l.viaLock[ev.Path]; ok {
 		return // an application saving by rename over the open document
 	}
