@@ -7,48 +7,56 @@ import (
 	"github.com/peerlink/peerlink/wire"
 )
 
-// A folder renamed here by a user can reach the hub after it planned ops
-// at the folder's old place: the hub then takes the rename as made after
-// those ops, and moves whatever they left at the old place to the new one
-// in its index. Applied at the old place, they would make the folder
-// again there, outside what the hub knows, and leave the new place
-// without them (make chaos, seed 71048: a file fetched into a folder just
-// renamed here made the folder again and landed in it; the index then
-// listed this host as holding the file at the folder's new name, where it
-// never was, and nothing ever brought it there). So such an op is refused,
-// as one at a path removed here lately is (removed.go): the hub lags this
-// host on the path, moves the lag with the rename it handles next, and
-// the repair brings the content to the new place. A mkdir of the renamed
-// folder itself is done already: the folder is here, under the name its
-// rename's report brings to the hub.
+// A folder renamed or removed here by a user can reach the hub after it
+// planned ops at the folder's old place: the hub then takes the rename or
+// removal as made after those ops, and moves whatever they left at the old
+// place to the new one in its index, or removes it with the folder.
+// Applied at the old place, they would make the folder again there,
+// outside what the hub knows, and leave the new place without them (make
+// chaos, seed 71048: a file fetched into a folder just renamed here made
+// the folder again and landed in it; the index then listed this host as
+// holding the file at the folder's new name, where it never was, and
+// nothing ever brought it there). Or they would land in a folder of the
+// same name a user made again since, and the hub, taking this host for
+// holding them, removes them with the folder everywhere (seed 90038: the
+// retry of a fetch into a folder removed here and made again, the file
+// being written elsewhere, was lost on every other host). So such an op
+// is refused, as one at a path removed here lately is (removed.go): the
+// hub lags this host on the path, moves the lag with the rename it
+// handles next (or keeps the file, which this host did not hold, out of
+// the removal: conflict/live_keep.go), and the repair brings the content
+// where it belongs. A mkdir of the folder itself is done already: the
+// folder is here under its new name, or gone as the report the hub
+// handles next says.
 
-// renamedAway returns the folder renamed here, from and to, at or above
-// path, in a report the hub had not handled when it had handled this
-// host's reports up to seen; ok is false if there is none.
-func (l *live) renamedAway(path string, seen uint64) (from, to string, ok bool) {
+// leftAway returns the folder renamed (to its new path) or removed (to
+// "") here, at or above path, in a report the hub had not handled when it
+// had handled this host's reports up to seen; ok is false if there is
+// none.
+func (l *live) leftAway(path string, seen uint64) (from, to string, ok bool) {
 	if l == nil || seen == seenUnknown {
 		return "", "", false
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.sent.since(seen, func(it *sentItem) {
-		if !ok && it.from != "" && (path == it.from || strings.HasPrefix(path, it.from+"/")) {
-			from, to, ok = it.from, it.path, true
+	l.sent.leftSince(seen, func(f, t string) {
+		if !ok && (path == f || strings.HasPrefix(path, f+"/")) {
+			from, to, ok = f, t, true
 		}
 	})
 	return from, to, ok
 }
 
 // beforeRename settles op, planned when the hub had handled this host's
-// reports up to seen, if a folder at or above its path was renamed here
-// since: settled is true, with op's result, when op must not be applied.
-// A rename of the hub's is left to fail on its own, which starts the
-// session over (hub: reconcileError).
+// reports up to seen, if a folder at or above its path was renamed or
+// removed here since: settled is true, with op's result, when op must not
+// be applied. A rename of the hub's is left to fail on its own, which
+// starts the session over (hub: reconcileError).
 func (a *Agent) beforeRename(s *attached, op *wire.Op, seen uint64) (res wire.OpResult, settled bool) {
 	if op.Kind == wire.OpRename {
 		return wire.OpResult{}, false
 	}
-	from, to, ok := s.live.renamedAway(op.Path, seen)
+	from, to, ok := s.live.leftAway(op.Path, seen)
 	switch {
 	case !ok:
 		return wire.OpResult{}, false
@@ -56,10 +64,12 @@ func (a *Agent) beforeRename(s *attached, op *wire.Op, seen uint64) (res wire.Op
 		if op.Kind != wire.OpMkdir {
 			return wire.OpResult{}, false // the folder's own removal or replacement: judged as before
 		}
-		a.log.Debug().Str("session", s.name).Str("path", op.Path).Str("to", to).Msg("mkdir of a folder renamed here since: done")
+		a.log.Debug().Str("session", s.name).Str("path", op.Path).Str("to", to).Msg("mkdir of a folder renamed or removed here since: done")
 		return wire.OpResult{Kind: op.Kind, Path: op.Path, Entry: op.Want}, true
 	}
-	err := &wire.Error{Kind: wire.KindChanged, Path: op.Path, Msg: fmt.Sprintf(
-		"its folder %s was renamed here to %s after the hub planned this: not made at the old place", from, to)}
-	return a.failed(s, op, err), true
+	msg := fmt.Sprintf("its folder %s was renamed here to %s after the hub planned this: not made at the old place", from, to)
+	if to == "" {
+		msg = fmt.Sprintf("its folder %s was removed here after the hub planned this: not made again for it", from)
+	}
+	return a.failed(s, op, &wire.Error{Kind: wire.KindChanged, Path: op.Path, Msg: msg}), true
 }

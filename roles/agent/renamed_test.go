@@ -77,3 +77,54 @@ func TestOpsPlannedBeforeAFolderRenameHere(t *testing.T) {
 		})
 	}
 }
+
+// A fetch into a folder removed here and made again by a user, planned
+// before the hub handled the removal's report (make chaos, seed 90038), is
+// refused: landed in the new folder, it would be taken for this host's
+// copy, and removed everywhere with the folder. One planned after lands.
+// A whole scan that supersedes the reports (the start-up's) forgets the
+// removal: the hub plans from the scan, which saw it.
+func TestFetchPlannedBeforeAFolderRemovalHere(t *testing.T) {
+	content := []byte("hello")
+	file := wire.Entry{Path: "b/f1.txt", Kind: wire.KindFile, Size: int64(len(content)), Mtime: 1e9, Mode: 0o644, Hash: sha256.Sum256(content)}
+	for _, tc := range []struct {
+		name    string
+		seen    uint64
+		scanned bool // a superseding scan marked since the removal
+		refused bool
+	}{
+		{"planned before the removal's report", 4, false, true},
+		{"planned after it", 5, false, false},
+		{"planned from a scan that saw it", 0, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, root := newTestLive(t)
+			s := l.s
+			s.live = l
+			put(t, root, "b/x", "removed")
+			do(t, os.RemoveAll(filepath.Join(root, "b")))
+			l.noteSent(5, []wire.Change{{Kind: wire.ChangeRemove, Path: "b/x"}, {Kind: wire.ChangeRemove, Path: "b"}})
+			do(t, os.Mkdir(filepath.Join(root, "b"), 0o755)) // a user's, reported later
+			if tc.scanned {
+				m := scanMark{forget: true, reply: make(chan uint64, 1)}
+				l.serveMark(context.Background(), m)
+				<-m.reply
+			}
+			op := wire.Op{Kind: wire.OpFetch, Path: "b/f1.txt", From: "site-c", Want: file, Inline: &wire.Inline{N: len(content), Len: len(content)}}
+			ctx := l.a.withInline(context.Background(), &wire.Apply{Session: s.name, Ops: []wire.Op{op}}, content)
+			res, staged := l.a.applyOne(ctx, nil, s, &op, tc.seen, func(int64) {})
+			if staged != nil {
+				_, err := s.tree.Sync()
+				do(t, err)
+				do(t, staged.Err())
+			}
+			if refused := res.Error != nil && res.Error.Kind == wire.KindChanged; refused != tc.refused {
+				t.Errorf("result %+v, want refused %v", res, tc.refused)
+			}
+			_, err := os.Lstat(filepath.Join(root, "b", "f1.txt"))
+			if landed := err == nil; landed == tc.refused {
+				t.Errorf("the file landed in the folder made again: %v, want %v", landed, !tc.refused)
+			}
+		})
+	}
+}

@@ -19,8 +19,9 @@ import (
 // sent.
 type scanMark struct {
 	// forget: the hub drops what was reported, so the removals noted so
-	// far no longer refuse a fetch (removed.go): the hub plans from the
-	// scan, which saw them.
+	// far no longer refuse a fetch (removed.go), nor the removals and
+	// renames reported an op below them (renamed.go): the hub plans from
+	// the scan, which saw them.
 	forget bool
 	reply  chan uint64
 }
@@ -68,6 +69,9 @@ func (l *live) serveMark(ctx context.Context, m scanMark) {
 	l.flush(ctx)
 	if m.forget {
 		l.removed.clear()
+		l.mu.Lock()
+		l.sent.forgetLeft()
+		l.mu.Unlock()
 	}
 	l.a.log.Debug().Str("session", l.s.name).Uint64("reported", l.seq).Bool("forget", m.forget).Msg("scan marked: live reports sent so far are the scan's")
 	m.reply <- l.seq
