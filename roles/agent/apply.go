@@ -22,7 +22,7 @@ import (
 // holds (results.flush syncs before it reports anything), so that many small
 // files cost one syncfs rather than two fsyncs each.
 func (a *Agent) applyOne(ctx context.Context, c *broker.Client, s *attached, op *wire.Op, seen uint64, progress func(int64)) (wire.OpResult, *tree.Staged) {
-	if res, settled := a.beforeRename(s, op, seen); settled {
+	if res, settled := a.beforeRename(ctx, s, op, seen); settled {
 		return res, nil // renamed.go
 	}
 	res := wire.OpResult{Kind: op.Kind, Path: op.Path}

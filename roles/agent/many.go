@@ -153,7 +153,7 @@ func (a *Agent) applyMany(ctx context.Context, c *broker.Client, s *attached, op
 	todo := make([]*wire.Op, 0, len(ops))
 	for i := range ops {
 		op := &ops[i]
-		if res, settled := a.beforeRename(s, op, seen); settled {
+		if res, settled := a.beforeRename(ctx, s, op, seen); settled {
 			out.add(res, nil) // renamed.go
 			continue
 		}

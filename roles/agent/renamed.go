@@ -1,8 +1,12 @@
 package agent
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
+	"time"
 
 	"github.com/peerlink/peerlink/wire"
 )
@@ -29,6 +33,27 @@ import (
 // folder is here under its new name, or gone as the report the hub
 // handles next says.
 
+// A report can also still be on its way when the op comes: the watcher's
+// event handled, or queued, and not yet sent (flushAfter). An op whose
+// folder is missing here is the sign: the hub sends a folder's mkdir
+// before what goes in it. For such an op the live loop first handles the
+// events queued and sends what it holds (as for a scan: scanmark.go), so
+// that the log knows of the rename or removal.
+
+// catchUpTimeout bounds the wait for the live loop to send what it holds:
+// it may itself be waiting for the hub, which waits for this op.
+const catchUpTimeout = 2 * time.Second
+
+// folderMissing says whether the folder that holds path is missing here.
+func (l *live) folderMissing(path string) bool {
+	dir := wire.Parent(path)
+	if l == nil || dir == "" {
+		return false
+	}
+	_, err := l.s.tree.Lstat(dir)
+	return errors.Is(err, fs.ErrNotExist)
+}
+
 // leftAway returns the folder renamed (to its new path) or removed (to
 // "") here, at or above path, in a report the hub had not handled when it
 // had handled this host's reports up to seen; ok is false if there is
@@ -52,11 +77,17 @@ func (l *live) leftAway(path string, seen uint64) (from, to string, ok bool) {
 // removed here since: settled is true, with op's result, when op must not
 // be applied. A rename of the hub's is left to fail on its own, which
 // starts the session over (hub: reconcileError).
-func (a *Agent) beforeRename(s *attached, op *wire.Op, seen uint64) (res wire.OpResult, settled bool) {
+func (a *Agent) beforeRename(ctx context.Context, s *attached, op *wire.Op, seen uint64) (res wire.OpResult, settled bool) {
 	if op.Kind == wire.OpRename {
 		return wire.OpResult{}, false
 	}
 	from, to, ok := s.live.leftAway(op.Path, seen)
+	if !ok && seen != seenUnknown && s.live.folderMissing(op.Path) {
+		mctx, cancel := context.WithTimeout(ctx, catchUpTimeout)
+		s.live.markScan(mctx, false)
+		cancel()
+		from, to, ok = s.live.leftAway(op.Path, seen)
+	}
 	switch {
 	case !ok:
 		return wire.OpResult{}, false

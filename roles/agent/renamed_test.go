@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/peerlink/peerlink/sync/watch"
 	"github.com/peerlink/peerlink/wire"
 )
 
@@ -126,5 +127,42 @@ func TestFetchPlannedBeforeAFolderRemovalHere(t *testing.T) {
 				t.Errorf("the file landed in the folder made again: %v, want %v", landed, !tc.refused)
 			}
 		})
+	}
+}
+
+// An op whose folder is missing here, the folder's rename handled by the
+// loop but not yet sent (make chaos, seed 71048, rerun), waits for the
+// loop to send what it holds, and is then refused as planned before the
+// rename's report.
+func TestOpWhoseFolderIsMissingWaitsForTheLoopsReports(t *testing.T) {
+	l, root := newTestLive(t)
+	s := l.s
+	s.live = l
+	l.marks = make(chan scanMark)
+	put(t, root, "b/x", "moved")
+	do(t, os.Rename(filepath.Join(root, "b"), filepath.Join(root, "e")))
+	l.onRename(context.Background(), watch.Event{Op: watch.Renamed, Path: "e", OldPath: "b", IsDir: true})
+	served := make(chan bool, 1)
+	go func() {
+		// The loop's side of a mark, but for the broker: what it holds
+		// is sent as Changes 5.
+		m := <-l.marks
+		l.noteSent(5, l.pending)
+		l.pending = nil
+		m.reply <- 5
+		served <- true
+	}()
+	op := wire.Op{Kind: wire.OpMkdir, Path: "b/sub", Want: wire.Entry{Path: "b/sub", Kind: wire.KindDir, Mode: 0o755}}
+	res, _ := l.a.applyOne(context.Background(), nil, s, &op, 4, func(int64) {})
+	select {
+	case <-served:
+	default:
+		t.Fatal("the op did not wait for the loop's reports")
+	}
+	if res.Error == nil || res.Error.Kind != wire.KindChanged {
+		t.Errorf("result %+v, want refused as changed", res)
+	}
+	if _, err := os.Lstat(filepath.Join(root, "b")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the folder's old place: %v, want not made again", err)
 	}
 }

@@ -15,8 +15,8 @@ import (
 // the last report's number (wire.ScanPart.Reported): the hub drops those
 // reports, which the scan covers, when it asked so (wire.Scan.Supersede).
 
-// scanMark is a scan's request to the loop: the reply is the last Seq
-// sent.
+// scanMark is a scan's request to the loop (or an op's whose folder is
+// missing: renamed.go): the reply is the last Seq sent.
 type scanMark struct {
 	// forget: the hub drops what was reported, so the removals noted so
 	// far no longer refuse a fetch (removed.go), nor the removals and
@@ -73,6 +73,6 @@ func (l *live) serveMark(ctx context.Context, m scanMark) {
 		l.sent.forgetLeft()
 		l.mu.Unlock()
 	}
-	l.a.log.Debug().Str("session", l.s.name).Uint64("reported", l.seq).Bool("forget", m.forget).Msg("scan marked: live reports sent so far are the scan's")
+	l.a.log.Debug().Str("session", l.s.name).Uint64("reported", l.seq).Bool("forget", m.forget).Msg("marked: what the loop handled so far is reported")
 	m.reply <- l.seq
 }
