@@ -239,32 +239,6 @@ func TestEchoOfARemovalEndsWhenTheNewFolderIsSeen(t *testing.T) {
 	}
 }
 
-// A file written just before a user renamed its folder, still settling
-// then (make chaos, seed 80097), is reported at its new path, after the
-// rename: at its old path, where nothing is any more, it was never
-// reported, and its new content stayed here.
-func TestSettlingFileFollowsAUsersFolderRename(t *testing.T) {
-	l, root := newTestLive(t)
-	put(t, root, "a/c/f3.bin", "written just before the rename")
-	put(t, root, "a/cc.txt", "settling beside the folder")
-	l.later("a/c/f3.bin")
-	l.later("a/cc.txt")
-	do(t, os.Rename(filepath.Join(root, "a", "c"), filepath.Join(root, "e")))
-	l.onRename(context.Background(), watch.Event{Op: watch.Renamed, Path: "e", OldPath: "a/c", IsDir: true})
-	if n := len(l.pending); n != 1 || l.pending[0].Kind != wire.ChangeRename {
-		t.Fatalf("pending %+v, want the user's rename of a/c", l.pending)
-	}
-	var settling []string
-	for _, it := range l.settleQ {
-		if at, ok := l.settle[it.path]; ok && at.Equal(it.at) {
-			settling = append(settling, it.path)
-		}
-	}
-	if want := []string{"a/cc.txt", "e/f3.bin"}; !slices.Equal(settling, want) {
-		t.Errorf("settling %v, want %v", settling, want)
-	}
-}
-
 // A folder the hub's rename moved away here, made again by a user and
 // removed by them within expectFor (make chaos, seed 20194): the removal
 // is the user's, not the echo of the rename, and reaches the hub.

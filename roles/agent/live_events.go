@@ -3,8 +3,10 @@ package agent
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"strings"
 	"time"
 
@@ -222,22 +224,7 @@ func (l *live) onRename(ctx context.Context, ev watch.Event) {
 	}
 	l.add(ctx, wire.Change{Kind: wire.ChangeRename, Path: ev.Path, OldPath: ev.OldPath, Entry: info.Entry(ev.Path)})
 	l.settleMoved(ev.OldPath, ev.Path)
-}
-
-// settleMoved has the files settling below the folder from, which a user
-// renamed to to, reported at their new paths, after the rename: the hub
-// moves the records of what it knew of them with the folder, and their
-// new content follows. Left at their old paths, where nothing is any
-// more, they were never reported (make chaos, seed 80097: a file written
-// just before its folder's rename kept its new content on its writer's
-// host alone, the others renaming their older copy).
-func (l *live) settleMoved(from, to string) {
-	for p := range l.settle {
-		if np, ok := wire.Moved(p, from, to); ok && p != from {
-			delete(l.settle, p)
-			l.later(np)
-		}
-	}
+	l.noteUserMove(ev.OldPath, ev.Path)
 }
 
 // later reports path once it settled.
@@ -265,6 +252,10 @@ func (l *live) report(path string) {
 	info, err := l.s.tree.Lstat(path)
 	if err == nil && info.Kind != wire.KindFile && info.Kind != wire.KindDir {
 		l.warnSkipped(path, fmt.Sprintf("%s %s skipped: peerlink synchronises files and folders only", info.TypeString(), path))
+		return
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		l.followUserMoves(path) // usermoved.go
 		return
 	}
 	if err != nil || info.Kind != wire.KindFile {
