@@ -62,8 +62,10 @@ type live struct {
 	// unwatched are the hub's folder renames applied here whose own event
 	// the loop has not seen yet (moved_events.go).
 	unwatched []*unwatchedMove
-	// userMoves are the users' folder renames lately (usermoved.go).
+	// userMoves are the users' folder renames lately, vanished the files
+	// found gone as they were to be reported (usermoved.go).
 	userMoves []userMove
+	vanished  map[string]time.Time
 	// reopen are the write-opens the hub's folder renames moved, old path
 	// then new, to report again (reannounce).
 	reopen [][2]string

@@ -170,6 +170,7 @@ func (l *live) onChange(ctx context.Context, ev watch.Event) {
 // onRemove handles a removal.
 func (l *live) onRemove(ctx context.Context, ev watch.Event) {
 	delete(l.settle, ev.Path)
+	delete(l.vanished, ev.Path)
 	if l.echo(ev.Path) {
 		return
 	}
