@@ -29,9 +29,12 @@ import (
 // hub lags this host on the path, moves the lag with the rename it
 // handles next (or keeps the file, which this host did not hold, out of
 // the removal: conflict/live_keep.go), and the repair brings the content
-// where it belongs. A mkdir of the folder itself is done already: the
-// folder is here under its new name, or gone as the report the hub
-// handles next says.
+// where it belongs. A mkdir is never refused (a folder's lag would leave
+// out of a catch-up everything below it: make chaos, seed 5122): of the
+// folder itself it is done already, the folder being here under its new
+// name, or gone as the report the hub handles next says; below a folder
+// renamed it is made at the new place, where the hub will have it once it
+// handled the rename; below one removed it is made as before.
 
 // A report can also still be on its way when the op comes: the watcher's
 // event handled, or queued, and not yet sent (flushAfter). An op whose
@@ -91,16 +94,33 @@ func (a *Agent) beforeRename(ctx context.Context, s *attached, op *wire.Op, seen
 	switch {
 	case !ok:
 		return wire.OpResult{}, false
+	case op.Kind == wire.OpMkdir:
+		return a.mkdirMoved(s, op, from, to)
 	case op.Path == from:
-		if op.Kind != wire.OpMkdir {
-			return wire.OpResult{}, false // the folder's own removal or replacement: judged as before
-		}
-		a.log.Debug().Str("session", s.name).Str("path", op.Path).Str("to", to).Msg("mkdir of a folder renamed or removed here since: done")
-		return wire.OpResult{Kind: op.Kind, Path: op.Path, Entry: op.Want}, true
+		return wire.OpResult{}, false // the folder's own removal or replacement: judged as before
 	}
 	msg := fmt.Sprintf("its folder %s was renamed here to %s after the hub planned this: not made at the old place", from, to)
 	if to == "" {
 		msg = fmt.Sprintf("its folder %s was removed here after the hub planned this: not made again for it", from)
 	}
 	return a.failed(s, op, &wire.Error{Kind: wire.KindChanged, Path: op.Path, Msg: msg}), true
+}
+
+// mkdirMoved settles a mkdir of op.Path, at or below the folder from that
+// a user renamed to to (or removed, to ""), since the hub planned it.
+func (a *Agent) mkdirMoved(s *attached, op *wire.Op, from, to string) (wire.OpResult, bool) {
+	switch {
+	case op.Path == from:
+		a.log.Debug().Str("session", s.name).Str("path", op.Path).Str("to", to).Msg("mkdir of a folder renamed or removed here since: done")
+		return wire.OpResult{Kind: op.Kind, Path: op.Path, Entry: op.Want}, true
+	case to == "":
+		return wire.OpResult{}, false
+	}
+	np, _ := wire.Moved(op.Path, from, to)
+	a.log.Debug().Str("session", s.name).Str("path", op.Path).Str("at", np).Msg("mkdir in a folder renamed here since: made at its new place")
+	s.live.expectChange(np, expectation{dir: true})
+	if err := s.tree.Mkdir(np, op.Want.Mode); err != nil {
+		return a.failed(s, op, err), true
+	}
+	return wire.OpResult{Kind: op.Kind, Path: op.Path, Entry: op.Want}, true
 }

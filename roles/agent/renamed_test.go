@@ -17,9 +17,10 @@ import (
 
 // An op the hub planned at a folder's old place before it handled the
 // report of that folder's rename here (make chaos, seed 71048) is not
-// made at the old place: below the folder it is refused (the hub's lag
-// repair brings it to the new place once it moved the path with the
-// rename), and a mkdir of the folder itself is done already. An op
+// made at the old place: below the folder a fetch or a delete is refused
+// (the hub's lag repair brings it to the new place once it moved the path
+// with the rename), a mkdir is made at the new place, and a mkdir of the
+// folder itself is done already. An op
 // planned after the hub handled the report, or by a hub that does not
 // say, is applied where it says. The fetched content comes inline with
 // the Apply, so no broker is needed.
@@ -37,7 +38,7 @@ func TestOpsPlannedBeforeAFolderRenameHere(t *testing.T) {
 	}{
 		{"a fetch into the folder planned before the rename's report", wire.Op{Kind: wire.OpFetch, Path: "b/f1.txt", From: "site-c", Want: file, Inline: inline}, 4, true, false},
 		{"a fetch into it planned after", wire.Op{Kind: wire.OpFetch, Path: "b/f1.txt", From: "site-c", Want: file, Inline: inline}, 5, false, true},
-		{"a mkdir in it planned before", wire.Op{Kind: wire.OpMkdir, Path: "b/sub", Want: sub}, 4, true, false},
+		{"a mkdir in it planned before, made at the new place", wire.Op{Kind: wire.OpMkdir, Path: "b/sub", Want: sub}, 4, false, false},
 		{"a delete in it planned before", wire.Op{Kind: wire.OpDelete, Path: "b/x", Have: &wire.Entry{Path: "b/x", Kind: wire.KindFile}}, 4, true, false},
 		{"a mkdir of the folder itself planned before", wire.Op{Kind: wire.OpMkdir, Path: "b", Want: wire.Entry{Path: "b", Kind: wire.KindDir, Mode: 0o755}}, 4, false, false},
 		{"a mkdir in it planned after", wire.Op{Kind: wire.OpMkdir, Path: "b/sub", Want: sub}, 5, false, true},
@@ -74,6 +75,11 @@ func TestOpsPlannedBeforeAFolderRenameHere(t *testing.T) {
 			}
 			if _, err := os.Lstat(filepath.Join(root, "e", "x")); err != nil {
 				t.Errorf("the renamed folder's file: %v", err)
+			}
+			if tc.op.Kind == wire.OpMkdir && tc.op.Path == "b/sub" && !tc.oldMade {
+				if info, err := os.Lstat(filepath.Join(root, "e", "sub")); err != nil || !info.IsDir() {
+					t.Errorf("the folder at the new place: %v", err)
+				}
 			}
 		})
 	}
@@ -152,7 +158,7 @@ func TestOpWhoseFolderIsMissingWaitsForTheLoopsReports(t *testing.T) {
 		m.reply <- 5
 		served <- true
 	}()
-	op := wire.Op{Kind: wire.OpMkdir, Path: "b/sub", Want: wire.Entry{Path: "b/sub", Kind: wire.KindDir, Mode: 0o755}}
+	op := wire.Op{Kind: wire.OpDelete, Path: "b/x", Have: &wire.Entry{Path: "b/x", Kind: wire.KindFile}}
 	res, _ := l.a.applyOne(context.Background(), nil, s, &op, 4, func(int64) {})
 	select {
 	case <-served:
@@ -162,7 +168,7 @@ func TestOpWhoseFolderIsMissingWaitsForTheLoopsReports(t *testing.T) {
 	if res.Error == nil || res.Error.Kind != wire.KindChanged {
 		t.Errorf("result %+v, want refused as changed", res)
 	}
-	if _, err := os.Lstat(filepath.Join(root, "b")); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("the folder's old place: %v, want not made again", err)
+	if _, err := os.Lstat(filepath.Join(root, "e", "x")); err != nil {
+		t.Errorf("the renamed folder's file: %v", err)
 	}
 }
