@@ -63,13 +63,27 @@ func TestSchedules(t *testing.T) {
 	// not run here: its fix has an e2e test of its own, but under load the
 	// seed still fails now and then the same way (a lock left, the writer's
 	// version at the new path on its host only), from an ordering not yet
-	// understood.
+	// understood. Seeds 71048, 71049, 80097, 81033 and 20194 at 20 steps,
+	// and 90038 with 5 agents: a folder renamed (or removed) here while
+	// the hub planned a fetch into it, which made it again at its old
+	// name; a file quarantined in a folder renamed elsewhere, left listed
+	// at its old path; a file written just before its folder's rename,
+	// never reported; a start-up's fetch failed as its source renamed the
+	// folder, never repaired; a folder the hub renamed away, made again
+	// and removed by a user, whose removal was taken for the rename's echo.
 	for _, sc := range []struct {
-		seed  uint64
-		steps int
-	}{{1, 15}, {2, 15}, {3, 15}, {4, 20}, {1008, 20}, {2259, 20}, {3001, 20}, {3311, 20}, {3535, 20}, {3576, 20}, {3827, 20}, {5093, 20}, {5122, 20}, {5533, 20}, {7303, 20}, {20031, 20}} {
+		seed   uint64
+		steps  int
+		agents int // 3 when 0
+	}{{1, 15, 0}, {2, 15, 0}, {3, 15, 0}, {4, 20, 0}, {1008, 20, 0}, {2259, 20, 0}, {3001, 20, 0}, {3311, 20, 0}, {3535, 20, 0}, {3576, 20, 0},
+		{3827, 20, 0}, {5093, 20, 0}, {5122, 20, 0}, {5533, 20, 0}, {7303, 20, 0}, {20031, 20, 0},
+		{20194, 20, 0}, {71048, 20, 0}, {71049, 20, 0}, {80097, 20, 0}, {81033, 20, 0}, {90038, 20, 5}} {
 		seed := sc.seed
-		res := runSchedule(ctx, cfg, Generate(seed, sc.steps, Hosts(3)))
+		agents := sc.agents
+		if agents == 0 {
+			agents = 3
+		}
+		res := runSchedule(ctx, cfg, Generate(seed, sc.steps, Hosts(agents)))
 		if len(res.failures) > 0 {
 			var b bytes.Buffer
 			report(&b, res, true, false)
