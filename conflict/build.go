@@ -61,6 +61,10 @@ func (e *engine) build(in *Input) {
 		inLast = inLast && q == p
 		if inLast {
 			p = q // one string for the row, its record and its cells
+		} else if streamedOnly(srcs[:nh], p) {
+			// A stream's strings are read anew for each entry and are
+			// garbage but for the rows': those go into blocks.
+			p = e.paths.Copy(p)
 		}
 		r := e.addRow(p)
 		if inLast {
@@ -130,6 +134,21 @@ func (e *engine) fromScan(scans []source, p string) bool {
 		}
 	}
 	return false
+}
+
+// streamedOnly reports whether p is named by a stream and by no scan in
+// memory (which keeps its strings anyway).
+func streamedOnly(scans []source, p string) bool {
+	streamed := false
+	for i := range scans {
+		if q, ok := scans[i].peek(); ok && q == p {
+			if scans[i].stream == nil {
+				return false
+			}
+			streamed = true
+		}
+	}
+	return streamed
 }
 
 func minPath(srcs []source) (string, bool) {
