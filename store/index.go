@@ -63,12 +63,17 @@ func (w *indexWriter) put(path string, r *conflict.Record) error {
 			return fmt.Errorf("%s: %w", path, err)
 		}
 	}
-	if err := w.away.note([]byte(path), w.b.Get([]byte(path))); err != nil {
-		return err
+	// The key in the transaction's arena, as the value: bbolt keeps both
+	// until the commit, and a first start puts a million of them.
+	key := w.values.copyString(path)
+	if w.away != nil {
+		if err := w.away.note(key, w.b.Get(key)); err != nil {
+			return err
+		}
 	}
 	v := recordOf(&e, w.mask)
 	w.buf = appendRecord(w.buf[:0], &v)
-	return w.b.Put([]byte(path), w.values.copy(w.buf))
+	return w.b.Put(key, w.values.copy(w.buf))
 }
 
 // PutIndexOf stores index[p] for each of paths in one transaction, as
