@@ -61,10 +61,8 @@ func (e *engine) build(in *Input) {
 		inLast = inLast && q == p
 		if inLast {
 			p = q // one string for the row, its record and its cells
-		} else if streamedOnly(srcs[:nh], p) {
-			// A stream's strings are read anew for each entry and are
-			// garbage but for the rows': those go into blocks.
-			p = e.paths.Copy(p)
+		} else {
+			p = e.rowPath(srcs[:nh], p)
 		}
 		r := e.addRow(p)
 		if inLast {
@@ -136,19 +134,24 @@ func (e *engine) fromScan(scans []source, p string) bool {
 	return false
 }
 
-// streamedOnly reports whether p is named by a stream and by no scan in
-// memory (which keeps its strings anyway).
-func streamedOnly(scans []source, p string) bool {
+// rowPath returns the string a row of p keeps: a scan's in memory, which
+// it keeps anyway, or else a copy of a stream's. A stream's strings are
+// read anew for each entry, and are garbage but for the rows': those go
+// into blocks, and a stream may reuse its own.
+func (e *engine) rowPath(scans []source, p string) string {
 	streamed := false
 	for i := range scans {
 		if q, ok := scans[i].peek(); ok && q == p {
 			if scans[i].stream == nil {
-				return false
+				return q
 			}
 			streamed = true
 		}
 	}
-	return streamed
+	if streamed {
+		return e.paths.Copy(p)
+	}
+	return p
 }
 
 func minPath(srcs []source) (string, bool) {
