@@ -63,6 +63,9 @@ func (r *run) mergeCompact(spools map[string]*spool, skipped map[string]bool, wr
 	if r.freshStart {
 		judged = nil // as in mergeScans
 	}
+	for _, s := range spools {
+		s.known = last // its strings, whatever the merge judges against
+	}
 	if err := r.breakSpools(spools, judged, leftAlone); err != nil {
 		return conflict.Plan{}, err
 	}
