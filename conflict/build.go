@@ -135,9 +135,10 @@ func (e *engine) fromScan(scans []source, p string) bool {
 }
 
 // rowPath returns the string a row of p keeps: a scan's in memory, which
-// it keeps anyway, or else a copy of a stream's. A stream's strings are
-// read anew for each entry, and are garbage but for the rows': those go
-// into blocks, and a stream may reuse its own.
+// it keeps anyway, or else a copy of a stream's in the engine's blocks. A
+// stream's strings are read anew for each entry and are garbage but for
+// the rows', so that nothing a stream hands out outlives its read
+// (Stream).
 func (e *engine) rowPath(scans []source, p string) string {
 	streamed := false
 	for i := range scans {
