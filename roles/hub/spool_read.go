@@ -177,10 +177,11 @@ type spoolReader struct {
 // knownPaths finds the paths a reader decodes, in tree order, among the
 // records of the stored index, also in tree order, by a cursor that only
 // moves forward. At a restart nearly every path a host scanned is
-// already there, and the merge reads each spool two or three times:
-// the index's strings in place of new ones are some 150 bytes a path of
-// garbage fewer, which the collector would otherwise clear while the
-// merge holds its most, near its memory limit (memory.go).
+// already there, and each spool is read three times (the breaker's
+// count, the engine's check, its merge): the index's strings in place of
+// new ones are some 150 bytes a path and host of garbage fewer, which
+// the collector would otherwise clear while the merge holds its most,
+// near its memory limit (memory.go).
 type knownPaths struct {
 	recs []conflict.Record
 	at   int
