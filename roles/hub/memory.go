@@ -25,11 +25,10 @@ const (
 	// the plan's compact index record, the stored index's record at a
 	// restart, a cell per host. Measured live at the peak, one million
 	// paths on three hosts (hubmem4): 204 bytes a path at a first start,
-	// 220 at a restart. The budget is that and 16 bytes a path more, the
-	// room the collector has to work in at a restart's peak, where it
-	// runs most often (some ten cycles near its end at a million paths);
-	// it grows with the paths as the garbage between two cycles does
-	// (each read of a spool decodes every path anew). A larger budget is
+	// 220 to 227 at a restart. The budget is that and 16 bytes a path
+	// more, the room the collector has to work in at a restart's peak; it
+	// grows with the paths as the garbage between two cycles does (a
+	// first start's spooled paths and index writes). A larger budget is
 	// resident set the hub holds for fewer cycles.
 	mergePathBytes = 166
 	mergeHostBytes = 24
