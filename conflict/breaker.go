@@ -99,7 +99,11 @@ func holds(rec Record, host string) bool {
 
 // StreamDeletes is ScanDeletes for a scan as a Stream and the last index
 // in tree order (Input.Sorted): one pass over both where the stream is in
-// tree order, without a set of the scan's paths.
+// tree order, without a set of the scan's paths. Each read of a spooled
+// scan decodes every entry anew (a million paths' strings of garbage), so
+// the pass that merges is also the one that finds the order: a stream out
+// of order is read again into a set. Against an empty index nothing was
+// deleted, and the stream is not read.
 func StreamDeletes(host string, scan Stream, last []Record, skip func(string) bool) (map[string]wire.Entry, int) {
 	deleted := map[string]wire.Entry{}
 	files := 0
@@ -112,16 +116,27 @@ func StreamDeletes(host string, scan Stream, last []Record, skip func(string) bo
 			files++
 		}
 	}
-	var have map[string]bool
-	prev, first := "", true
+	if len(last) == 0 {
+		return deleted, files
+	}
+	i := 0
+	prev, first, sorted := "", true, true
 	for e := range scan.Entries() {
 		if !first && comparePaths(prev, e.Path) > 0 {
-			have = map[string]bool{}
+			sorted = false
 			break
 		}
 		prev, first = e.Path, false
+		for ; i < len(last) && comparePaths(last[i].Entry.Path, e.Path) < 0; i++ {
+			gone(&last[i])
+		}
+		for ; i < len(last) && last[i].Entry.Path == e.Path; i++ {
+		}
 	}
-	if have != nil {
+	if !sorted {
+		clear(deleted)
+		files = 0
+		have := map[string]bool{}
 		for e := range scan.Entries() {
 			have[e.Path] = true
 		}
@@ -131,14 +146,6 @@ func StreamDeletes(host string, scan Stream, last []Record, skip func(string) bo
 			}
 		}
 		return deleted, files
-	}
-	i := 0
-	for e := range scan.Entries() {
-		for ; i < len(last) && comparePaths(last[i].Entry.Path, e.Path) < 0; i++ {
-			gone(&last[i])
-		}
-		for ; i < len(last) && last[i].Entry.Path == e.Path; i++ {
-		}
 	}
 	for ; i < len(last); i++ {
 		gone(&last[i])

@@ -1,6 +1,9 @@
 package conflict
 
 import (
+	"iter"
+	"maps"
+	"slices"
 	"testing"
 
 	"github.com/peerlink/peerlink/wire"
@@ -82,5 +85,65 @@ func TestScanDeletes(t *testing.T) {
 	}
 	if n := HeldFiles("x", last); n != 4 {
 		t.Fatalf("HeldFiles(x) = %d; want 4", n)
+	}
+}
+
+// countedStream is a Stream that counts how often it is read.
+type countedStream struct {
+	entries []wire.Entry
+	reads   int
+}
+
+func (s *countedStream) Entries() iter.Seq[wire.Entry] {
+	s.reads++
+	return slices.Values(s.entries)
+}
+
+// StreamDeletes finds what ScanDeletes finds, for a scan in tree order
+// (read once), out of order (read again into a set) or against an empty
+// index (not read at all).
+func TestStreamDeletesAgreesWithScanDeletes(t *testing.T) {
+	f := func(p string) wire.Entry { return wire.Entry{Path: p, Kind: wire.KindFile, Size: 1} }
+	d := func(p string) wire.Entry { return wire.Entry{Path: p, Kind: wire.KindDir} }
+	xy := []string{"x", "y"}
+	lastMap := map[string]Record{
+		"a": {Entry: f("a"), Hosts: xy}, "a-b": {Entry: f("a-b"), Hosts: xy},
+		"a/c": {Entry: f("a/c"), Hosts: xy}, "dir": {Entry: d("dir"), Hosts: xy},
+		"dir/c": {Entry: f("dir/c"), Hosts: xy}, "new": {Entry: f("new"), Hosts: []string{"y"}},
+		"q": {Entry: f("q"), Hosts: xy}, "z": {Entry: f("z"), Hosts: xy},
+	}
+	var last []Record
+	for _, p := range lastOrder(lastMap) {
+		last = append(last, lastMap[p])
+	}
+	for _, tc := range []struct {
+		name  string
+		scan  []wire.Entry
+		reads int
+	}{
+		{"in tree order, a folder's contents before a sibling with a dash", []wire.Entry{d("a"), f("a/c"), f("q")}, 1},
+		{"in tree order, everything kept", []wire.Entry{f("a"), f("a/c"), f("a-b"), d("dir"), f("dir/c"), f("q"), f("z")}, 1},
+		{"in tree order, nothing kept", nil, 1},
+		{"in tree order past the index's end", []wire.Entry{f("a"), f("zz")}, 1},
+		{"out of order at its start", []wire.Entry{f("q"), f("a"), f("dir/c")}, 2},
+		{"out of order after a merged part", []wire.Entry{f("a"), f("a/c"), f("z"), f("dir/c")}, 2},
+		{"in byte order, not tree order", []wire.Entry{f("a"), f("a-b"), f("a/c")}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			skip := func(p string) bool { return p == "z" }
+			want, wantFiles := ScanDeletes("x", tc.scan, lastMap, skip)
+			s := &countedStream{entries: tc.scan}
+			got, files := StreamDeletes("x", s, last, skip)
+			if !maps.Equal(got, want) || files != wantFiles {
+				t.Fatalf("StreamDeletes = %v (%d files); ScanDeletes = %v (%d files)", got, files, want, wantFiles)
+			}
+			if s.reads != tc.reads {
+				t.Errorf("the stream was read %d times, want %d", s.reads, tc.reads)
+			}
+		})
+	}
+	s := &countedStream{entries: []wire.Entry{f("a")}}
+	if got, files := StreamDeletes("x", s, nil, nil); len(got) != 0 || files != 0 || s.reads != 0 {
+		t.Errorf("against an empty index: %v (%d files) after %d reads; want nothing, unread", got, files, s.reads)
 	}
 }

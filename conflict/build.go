@@ -61,6 +61,8 @@ func (e *engine) build(in *Input) {
 		inLast = inLast && q == p
 		if inLast {
 			p = q // one string for the row, its record and its cells
+		} else {
+			p = e.rowPath(srcs[:nh], p)
 		}
 		r := e.addRow(p)
 		if inLast {
@@ -130,6 +132,27 @@ func (e *engine) fromScan(scans []source, p string) bool {
 		}
 	}
 	return false
+}
+
+// rowPath returns the string a row of p keeps: a scan's in memory, which
+// it keeps anyway, or else a copy of a stream's in the engine's blocks. A
+// stream's strings are read anew for each entry and are garbage but for
+// the rows', so that nothing a stream hands out outlives its read
+// (Stream).
+func (e *engine) rowPath(scans []source, p string) string {
+	streamed := false
+	for i := range scans {
+		if q, ok := scans[i].peek(); ok && q == p {
+			if scans[i].stream == nil {
+				return q
+			}
+			streamed = true
+		}
+	}
+	if streamed {
+		return e.paths.Copy(p)
+	}
+	return p
 }
 
 func minPath(srcs []source) (string, bool) {

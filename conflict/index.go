@@ -67,6 +67,13 @@ func (x *Index) record(i int) Record {
 	return Record{Entry: *r.ent, Hosts: hosts}
 }
 
+// At returns the i-th record in tree order, 0 <= i < Len(). Its Hosts
+// are shared as record's are.
+func (x *Index) At(i int) Record { return x.record(i) }
+
+// Path returns the path of the i-th record, 0 <= i < Len().
+func (x *Index) Path(i int) string { return x.recs[i].ent.Path }
+
 // Get returns the record of path.
 func (x *Index) Get(path string) (Record, bool) {
 	if x == nil {
@@ -120,25 +127,4 @@ func (p *Plan) IndexLen() int {
 		return p.Table.Len()
 	}
 	return len(p.Index)
-}
-
-// Getter returns Get for lookups mostly in tree order (what a store
-// writes in path order): each starts where the last one found its record.
-func (x *Index) Getter() func(string) (Record, bool) {
-	next := 0
-	return func(path string) (Record, bool) {
-		if x == nil {
-			return Record{}, false
-		}
-		if next < len(x.recs) && x.recs[next].ent.Path == path {
-			next++
-			return x.record(next - 1), true
-		}
-		i := sort.Search(len(x.recs), func(i int) bool { return comparePaths(x.recs[i].ent.Path, path) >= 0 })
-		if i < len(x.recs) && x.recs[i].ent.Path == path {
-			next = i + 1
-			return x.record(i), true
-		}
-		return Record{}, false
-	}
 }

@@ -33,8 +33,9 @@ type engine struct {
 
 	out   []hostOps // per host
 	arena hostArena
-	slab  entrySlab // cells read from streams
-	table *Index    // the plan's index when Input.Compact
+	slab  entrySlab      // cells read from streams
+	paths wire.PathArena // rows' paths read from streams
+	table *Index         // the plan's index when Input.Compact
 
 	// scratch, one row at a time
 	state   []hstate

@@ -34,6 +34,29 @@ func comparePaths(a, b string) int {
 	return 1
 }
 
+// ComparePathBytes is ComparePaths of string(a) and b, without the
+// conversion's copy: for a reader that decodes paths into a buffer and
+// looks for each among strings it already holds.
+func ComparePathBytes(a []byte, b string) int {
+	n := min(len(a), len(b))
+	i := 0
+	for i < n && a[i] == b[i] {
+		i++
+	}
+	if i == n {
+		return cmp.Compare(len(a), len(b))
+	}
+	switch {
+	case a[i] == '/':
+		return -1
+	case b[i] == '/':
+		return 1
+	case a[i] < b[i]:
+		return -1
+	}
+	return 1
+}
+
 // isAncestor reports whether dir is a proper ancestor of p.
 func isAncestor(dir, p string) bool {
 	return len(p) > len(dir) && p[len(dir)] == '/' && strings.HasPrefix(p, dir)

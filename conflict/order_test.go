@@ -30,6 +30,13 @@ func TestComparePathsIsTreeOrder(t *testing.T) {
 			}
 		}
 	}
+	for _, a := range paths {
+		for _, b := range paths[:50] {
+			if got, want := ComparePathBytes([]byte(a), b), comparePaths(a, b); got != want {
+				t.Fatalf("ComparePathBytes(%q, %q) = %d, comparePaths says %d", a, b, got, want)
+			}
+		}
+	}
 	sorted := slices.Clone(paths)
 	slices.SortFunc(sorted, comparePaths)
 	for i, p := range sorted {

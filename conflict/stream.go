@@ -12,7 +12,9 @@ import (
 // than once and must yield the same entries each time; the engine reads
 // a stream twice (a check, then the merge) and holds none of its entries
 // beyond one per host, so a million paths on three hosts need not be in
-// memory three times over. A stream in tree order (ComparePaths) is
+// memory three times over; nor does it keep their path strings (it copies
+// a row's), so a stream may hand out paths that share larger blocks
+// without the plan holding those. A stream in tree order (ComparePaths) is
 // merged as it is read; any other is read into memory and sorted, as a
 // scan in Input.Scans is.
 type Stream interface {

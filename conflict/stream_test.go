@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/peerlink/peerlink/wire"
 )
@@ -151,5 +152,54 @@ func TestIndexLookup(t *testing.T) {
 	}
 	if want := []string{"d", "d/x", "d-y"}; !slices.Equal(order, want) {
 		t.Errorf("Records in %q, want tree order %q", order, want)
+	}
+}
+
+// freshStream yields its entries with every path a string of its own,
+// made anew on each read, as the hub's spools do, and remembers where
+// each lies.
+type freshStream struct {
+	entries []wire.Entry
+	yielded map[*byte]bool
+}
+
+func (s *freshStream) Entries() iter.Seq[wire.Entry] {
+	return func(yield func(wire.Entry) bool) {
+		for _, e := range s.entries {
+			e.Path = strings.Clone(e.Path)
+			s.yielded[unsafe.StringData(e.Path)] = true
+			if !yield(e) {
+				return
+			}
+		}
+	}
+}
+
+// The plan keeps no path string a stream handed out (Stream's contract,
+// which lets a stream's paths share blocks that are garbage once read):
+// its index's paths, the folders' included, are the engine's copies.
+func TestCompactPlanKeepsNoStreamPath(t *testing.T) {
+	f := func(p string) wire.Entry {
+		return wire.Entry{Path: p, Kind: wire.KindFile, Size: 1, Mtime: epoch, Mode: 0o644}
+	}
+	d := func(p string) wire.Entry { return wire.Entry{Path: p, Kind: wire.KindDir, Mtime: epoch, Mode: 0o755} }
+	scan := []wire.Entry{d("a"), d("a/b"), f("a/b/c"), f("a/d"), f("e")}
+	in := Input{Hosts: []string{"x", "y"}, Streams: map[string]Stream{}, Compact: true}
+	var streams []*freshStream
+	for _, h := range in.Hosts {
+		s := &freshStream{entries: scan, yielded: map[*byte]bool{}}
+		streams = append(streams, s)
+		in.Streams[h] = s
+	}
+	plan := Resolve(in)
+	if plan.IndexLen() != len(scan) {
+		t.Fatalf("the plan's index holds %d records, want %d", plan.IndexLen(), len(scan))
+	}
+	for rec := range plan.Records() {
+		for i, s := range streams {
+			if s.yielded[unsafe.StringData(rec.Entry.Path)] {
+				t.Errorf("the record of %s keeps the path string stream %d handed out", rec.Entry.Path, i)
+			}
+		}
 	}
 }

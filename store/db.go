@@ -166,10 +166,23 @@ type arena struct{ buf []byte }
 
 // copy returns a copy of b that stays valid until the arena is dropped.
 func (a *arena) copy(b []byte) []byte {
-	if cap(a.buf)-len(a.buf) < len(b) {
-		a.buf = make([]byte, 0, max(64<<10, len(b)))
-	}
+	a.room(len(b))
 	n := len(a.buf)
 	a.buf = append(a.buf, b...)
 	return a.buf[n:len(a.buf):len(a.buf)]
+}
+
+// copyString is copy of s's bytes, without a conversion's allocation.
+func (a *arena) copyString(s string) []byte {
+	a.room(len(s))
+	n := len(a.buf)
+	a.buf = append(a.buf, s...)
+	return a.buf[n:len(a.buf):len(a.buf)]
+}
+
+// room makes room for n more bytes: a new block where the last is full.
+func (a *arena) room(n int) {
+	if cap(a.buf)-len(a.buf) < n {
+		a.buf = make([]byte, 0, max(64<<10, n))
+	}
 }

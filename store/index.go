@@ -63,12 +63,17 @@ func (w *indexWriter) put(path string, r *conflict.Record) error {
 			return fmt.Errorf("%s: %w", path, err)
 		}
 	}
-	if err := w.away.note([]byte(path), w.b.Get([]byte(path))); err != nil {
-		return err
+	// The key in the transaction's arena, as the value: bbolt keeps both
+	// until the commit, and a first start puts a million of them.
+	key := w.values.copyString(path)
+	if w.away != nil {
+		if err := w.away.note(key, w.b.Get(key)); err != nil {
+			return err
+		}
 	}
 	v := recordOf(&e, w.mask)
 	w.buf = appendRecord(w.buf[:0], &v)
-	return w.b.Put([]byte(path), w.values.copy(w.buf))
+	return w.b.Put(key, w.values.copy(w.buf))
 }
 
 // PutIndexOf stores index[p] for each of paths in one transaction, as
@@ -85,14 +90,8 @@ func (h *Hub) PutIndexOf(session string, paths []string, index map[string]confli
 }
 
 // PutIndexWith stores the records get returns for paths, as PutIndexOf
-// does, in transactions of replaceChunk records: a transaction holds
-// every page it dirties, and a first start's million records in one cost
-// the hub some 400 MB (issue 13, point 5). Each record is true on its
-// own (it lists only hosts that hold its state), so a crash between two
-// transactions leaves some paths with their new record and the rest with
-// their old one, and the next start judges each against a true one. A
-// path get lacks is an error, and nothing is written; a record that does
-// not validate stops the writing at its chunk. It sorts paths in place.
+// does, by PutIndexRecords in path order. A path get lacks is an error,
+// and nothing is written. It sorts paths in place.
 func (h *Hub) PutIndexWith(session string, paths []string, get func(string) (conflict.Record, bool)) error {
 	for _, p := range paths {
 		if _, ok := get(p); !ok {
@@ -100,17 +99,32 @@ func (h *Hub) PutIndexWith(session string, paths []string, get func(string) (con
 		}
 	}
 	slices.Sort(paths) // path order, as PutIndex writes
-	for first := true; first || len(paths) > 0; first = false {
-		chunk := paths[:min(len(paths), replaceChunk)]
-		paths = paths[len(chunk):]
+	return h.PutIndexRecords(session, len(paths), func(i int) conflict.Record {
+		rec, _ := get(paths[i])
+		return rec
+	})
+}
+
+// PutIndexRecords stores n records, rec(0) to rec(n-1) in that order
+// (bbolt's, the paths' byte order, writes fastest), each under its
+// Entry.Path, in transactions of replaceChunk records: a transaction holds
+// every page it dirties, and a first start's million records in one cost
+// the hub some 400 MB (issue 13, point 5). Each record is true on its
+// own (it lists only hosts that hold its state), so a crash between two
+// transactions leaves some paths with their new record and the rest with
+// their old one, and the next start judges each against a true one. A
+// record that does not validate stops the writing at its chunk.
+func (h *Hub) PutIndexRecords(session string, n int, rec func(i int) conflict.Record) error {
+	for first := 0; first == 0 || first < n; first += replaceChunk {
+		end := min(n, first+replaceChunk)
 		err := h.db.Update(func(tx *bolt.Tx) error {
 			w, err := newIndexWriter(tx, session)
 			if err != nil {
 				return err
 			}
-			for _, p := range chunk {
-				rec, _ := get(p)
-				if err := w.put(p, &rec); err != nil {
+			for i := first; i < end; i++ {
+				r := rec(i)
+				if err := w.put(r.Entry.Path, &r); err != nil {
 					return err
 				}
 			}

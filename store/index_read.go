@@ -88,7 +88,7 @@ func (r *indexReader) decode(path string, v []byte) (recordValue, []string, erro
 // Records share their Hosts slices with every other record of the same host
 // set: append to them (their capacity is clipped) but do not modify them.
 func (h *Hub) ForEachIndex(session, prefix string, fn func(conflict.Record) error) error {
-	return h.walkIndex(session, prefix, func(path string, rv recordValue, hosts []string) error {
+	return h.walkIndex(session, prefix, nil, func(path string, rv recordValue, hosts []string) error {
 		return fn(conflict.Record{Entry: rv.entry(path), Hosts: hosts})
 	})
 }
@@ -97,9 +97,10 @@ func (h *Hub) ForEachIndex(session, prefix string, fn func(conflict.Record) erro
 // fn with the path, the parsed value and the hosts of every record of
 // session whose path starts with prefix, in path order, inside one read
 // transaction. A walk of the whole index releases hub.db's pages as it
-// goes (mappedPacer). An error from fn stops the walk and is returned as
-// is.
-func (h *Hub) walkIndex(session, prefix string, fn func(path string, rv recordValue, hosts []string) error) error {
+// goes (mappedPacer). The paths are copied into paths where it is not nil,
+// for a caller that keeps them all. An error from fn stops the walk and is
+// returned as is.
+func (h *Hub) walkIndex(session, prefix string, paths *wire.PathArena, fn func(path string, rv recordValue, hosts []string) error) error {
 	var fnErr error
 	err := h.db.View(func(tx *bolt.Tx) error {
 		b := subBucket(tx, bucketIndex, session)
@@ -114,7 +115,12 @@ func (h *Hub) walkIndex(session, prefix string, fn func(path string, rv recordVa
 		pre := []byte(prefix)
 		whole := &mappedPacer{db: h.db, tx: tx}
 		for k, v := c.Seek(pre); k != nil && bytes.HasPrefix(k, pre); k, v = c.Next() {
-			path := string(k)
+			var path string
+			if paths != nil {
+				path = paths.CopyBytes(k)
+			} else {
+				path = string(k)
+			}
 			rv, hosts, err := r.decode(path, v)
 			if err != nil {
 				return err
@@ -194,8 +200,11 @@ func (h *Hub) LoadIndexSorted(session string) ([]conflict.Record, error) {
 		return nil, err
 	}
 	recs := make([]conflict.Record, 0, n)
-	err = h.ForEachIndex(session, "", func(r conflict.Record) error {
-		recs = append(recs, r)
+	// Every path is kept until the merge ends: in blocks, some 12 bytes
+	// a path less than each on its own.
+	var paths wire.PathArena
+	err = h.walkIndex(session, "", &paths, func(path string, rv recordValue, hosts []string) error {
+		recs = append(recs, conflict.Record{Entry: rv.entry(path), Hosts: hosts})
 		return nil
 	})
 	if err != nil {
@@ -259,7 +268,7 @@ func (h *Hub) IndexUnder(session string, roots, exact []string) (map[string]conf
 // in one transaction without building the records.
 func (h *Hub) IndexHeld(session string) (map[string]int64, error) {
 	held := map[string]int64{}
-	err := h.walkIndex(session, "", func(_ string, _ recordValue, hosts []string) error {
+	err := h.walkIndex(session, "", nil, func(_ string, _ recordValue, hosts []string) error {
 		for _, host := range hosts {
 			held[host]++
 		}

@@ -8,7 +8,7 @@ import (
 
 // Without a limit the Go collector lets the heap grow to twice what is live
 // before it runs (GOGC=100): a start-up merge of a million paths on three
-// hosts holds some 200 to 270 MB live at its peak and took the hub's
+// hosts holds some 200 to 220 MB live at its peak and took the hub's
 // resident set to 460 to 500 MiB, half of it garbage waiting for the next
 // cycle (issue 13, point 5; bench/results.md, "Hub at scale"). During a
 // merge the hub therefore sets a soft memory limit (runtime/debug's
@@ -22,15 +22,19 @@ import (
 const (
 	// mergePathBytes and mergeHostBytes are a merge's budget per path,
 	// and per path and host: the engine's row, the path, one entry and
-	// the plan's compact index record (about 180 bytes), the stored
-	// index's record at a restart, a cell per host. Measured live at the
-	// peak, one million paths on three hosts: 210 bytes a path at a first
-	// start, 240 to 270 at a restart.
-	mergePathBytes = 184
-	mergeHostBytes = 32
+	// the plan's compact index record, the stored index's record at a
+	// restart, a cell per host. Measured live at the peak, one million
+	// paths on three hosts (hubmem4): 204 bytes a path at a first start,
+	// 220 to 227 at a restart. The budget is that and 16 bytes a path
+	// more, the room the collector has to work in at a restart's peak; it
+	// grows with the paths as the garbage between two cycles does (a
+	// first start's spooled paths and index writes). A larger budget is
+	// resident set the hub holds for fewer cycles.
+	mergePathBytes = 166
+	mergeHostBytes = 24
 	// mergeSlack is what a merge holds whatever its size: the spools'
 	// read buffers, a bbolt transaction's pages.
-	mergeSlack = 32 << 20
+	mergeSlack = 16 << 20
 )
 
 // mergeBudget returns the memory budget of a merge of about paths paths

@@ -45,6 +45,9 @@ type spool struct {
 	stray   []wire.Entry // entries whose path is not a watch-set path
 	buf     []byte
 	err     error // the first read error, which fails the merge
+	// known is the stored index in tree order, whose paths a read in
+	// order hands out in place of new strings (knownPaths), or nil.
+	known []conflict.Record
 }
 
 // spoolRun is where a run lies in the file and how many entries it holds.

@@ -33,6 +33,9 @@ func (s *spool) Entries() iter.Seq[wire.Entry] {
 // readRuns yields the runs one after another: they are in order.
 func (s *spool) readRuns(yield func(wire.Entry) bool) {
 	r := newSpoolReader(s.f, 0, s.size, 1<<16)
+	if s.known != nil {
+		r.known = &knownPaths{recs: s.known}
+	}
 	for _, run := range s.runs {
 		for i := range run.n {
 			e, err := r.next(i == 0)
@@ -163,6 +166,44 @@ type spoolReader struct {
 	buf      []byte
 	pos      int
 	prev     []byte // the path before, in its run
+	// paths holds the entries' paths: a merge reads every path of every
+	// host two or three times, and all but the rows' are garbage at
+	// once, which in blocks is fewer and smaller objects to allocate
+	// and collect. What the engine keeps of a stream it copies.
+	paths wire.PathArena
+	known *knownPaths // nil: every path is a new string
+}
+
+// knownPaths finds the paths a reader decodes, in tree order, among the
+// records of the stored index, also in tree order, by a cursor that only
+// moves forward. At a restart nearly every path a host scanned is
+// already there, and each spool is read three times (the breaker's
+// count, the engine's check, its merge): the index's strings in place of
+// new ones are some 150 bytes a path and host of garbage fewer, which
+// the collector would otherwise clear while the merge holds its most,
+// near its memory limit (memory.go).
+type knownPaths struct {
+	recs []conflict.Record
+	at   int
+}
+
+// find returns the stored string of p, if the index holds p. Calls come
+// in tree order; a path not held, or repeated, is not found.
+func (k *knownPaths) find(p []byte) (string, bool) {
+	if k == nil {
+		return "", false
+	}
+	for ; k.at < len(k.recs); k.at++ {
+		q := k.recs[k.at].Entry.Path
+		switch c := conflict.ComparePathBytes(p, q); {
+		case c == 0:
+			k.at++
+			return q, true
+		case c < 0:
+			return "", false
+		}
+	}
+	return "", false
 }
 
 func newSpoolReader(f io.ReaderAt, off, size int64, bufSize int) *spoolReader {
@@ -229,7 +270,11 @@ func (r *spoolReader) next(newRun bool) (wire.Entry, error) {
 	}
 	r.prev = append(r.prev[:shared], r.buf[r.pos:r.pos+int(rest)]...)
 	r.pos += int(rest)
-	e.Path = string(r.prev)
+	if p, ok := r.known.find(r.prev); ok {
+		e.Path = p
+	} else {
+		e.Path = r.paths.CopyBytes(r.prev)
+	}
 	flags, kind := r.buf[r.pos], r.buf[r.pos+1]
 	r.pos += 2
 	e.Kind = wire.EntryKind(kind)

@@ -3,7 +3,9 @@ package hub
 import (
 	"os"
 	"slices"
+	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/peerlink/peerlink/conflict"
 	"github.com/peerlink/peerlink/wire"
@@ -109,4 +111,54 @@ func TestSpoolDirIsPerSessionAndEmptied(t *testing.T) {
 		t.Errorf("a stale spool survived its session's next start-up: %v", err)
 	}
 	_ = stale.f.Close()
+}
+
+// TestSpoolHandsOutKnownPaths: a spool given the stored index (known)
+// yields the same entries, with the index's own strings for the paths
+// it holds (a path repeated, or not held, is a string of its own), in
+// one run or several.
+func TestSpoolHandsOutKnownPaths(t *testing.T) {
+	f := func(p string) wire.Entry { return wire.Entry{Path: p, Kind: wire.KindFile, Mode: 0o644} }
+	in := []wire.Entry{f("a"), f("a/b"), f("a/b"), f("a/c"), f("a-b"), f("new"), f("z/y")}
+	var known []conflict.Record
+	for _, p := range []string{"a", "a/b", "a/bb", "a/c", "a-b", "gone", "z", "z/y", "zz"} {
+		known = append(known, conflict.Record{Entry: f(strings.Clone(p)), Hosts: []string{"site-a"}})
+	}
+	held := map[*byte]bool{}
+	for _, rec := range known {
+		held[unsafe.StringData(rec.Entry.Path)] = true
+	}
+	wantKnown := []bool{true, true, false, true, true, false, true}
+	for _, runLen := range []int{defaultRunLen, 2, 3} {
+		dir, err := spoolDir(t.TempDir(), "s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := newSpool(dir, "site-a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.runLen = runLen
+		if err := s.add(in); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.done(); err != nil {
+			t.Fatal(err)
+		}
+		s.known = known
+		for range 2 {
+			got := slices.Collect(s.Entries())
+			if !slices.Equal(got, in) || s.err != nil {
+				t.Fatalf("runs of %d: spool yields\n%+v (err %v)\nwant\n%+v", runLen, got, s.err, in)
+			}
+			for i, e := range got {
+				if held[unsafe.StringData(e.Path)] != wantKnown[i] {
+					t.Errorf("runs of %d: entry %d (%s): the index's string %v, want %v", runLen, i, e.Path, !wantKnown[i], wantKnown[i])
+				}
+			}
+		}
+		if err := s.close(); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

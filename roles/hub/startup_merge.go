@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/peerlink/peerlink/conflict"
 	"github.com/peerlink/peerlink/store"
@@ -61,6 +62,9 @@ func (r *run) mergeCompact(spools map[string]*spool, skipped map[string]bool, wr
 	judged := last
 	if r.freshStart {
 		judged = nil // as in mergeScans
+	}
+	for _, s := range spools {
+		s.known = last // its strings, whatever the merge judges against
 	}
 	if err := r.breakSpools(spools, judged, leftAlone); err != nil {
 		return conflict.Plan{}, err
@@ -197,34 +201,44 @@ func (r *run) resolveFor(in conflict.Input) conflict.Plan {
 }
 
 // storeTable is storeIndex for a compact plan and the last index in tree
-// order: one walk over both.
+// order: one walk over both. What changed is listed by its place in the
+// plan's table, 4 bytes a record rather than a path's 16 (at a first
+// start, every record).
 func (r *run) storeTable(plan conflict.Plan, last []conflict.Record, leftAlone map[string]bool) (int, int, error) {
 	deleting := deletedPaths(plan.Ops)
-	var changed, gone []string
+	var changed []int32
+	var gone []string
 	drop := func(rec *conflict.Record) {
 		if p := rec.Entry.Path; !conflict.UnderAny(p, leftAlone) && !conflict.UnderAny(p, deleting) {
 			gone = append(gone, p)
 		}
 	}
-	i := 0
-	for rec := range plan.Records() {
+	table, i := plan.Table, 0
+	for at := range table.Len() {
+		rec := table.At(at)
 		p := rec.Entry.Path
 		for ; i < len(last) && conflict.ComparePaths(last[i].Entry.Path, p) < 0; i++ {
 			drop(&last[i])
 		}
 		if i < len(last) && last[i].Entry.Path == p {
 			if !sameRecord(last[i], rec) {
-				changed = append(changed, p)
+				changed = append(changed, int32(at))
 			}
 			i++
 			continue
 		}
-		changed = append(changed, p)
+		changed = append(changed, int32(at))
 	}
 	for ; i < len(last); i++ {
 		drop(&last[i])
 	}
-	if err := r.h.db.PutIndexWith(r.cfg.Name, changed, plan.Table.Getter()); err != nil {
+	// bbolt's order, the paths' bytes, where it differs from the tree's.
+	byPath := func(a, b int32) int { return strings.Compare(table.Path(int(a)), table.Path(int(b))) }
+	if !slices.IsSortedFunc(changed, byPath) {
+		slices.SortStableFunc(changed, byPath)
+	}
+	err := r.h.db.PutIndexRecords(r.cfg.Name, len(changed), func(i int) conflict.Record { return table.At(int(changed[i])) })
+	if err != nil {
 		return 0, 0, err
 	}
 	if err := r.h.db.DeleteIndex(r.cfg.Name, gone); err != nil {
