@@ -17,29 +17,18 @@ func comparePaths(a, b string) int {
 	for i+16 <= n && a[i:i+16] == b[i:i+16] { // paths share long prefixes
 		i += 16
 	}
-	for i < n && a[i] == b[i] {
-		i++
-	}
-	if i == n {
-		return cmp.Compare(len(a), len(b))
-	}
-	switch {
-	case a[i] == '/':
-		return -1
-	case b[i] == '/':
-		return 1
-	case a[i] < b[i]:
-		return -1
-	}
-	return 1
+	return pathOrderFrom(a, b, i)
 }
 
 // ComparePathBytes is ComparePaths of string(a) and b, without the
 // conversion's copy: for a reader that decodes paths into a buffer and
 // looks for each among strings it already holds.
-func ComparePathBytes(a []byte, b string) int {
+func ComparePathBytes(a []byte, b string) int { return pathOrderFrom(a, b, 0) }
+
+// pathOrderFrom is comparePaths' order of a and b, whose first i bytes
+// are the same.
+func pathOrderFrom[A ~string | ~[]byte](a A, b string, i int) int {
 	n := min(len(a), len(b))
-	i := 0
 	for i < n && a[i] == b[i] {
 		i++
 	}

@@ -29,15 +29,7 @@ func TestSpoolKeepsEveryEntry(t *testing.T) {
 	}
 	want := []wire.Entry{in[5], in[7], in[4], in[0], in[1], in[2], in[3], in[6]}
 	for _, runLen := range []int{defaultRunLen, 1, 2, 3} {
-		dir, err := spoolDir(t.TempDir(), "s")
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := newSpool(dir, "site-a")
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.runLen = runLen
+		s := testSpool(t, runLen)
 		if err := s.add(in[:2]); err != nil {
 			t.Fatal(err)
 		}
@@ -130,15 +122,7 @@ func TestSpoolHandsOutKnownPaths(t *testing.T) {
 	}
 	wantKnown := []bool{true, true, false, true, true, false, true}
 	for _, runLen := range []int{defaultRunLen, 2, 3} {
-		dir, err := spoolDir(t.TempDir(), "s")
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := newSpool(dir, "site-a")
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.runLen = runLen
+		s := testSpool(t, runLen)
 		if err := s.add(in); err != nil {
 			t.Fatal(err)
 		}
@@ -161,4 +145,19 @@ func TestSpoolHandsOutKnownPaths(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// testSpool is a new spool of site-a's scan, in runs of runLen entries.
+func testSpool(t *testing.T, runLen int) *spool {
+	t.Helper()
+	dir, err := spoolDir(t.TempDir(), "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newSpool(dir, "site-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.runLen = runLen
+	return s
 }
