@@ -34,7 +34,12 @@ import (
 // folder itself it is done already, the folder being here under its new
 // name, or gone as the report the hub handles next says; below a folder
 // renamed it is made at the new place, where the hub will have it once it
-// handled the rename; below one removed it is made as before.
+// handled the rename. Below one removed it is done already too, not made:
+// the hub takes this host for holding it and removes it everywhere with
+// the folder, as the report it handles next says. Made, with the folders
+// above it again, it stayed here alone, the echo of the op hiding it from
+// the hub (make chaos, seed 110095: a folder made on one host while a
+// user removed its parent here).
 
 // A report can also still be on its way when the op comes: the watcher's
 // event handled, or queued, and not yet sent (flushAfter). An op whose
@@ -109,12 +114,9 @@ func (a *Agent) beforeRename(ctx context.Context, s *attached, op *wire.Op, seen
 // mkdirMoved settles a mkdir of op.Path, at or below the folder from that
 // a user renamed to to (or removed, to ""), since the hub planned it.
 func (a *Agent) mkdirMoved(s *attached, op *wire.Op, from, to string) (wire.OpResult, bool) {
-	switch {
-	case op.Path == from:
-		a.log.Debug().Str("session", s.name).Str("path", op.Path).Str("to", to).Msg("mkdir of a folder renamed or removed here since: done")
+	if op.Path == from || to == "" {
+		a.log.Debug().Str("session", s.name).Str("path", op.Path).Str("from", from).Str("to", to).Msg("mkdir at or below a folder renamed or removed here since: done")
 		return wire.OpResult{Kind: op.Kind, Path: op.Path, Entry: op.Want}, true
-	case to == "":
-		return wire.OpResult{}, false
 	}
 	np, _ := wire.Moved(op.Path, from, to)
 	a.log.Debug().Str("session", s.name).Str("path", op.Path).Str("at", np).Msg("mkdir in a folder renamed here since: made at its new place")
