@@ -48,43 +48,25 @@ func (r *run) liveLoop(ctx context.Context, c *broker.Client) {
 	defer wg.Wait()
 	lc := &liveCtx{ctx: ctx, c: c, wg: &wg}
 	r.settleHosts(lc)
-	repairs := time.NewTimer(time.Hour)
-	defer repairs.Stop()
-	grace := time.NewTimer(time.Hour)
-	defer grace.Stop()
-	retry := time.NewTimer(time.Hour) // failed catch-ups (catchup_retry.go)
-	defer retry.Stop()
+	t := newLiveTimers()
+	defer t.stop()
 	var next *broker.Incoming // taken from the queue too early, served first
 	for {
-		if at, ok := r.nextRepair(); ok {
-			repairs.Reset(time.Until(at))
-		} else {
-			repairs.Stop()
-		}
-		if at, ok := r.nextExpiry(); ok {
-			grace.Reset(time.Until(at))
-		} else {
-			grace.Stop()
-		}
-		if at, ok := r.nextRetry(); ok {
-			retry.Reset(time.Until(at))
-		} else {
-			retry.Stop()
-		}
+		t.arm(r)
 		var in broker.Incoming
 		if next != nil {
 			in, next = *next, nil
 		} else {
 			select {
 			case in = <-r.liveIn:
-			case <-repairs.C:
+			case <-t.repairs.C:
 				r.repair(ctx, c)
 				r.publishLocks()
 				continue
-			case <-grace.C:
+			case <-t.grace.C:
 				r.expireHeld(time.Now())
 				continue
-			case <-retry.C:
+			case <-t.retry.C:
 				r.settleHosts(lc)
 				r.publishLocks()
 				continue
@@ -110,27 +92,66 @@ func (r *run) liveLoop(ctx context.Context, c *broker.Client) {
 		if ctx.Err() != nil {
 			return
 		}
-		if r.holdBack(ctx, c, in) {
-			continue
+		next = r.serve(ctx, c, in)
+	}
+}
+
+// serve handles one live message of a session's host, and returns the
+// message it took from the queue too early, if any, to be served next.
+func (r *run) serve(ctx context.Context, c *broker.Client, in broker.Incoming) (next *broker.Incoming) {
+	if r.holdBack(ctx, c, in) {
+		return nil
+	}
+	// Hub.live let only the session's hosts in.
+	switch m := in.Msg.(type) {
+	case *wire.Opened:
+		r.opened(ctx, c, in, m)
+	case *wire.Closed:
+		r.seen.sawClosed(in.From, m)
+		r.inline.addClosed(in.From, m, in.Data)
+		r.closed(ctx, c, in.From, m)
+	case *wire.Changes:
+		if r.scannedBefore(in.From, m) {
+			break
 		}
-		// Hub.live let only the session's hosts in.
-		switch m := in.Msg.(type) {
-		case *wire.Opened:
-			r.opened(ctx, c, in, m)
-		case *wire.Closed:
-			r.seen.sawClosed(in.From, m)
-			r.inline.addClosed(in.From, m, in.Data)
-			r.closed(ctx, c, in.From, m)
-		case *wire.Changes:
-			if r.scannedBefore(in.From, m) {
-				break
-			}
-			var batch []wire.Change
-			batch, next = r.gather(in, m)
-			r.changes(ctx, c, in.From, r.breakLive(in.From, batch))
-		}
-		r.inline.reset()
-		r.publishLocks()
+		var batch []wire.Change
+		batch, next = r.gather(in, m)
+		r.changes(ctx, c, in.From, r.breakLive(in.From, batch))
+	}
+	r.inline.reset()
+	r.publishLocks()
+	return next
+}
+
+// liveTimers wake the live loop for what is due without a message: the
+// next repair of a lag, the end of a held lock's grace period, the retry
+// of a failed catch-up (catchup_retry.go).
+type liveTimers struct {
+	repairs, grace, retry *time.Timer
+}
+
+func newLiveTimers() *liveTimers {
+	return &liveTimers{repairs: time.NewTimer(time.Hour), grace: time.NewTimer(time.Hour), retry: time.NewTimer(time.Hour)}
+}
+
+func (t *liveTimers) stop() {
+	t.repairs.Stop()
+	t.grace.Stop()
+	t.retry.Stop()
+}
+
+// arm sets each timer to when r next has that work, or stops it.
+func (t *liveTimers) arm(r *run) {
+	due(t.repairs, r.nextRepair)
+	due(t.grace, r.nextExpiry)
+	due(t.retry, r.nextRetry)
+}
+
+func due(t *time.Timer, next func() (time.Time, bool)) {
+	if at, ok := next(); ok {
+		t.Reset(time.Until(at))
+	} else {
+		t.Stop()
 	}
 }
 
