@@ -159,7 +159,11 @@ func liveLockAndPropagate(t *testing.T, c *cluster, session, rel string) {
 	waitFor(t, liveWait, "the copies on site-b and site-c to be locked", func() bool {
 		return lockedOn(t, c, "site-b", rel, imm) && lockedOn(t, c, "site-c", rel, imm)
 	})
-	next := fmt.Sprintf("written on site-a at %s\n", time.Now().Format(time.RFC3339Nano))
+	// Written in place, as an editor would, over what the last call wrote:
+	// the same length every time (RFC3339Nano drops trailing zeros, and a
+	// shorter line left the end of the last one behind it: CI waited for
+	// a content that was not the file's).
+	next := fmt.Sprintf("written on site-a at %s\n", time.Now().UTC().Format("2006-01-02T15:04:05.000000000Z"))
 	if _, err := w.WriteAt([]byte(next), 0); err != nil {
 		t.Fatal(err)
 	}
