@@ -184,12 +184,7 @@ func (l *live) movedAgain() []wire.Change {
 	}
 	l.mu.Unlock()
 	for _, mv := range moves {
-		for p := range l.settle {
-			if to, ok := wire.Moved(p, mv.from, mv.to); ok && p != mv.from {
-				delete(l.settle, p)
-				l.later(to)
-			}
-		}
+		l.moveSettling(mv.from, mv.to)
 	}
 	// The highest paths only: a folder's move carries what is in it.
 	slices.SortFunc(again, func(a, b movedPath) int { return strings.Compare(a.from, b.from) })

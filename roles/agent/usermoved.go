@@ -38,12 +38,7 @@ type userMove struct {
 // moves the records of what it knew of them with the folder, and their
 // new content follows.
 func (l *live) settleMoved(from, to string) {
-	for p := range l.settle {
-		if np, ok := wire.Moved(p, from, to); ok && p != from {
-			delete(l.settle, p)
-			l.later(np)
-		}
-	}
+	l.moveSettling(from, to)
 	now := time.Now()
 	for p, at := range l.vanished {
 		np, ok := wire.Moved(p, from, to)
@@ -113,4 +108,15 @@ func (l *live) noteVanished(path string) {
 		}
 	}
 	l.vanished[path] = now
+}
+
+// moveSettling has the files settling below the folder from, which a
+// rename moved to to, reported at their new paths.
+func (l *live) moveSettling(from, to string) {
+	for p := range l.settle {
+		if np, ok := wire.Moved(p, from, to); ok && p != from {
+			delete(l.settle, p)
+			l.later(np)
+		}
+	}
 }

@@ -338,9 +338,7 @@ func (r *run) serveLive(ctx context.Context, c *broker.Client, in broker.Incomin
 	case *wire.Opened:
 		r.opened(ctx, c, in, m)
 	case *wire.Closed:
-		r.seen.sawClosed(in.From, m)
-		r.inline.addClosed(in.From, m, in.Data)
-		r.closed(ctx, c, in.From, m)
+		r.closedBy(ctx, c, in, m)
 	case *wire.Changes:
 		r.seen.saw(in.From, m)
 		r.inline.add(in.From, m.Changes, in.Data)

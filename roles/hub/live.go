@@ -107,9 +107,7 @@ func (r *run) serve(ctx context.Context, c *broker.Client, in broker.Incoming) (
 	case *wire.Opened:
 		r.opened(ctx, c, in, m)
 	case *wire.Closed:
-		r.seen.sawClosed(in.From, m)
-		r.inline.addClosed(in.From, m, in.Data)
-		r.closed(ctx, c, in.From, m)
+		r.closedBy(ctx, c, in, m)
 	case *wire.Changes:
 		if r.scannedBefore(in.From, m) {
 			break
@@ -121,6 +119,14 @@ func (r *run) serve(ctx context.Context, c *broker.Client, in broker.Incoming) (
 	r.inline.reset()
 	r.publishLocks()
 	return next
+}
+
+// closedBy handles a host's Closed, which in brought with the file's
+// content if it is small: numbered as handled, then released or carried.
+func (r *run) closedBy(ctx context.Context, c *broker.Client, in broker.Incoming, m *wire.Closed) {
+	r.seen.sawClosed(in.From, m)
+	r.inline.addClosed(in.From, m, in.Data)
+	r.closed(ctx, c, in.From, m)
 }
 
 // liveTimers wake the live loop for what is due without a message: the
